@@ -1,0 +1,95 @@
+/** HubRegistryPort on `azure-iothub` (the IoT Hub service SDK's `Registry`). */
+import { Registry } from 'azure-iothub';
+import type { HubBulkResult, HubDevice, HubStatistics, HubTwin } from '../dps-types';
+import type { HubBulkMode, HubDirectory, HubRegistryPort, Page } from '../ports';
+import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
+import { iotClientConfig, restApiClient, type IotAuth } from './iot-clients';
+import type { TransportOptions } from './transport';
+
+/** IoT Hub takes at most 100 devices in one bulk registry operation (the SDK refuses more). */
+export const HUB_BULK_LIMIT = 100;
+
+export function hubRegistry(auth: IotAuth, transport?: TransportOptions): Registry {
+  const config = iotClientConfig(auth);
+  return new Registry(config as never, restApiClient(config, 'dps-lifecycle', transport) as never);
+}
+
+type Sdk = Record<string, (...args: unknown[]) => Promise<{ responseBody: never; httpResponse: { headers: Record<string, string | undefined> } }>>;
+
+function plainTwin(twin: Record<string, unknown>): HubTwin {
+  const { deviceId, etag, tags, properties, status } = twin as unknown as HubTwin;
+  return { deviceId, etag, tags, properties: properties && { desired: properties.desired, reported: properties.reported }, status };
+}
+
+export class IotHubRegistry implements HubRegistryPort {
+  private readonly sdk: Sdk;
+
+  constructor(readonly hostName: string, private readonly registry: Registry) {
+    this.sdk = registry as unknown as Sdk;
+  }
+
+  getDevice(deviceId: string): Promise<HubDevice | undefined> {
+    return sdkRead(() => this.sdk.get(deviceId));
+  }
+
+  /** Creates the device, or replaces it when it carries an etag (the SDK updates with `If-Match: *`). */
+  async putDevice(device: HubDevice): Promise<HubDevice> {
+    const result = await sdkCall<HubDevice>(() => (device.etag ? this.sdk.update(device) : this.sdk.create(device)));
+    return { ...result };
+  }
+
+  async deleteDevice(deviceId: string, etag?: string): Promise<void> {
+    if (!etag) return sdkVoid(() => this.sdk.delete(deviceId));
+    const result = await this.bulkDevices('deleteIfMatchETag', [{ deviceId, etag }]);
+    if (!result.isSuccessful) throw translateIotError(Object.assign(new Error(result.errors[0]?.errorStatus ?? 'delete failed'), { response: { statusCode: 412 } }));
+  }
+
+  bulkDevices(mode: HubBulkMode, devices: HubDevice[]): Promise<HubBulkResult> {
+    if (devices.length > HUB_BULK_LIMIT) throw new RangeError(`a bulk registry operation takes at most ${HUB_BULK_LIMIT} devices, got ${devices.length}`);
+    switch (mode) {
+      case 'create': return sdkCall(() => this.sdk.addDevices(devices));
+      case 'update': return sdkCall(() => this.sdk.updateDevices(devices, true));
+      case 'updateIfMatchETag': return sdkCall(() => this.sdk.updateDevices(devices, false));
+      case 'delete': return sdkCall(() => this.sdk.removeDevices(devices, true));
+      case 'deleteIfMatchETag': return sdkCall(() => this.sdk.removeDevices(devices, false));
+    }
+  }
+
+  async getTwin(deviceId: string): Promise<HubTwin | undefined> {
+    const twin = await sdkRead<Record<string, unknown>>(() => this.sdk.getTwin(deviceId));
+    return twin && plainTwin(twin);
+  }
+
+  async queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>> {
+    try {
+      const query = this.registry.createQuery(sql, pageSize);
+      const { responseBody, httpResponse } = await (query.next(continuationToken as string) as unknown as ReturnType<Sdk[string]>);
+      const items = (responseBody as unknown as Record<string, unknown>[]) ?? [];
+      return { items: items.map(plainTwin), continuationToken: httpResponse.headers['x-ms-continuation'] || undefined };
+    } catch (err) {
+      throw translateIotError(err);
+    }
+  }
+
+  statistics(): Promise<HubStatistics> {
+    return sdkCall(() => this.sdk.getRegistryStatistics());
+  }
+}
+
+export class IotHubDirectory implements HubDirectory {
+  private readonly hubs = new Map<string, HubRegistryPort>();
+
+  constructor(hubs: Array<{ hostName: string; auth: IotAuth }>, transport?: TransportOptions) {
+    for (const { hostName, auth } of hubs) this.hubs.set(hostName.toLowerCase(), new IotHubRegistry(hostName, hubRegistry(auth, transport)));
+  }
+
+  hostNames(): string[] {
+    return [...this.hubs.values()].map((h) => h.hostName);
+  }
+
+  hub(hostName: string): HubRegistryPort {
+    const hub = this.hubs.get(hostName.toLowerCase());
+    if (!hub) throw new Error(`IoT hub ${hostName} is not configured (IOTHUB_HOST_NAMES)`);
+    return hub;
+  }
+}

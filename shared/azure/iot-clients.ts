@@ -1,0 +1,44 @@
+/**
+ * Builds the REST clients of the two IoT service SDKs from configuration: a connection string (SAS, rolled
+ * hourly by the SDK), or an Entra ID token credential (managed identity). Locally, the loopback transport.
+ */
+import { RestApiClient } from 'azure-iot-http-base';
+import { ConnectionString, SharedAccessSignature } from 'azure-iot-common';
+import type { TokenCredential } from '@azure/identity';
+import type { TransportOptions } from './transport';
+
+export const DPS_TOKEN_SCOPE = 'https://azure-devices-provisioning.net/.default';
+export const IOTHUB_TOKEN_SCOPE = 'https://iothubs.azure.net/.default';
+
+export type IotAuth = { connectionString: string } | { hostName: string; credential: TokenCredential; scope: string };
+
+export interface IotClientConfig {
+  host: string;
+  sharedAccessSignature?: SharedAccessSignature;
+  tokenCredential?: TokenCredential;
+  tokenScope?: string;
+}
+
+export function iotClientConfig(auth: IotAuth): IotClientConfig {
+  if ('connectionString' in auth) {
+    const cn = ConnectionString.parse(auth.connectionString, ['HostName', 'SharedAccessKeyName', 'SharedAccessKey']);
+    const host = cn.HostName as string;
+    return { host, sharedAccessSignature: SharedAccessSignature.create(host, cn.SharedAccessKeyName as string, cn.SharedAccessKey as string, Date.now() / 1000 + 3600) };
+  }
+  return { host: auth.hostName, tokenCredential: auth.credential, tokenScope: auth.scope };
+}
+
+/**
+ * A RestApiClient with the given transport pinned: the hub Registry's constructor calls `setOptions` with an
+ * agent of its own, which would otherwise drop ours (and the CA) on the local stack.
+ */
+export function restApiClient(config: IotClientConfig, userAgent: string, transport: TransportOptions | undefined): RestApiClient {
+  const client = new RestApiClient(config as never, userAgent);
+  if (transport) {
+    const pinned = { http: { agent: transport.agent }, ca: transport.ca };
+    const setOptions = client.setOptions.bind(client);
+    setOptions(pinned);
+    client.setOptions = (options: object) => setOptions({ ...options, ...pinned });
+  }
+  return client;
+}

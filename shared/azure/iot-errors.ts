@@ -1,0 +1,61 @@
+/** Translates the errors of the two IoT SDKs (azure-iot-http-base `RestApiClient`) into our port errors. */
+import { AccessDeniedError, ConflictError, NotFoundError, parseRetryAfter, ServiceError, ThrottledError } from '../errors';
+
+interface SdkHttpError extends Error {
+  response?: { statusCode?: number; headers?: Record<string, string | string[] | undefined> };
+  responseBody?: string;
+}
+
+function serviceCode(body: string | undefined): string | number | undefined {
+  if (!body) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { errorCode?: number; Message?: string };
+    if (parsed.errorCode !== undefined) return parsed.errorCode; // DPS
+    const match = /ErrorCode:(\w+)/.exec(parsed.Message ?? ''); // IoT Hub
+    return match?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+export function translateIotError(err: unknown): Error {
+  const e = err as SdkHttpError;
+  const status = e?.response?.statusCode;
+  if (status === undefined) return e instanceof Error ? e : new Error(String(err));
+  const code = serviceCode(e.responseBody);
+  const message = `${e.message || 'request failed'} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`;
+  switch (status) {
+    case 404: return new NotFoundError(message, code);
+    case 409: case 412: return new ConflictError(message, status, code);
+    case 429: return new ThrottledError(message, parseRetryAfter(e.response?.headers?.['retry-after']), code);
+    case 401: case 403: return new AccessDeniedError(message, status, code);
+    default: return new ServiceError(message, status, code);
+  }
+}
+
+/** Runs an SDK call that answers nothing (a delete), translating its error. */
+export async function sdkVoid(call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    throw translateIotError(err);
+  }
+}
+
+/** Runs an SDK call and returns the response body, translating its error. */
+export async function sdkCall<T>(call: () => Promise<{ responseBody: T }>): Promise<T> {
+  try {
+    return (await call()).responseBody;
+  } catch (err) {
+    throw translateIotError(err);
+  }
+}
+
+/** As `sdkCall`, but a 404 becomes `undefined`. */export async function sdkRead<T>(call: () => Promise<{ responseBody: T }>): Promise<T | undefined> {
+  try {
+    return await sdkCall(call);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The interfaces the use cases need from the outside world (DESIGN.md, Layers). Adapters in
+ * `shared/azure/` implement them with the Azure SDKs; tests and the local stack run the same adapters.
+ */
+import type {
+  BulkEnrollmentMode,
+  BulkEnrollmentOperationResult,
+  DeviceRegistrationState,
+  EnrollmentGroup,
+  HubBulkResult,
+  HubDevice,
+  HubStatistics,
+  HubTwin,
+  IndividualEnrollment,
+} from './dps-types';
+
+/** One page of a paged listing; `continuationToken` is absent on the last page. */
+export interface Page<T> {
+  items: T[];
+  continuationToken?: string;
+}
+
+/** DPS service API: enrollments, enrollment groups and registration states. Errors are those of `errors.ts`. */
+export interface EnrollmentsPort {
+  getEnrollment(registrationId: string): Promise<IndividualEnrollment | undefined>;
+  /** Create or replace; with `etag` set the write is conditional (412 → ConflictError). */
+  putEnrollment(enrollment: IndividualEnrollment): Promise<IndividualEnrollment>;
+  deleteEnrollment(registrationId: string, etag?: string): Promise<void>;
+  /** One bulk operation; DPS's batch limit applies (see `DPS_BULK_LIMIT`). */
+  bulkEnrollments(mode: BulkEnrollmentMode, enrollments: IndividualEnrollment[]): Promise<BulkEnrollmentOperationResult>;
+  queryEnrollments(pageSize: number, continuationToken?: string): Promise<Page<IndividualEnrollment>>;
+
+  getGroup(enrollmentGroupId: string): Promise<EnrollmentGroup | undefined>;
+  putGroup(group: EnrollmentGroup): Promise<EnrollmentGroup>;
+  deleteGroup(enrollmentGroupId: string, etag?: string): Promise<void>;
+  queryGroups(pageSize: number, continuationToken?: string): Promise<Page<EnrollmentGroup>>;
+
+  getRegistrationState(registrationId: string): Promise<DeviceRegistrationState | undefined>;
+  deleteRegistrationState(registrationId: string, etag?: string): Promise<void>;
+  queryGroupRegistrations(enrollmentGroupId: string, pageSize: number, continuationToken?: string): Promise<Page<DeviceRegistrationState>>;
+}
+
+export type HubBulkMode = 'create' | 'update' | 'updateIfMatchETag' | 'delete' | 'deleteIfMatchETag';
+
+/** The identity registry of one IoT hub. */
+export interface HubRegistryPort {
+  readonly hostName: string;
+  getDevice(deviceId: string): Promise<HubDevice | undefined>;
+  putDevice(device: HubDevice): Promise<HubDevice>;
+  deleteDevice(deviceId: string, etag?: string): Promise<void>;
+  /** At most `HUB_BULK_LIMIT` devices a call; each device counts against the registry throttle. */
+  bulkDevices(mode: HubBulkMode, devices: HubDevice[]): Promise<HubBulkResult>;
+  getTwin(deviceId: string): Promise<HubTwin | undefined>;
+  queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>>;
+  statistics(): Promise<HubStatistics>;
+}
+
+/** The IoT hubs this backend manages, by host name. */
+export interface HubDirectory {
+  hostNames(): string[];
+  hub(hostName: string): HubRegistryPort;
+}
+
+/** A document with Cosmos system metadata; `_etag` drives optimistic concurrency. */
+export interface StoredDocument {
+  id: string;
+  _etag?: string;
+  [key: string]: unknown;
+}
+
+export interface QueryOptions {
+  maxItems?: number;
+  continuationToken?: string;
+  /** Restrict the query to one logical partition (cheaper); absent = cross-partition. */
+  partitionKey?: string;
+}
+
+/** One document container. Errors: ConflictError (409 create, 412 If-Match), ThrottledError. */
+export interface DocumentContainer<T extends StoredDocument = StoredDocument> {
+  read(id: string, partitionKey: string): Promise<T | undefined>;
+  create(doc: T): Promise<T>;
+  upsert(doc: T): Promise<T>;
+  /** Replace only if the stored `_etag` still equals `doc._etag`. */
+  replace(doc: T): Promise<T>;
+  delete(id: string, partitionKey: string): Promise<void>;
+  query(sql: string, parameters?: Record<string, unknown>, options?: QueryOptions): Promise<Page<T>>;
+}
+
+export interface DocumentStore {
+  container<T extends StoredDocument = StoredDocument>(name: string): DocumentContainer<T>;
+}
+
+/** Something that happened, for whoever listens (Event Hubs in Azure, an NDJSON log locally). */
+export interface DomainEvent {
+  type: string;
+  /** Events of one subject (a device, a job) stay in order: the partition key in Event Hubs. */
+  subject: string;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+export interface EventsPort {
+  publish(events: DomainEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Storage queues that drive queue-triggered functions. */
+export interface QueuePort {
+  send(queueName: string, message: unknown, options?: { visibilityDelayMs?: number }): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,45 @@
+/**
+ * Every app setting the backend reads, in one place, so that `infra/` can be checked against it.
+ * Identity-based connections follow the Functions convention (`<NAME>__accountEndpoint`, `__credential`,
+ * `__clientId`); a plain `<NAME>` holding a connection string is for the local stack.
+ */
+export const SETTINGS = {
+  dpsHostName: 'DPS_HOST_NAME',
+  dpsConnectionString: 'DPS_CONNECTION_STRING',
+  dpsIdScope: 'DPS_ID_SCOPE',
+  hubHostNames: 'IOTHUB_HOST_NAMES',
+  hubConnectionStrings: 'IOTHUB_CONNECTION_STRINGS',
+  cosmosConnection: 'COSMOS_CONNECTION',
+  cosmosEndpoint: 'COSMOS_CONNECTION__accountEndpoint',
+  cosmosDatabase: 'COSMOS_DATABASE',
+  storageConnection: 'AzureWebJobsStorage',
+  storageQueueServiceUri: 'AzureWebJobsStorage__queueServiceUri',
+  eventHubConnection: 'EVENTHUB_CONNECTION',
+  eventHubNamespace: 'EVENTHUB_CONNECTION__fullyQualifiedNamespace',
+  eventHubName: 'EVENTHUB_NAME',
+  eventLogPath: 'EVENT_LOG_PATH',
+  clientId: 'AZURE_CLIENT_ID',
+  /** Local stack only: trust this CA (PEM file) for every HTTPS client. */
+  localCaFile: 'LOCAL_CA_FILE',
+  /** Local stack only: dial IoT Hub and DPS host names at this loopback `host:port`, keeping the real name for SNI. */
+  localIotEndpoint: 'LOCAL_IOT_ENDPOINT',
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+export type Env = Record<string, string | undefined>;
+
+export function setting(env: Env, key: SettingKey): string | undefined {
+  const value = env[SETTINGS[key]];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+export function requireSetting(env: Env, key: SettingKey): string {
+  const value = setting(env, key);
+  if (value === undefined) throw new Error(`App setting ${SETTINGS[key]} is required but not set.`);
+  return value;
+}
+
+/** Comma-separated list setting; empty entries dropped. */
+export function listSetting(env: Env, key: SettingKey): string[] {
+  return (setting(env, key) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}

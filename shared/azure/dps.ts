@@ -56,9 +56,12 @@ export class DpsEnrollments implements EnrollmentsPort {
     return sdkVoid(() => (etag ? this.sdk.deleteIndividualEnrollment(id, etag) : this.sdk.deleteIndividualEnrollment(id)));
   }
 
-  bulkEnrollments(mode: BulkEnrollmentMode, enrollments: IndividualEnrollment[]): Promise<BulkEnrollmentOperationResult> {
+  async bulkEnrollments(mode: BulkEnrollmentMode, enrollments: IndividualEnrollment[]): Promise<BulkEnrollmentOperationResult> {
     if (enrollments.length > DPS_BULK_LIMIT) throw new RangeError(`a bulk operation takes at most ${DPS_BULK_LIMIT} enrollments, got ${enrollments.length}`);
-    return sdkCall(() => this.sdk.runBulkEnrollmentOperation({ mode, enrollments }));
+    // The SDK's promise form of this call never settles (it answers only when given a callback), so use the callback.
+    return sdkCall(() => new Promise((resolve, reject) => {
+      void this.sdk.runBulkEnrollmentOperation({ mode, enrollments }, (err: unknown, responseBody: never) => (err ? reject(err) : resolve({ responseBody })));
+    }));
   }
 
   queryEnrollments(pageSize: number, continuationToken?: string): Promise<Page<IndividualEnrollment>> {

@@ -44,7 +44,7 @@ export class IotHubRegistry implements HubRegistryPort {
     if (!result.isSuccessful) throw translateIotError(Object.assign(new Error(result.errors[0]?.errorStatus ?? 'delete failed'), { response: { statusCode: 412 } }));
   }
 
-  bulkDevices(mode: HubBulkMode, devices: HubDevice[]): Promise<HubBulkResult> {
+  async bulkDevices(mode: HubBulkMode, devices: HubDevice[]): Promise<HubBulkResult> {
     if (devices.length > HUB_BULK_LIMIT) throw new RangeError(`a bulk registry operation takes at most ${HUB_BULK_LIMIT} devices, got ${devices.length}`);
     switch (mode) {
       case 'create': return sdkCall(() => this.sdk.addDevices(devices));

@@ -1,0 +1,25 @@
+/**
+ * Local settings in the Functions convention: `local.settings.json` (git-ignored) made from the committed
+ * `local.settings.example.json` on first run. Every endpoint, key and connection string of the local stack is
+ * there, so tests and tools find them. The values are development-only and public.
+ */
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', existsSync(join(__dirname, '..', 'package.json')) ? '' : '..');
+
+export interface LocalSettings {
+  Values: Record<string, string>;
+  Host?: { LocalHttpPort?: number };
+}
+
+export function loadLocalSettings(root = ROOT): LocalSettings {
+  const file = join(root, 'local.settings.json');
+  if (!existsSync(file)) copyFileSync(join(root, 'local.settings.example.json'), file);
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
+}
+
+/** Resolves a settings path (relative paths are relative to the project root). */
+export function resolvePath(path: string, root = ROOT): string {
+  return isAbsolute(path) ? path : join(root, path);
+}

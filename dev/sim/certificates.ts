@@ -1,0 +1,46 @@
+/** Certificate parsing as DPS does on write: the certificate goes in, its `info` comes back. */
+import { X509Certificate } from 'node:crypto';
+import type { X509CertificateInfo, X509CertificateWithInfo, X509Certificates } from '../../shared/dps-types';
+import { HttpError } from './wire';
+
+export function parseCertificate(text: string): X509Certificate {
+  try {
+    const pem = text.includes('-----BEGIN') ? text : `-----BEGIN CERTIFICATE-----\n${text.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`;
+    return new X509Certificate(pem);
+  } catch {
+    throw new HttpError(400, 400004, 'The certificate is not a valid X.509 certificate (PEM or base64 DER).');
+  }
+}
+
+const dn = (s: string) => s.split('\n').filter(Boolean).join(', ');
+
+export function certificateInfo(cert: X509Certificate): X509CertificateInfo {
+  return {
+    subjectName: dn(cert.subject),
+    sha1Thumbprint: cert.fingerprint.replace(/:/g, ''),
+    sha256Thumbprint: cert.fingerprint256.replace(/:/g, ''),
+    issuerName: dn(cert.issuer),
+    notBeforeUtc: new Date(cert.validFrom).toISOString(),
+    notAfterUtc: new Date(cert.validTo).toISOString(),
+    serialNumber: cert.serialNumber,
+    version: 3,
+  };
+}
+
+/** Replaces each certificate by its info; keeps the parsed certificates aside for attestation. */
+export function withInfo(slots: X509Certificates | undefined, keep: Map<string, X509Certificate>): X509Certificates | undefined {
+  if (!slots) return undefined;
+  const out: X509Certificates = {};
+  for (const slot of ['primary', 'secondary'] as const) {
+    const given: X509CertificateWithInfo | undefined = slots[slot];
+    if (!given) continue;
+    if (given.certificate) {
+      const cert = parseCertificate(given.certificate);
+      keep.set(slot, cert);
+      out[slot] = { info: certificateInfo(cert) };
+    } else if (given.info) {
+      out[slot] = { info: given.info };
+    }
+  }
+  return out;
+}

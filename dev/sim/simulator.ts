@@ -1,0 +1,138 @@
+/**
+ * The DPS and IoT Hub simulator: one HTTPS listener on loopback that serves the DPS service API, the DPS device
+ * API and every simulated IoT hub, told apart by the Host header as the real services are by DNS. It checks SAS
+ * tokens like the services, enforces their quotas with 429 + Retry-After, and answers errors in their shapes.
+ */
+import type { X509Certificate } from 'node:crypto';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { handleDeviceSide, type WebhookRetry } from './dps-device';
+import { handleDpsService } from './dps-service';
+import { handleHub } from './iothub';
+import { parseSas, verifySas } from './sas';
+import { emptyState, loadState, saveState, type HubData, type SimState } from './state';
+import { TokenBucket } from './throttle';
+import { HttpError, sendDpsError, sendHubError } from './wire';
+
+export interface SimulatedHub {
+  hostName: string;
+  policyName: string;
+  key: string;
+  /** S1 units: the registry throttle is `registryOpsPerMinutePerUnit × units`. */
+  units: number;
+}
+
+export interface SimulatorOptions {
+  tls: { cert: string; key: string };
+  host?: string;
+  port?: number;
+  dps: { hostName: string; idScope: string; policyName: string; key: string };
+  hubs: SimulatedHub[];
+  quotas?: {
+    dpsOperationsPerMinute?: number;
+    dpsRegistrationsPerMinute?: number;
+    registryOpsPerMinutePerUnit?: number;
+    /** How many seconds of quota may be spent in one burst. */
+    burstSeconds?: number;
+  };
+  dpsBulkLimit?: number;
+  pollAfterSeconds?: number;
+  webhook?: { timeoutMs?: number; retry?: Partial<WebhookRetry> };
+  /** Where state is kept across restarts; absent = in memory only. */
+  snapshotFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningSimulator {
+  port: number;
+  state: SimState;
+  close(): Promise<void>;
+}
+
+/** Documented defaults: DPS 1,000 operations and 1,000 registrations a minute; IoT Hub S1 100 registry operations a minute a unit. */
+export const DEFAULT_QUOTAS = { dpsOperationsPerMinute: 1000, dpsRegistrationsPerMinute: 1000, registryOpsPerMinutePerUnit: 100, burstSeconds: 10 };
+
+function charger(bucket: TokenBucket, throttled: (retryAfter: number) => HttpError): (n?: number) => void {
+  return (n = 1) => {
+    const taken = bucket.take(n);
+    if (!taken.ok) throw throttled(taken.retryAfterSeconds);
+  };
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
+  const quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
+  const hubNames = options.hubs.map((h) => h.hostName);
+  const state = emptyState(hubNames);
+  if (options.snapshotFile && loadState(state, options.snapshotFile)) options.log?.(`iot-sim: state restored from ${options.snapshotFile}`);
+  const certificates = new Map<string, Map<string, X509Certificate>>();
+
+  let saveTimer: NodeJS.Timeout | undefined;
+  const changed = () => {
+    if (!options.snapshotFile || saveTimer) return;
+    saveTimer = setTimeout(() => {
+      saveTimer = undefined;
+      saveState(state, options.snapshotFile as string);
+    }, 500);
+  };
+
+  const dpsThrottled = (s: number) => new HttpError(429, 429001, 'Operations are being throttled for this tenant.', { 'retry-after': String(s) });
+  const chargeDps = charger(new TokenBucket(quotas.dpsOperationsPerMinute, quotas.burstSeconds), dpsThrottled);
+  const chargeRegistration = charger(new TokenBucket(quotas.dpsRegistrationsPerMinute, quotas.burstSeconds), dpsThrottled);
+  const hubs = new Map(options.hubs.map((h) => [h.hostName.toLowerCase(), {
+    config: h,
+    charge: charger(new TokenBucket(quotas.registryOpsPerMinutePerUnit * h.units, quotas.burstSeconds),
+      (s) => new HttpError(429, 'ThrottlingException', 'IoT hub throttling: identity registry operations exceeded the limit.', { 'retry-after': String(s) })),
+  }]));
+
+  const serviceCtx = { state, linkedHubs: () => hubNames, bulkLimit: options.dpsBulkLimit ?? 10, certificates, charge: chargeDps, changed };
+  const deviceCtx = {
+    state, idScope: options.dps.idScope, linkedHubs: () => hubNames, certificates, chargeRegistration, changed,
+    hub: (hostName: string) => state.hubs.get(hostName.toLowerCase()),
+    pollAfterSeconds: options.pollAfterSeconds ?? 1,
+    webhook: { timeoutMs: options.webhook?.timeoutMs ?? 5000, retry: { attempts: 10, firstDelayMs: 1000, incrementMs: 9000, ...options.webhook?.retry } },
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse, host: string): Promise<boolean> {
+    const url = new URL(req.url ?? '/', `https://${host}`);
+    const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (host === options.dps.hostName.toLowerCase()) {
+      const token = parseSas(req.headers.authorization);
+      if (token.skn !== options.dps.policyName) throw new HttpError(401, 401002, `Unknown shared access policy ${token.skn}.`);
+      verifySas(token, options.dps.hostName, [options.dps.key]);
+      return handleDpsService(serviceCtx, req, res, segments);
+    }
+    if (host.endsWith('.azure-devices-provisioning.net')) return handleDeviceSide(deviceCtx, req, res, segments);
+    const hub = hubs.get(host);
+    if (!hub) throw new HttpError(404, 'IotHubNotFound', `No IoT hub ${host}.`);
+    const token = parseSas(req.headers.authorization);
+    if (token.skn !== hub.config.policyName) throw new HttpError(401, 'IotHubUnauthorizedAccess', `Unknown shared access policy ${token.skn}.`);
+    verifySas(token, hub.config.hostName, [hub.config.key]);
+    return handleHub({ hostName: hub.config.hostName, data: state.hubs.get(host) as HubData, charge: hub.charge, changed }, req, res, segments);
+  }
+
+  const server = https.createServer({ cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false, keepAlive: true }, (req, res) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const isDps = host.endsWith('.azure-devices-provisioning.net');
+    const fail = (err: HttpError) => (isDps ? sendDpsError(res, err) : sendHubError(res, err));
+    route(req, res, host).then(
+      (handled) => { if (!handled) fail(new HttpError(404, isDps ? 404000 : 'NotFound', `No route for ${req.method} ${req.url}`)); },
+      (err: unknown) => {
+        const httpErr = err instanceof HttpError ? err : new HttpError(500, isDps ? 500000 : 'ServerError', String(err));
+        if (httpErr.status === 500) options.log?.(`iot-sim: ${req.method} ${host}${req.url} failed: ${String(err)}`);
+        if (!res.headersSent) fail(httpErr);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    state,
+    close: async () => {
+      clearTimeout(saveTimer);
+      if (options.snapshotFile) saveState(state, options.snapshotFile);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * A token bucket per quota: `perMinute` tokens refill evenly; a burst of `burstSeconds` worth may be spent at once.
+ * When the bucket cannot pay, the caller answers 429 with the returned Retry-After (whole seconds, as the services send).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly capacity: number;
+
+  constructor(readonly perMinute: number, burstSeconds = 10, private readonly now: () => number = Date.now) {
+    this.capacity = Math.max(1, (perMinute / 60) * burstSeconds);
+    this.tokens = this.capacity;
+    this.last = now();
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 60_000) * this.perMinute);
+    this.last = t;
+  }
+
+  /** Takes `n` tokens, or answers how many seconds until it could. A cost above the burst is capped to the burst. */
+  take(n = 1): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    this.refill();
+    const cost = Math.min(n, this.capacity);
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
+      return { ok: true };
+    }
+    const waitMs = ((cost - this.tokens) / this.perMinute) * 60_000;
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+  }
+}

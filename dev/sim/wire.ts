@@ -1,0 +1,62 @@
+/** HTTP plumbing shared by the simulated services: bodies, JSON answers, and each service's error shape. */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly code: number | string, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readJson<T>(req: IncomingMessage): Promise<T | undefined> {
+  const text = await readBody(req);
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new HttpError(400, 400004, 'The request body is not valid JSON.');
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** DPS answers errors as `{ errorCode, trackingId, message, timestampUtc }`. */
+export function sendDpsError(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, { errorCode: err.code, trackingId: randomUUID(), message: err.message, timestampUtc: new Date().toISOString() }, err.headers);
+}
+
+/** IoT Hub answers errors as `{ Message: "ErrorCode:<code>;<text>", ExceptionMessage }`, which the hub SDK parses. */
+export function sendHubError(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, {
+    Message: `ErrorCode:${err.code};${err.message}`,
+    ExceptionMessage: `Tracking ID:${randomUUID().replace(/-/g, '')}-G:0-TimeStamp:${new Date().toISOString()}`,
+  }, err.headers);
+}
+
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+let etagCounter = 0;
+/** An opaque, quoted etag, new on every write. */
+export function newEtag(): string {
+  return `"${Buffer.from(`${Date.now()}:${++etagCounter}`).toString('base64')}"`;
+}
+
+/** True when an `If-Match` header allows a write over `current` (absent or `*` always does). */
+export function ifMatchAllows(ifMatch: string | undefined, current: string | undefined): boolean {
+  if (!ifMatch || ifMatch === '*' || ifMatch === '"*"') return true;
+  const strip = (s: string) => s.replace(/^W\//, '').replace(/^"|"$/g, '');
+  return current !== undefined && strip(ifMatch) === strip(current);
+}

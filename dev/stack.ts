@@ -1,0 +1,95 @@
+/**
+ * The local Azure stack: the local CA, the DPS/IoT Hub simulator, the embedded Cosmos server and Azurite, all on
+ * loopback, configured from the local settings. `npm start` runs it with the settings' fixed ports and keeps its
+ * data; tests run it on free ports, in memory. Either way it answers with the effective app settings (env).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConnectionString } from 'azure-iot-common';
+import { startAzurite, type RunningAzurite } from './azurite';
+import { startCosmos, type RunningCosmos } from './cosmos';
+import { localPki } from './pki';
+import { resolvePath, type LocalSettings } from './local-settings';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from './sim/simulator';
+
+export interface StackOptions {
+  /** Where the CA, snapshots and the event log live. */
+  dataDir: string;
+  /** true: fixed ports from the settings and data kept across restarts; false: free ports, nothing kept. */
+  persistent: boolean;
+  quotas?: SimulatorOptions['quotas'];
+  webhook?: SimulatorOptions['webhook'];
+  pollAfterSeconds?: number;
+  /** Skip Azurite when a test does not need queues (it is the slowest part to start). */
+  withStorage?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  env: Record<string, string>;
+  simulator: RunningSimulator;
+  cosmos: RunningCosmos;
+  azurite?: RunningAzurite;
+  close(): Promise<void>;
+}
+
+function parse(cs: string): Record<string, string> {
+  return ConnectionString.parse(cs) as unknown as Record<string, string>;
+}
+
+export async function startLocalStack(settings: LocalSettings, options: StackOptions): Promise<LocalStack> {
+  const v = settings.Values;
+  mkdirSync(options.dataDir, { recursive: true });
+  const pki = await localPki(join(options.dataDir, 'pki'));
+  const port = (endpoint: string) => (options.persistent ? Number(new URL(endpoint).port) : 0);
+
+  const dps = parse(v.DPS_CONNECTION_STRING);
+  const hubs = v.IOTHUB_CONNECTION_STRINGS.split(',').map(parse).map((h) => ({ hostName: h.HostName, policyName: h.SharedAccessKeyName, key: h.SharedAccessKey, units: 1 }));
+  const simulator = await startSimulator({
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+    port: options.persistent ? Number(v.LOCAL_IOT_ENDPOINT.split(':')[1]) : 0,
+    dps: { hostName: dps.HostName, idScope: v.DPS_ID_SCOPE, policyName: dps.SharedAccessKeyName, key: dps.SharedAccessKey },
+    hubs,
+    quotas: options.quotas,
+    webhook: options.webhook,
+    pollAfterSeconds: options.pollAfterSeconds,
+    snapshotFile: options.persistent ? join(options.dataDir, 'iot-sim.json') : undefined,
+    log: options.log,
+  });
+
+  const cosmosEndpoint = /AccountEndpoint=([^;]+)/.exec(v.COSMOS_CONNECTION)?.[1] ?? 'https://127.0.0.1:8081/';
+  const cosmos = await startCosmos({
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem }, ca: pki.ca.certPem, port: port(cosmosEndpoint),
+    database: v.COSMOS_DATABASE, snapshotFile: options.persistent ? join(options.dataDir, 'cosmos.json') : undefined,
+  });
+
+  let azurite: RunningAzurite | undefined;
+  if (options.withStorage !== false) {
+    const storage = /QueueEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1];
+    const blob = /BlobEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1];
+    azurite = await startAzurite({
+      dataDir: options.dataDir, persist: options.persistent,
+      queuePort: options.persistent && storage ? Number(new URL(storage).port) : undefined,
+      blobPort: options.persistent && blob ? Number(new URL(blob).port) : undefined,
+    });
+  }
+
+  const env: Record<string, string> = {
+    ...v,
+    LOCAL_CA_FILE: pki.caFile,
+    LOCAL_IOT_ENDPOINT: `127.0.0.1:${simulator.port}`,
+    COSMOS_CONNECTION: cosmos.connectionString,
+    EVENT_LOG_PATH: resolvePath(v.EVENT_LOG_PATH ?? join(options.dataDir, 'events.ndjson')),
+    ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
+  };
+  if (!options.persistent) env.EVENT_LOG_PATH = join(options.dataDir, 'events.ndjson');
+
+  return {
+    env, simulator, cosmos, azurite,
+    close: async () => {
+      await simulator.close();
+      await cosmos.close();
+      await azurite?.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/** Starts the local stack for an integration test: free ports, in memory, from the committed example settings. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LocalSettings } from '../../dev/local-settings';
+import { startLocalStack, type LocalStack, type StackOptions } from '../../dev/stack';
+import { buildServices, type Services } from '../../shared/composition';
+
+export const EXAMPLE_SETTINGS = JSON.parse(readFileSync(join(__dirname, '..', '..', 'local.settings.example.json'), 'utf8')) as LocalSettings;
+
+export interface TestStack extends LocalStack {
+  services: Services;
+  dataDir: string;
+}
+
+export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-'));
+  const stack = await startLocalStack(EXAMPLE_SETTINGS, { dataDir, persistent: false, withStorage: false, pollAfterSeconds: 0, ...options });
+  const services = buildServices(stack.env);
+  return {
+    ...stack, services, dataDir,
+    close: async () => {
+      await services.events.close();
+      await stack.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -19,15 +19,18 @@ export class TokenBucket {
     this.last = t;
   }
 
-  /** Takes `n` tokens, or answers how many seconds until it could. A cost above the burst is capped to the burst. */
+  /**
+   * Takes `n` tokens, or answers how many seconds until it could. A request larger than the burst is let through
+   * once the bucket is full and leaves it in debt, so the long-run rate stays exactly `perMinute`.
+   */
   take(n = 1): { ok: true } | { ok: false; retryAfterSeconds: number } {
     this.refill();
-    const cost = Math.min(n, this.capacity);
-    if (this.tokens >= cost) {
-      this.tokens -= cost;
+    const needed = Math.min(n, this.capacity);
+    if (this.tokens >= needed) {
+      this.tokens -= n;
       return { ok: true };
     }
-    const waitMs = ((cost - this.tokens) / this.perMinute) * 60_000;
+    const waitMs = ((needed - this.tokens) / this.perMinute) * 60_000;
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 }

@@ -63,9 +63,8 @@ export class IotHubRegistry implements HubRegistryPort {
   async queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>> {
     try {
       const query = this.registry.createQuery(sql, pageSize);
-      const { responseBody, httpResponse } = await (query.next(continuationToken as string) as unknown as ReturnType<Sdk[string]>);
-      const items = (responseBody as unknown as Record<string, unknown>[]) ?? [];
-      return { items: items.map(plainTwin), continuationToken: httpResponse.headers['x-ms-continuation'] || undefined };
+      const { result, message } = await (query.next(continuationToken as string) as unknown as Promise<{ result: Record<string, unknown>[]; message: { headers: Record<string, string | undefined> } }>);
+      return { items: (result ?? []).map(plainTwin), continuationToken: message.headers['x-ms-continuation'] || undefined };
     } catch (err) {
       throw translateIotError(err);
     }

@@ -13,9 +13,12 @@ export interface TestStack extends LocalStack {
   dataDir: string;
 }
 
+/** Quotas high enough that functional tests never meet them; throttling tests set their own. */
+const UNTHROTTLED = { dpsOperationsPerMinute: 1e7, dpsRegistrationsPerMinute: 1e7, registryOpsPerMinutePerUnit: 1e7 };
+
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-'));
-  const stack = await startLocalStack(EXAMPLE_SETTINGS, { dataDir, persistent: false, withStorage: false, pollAfterSeconds: 0, ...options });
+  const stack = await startLocalStack(EXAMPLE_SETTINGS, { dataDir, persistent: false, withStorage: false, pollAfterSeconds: 0, ...options, quotas: { ...UNTHROTTLED, ...options.quotas } });
   const services = buildServices(stack.env);
   return {
     ...stack, services, dataDir,

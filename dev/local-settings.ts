@@ -16,7 +16,9 @@ export interface LocalSettings {
 export function loadLocalSettings(root = ROOT): LocalSettings {
   const file = join(root, 'local.settings.json');
   if (!existsSync(file)) copyFileSync(join(root, 'local.settings.example.json'), file);
-  return JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
+  const settings = JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
+  for (const name of ['LOCAL_CA_FILE', 'EVENT_LOG_PATH']) if (settings.Values[name]) settings.Values[name] = resolvePath(settings.Values[name], root);
+  return settings;
 }
 
 /** Resolves a settings path (relative paths are relative to the project root). */

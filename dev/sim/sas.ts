@@ -1,12 +1,17 @@
 /**
  * Shared access signature checks as IoT Hub and DPS make them: `SharedAccessSignature sr=<uri>&sig=<hmac>&se=<expiry>[&skn=<policy>]`,
- * where sig = base64(HMAC-SHA256(base64-decoded key, url-encoded sr + "\n" + se)).
+ * where sig = base64(HMAC-SHA256(base64-decoded key, sr + "\n" + se)) over `sr` exactly as it stands in the token:
+ * the docs' samples URL-encode it first, the Node SDKs send it as is (the device SDK's `0ne…/registrations/id`),
+ * and the services accept both.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HttpError } from './wire';
 
 export interface SasToken {
+  /** The resource, URL-decoded. */
   sr: string;
+  /** `sr` as it stands in the token: what was signed. */
+  rawSr: string;
   sig: string;
   se: number;
   skn?: string;
@@ -23,11 +28,11 @@ export function parseSas(authorization: string | undefined): SasToken {
   const sig = fields.get('sig');
   const se = Number(fields.get('se'));
   if (!sr || !sig || !Number.isFinite(se)) throw new HttpError(401, 401002, 'SharedAccessSignature lacks sr, sig or se.');
-  return { sr: decodeURIComponent(sr), sig: decodeURIComponent(sig), se, skn: fields.get('skn') };
+  return { sr: decodeURIComponent(sr), rawSr: sr, sig: decodeURIComponent(sig), se, skn: fields.get('skn') };
 }
 
-export function sign(resource: string, key: string, expiry: number): string {
-  return createHmac('sha256', Buffer.from(key, 'base64')).update(`${encodeURIComponent(resource)}\n${expiry}`).digest('base64');
+export function sign(signedResource: string, key: string, expiry: number): string {
+  return createHmac('sha256', Buffer.from(key, 'base64')).update(`${signedResource}\n${expiry}`).digest('base64');
 }
 
 /** Derives a device key from an enrollment group key, as DPS does for symmetric-key groups. */
@@ -48,5 +53,5 @@ function same(a: string, b: string): boolean {
 export function verifySas(token: SasToken, resource: string, keys: string[], nowSeconds = Date.now() / 1000): void {
   if (token.se < nowSeconds) throw new HttpError(401, 401003, 'The SharedAccessSignature has expired.');
   if (token.sr.toLowerCase().replace(/\/$/, '') !== resource.toLowerCase()) throw new HttpError(401, 401002, `The SharedAccessSignature is for ${token.sr}, not ${resource}.`);
-  if (!keys.some((key) => same(sign(token.sr, key, token.se), token.sig))) throw new HttpError(401, 401002, 'The SharedAccessSignature signature is invalid.');
+  if (!keys.some((key) => same(sign(token.rawSr, key, token.se), token.sig))) throw new HttpError(401, 401002, 'The SharedAccessSignature signature is invalid.');
 }

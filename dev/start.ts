@@ -1,0 +1,63 @@
+/**
+ * `npm start`: the backend on its local stack. Brings up the local CA, the DPS/IoT Hub simulator, Cosmos, Azurite
+ * and the local Functions host, seeds the demo, prints what runs where, and stays up until Ctrl-C.
+ * Data is kept in `.data/` (snapshots of Cosmos and the simulator, Azurite's files, the event log).
+ */
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { loadLocalSettings, ROOT } from './local-settings';
+import { startLocalStack } from './stack';
+import { startFunctionsHost } from './host/host';
+import { seedDemo } from './seed';
+
+async function main(): Promise<void> {
+  const settings = loadLocalSettings();
+  const dataDir = join(ROOT, '.data');
+  const log = (line: string) => console.log(line);
+  const stack = await startLocalStack(settings, { dataDir, persistent: true, log });
+  Object.assign(process.env, stack.env);
+
+  // Loaded only now: the functions read their settings from process.env.
+  const { registeredFunctions } = await import('../functions/index');
+  const { services } = await import('../shared/composition');
+  const v = stack.env;
+  const host = await startFunctionsHost({
+    registrations: registeredFunctions(), port: settings.Host?.LocalHttpPort ?? 7071,
+    functionKey: v.DEV_FUNCTION_KEY, masterKey: v.DEV_MASTER_KEY, env: process.env, log,
+  });
+  const demo = await seedDemo(services().enrollments, `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`);
+
+  console.log(`
+dps-lifecycle local stack is up (Ctrl-C to stop)
+  Functions host   ${host.baseUrl}/api/…   function key: x-functions-key: ${v.DEV_FUNCTION_KEY}   master key: ${v.DEV_MASTER_KEY}
+${registeredFunctions().map((r) => `    ${r.trigger.padEnd(12)} ${r.name}${r.trigger === 'http' ? `  ${(r.options.methods ?? ['GET', 'POST']).join(',')} /api/${r.options.route ?? r.name}` : ''}`).join('\n')}
+  DPS (service)    https://${v.DPS_HOST_NAME}  → ${v.LOCAL_IOT_ENDPOINT}   ID scope ${v.DPS_ID_SCOPE}
+  DPS (devices)    https://global.azure-devices-provisioning.net → ${v.LOCAL_IOT_ENDPOINT}
+  IoT hubs         ${v.IOTHUB_HOST_NAMES.split(',').join(', ')} → ${v.LOCAL_IOT_ENDPOINT}
+  Cosmos DB        ${stack.cosmos.endpoint} (database ${v.COSMOS_DATABASE})
+  Azurite          ${/QueueEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1]} (queues), ${/BlobEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1]} (blobs)
+  Event log        ${v.EVENT_LOG_PATH}
+  Local CA         ${v.LOCAL_CA_FILE}
+  Demo             enrollment group ${demo.groupId} (custom allocation → ${host.baseUrl}/api/allocate)
+                   register a device: npm run demo:register
+`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('stopping…');
+    await host.close();
+    await services().events.close();
+    await stack.close();
+    console.log('stopped; data kept in .data/');
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

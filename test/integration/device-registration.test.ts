@@ -81,6 +81,6 @@ test('the local host checks function keys and serves anonymous routes without on
   expect((await fetch(`${host.baseUrl}/api/allocate?code=nope`, { method: 'POST', body: '{}' })).status).toBe(401);
   const bad = await fetch(`${host.baseUrl}/api/allocate`, { method: 'POST', body: 'not json', headers: { 'x-functions-key': 'fk-test' } });
   expect(bad.status).toBe(400);
-  expect((await bad.json()).reason).toMatch(/not JSON/);
+  expect(((await bad.json()) as { reason: string }).reason).toMatch(/not JSON/);
   expect((await fetch(`${host.baseUrl}/api/health`)).status).toBe(200);
 });

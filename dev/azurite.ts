@@ -42,14 +42,19 @@ export async function startAzurite(options: { dataDir: string; queuePort?: numbe
   const queuePort = options.queuePort || (await freePort());
   const blobPort = options.blobPort || (await freePort());
   const location = join(options.dataDir, 'azurite');
-  mkdirSync(location, { recursive: true });
+  if (options.persist) mkdirSync(location, { recursive: true });
   const bin = (name: string) => require.resolve(`azurite/dist/src/${name}/main.js`);
-  const common = ['--skipApiVersionCheck', '--disableTelemetry', '--loose', '--location', location, ...(options.persist ? [] : ['--inMemoryPersistence'])];
+  const common = ['--skipApiVersionCheck', '--disableTelemetry', '--loose', ...(options.persist ? ['--location', location] : ['--inMemoryPersistence'])];
   const children = [
     spawn(process.execPath, [bin('queue'), '--queueHost', '127.0.0.1', '--queuePort', String(queuePort), ...common], { stdio: 'ignore' }),
     spawn(process.execPath, [bin('blob'), '--blobHost', '127.0.0.1', '--blobPort', String(blobPort), ...common], { stdio: 'ignore' }),
   ];
-  await Promise.all([waitForPort(queuePort, children[0]), waitForPort(blobPort, children[1])]);
+  try {
+    await Promise.all([waitForPort(queuePort, children[0]), waitForPort(blobPort, children[1])]);
+  } catch (err) {
+    children.forEach((c) => c.kill('SIGKILL'));
+    throw err;
+  }
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};QueueEndpoint=http://127.0.0.1:${queuePort}/${DEV_ACCOUNT};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
     close: async () => {

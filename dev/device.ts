@@ -8,6 +8,7 @@ import { Http as HttpBase } from 'azure-iot-http-base';
 import { ProvisioningDeviceClient, type RegistrationResult } from 'azure-iot-provisioning-device';
 import { Http as ProvisioningHttp } from 'azure-iot-provisioning-device-http';
 import { SymmetricKeySecurityClient } from 'azure-iot-security-symmetric-key';
+import { X509Security } from 'azure-iot-security-x509';
 import { iotTransport } from '../shared/azure/transport';
 
 export const GLOBAL_DEVICE_ENDPOINT = 'global.azure-devices-provisioning.net';
@@ -22,6 +23,17 @@ export async function registerSymmetricKeyDevice(env: Record<string, string | un
   const transport = iotTransport(env);
   if (transport) httpBase.setOptions({ http: { agent: transport.agent }, ca: transport.ca });
   const client = ProvisioningDeviceClient.create(GLOBAL_DEVICE_ENDPOINT, env.DPS_ID_SCOPE as string, new ProvisioningHttp(httpBase as never), new SymmetricKeySecurityClient(registrationId, deviceKey) as never);
+  if (payload !== undefined) client.setProvisioningPayload(payload as never);
+  return (await client.register()) as RegistrationResult;
+}
+
+/** An X.509 device: `certChainPem` is its certificate followed by any intermediates, as a device presents them in TLS. */
+export async function registerX509Device(env: Record<string, string | undefined>, registrationId: string, certChainPem: string, keyPem: string, payload?: unknown): Promise<RegistrationResult> {
+  const httpBase = new HttpBase();
+  const transport = iotTransport(env);
+  if (transport) httpBase.setOptions({ http: { agent: transport.agent }, ca: transport.ca });
+  const security = new X509Security(registrationId, { cert: certChainPem, key: keyPem });
+  const client = ProvisioningDeviceClient.create(GLOBAL_DEVICE_ENDPOINT, env.DPS_ID_SCOPE as string, new ProvisioningHttp(httpBase as never), security as never);
   if (payload !== undefined) client.setProvisioningPayload(payload as never);
   return (await client.register()) as RegistrationResult;
 }

@@ -57,11 +57,18 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     log: options.log,
   });
 
+  const started: Array<{ close(): Promise<void> }> = [simulator];
+  const abandon = async (err: unknown): Promise<never> => {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+    throw err;
+  };
+
   const cosmosEndpoint = /AccountEndpoint=([^;]+)/.exec(v.COSMOS_CONNECTION)?.[1] ?? 'https://127.0.0.1:8081/';
   const cosmos = await startCosmos({
     tls: { cert: pki.server.certPem, key: pki.server.keyPem }, ca: pki.ca.certPem, port: port(cosmosEndpoint),
     database: v.COSMOS_DATABASE, snapshotFile: options.persistent ? join(options.dataDir, 'cosmos.json') : undefined,
-  });
+  }).catch(abandon);
+  started.push(cosmos);
 
   let azurite: RunningAzurite | undefined;
   if (options.withStorage !== false) {
@@ -71,7 +78,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
       dataDir: options.dataDir, persist: options.persistent,
       queuePort: options.persistent && storage ? Number(new URL(storage).port) : undefined,
       blobPort: options.persistent && blob ? Number(new URL(blob).port) : undefined,
-    });
+    }).catch(abandon);
   }
 
   const env: Record<string, string> = {

@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const env = loadLocalSettings().Values;
   Object.assign(process.env, env);
   const { buildServices } = await import('../shared/composition');
-  const services = buildServices(env);
+  const services = await buildServices(env);
   const group = await services.enrollments.getGroup(DEMO_GROUP_ID);
   if (!group) throw new Error(`enrollment group ${DEMO_GROUP_ID} not found: is npm start running?`);
   const registrationId = process.argv[2] ?? `demo-device-${Date.now().toString(36)}`;

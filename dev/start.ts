@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     registrations: registeredFunctions(), port: settings.Host?.LocalHttpPort ?? 7071,
     functionKey: v.DEV_FUNCTION_KEY, masterKey: v.DEV_MASTER_KEY, env: process.env, log,
   });
-  const demo = await seedDemo(services().enrollments, `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`);
+  const demo = await seedDemo(await services().enrollments(), `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`);
 
   console.log(`
 dps-lifecycle local stack is up (Ctrl-C to stop)
@@ -48,7 +48,7 @@ ${registeredFunctions().map((r) => `    ${r.trigger.padEnd(12)} ${r.name}${r.tri
     stopping = true;
     console.log('stopping…');
     await host.close();
-    await services().events.close();
+    await (await services().events()).close();
     await stack.close();
     console.log('stopped; data kept in .data/');
     process.exit(0);

@@ -1,17 +1,11 @@
 /**
- * The composition root (DESIGN.md): builds every adapter once per process from the app settings and hands
- * the use cases their ports. Functions call `services()`; tests build their own with `buildServices(env)`.
+ * The composition root (DESIGN.md): builds every adapter once per process from the app settings and hands the use
+ * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
+ * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
 import { CONTAINERS } from './containers';
-import { azureCredential } from './azure/credentials';
-import { cosmosClient, CosmosStore } from './azure/cosmos';
-import { dpsAuth, dpsClient, DpsEnrollments } from './azure/dps';
-import { EventHubEvents } from './azure/event-hubs';
-import { IotHubDirectory } from './azure/hub';
-import { IOTHUB_TOKEN_SCOPE, type IotAuth } from './azure/iot-clients';
-import { queueService, StorageQueues } from './azure/queues';
-import { iotTransport, localCa } from './azure/transport';
-import { NdjsonEventLog } from './local/event-log';
+import type { IotAuth } from './azure/iot-clients';
+import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
 import type { DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, QueuePort } from './ports';
 import { listSetting, requireSetting, setting, type Env } from './settings';
 
@@ -23,60 +17,94 @@ export interface Services {
   queues: QueuePort;
 }
 
+/** Each service on first use; the same instance afterwards. */
+export type LazyServices = { [K in keyof Services]: () => Promise<Services[K]> };
+
 const PARTITION_KEYS: Record<string, string> = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 
-function hubAuth(env: Env): Array<{ hostName: string; auth: IotAuth }> {
-  const connectionStrings = listSetting(env, 'hubConnectionStrings');
-  const byHost = new Map(connectionStrings.map((cs) => [/HostName=([^;]+)/i.exec(cs)?.[1]?.toLowerCase(), cs]));
-  return listSetting(env, 'hubHostNames').map((hostName) => {
-    const connectionString = byHost.get(hostName.toLowerCase());
-    return { hostName, auth: connectionString ? { connectionString } : { hostName, credential: azureCredential(env), scope: IOTHUB_TOKEN_SCOPE } };
-  });
+async function credential(env: Env) {
+  return (await import('./azure/credentials')).azureCredential(env);
 }
 
-function store(env: Env): DocumentStore {
+async function enrollments(env: Env): Promise<EnrollmentsPort> {
+  const [{ dpsAuth, dpsClient, DpsEnrollments }, { iotTransport }, cred] = await Promise.all([import('./azure/dps'), import('./azure/transport'), import('./azure/credentials')]);
+  const auth = dpsAuth(requireSetting(env, 'dpsHostName'), setting(env, 'dpsConnectionString'), () => cred.azureCredential(env));
+  return new DpsEnrollments(dpsClient(auth, iotTransport(env)));
+}
+
+async function hubs(env: Env): Promise<HubDirectory> {
+  const [{ IotHubDirectory }, { iotTransport }] = await Promise.all([import('./azure/hub'), import('./azure/transport')]);
+  const byHost = new Map(listSetting(env, 'hubConnectionStrings').map((cs) => [/HostName=([^;]+)/i.exec(cs)?.[1]?.toLowerCase(), cs]));
+  const entries: Array<{ hostName: string; auth: IotAuth }> = [];
+  for (const hostName of listSetting(env, 'hubHostNames')) {
+    const connectionString = byHost.get(hostName.toLowerCase());
+    entries.push({ hostName, auth: connectionString ? { connectionString } : { hostName, credential: await credential(env), scope: IOTHUB_TOKEN_SCOPE } });
+  }
+  return new IotHubDirectory(entries, iotTransport(env));
+}
+
+async function store(env: Env): Promise<DocumentStore> {
   const connectionString = setting(env, 'cosmosConnection');
   const endpoint = setting(env, 'cosmosEndpoint');
   if (!connectionString && !endpoint) throw new Error('Set COSMOS_CONNECTION__accountEndpoint (managed identity) or COSMOS_CONNECTION (connection string).');
+  const [{ cosmosClient, CosmosStore }, { localCa }] = await Promise.all([import('./azure/cosmos'), import('./azure/transport')]);
   const client = connectionString
     ? cosmosClient({ connectionString, ca: localCa(env) })
-    : cosmosClient({ endpoint: endpoint as string, credential: azureCredential(env) });
+    : cosmosClient({ endpoint: endpoint as string, credential: await credential(env) });
   return new CosmosStore(client, setting(env, 'cosmosDatabase') ?? 'dps-lifecycle', PARTITION_KEYS);
 }
 
-function events(env: Env): EventsPort {
+async function events(env: Env): Promise<EventsPort> {
   const logPath = setting(env, 'eventLogPath');
-  if (logPath) return new NdjsonEventLog(logPath);
+  if (logPath) return new (await import('./local/event-log')).NdjsonEventLog(logPath);
+  const { EventHubEvents } = await import('./azure/event-hubs');
   const eventHubName = requireSetting(env, 'eventHubName');
   const connectionString = setting(env, 'eventHubConnection');
   return connectionString
     ? new EventHubEvents({ connectionString, eventHubName })
-    : new EventHubEvents({ namespace: requireSetting(env, 'eventHubNamespace'), eventHubName, credential: azureCredential(env) });
+    : new EventHubEvents({ namespace: requireSetting(env, 'eventHubNamespace'), eventHubName, credential: await credential(env) });
 }
 
-function queues(env: Env): QueuePort {
+async function queues(env: Env): Promise<QueuePort> {
+  const { queueService, StorageQueues } = await import('./azure/queues');
   const connectionString = setting(env, 'storageConnection');
   return new StorageQueues(connectionString
     ? queueService({ connectionString })
-    : queueService({ serviceUri: requireSetting(env, 'storageQueueServiceUri'), credential: azureCredential(env) }));
+    : queueService({ serviceUri: requireSetting(env, 'storageQueueServiceUri'), credential: await credential(env) }));
 }
 
-export function buildServices(env: Env): Services {
-  const transport = iotTransport(env);
-  const dpsHost = requireSetting(env, 'dpsHostName');
-  return {
-    enrollments: new DpsEnrollments(dpsClient(dpsAuth(dpsHost, setting(env, 'dpsConnectionString'), () => azureCredential(env)), transport)),
-    hubs: new IotHubDirectory(hubAuth(env), transport),
-    store: store(env),
-    events: events(env),
-    queues: queues(env),
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make().catch((err: unknown) => {
+      made = undefined; // a failed build is tried again next time
+      throw err;
+    });
+    return made;
   };
 }
 
-let cached: Services | undefined;
+export function lazyServices(env: Env): LazyServices {
+  return {
+    enrollments: once(() => enrollments(env)),
+    hubs: once(() => hubs(env)),
+    store: once(() => store(env)),
+    events: once(() => events(env)),
+    queues: once(() => queues(env)),
+  };
+}
 
-/** The process-wide services, built on first use (not at import: the allocation webhook's cold start stays small). */
-export function services(): Services {
-  cached ??= buildServices(process.env);
-  return cached;
+/** Every service built at once: for tools and tests. */
+export async function buildServices(env: Env): Promise<Services> {
+  const lazy = lazyServices(env);
+  const [e, h, s, ev, q] = await Promise.all([lazy.enrollments(), lazy.hubs(), lazy.store(), lazy.events(), lazy.queues()]);
+  return { enrollments: e, hubs: h, store: s, events: ev, queues: q };
+}
+
+let processServices: LazyServices | undefined;
+
+/** The process-wide services of the function app. */
+export function services(): LazyServices {
+  processServices ??= lazyServices(process.env);
+  return processServices;
 }

@@ -7,8 +7,7 @@ import { ConnectionString, SharedAccessSignature } from 'azure-iot-common';
 import type { TokenCredential } from '@azure/identity';
 import type { TransportOptions } from './transport';
 
-export const DPS_TOKEN_SCOPE = 'https://azure-devices-provisioning.net/.default';
-export const IOTHUB_TOKEN_SCOPE = 'https://iothubs.azure.net/.default';
+export { DPS_TOKEN_SCOPE, IOTHUB_TOKEN_SCOPE } from './scopes';
 
 export type IotAuth = { connectionString: string } | { hostName: string; credential: TokenCredential; scope: string };
 

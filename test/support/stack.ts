@@ -19,7 +19,7 @@ const UNTHROTTLED = { dpsOperationsPerMinute: 1e7, dpsRegistrationsPerMinute: 1e
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-'));
   const stack = await startLocalStack(EXAMPLE_SETTINGS, { dataDir, persistent: false, withStorage: false, pollAfterSeconds: 0, ...options, quotas: { ...UNTHROTTLED, ...options.quotas } });
-  const services = buildServices(stack.env);
+  const services = await buildServices(stack.env);
   return {
     ...stack, services, dataDir,
     close: async () => {

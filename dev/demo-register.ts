@@ -1,5 +1,5 @@
 /**
- * `npm run demo:register [registrationId]`: a simulated device registers through the local DPS with the official
+ * `npm run demo:register [registrationId] [region]`: a simulated device registers through the local DPS with the official
  * device SDK, via the demo group's custom allocation webhook, and we read it back from the hub it landed on.
  * Needs `npm start` running.
  */
@@ -16,11 +16,12 @@ async function main(): Promise<void> {
   const group = await services.enrollments.getGroup(DEMO_GROUP_ID);
   if (!group) throw new Error(`enrollment group ${DEMO_GROUP_ID} not found: is npm start running?`);
   const registrationId = process.argv[2] ?? `demo-device-${Date.now().toString(36)}`;
+  const region = process.argv[3] ?? 'eu';
   const deviceKey = deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, registrationId);
 
   const started = Date.now();
-  const result = await registerSymmetricKeyDevice(env, registrationId, deviceKey, { modelId: 'dtmi:contoso:thermostat;1', region: 'eu' });
-  console.log(`registered ${registrationId} in ${Date.now() - started} ms → hub ${result.assignedHub}, device ${result.deviceId}`);
+  const result = await registerSymmetricKeyDevice(env, registrationId, deviceKey, { modelId: 'dtmi:contoso:thermostat;1', region });
+  console.log(`registered ${registrationId} (region ${region}) in ${Date.now() - started} ms → hub ${result.assignedHub}, device ${result.deviceId}, payload ${JSON.stringify(result.payload)}`);
   const twin = await services.hubs.hub(result.assignedHub).getTwin(result.deviceId);
   console.log(`twin on ${result.assignedHub}: tags ${JSON.stringify(twin?.tags)}, desired ${JSON.stringify(twin?.properties?.desired)}`);
   const state = await services.enrollments.getRegistrationState(registrationId);

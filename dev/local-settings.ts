@@ -17,7 +17,7 @@ export function loadLocalSettings(root = ROOT): LocalSettings {
   const file = join(root, 'local.settings.json');
   if (!existsSync(file)) copyFileSync(join(root, 'local.settings.example.json'), file);
   const settings = JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
-  for (const name of ['LOCAL_CA_FILE', 'EVENT_LOG_PATH']) if (settings.Values[name]) settings.Values[name] = resolvePath(settings.Values[name], root);
+  for (const name of ['LOCAL_CA_FILE', 'EVENT_LOG_PATH', 'ALLOCATION_POLICY_FILE']) if (settings.Values[name]) settings.Values[name] = resolvePath(settings.Values[name], root);
   return settings;
 }
 

@@ -1,26 +1,44 @@
 /**
- * `POST /api/allocate`: DPS's custom allocation webhook. DPS waits on it for every registration, so it decides from
- * memory only. A malformed call gets a 400 with its reason (DPS fails the registration with it, and never retries
- * a 4xx); a 5xx would make DPS retry ten times, so nothing here answers one on purpose.
+ * `POST /api/allocate`: DPS's custom allocation webhook, and `POST /api/allocate/explain` (admin): the same
+ * decision with every candidate and reason. DPS waits on the webhook for every registration, so it decides from
+ * memory only (see AllocationRuntime). Refusals are 4xx below 429 (DPS fails the registration and shows the
+ * reason); 503 only when the deny list is too old to trust, which DPS retries.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { parseAllocationRequest } from '../shared/allocation/contract';
-import { decideDefault } from '../shared/allocation/decide';
-import { badRequest, ok } from './http-response';
+import { services } from '../shared/composition';
+import { AllocationRuntime } from '../shared/use-cases/allocation-runtime';
+import { allocationSources } from '../shared/use-cases/allocation-sources';
+import { badRequest } from './http-response';
 import { http } from './registry';
 
-export async function allocate(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+let runtime: AllocationRuntime | undefined;
+
+/** The process's runtime, started when this module loads so the first snapshots load before DPS's first call. */
+export function allocationRuntime(): AllocationRuntime {
+  runtime ??= new AllocationRuntime(allocationSources(process.env, services()), { log: (line) => console.log(line) });
+  return runtime;
+}
+
+async function handle(request: HttpRequest, explain: boolean): Promise<HttpResponseInit> {
   let body: unknown;
   try {
     body = JSON.parse(await request.text());
   } catch {
     return badRequest('The body is not JSON: DPS sends an AllocationRequest.');
   }
-  const parsed = parseAllocationRequest(body);
-  if (!parsed.ok) return badRequest(parsed.reason);
-  const decision = decideDefault(parsed.value);
-  context.log(`allocate ${parsed.value.deviceRuntimeContext.registrationId} → ${decision.response.iotHubHostName} (${decision.reason})`);
-  return ok(decision.response);
+  const result = await allocationRuntime().allocate(body, explain);
+  return { status: result.status, jsonBody: result.body, headers: result.headers };
+}
+
+export async function allocate(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return handle(request, false);
+}
+
+export async function explainAllocation(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  return handle(request, true);
 }
 
 http('allocate', { route: 'allocate', methods: ['POST'], authLevel: 'function', handler: allocate });
+http('allocate-explain', { route: 'allocate/explain', methods: ['POST'], authLevel: 'admin', handler: explainAllocation });
+
+if (process.env.DPS_HOST_NAME) void allocationRuntime().start();

@@ -19,6 +19,8 @@ export const SETTINGS = {
   eventHubName: 'EVENTHUB_NAME',
   eventLogPath: 'EVENT_LOG_PATH',
   clientId: 'AZURE_CLIENT_ID',
+  /** Local stack: the allocation policy as a file; in Azure it is the `allocation` document of the `policies` container. */
+  allocationPolicyFile: 'ALLOCATION_POLICY_FILE',
   /** Local stack only: trust this CA (PEM file) for every HTTPS client. */
   localCaFile: 'LOCAL_CA_FILE',
   /** Local stack only: dial IoT Hub and DPS host names at this loopback `host:port`, keeping the real name for SNI. */

@@ -6,7 +6,9 @@ import type { LocalSettings } from '../../dev/local-settings';
 import { startLocalStack, type LocalStack, type StackOptions } from '../../dev/stack';
 import { buildServices, type Services } from '../../shared/composition';
 
-export const EXAMPLE_SETTINGS = JSON.parse(readFileSync(join(__dirname, '..', '..', 'local.settings.example.json'), 'utf8')) as LocalSettings;
+const ROOT = join(__dirname, '..', '..');
+export const EXAMPLE_SETTINGS = JSON.parse(readFileSync(join(ROOT, 'local.settings.example.json'), 'utf8')) as LocalSettings;
+EXAMPLE_SETTINGS.Values.ALLOCATION_POLICY_FILE = join(ROOT, EXAMPLE_SETTINGS.Values.ALLOCATION_POLICY_FILE);
 
 export interface TestStack extends LocalStack {
   services: Services;

@@ -1,25 +1,26 @@
+/** DPS's AllocationRequest in its exact shapes (test/fixtures): parsed, or refused with a reason. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllocationRequest } from '../../shared/allocation/contract';
-import { decideDefault } from '../../shared/allocation/decide';
 
-const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8'));
+export const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8'));
 
-test('a first registration through a symmetric-key group is parsed and spread over the linked hubs', () => {
-  const parsed = parseAllocationRequest(fixture('allocation-request.symmetric-key-group.json'));
+test.each([
+  ['allocation-request.symmetric-key-group.json', 'breakroom499-contoso-tstrsd-007', undefined],
+  ['allocation-request.tpm-individual.json', '3xqbpd7z4jnpgdyytgmmp4tl4bfmq6cqhpdmxskd2hs7ygvgudka', undefined],
+  ['allocation-request.x509-group.reprovision.json', 'line7-sensor-0042', 'hub-eu-2.azure-devices.net'],
+])('%s parses', (file, registrationId, current) => {
+  const parsed = parseAllocationRequest(fixture(file));
   if (!parsed.ok) throw new Error(parsed.reason);
-  expect(parsed.value.enrollmentGroup?.enrollmentGroupId).toBe('contoso-custom-allocated-devices');
-  const decision = decideDefault(parsed.value);
-  expect(parsed.value.linkedHubs).toContain(decision.response.iotHubHostName);
+  expect(parsed.value.deviceRuntimeContext.registrationId).toBe(registrationId);
+  expect(parsed.value.deviceRuntimeContext.currentIotHubHostName).toBe(current);
 });
 
-test('re-provisioning keeps the current hub, read case-insensitively (currentIoTHubHostName in older docs)', () => {
+test('currentIoTHubHostName (older docs’ spelling) is read too', () => {
   const request = fixture('allocation-request.symmetric-key-group.json');
   request.deviceRuntimeContext.currentIoTHubHostName = 'contoso-west-hub.azure-devices.net';
-  request.deviceRuntimeContext.currentDeviceId = request.deviceRuntimeContext.registrationId;
   const parsed = parseAllocationRequest(request);
-  if (!parsed.ok) throw new Error(parsed.reason);
-  expect(decideDefault(parsed.value)).toMatchObject({ response: { iotHubHostName: 'contoso-west-hub.azure-devices.net' }, reason: expect.stringMatching(/sticky/) });
+  expect(parsed.ok && parsed.value.deviceRuntimeContext.currentIotHubHostName).toBe('contoso-west-hub.azure-devices.net');
 });
 
 test.each([

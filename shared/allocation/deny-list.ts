@@ -1,0 +1,58 @@
+/**
+ * The deny list as the webhook holds it: an in-memory map from a normalised identity to the entry that revoked
+ * it. Breach containment writes entries (Cosmos) and pushes them to the running webhook; the webhook refreshes
+ * the whole map in the background. Nothing is read from a database while DPS waits.
+ */
+import type { AllocationRequest } from './contract';
+
+export type DenyKind = 'registrationId' | 'endorsementKey' | 'thumbprint' | 'issuer' | 'enrollmentGroupId';
+
+export interface DenyEntry {
+  kind: DenyKind;
+  value: string;
+  reason: string;
+  incidentId?: string;
+  createdAt?: string;
+}
+
+export interface DenySnapshot {
+  /** When the snapshot was last known to be complete (epoch ms). */
+  refreshedAt: number;
+  entries: ReadonlyMap<string, DenyEntry>;
+}
+
+/** Registration IDs and group IDs are case-insensitive; thumbprints are hex (any case, any separators); DNs are compared without spacing or case. */
+export function denyKey(kind: DenyKind, value: string): string {
+  switch (kind) {
+    case 'thumbprint': return `${kind}:${value.replace(/[^0-9a-f]/gi, '').toUpperCase()}`;
+    case 'issuer': return `${kind}:${value.toLowerCase().replace(/\s*([,=])\s*/g, '$1').trim()}`;
+    case 'endorsementKey': return `${kind}:${value.trim()}`;
+    default: return `${kind}:${value.toLowerCase()}`;
+  }
+}
+
+export function snapshotOf(entries: Iterable<DenyEntry>, refreshedAt: number): DenySnapshot {
+  const map = new Map<string, DenyEntry>();
+  for (const e of entries) map.set(denyKey(e.kind, e.value), e);
+  return { refreshedAt, entries: map };
+}
+
+/** The first entry that refuses this request, if any. */
+export function deniedBy(snapshot: DenySnapshot, request: AllocationRequest): DenyEntry | undefined {
+  const { deviceRuntimeContext: ctx, individualEnrollment, enrollmentGroup } = request;
+  const x509 = ctx.x509 as { sha1Thumbprint?: string; sha256Thumbprint?: string; issuerName?: string } | undefined;
+  const candidates: Array<[DenyKind, string | undefined]> = [
+    ['registrationId', ctx.registrationId],
+    ['endorsementKey', ctx.tpm?.endorsementKey ?? individualEnrollment?.attestation?.tpm?.endorsementKey],
+    ['thumbprint', x509?.sha1Thumbprint],
+    ['thumbprint', x509?.sha256Thumbprint],
+    ['issuer', x509?.issuerName],
+    ['enrollmentGroupId', enrollmentGroup?.enrollmentGroupId],
+  ];
+  for (const [kind, value] of candidates) {
+    if (!value) continue;
+    const hit = snapshot.entries.get(denyKey(kind, value));
+    if (hit) return hit;
+  }
+  return undefined;
+}

@@ -1,0 +1,162 @@
+/**
+ * The allocation webhook's state, kept in memory: the compiled policy, the deny-list snapshot and the hub-load
+ * snapshot, each refreshed in the background (timers, never on a request), plus the decision-event buffer.
+ * A request only parses, decides from memory and queues an event.
+ */
+import { parseAllocationRequest } from '../allocation/contract';
+import { snapshotOf, type DenyEntry, type DenySnapshot } from '../allocation/deny-list';
+import { decide, type Outcome } from '../allocation/engine';
+import { compilePolicy, type CompiledPolicy } from '../allocation/policy';
+import { EventBuffer } from '../events/event-buffer';
+import type { EventsPort } from '../ports';
+
+export interface AllocationSources {
+  /** The policy document and a version (mtime, etag) to skip unchanged reloads; undefined when none is configured. */
+  loadPolicy(): Promise<{ doc: unknown; version: string } | undefined>;
+  loadDenyList(): Promise<DenyEntry[]>;
+  loadHubLoad(): Promise<Map<string, number>>;
+  events(): Promise<EventsPort>;
+}
+
+export interface RuntimeOptions {
+  now?: () => number;
+  denyRefreshMs?: number;
+  policyRefreshMs?: number;
+  hubLoadRefreshMs?: number;
+  /** How long a request on a cold instance may wait for the first snapshots before answering 503. */
+  readyTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface HttpOutcome {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  outcome: Outcome;
+}
+
+export class AllocationRuntime {
+  private policy: CompiledPolicy | undefined;
+  private policyVersion: string | undefined;
+  private policyProblem: string | undefined;
+  private deny: DenySnapshot = { refreshedAt: 0, entries: new Map() };
+  private hubLoad = new Map<string, number>();
+  private ready: Promise<void> | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  readonly events: EventBuffer;
+
+  constructor(private readonly sources: AllocationSources, private readonly options: RuntimeOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+    this.events = new EventBuffer(() => sources.events(), { capacity: 10_000, batchSize: 200, flushIntervalMs: 1000, log: this.log });
+  }
+
+  /** Starts the first loads and the refresh timers; idempotent. */
+  start(): Promise<void> {
+    if (!this.ready) {
+      this.ready = Promise.all([this.refreshPolicy(), this.refreshDenyList()]).then(() => undefined);
+      void this.refreshHubLoad();
+      const every = (ms: number, f: () => Promise<void>) => this.timers.push(setInterval(() => void f(), ms).unref());
+      every(this.options.policyRefreshMs ?? 5000, () => this.refreshPolicy());
+      every(this.options.denyRefreshMs ?? 5000, () => this.refreshDenyList());
+      every(this.options.hubLoadRefreshMs ?? 60_000, () => this.refreshHubLoad());
+    }
+    return this.ready;
+  }
+
+  stop(): Promise<void> {
+    this.timers.forEach(clearInterval);
+    this.timers = [];
+    return this.events.flush();
+  }
+
+  async refreshPolicy(): Promise<void> {
+    try {
+      const loaded = await this.sources.loadPolicy();
+      if (!loaded) {
+        this.policy = undefined;
+        this.policyVersion = undefined;
+        this.policyProblem = undefined;
+        return;
+      }
+      if (loaded.version === this.policyVersion) return;
+      this.policy = compilePolicy(loaded.doc);
+      this.policyVersion = loaded.version;
+      this.policyProblem = undefined;
+      this.log(`allocation policy ${this.policy.id} loaded (${this.policy.rules.length} rules)`);
+    } catch (err) {
+      // Keep the last good policy; with none, refuse to guess (503) rather than allocate by the wrong rules.
+      this.policyProblem = (err as Error).message;
+      this.log(`allocation policy not (re)loaded: ${this.policyProblem}`);
+    }
+  }
+
+  async refreshDenyList(): Promise<void> {
+    const started = this.now();
+    try {
+      const entries = await this.sources.loadDenyList();
+      // Entries pushed while the load ran are kept: the load may have read the store before they were written.
+      const pushed = [...this.deny.entries.values()].filter((e) => e.createdAt && Date.parse(e.createdAt) >= started - 60_000);
+      this.deny = snapshotOf([...entries, ...pushed], started);
+    } catch (err) {
+      this.log(`deny list not refreshed (snapshot is ${Math.round((this.now() - this.deny.refreshedAt) / 1000)} s old): ${String(err)}`);
+    }
+  }
+
+  async refreshHubLoad(): Promise<void> {
+    try {
+      this.hubLoad = await this.sources.loadHubLoad();
+    } catch (err) {
+      this.log(`hub load not refreshed: ${String(err)}`);
+    }
+  }
+
+  /** Breach containment pushes new entries here so this instance refuses them at once. */
+  pushDenyEntries(entries: DenyEntry[]): void {
+    const createdAt = new Date(this.now()).toISOString();
+    this.deny = snapshotOf([...this.deny.entries.values(), ...entries.map((e) => ({ createdAt, ...e }))], this.deny.refreshedAt);
+  }
+
+  private async waitReady(): Promise<boolean> {
+    const ready = this.start();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), this.options.readyTimeoutMs ?? 3000); });
+    const result = await Promise.race([ready.then(() => true as const), timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Decides for a raw request body. `explain` keeps every candidate in the answer. */
+  async allocate(body: unknown, explain = false): Promise<HttpOutcome> {
+    const started = performance.now();
+    const parsed = parseAllocationRequest(body);
+    if (!parsed.ok) return this.answer({ kind: 'invalid', reason: parsed.reason }, started, undefined, explain);
+    if (!(await this.waitReady())) return this.answer({ kind: 'unavailable', reason: 'the first policy and deny-list snapshots are still loading' }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
+    if (this.policyProblem && !this.policy) return this.answer({ kind: 'unavailable', reason: this.policyProblem }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
+    const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now());
+    return this.answer(outcome, started, parsed.value.deviceRuntimeContext.registrationId, explain);
+  }
+
+  private answer(outcome: Outcome, started: number, registrationId: string | undefined, explain: boolean): HttpOutcome {
+    const latencyMs = performance.now() - started;
+    this.events.add({
+      type: `allocation.${outcome.kind}`,
+      subject: registrationId ?? 'unknown',
+      time: new Date(this.now()).toISOString(),
+      data: {
+        registrationId, latencyMs: Math.round(latencyMs * 1000) / 1000, reason: outcome.reason,
+        ...(outcome.kind === 'allocate' ? { hub: outcome.response.iotHubHostName, rule: outcome.rule } : {}),
+        ...(outcome.kind === 'deny' ? { revoked: { kind: outcome.entry.kind, value: outcome.entry.value, incidentId: outcome.entry.incidentId } } : {}),
+      },
+    });
+    if (explain) return { status: 200, body: { outcome: outcome.kind, ...outcome, policy: this.policy?.id ?? null, denyListAgeMs: this.now() - this.deny.refreshedAt, latencyMs }, outcome };
+    switch (outcome.kind) {
+      case 'allocate': return { status: 200, body: outcome.response, outcome };
+      case 'deny': return { status: 403, body: { error: 'Denied', reason: outcome.reason }, outcome };
+      case 'invalid': return { status: 400, body: { error: 'BadRequest', reason: outcome.reason }, outcome };
+      case 'unavailable': return { status: 503, body: { error: 'Unavailable', reason: outcome.reason }, headers: { 'Retry-After': '1' }, outcome };
+    }
+  }
+}

@@ -12,7 +12,6 @@ import { Cron } from 'croner';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
 import type { FunctionRegistration } from '../../functions/registry';
 import { compileRoute } from './routes';
-import { startQueueDriver } from './queue-driver';
 
 export interface HostOptions {
   registrations: readonly FunctionRegistration[];
@@ -140,8 +139,11 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     return [new Cron(r.options.schedule, { protect: true }, run)];
   });
 
-  const queues = options.registrations.flatMap((r) => {
-    if (r.trigger !== 'storageQueue') return [];
+  // Loaded only when some function needs it: the Storage SDK is not part of every app's cold start.
+  const queueRegistrations = options.registrations.filter((r) => r.trigger === 'storageQueue');
+  const { startQueueDriver } = queueRegistrations.length ? await import('./queue-driver') : { startQueueDriver: undefined };
+  const queues = queueRegistrations.flatMap((r) => {
+    if (r.trigger !== 'storageQueue' || !startQueueDriver) return [];
     const connectionString = options.env[r.options.connection ?? 'AzureWebJobsStorage'];
     if (!connectionString) {
       log(`[${r.name}] not driven: app setting ${r.options.connection ?? 'AzureWebJobsStorage'} is not set`);

@@ -8,7 +8,7 @@ import type { TwinState } from '../dps-types';
 import type { AllocationRequest, AllocationResponse } from './contract';
 import { deniedBy, type DenyEntry, type DenySnapshot } from './deny-list';
 import type { CompiledHub, CompiledPolicy, CompiledRule, Scalar } from './policy';
-import { rank } from './rendezvous';
+import { scorer } from './rendezvous';
 import { mergeTwin, render, type TemplateContext } from './templates';
 
 export interface Candidate {
@@ -38,28 +38,86 @@ function valueAt(obj: unknown, path: string[]): unknown {
   return node;
 }
 
-function matches(rule: CompiledRule, request: AllocationRequest): boolean {
-  const { deviceRuntimeContext: ctx, enrollmentGroup, individualEnrollment } = request;
-  const enrollment = enrollmentGroup ?? individualEnrollment;
-  if (rule.groupIds && !(enrollmentGroup && rule.groupIds.has(enrollmentGroup.enrollmentGroupId.toLowerCase()))) return false;
-  if (rule.registrationId && !rule.registrationId.test(ctx.registrationId)) return false;
-  const tags = enrollment?.initialTwin?.tags ?? {};
-  if (rule.tags && !rule.tags.every(([k, v]) => tags[k] === v)) return false;
-  if (rule.payload && !rule.payload.every(([path, v]) => valueAt(ctx.payload, path) === (v as Scalar))) return false;
-  const x509 = ctx.x509 as { subjectName?: string; issuerName?: string } | undefined;
-  if (rule.x509Subject && !(x509?.subjectName && rule.x509Subject.test(x509.subjectName))) return false;
-  if (rule.x509Issuer && !(x509?.issuerName && rule.x509Issuer.test(x509.issuerName))) return false;
+/** What the rules look at, computed once per request. */
+interface Facts {
+  registrationId: string;
+  tags: Record<string, unknown>;
+  payload: unknown;
+  x509?: { subjectName?: string; issuerName?: string };
+}
+
+function matches(rule: CompiledRule, facts: Facts): boolean {
+  if (rule.registrationId && !rule.registrationId.test(facts.registrationId)) return false;
+  if (rule.tags && !rule.tags.every(([k, v]) => facts.tags[k] === v)) return false;
+  if (rule.payload && !rule.payload.every(([path, v]) => valueAt(facts.payload, path) === (v as Scalar))) return false;
+  if (rule.x509Subject && !(facts.x509?.subjectName && rule.x509Subject.test(facts.x509.subjectName))) return false;
+  if (rule.x509Issuer && !(facts.x509?.issuerName && rule.x509Issuer.test(facts.x509.issuerName))) return false;
   return true;
 }
 
-function qualify(pool: CompiledHub[], linked: Set<string>, load: ReadonlyMap<string, number>): Array<CompiledHub & { skipped?: string }> {
-  return pool.map((hub) => {
-    if (!linked.has(hub.key)) return { ...hub, skipped: 'not linked to this registration (DPS linkedHubs)' };
-    if (!hub.enabled) return { ...hub, skipped: 'out of rotation (enabled: false)' };
-    const count = load.get(hub.key);
-    if (hub.capacity !== undefined && count !== undefined && count >= hub.capacity) return { ...hub, skipped: `full (${count} of ${hub.capacity} devices)` };
-    return hub;
-  });
+/** The first rule in document order that matches, visiting only the rules of the request's group and those naming no group. */
+function firstMatch(policy: CompiledPolicy, request: AllocationRequest): CompiledRule | undefined {
+  const { deviceRuntimeContext: ctx, enrollmentGroup, individualEnrollment } = request;
+  const facts: Facts = {
+    registrationId: ctx.registrationId,
+    tags: (enrollmentGroup ?? individualEnrollment)?.initialTwin?.tags ?? {},
+    payload: ctx.payload,
+    x509: ctx.x509 as Facts['x509'],
+  };
+  const grouped = enrollmentGroup ? policy.rulesByGroup.get(enrollmentGroup.enrollmentGroupId.toLowerCase()) ?? [] : [];
+  const ungrouped = policy.ungroupedRules;
+  let i = 0;
+  let j = 0;
+  while (i < grouped.length || j < ungrouped.length) {
+    const next = j >= ungrouped.length || (i < grouped.length && grouped[i].index < ungrouped[j].index) ? grouped[i++] : ungrouped[j++];
+    if (matches(next, facts)) return next;
+  }
+  return undefined;
+}
+
+function skipReason(hub: CompiledHub, linked: Set<string>, load: ReadonlyMap<string, number>): string | undefined {
+  if (!linked.has(hub.key)) return 'not linked to this registration (DPS linkedHubs)';
+  if (!hub.enabled) return 'out of rotation (enabled: false)';
+  const count = load.get(hub.key);
+  if (hub.capacity !== undefined && count !== undefined && count >= hub.capacity) return `full (${count} of ${hub.capacity} devices)`;
+  return undefined;
+}
+
+interface Choice {
+  best?: CompiledHub;
+  /** The device's current hub, when it may stay there (linked, in the pool, in rotation; a full hub keeps its own). */
+  current?: CompiledHub;
+  usable: number;
+  allUnlinked: boolean;
+  candidates: Candidate[];
+}
+
+/** One pass over the pool: the best usable hub by rendezvous score, without sorting or copying on the hot path. */
+function choose(pool: CompiledHub[], request: AllocationRequest, load: ReadonlyMap<string, number>, explain: boolean): Choice {
+  const linked = new Set(request.linkedHubs.map((h) => h.toLowerCase()));
+  const currentKey = request.deviceRuntimeContext.currentIotHubHostName?.toLowerCase();
+  const scoreOf = scorer(request.deviceRuntimeContext.registrationId);
+  const choice: Choice = { usable: 0, allUnlinked: true, candidates: [] };
+  let bestScore = -Infinity;
+  const skipped: Candidate[] = [];
+  for (const hub of pool) {
+    const reason = skipReason(hub, linked, load);
+    if (hub.key === currentKey && (!reason || reason.startsWith('full'))) choice.current = hub;
+    if (!reason?.startsWith('not linked')) choice.allUnlinked = false;
+    if (reason) {
+      if (explain) skipped.push({ hostName: hub.hostName, skipped: reason });
+      continue;
+    }
+    const s = scoreOf(hub);
+    choice.usable++;
+    if (explain) choice.candidates.push({ hostName: hub.hostName, score: s });
+    if (s > bestScore || (s === bestScore && choice.best && hub.hostName < choice.best.hostName)) {
+      bestScore = s;
+      choice.best = hub;
+    }
+  }
+  if (explain) choice.candidates = [...choice.candidates.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)), ...skipped];
+  return choice;
 }
 
 function templateContext(request: AllocationRequest): TemplateContext {
@@ -73,7 +131,8 @@ function templateContext(request: AllocationRequest): TemplateContext {
   };
 }
 
-export function decide(request: AllocationRequest, policy: CompiledPolicy | undefined, snapshots: Snapshots, now: number): Outcome {
+/** `explain` also lists every candidate with its score or the reason it was skipped (off on the hot path). */
+export function decide(request: AllocationRequest, policy: CompiledPolicy | undefined, snapshots: Snapshots, now: number, explain = false): Outcome {
   const maxAge = policy?.denyMaxAgeMs ?? 300_000;
   if ((policy?.failClosed ?? true) && now - snapshots.deny.refreshedAt > maxAge) {
     return { kind: 'unavailable', reason: `deny list snapshot is ${Math.round((now - snapshots.deny.refreshedAt) / 1000)} s old (bound ${maxAge / 1000} s): failing closed, DPS will retry` };
@@ -81,25 +140,15 @@ export function decide(request: AllocationRequest, policy: CompiledPolicy | unde
   const denied = deniedBy(snapshots.deny, request);
   if (denied) return { kind: 'deny', reason: `${denied.kind} ${denied.value} is revoked: ${denied.reason}${denied.incidentId ? ` (incident ${denied.incidentId})` : ''}`, entry: denied };
 
-  const { registrationId, currentIotHubHostName } = request.deviceRuntimeContext;
-  const linked = new Set(request.linkedHubs.map((h) => h.toLowerCase()));
-  const rule = policy?.rules.find((r) => matches(r, request));
+  const rule = policy && firstMatch(policy, request);
   const ruleName = rule?.name ?? (policy?.defaultPool ? `default:${policy.defaultPool.name}` : DEFAULT_RULE);
   const pool: CompiledHub[] = rule?.pool ?? policy?.defaultPool?.hubs ?? request.linkedHubs.map((h) => ({ hostName: h, key: h.toLowerCase(), weight: 1, enabled: true }));
-  const qualified = qualify(pool, linked, snapshots.hubLoad);
-  const usable = qualified.filter((h) => !h.skipped);
-  const ranked = rank(registrationId, usable);
-  const candidates: Candidate[] = [
-    ...ranked.map((h) => ({ hostName: h.hostName, score: h.score })),
-    ...qualified.filter((h) => h.skipped).map((h) => ({ hostName: h.hostName, skipped: h.skipped })),
-  ];
-  const sticky = (rule?.reprovision ?? 'sticky') === 'sticky';
-  const current = currentIotHubHostName?.toLowerCase();
-  // A re-provisioning device stays where it is while its hub is linked, in the pool and in rotation (a full hub keeps the devices it already has).
-  const keep = sticky && current ? qualified.find((h) => h.key === current && (!h.skipped || h.skipped.startsWith('full'))) : undefined;
-  const chosen = keep ?? ranked[0];
+  const choice = choose(pool, request, snapshots.hubLoad, explain);
+  const keep = (rule?.reprovision ?? 'sticky') === 'sticky' ? choice.current : undefined;
+  const chosen = keep ?? choice.best;
+  const candidates = choice.candidates;
   if (!chosen) {
-    const why = qualified.every((h) => h.skipped?.startsWith('not linked')) ? `names only hubs that are not linked (${pool.map((h) => h.hostName).join(', ')})` : 'has no hub that can take the device';
+    const why = choice.allUnlinked ? `names only hubs that are not linked (${pool.map((h) => h.hostName).join(', ')})` : 'has no hub that can take the device';
     return { kind: 'invalid', reason: `rule ${ruleName} ${why}`, rule: ruleName, candidates };
   }
   const context = templateContext(request);
@@ -110,6 +159,6 @@ export function decide(request: AllocationRequest, policy: CompiledPolicy | unde
   const initialTwin = mergeTwin(enrollmentTwin, twinTemplate && (render(twinTemplate, context) as TwinState));
   if (initialTwin) response.initialTwin = initialTwin;
   if (payloadTemplate !== undefined) response.payload = render(payloadTemplate, context);
-  const reason = keep ? `sticky: re-provisioning keeps ${chosen.hostName}` : `${rule ? `rule ${rule.name}` : ruleName}: rendezvous hashing over ${ranked.length} hub(s)`;
+  const reason = keep ? `sticky: re-provisioning keeps ${chosen.hostName}` : `${rule ? `rule ${rule.name}` : ruleName}: rendezvous hashing over ${choice.usable} hub(s)`;
   return { kind: 'allocate', response, rule: ruleName, reason, candidates };
 }

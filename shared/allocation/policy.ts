@@ -106,6 +106,8 @@ export interface CompiledHub extends Required<Omit<HubSpec, 'capacity'>> {
 }
 
 export interface CompiledRule {
+  /** Position in the document: the first matching rule wins. */
+  index: number;
   name: string;
   groupIds?: Set<string>;
   registrationId?: RegExp;
@@ -123,6 +125,9 @@ export interface CompiledRule {
 export interface CompiledPolicy {
   id: string;
   rules: CompiledRule[];
+  /** Rules that name enrollment groups, by lower-cased group ID, and the rules that name none: a request only visits its own. */
+  rulesByGroup: ReadonlyMap<string, CompiledRule[]>;
+  ungroupedRules: CompiledRule[];
   defaultPool?: { name: string; hubs: CompiledHub[] };
   defaultTwin?: TwinState;
   defaultPayload?: unknown;
@@ -144,7 +149,7 @@ function describe(e: ErrorObject): string {
 }
 
 export function compilePolicy(doc: unknown): CompiledPolicy {
-  validator ??= new Ajv({ allErrors: true, formats: { regex: { validate: (s: string) => { try { new RegExp(s); return true; } catch { return false; } } } } }).compile(POLICY_SCHEMA);
+  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, formats: { regex: { validate: (s: string) => { try { new RegExp(s); return true; } catch { return false; } } } } }).compile(POLICY_SCHEMA);
   if (!validator(doc)) throw new PolicyError((validator.errors ?? []).map(describe));
   const policy = doc as PolicyDocument;
   const problems: string[] = [];
@@ -163,6 +168,7 @@ export function compilePolicy(doc: unknown): CompiledPolicy {
     const m = r.match;
     const groups = m.enrollmentGroupId === undefined ? undefined : ([] as string[]).concat(m.enrollmentGroupId);
     return {
+      index: i,
       name: r.name,
       groupIds: groups && new Set(groups.map((g) => g.toLowerCase())),
       registrationId: m.registrationIdPattern === undefined ? undefined : new RegExp(m.registrationIdPattern, 'i'),
@@ -180,8 +186,10 @@ export function compilePolicy(doc: unknown): CompiledPolicy {
   const defaultPoolName = policy.default?.pool;
   const defaultPool = defaultPoolName === undefined ? undefined : { name: defaultPoolName, hubs: pool(defaultPoolName, '/default') };
   if (problems.length) throw new PolicyError(problems);
+  const rulesByGroup = new Map<string, CompiledRule[]>();
+  for (const rule of rules) for (const g of rule.groupIds ?? []) rulesByGroup.set(g, [...(rulesByGroup.get(g) ?? []), rule]);
   return {
-    id: policy.id, rules, defaultPool,
+    id: policy.id, rules, rulesByGroup, ungroupedRules: rules.filter((r) => !r.groupIds), defaultPool,
     defaultTwin: policy.default?.initialTwin, defaultPayload: policy.default?.payload,
     denyMaxAgeMs: (policy.denyList?.maxAgeSeconds ?? 300) * 1000,
     failClosed: policy.denyList?.failClosed ?? true,

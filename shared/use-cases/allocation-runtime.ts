@@ -135,7 +135,7 @@ export class AllocationRuntime {
     if (!parsed.ok) return this.answer({ kind: 'invalid', reason: parsed.reason }, started, undefined, explain);
     if (!(await this.waitReady())) return this.answer({ kind: 'unavailable', reason: 'the first policy and deny-list snapshots are still loading' }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
     if (this.policyProblem && !this.policy) return this.answer({ kind: 'unavailable', reason: this.policyProblem }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
-    const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now());
+    const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now(), explain);
     return this.answer(outcome, started, parsed.value.deviceRuntimeContext.registrationId, explain);
   }
 

@@ -9,6 +9,7 @@ const NOW = Date.parse('2026-11-24T12:00:00Z');
 const policy = compilePolicy(fixture('allocation-policy.example.json'));
 const fresh = (entries: DenyEntry[] = [], load: Array<[string, number]> = []): Snapshots => ({ deny: snapshotOf(entries, NOW - 1000), hubLoad: new Map(load) });
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests edit arbitrary fixture JSON in place
 function request(file: string, edit: (r: Record<string, any>) => void = () => undefined): AllocationRequest {
   const body = fixture(file);
   edit(body);
@@ -42,7 +43,7 @@ test('a full hub takes no new devices but keeps its own; a hub out of rotation t
   doc.pools.eu.hubs = [{ hostName: 'hub-eu-1.azure-devices.net', enabled: false }, { hostName: 'hub-eu-2.azure-devices.net', capacity: 10 }];
   const p = compilePolicy(doc);
   const full = fresh([], [['hub-eu-2.azure-devices.net', 10]]);
-  const fresh1 = decide(request('allocation-request.tpm-individual.json'), p, full, NOW);
+  const fresh1 = decide(request('allocation-request.tpm-individual.json'), p, full, NOW, true);
   expect(fresh1).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/no hub that can take/) });
   if (fresh1.kind === 'invalid') expect(fresh1.candidates?.map((c) => c.skipped)).toEqual(['out of rotation (enabled: false)', 'full (10 of 10 devices)']);
   const staying = decide(request('allocation-request.x509-group.reprovision.json'), p, full, NOW);

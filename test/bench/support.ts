@@ -1,0 +1,43 @@
+/** Shared by the benchmarks: child processes timed from spawn to first answer, autocannon runs, and printing. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import autocannon from 'autocannon';
+
+/** Spawns `script` (compiled JS), waits for it to print `port=N`, then POSTs `body` until a 200; returns ms from spawn. */
+export async function coldStart(script: string, env: Record<string, string | undefined>, path: string, body: string, headers: Record<string, string> = {}): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    let port: number | undefined;
+    while (port === undefined) {
+      const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+      out += chunk.toString();
+      port = Number(/port=(\d+)/.exec(out)?.[1]) || undefined;
+    }
+    for (;;) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body, headers });
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now() - started;
+      if (performance.now() - started > 30_000) throw new Error(`no 200 within 30 s (last ${res.status})`);
+    }
+  } finally {
+    child.kill();
+  }
+}
+
+export async function median(n: number, run: () => Promise<number>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await run());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+}
+
+export async function load(url: string, body: string, options: { duration: number; connections: number; overallRate?: number; headers?: Record<string, string> }) {
+  const result = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...options.headers }, connections: options.connections, duration: options.duration, overallRate: options.overallRate });
+  if (result.non2xx || result.errors) throw new Error(`load run had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+}
+
+export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const ratio = (ours: number, base: number) => `${(ours / base).toFixed(2)}×`;

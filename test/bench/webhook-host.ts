@@ -1,0 +1,12 @@
+/** The function app as the bench measures it: the registered handlers behind the local host, settings from env. */
+import 'reflect-metadata';
+import { startFunctionsHost } from '../../dev/host/host';
+
+async function main(): Promise<void> {
+  const { registeredFunctions } = await import('../../functions/index');
+  const host = await startFunctionsHost({ registrations: registeredFunctions(), port: Number(process.env.PORT ?? 0), functionKey: 'bench', masterKey: 'bench-master', env: process.env, runTimers: false, log: () => undefined });
+  console.log(`port=${host.port}`);
+}
+
+process.on('SIGINT', () => process.exit(0));
+void main();

@@ -28,6 +28,15 @@ export const SETTINGS = {
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;
+
+/**
+ * Settings only the local stack sets: connection strings with keys (Azure uses identities instead), the local CA,
+ * the file event log and policy file. Azure's app settings (infra/) set every other setting, and no more.
+ */
+export const LOCAL_ONLY_SETTINGS: ReadonlySet<SettingKey> = new Set<SettingKey>([
+  'dpsConnectionString', 'hubConnectionStrings', 'cosmosConnection', 'storageConnection', 'eventHubConnection',
+  'eventLogPath', 'allocationPolicyFile', 'localCaFile', 'localIotEndpoint',
+]);
 export type Env = Record<string, string | undefined>;
 
 export function setting(env: Env, key: SettingKey): string | undefined {

@@ -1,0 +1,188 @@
+// dps-lifecycle: the whole backend. `azd up` provisions this and deploys the function app (azure.yaml).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the environment (azd), used to name every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region of every resource.')
+param location string
+
+@description('Object ID of the deploying user, granted Key Vault secrets access for the webhook wiring (optional).')
+param principalId string = ''
+
+@description('How many IoT hubs to create and link to DPS.')
+@minValue(1)
+@maxValue(50)
+param iotHubCount int = 2
+
+@description('IoT Hub SKU.')
+@allowed(['S1', 'S2', 'S3'])
+param iotHubSku string = 'S1'
+
+@description('Units per IoT hub.')
+@minValue(1)
+param iotHubUnits int = 1
+
+@description('Cosmos DB capacity: serverless (default) or autoscale.')
+@allowed(['serverless', 'autoscale'])
+param cosmosCapacityMode string = 'serverless'
+
+@description('Autoscale maximum RU/s when cosmosCapacityMode is autoscale.')
+@minValue(1000)
+param cosmosAutoscaleMaxThroughput int = 4000
+
+@description('Instances kept warm for the allocation webhook.')
+@minValue(0)
+param allocateAlwaysReady int = 1
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var databaseName = 'dps-lifecycle'
+var eventsHubName = 'lifecycle-events'
+var alertsHubName = 'security-alerts'
+var deploymentContainerName = 'app-package-${resourceToken}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: { name: '${abbrs.identity}${resourceToken}', location: location, tags: tags }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: { logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}', appInsightsName: '${abbrs.appInsights}${resourceToken}', location: location, tags: tags }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storage}${resourceToken}'
+    location: location
+    tags: tags
+    queueNames: loadJsonContent('storage-queues.json')
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'cosmos'
+  scope: rg
+  params: {
+    name: '${abbrs.cosmos}${resourceToken}'
+    location: location
+    tags: tags
+    databaseName: databaseName
+    containers: loadJsonContent('cosmos-containers.json')
+    capacityMode: cosmosCapacityMode
+    autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
+  }
+}
+
+module eventHubs 'modules/eventhubs.bicep' = {
+  name: 'eventhubs'
+  scope: rg
+  params: {
+    name: '${abbrs.eventHubNamespace}${resourceToken}'
+    location: location
+    tags: tags
+    eventsHubName: eventsHubName
+    alertsHubName: alertsHubName
+    alertsConsumerGroup: 'dps-lifecycle'
+  }
+}
+
+module iotHubs 'modules/iothubs.bicep' = {
+  name: 'iothubs'
+  scope: rg
+  params: { namePrefix: '${abbrs.iotHub}${resourceToken}', count: iotHubCount, sku: iotHubSku, units: iotHubUnits, location: location, tags: tags }
+}
+
+module dps 'modules/dps.bicep' = {
+  name: 'dps'
+  scope: rg
+  params: { name: '${abbrs.dps}${resourceToken}', location: location, tags: tags, hubNames: iotHubs.outputs.names }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: { name: '${abbrs.keyVault}${resourceToken}', location: location, tags: tags }
+}
+
+// Exactly the settings the code reads (shared/settings.ts); test/unit/infra-settings.test.ts checks both ways.
+var backendSettings = {
+  DPS_HOST_NAME: dps.outputs.hostName
+  DPS_ID_SCOPE: dps.outputs.idScope
+  IOTHUB_HOST_NAMES: join(iotHubs.outputs.hostNames, ',')
+  COSMOS_CONNECTION__accountEndpoint: cosmos.outputs.endpoint
+  COSMOS_DATABASE: databaseName
+  EVENTHUB_CONNECTION__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
+  EVENTHUB_NAME: eventsHubName
+  AZURE_CLIENT_ID: identity.outputs.clientId
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: '${abbrs.functionApp}${resourceToken}'
+    planName: '${abbrs.flexPlan}${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.resourceId
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    appSettings: backendSettings
+    allocateAlwaysReady: allocateAlwaysReady
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    operatorPrincipalId: principalId
+    storageAccountName: storage.outputs.name
+    cosmosAccountName: cosmos.outputs.accountName
+    eventHubNamespaceName: '${abbrs.eventHubNamespace}${resourceToken}'
+    eventsHubName: eventsHubName
+    alertsHubName: alertsHubName
+    hubNames: iotHubs.outputs.names
+    dpsName: dps.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
+@description('Resource group of the deployment.')
+output AZURE_RESOURCE_GROUP string = rg.name
+
+@description('Function app name (azd deploys to it).')
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+
+@description('Base URL of the function app.')
+output SERVICE_API_URL string = 'https://${functionApp.outputs.defaultHostName}'
+
+@description('DPS service host name.')
+output DPS_HOST_NAME string = dps.outputs.hostName
+
+@description('DPS ID scope.')
+output DPS_ID_SCOPE string = dps.outputs.idScope
+
+@description('Key Vault that holds the allocation webhook URL (with its function key) after the postdeploy hook.')
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

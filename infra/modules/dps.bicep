@@ -1,0 +1,41 @@
+@description('Device Provisioning Service name.')
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Resource tags.')
+param tags object = {}
+
+@description('Names of the IoT hubs to link (each has the dps-link shared access policy).')
+param hubNames array
+
+resource hubs 'Microsoft.Devices/IotHubs@2023-06-30' existing = [for hub in hubNames: {
+  name: hub
+}]
+
+resource dps 'Microsoft.Devices/provisioningServices@2022-12-12' = {
+  name: name
+  location: location
+  tags: tags
+  sku: { name: 'S1', capacity: 1 }
+  properties: {
+    allocationPolicy: 'Hashed'
+    // DPS links a hub by a connection string of the hub's dps-link policy; it is read at deployment, never stored in the repo.
+    iotHubs: [for (hub, i) in hubNames: {
+      connectionString: 'HostName=${hubs[i].properties.hostName};SharedAccessKeyName=dps-link;SharedAccessKey=${hubs[i].listkeys().value[0].primaryKey}'
+      location: location
+      allocationWeight: 1
+      applyAllocationPolicy: true
+    }]
+  }
+}
+
+@description('DPS service host name (DPS_HOST_NAME).')
+output hostName string = dps.properties.serviceOperationsHostName
+
+@description('ID scope devices register under (DPS_ID_SCOPE).')
+output idScope string = dps.properties.idScope
+
+@description('DPS resource name.')
+output name string = dps.name

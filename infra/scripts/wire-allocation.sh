@@ -1,0 +1,15 @@
+#!/usr/bin/env sh
+# azd postdeploy hook: puts the allocation webhook URL, with a function key of its own, into Key Vault.
+# DPS needs the key inside the URL of every enrollment group that uses custom allocation; the key is made by
+# the Functions host, read here with the operator's Azure login, and never written to the repo or to azd's env.
+# Then: `az keyvault secret show --vault-name $AZURE_KEY_VAULT_NAME --name allocation-webhook-url --query value -o tsv`
+# gives the URL to set as customAllocationDefinition.webhookUrl (apiVersion 2021-10-01) on the groups.
+set -eu
+: "${AZURE_RESOURCE_GROUP:?}" "${AZURE_FUNCTION_APP_NAME:?}" "${AZURE_KEY_VAULT_NAME:?}" "${SERVICE_API_URL:?}"
+key=$(az functionapp function keys set --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+  --function-name allocate --key-name dps --query value -o tsv 2>/dev/null \
+  || az functionapp function keys list --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+       --function-name allocate --query dps -o tsv)
+az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name allocation-webhook-url \
+  --value "$SERVICE_API_URL/api/allocate?code=$key" --output none
+echo "allocation webhook URL stored in Key Vault $AZURE_KEY_VAULT_NAME as secret allocation-webhook-url"

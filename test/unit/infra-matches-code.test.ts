@@ -1,0 +1,41 @@
+/**
+ * The Bicep declares exactly what the code uses: the app settings (both ways), the Cosmos containers with their
+ * partition keys, and the storage queues. A sample whose Bicep sets one name while its code reads another fails here.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTAINERS, QUEUES } from '../../shared/containers';
+import { LOCAL_ONLY_SETTINGS, SETTINGS, type SettingKey } from '../../shared/settings';
+
+const infra = (file: string) => readFileSync(join(__dirname, '..', '..', 'infra', file), 'utf8');
+
+/** The keys of a `var <name> = { … }` object literal in a Bicep file. */
+function bicepObjectKeys(source: string, variable: string): string[] {
+  const start = source.indexOf(`var ${variable} = {`);
+  if (start < 0) throw new Error(`var ${variable} not found`);
+  const body = source.slice(start, source.indexOf('\n}', start));
+  return [...body.matchAll(/^\s+([A-Za-z_][\w]*):/gm)].map((m) => m[1]);
+}
+
+/** Set by the platform for the Functions host itself (storage by identity, telemetry), not read by our code. */
+const HOST_SETTINGS = new Set([
+  'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__tableServiceUri',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+]);
+
+test('the app settings the Bicep sets are exactly those the code reads in Azure', () => {
+  const set = [...bicepObjectKeys(infra('main.bicep'), 'backendSettings'), ...bicepObjectKeys(infra('modules/functionapp.bicep'), 'platformSettings')];
+  const read = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => !LOCAL_ONLY_SETTINGS.has(k)).map((k) => SETTINGS[k]);
+  expect(read.filter((name) => !set.includes(name))).toEqual([]); // read by the code, never set
+  expect(set.filter((name) => !read.includes(name) && !HOST_SETTINGS.has(name))).toEqual([]); // set, never read
+});
+
+test('Cosmos containers and partition keys in infra are the ones the code uses', () => {
+  const declared = (JSON.parse(infra('cosmos-containers.json')) as Array<{ name: string; partitionKeyPath: string }>).map(({ name, partitionKeyPath }) => ({ name, partitionKeyPath }));
+  const used = Object.values(CONTAINERS).map(({ name, partitionKeyPath }) => ({ name, partitionKeyPath }));
+  expect(declared.sort((a, b) => a.name.localeCompare(b.name))).toEqual(used.sort((a, b) => a.name.localeCompare(b.name)));
+});
+
+test('storage queues in infra are the ones the code uses', () => {
+  expect((JSON.parse(infra('storage-queues.json')) as string[]).sort()).toEqual(Object.values(QUEUES).sort());
+});

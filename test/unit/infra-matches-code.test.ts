@@ -25,7 +25,7 @@ const HOST_SETTINGS = new Set([
 
 test('the app settings the Bicep sets are exactly those the code reads in Azure', () => {
   const set = [...bicepObjectKeys(infra('main.bicep'), 'backendSettings'), ...bicepObjectKeys(infra('modules/functionapp.bicep'), 'platformSettings')];
-  const read = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => !LOCAL_ONLY_SETTINGS.has(k)).map((k) => SETTINGS[k]);
+  const read: string[] = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => !LOCAL_ONLY_SETTINGS.has(k)).map((k) => SETTINGS[k]);
   expect(read.filter((name) => !set.includes(name))).toEqual([]); // read by the code, never set
   expect(set.filter((name) => !read.includes(name) && !HOST_SETTINGS.has(name))).toEqual([]); // set, never read
 });

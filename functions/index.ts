@@ -2,5 +2,6 @@
 import 'reflect-metadata';
 import './health';
 import './allocate';
+import './incidents';
 
 export { registeredFunctions } from './registry';

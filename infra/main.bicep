@@ -129,6 +129,9 @@ var backendSettings = {
   COSMOS_CONNECTION__accountEndpoint: cosmos.outputs.endpoint
   COSMOS_DATABASE: databaseName
   EVENTHUB_CONNECTION__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
+  // Read by the Event Hubs trigger extension (security alerts), not by our code: the identity to connect with.
+  EVENTHUB_CONNECTION__credential: 'managedidentity'
+  EVENTHUB_CONNECTION__clientId: identity.outputs.clientId
   EVENTHUB_NAME: eventsHubName
   AZURE_CLIENT_ID: identity.outputs.clientId
 }

@@ -13,8 +13,9 @@ import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
 import { DPS_TOKEN_SCOPE, iotClientConfig, restApiClient, type IotAuth } from './iot-clients';
 import type { TransportOptions } from './transport';
 
-/** The SDK maintainers cap bulk operations at 10 enrollments (DPS documents no number). */
-export const DPS_BULK_LIMIT = 10;
+import { DPS_BATCH } from '../limits';
+
+export const DPS_BULK_LIMIT = DPS_BATCH;
 
 export function dpsClient(auth: IotAuth, transport?: TransportOptions): ProvisioningServiceClient {
   const config = iotClientConfig(auth);

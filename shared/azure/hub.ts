@@ -6,8 +6,9 @@ import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
 import { iotClientConfig, restApiClient, type IotAuth } from './iot-clients';
 import type { TransportOptions } from './transport';
 
-/** IoT Hub takes at most 100 devices in one bulk registry operation (the SDK refuses more). */
-export const HUB_BULK_LIMIT = 100;
+import { HUB_BATCH } from '../limits';
+
+export const HUB_BULK_LIMIT = HUB_BATCH;
 
 export function hubRegistry(auth: IotAuth, transport?: TransportOptions): Registry {
   const config = iotClientConfig(auth);

@@ -119,6 +119,12 @@ export class AllocationRuntime {
     this.deny = snapshotOf([...this.deny.entries.values(), ...entries.map((e) => ({ createdAt, ...e }))], this.deny.refreshedAt);
   }
 
+  /** A released incident's entries leave this instance's snapshot at once. */
+  removeDenyEntries(entries: DenyEntry[]): void {
+    const gone = new Set(snapshotOf(entries, 0).entries.keys());
+    this.deny = { refreshedAt: this.deny.refreshedAt, entries: new Map([...this.deny.entries].filter(([key]) => !gone.has(key))) };
+  }
+
   private async waitReady(): Promise<boolean> {
     const ready = this.start();
     let timer: NodeJS.Timeout | undefined;

@@ -17,8 +17,9 @@ function bicepObjectKeys(source: string, variable: string): string[] {
   return [...body.matchAll(/^\s+([A-Za-z_][\w]*):/gm)].map((m) => m[1]);
 }
 
-/** Set by the platform for the Functions host itself (storage by identity, telemetry), not read by our code. */
+/** Read by the Functions host and its trigger extensions (storage, Event Hubs trigger, telemetry), not by our code. */
 const HOST_SETTINGS = new Set([
+  'EVENTHUB_CONNECTION__credential', 'EVENTHUB_CONNECTION__clientId',
   'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__tableServiceUri',
   'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ]);

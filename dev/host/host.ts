@@ -22,6 +22,8 @@ export interface HostOptions {
   env: Record<string, string | undefined>;
   /** false: timers only run on demand (tests). */
   runTimers?: boolean;
+  /** false: queue triggers only run on demand (tests without Azurite). */
+  driveQueues?: boolean;
   queue?: { batchSize?: number; maxDequeueCount?: number; retryDelaySeconds?: number };
   log?: (line: string) => void;
 }
@@ -140,7 +142,7 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
   });
 
   // Loaded only when some function needs it: the Storage SDK is not part of every app's cold start.
-  const queueRegistrations = options.registrations.filter((r) => r.trigger === 'storageQueue');
+  const queueRegistrations = options.driveQueues === false ? [] : options.registrations.filter((r) => r.trigger === 'storageQueue');
   const { startQueueDriver } = queueRegistrations.length ? await import('./queue-driver') : { startQueueDriver: undefined };
   const queues = queueRegistrations.flatMap((r) => {
     if (r.trigger !== 'storageQueue' || !startQueueDriver) return [];

@@ -56,9 +56,10 @@ export function startQueueDriver(options: QueueDriverOptions): { stop(): Promise
   }
 
   const loop = (async () => {
-    await queue.createIfNotExists();
+    let created = false;
     while (running) {
       try {
+        if (!created) created = !!(await queue.createIfNotExists());
         const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: options.batchSize, visibilityTimeout: 300 });
         if (receivedMessageItems.length === 0) {
           idleMs = Math.min(idleMs * 2, 1000);

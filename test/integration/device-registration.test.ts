@@ -16,7 +16,7 @@ beforeAll(async () => {
   stack = await startTestStack({ webhook: { retry: { attempts: 3, firstDelayMs: 10, incrementMs: 10 } } });
   Object.assign(process.env, stack.env);
   const { registeredFunctions } = await import('../../functions/index');
-  host = await startFunctionsHost({ registrations: registeredFunctions(), port: 0, functionKey: 'fk-test', masterKey: 'mk-test', env: stack.env, runTimers: false, log: () => undefined });
+  host = await startFunctionsHost({ registrations: registeredFunctions(), port: 0, functionKey: 'fk-test', masterKey: 'mk-test', env: stack.env, runTimers: false, driveQueues: false, log: () => undefined });
   groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk-test`)).primaryKey;
 });
 afterAll(async () => {

@@ -6,6 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnectionString } from 'azure-iot-common';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { QUEUES } from '../shared/containers';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { startCosmos, type RunningCosmos } from './cosmos';
 import { localPki } from './pki';
@@ -79,6 +81,9 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
       queuePort: options.persistent && storage ? Number(new URL(storage).port) : undefined,
       blobPort: options.persistent && blob ? Number(new URL(blob).port) : undefined,
     }).catch(abandon);
+    // The queues the code uses, as infra/ declares them in Azure.
+    const service = QueueServiceClient.fromConnectionString(azurite.connectionString);
+    for (const name of Object.values(QUEUES)) await service.getQueueClient(name).createIfNotExists();
   }
 
   const env: Record<string, string> = {

@@ -54,7 +54,7 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
   for (const [name, check] of [['registrationIds'], ['deviceIds'], ['certificateThumbprints', (s: string) => THUMBPRINT.test(s)]] as const) {
     const list = stringList(scope[name], name, check);
     if (!list.ok) return list;
-    if (list.value) out[name] = name === 'certificateThumbprints' ? list.value.map(normalizeThumbprint) : list.value;
+    if (list.value) out[name] = name === 'certificateThumbprints' ? [...new Set(list.value.map(normalizeThumbprint))] : list.value;
   }
   for (const name of ['issuerThumbprint', 'enrollmentGroupId', 'manufacturerLot'] as const) {
     const v = scope[name];

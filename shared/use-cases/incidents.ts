@@ -88,7 +88,12 @@ export async function submitIncident(deps: IncidentDeps, request: IncidentReques
     if (existing && JSON.stringify(existing.request) === JSON.stringify(request)) return { kind: 'duplicate', incident: existing };
     return { kind: 'conflict', reason: `incident ${request.id} already exists with another scope, reason or mode` };
   }
-  const direct: Resolution = { targets: [...(request.scope.registrationIds ?? []), ...(request.scope.deviceIds ?? [])].map((registrationId) => ({ registrationId, via: 'group' as const })), groups: [], notes: [] };
+  // Refuse first: everything named directly, and a compromised CA by its subject (found among the few groups).
+  const direct: Resolution = {
+    targets: [...(request.scope.registrationIds ?? []), ...(request.scope.deviceIds ?? [])].map((registrationId) => ({ registrationId, via: 'group' as const })),
+    groups: request.scope.issuerThumbprint ? await groupsHoldingCa(deps, request.scope.issuerThumbprint) : [],
+    notes: [],
+  };
   await writeDeny(deps, denyEntries(request, direct));
   stored = await container.replace({ ...stored, deniedAt: now() });
   await (await deps.queues()).send(QUEUES.incidentSteps, { incidentId: request.id });
@@ -108,6 +113,17 @@ async function allPages<T>(page: (token?: string) => Promise<Page<T>>, each: (it
 /** The certificates of a slot pair, by their thumbprints (both kinds, normalised) and subject. */
 function certificates(slots: X509Certificates | undefined): Array<{ thumbs: string[]; subject?: string }> {
   return [slots?.primary?.info, slots?.secondary?.info].flatMap((info) => (info ? [{ thumbs: [info.sha1Thumbprint, info.sha256Thumbprint].filter(Boolean).map(normalizeThumbprint), subject: info.subjectName }] : []));
+}
+
+/** The enrollment groups whose signing certificate is the given CA (DPS allows at most 100 X.509 groups). */
+async function groupsHoldingCa(deps: IncidentDeps, thumbprint: string): Promise<CompromisedGroup[]> {
+  const dps = await deps.enrollments();
+  const groups: CompromisedGroup[] = [];
+  await allPages((t) => retryThrottled(() => dps.queryGroups(100, t), deps.retry), (g: EnrollmentGroup) => {
+    const hit = certificates(g.attestation.x509?.signingCertificates).find((c) => c.thumbs.includes(thumbprint));
+    if (hit) groups.push({ enrollmentGroupId: g.enrollmentGroupId, caSubject: hit.subject ?? '' });
+  });
+  return groups;
 }
 
 /** Finds the devices an incident reaches, through DPS (registration states, groups, enrollments). */
@@ -133,10 +149,7 @@ export async function resolveScope(deps: IncidentDeps, request: IncidentRequest)
     await groupMembers(scope.enrollmentGroupId);
   }
   if (scope.issuerThumbprint) {
-    await allPages((t) => r(() => dps.queryGroups(100, t)), (g: EnrollmentGroup) => {
-      const hit = certificates(g.attestation.x509?.signingCertificates).find((c) => c.thumbs.includes(scope.issuerThumbprint as string));
-      if (hit) groups.push({ enrollmentGroupId: g.enrollmentGroupId, caSubject: hit.subject ?? '' });
-    });
+    groups.push(...(await groupsHoldingCa(deps, scope.issuerThumbprint)));
     if (groups.length === 0) notes.push(`no enrollment group holds CA ${scope.issuerThumbprint}: nothing to disable in DPS for it`);
     for (const g of groups) await groupMembers(g.enrollmentGroupId);
   }
@@ -215,12 +228,11 @@ async function runHubBatch(deps: IncidentDeps, incident: IncidentDocument, step:
   const errors: string[] = [];
   if (step.action === 'delete') {
     const result = await r(() => hub.bulkDevices('delete', deviceIds.map((deviceId) => ({ deviceId }))));
-    const failed = new Map(result.errors.filter((e) => e.errorCode !== 'DeviceNotFound').map((e) => [lower(e.deviceId), e]));
-    for (const e of failed.values()) errors.push(`${step.hub}/${e.deviceId}: ${e.errorCode} ${e.errorStatus}`);
-    for (const id of deviceIds) {
-      if (failed.has(lower(id))) continue;
-      await audit(store, { actor, action: 'deleteDevice', target: { kind: 'device', id, hub: step.hub }, before: { registered: true }, after: { registered: false } });
-    }
+    // A device already gone (a batch replayed after a crash) was deleted once, earlier: no second audit record.
+    const notDeleted = new Set(result.errors.map((e) => lower(e.deviceId)));
+    for (const e of result.errors) if (e.errorCode !== 'DeviceNotFound') errors.push(`${step.hub}/${e.deviceId}: ${e.errorCode} ${e.errorStatus}`);
+    await Promise.all(deviceIds.filter((id) => !notDeleted.has(lower(id))).map((id) =>
+      audit(store, { actor, action: 'deleteDevice', target: { kind: 'device', id, hub: step.hub }, before: { registered: true }, after: { registered: false } })));
     return { undo: [], errors };
   }
   const devices = (await Promise.all(deviceIds.map((id) => r(() => hub.getDevice(id))))).filter((d) => d && d.status !== 'disabled');

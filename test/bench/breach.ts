@@ -1,0 +1,136 @@
+/**
+ * `npm run bench:breach`: contain a compromised intermediate CA with 10,000 devices over 5 simulated S1 hubs.
+ * Prints the time until another webhook instance refuses the CA's devices, devices removed per minute as a ratio of
+ * the hubs' registry throttle ceiling, and a kill -9 half-way: the next worker resumes, nothing is left behind,
+ * nothing is deleted twice. Quotas are scaled ×SCALE (S1: 100 registry operations/min/unit → 100×SCALE; DPS 1,000
+ * operations/min → 1,000×SCALE) so a run takes a minute, not an hour; the ratio to the ceiling does not depend on it.
+ */
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadLocalSettings } from '../../dev/local-settings';
+import { issue } from '../../dev/pki';
+import { storeDevice } from '../../dev/sim/iothub';
+import { startLocalStack, type LocalStack } from '../../dev/stack';
+import { newEtag } from '../../dev/sim/wire';
+import { buildServices, lazyServices, type Services } from '../../shared/composition';
+import { CONTAINERS } from '../../shared/containers';
+import { normalizeThumbprint } from '../../shared/breach/incident';
+import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
+import { allocationSources } from '../../shared/use-cases/allocation-sources';
+import { submitIncident, type IncidentDocument, type StepState } from '../../shared/use-cases/incidents';
+import { fmt, ratio } from './support';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 30);
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
+const HUB_COUNT = 5;
+const hubNames = Array.from({ length: HUB_COUNT }, (_, i) => `bench-hub-${i + 1}.azure-devices.net`);
+const hubKey = (i: number) => Buffer.from(`bench hub ${i} key, development only`).toString('base64');
+
+async function caGroup(services: Services, groupId: string, subject: string) {
+  const root = await issue({ subject: `CN=${subject} Root`, isCa: true });
+  const intermediate = await issue({ subject: `CN=${subject}`, isCa: true, issuer: root });
+  await services.enrollments.putGroup({ enrollmentGroupId: groupId, attestation: { type: 'x509', x509: { signingCertificates: { primary: { certificate: intermediate.certPem } } } } });
+  return normalizeThumbprint(new X509Certificate(intermediate.certPem).fingerprint256);
+}
+
+/** Puts devices straight into the simulator, as if each had registered through the group (the bench measures containment, not provisioning). */
+function seed(stack: LocalStack, groupId: string, prefix: string): void {
+  const now = new Date().toISOString();
+  for (let i = 0; i < DEVICES; i++) {
+    const registrationId = `${prefix}-${i}`;
+    const assignedHub = hubNames[i % HUB_COUNT];
+    storeDevice(stack.simulator.state.hubs.get(assignedHub) as never, { deviceId: registrationId, authentication: { type: 'certificateAuthority' } }, undefined);
+    stack.simulator.state.registrations.set(registrationId, { registrationId, deviceId: registrationId, assignedHub, status: 'assigned', substatus: 'initialAssignment', createdDateTimeUtc: now, lastUpdatedDateTimeUtc: now, etag: newEtag(), enrollmentGroupId: groupId });
+  }
+}
+
+function worker(env: Record<string, string>, incidentId: string) {
+  return spawn(process.execPath, [join(__dirname, 'incident-worker.js'), incidentId], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const remaining = (stack: LocalStack, prefix: string) => hubNames.reduce((n, h) => n + [...(stack.simulator.state.hubs.get(h)?.devices.keys() ?? [])].filter((k) => k.startsWith(prefix)).length, 0);
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-breach-'));
+  const settings = loadLocalSettings();
+  settings.Values.IOTHUB_HOST_NAMES = hubNames.join(',');
+  settings.Values.IOTHUB_CONNECTION_STRINGS = hubNames.map((h, i) => `HostName=${h};SharedAccessKeyName=iothubowner;SharedAccessKey=${hubKey(i)}`).join(',');
+  const stack = await startLocalStack(settings, {
+    dataDir, persistent: false, withStorage: true,
+    quotas: { registryOpsPerMinutePerUnit: 100 * SCALE, dpsOperationsPerMinute: 1000 * SCALE, dpsRegistrationsPerMinute: 1000 * SCALE, burstSeconds: 2 },
+  });
+  const env = { ...stack.env, EVENT_LOG_PATH: join(dataDir, 'events.ndjson') };
+  const services = await buildServices(env);
+  const incidents = services.store.container<IncidentDocument>(CONTAINERS.incidents.name);
+  const ceilingPerMinute = HUB_COUNT * 100 * SCALE;
+  console.log(`breach containment benchmark: ${fmt(DEVICES, 0)} devices under one intermediate CA over ${HUB_COUNT} S1 hubs (1 unit); quotas ×${SCALE}\n`);
+
+  // 1. A clean run: refusal time at another webhook instance, then the removal rate.
+  const thumbA = await caGroup(services, 'line-a', 'Bench Line A Intermediate');
+  seed(stack, 'line-a', 'dev-a');
+  const webhook = new AllocationRuntime(allocationSources(env, lazyServices(env)), { denyRefreshMs: 1000 });
+  await webhook.start();
+  const probe = { enrollmentGroup: { enrollmentGroupId: 'line-a', attestation: { type: 'x509' } }, deviceRuntimeContext: { registrationId: 'dev-a-7', x509: { subjectName: 'CN=dev-a-7', issuerName: 'CN=Bench Line A Intermediate' } }, linkedHubs: hubNames };
+  if ((await webhook.allocate(probe)).status !== 200) throw new Error('the probe device should be admitted before the incident');
+
+  const t0 = performance.now();
+  const deps = { ...lazyServices(env), retry: { attempts: 50 } };
+  await submitIncident(deps, { id: 'bench-a', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbA } });
+  const submitted = performance.now() - t0;
+  while ((await webhook.allocate(probe)).status !== 403) await new Promise((r) => setTimeout(r, 10));
+  const refused = performance.now() - t0;
+  await webhook.stop();
+  console.log(`deny list first: incident accepted and written in ${fmt(submitted, 0)} ms; another webhook instance (refresh every 1 s) refuses the CA's devices ${fmt(refused, 0)} ms after the report`);
+
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => worker(env, 'bench-a').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))));
+  const total = (performance.now() - started) / 1000;
+  const doc = (await incidents.read('bench-a', 'bench-a')) as IncidentDocument;
+  const hubSteps = (doc.steps as StepState[]).filter((s) => s.name === 'hub');
+  const hubSeconds = (Math.max(...hubSteps.map((s) => Date.parse(s.finishedAt as string))) - Math.min(...hubSteps.map((s) => Date.parse(s.startedAt as string)))) / 1000;
+  const perMinute = (DEVICES / hubSeconds) * 60;
+  console.log(`contained in ${fmt(total, 1)} s (status ${doc.status}, ${remaining(stack, 'dev-a')} devices left on the hubs)`);
+  console.log(`  hub registrations removed: ${fmt(perMinute, 0)} devices/min over ${fmt(hubSeconds, 1)} s; the hubs' throttle ceiling is ${fmt(ceilingPerMinute, 0)}/min → ratio ${ratio(perMinute, ceilingPerMinute)} (aim ≥ 0.9)`);
+  for (const s of doc.steps as StepState[]) console.log(`  step ${s.name}${s.name === 'hub' ? ` ${s.hub}` : ''}: ${s.done}/${s.total} in ${fmt((Date.parse(s.finishedAt as string) - Date.parse(s.startedAt as string)) / 1000, 1)} s`);
+
+  // 2. kill -9 half-way through the hub step, then a new worker resumes.
+  const thumbB = await caGroup(services, 'line-b', 'Bench Line B Intermediate');
+  seed(stack, 'line-b', 'dev-b');
+  await submitIncident(deps, { id: 'bench-b', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbB } });
+  const first = worker(env, 'bench-b');
+  let killedAt = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await incidents.read('bench-b', 'bench-b');
+    killedAt = (d?.steps ?? []).filter((s) => s.name === 'hub').reduce((n, s) => n + s.done, 0);
+    if (killedAt >= DEVICES / 2) break;
+  }
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const onHubsAtKill = remaining(stack, 'dev-b');
+  await new Promise<void>((resolve, reject) => worker(env, 'bench-b').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))));
+  const resumed = (await incidents.read('bench-b', 'bench-b')) as IncidentDocument;
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await services.store.container(CONTAINERS.audit.name).query('SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d', { '@a': 'incident:bench-b', '@d': 'deleteDevice' }, { maxItems: 1000, continuationToken: token });
+    ids.push(...page.items.map((i) => i.id as string));
+    token = page.continuationToken;
+  } while (token);
+  const registrationsLeft = [...stack.simulator.state.registrations.keys()].filter((k) => k.startsWith('dev-b')).length;
+  console.log(`\nkill -9 after ${fmt(killedAt, 0)} checkpointed deletions (${fmt(onHubsAtKill, 0)} devices still on the hubs); a new worker resumed → status ${resumed.status}`);
+  console.log(`  left behind: ${remaining(stack, 'dev-b')} hub registrations, ${registrationsLeft} DPS registration records; deletions audited: ${fmt(ids.length, 0)} (${fmt(new Set(ids).size, 0)} distinct devices) — nothing deleted twice: ${ids.length === new Set(ids).size && ids.length === DEVICES}`);
+
+  await services.events.close();
+  await stack.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -18,22 +18,21 @@ export function deriveDeviceKey(groupKey: string, registrationId: string): strin
   return createHmac('sha256', Buffer.from(groupKey, 'base64')).update(registrationId).digest('base64');
 }
 
-export async function registerSymmetricKeyDevice(env: Record<string, string | undefined>, registrationId: string, deviceKey: string, payload?: unknown): Promise<RegistrationResult> {
+/** Registers with the device SDK over HTTP; locally the HTTP base dials the simulator and trusts the local CA. */
+async function register(env: Record<string, string | undefined>, security: unknown, payload: unknown): Promise<RegistrationResult> {
   const httpBase = new HttpBase();
   const transport = iotTransport(env);
   if (transport) httpBase.setOptions({ http: { agent: transport.agent }, ca: transport.ca });
-  const client = ProvisioningDeviceClient.create(GLOBAL_DEVICE_ENDPOINT, env.DPS_ID_SCOPE as string, new ProvisioningHttp(httpBase as never), new SymmetricKeySecurityClient(registrationId, deviceKey) as never);
+  const client = ProvisioningDeviceClient.create(GLOBAL_DEVICE_ENDPOINT, env.DPS_ID_SCOPE as string, new ProvisioningHttp(httpBase as never), security as never);
   if (payload !== undefined) client.setProvisioningPayload(payload as never);
   return (await client.register()) as RegistrationResult;
 }
 
+export function registerSymmetricKeyDevice(env: Record<string, string | undefined>, registrationId: string, deviceKey: string, payload?: unknown): Promise<RegistrationResult> {
+  return register(env, new SymmetricKeySecurityClient(registrationId, deviceKey), payload);
+}
+
 /** An X.509 device: `certChainPem` is its certificate followed by any intermediates, as a device presents them in TLS. */
-export async function registerX509Device(env: Record<string, string | undefined>, registrationId: string, certChainPem: string, keyPem: string, payload?: unknown): Promise<RegistrationResult> {
-  const httpBase = new HttpBase();
-  const transport = iotTransport(env);
-  if (transport) httpBase.setOptions({ http: { agent: transport.agent }, ca: transport.ca });
-  const security = new X509Security(registrationId, { cert: certChainPem, key: keyPem });
-  const client = ProvisioningDeviceClient.create(GLOBAL_DEVICE_ENDPOINT, env.DPS_ID_SCOPE as string, new ProvisioningHttp(httpBase as never), security as never);
-  if (payload !== undefined) client.setProvisioningPayload(payload as never);
-  return (await client.register()) as RegistrationResult;
+export function registerX509Device(env: Record<string, string | undefined>, registrationId: string, certChainPem: string, keyPem: string, payload?: unknown): Promise<RegistrationResult> {
+  return register(env, new X509Security(registrationId, { cert: certChainPem, key: keyPem }), payload);
 }

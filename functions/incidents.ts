@@ -23,19 +23,17 @@ function deps(log: (line: string) => void): IncidentDeps {
   };
 }
 
-const view = (doc: IncidentDocument) => {
-  const { _etag, _rid, _self, _ts, _attachments, undo, steps, ...rest } = doc as IncidentDocument & Record<string, unknown>;
-  void _etag; void _rid; void _self; void _ts; void _attachments;
-  return {
-    ...rest,
-    undoable: undo.length,
-    steps: steps?.map((s) => ({
-      name: s.name, ...(s.name === 'hub' ? { hub: s.hub, action: s.action, path: s.path } : {}), state: s.state, done: s.done, total: s.total,
-      startedAt: s.startedAt, finishedAt: s.finishedAt, errors: s.errors,
-      ...(s.startedAt && s.finishedAt ? { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 } : {}),
-    })),
-  };
-};
+/** What the API shows of an incident: no Cosmos metadata, the undo list as a count, step timings in seconds. */
+const view = (doc: IncidentDocument) => ({
+  id: doc.id, request: doc.request, status: doc.status, notes: doc.notes, targets: doc.targets,
+  receivedAt: doc.receivedAt, deniedAt: doc.deniedAt, plannedAt: doc.plannedAt, completedAt: doc.completedAt, releasedAt: doc.releasedAt,
+  undoable: doc.undo.length,
+  steps: doc.steps?.map((s) => ({
+    name: s.name, ...(s.name === 'hub' ? { hub: s.hub, action: s.action, path: s.path } : {}), state: s.state, done: s.done, total: s.total,
+    startedAt: s.startedAt, finishedAt: s.finishedAt, errors: s.errors,
+    ...(s.startedAt && s.finishedAt ? { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 } : {}),
+  })),
+});
 
 async function readJson(request: HttpRequest): Promise<unknown> {
   try {

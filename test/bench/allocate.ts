@@ -5,7 +5,7 @@
  * when a 51st hub is linked (ideal 1/51).
  */
 import 'reflect-metadata';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +15,7 @@ import { loadLocalSettings } from '../../dev/local-settings';
 import { rank } from '../../shared/allocation/rendezvous';
 import { CONTAINERS } from '../../shared/containers';
 import { buildServices } from '../../shared/composition';
-import { coldStart, fmt, load, median, ratio } from './support';
+import { coldStart, fmt, load, median, ratio, runBench, tearDown } from './support';
 
 const HUBS = Array.from({ length: 50 }, (_, i) => `hub-${String(i).padStart(2, '0')}.azure-devices.net`);
 
@@ -97,12 +97,7 @@ async function main(): Promise<void> {
   const moved = ids.filter((id, i) => rank(id, hubs51.map((hostName) => ({ hostName })))[0].hostName !== before[i]).length;
   console.log(`linking a 51st hub moves ${fmt((moved / ids.length) * 100, 2)} % of 100,000 devices (ideal ${fmt(100 / 51, 2)} %, ratio ${ratio(moved / ids.length, 1 / 51)})`);
 
-  await services.events.close();
-  await stack.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDown(services.events, stack, dataDir);
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -8,7 +8,7 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLocalSettings } from '../../dev/local-settings';
@@ -22,7 +22,7 @@ import { normalizeThumbprint } from '../../shared/breach/incident';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { allocationSources } from '../../shared/use-cases/allocation-sources';
 import { submitIncident, type IncidentDocument, type StepState } from '../../shared/use-cases/incidents';
-import { fmt, ratio } from './support';
+import { fmt, ratio, runBench, tearDown } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
@@ -125,12 +125,7 @@ async function main(): Promise<void> {
   console.log(`\nkill -9 after ${fmt(killedAt, 0)} checkpointed deletions (${fmt(onHubsAtKill, 0)} devices still on the hubs); a new worker resumed → status ${resumed.status}`);
   console.log(`  left behind: ${remaining(stack, 'dev-b')} hub registrations, ${registrationsLeft} DPS registration records; deletions audited: ${fmt(ids.length, 0)} (${fmt(new Set(ids).size, 0)} distinct devices) — nothing deleted twice: ${ids.length === new Set(ids).size && ids.length === DEVICES}`);
 
-  await services.events.close();
-  await stack.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await tearDown(services.events, stack, dataDir);
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -1,6 +1,7 @@
 /** Shared by the benchmarks: child processes timed from spawn to first answer, autocannon runs, and printing. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 /** Spawns `script` (compiled JS), waits for it to print `port=N`, then POSTs `body` until a 200; returns ms from spawn. */
@@ -41,3 +42,18 @@ export async function load(url: string, body: string, options: { duration: numbe
 
 export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 export const ratio = (ours: number, base: number) => `${(ours / base).toFixed(2)}×`;
+
+/** Tears down what a benchmark started: the events sink, the local stack, its data folder. */
+export async function tearDown(events: { close(): Promise<void> }, stack: { close(): Promise<void> }, dataDir: string): Promise<void> {
+  await events.close();
+  await stack.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Runs a benchmark's main and exits (child processes and timers must not keep it alive). */
+export function runBench(main: () => Promise<void>): void {
+  main().then(() => process.exit(0), (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -16,7 +16,10 @@ export interface LocalSettings {
 export function loadLocalSettings(root = ROOT): LocalSettings {
   const file = join(root, 'local.settings.json');
   if (!existsSync(file)) copyFileSync(join(root, 'local.settings.example.json'), file);
-  const settings = JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
+  // Settings added to the example since this copy was made are filled in; the developer's own values win.
+  const example = JSON.parse(readFileSync(join(root, 'local.settings.example.json'), 'utf8')) as LocalSettings;
+  const own = JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
+  const settings: LocalSettings = { ...example, ...own, Values: { ...example.Values, ...own.Values } };
   for (const name of ['LOCAL_CA_FILE', 'EVENT_LOG_PATH', 'ALLOCATION_POLICY_FILE']) if (settings.Values[name]) settings.Values[name] = resolvePath(settings.Values[name], root);
   return settings;
 }

@@ -1,0 +1,94 @@
+/**
+ * One row of a maker's file, checked on its own: the EK (TPM2B_PUBLIC, or SPKI converted), the registration ID
+ * (given, within the maker's namespace, or derived as the TPM SDKs do), the known columns, and the rest as tags.
+ * Duplicates across rows are the job of `FingerprintSet`; the EK certificate (async) that of `ek-certificate.ts`.
+ */
+import { readEndorsementKey } from './endorsement-key';
+import { endorsementKeyHash, registrationIdFromHash, registrationIdProblem } from './registration-id';
+
+/** A row as read from the file: its line (CSV/NDJSON) or position (JSON array), and its fields as text. */
+export interface RawRow {
+  line: number;
+  fields: Record<string, string>;
+}
+
+export interface Namespace {
+  manufacturerId: string;
+  /** Registration IDs the maker gives must start with this; derived IDs are bound to the EK and need none. */
+  registrationIdPrefix?: string;
+}
+
+export interface ValidRow {
+  status: 'valid';
+  line: number;
+  registrationId: string;
+  derivedId: boolean;
+  /** Base64 of the TPM2B_PUBLIC, as DPS takes it. */
+  endorsementKey: string;
+  /** Hex SHA-256 of the TPM2B_PUBLIC: the EK's identity across files and jobs. */
+  ekHash: string;
+  ekCertificate?: string;
+  serialNumber?: string;
+  model?: string;
+  lot?: string;
+  /** Extra columns: they become initial-twin tags under `maker`. */
+  tags: Record<string, string>;
+  notes: string[];
+}
+
+export interface RefusedRow {
+  status: 'invalid' | 'duplicate';
+  line: number;
+  registrationId?: string;
+  reason: string;
+}
+
+export type RowVerdict = ValidRow | RefusedRow;
+
+export const KNOWN_COLUMNS = ['registrationId', 'endorsementKey', 'ekCertificate', 'serialNumber', 'model', 'lot'] as const;
+const KNOWN = new Set<string>(KNOWN_COLUMNS);
+/** Twin tag names: no `.`, `$`, `#` or space (IoT Hub), and short enough to index. */
+const TAG_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_TAG_VALUE = 512;
+const ATTRIBUTE = /^[\x20-\x7e]{1,128}$/;
+
+const invalid = (line: number, reason: string, registrationId?: string): RefusedRow => ({ status: 'invalid', line, reason, ...(registrationId ? { registrationId } : {}) });
+
+export function validateRow(row: RawRow, ns: Namespace): RowVerdict {
+  const f = row.fields;
+  const givenId = f.registrationId?.trim() || undefined;
+  const ek = readEndorsementKey(f.endorsementKey ?? '');
+  if (!ek.ok) return invalid(row.line, ek.reason, givenId);
+  const hash = endorsementKeyHash(ek.ek.bytes);
+  let registrationId = givenId;
+  if (givenId !== undefined) {
+    const problem = registrationIdProblem(givenId);
+    if (problem) return invalid(row.line, problem, givenId);
+    if (ns.registrationIdPrefix && !givenId.toLowerCase().startsWith(ns.registrationIdPrefix.toLowerCase())) {
+      return invalid(row.line, `registrationId must start with ${ns.registrationIdPrefix} (manufacturer ${ns.manufacturerId})`, givenId);
+    }
+  } else registrationId = registrationIdFromHash(hash);
+
+  const verdict: ValidRow = {
+    status: 'valid', line: row.line, registrationId: (registrationId as string).toLowerCase(), derivedId: givenId === undefined,
+    endorsementKey: ek.ek.bytes.toString('base64'), ekHash: hash.toString('hex'), tags: {}, notes: [],
+  };
+  if (ek.ek.convertedFrom) verdict.notes.push('endorsementKey was a SubjectPublicKeyInfo, converted to TPM2B_PUBLIC (template L-1)');
+  for (const name of ['serialNumber', 'model', 'lot'] as const) {
+    const value = f[name]?.trim();
+    if (!value) continue;
+    if (!ATTRIBUTE.test(value)) return invalid(row.line, `${name} must be 1–128 printable ASCII characters`, verdict.registrationId);
+    verdict[name] = value;
+  }
+  const cert = f.ekCertificate?.trim();
+  if (cert) verdict.ekCertificate = cert;
+  for (const [name, raw] of Object.entries(f)) {
+    if (KNOWN.has(name)) continue;
+    const value = raw?.trim();
+    if (!value) continue;
+    if (!TAG_NAME.test(name)) return invalid(row.line, `column "${name}" cannot be a twin tag (letters, digits, _ and - only, up to 64)`, verdict.registrationId);
+    if (value.length > MAX_TAG_VALUE) return invalid(row.line, `column "${name}" is longer than ${MAX_TAG_VALUE} characters`, verdict.registrationId);
+    verdict.tags[name] = value;
+  }
+  return verdict;
+}

@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     registrations: registeredFunctions(), port: settings.Host?.LocalHttpPort ?? 7071,
     functionKey: v.DEV_FUNCTION_KEY, masterKey: v.DEV_MASTER_KEY, env: process.env, log,
   });
+  // Imported enrollments use custom allocation through this webhook (in Azure: a Key Vault reference).
+  process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`;
   const demo = await seedDemo(await services().enrollments(), `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`);
 
   console.log(`
@@ -40,6 +42,8 @@ ${registeredFunctions().map((r) => `    ${r.trigger.padEnd(12)} ${r.name}${r.tri
   Local CA         ${v.LOCAL_CA_FILE}
   Demo             enrollment group ${demo.groupId} (custom allocation → ${host.baseUrl}/api/allocate)
                    register a device: npm run demo:register
+  Manufacturers    ${settings.Values.MANUFACTURERS_FILE} — demo acme-tpm, Authorization: Bearer ${/acme-tpm=([^,]+)/.exec(v.LOCAL_BEARER_SECRETS ?? '')?.[1]}
+                   import EKs: npx dps-lifecycle import FILE --manufacturer acme-tpm --follow
 `);
 
   let stopping = false;

@@ -38,6 +38,9 @@ param cosmosAutoscaleMaxThroughput int = 4000
 @minValue(0)
 param allocateAlwaysReady int = 1
 
+@description('Client ID of the Entra ID app registration that represents this API (app roles Manufacturer.Import and Admin). Empty: no Entra sign-in, so manufacturer routes refuse every call until it is set.')
+param apiAppClientId string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -134,6 +137,8 @@ var backendSettings = {
   EVENTHUB_CONNECTION__clientId: identity.outputs.clientId
   EVENTHUB_NAME: eventsHubName
   AZURE_CLIENT_ID: identity.outputs.clientId
+  // Written by the postdeploy hook (infra/scripts/wire-allocation.sh); resolved by the platform with the app's identity.
+  ALLOCATION_WEBHOOK_URL: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=allocation-webhook-url)'
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -151,6 +156,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     appSettings: backendSettings
     allocateAlwaysReady: allocateAlwaysReady
+    apiAppClientId: apiAppClientId
   }
 }
 

@@ -21,6 +21,12 @@ export const SETTINGS = {
   clientId: 'AZURE_CLIENT_ID',
   /** Local stack: the allocation policy as a file; in Azure it is the `allocation` document of the `policies` container. */
   allocationPolicyFile: 'ALLOCATION_POLICY_FILE',
+  /** The allocation webhook as DPS calls it (URL with its function key): imported enrollments use custom allocation through it. A Key Vault reference in Azure. */
+  allocationWebhookUrl: 'ALLOCATION_WEBHOOK_URL',
+  /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
+  manufacturersFile: 'MANUFACTURERS_FILE',
+  /** Local stack only: bearer secrets standing in for Entra ID, `manufacturerId=secret,@admin=secret`. */
+  localBearerSecrets: 'LOCAL_BEARER_SECRETS',
   /** Local stack only: trust this CA (PEM file) for every HTTPS client. */
   localCaFile: 'LOCAL_CA_FILE',
   /** Local stack only: dial IoT Hub and DPS host names at this loopback `host:port`, keeping the real name for SNI. */
@@ -35,7 +41,7 @@ export type SettingKey = keyof typeof SETTINGS;
  */
 export const LOCAL_ONLY_SETTINGS: ReadonlySet<SettingKey> = new Set<SettingKey>([
   'dpsConnectionString', 'hubConnectionStrings', 'cosmosConnection', 'storageConnection', 'eventHubConnection',
-  'eventLogPath', 'allocationPolicyFile', 'localCaFile', 'localIotEndpoint',
+  'eventLogPath', 'allocationPolicyFile', 'localCaFile', 'localIotEndpoint', 'manufacturersFile', 'localBearerSecrets',
 ]);
 export type Env = Record<string, string | undefined>;
 

@@ -7,6 +7,7 @@
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
@@ -115,10 +116,14 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       const level = r.options.authLevel ?? 'function';
       if (level === 'function' && !keyMatches(key, options.functionKey, options.masterKey)) return send(res, { status: 401 });
       if (level === 'admin' && !keyMatches(key, options.masterKey)) return send(res, { status: 401 });
-      const bytes = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      const request = new HttpRequest({ method, url: url.toString(), headers, params: m.params, query: Object.fromEntries(url.searchParams), body: bytes ? { bytes } : undefined });
+      // As in Azure with HTTP streaming on: the body reaches the handler as a stream. Client-principal headers are
+      // dropped, as App Service Authentication drops them, so only an authenticated platform could set them.
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !/^x-ms-client-principal/i.test(k)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+      const hasBody = method !== 'GET' && method !== 'HEAD';
+      const nativeRequest = new Request(url.toString(), { method, headers, ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}) } as RequestInit);
+      // `nativeRequest` is how @azure/functions itself builds a streamed request (createStreamRequest); it is not in the public init type.
+      const request = new HttpRequest({ nativeRequest, params: m.params } as never);
       return send(res, await r.options.handler(request, context(r.name, log)));
     }
     return send(res, { status: 404 });

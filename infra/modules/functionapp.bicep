@@ -32,6 +32,9 @@ param appSettings object
 @minValue(0)
 param allocateAlwaysReady int = 1
 
+@description('Client ID of the Entra ID app registration of this API; empty leaves App Service Authentication off.')
+param apiAppClientId string = ''
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -68,6 +71,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references in app settings resolve with the app's own identity.
+    keyVaultReferenceIdentity: identityId
     functionAppConfig: {
       deployment: {
         storage: {
@@ -94,6 +99,26 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'appsettings'
   properties: union(platformSettings, appSettings)
+}
+
+// App Service Authentication validates Entra ID tokens and passes their claims in x-ms-client-principal (a header
+// it strips from incoming requests). Anonymous callers still reach the app: DPS calls the webhook with a function
+// key only, and each manufacturer route checks the principal itself (shared/auth/caller.ts).
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(apiAppClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: { requireAuthentication: false, unauthenticatedClientAction: 'AllowAnonymous' }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: { clientId: apiAppClientId, openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0' }
+        validation: { allowedAudiences: [ 'api://${apiAppClientId}', apiAppClientId ] }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
+  }
 }
 
 @description('Function app name.')

@@ -42,19 +42,21 @@ function fieldsOf(value: unknown): Record<string, string> | string {
 }
 
 async function* csvRows(input: AsyncIterable<Uint8Array>): AsyncGenerator<SourceRow> {
+  // csv-parse reports an unreadable record (wrong column count, bad quoting) as it parses, ahead of the records
+  // still buffered before it; it is held back and given out in file order.
   const skipped: BrokenRow[] = [];
   const parser = parseCsv({
-    columns: true, bom: true, trim: true, skip_empty_lines: true, info: true,
-    // A record csv-parse cannot read (wrong column count, bad quoting) is reported, and parsing goes on.
-    skip_records_with_error: true,
+    columns: true, bom: true, trim: true, skip_empty_lines: true, info: true, raw: true, skip_records_with_error: true,
     on_skip: (err: CsvError | undefined) => { if (err) skipped.push({ line: Number(err.lines ?? 0), error: `unreadable CSV record: ${err.message}` }); },
   });
-  const feeding = Readable.from(input).pipe(parser);
-  for await (const { record, info } of feeding as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    while (skipped.length) yield skipped.shift() as BrokenRow;
-    yield { line: info.lines, fields: record };
+  const records = Readable.from(input).pipe(parser) as AsyncIterable<{ record: Record<string, string>; raw: string; info: { lines: number } }>;
+  for await (const { record, raw, info } of records) {
+    // `info.lines` is where the record ends; a quoted field may span lines, and the row is reported where it starts.
+    const line = info.lines - (raw.replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0);
+    while (skipped.length && skipped[0].line < line) yield skipped.shift() as BrokenRow;
+    yield { line, fields: record };
   }
-  while (skipped.length) yield skipped.shift() as BrokenRow;
+  yield* skipped;
 }
 
 async function* ndjsonRows(input: AsyncIterable<Uint8Array>): AsyncGenerator<SourceRow> {

@@ -1,8 +1,10 @@
 /**
  * One row of a maker's file, checked on its own: the EK (TPM2B_PUBLIC, or SPKI converted), the registration ID
  * (given, within the maker's namespace, or derived as the TPM SDKs do), the known columns, and the rest as tags.
- * Duplicates across rows are the job of `FingerprintSet`; the EK certificate (async) that of `ek-certificate.ts`.
+ * and the EK certificate when there is one. Duplicates across rows are the job of `FileDuplicates`.
  */
+import type { X509Certificate } from 'node:crypto';
+import { ekCertificateProblem } from './ek-certificate';
 import { readEndorsementKey } from './endorsement-key';
 import { endorsementKeyHash, registrationIdFromHash, registrationIdProblem } from './registration-id';
 
@@ -12,10 +14,12 @@ export interface RawRow {
   fields: Record<string, string>;
 }
 
-export interface Namespace {
+export interface RowRules {
   manufacturerId: string;
   /** Registration IDs the maker gives must start with this; derived IDs are bound to the EK and need none. */
   registrationIdPrefix?: string;
+  /** TPM vendor roots and intermediates: when given, an EK certificate must chain to one of the roots. */
+  ekTrust?: readonly X509Certificate[];
 }
 
 export interface ValidRow {
@@ -54,7 +58,7 @@ const ATTRIBUTE = /^[\x20-\x7e]{1,128}$/;
 
 const invalid = (line: number, reason: string, registrationId?: string): RefusedRow => ({ status: 'invalid', line, reason, ...(registrationId ? { registrationId } : {}) });
 
-export function validateRow(row: RawRow, ns: Namespace): RowVerdict {
+export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
   const f = row.fields;
   const givenId = f.registrationId?.trim() || undefined;
   const ek = readEndorsementKey(f.endorsementKey ?? '');
@@ -81,7 +85,11 @@ export function validateRow(row: RawRow, ns: Namespace): RowVerdict {
     verdict[name] = value;
   }
   const cert = f.ekCertificate?.trim();
-  if (cert) verdict.ekCertificate = cert;
+  if (cert) {
+    const problem = ekCertificateProblem(cert, ek.ek.key, ns.ekTrust);
+    if (problem) return invalid(row.line, problem, verdict.registrationId);
+    verdict.ekCertificate = cert;
+  }
   for (const [name, raw] of Object.entries(f)) {
     if (KNOWN.has(name)) continue;
     const value = raw?.trim();

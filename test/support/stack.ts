@@ -8,7 +8,7 @@ import { buildServices, type Services } from '../../shared/composition';
 
 const ROOT = join(__dirname, '..', '..');
 export const EXAMPLE_SETTINGS = JSON.parse(readFileSync(join(ROOT, 'local.settings.example.json'), 'utf8')) as LocalSettings;
-EXAMPLE_SETTINGS.Values.ALLOCATION_POLICY_FILE = join(ROOT, EXAMPLE_SETTINGS.Values.ALLOCATION_POLICY_FILE);
+for (const name of ['ALLOCATION_POLICY_FILE', 'MANUFACTURERS_FILE']) EXAMPLE_SETTINGS.Values[name] = join(ROOT, EXAMPLE_SETTINGS.Values[name]);
 
 export interface TestStack extends LocalStack {
   services: Services;

@@ -1,0 +1,84 @@
+/**
+ * Who is calling. In Azure, App Service Authentication (Easy Auth, set up by infra/) validates the Entra ID bearer
+ * token and hands its claims in `x-ms-client-principal` — a header the platform strips from incoming requests, so
+ * it cannot be forged. The app maps the token's application (`azp`/`appid`) to a manufacturer and reads its app
+ * roles. Locally there is no Entra ID: each manufacturer (and `@admin`) has a bearer secret in local settings.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { ImportConfig } from './manufacturers';
+
+export const ROLES = { import: 'Manufacturer.Import', admin: 'Admin' } as const;
+export const LOCAL_ADMIN = '@admin';
+
+export type Caller = { kind: 'manufacturer'; manufacturerId: string; principal: string } | { kind: 'admin'; principal: string };
+export type CallerResult = { ok: true; caller: Caller } | { ok: false; status: 401 | 403; reason: string };
+
+export interface HeaderSource {
+  get(name: string): string | null;
+}
+
+interface ClientPrincipal {
+  claims?: Array<{ typ: string; val: string }>;
+}
+
+function principalClaims(header: string): Map<string, string[]> | undefined {
+  try {
+    const principal = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as ClientPrincipal;
+    const claims = new Map<string, string[]>();
+    for (const { typ, val } of principal.claims ?? []) claims.set(typ, [...(claims.get(typ) ?? []), val]);
+    return claims;
+  } catch {
+    return undefined;
+  }
+}
+
+const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** `acme-tpm=secret,@admin=secret2` → map of secret holders (local stack only). */
+export function parseLocalSecrets(value: string | undefined): Map<string, string> | undefined {
+  if (!value) return undefined;
+  return new Map(value.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
+    const at = pair.indexOf('=');
+    return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] as [string, string];
+  }));
+}
+
+export interface CallerOptions {
+  /** The local stack's stand-in for Entra ID. */
+  localSecrets?: Map<string, string>;
+  /** App Service Authentication is on (the platform sets WEBSITE_AUTH_ENABLED): only then is the principal header trustworthy. */
+  platformAuth: boolean;
+}
+
+export function identifyCaller(headers: HeaderSource, config: ImportConfig, { localSecrets, platformAuth }: CallerOptions): CallerResult {
+  if (localSecrets) {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1];
+    if (!bearer) return { ok: false, status: 401, reason: 'Authorization: Bearer <manufacturer secret> is required' };
+    for (const [holder, secret] of localSecrets) {
+      if (!same(bearer, secret)) continue;
+      if (holder === LOCAL_ADMIN) return { ok: true, caller: { kind: 'admin', principal: 'local admin' } };
+      if (!config.manufacturers.some((m) => m.id === holder)) break;
+      return { ok: true, caller: { kind: 'manufacturer', manufacturerId: holder, principal: `local:${holder}` } };
+    }
+    return { ok: false, status: 401, reason: 'the bearer secret is not one of a configured manufacturer' };
+  }
+  // Fail closed: without App Service Authentication anyone could send the header.
+  if (!platformAuth) return { ok: false, status: 401, reason: 'Entra ID sign-in is not configured for this app (deploy with apiAppClientId)' };
+  const header = headers.get('x-ms-client-principal');
+  if (!header) return { ok: false, status: 401, reason: 'an Entra ID bearer token is required (Authorization: Bearer …)' };
+  const claims = principalClaims(header);
+  if (!claims) return { ok: false, status: 401, reason: 'the client principal cannot be read' };
+  const roles = new Set([...(claims.get('roles') ?? []), ...(claims.get('http://schemas.microsoft.com/ws/2008/06/identity/claims/role') ?? [])]);
+  const appId = claims.get('azp')?.[0] ?? claims.get('appid')?.[0];
+  const principal = appId ?? claims.get('oid')?.[0] ?? 'unknown';
+  if (roles.has(ROLES.admin)) return { ok: true, caller: { kind: 'admin', principal } };
+  const manufacturer = appId ? config.manufacturers.find((m) => m.entraAppIds?.includes(appId)) : undefined;
+  if (!manufacturer) return { ok: false, status: 403, reason: `application ${appId ?? '(none)'} acts for no configured manufacturer` };
+  if (!roles.has(ROLES.import)) return { ok: false, status: 403, reason: `the token lacks the ${ROLES.import} app role` };
+  return { ok: true, caller: { kind: 'manufacturer', manufacturerId: manufacturer.id, principal } };
+}
+
+/** A manufacturer acts only in its own namespace; an admin in any. */
+export function mayActFor(caller: Caller, manufacturerId: string): boolean {
+  return caller.kind === 'admin' || caller.manufacturerId === manufacturerId;
+}

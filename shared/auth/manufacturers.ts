@@ -1,0 +1,59 @@
+/**
+ * Who may import: the manufacturers, each with its namespace (a registration-ID prefix), the Entra ID applications
+ * that act for it, and the TPM vendor CAs that EK certificates must chain to. Validated data, like the allocation
+ * policy: a file locally, the `manufacturers` document of the `policies` container in Azure.
+ */
+import Ajv from 'ajv';
+
+export interface Manufacturer {
+  id: string;
+  displayName?: string;
+  /** Registration IDs this manufacturer gives must start with it (derived TPM IDs are bound to the EK instead). */
+  registrationIdPrefix?: string;
+  /** Entra ID application (client) IDs whose tokens act for this manufacturer (`azp`/`appid` claim). */
+  entraAppIds?: string[];
+}
+
+export interface ImportConfig {
+  manufacturers: Manufacturer[];
+  /** PEM certificates of TPM vendor roots and intermediates; when present, EK certificates must chain to a root. */
+  tpmVendorCertificates?: string[];
+}
+
+export const MANUFACTURERS_DOCUMENT_ID = 'manufacturers';
+
+const schema = {
+  type: 'object',
+  required: ['manufacturers'],
+  properties: {
+    id: { type: 'string' },
+    manufacturers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' },
+          displayName: { type: 'string' },
+          registrationIdPrefix: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$' },
+          entraAppIds: { type: 'array', items: { type: 'string', minLength: 1 } },
+        },
+      },
+    },
+    tpmVendorCertificates: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
+
+export function parseImportConfig(doc: unknown): ImportConfig {
+  if (!validate(doc)) throw new Error(`manufacturers configuration is invalid: ${validate.errors?.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
+  const config = doc as unknown as ImportConfig;
+  const ids = new Set<string>();
+  for (const m of config.manufacturers) {
+    if (ids.has(m.id)) throw new Error(`manufacturers configuration is invalid: ${m.id} appears twice`);
+    ids.add(m.id);
+  }
+  return config;
+}

@@ -1,0 +1,158 @@
+/**
+ * Taking a maker's file: the job is recorded, the upload is streamed row by row through the pure checks
+ * (shared/enrollment), every row's verdict lands in a chunk document, and once the whole file is read the chunks
+ * with rows to enroll are queued for the worker. Memory stays flat: rows are never held beyond the chunk being
+ * filled, and at most a few chunk writes are in flight. A retried upload (same Idempotency-Key) of a job that never
+ * finished validating starts it again; chunks already written are kept (the same file gives the same chunks).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { QUEUES } from '../containers';
+import { FileDuplicates } from '../enrollment/duplicates';
+import { validateRow, type RowRules } from '../enrollment/row';
+import { isBroken, rowsOf, type ImportFormat } from '../enrollment/row-sources';
+import { ConflictError } from '../errors';
+import type { DocumentStore, EventsPort, QueuePort } from '../ports';
+import { bitIsSet, CHUNK_ROWS, chunkId, jobsContainer, setBit, zeroCounts, type ChunkDocument, type Counts, type JobDocument, type RowRecord } from './import-jobs';
+import { finishIfComplete } from './import-progress';
+
+export interface IntakeDeps {
+  store: () => Promise<DocumentStore>;
+  queues: () => Promise<QueuePort>;
+  events: () => Promise<EventsPort>;
+  clock?: () => Date;
+}
+
+export interface ImportRequest {
+  rules: RowRules;
+  createdBy: string;
+  format: ImportFormat;
+  body: AsyncIterable<Uint8Array>;
+  idempotencyKey?: string;
+  fileName?: string;
+}
+
+export type IntakeResult = { kind: 'accepted' | 'existing'; job: JobDocument };
+
+const MAX_WRITES_IN_FLIGHT = 4;
+const QUEUE_SENDS_IN_FLIGHT = 16;
+/** How often (in chunks) the job's counts are saved while a big file is read, for whoever watches. */
+const PROGRESS_EVERY_CHUNKS = 50;
+
+export function jobIdFor(manufacturerId: string, idempotencyKey?: string): string {
+  return idempotencyKey
+    ? `${manufacturerId}-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24)}`
+    : `${manufacturerId}-${randomUUID()}`;
+}
+
+async function publish(deps: IntakeDeps, type: string, job: JobDocument, data: Record<string, unknown> = {}): Promise<void> {
+  await (await deps.events()).publish([{ type, subject: job.jobId, time: new Date().toISOString(), data: { jobId: job.jobId, manufacturerId: job.manufacturerId, ...data } }]);
+}
+
+/** Creates the job, or finds the one this idempotency key already made. */
+async function openJob(deps: IntakeDeps, request: ImportRequest, now: string): Promise<IntakeResult> {
+  const container = jobsContainer(await deps.store());
+  const jobId = jobIdFor(request.rules.manufacturerId, request.idempotencyKey);
+  const fresh: JobDocument = {
+    id: jobId, jobId, type: 'job', manufacturerId: request.rules.manufacturerId, createdBy: request.createdBy,
+    ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}), format: request.format, fileName: request.fileName,
+    status: 'validating', createdAt: now, updatedAt: now, counts: zeroCounts(), chunks: 0, chunksDone: 0, countedChunks: '',
+  };
+  try {
+    return { kind: 'accepted', job: (await container.create(fresh)) as JobDocument };
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
+  const existing = (await container.read(jobId, jobId)) as JobDocument;
+  // Validation that did not finish (the upload broke, the instance died) is started again; anything later stands.
+  if (existing.status !== 'validating' && !(existing.status === 'failed' && existing.validatedAt === undefined)) return { kind: 'existing', job: existing };
+  const restarted = (await container.replace({ ...fresh, _etag: existing._etag, createdAt: existing.createdAt, countedChunks: existing.countedChunks, chunksDone: existing.chunksDone, counts: { ...zeroCounts(), enrolled: existing.counts.enrolled, alreadyEnrolled: existing.counts.alreadyEnrolled, failed: existing.counts.failed } })) as JobDocument;
+  return { kind: 'accepted', job: restarted };
+}
+
+function countVerdict(counts: Counts, status: RowRecord['status']): void {
+  counts.rows++;
+  if (status === 'valid') counts.valid++;
+  else if (status === 'invalid') counts.invalid++;
+  else if (status === 'duplicate') counts.duplicate++;
+}
+
+/** Reads the whole upload into chunk documents; answers the job once every row has its verdict and the chunks are queued. */
+export async function startImport(deps: IntakeDeps, request: ImportRequest): Promise<IntakeResult> {
+  const clock = deps.clock ?? (() => new Date());
+  const opened = await openJob(deps, request, clock().toISOString());
+  if (opened.kind === 'existing') return opened;
+  let job = opened.job;
+  await publish(deps, 'import.started', job, { format: job.format, fileName: job.fileName });
+
+  const container = jobsContainer(await deps.store());
+  const counts = zeroCounts();
+  const duplicates = new FileDuplicates();
+  const toEnroll: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let rows: RowRecord[] = [];
+  let chunks = 0;
+
+  const flush = async () => {
+    const doc: ChunkDocument = { id: chunkId(job.jobId, chunks), jobId: job.jobId, type: 'chunk', index: chunks, state: 'pending', rows };
+    if (rows.some((r) => r.status === 'valid')) toEnroll.push(chunks);
+    chunks++;
+    rows = [];
+    // create, not upsert: a restarted validation must not undo what the worker already did with this chunk.
+    const write = container.create(doc).then(() => undefined, (err: unknown) => { if (!(err instanceof ConflictError)) throw err; });
+    inFlight.add(write);
+    void write.finally(() => inFlight.delete(write)).catch(() => undefined);
+    if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
+    if (chunks % PROGRESS_EVERY_CHUNKS === 0) {
+      // Progress for whoever watches; a worker of an earlier attempt counting a chunk meanwhile wins, and this waits for the next save.
+      job = await container.replace({ ...job, counts: { ...job.counts, ...pick(counts) }, chunks, updatedAt: clock().toISOString() })
+        .catch(async (err: unknown) => { if (err instanceof ConflictError) return (await container.read(job.jobId, job.jobId)) as JobDocument; throw err; }) as JobDocument;
+    }
+  };
+
+  try {
+    for await (const source of rowsOf(request.format, request.body)) {
+      const verdict = isBroken(source)
+        ? { status: 'invalid' as const, line: source.line, reason: source.error }
+        : validateRow(source, request.rules);
+      const final = verdict.status === 'valid' ? duplicates.check(verdict) : verdict;
+      countVerdict(counts, final.status);
+      rows.push(final);
+      if (rows.length === CHUNK_ROWS) await flush();
+    }
+    if (rows.length) await flush();
+    await Promise.all(inFlight);
+  } catch (err) {
+    await Promise.allSettled(inFlight);
+    const failed = (await container.replace({ ...job, _etag: (await container.read(job.jobId, job.jobId))?._etag, status: 'failed', reason: `the upload could not be read past line ${counts.rows}: ${(err as Error).message}`, updatedAt: clock().toISOString() })) as JobDocument;
+    await publish(deps, 'import.completed', failed, { status: 'failed', counts: failed.counts });
+    return { kind: 'accepted', job: failed };
+  }
+
+  // Queue first, then say "enrolling": a crash in between leaves the job validating, and a retried upload redoes both.
+  const queues = await deps.queues();
+  for (let i = 0; i < toEnroll.length; i += QUEUE_SENDS_IN_FLIGHT) {
+    await Promise.all(toEnroll.slice(i, i + QUEUE_SENDS_IN_FLIGHT).map((index) => queues.send(QUEUES.importChunks, { jobId: job.jobId, chunk: index })));
+  }
+  const enrolling = new Set(toEnroll);
+  for (;;) {
+    const current = (await container.read(job.jobId, job.jobId)) as JobDocument;
+    let countedChunks = current.countedChunks;
+    let chunksDone = current.chunksDone;
+    // Chunks with nothing to enroll are settled as they are.
+    for (let i = 0; i < chunks; i++) if (!enrolling.has(i) && !bitIsSet(countedChunks, i)) { countedChunks = setBit(countedChunks, i); chunksDone++; }
+    try {
+      job = (await container.replace({
+        ...current, status: 'enrolling', chunks, chunksDone, countedChunks, validatedAt: clock().toISOString(), updatedAt: clock().toISOString(),
+        counts: { ...current.counts, ...pick(counts) },
+      })) as JobDocument;
+      break;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err; // a worker counted a chunk meanwhile: read again
+    }
+  }
+  await publish(deps, 'import.progress', job, { counts: job.counts, chunks, chunksDone: job.chunksDone });
+  job = await finishIfComplete(deps, job);
+  return { kind: 'accepted', job };
+}
+
+const pick = (c: Counts) => ({ rows: c.rows, valid: c.valid, invalid: c.invalid, duplicate: c.duplicate });

@@ -1,0 +1,121 @@
+/**
+ * Import jobs as stored: one Cosmos partition per job holds the job document and its chunks (≤ CHUNK_ROWS rows
+ * each, every row's verdict and outcome). The job counts what is settled; a bitmap of counted chunks makes counting
+ * exactly-once however often a chunk's message is delivered. Also the read side: the job's view and its rows.
+ */
+import { CONTAINERS } from '../containers';
+import type { RefusedRow, ValidRow } from '../enrollment/row';
+import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
+
+/** Rows per chunk: ten DPS bulk calls, one queue message, one checkpointed document of ~60 KB. */
+export const CHUNK_ROWS = 100;
+
+export type RowOutcome = 'enrolled' | 'alreadyEnrolled' | 'failed';
+export type RowStatus = ValidRow['status'] | RefusedRow['status'] | RowOutcome;
+export const ROW_STATUSES: readonly RowStatus[] = ['valid', 'invalid', 'duplicate', 'enrolled', 'alreadyEnrolled', 'failed'];
+
+/** A row as the chunk keeps it: the verdict, then the outcome (`status` moves from valid to an outcome). */
+export type RowRecord = (Omit<ValidRow, 'status'> | Omit<RefusedRow, 'status'>) & { status: RowStatus; reason?: string };
+
+export interface Counts {
+  rows: number;
+  valid: number;
+  invalid: number;
+  duplicate: number;
+  enrolled: number;
+  alreadyEnrolled: number;
+  failed: number;
+}
+
+export const zeroCounts = (): Counts => ({ rows: 0, valid: 0, invalid: 0, duplicate: 0, enrolled: 0, alreadyEnrolled: 0, failed: 0 });
+
+export type JobStatus = 'validating' | 'enrolling' | 'done' | 'failed';
+
+export interface JobDocument extends StoredDocument {
+  jobId: string;
+  type: 'job';
+  manufacturerId: string;
+  createdBy: string;
+  idempotencyKey?: string;
+  format: string;
+  fileName?: string;
+  status: JobStatus;
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+  validatedAt?: string;
+  completedAt?: string;
+  counts: Counts;
+  /** Chunks written; final once validation is over. */
+  chunks: number;
+  chunksDone: number;
+  /** Base64 bitmap: bit i set = chunk i's outcomes are in `counts`. */
+  countedChunks: string;
+}
+
+export interface ChunkDocument extends StoredDocument {
+  jobId: string;
+  type: 'chunk';
+  index: number;
+  state: 'pending' | 'done';
+  rows: RowRecord[];
+}
+
+export const chunkId = (jobId: string, index: number) => `${jobId}.${index}`;
+
+export function jobsContainer(store: DocumentStore): DocumentContainer<JobDocument | ChunkDocument> {
+  return store.container<JobDocument | ChunkDocument>(CONTAINERS.imports.name);
+}
+
+export async function readJob(store: DocumentStore, jobId: string): Promise<JobDocument | undefined> {
+  const doc = await jobsContainer(store).read(jobId, jobId);
+  return doc?.type === 'job' ? doc : undefined;
+}
+
+export function bitIsSet(bitmap: string, index: number): boolean {
+  const bytes = Buffer.from(bitmap, 'base64');
+  return (bytes[index >> 3] ?? 0) & (1 << (index & 7)) ? true : false;
+}
+
+export function setBit(bitmap: string, index: number): string {
+  const old = Buffer.from(bitmap, 'base64');
+  const bytes = Buffer.alloc(Math.max(old.length, (index >> 3) + 1));
+  old.copy(bytes);
+  bytes[index >> 3] |= 1 << (index & 7);
+  return bytes.toString('base64');
+}
+
+/** What the API shows of a job: counts, progress, rate and ETA of the enrolment. */
+export function jobView(job: JobDocument, now = new Date()) {
+  const { counts } = job;
+  const settled = counts.enrolled + counts.alreadyEnrolled + counts.failed;
+  const since = job.validatedAt ? Date.parse(job.validatedAt) : undefined;
+  const minutes = since ? Math.max((Date.parse(job.completedAt ?? now.toISOString()) - since) / 60_000, 1 / 600) : undefined;
+  const ratePerMinute = minutes && settled ? Math.round(settled / minutes) : 0;
+  const left = counts.valid - settled;
+  return {
+    jobId: job.jobId, manufacturerId: job.manufacturerId, status: job.status, ...(job.reason ? { reason: job.reason } : {}),
+    format: job.format, fileName: job.fileName, createdAt: job.createdAt, validatedAt: job.validatedAt, completedAt: job.completedAt,
+    counts,
+    percent: job.status === 'done' ? 100 : counts.valid ? Math.floor((settled / counts.valid) * 1000) / 10 : 0,
+    ratePerMinute,
+    etaSeconds: job.status === 'enrolling' && ratePerMinute ? Math.ceil((left / ratePerMinute) * 60) : undefined,
+    chunks: job.chunks, chunksDone: job.chunksDone,
+  };
+}
+
+export interface RowsPage {
+  rows: Array<Pick<RowRecord, 'line' | 'registrationId' | 'status' | 'reason'>>;
+  continuationToken?: string;
+}
+
+/** Rows of a job, in file order, optionally of one status; paged by chunk. */
+export async function listRows(store: DocumentStore, jobId: string, status: RowStatus | undefined, continuationToken?: string, chunksPerPage = 20): Promise<RowsPage> {
+  const page = await store.container<ChunkDocument>(CONTAINERS.imports.name).query(
+    'SELECT * FROM c WHERE c.jobId = @jobId AND c.type = "chunk" ORDER BY c["index"]', { '@jobId': jobId }, { partitionKey: jobId, maxItems: chunksPerPage, continuationToken },
+  );
+  const rows = page.items.flatMap((chunk) => chunk.rows.filter((r) => !status || r.status === status).map((r) => ({
+    line: r.line, registrationId: r.registrationId, status: r.status, ...(r.reason ? { reason: r.reason } : {}),
+  })));
+  return { rows, continuationToken: page.continuationToken };
+}

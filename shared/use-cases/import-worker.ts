@@ -1,0 +1,123 @@
+/**
+ * Enrolling one chunk: its rows go to DPS in bulk creates of DPS_BATCH, each throttled call waited out by its
+ * Retry-After, and the chunk document is checkpointed after every call. Idempotent on the EK: each EK is first
+ * claimed in the `endorsementKeys` container (one EK, one registration ID, across all jobs), and a create that meets
+ * an existing enrollment reads it to tell this job's own earlier work from a device already enrolled or a conflict.
+ * So a crash, a redeploy or a re-delivered message resumes, and nothing is enrolled twice.
+ */
+import { audit } from '../audit';
+import { CONTAINERS } from '../containers';
+import type { CustomAllocationDefinition } from '../dps-types';
+import { enrollmentOf, judgeExisting } from '../enrollment/enrollment';
+import type { ValidRow } from '../enrollment/row';
+import { ConflictError } from '../errors';
+import { DPS_BATCH } from '../limits';
+import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
+import { retryThrottled, type RetryOptions } from '../retry';
+import { chunkId, jobsContainer, readJob, type ChunkDocument, type RowRecord } from './import-jobs';
+import { countChunk } from './import-progress';
+
+export interface WorkerDeps {
+  store: () => Promise<DocumentStore>;
+  enrollments: () => Promise<EnrollmentsPort>;
+  events: () => Promise<EventsPort>;
+  /** Enrollments point at our allocation webhook when it is configured. */
+  allocation?: CustomAllocationDefinition;
+  retry?: RetryOptions;
+  log?: (line: string) => void;
+}
+
+export interface ChunkMessage {
+  jobId: string;
+  chunk: number;
+}
+
+interface EkClaim extends StoredDocument {
+  registrationId: string;
+  manufacturerId: string;
+  jobId: string;
+  line: number;
+}
+
+type Settled = { status: 'enrolled' | 'alreadyEnrolled' | 'failed'; reason?: string };
+
+/** One EK, one registration ID: why not, or undefined when this row may have it. */
+async function claimEk(store: DocumentStore, row: ValidRow, manufacturerId: string, jobId: string): Promise<string | undefined> {
+  const claims = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+  try {
+    await claims.create({ id: row.ekHash, registrationId: row.registrationId, manufacturerId, jobId, line: row.line });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
+  const existing = await claims.read(row.ekHash, row.ekHash);
+  if (!existing || existing.registrationId === row.registrationId) return undefined;
+  return `conflict: this endorsement key is already enrolled as ${existing.registrationId}`;
+}
+
+async function enrollBatch(deps: WorkerDeps, rows: ValidRow[], manufacturerId: string, jobId: string): Promise<Map<string, Settled>> {
+  const store = await deps.store();
+  const dps = await deps.enrollments();
+  const settled = new Map<string, Settled>();
+  const claimed: ValidRow[] = [];
+  await Promise.all(rows.map(async (row) => {
+    const refused = await claimEk(store, row, manufacturerId, jobId);
+    if (refused) settled.set(row.registrationId, { status: 'failed', reason: refused });
+    else claimed.push(row);
+  }));
+  if (claimed.length === 0) return settled;
+  const result = await retryThrottled(() => dps.bulkEnrollments('create', claimed.map((r) => enrollmentOf(r, manufacturerId, jobId, deps.allocation))), deps.retry);
+  const errors = new Map(result.errors.map((e) => [e.registrationId.toLowerCase(), e]));
+  const created: string[] = [];
+  await Promise.all(claimed.map(async (row) => {
+    const error = errors.get(row.registrationId);
+    if (!error) {
+      created.push(row.registrationId);
+      return settled.set(row.registrationId, { status: 'enrolled' });
+    }
+    if (String(error.errorCode).startsWith('409')) {
+      const existing = await retryThrottled(() => dps.getEnrollment(row.registrationId), deps.retry);
+      return settled.set(row.registrationId, judgeExisting(row, manufacturerId, jobId, existing));
+    }
+    settled.set(row.registrationId, { status: 'failed', reason: `DPS ${error.errorCode}: ${error.errorStatus}` });
+  }));
+  // A row that ended refused gives back the EK it claimed, so the EK can be enrolled under its rightful ID later.
+  const claims = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+  await Promise.all(claimed.filter((r) => settled.get(r.registrationId)?.status === 'failed').map(async (row) => {
+    const claim = await claims.read(row.ekHash, row.ekHash);
+    if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash, row.ekHash);
+  }));
+  if (created.length) {
+    await audit(store, { actor: `import:${jobId}`, action: 'enrollments.created', target: { kind: 'enrollment', id: created[0], ids: created }, after: { manufacturerId, attestation: 'tpm', provisioningStatus: 'enabled' } });
+  }
+  return settled;
+}
+
+/** Enrolls what is left of one chunk, checkpointing as it goes, then counts it into its job. */
+export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Promise<ChunkDocument | undefined> {
+  const container = jobsContainer(await deps.store());
+  const job = await readJob(await deps.store(), message.jobId);
+  let chunk = (await container.read(chunkId(message.jobId, message.chunk), message.jobId)) as ChunkDocument | undefined;
+  if (!job || !chunk) {
+    deps.log?.(`import ${message.jobId} chunk ${message.chunk}: not found`);
+    return undefined;
+  }
+  while (chunk.state !== 'done') {
+    const pending = chunk.rows.filter((r): r is RowRecord & ValidRow => r.status === 'valid').slice(0, DPS_BATCH);
+    if (pending.length === 0) {
+      chunk = (await container.replace({ ...chunk, state: 'done' })) as ChunkDocument;
+      break;
+    }
+    const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId);
+    const rows = chunk.rows.map((r) => {
+      const outcome = r.status === 'valid' ? settled.get(r.registrationId as string) : undefined;
+      if (!outcome) return r;
+      // The EK stays in the record only while it is needed to enroll.
+      const { endorsementKey: _ek, ekCertificate: _cert, ...rest } = r as RowRecord & Partial<ValidRow>;
+      return { ...rest, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) } as RowRecord;
+    });
+    chunk = (await container.replace({ ...chunk, rows })) as ChunkDocument;
+  }
+  await countChunk(deps, chunk);
+  return chunk;
+}

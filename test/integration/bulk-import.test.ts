@@ -10,7 +10,7 @@ import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { jobIdFor } from '../../shared/use-cases/import-intake';
 import { enrollChunk } from '../../shared/use-cases/import-worker';
 import type { JobDocument } from '../../shared/use-cases/import-jobs';
-import { randomEk } from '../support/ek';
+import { randomEk } from '../../dev/ek-factory';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';

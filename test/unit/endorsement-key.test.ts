@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { readEndorsementKey } from '../../shared/enrollment/endorsement-key';
 import { endorsementKeyHash, registrationIdFromHash, registrationIdProblem } from '../../shared/enrollment/registration-id';
 import { endorsementKeyFromRsa, L1_EK_LENGTH, parseEndorsementKey } from '../../shared/enrollment/tpm-public';
-import { randomEk } from '../support/ek';
+import { randomEk } from '../../dev/ek-factory';
 
 /** RFC 4648 base32, written out bit by bit, to check the library-based derivation against. */
 function base32Reference(bytes: Buffer): string {

@@ -1,0 +1,53 @@
+/**
+ * The command line's view of the API: base URL and credentials from the environment, or — on a developer's machine —
+ * from local.settings.json of the local stack. It speaks HTTP only; no Azure credential or SDK is needed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ClientConfig {
+  baseUrl: string;
+  functionKey?: string;
+  adminKey?: string;
+  /** Bearer token: an Entra ID access token in Azure, a manufacturer's secret locally. */
+  token?: string;
+}
+
+function localSettings(): Record<string, string> {
+  for (const dir of [process.cwd(), join(__dirname, '..', '..'), join(__dirname, '..')]) {
+    const file = join(dir, 'local.settings.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
+  }
+  return {};
+}
+
+/** Environment first (DPS_LIFECYCLE_URL, _FUNCTION_KEY, _ADMIN_KEY, _TOKEN), then the local stack's own settings. */
+export function clientConfig(manufacturerId?: string, env = process.env): ClientConfig {
+  const local = localSettings();
+  const localToken = manufacturerId ? new RegExp(`(?:^|,)\\s*${manufacturerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^,]+)`).exec(local.LOCAL_BEARER_SECRETS ?? '')?.[1] : undefined;
+  const adminToken = /(?:^|,)\s*@admin=([^,]+)/.exec(local.LOCAL_BEARER_SECRETS ?? '')?.[1];
+  return {
+    baseUrl: (env.DPS_LIFECYCLE_URL ?? 'http://127.0.0.1:7071').replace(/\/+$/, ''),
+    functionKey: env.DPS_LIFECYCLE_FUNCTION_KEY ?? local.DEV_FUNCTION_KEY,
+    adminKey: env.DPS_LIFECYCLE_ADMIN_KEY ?? local.DEV_MASTER_KEY,
+    token: env.DPS_LIFECYCLE_TOKEN ?? localToken ?? adminToken,
+  };
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export async function api<T>(config: ClientConfig, path: string, init: RequestInit & { admin?: boolean } = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  const headers = new Headers(init.headers);
+  const key = init.admin ? config.adminKey : config.functionKey;
+  if (key) headers.set('x-functions-key', key);
+  if (config.token && !init.admin) headers.set('authorization', `Bearer ${config.token}`);
+  const response = await fetch(`${config.baseUrl}${path}`, { ...init, headers });
+  const text = await response.text();
+  const body = (text ? JSON.parse(text) : {}) as T & { reason?: string; error?: string };
+  if (response.status >= 400) throw new ApiError(response.status, `${response.status} ${body.error ?? response.statusText}: ${body.reason ?? text}`);
+  return { status: response.status, body, headers: response.headers };
+}

@@ -25,7 +25,7 @@ export interface HostOptions {
   runTimers?: boolean;
   /** false: queue triggers only run on demand (tests without Azurite). */
   driveQueues?: boolean;
-  queue?: { batchSize?: number; maxDequeueCount?: number; retryDelaySeconds?: number };
+  queue?: { batchSize?: number; maxDequeueCount?: number; retryDelaySeconds?: number; visibilityTimeoutSeconds?: number };
   log?: (line: string) => void;
 }
 
@@ -158,7 +158,7 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     }
     return [startQueueDriver({
       connectionString, queueName: r.options.queueName, functionName: r.name, handler: r.options.handler, log,
-      batchSize: options.queue?.batchSize ?? 8, maxDequeueCount: options.queue?.maxDequeueCount ?? 5, retryDelaySeconds: options.queue?.retryDelaySeconds ?? 30,
+      batchSize: options.queue?.batchSize ?? 8, maxDequeueCount: options.queue?.maxDequeueCount ?? 5, retryDelaySeconds: options.queue?.retryDelaySeconds ?? 30, visibilityTimeoutSeconds: options.queue?.visibilityTimeoutSeconds,
     })];
   });
 

@@ -14,6 +14,8 @@ export interface QueueDriverOptions {
   batchSize: number;
   maxDequeueCount: number;
   retryDelaySeconds: number;
+  /** How long a received message stays invisible: if this host dies, the message comes back after it. */
+  visibilityTimeoutSeconds?: number;
   log: (line: string) => void;
 }
 
@@ -60,7 +62,7 @@ export function startQueueDriver(options: QueueDriverOptions): { stop(): Promise
     while (running) {
       try {
         if (!created) created = !!(await queue.createIfNotExists());
-        const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: options.batchSize, visibilityTimeout: 300 });
+        const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: options.batchSize, visibilityTimeout: options.visibilityTimeoutSeconds ?? 300 });
         if (receivedMessageItems.length === 0) {
           idleMs = Math.min(idleMs * 2, 1000);
           await new Promise((r) => setTimeout(r, idleMs));

@@ -47,6 +47,8 @@ export interface SimulatorOptions {
 export interface RunningSimulator {
   port: number;
   state: SimState;
+  /** 429s answered so far, for benchmarks to report. */
+  throttled: { dpsOperations: number; dpsRegistrations: number; hubRegistry: number };
   close(): Promise<void>;
 }
 
@@ -76,13 +78,17 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     }, 500);
   };
 
-  const dpsThrottled = (s: number) => new HttpError(429, 429001, 'Operations are being throttled for this tenant.', { 'retry-after': String(s) });
-  const chargeDps = charger(new TokenBucket(quotas.dpsOperationsPerMinute, quotas.burstSeconds), dpsThrottled);
-  const chargeRegistration = charger(new TokenBucket(quotas.dpsRegistrationsPerMinute, quotas.burstSeconds), dpsThrottled);
+  const throttled = { dpsOperations: 0, dpsRegistrations: 0, hubRegistry: 0 };
+  const dpsThrottled = (kind: 'dpsOperations' | 'dpsRegistrations') => (s: number) => {
+    throttled[kind]++;
+    return new HttpError(429, 429001, 'Operations are being throttled for this tenant.', { 'retry-after': String(s) });
+  };
+  const chargeDps = charger(new TokenBucket(quotas.dpsOperationsPerMinute, quotas.burstSeconds), dpsThrottled('dpsOperations'));
+  const chargeRegistration = charger(new TokenBucket(quotas.dpsRegistrationsPerMinute, quotas.burstSeconds), dpsThrottled('dpsRegistrations'));
   const hubs = new Map(options.hubs.map((h) => [h.hostName.toLowerCase(), {
     config: h,
     charge: charger(new TokenBucket(quotas.registryOpsPerMinutePerUnit * h.units, quotas.burstSeconds),
-      (s) => new HttpError(429, 'ThrottlingException', 'IoT hub throttling: identity registry operations exceeded the limit.', { 'retry-after': String(s) })),
+      (s) => (throttled.hubRegistry++, new HttpError(429, 'ThrottlingException', 'IoT hub throttling: identity registry operations exceeded the limit.', { 'retry-after': String(s) }))),
   }]));
 
   const serviceCtx = { state, linkedHubs: () => hubNames, bulkLimit: options.dpsBulkLimit ?? 10, certificates, charge: chargeDps, changed };
@@ -128,6 +134,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   return {
     port: (server.address() as AddressInfo).port,
     state,
+    throttled,
     close: async () => {
       clearTimeout(saveTimer);
       if (options.snapshotFile) saveState(state, options.snapshotFile);

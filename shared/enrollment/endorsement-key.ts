@@ -16,7 +16,6 @@ export interface EndorsementKey {
 
 export type EndorsementKeyRead = { ok: true; ek: EndorsementKey } | { ok: false; reason: string };
 
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const PEM = /^-----BEGIN PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END PUBLIC KEY-----\s*$/;
 
 /** An RSA public key from DER SPKI, or why not. */
@@ -39,8 +38,9 @@ export function readEndorsementKey(text: string): EndorsementKeyRead {
   if (value === '') return { ok: false, reason: 'endorsementKey is empty' };
   const pem = PEM.exec(value);
   const b64 = pem ? pem[1].replace(/\s+/g, '') : value;
-  if (!BASE64.test(b64) || b64.length % 4 !== 0) return { ok: false, reason: 'endorsementKey is not base64' };
+  // Node's decoder skips what is not base64; strict means the bytes encode back to exactly the text.
   const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length === 0 || bytes.toString('base64') !== b64) return { ok: false, reason: 'endorsementKey is not base64' };
   // A DER SEQUENCE (0x30) cannot start an EK's TPM2B_PUBLIC, whose size field is 0x01xx.
   if (pem || bytes[0] === 0x30) {
     const spki = rsaFromSpki(bytes);

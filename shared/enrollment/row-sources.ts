@@ -52,7 +52,8 @@ async function* csvRows(input: AsyncIterable<Uint8Array>): AsyncGenerator<Source
   const records = Readable.from(input).pipe(parser) as AsyncIterable<{ record: Record<string, string>; raw: string; info: { lines: number } }>;
   for await (const { record, raw, info } of records) {
     // `info.lines` is where the record ends; a quoted field may span lines, and the row is reported where it starts.
-    const line = info.lines - (raw.replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0);
+    // `raw` also holds the blank lines skipped before the record, and its own line break.
+    const line = info.lines - (raw.replace(/^(?:[ \t]*\r?\n)+/, '').replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0);
     while (skipped.length && skipped[0].line < line) yield skipped.shift() as BrokenRow;
     yield { line, fields: record };
   }

@@ -7,5 +7,6 @@ import './health';
 import './allocate';
 import './incidents';
 import './imports';
+import './certificates';
 
 export { registeredFunctions } from './registry';

@@ -138,6 +138,7 @@ var backendSettings = {
   EVENTHUB_NAME: eventsHubName
   AZURE_CLIENT_ID: identity.outputs.clientId
   // Written by the postdeploy hook (infra/scripts/wire-allocation.sh); resolved by the platform with the app's identity.
+  EXPIRY_HORIZONS_DAYS: '90,30,7'
   ALLOCATION_WEBHOOK_URL: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=allocation-webhook-url)'
 }
 

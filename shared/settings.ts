@@ -23,6 +23,8 @@ export const SETTINGS = {
   allocationPolicyFile: 'ALLOCATION_POLICY_FILE',
   /** The allocation webhook as DPS calls it (URL with its function key): imported enrollments use custom allocation through it. A Key Vault reference in Azure. */
   allocationWebhookUrl: 'ALLOCATION_WEBHOOK_URL',
+  /** Certificate expiry horizons in days, loosest first (default 90,30,7); each is raised once per certificate. */
+  expiryHorizonsDays: 'EXPIRY_HORIZONS_DAYS',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
   manufacturersFile: 'MANUFACTURERS_FILE',
   /** Local stack only: bearer secrets standing in for Entra ID, `manufacturerId=secret,@admin=secret`. */

@@ -27,8 +27,12 @@ export function certificateInfo(cert: X509Certificate): X509CertificateInfo {
   };
 }
 
-/** Replaces each certificate by its info; keeps the parsed certificates aside for attestation. */
-export function withInfo(slots: X509Certificates | undefined, keep: Map<string, X509Certificate>): X509Certificates | undefined {
+/**
+ * Replaces each certificate by its info; keeps the parsed certificates aside for attestation. A slot sent back with
+ * only the `info` DPS returned (as a read-modify-write does) keeps the certificate already held with that thumbprint,
+ * in whichever slot it now sits; an `info` of a certificate DPS never held is refused.
+ */
+export function withInfo(slots: X509Certificates | undefined, keep: Map<string, X509Certificate>, held: ReadonlyMap<string, X509Certificate> = new Map()): X509Certificates | undefined {
   if (!slots) return undefined;
   const out: X509Certificates = {};
   for (const slot of ['primary', 'secondary'] as const) {
@@ -39,7 +43,11 @@ export function withInfo(slots: X509Certificates | undefined, keep: Map<string, 
       keep.set(slot, cert);
       out[slot] = { info: certificateInfo(cert) };
     } else if (given.info) {
-      out[slot] = { info: given.info };
+      const thumbprint = given.info.sha256Thumbprint?.replace(/:/g, '').toUpperCase();
+      const cert = [...held.values()].find((c) => c.fingerprint256.replace(/:/g, '') === thumbprint);
+      if (!cert) throw new HttpError(400, 400004, `The ${slot} certificate is given by its info only, and this enrollment holds no certificate with that thumbprint.`);
+      keep.set(slot, cert);
+      out[slot] = { info: certificateInfo(cert) };
     }
   }
   return out;

@@ -54,15 +54,13 @@ function normalize<T extends Entry>(ctx: DpsServiceContext, key: string, input: 
   } else {
     const kept = new Map<string, X509Certificate>();
     const x = att.x509 ?? {};
-    const client = withInfo(x.clientCertificates, kept);
-    const signing = withInfo(x.signingCertificates, kept);
+    const held = ctx.certificates.get(key) ?? new Map<string, X509Certificate>();
+    const client = withInfo(x.clientCertificates, kept, held);
+    const signing = withInfo(x.signingCertificates, kept, held);
     if (isGroup ? !signing?.primary && !x.caReferences?.primary : !client?.primary) {
       throw new HttpError(400, 400004, isGroup ? 'An X.509 group needs signingCertificates.primary or caReferences.primary.' : 'An X.509 enrollment needs clientCertificates.primary.');
     }
     out.attestation = { type: 'x509', x509: { clientCertificates: client, signingCertificates: signing, caReferences: x.caReferences } };
-    // A PUT that echoes `info` without certificates keeps the certificates already held.
-    const previous = ctx.certificates.get(key);
-    for (const slot of ['primary', 'secondary']) if (!kept.has(slot) && previous?.has(slot) && (client ?? signing)?.[slot as 'primary']) kept.set(slot, previous.get(slot) as X509Certificate);
     ctx.certificates.set(key, kept);
   }
   const linked = ctx.linkedHubs().map((h) => h.toLowerCase());

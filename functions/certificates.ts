@@ -1,0 +1,55 @@
+/**
+ * Certificate expiry: the hourly sweep (findings once per horizon, documented rolls), the six-hourly reconciliation
+ * of the inventory against DPS, and `GET /api/certificates/expiring?within=30d` (function key).
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
+import { parseHorizons, reachedHorizon } from '../shared/certificates/horizons';
+import { services } from '../shared/composition';
+import { setting } from '../shared/settings';
+import { monthsBetween, sweepExpiries } from '../shared/use-cases/expiry-sweep';
+import { certificates, reconcileInventory } from '../shared/use-cases/certificate-inventory';
+import { badRequest, ok } from './http-response';
+import { http, timer } from './registry';
+
+const horizons = () => parseHorizons(setting(process.env, 'expiryHorizonsDays'));
+const DAY = 86_400_000;
+
+export async function expirySweep(_timer: Timer, context: InvocationContext): Promise<void> {
+  const report = await sweepExpiries({ ...services(), retry: { attempts: 20 } }, { now: new Date(), horizons: horizons() });
+  context.log(`expiry sweep: ${report.documentsRead} certificates read in ${report.months} months, ${report.raised.length} findings raised, ${report.rolled.length} rolled, ${report.notRolled.length} not rolled`);
+}
+
+export async function reconcileCertificates(_timer: Timer, context: InvocationContext): Promise<void> {
+  // Flex Consumption stops a function at its timeout; 8 minutes of pages, then the next run goes on from the checkpoint.
+  const checkpoint = await reconcileInventory({ ...services(), retry: { attempts: 20 } }, { budgetMs: 8 * 60_000 });
+  context.log(`reconciliation: ${checkpoint.pagesThisRun} pages this run, phase ${checkpoint.phase}, ${checkpoint.passes} passes completed`);
+}
+
+export async function getExpiring(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const within = /^(\d{1,4})d$/.exec(request.query.get('within') ?? '30d');
+  if (!within) return badRequest('within must be a number of days, like 30d');
+  const now = new Date();
+  const until = new Date(now.getTime() + Number(within[1]) * DAY);
+  const inventory = certificates(await services().store());
+  const items = [];
+  for (const month of monthsBetween(new Date(now.getTime() - 730 * DAY), until)) {
+    let continuationToken: string | undefined;
+    do {
+      const page = await inventory.query('SELECT * FROM c WHERE c.expiryMonth = @month AND c.notAfter <= @until', { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
+      continuationToken = page.continuationToken;
+      for (const c of page.items) {
+        if (c.usages.length === 0) continue;
+        items.push({
+          thumbprint: c.id, subject: c.subject, issuer: c.issuer, notAfter: c.notAfter, expired: Date.parse(c.notAfter) <= now.getTime(),
+          horizon: reachedHorizon(c.notAfter, now, horizons()), raised: c.raised, usages: c.usages, weaknesses: c.weaknesses,
+        });
+      }
+    } while (continuationToken);
+  }
+  items.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
+  return ok({ within: `${within[1]}d`, until: until.toISOString(), count: items.length, certificates: items });
+}
+
+timer('expiry-sweep', { schedule: '0 0 * * * *', handler: expirySweep });
+timer('reconcile-certificates', { schedule: '0 30 */6 * * *', handler: reconcileCertificates });
+http('certificates-expiring', { route: 'certificates/expiring', methods: ['GET'], authLevel: 'function', handler: getExpiring });

@@ -1,0 +1,78 @@
+/**
+ * The certificate inventory in Cosmos: records written as certificates are seen (upserted with their usages merged),
+ * and the reconciliation pass that re-reads DPS enrollments and groups page by page. Its continuation token is
+ * checkpointed after every page, so a pass survives restarts and the function time limit and goes on where it was.
+ */
+import { mergeRecord, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
+import { CONTAINERS } from '../containers';
+import type { DocumentStore, EnrollmentsPort, StoredDocument } from '../ports';
+import { retryThrottled, type RetryOptions } from '../retry';
+
+export type StoredCertificate = CertificateRecord & StoredDocument;
+
+export function certificates(store: DocumentStore) {
+  return store.container<StoredCertificate>(CONTAINERS.certificates.name);
+}
+
+/** Writes what was seen, merged with what the inventory knew. */
+export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[]): Promise<void> {
+  const container = certificates(store);
+  for (const record of seen) {
+    const stored = await container.read(record.id, record.expiryMonth);
+    await container.upsert(mergeRecord(stored, record) as StoredCertificate);
+  }
+}
+
+export interface ReconcileCheckpoint extends StoredDocument {
+  phase: 'enrollments' | 'groups';
+  continuationToken?: string;
+  passStartedAt: string;
+  passes: number;
+  seenThisPass: number;
+  lastPassCompletedAt?: string;
+  lastPassSeen?: number;
+}
+
+export interface ReconcileDeps {
+  store: () => Promise<DocumentStore>;
+  enrollments: () => Promise<EnrollmentsPort>;
+  retry?: RetryOptions;
+  clock?: () => Date;
+}
+
+export const RECONCILE_CHECKPOINT = 'reconcile-certificates';
+
+/** Runs the pass for at most `budgetMs` (or to its end); returns the checkpoint as it stands. */
+export async function reconcileInventory(deps: ReconcileDeps, options: { pageSize?: number; budgetMs?: number } = {}): Promise<ReconcileCheckpoint & { pagesThisRun: number }> {
+  const { pageSize = 100, budgetMs = 8 * 60_000 } = options;
+  const clock = deps.clock ?? (() => new Date());
+  const store = await deps.store();
+  const dps = await deps.enrollments();
+  const checkpoints = store.container<ReconcileCheckpoint>(CONTAINERS.checkpoints.name);
+  const started = Date.now();
+  let checkpoint = (await checkpoints.read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT))
+    ?? { id: RECONCILE_CHECKPOINT, phase: 'enrollments', passStartedAt: clock().toISOString(), passes: 0, seenThisPass: 0 };
+  let pagesThisRun = 0;
+  // At least one page a run, however short the budget: a pass always moves on.
+  for (;;) {
+    const token = checkpoint.continuationToken;
+    const page = checkpoint.phase === 'enrollments'
+      ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
+      : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
+    await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)));
+    pagesThisRun++;
+    checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
+    if (!page.continuationToken) {
+      if (checkpoint.phase === 'enrollments') checkpoint = { ...checkpoint, phase: 'groups' };
+      else {
+        const now = clock().toISOString();
+        checkpoint = { ...checkpoint, phase: 'enrollments', passes: checkpoint.passes + 1, lastPassCompletedAt: now, lastPassSeen: checkpoint.seenThisPass, seenThisPass: 0, passStartedAt: now };
+        checkpoint = await checkpoints.upsert(checkpoint);
+        break;
+      }
+    }
+    checkpoint = await checkpoints.upsert(checkpoint);
+    if (Date.now() - started >= budgetMs) break;
+  }
+  return { ...checkpoint, pagesThisRun };
+}

@@ -1,0 +1,149 @@
+/**
+ * The expiry sweep: reads the inventory's open certificates in the months from the look-back to the loosest horizon
+ * (one single-partition query a month, filtered on the index), raises each certificate once per horizon it newly
+ * reached (a finding document and an event), and rolls enrollments whose primary is inside the last horizon when a
+ * valid secondary is staged. Its cost grows with the certificates near their end, not with the fleet.
+ */
+import { audit } from '../audit';
+import { findingCode, horizonToRaise, lookahead, reachedHorizon } from '../certificates/horizons';
+import { monthOf, recordsOfEnrollment, type CertificateUsage } from '../certificates/record';
+import { planRoll } from '../certificates/rolling';
+import { CONTAINERS } from '../containers';
+import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
+import { ConflictError } from '../errors';
+import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
+import { retryThrottled, type RetryOptions } from '../retry';
+import { certificates, recordCertificates, type StoredCertificate } from './certificate-inventory';
+
+export interface SweepDeps {
+  store: () => Promise<DocumentStore>;
+  enrollments: () => Promise<EnrollmentsPort>;
+  events: () => Promise<EventsPort>;
+  retry?: RetryOptions;
+}
+
+export interface SweepOptions {
+  now: Date;
+  horizons: readonly number[];
+  /** How far back to look for certificates that expired unseen (the first sweep, a long outage). */
+  lookbackDays?: number;
+}
+
+export interface FindingDocument extends StoredDocument {
+  kind: 'expiry';
+  code: string;
+  horizon: number;
+  certificate: { thumbprint: string; subject: string; issuer: string; notAfter: string; expiryMonth: string };
+  usages: CertificateUsage[];
+  raisedAt: string;
+  suppressed?: { by: string; reason: string; at: string };
+}
+
+export interface SweepReport {
+  months: number;
+  documentsRead: number;
+  raised: Array<{ thumbprint: string; code: string }>;
+  rolled: Array<{ kind: string; id: string; reason: string }>;
+  notRolled: Array<{ kind: string; id: string; reason: string }>;
+}
+
+/** Months (YYYY-MM) from `from` to `to`, both included. */
+export function monthsBetween(from: Date, to: Date): string[] {
+  const months: string[] = [];
+  const d = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
+  while (d <= to) {
+    months.push(monthOf(d.toISOString()));
+    d.setUTCMonth(d.getUTCMonth() + 1);
+  }
+  return months;
+}
+
+async function roll(deps: SweepDeps, store: DocumentStore, usage: CertificateUsage, now: Date, lastHorizon: number): Promise<{ rolled: boolean; reason: string }> {
+  const dps = await deps.enrollments();
+  const group = usage.kind === 'enrollmentGroup';
+  const current: IndividualEnrollment | EnrollmentGroup | undefined = group
+    ? await retryThrottled(() => dps.getGroup(usage.id), deps.retry)
+    : await retryThrottled(() => dps.getEnrollment(usage.id), deps.retry);
+  if (!current || current.attestation.type !== 'x509') return { rolled: false, reason: 'no longer an X.509 enrollment' };
+  const x509 = current.attestation.x509 ?? {};
+  const slots = group ? x509.signingCertificates : x509.clientCertificates;
+  const secondaryInfo = slots?.secondary?.info;
+  const secondaryRecord = secondaryInfo
+    ? await certificates(store).read(secondaryInfo.sha256Thumbprint.replace(/:/g, '').toUpperCase(), monthOf(new Date(secondaryInfo.notAfterUtc).toISOString()))
+    : undefined;
+  const decision = planRoll(slots, now, lastHorizon, secondaryRecord?.pem);
+  if (!decision.roll) return { rolled: false, reason: decision.reason };
+  const updated = { ...current, attestation: { type: 'x509' as const, x509: { ...x509, ...(group ? { signingCertificates: decision.slots } : { clientCertificates: decision.slots }) } } };
+  // The etag makes this conditional: an operator's change since the read wins, and the next sweep looks again.
+  const written = group ? await dps.putGroup(updated as EnrollmentGroup) : await dps.putEnrollment(updated as IndividualEnrollment);
+  const after = group ? written.attestation.x509?.signingCertificates : written.attestation.x509?.clientCertificates;
+  await recordCertificates(store, recordsOfEnrollment(written));
+  await audit(store, { actor: 'expiry-sweep', action: 'certificate.rolled', target: { kind: group ? 'enrollmentGroup' : 'enrollment', id: usage.id }, before: slots, after });
+  await (await deps.events()).publish([{ type: 'certificate.rolled', subject: usage.id, time: now.toISOString(), data: { kind: usage.kind, id: usage.id, reason: decision.reason, before: slots, after } }]);
+  return { rolled: true, reason: decision.reason };
+}
+
+export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Promise<SweepReport> {
+  const { now, horizons, lookbackDays = 730 } = options;
+  const store = await deps.store();
+  const inventory = certificates(store);
+  const findings = store.container<FindingDocument>(CONTAINERS.findings.name);
+  const until = lookahead(now, horizons);
+  const lastHorizon = Math.min(...horizons);
+  const months = monthsBetween(new Date(now.getTime() - lookbackDays * 86_400_000), until);
+  const report: SweepReport = { months: months.length, documentsRead: 0, raised: [], rolled: [], notRolled: [] };
+
+  for (const month of months) {
+    let continuationToken: string | undefined;
+    do {
+      const page = await inventory.query('SELECT * FROM c WHERE c.expiryMonth = @month AND c.settled = false AND c.notAfter <= @until',
+        { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
+      continuationToken = page.continuationToken;
+      report.documentsRead += page.items.length;
+      for (const cert of page.items) await sweepOne(deps, store, inventory, findings, cert, options, lastHorizon, report);
+    } while (continuationToken);
+  }
+  return report;
+}
+
+async function sweepOne(
+  deps: SweepDeps, store: DocumentStore, inventory: ReturnType<typeof certificates>, findings: ReturnType<DocumentStore['container']>,
+  cert: StoredCertificate, options: SweepOptions, lastHorizon: number, report: SweepReport,
+): Promise<void> {
+  const { now, horizons } = options;
+  const reached = reachedHorizon(cert.notAfter, now, horizons);
+  let usages = cert.usages;
+  if (reached !== undefined && reached <= lastHorizon) {
+    for (const usage of cert.usages.filter((u) => u.slot === 'primary' && (u.kind === 'enrollment' || u.kind === 'enrollmentGroup'))) {
+      const outcome = await roll(deps, store, usage, now, lastHorizon).catch((err: unknown) => {
+        if (err instanceof ConflictError) return { rolled: false, reason: 'changed meanwhile (etag); the next sweep looks again' };
+        throw err;
+      });
+      (outcome.rolled ? report.rolled : report.notRolled).push({ kind: usage.kind, id: usage.id, reason: outcome.reason });
+      if (outcome.rolled) usages = usages.filter((u) => u !== usage); // this certificate no longer serves there
+    }
+  }
+  // A certificate that serves nowhere any more (rolled out, or gone from DPS) is not worth a finding.
+  const horizon = usages.length ? horizonToRaise(cert.notAfter, cert.raised, now, horizons) : undefined;
+  if (horizon === undefined) {
+    if (usages !== cert.usages) await inventory.replace({ ...cert, usages });
+    return;
+  }
+  const code = findingCode(horizon);
+  const finding: FindingDocument = {
+    id: `expiry.${cert.id}.${horizon}`, kind: 'expiry', code, horizon, raisedAt: now.toISOString(), usages: cert.usages,
+    certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter, expiryMonth: cert.expiryMonth },
+  };
+  let fresh = true;
+  try {
+    await findings.create(finding);
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    fresh = false; // raised by a sweep that died before it could mark the certificate
+  }
+  if (fresh) {
+    await (await deps.events()).publish([{ type: horizon === 0 ? 'certificate.expired' : 'certificate.expiring', subject: cert.id, time: now.toISOString(), data: { code, horizon, ...finding.certificate, usages: cert.usages } }]);
+    report.raised.push({ thumbprint: cert.id, code });
+  }
+  await inventory.replace({ ...cert, usages, raised: [...cert.raised, horizon], settled: horizon === 0 });
+}

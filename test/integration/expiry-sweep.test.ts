@@ -1,0 +1,92 @@
+/**
+ * Issue 5's "done when": X.509 enrollments in the local DPS with certificates expiring in 5, 60 and 400 days give
+ * exactly the right findings, once; a staged secondary is promoted when its primary is inside the last horizon; the
+ * inventory is built by the checkpointed reconciliation pass through the DPS service SDK.
+ */
+import { X509Certificate } from 'node:crypto';
+import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
+import { issue, type Issued } from '../../dev/pki';
+import { DEFAULT_HORIZONS } from '../../shared/certificates/horizons';
+import { CONTAINERS } from '../../shared/containers';
+import { reconcileInventory, RECONCILE_CHECKPOINT } from '../../shared/use-cases/certificate-inventory';
+import { sweepExpiries, type FindingDocument } from '../../shared/use-cases/expiry-sweep';
+import { startTestStack, type TestStack } from '../support/stack';
+
+const DAY = 86_400_000;
+let stack: TestStack;
+let host: RunningHost;
+const now = new Date();
+const certs: Record<string, Issued> = {};
+const thumb = (c: Issued) => new X509Certificate(c.certPem).fingerprint256.replace(/:/g, '');
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  Object.assign(process.env, stack.env);
+  const functions = await import('../../functions/index');
+  host = await startFunctionsHost({ registrations: functions.registeredFunctions(), port: 0, functionKey: 'fk', masterKey: 'mk', env: process.env, runTimers: false, driveQueues: false, log: () => undefined });
+  const root = await issue({ subject: 'CN=Expiry Test Root', isCa: true, notAfter: new Date(now.getTime() + 3650 * DAY) });
+  const leaf = (name: string, days: number) => issue({ subject: `CN=${name}`, issuer: root, notBefore: new Date(now.getTime() - 30 * DAY), notAfter: new Date(now.getTime() + days * DAY) });
+  Object.assign(certs, { d5: await leaf('dev-5', 5), d60: await leaf('dev-60', 60), d400: await leaf('dev-400', 400), old: await leaf('dev-roll', 3), staged: await leaf('dev-roll', 400) });
+  const enroll = (id: string, primary: Issued, secondary?: Issued) => stack.services.enrollments.putEnrollment({
+    registrationId: id, attestation: { type: 'x509', x509: { clientCertificates: { primary: { certificate: primary.certPem }, ...(secondary ? { secondary: { certificate: secondary.certPem } } : {}) } } },
+  });
+  await enroll('dev-5', certs.d5);
+  await enroll('dev-60', certs.d60);
+  await enroll('dev-400', certs.d400);
+  await enroll('dev-roll', certs.old, certs.staged);
+  await stack.services.enrollments.putEnrollment({ registrationId: 'tpm-device', attestation: { type: 'symmetricKey' } });
+});
+afterAll(async () => {
+  await (await import('../../functions/allocate')).allocationRuntime().stop();
+  await host?.close();
+  await stack?.close();
+});
+
+test('the reconciliation pass builds the inventory page by page, its continuation token checkpointed', async () => {
+  const first = await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments }, { pageSize: 2, budgetMs: 0 });
+  expect(first).toMatchObject({ pagesThisRun: 1, phase: 'enrollments', continuationToken: expect.any(String), seenThisPass: 2 });
+  const rest = await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments }, { pageSize: 2 });
+  expect(rest).toMatchObject({ passes: 1, lastPassSeen: 5, phase: 'enrollments' });
+  expect(await stack.services.store.container(CONTAINERS.checkpoints.name).read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT)).toMatchObject({ passes: 1 });
+  const stored = await stack.services.store.container(CONTAINERS.certificates.name).read(thumb(certs.d60), new Date(now.getTime() + 60 * DAY).toISOString().slice(0, 7));
+  expect(stored).toMatchObject({ subject: 'CN=dev-60', usages: [{ kind: 'enrollment', id: 'dev-60', slot: 'primary' }], settled: false });
+});
+
+test('each certificate is raised once for the tightest horizon it reached; a staged secondary is promoted', async () => {
+  const deps = { store: async () => stack.services.store, enrollments: async () => stack.services.enrollments, events: async () => stack.services.events };
+  const first = await sweepExpiries(deps, { now, horizons: DEFAULT_HORIZONS });
+  expect(first.raised.sort((a, b) => a.code.localeCompare(b.code))).toEqual([
+    { thumbprint: thumb(certs.d5), code: 'CERT_EXPIRES_WITHIN_7D' },
+    { thumbprint: thumb(certs.d60), code: 'CERT_EXPIRES_WITHIN_90D' },
+  ]);
+  expect(first.rolled).toEqual([{ kind: 'enrollment', id: 'dev-roll', reason: 'the primary expires within 7 days' }]);
+  expect(first.notRolled).toEqual([{ kind: 'enrollment', id: 'dev-5', reason: 'no valid secondary is staged: the primary is the only certificate and stays' }]);
+  const rolled = await stack.services.enrollments.getEnrollment('dev-roll');
+  expect(rolled?.attestation.x509?.clientCertificates?.primary?.info?.sha256Thumbprint).toBe(thumb(certs.staged));
+  expect(rolled?.attestation.x509?.clientCertificates?.secondary).toBeUndefined();
+  expect((await stack.services.enrollments.getEnrollment('dev-5'))?.attestation.x509?.clientCertificates?.primary?.info?.sha256Thumbprint).toBe(thumb(certs.d5));
+
+  // Again at the same time: nothing new. Cost: only the open certificates inside 90 days are read.
+  const again = await sweepExpiries(deps, { now, horizons: DEFAULT_HORIZONS });
+  expect(again).toMatchObject({ raised: [], rolled: [] });
+  expect(again.documentsRead).toBe(3); // dev-5's, dev-60's, and the rolled-out primary — not dev-400's nor the staged one
+
+  // 35 days on: the 60-day certificate reaches 30 days, the 5-day one has expired.
+  const later = await sweepExpiries(deps, { now: new Date(now.getTime() + 35 * DAY), horizons: DEFAULT_HORIZONS });
+  expect(later.raised.map((r) => r.code).sort()).toEqual(['CERT_EXPIRED', 'CERT_EXPIRES_WITHIN_30D']);
+
+  const findings = await stack.services.store.container<FindingDocument>(CONTAINERS.findings.name).query('SELECT * FROM c WHERE c.kind = "expiry"', {}, { partitionKey: 'expiry' });
+  expect(findings.items.map((f) => `${f.certificate.subject} ${f.code}`).sort()).toEqual([
+    'CN=dev-5 CERT_EXPIRED', 'CN=dev-5 CERT_EXPIRES_WITHIN_7D', 'CN=dev-60 CERT_EXPIRES_WITHIN_30D', 'CN=dev-60 CERT_EXPIRES_WITHIN_90D',
+  ]);
+  const audit = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT * FROM c WHERE c.action = "certificate.rolled"', {});
+  expect(audit.items).toHaveLength(1);
+});
+
+test('GET /api/certificates/expiring answers with what expires within the window', async () => {
+  const get = async (within: string) => (await (await fetch(`${host.baseUrl}/api/certificates/expiring?within=${within}`, { headers: { 'x-functions-key': 'fk' } })).json()) as { certificates: Array<{ subject: string }> };
+  expect((await get('30d')).certificates.map((c) => c.subject)).toEqual(['CN=dev-5']);
+  expect((await get('90d')).certificates.map((c) => c.subject)).toEqual(['CN=dev-5', 'CN=dev-60']);
+  expect((await fetch(`${host.baseUrl}/api/certificates/expiring?within=soon`, { headers: { 'x-functions-key': 'fk' } })).status).toBe(400);
+  expect((await fetch(`${host.baseUrl}/api/certificates/expiring?within=30d`)).status).toBe(401);
+});

@@ -14,14 +14,27 @@ export function certificates(store: DocumentStore) {
   return store.container<StoredCertificate>(CONTAINERS.certificates.name);
 }
 
-/** Writes what was seen, merged with what the inventory knew. */
-export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[]): Promise<void> {
+/** Writes what was seen, merged with what the inventory knew; a record that did not change is not written again. */
+export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[], concurrency = 16): Promise<void> {
   const container = certificates(store);
-  for (const record of seen) {
-    const stored = await container.read(record.id, record.expiryMonth);
-    await container.upsert(mergeRecord(stored, record) as StoredCertificate);
-  }
+  // One certificate serving several enrollments of the page is written once, with all of them.
+  const byId = new Map<string, CertificateRecord>();
+  for (const record of seen) byId.set(record.id, mergeRecord(byId.get(record.id), record));
+  const records = [...byId.values()];
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, async () => {
+    while (next < records.length) {
+      const record = records[next++];
+      const stored = await container.read(record.id, record.expiryMonth);
+      const merged = mergeRecord(stored, record);
+      if (stored && sameRecord(stored, merged)) continue;
+      await container.upsert(merged as StoredCertificate);
+    }
+  }));
 }
+
+const sameRecord = (a: CertificateRecord, b: CertificateRecord) =>
+  JSON.stringify([a.usages, a.notAfter, a.subject, a.keyType, a.pem]) === JSON.stringify([b.usages, b.notAfter, b.subject, b.keyType, b.pem]);
 
 export interface ReconcileCheckpoint extends StoredDocument {
   phase: 'enrollments' | 'groups';

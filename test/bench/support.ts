@@ -41,7 +41,7 @@ export async function load(url: string, body: string, options: { duration: numbe
 }
 
 export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-export const ratio = (ours: number, base: number) => `${(ours / base).toFixed(2)}×`;
+export const ratio = (ours: number, base: number) => `${ours / base >= 0.1 ? (ours / base).toFixed(2) : (ours / base).toPrecision(2)}×`;
 
 /** Tears down what a benchmark started: the events sink, the local stack, its data folder. */
 export async function tearDown(events: { close(): Promise<void> }, stack: { close(): Promise<void> }, dataDir: string): Promise<void> {

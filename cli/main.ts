@@ -5,6 +5,7 @@
  *   dps-lifecycle import-status JOB --manufacturer ID [--follow]
  *   dps-lifecycle import-rows JOB --manufacturer ID [--status invalid]
  *   dps-lifecycle incident report FILE.json | show ID [--follow] | release ID
+ *   dps-lifecycle certificates expiring [--within 30d]
  * Where to and as whom: DPS_LIFECYCLE_URL, DPS_LIFECYCLE_FUNCTION_KEY, DPS_LIFECYCLE_TOKEN (Entra ID access token for
  * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_KEY; against `npm start` none is needed.
  */
@@ -167,6 +168,23 @@ incident.command('release').argument('<id>').action(async (id: string) => {
   const { body } = await api<IncidentView>(clientConfig(), `/api/incidents/${encodeURIComponent(id)}/release`, { method: 'POST', admin: true });
   console.log(describeIncident(body).join('\n'));
 });
+
+interface ExpiringView {
+  until: string;
+  count: number;
+  certificates: Array<{ thumbprint: string; subject: string; notAfter: string; expired: boolean; raised: number[]; usages: Array<{ kind: string; id: string; slot?: string }>; weaknesses: string[] }>;
+}
+
+program.command('certificates').description('certificate inventory (function key)')
+  .command('expiring').option('-w, --within <days>', 'window, like 30d', '30d')
+  .action(async (opts: { within: string }) => {
+    const { body } = await api<ExpiringView>(clientConfig(), `/api/certificates/expiring?within=${encodeURIComponent(opts.within)}`);
+    console.log(`${body.count} certificates end before ${body.until}:`);
+    for (const c of body.certificates) {
+      const where = c.usages.map((u) => `${u.kind} ${u.id}${u.slot ? ` (${u.slot})` : ''}`).join(', ') || 'no longer used';
+      console.log(`  ${c.notAfter.slice(0, 10)} ${c.expired ? 'EXPIRED ' : '        '}${c.subject.padEnd(40)} ${c.thumbprint.slice(0, 16)}…  ${where}${c.weaknesses.length ? `  weak: ${c.weaknesses.join('; ')}` : ''}`);
+    }
+  });
 
 program.parseAsync().catch((err: unknown) => {
   console.error(err instanceof ApiError ? err.message : (err as Error)?.message ?? err);

@@ -7,6 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { services } from '../shared/composition';
 import { AllocationRuntime } from '../shared/use-cases/allocation-runtime';
+import { deviceCertificateRecorder } from '../shared/use-cases/device-certificates';
 import { allocationSources } from '../shared/use-cases/allocation-sources';
 import { badRequest } from './http-response';
 import { http } from './registry';
@@ -15,7 +16,10 @@ let runtime: AllocationRuntime | undefined;
 
 /** The process's runtime, started when this module loads so the first snapshots load before DPS's first call. */
 export function allocationRuntime(): AllocationRuntime {
-  runtime ??= new AllocationRuntime(allocationSources(process.env, services()), { log: (line) => console.log(line) });
+  runtime ??= new AllocationRuntime(allocationSources(process.env, services()), {
+    log: (line) => console.log(line),
+    onDeviceCertificate: deviceCertificateRecorder(() => services().store(), (line) => console.log(line)),
+  });
   return runtime;
 }
 

@@ -26,6 +26,8 @@ export interface RuntimeOptions {
   /** How long a request on a cold instance may wait for the first snapshots before answering 503. */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Told of every device certificate of an allocated registration, after the answer is made; must not block. */
+  onDeviceCertificate?: (x509: Record<string, unknown>, registrationId: string, hub: string) => void;
 }
 
 export interface HttpOutcome {
@@ -142,7 +144,10 @@ export class AllocationRuntime {
     if (!(await this.waitReady())) return this.answer({ kind: 'unavailable', reason: 'the first policy and deny-list snapshots are still loading' }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
     if (this.policyProblem && !this.policy) return this.answer({ kind: 'unavailable', reason: this.policyProblem }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
     const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now(), explain);
-    return this.answer(outcome, started, parsed.value.deviceRuntimeContext.registrationId, explain);
+    const context = parsed.value.deviceRuntimeContext;
+    const answer = this.answer(outcome, started, context.registrationId, explain);
+    if (outcome.kind === 'allocate' && context.x509 && !explain) this.options.onDeviceCertificate?.(context.x509, context.registrationId, outcome.response.iotHubHostName);
+    return answer;
   }
 
   private answer(outcome: Outcome, started: number, registrationId: string | undefined, explain: boolean): HttpOutcome {

@@ -55,6 +55,14 @@ afterAll(async () => {
 test('one incident naming the intermediate CA contains every device of its group; release brings them back', async () => {
   const hubOf = new Map<string, string>();
   for (const id of ids) hubOf.set(id, (await stack.services.enrollments.getRegistrationState(id))?.assignedHub as string);
+
+  // The webhook told the certificate inventory of each device certificate it saw (issue 5).
+  const deviceCert = new X509Certificate((devices.get('line9-a') as Issued).certPem);
+  let recorded: Record<string, unknown> | undefined;
+  for (let i = 0; i < 50 && !recorded; i++, await new Promise((r) => setTimeout(r, 50))) {
+    recorded = await stack.services.store.container(CONTAINERS.certificates.name).read(deviceCert.fingerprint256.replace(/:/g, ''), new Date(deviceCert.validTo).toISOString().slice(0, 7));
+  }
+  expect(recorded).toMatchObject({ subject: 'CN=line9-a', issuer: expect.stringContaining('Line 9 Intermediate'), usages: [{ kind: 'device', id: 'line9-a', hub: hubOf.get('line9-a') }] });
   const thumbprint = new X509Certificate(intermediate.certPem).fingerprint256;
 
   const posted = await admin('/api/incidents', { method: 'POST', body: JSON.stringify({ id: 'inc-ca-1', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbprint } }) });

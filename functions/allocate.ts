@@ -18,7 +18,7 @@ let runtime: AllocationRuntime | undefined;
 export function allocationRuntime(): AllocationRuntime {
   runtime ??= new AllocationRuntime(allocationSources(process.env, services()), {
     log: (line) => console.log(line),
-    onDeviceCertificate: deviceCertificateRecorder(() => services().store(), (line) => console.log(line)),
+    onDeviceCertificate: deviceCertificateRecorder(() => services().store(), () => services().events(), (line) => console.log(line)),
   });
   return runtime;
 }

@@ -8,7 +8,10 @@ import { services } from '../shared/composition';
 import { setting } from '../shared/settings';
 import { monthsBetween, sweepExpiries } from '../shared/use-cases/expiry-sweep';
 import { certificates, reconcileInventory } from '../shared/use-cases/certificate-inventory';
-import { badRequest, ok } from './http-response';
+import { audit } from '../shared/audit';
+import { CONTAINERS } from '../shared/containers';
+import type { FindingDocument } from '../shared/use-cases/expiry-sweep';
+import { badRequest, notFound, ok } from './http-response';
 import { http, timer } from './registry';
 
 const horizons = () => parseHorizons(setting(process.env, 'expiryHorizonsDays'));
@@ -50,6 +53,44 @@ export async function getExpiring(request: HttpRequest, _context: InvocationCont
   return ok({ within: `${within[1]}d`, until: until.toISOString(), count: items.length, certificates: items });
 }
 
+const FINDING_KINDS = ['expiry', 'audit'] as const;
+
+/** `GET /api/findings?kind=audit|expiry[&suppressed=true]`: open findings (or the suppressed ones), newest first. */
+export async function listFindings(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const kind = request.query.get('kind') ?? 'audit';
+  if (!FINDING_KINDS.includes(kind as (typeof FINDING_KINDS)[number])) return badRequest(`kind must be one of ${FINDING_KINDS.join(', ')}`);
+  const wantSuppressed = request.query.get('suppressed') === 'true';
+  const page = await (await services().store()).container<FindingDocument>(CONTAINERS.findings.name).query(
+    'SELECT * FROM c WHERE c.kind = @kind', { '@kind': kind }, { partitionKey: kind, maxItems: 1000, continuationToken: request.query.get('continuationToken') ?? undefined },
+  );
+  const findings = page.items.filter((f) => !!f.suppressed === wantSuppressed).map(({ _etag, _rid, _self, _ts, _attachments, ...f }) => f);
+  findings.sort((a, b) => String(b.raisedAt).localeCompare(String(a.raisedAt)));
+  return ok({ kind, findings, continuationToken: page.continuationToken });
+}
+
+/** `POST /api/findings/{kind}/{id}/suppress` (admin): an operator silences a finding, with a reason, audited. */
+export async function suppressFinding(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  let body: { reason?: unknown };
+  try {
+    body = (await request.json()) as { reason?: unknown };
+  } catch {
+    return badRequest('the body must be JSON: { "reason": "…" }');
+  }
+  if (typeof body?.reason !== 'string' || body.reason.trim().length < 3) return badRequest('a reason (at least 3 characters) is required to suppress a finding');
+  const { kind, id } = request.params;
+  const store = await services().store();
+  const findings = store.container<FindingDocument>(CONTAINERS.findings.name);
+  const finding = await findings.read(id, kind);
+  if (!finding) return notFound(`no ${kind} finding ${id}`);
+  const by = request.headers.get('x-ms-client-principal-name') ?? 'admin key';
+  const suppressed = { by, reason: body.reason.trim(), at: new Date().toISOString() };
+  await findings.replace({ ...finding, suppressed });
+  await audit(store, { actor: by, action: 'finding.suppressed', target: { kind: 'finding', id }, before: finding.suppressed ?? null, after: suppressed });
+  return ok({ id, kind, suppressed });
+}
+
 timer('expiry-sweep', { schedule: '0 0 * * * *', handler: expirySweep });
 timer('reconcile-certificates', { schedule: '0 30 */6 * * *', handler: reconcileCertificates });
+http('findings-list', { route: 'findings', methods: ['GET'], authLevel: 'function', handler: listFindings });
+http('findings-suppress', { route: 'findings/{kind}/{id}/suppress', methods: ['POST'], authLevel: 'admin', handler: suppressFinding });
 http('certificates-expiring', { route: 'certificates/expiring', methods: ['GET'], authLevel: 'function', handler: getExpiring });

@@ -10,7 +10,7 @@ export interface AuditRecord {
   /** Who or what made the change: an incident, an import job, a sweep. */
   actor: string;
   action: string;
-  target: { kind: 'enrollment' | 'enrollmentGroup' | 'device' | 'registration' | 'denyList'; id: string; hub?: string; /** A bulk change: every ID it touched. */ ids?: string[] };
+  target: { kind: 'enrollment' | 'enrollmentGroup' | 'device' | 'registration' | 'denyList' | 'finding'; id: string; hub?: string; /** A bulk change: every ID it touched. */ ids?: string[] };
   before?: unknown;
   after?: unknown;
 }

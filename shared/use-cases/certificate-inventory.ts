@@ -3,9 +3,11 @@
  * and the reconciliation pass that re-reads DPS enrollments and groups page by page. Its continuation token is
  * checkpointed after every page, so a pass survives restarts and the function time limit and goes on where it was.
  */
+import { auditRecord } from '../certificates/audits';
 import { mergeRecord, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
+import { ConflictError } from '../errors';
 import { CONTAINERS } from '../containers';
-import type { DocumentStore, EnrollmentsPort, StoredDocument } from '../ports';
+import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
 
 export type StoredCertificate = CertificateRecord & StoredDocument;
@@ -14,8 +16,39 @@ export function certificates(store: DocumentStore) {
   return store.container<StoredCertificate>(CONTAINERS.certificates.name);
 }
 
-/** Writes what was seen, merged with what the inventory knew; a record that did not change is not written again. */
-export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[], concurrency = 16): Promise<void> {
+export interface AuditFindingDocument extends StoredDocument {
+  kind: 'audit';
+  code: string;
+  reason: string;
+  certificate: { thumbprint: string; subject: string; issuer: string; notAfter: string };
+  usages: CertificateRecord['usages'];
+  raisedAt: string;
+  suppressed?: { by: string; reason: string; at: string };
+}
+
+/** Raises the audit findings of a written record, each once (its id is the code and the thumbprint). */
+async function raiseAudits(store: DocumentStore, events: EventsPort | undefined, record: CertificateRecord): Promise<void> {
+  for (const finding of auditRecord(record)) {
+    const doc: AuditFindingDocument = {
+      id: `audit.${finding.code}.${record.id}`, kind: 'audit', code: finding.code, reason: finding.reason, usages: record.usages, raisedAt: new Date().toISOString(),
+      certificate: { thumbprint: record.id, subject: record.subject, issuer: record.issuer, notAfter: record.notAfter },
+    };
+    try {
+      await store.container<AuditFindingDocument>(CONTAINERS.findings.name).create(doc);
+    } catch (err) {
+      if (err instanceof ConflictError) continue;
+      throw err;
+    }
+    await events?.publish([{ type: 'certificate.audit', subject: record.id, time: doc.raisedAt, data: { code: doc.code, reason: doc.reason, ...doc.certificate, usages: doc.usages } }]);
+  }
+}
+
+/**
+ * Writes what was seen, merged with what the inventory knew; a record that did not change is not written again.
+ * Audit findings of what changed are raised, once.
+ */
+export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[], options: { events?: EventsPort; concurrency?: number } = {}): Promise<void> {
+  const concurrency = options.concurrency ?? 16;
   const container = certificates(store);
   // One certificate serving several enrollments of the page is written once, with all of them.
   const byId = new Map<string, CertificateRecord>();
@@ -29,6 +62,7 @@ export async function recordCertificates(store: DocumentStore, seen: Certificate
       const merged = mergeRecord(stored, record);
       if (stored && sameRecord(stored, merged)) continue;
       await container.upsert(merged as StoredCertificate);
+      await raiseAudits(store, options.events, merged);
     }
   }));
 }
@@ -49,6 +83,7 @@ export interface ReconcileCheckpoint extends StoredDocument {
 export interface ReconcileDeps {
   store: () => Promise<DocumentStore>;
   enrollments: () => Promise<EnrollmentsPort>;
+  events?: () => Promise<EventsPort>;
   retry?: RetryOptions;
   clock?: () => Date;
 }
@@ -72,7 +107,7 @@ export async function reconcileInventory(deps: ReconcileDeps, options: { pageSiz
     const page = checkpoint.phase === 'enrollments'
       ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
       : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
-    await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)));
+    await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.() });
     pagesThisRun++;
     checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
     if (!page.continuationToken) {

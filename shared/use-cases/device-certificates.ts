@@ -5,13 +5,13 @@
  */
 import { recordFromInfo } from '../certificates/record';
 import type { X509CertificateInfo } from '../dps-types';
-import type { DocumentStore } from '../ports';
+import type { DocumentStore, EventsPort } from '../ports';
 import { recordCertificates } from './certificate-inventory';
 
 const REMEMBERED = 50_000;
 const IN_FLIGHT = 8;
 
-export function deviceCertificateRecorder(store: () => Promise<DocumentStore>, log: (line: string) => void) {
+export function deviceCertificateRecorder(store: () => Promise<DocumentStore>, events: () => Promise<EventsPort>, log: (line: string) => void) {
   const seen = new Set<string>();
   let inFlight = 0;
   return (x509: Record<string, unknown>, registrationId: string, hub: string): void => {
@@ -22,8 +22,8 @@ export function deviceCertificateRecorder(store: () => Promise<DocumentStore>, l
     if (seen.size >= REMEMBERED) seen.clear();
     seen.add(key);
     inFlight++;
-    void store()
-      .then((s) => recordCertificates(s, [recordFromInfo(info, { kind: 'device', id: registrationId, hub })]))
+    void Promise.all([store(), events()])
+      .then(([s, e]) => recordCertificates(s, [recordFromInfo(info, { kind: 'device', id: registrationId, hub })], { events: e }))
       .catch((err: unknown) => { seen.delete(key); log(`inventory: device certificate of ${registrationId} not recorded: ${String(err)}`); })
       .finally(() => { inFlight--; });
   };

@@ -26,7 +26,7 @@ beforeAll(async () => {
   host = await startFunctionsHost({ registrations: functions.registeredFunctions(), port: 0, functionKey: 'fk', masterKey: 'mk', env: process.env, runTimers: false, driveQueues: false, log: () => undefined });
   const root = await issue({ subject: 'CN=Expiry Test Root', isCa: true, notAfter: new Date(now.getTime() + 3650 * DAY) });
   const leaf = (name: string, days: number) => issue({ subject: `CN=${name}`, issuer: root, notBefore: new Date(now.getTime() - 30 * DAY), notAfter: new Date(now.getTime() + days * DAY) });
-  Object.assign(certs, { d5: await leaf('dev-5', 5), d60: await leaf('dev-60', 60), d400: await leaf('dev-400', 400), old: await leaf('dev-roll', 3), staged: await leaf('dev-roll', 400) });
+  Object.assign(certs, { d5: await leaf('dev-5', 5), d60: await leaf('dev-60', 60), d400: await leaf('dev-400', 400), old: await leaf('dev-roll', 3), staged: await leaf('dev-roll', 400), cloned: await leaf('cloned', 500) });
   const enroll = (id: string, primary: Issued, secondary?: Issued) => stack.services.enrollments.putEnrollment({
     registrationId: id, attestation: { type: 'x509', x509: { clientCertificates: { primary: { certificate: primary.certPem }, ...(secondary ? { secondary: { certificate: secondary.certPem } } : {}) } } },
   });
@@ -35,6 +35,9 @@ beforeAll(async () => {
   await enroll('dev-400', certs.d400);
   await enroll('dev-roll', certs.old, certs.staged);
   await stack.services.enrollments.putEnrollment({ registrationId: 'tpm-device', attestation: { type: 'symmetricKey' } });
+  // One certificate behind two enrollments: an identity cloned (an audit finding).
+  await enroll('clone-a', certs.cloned);
+  await enroll('clone-b', certs.cloned);
 });
 afterAll(async () => {
   await (await import('../../functions/allocate')).allocationRuntime().stop();
@@ -46,7 +49,7 @@ test('the reconciliation pass builds the inventory page by page, its continuatio
   const first = await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments }, { pageSize: 2, budgetMs: 0 });
   expect(first).toMatchObject({ pagesThisRun: 1, phase: 'enrollments', continuationToken: expect.any(String), seenThisPass: 2 });
   const rest = await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments }, { pageSize: 2 });
-  expect(rest).toMatchObject({ passes: 1, lastPassSeen: 5, phase: 'enrollments' });
+  expect(rest).toMatchObject({ passes: 1, lastPassSeen: 7, phase: 'enrollments' });
   expect(await stack.services.store.container(CONTAINERS.checkpoints.name).read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT)).toMatchObject({ passes: 1 });
   const stored = await stack.services.store.container(CONTAINERS.certificates.name).read(thumb(certs.d60), new Date(now.getTime() + 60 * DAY).toISOString().slice(0, 7));
   expect(stored).toMatchObject({ subject: 'CN=dev-60', usages: [{ kind: 'enrollment', id: 'dev-60', slot: 'primary' }], settled: false });
@@ -89,4 +92,22 @@ test('GET /api/certificates/expiring answers with what expires within the window
   expect((await get('90d')).certificates.map((c) => c.subject)).toEqual(['CN=dev-5', 'CN=dev-60']);
   expect((await fetch(`${host.baseUrl}/api/certificates/expiring?within=soon`, { headers: { 'x-functions-key': 'fk' } })).status).toBe(400);
   expect((await fetch(`${host.baseUrl}/api/certificates/expiring?within=30d`)).status).toBe(401);
+});
+
+test('audit findings: a certificate behind two enrollments is raised once; an operator suppresses it with a reason, audited', async () => {
+  const call = (path: string, init: RequestInit & { key?: string } = {}) => fetch(`${host.baseUrl}${path}`, { ...init, headers: { 'x-functions-key': init.key ?? 'fk', 'content-type': 'application/json' } });
+  const open = (await (await call('/api/findings?kind=audit')).json()) as { findings: Array<{ id: string; code: string; reason: string }> };
+  expect(open.findings).toEqual([expect.objectContaining({ id: `audit.CERT_SHARED.${thumb(certs.cloned)}`, code: 'CERT_SHARED', reason: expect.stringMatching(/2 individual enrollments: clone-a, clone-b|2 individual enrollments: clone-b, clone-a/) })]);
+  // A second pass raises nothing new.
+  await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments, events: async () => stack.services.events }, { pageSize: 50 });
+  expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: unknown[] }).findings).toHaveLength(1);
+
+  const path = `/api/findings/audit/${open.findings[0].id}/suppress`;
+  expect((await call(path, { method: 'POST', body: JSON.stringify({ reason: 'lab units' }) })).status).toBe(401);
+  expect((await call(path, { method: 'POST', key: 'mk', body: JSON.stringify({}) })).status).toBe(400);
+  expect((await call(path, { method: 'POST', key: 'mk', body: JSON.stringify({ reason: 'two lab units share a test certificate' }) })).status).toBe(200);
+  expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: unknown[] }).findings).toHaveLength(0);
+  expect(((await (await call('/api/findings?kind=audit&suppressed=true')).json()) as { findings: Array<{ suppressed: { reason: string } }> }).findings[0].suppressed.reason).toBe('two lab units share a test certificate');
+  const trail = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT * FROM c WHERE c.action = "finding.suppressed"', {});
+  expect(trail.items).toHaveLength(1);
 });

@@ -68,3 +68,22 @@ describe('inventory records', () => {
     expect(merged).toMatchObject({ raised: [90], keyType: 'RSA', keySize: 2048, usages: [{ kind: 'enrollment', id: 'DEV-1', slot: 'primary' }], expiryMonth: at(50).slice(0, 7) });
   });
 });
+
+describe('audits of one record', () => {
+  it('flags a weak key seen in a whole certificate, and a certificate shared by enrollments or devices', async () => {
+    const { webcrypto } = await import('node:crypto');
+    const x509 = await import('@peculiar/x509');
+    const { recordFromPem } = await import('../../shared/certificates/record');
+    const { auditRecord } = await import('../../shared/certificates/audits');
+    x509.cryptoProvider.set(webcrypto as never);
+    const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 1024 };
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=old-device', notBefore: new Date(), notAfter: new Date(Date.now() + 86_400_000), keys, signingAlgorithm: alg });
+    const record = await recordFromPem(cert.toString('pem'), { kind: 'enrollment', id: 'old-device', slot: 'primary' });
+    expect(record).toMatchObject({ keyType: 'RSA', keySize: 1024, signatureAlgorithm: 'RSASSA-PKCS1-v1_5 SHA-256', weaknesses: ['RSA-1024 key (below 2048 bits)'] });
+    expect(auditRecord(record).map((f) => f.code)).toEqual(['CERT_WEAK_KEY']);
+    const shared = { ...recordFromInfo(info('AA', -1, 100), { kind: 'device', id: 'a', hub: 'h1' }), usages: [{ kind: 'device' as const, id: 'a', hub: 'h1' }, { kind: 'device' as const, id: 'b', hub: 'h1' }] };
+    expect(auditRecord(shared)).toEqual([{ code: 'CERT_SHARED', reason: 'one device certificate was presented by 2 registrations: a, b' }]);
+    expect(auditRecord(recordFromInfo(info('AA', -1, 100), { kind: 'device', id: 'a', hub: 'h1' }))).toEqual([]);
+  });
+});

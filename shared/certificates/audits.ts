@@ -1,0 +1,21 @@
+/**
+ * Audits beyond expiry, from what one inventory record says (AWS IoT Device Defender runs such checks; nothing does
+ * for Azure): a certificate serving several enrollments or devices (one identity cloned), and weak keys. Each
+ * finding has a reason code and is raised once per certificate.
+ */
+import type { CertificateRecord } from './record';
+
+export interface AuditFinding {
+  code: 'CERT_SHARED' | 'CERT_WEAK_KEY';
+  reason: string;
+}
+
+export function auditRecord(record: CertificateRecord): AuditFinding[] {
+  const findings: AuditFinding[] = [];
+  const enrollments = new Set(record.usages.filter((u) => u.kind === 'enrollment').map((u) => u.id.toLowerCase()));
+  const devices = new Set(record.usages.filter((u) => u.kind === 'device').map((u) => u.id.toLowerCase()));
+  if (enrollments.size > 1) findings.push({ code: 'CERT_SHARED', reason: `one certificate attests ${enrollments.size} individual enrollments: ${[...enrollments].slice(0, 5).join(', ')}` });
+  else if (devices.size > 1) findings.push({ code: 'CERT_SHARED', reason: `one device certificate was presented by ${devices.size} registrations: ${[...devices].slice(0, 5).join(', ')}` });
+  if (record.weaknesses.length) findings.push({ code: 'CERT_WEAK_KEY', reason: record.weaknesses.join('; ') });
+  return findings;
+}

@@ -7,6 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { parseIncident } from '../shared/breach/incident';
 import { services } from '../shared/composition';
+import { setting } from '../shared/settings';
 import { CONTAINERS, QUEUES } from '../shared/containers';
 import { releaseIncident, runIncident, submitIncident, type IncidentDeps, type IncidentDocument } from '../shared/use-cases/incidents';
 import { allocationRuntime } from './allocate';
@@ -15,8 +16,10 @@ import { eventHub, http, storageQueue } from './registry';
 
 function deps(log: (line: string) => void): IncidentDeps {
   const s = services();
+  const threshold = Number(setting(process.env, 'hubImportJobThreshold'));
   return {
     ...s,
+    importJobThreshold: Number.isFinite(threshold) && threshold > 0 ? threshold : undefined,
     onDeny: (entries) => allocationRuntime().pushDenyEntries(entries),
     onRelease: (entries) => allocationRuntime().removeDenyEntries(entries),
     log,
@@ -29,7 +32,7 @@ const view = (doc: IncidentDocument) => ({
   receivedAt: doc.receivedAt, deniedAt: doc.deniedAt, plannedAt: doc.plannedAt, completedAt: doc.completedAt, releasedAt: doc.releasedAt,
   undoable: doc.undo.length,
   steps: doc.steps?.map((s) => ({
-    name: s.name, ...(s.name === 'hub' ? { hub: s.hub, action: s.action, path: s.path } : {}), state: s.state, done: s.done, total: s.total,
+    name: s.name, ...(s.name === 'hub' ? { hub: s.hub, action: s.action, via: s.via, path: s.path, jobId: s.jobId } : {}), state: s.state, done: s.done, total: s.total,
     startedAt: s.startedAt, finishedAt: s.finishedAt, errors: s.errors,
     ...(s.startedAt && s.finishedAt ? { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 } : {}),
   })),

@@ -139,6 +139,7 @@ var backendSettings = {
   AZURE_CLIENT_ID: identity.outputs.clientId
   // Written by the postdeploy hook (infra/scripts/wire-allocation.sh); resolved by the platform with the app's identity.
   EXPIRY_HORIZONS_DAYS: '90,30,7'
+  HUB_IMPORT_JOB_THRESHOLD: '1000'
   ALLOCATION_WEBHOOK_URL: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=allocation-webhook-url)'
 }
 
@@ -173,6 +174,7 @@ module rbac 'modules/rbac.bicep' = {
     eventsHubName: eventsHubName
     alertsHubName: alertsHubName
     hubNames: iotHubs.outputs.names
+    hubPrincipalIds: iotHubs.outputs.principalIds
     dpsName: dps.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: keyVault.outputs.name

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CONTAINERS } from './containers';
+import { ConflictError } from './errors';
 import type { DocumentStore, StoredDocument } from './ports';
 
 export interface AuditRecord {
@@ -20,7 +21,12 @@ export interface AuditDocument extends StoredDocument, AuditRecord {
   at: string;
 }
 
-export async function audit(store: DocumentStore, record: AuditRecord, now = new Date()): Promise<void> {
+/** Appends a record. With `id`, the same change recorded again (a step replayed after a crash) is recorded once. */
+export async function audit(store: DocumentStore, record: AuditRecord, now = new Date(), id?: string): Promise<void> {
   const at = now.toISOString();
-  await store.container<AuditDocument>(CONTAINERS.audit.name).create({ id: randomUUID(), day: at.slice(0, 10), at, ...record });
+  try {
+    await store.container<AuditDocument>(CONTAINERS.audit.name).create({ id: id ?? randomUUID(), day: at.slice(0, 10), at, ...record });
+  } catch (err) {
+    if (!(id && err instanceof ConflictError)) throw err;
+  }
 }

@@ -6,7 +6,7 @@
 import { CONTAINERS } from './containers';
 import type { IotAuth } from './azure/iot-clients';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
-import type { DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, QueuePort } from './ports';
+import type { BlobsPort, DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, QueuePort } from './ports';
 import { listSetting, requireSetting, setting, type Env } from './settings';
 
 export interface Services {
@@ -15,6 +15,7 @@ export interface Services {
   store: DocumentStore;
   events: EventsPort;
   queues: QueuePort;
+  blobs: BlobsPort;
 }
 
 /** Each service on first use; the same instance afterwards. */
@@ -73,6 +74,12 @@ async function queues(env: Env): Promise<QueuePort> {
     : queueService({ serviceUri: requireSetting(env, 'storageQueueServiceUri'), credential: await credential(env) }));
 }
 
+async function blobs(env: Env): Promise<BlobsPort> {
+  const { StorageBlobs } = await import('./azure/blobs');
+  const connectionString = setting(env, 'storageConnection');
+  return new StorageBlobs(connectionString ? { connectionString } : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) });
+}
+
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let made: Promise<T> | undefined;
   return () => {
@@ -91,14 +98,15 @@ export function lazyServices(env: Env): LazyServices {
     store: once(() => store(env)),
     events: once(() => events(env)),
     queues: once(() => queues(env)),
+    blobs: once(() => blobs(env)),
   };
 }
 
 /** Every service built at once: for tools and tests. */
 export async function buildServices(env: Env): Promise<Services> {
   const lazy = lazyServices(env);
-  const [e, h, s, ev, q] = await Promise.all([lazy.enrollments(), lazy.hubs(), lazy.store(), lazy.events(), lazy.queues()]);
-  return { enrollments: e, hubs: h, store: s, events: ev, queues: q };
+  const [e, h, s, ev, q, b] = await Promise.all([lazy.enrollments(), lazy.hubs(), lazy.store(), lazy.events(), lazy.queues(), lazy.blobs()]);
+  return { enrollments: e, hubs: h, store: s, events: ev, queues: q, blobs: b };
 }
 
 let processServices: LazyServices | undefined;

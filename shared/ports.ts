@@ -53,6 +53,30 @@ export interface HubRegistryPort {
   getTwin(deviceId: string): Promise<HubTwin | undefined>;
   queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>>;
   statistics(): Promise<HubStatistics>;
+  /** Starts an import job reading `devices.txt` from `input` (one job at a time per hub: 429 ThrottledError otherwise). */
+  startImportJob(input: BlobContainerRef, output: BlobContainerRef): Promise<HubJob>;
+  getJob(jobId: string): Promise<HubJob | undefined>;
+}
+
+export interface HubJob {
+  jobId: string;
+  status: 'enqueued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'unknown';
+  progress?: number;
+  failureReason?: string;
+}
+
+/** A blob container as a hub can reach it: a SAS URL, or a plain URL the hub opens with its own identity. */
+export interface BlobContainerRef {
+  url: string;
+  byIdentity: boolean;
+}
+
+/** Blob storage: the files IoT Hub import jobs read and write. */
+export interface BlobsPort {
+  put(container: string, name: string, text: string): Promise<void>;
+  get(container: string, name: string): Promise<string | undefined>;
+  /** The container, created if needed, as an IoT hub will be told of it. */
+  containerForHub(container: string): Promise<BlobContainerRef>;
 }
 
 /** The IoT hubs this backend manages, by host name. */

@@ -14,6 +14,8 @@ export const SETTINGS = {
   cosmosDatabase: 'COSMOS_DATABASE',
   storageConnection: 'AzureWebJobsStorage',
   storageQueueServiceUri: 'AzureWebJobsStorage__queueServiceUri',
+  /** Blob containers for IoT Hub import jobs (the hubs read them with their own identity). */
+  storageBlobServiceUri: 'AzureWebJobsStorage__blobServiceUri',
   eventHubConnection: 'EVENTHUB_CONNECTION',
   eventHubNamespace: 'EVENTHUB_CONNECTION__fullyQualifiedNamespace',
   eventHubName: 'EVENTHUB_NAME',
@@ -23,6 +25,8 @@ export const SETTINGS = {
   allocationPolicyFile: 'ALLOCATION_POLICY_FILE',
   /** The allocation webhook as DPS calls it (URL with its function key): imported enrollments use custom allocation through it. A Key Vault reference in Azure. */
   allocationWebhookUrl: 'ALLOCATION_WEBHOOK_URL',
+  /** Devices on one hub above which containment deletes with an IoT Hub import job instead of bulk calls (default 1000). */
+  hubImportJobThreshold: 'HUB_IMPORT_JOB_THRESHOLD',
   /** Certificate expiry horizons in days, loosest first (default 90,30,7); each is raised once per certificate. */
   expiryHorizonsDays: 'EXPIRY_HORIZONS_DAYS',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */

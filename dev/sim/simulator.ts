@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handleDeviceSide, type WebhookRetry } from './dps-device';
 import { handleDpsService } from './dps-service';
 import { handleHub } from './iothub';
+import { handleHubJobs, type HubJob } from './hub-jobs';
 import { parseSas, verifySas } from './sas';
 import { emptyState, loadState, saveState, type HubData, type SimState } from './state';
 import { TokenBucket } from './throttle';
@@ -91,6 +92,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       (s) => (throttled.hubRegistry++, new HttpError(429, 'ThrottlingException', 'IoT hub throttling: identity registry operations exceeded the limit.', { 'retry-after': String(s) }))),
   }]));
 
+  const hubJobs = new Map<string, Map<string, HubJob>>();
+  const jobsOf = (host: string) => hubJobs.get(host) ?? (hubJobs.set(host, new Map()), hubJobs.get(host) as Map<string, HubJob>);
   const serviceCtx = { state, linkedHubs: () => hubNames, bulkLimit: options.dpsBulkLimit ?? 10, certificates, charge: chargeDps, changed };
   const deviceCtx = {
     state, idScope: options.dps.idScope, linkedHubs: () => hubNames, certificates, chargeRegistration, changed,
@@ -114,7 +117,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const token = parseSas(req.headers.authorization);
     if (token.skn !== hub.config.policyName) throw new HttpError(401, 'IotHubUnauthorizedAccess', `Unknown shared access policy ${token.skn}.`);
     verifySas(token, hub.config.hostName, [hub.config.key]);
-    return handleHub({ hostName: hub.config.hostName, data: state.hubs.get(host) as HubData, charge: hub.charge, changed }, req, res, segments);
+    const data = state.hubs.get(host) as HubData;
+    if (await handleHubJobs({ data, jobs: jobsOf(host), changed }, req, res, segments)) return true;
+    return handleHub({ hostName: hub.config.hostName, data, charge: hub.charge, changed }, req, res, segments);
   }
 
   const server = https.createServer({ cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false, keepAlive: true }, (req, res) => {

@@ -25,6 +25,8 @@ resource hubs 'Microsoft.Devices/IotHubs@2023-06-30' = [for i in range(0, count)
   location: location
   tags: tags
   sku: { name: sku, capacity: units }
+  // The hub's own identity reads the blob containers of containment import jobs (rbac.bicep).
+  identity: { type: 'SystemAssigned' }
   properties: {
     minTlsVersion: '1.2'
     // The only key: the one DPS links with (registry write, service and device connect), not iothubowner.
@@ -40,3 +42,6 @@ output hostNames array = [for i in range(0, count): hubs[i].properties.hostName]
 
 @description('Names of the hubs.')
 output names array = [for i in range(0, count): hubs[i].name]
+
+@description('Principal IDs of the hubs\' system-assigned identities.')
+output principalIds array = [for i in range(0, count): hubs[i].identity.principalId]

@@ -23,6 +23,9 @@ param alertsHubName string
 @description('IoT hub names.')
 param hubNames array
 
+@description('Principal IDs of the hubs\' identities: they read and write the blob containers of import jobs.')
+param hubPrincipalIds array = []
+
 @description('DPS name.')
 param dpsName string
 
@@ -43,6 +46,7 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -142,6 +146,13 @@ resource telemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: appInsights
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher) }
 }
+
+// Each hub runs containment import jobs (delete mode) against the storage account with its own identity.
+resource hubBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (hubPrincipal, i) in hubPrincipalIds: {
+  name: guid(storage.id, hubPrincipal, roles.storageBlobDataContributor)
+  scope: storage
+  properties: { principalId: hubPrincipal, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor) }
+}]
 
 // The app reads the allocation webhook URL (a Key Vault reference in its settings); it writes no secret.
 resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -1,8 +1,9 @@
 /** HubRegistryPort on `azure-iothub` (the IoT Hub service SDK's `Registry`). */
 import { Registry } from 'azure-iothub';
 import type { HubBulkResult, HubDevice, HubStatistics, HubTwin } from '../dps-types';
-import type { HubBulkMode, HubDirectory, HubRegistryPort, Page } from '../ports';
-import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
+import type { BlobContainerRef, HubBulkMode, HubDirectory, HubJob, HubRegistryPort, Page } from '../ports';
+import { NotFoundError } from '../errors';
+import { sdkCall, sdkPlain, sdkRead, sdkVoid, translateIotError } from './iot-errors';
 import { iotClientConfig, restApiClient, type IotAuth } from './iot-clients';
 import type { TransportOptions } from './transport';
 
@@ -54,6 +55,19 @@ export class IotHubRegistry implements HubRegistryPort {
       case 'delete': return sdkCall(() => this.sdk.removeDevices(devices, true));
       case 'deleteIfMatchETag': return sdkCall(() => this.sdk.removeDevices(devices, false));
     }
+  }
+
+  startImportJob(input: BlobContainerRef, output: BlobContainerRef): Promise<HubJob> {
+    const registry = this.registry as unknown as Record<string, (...args: unknown[]) => Promise<HubJob>>;
+    return sdkPlain(() => (input.byIdentity ? registry.importDevicesFromBlobByIdentity(input.url, output.url) : registry.importDevicesFromBlob(input.url, output.url)));
+  }
+
+  async getJob(jobId: string): Promise<HubJob | undefined> {
+    const registry = this.registry as unknown as Record<string, (...args: unknown[]) => Promise<HubJob>>;
+    return sdkPlain(() => registry.getJob(jobId)).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
   }
 
   async getTwin(deviceId: string): Promise<HubTwin | undefined> {

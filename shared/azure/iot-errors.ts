@@ -51,6 +51,15 @@ export async function sdkCall<T>(call: () => Promise<{ responseBody: T }>): Prom
   }
 }
 
+/** For the SDK calls whose promise resolves with the body itself (`callbackToPromise`: import jobs, `getJob`). */
+export async function sdkPlain<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw translateIotError(err);
+  }
+}
+
 /** As `sdkCall`, but a 404 becomes `undefined`. */export async function sdkRead<T>(call: () => Promise<{ responseBody: T }>): Promise<T | undefined> {
   try {
     return await sdkCall(call);

@@ -84,3 +84,17 @@ export function planIncident(incident: IncidentRequest, resolution: Resolution):
   }
   return steps;
 }
+
+/** How a hub step runs: bulk registry calls (≤ 100 devices each, within the registry throttle), or an import job. */
+export type HubPath = 'bulk' | 'importJob';
+
+/**
+ * The documented path for deleting far more devices than the registry throttle allows in minutes is an IoT Hub
+ * import job in delete mode (one job at a time per hub). Above `threshold` devices on one hub, containment takes it;
+ * disabling (quarantine) always goes in bulk, since an import job would need each device's whole identity.
+ */
+export function hubPath(step: Extract<Step, { name: 'hub' }>, threshold: number): HubPath {
+  return step.action === 'delete' && step.deviceIds.length > threshold ? 'importJob' : 'bulk';
+}
+
+export const DEFAULT_IMPORT_JOB_THRESHOLD = 1000;

@@ -4,19 +4,19 @@
  * re-delivered message resumes instead of repeating. Every change is audited with what it was before; release
  * undoes what the incident disabled.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { audit } from '../audit';
 import { denyKey, type DenyEntry } from '../allocation/deny-list';
 import { normalizeThumbprint, type IncidentRequest } from '../breach/incident';
-import { denyEntries, planIncident, type CompromisedGroup, type Resolution, type Step, type Target } from '../breach/plan';
+import { DEFAULT_IMPORT_JOB_THRESHOLD, denyEntries, hubPath, planIncident, type CompromisedGroup, type HubPath, type Resolution, type Step, type Target } from '../breach/plan';
 import { CONTAINERS, QUEUES } from '../containers';
 import type { DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, X509Certificates } from '../dps-types';
 import { ConflictError, NotFoundError } from '../errors';
-import type { DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, Page, QueuePort, StoredDocument } from '../ports';
+import type { BlobsPort, DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, Page, QueuePort, StoredDocument } from '../ports';
 import { HUB_BATCH } from '../limits';
 import { retryThrottled, type RetryOptions } from '../retry';
 
-export type StepState = Step & { state: 'pending' | 'running' | 'done' | 'failed'; done: number; total: number; startedAt?: string; finishedAt?: string; errors: string[]; path?: string };
+export type StepState = Step & { state: 'pending' | 'running' | 'done' | 'failed'; done: number; total: number; startedAt?: string; finishedAt?: string; errors: string[]; path?: string; via?: HubPath; jobId?: string };
 
 export type Undo =
   | { type: 'enableEnrollment'; id: string }
@@ -44,6 +44,11 @@ export interface IncidentDeps {
   hubs: () => Promise<HubDirectory>;
   queues: () => Promise<QueuePort>;
   events: () => Promise<EventsPort>;
+  blobs?: () => Promise<BlobsPort>;
+  /** Devices on one hub above which containment deletes them with an import job instead of bulk calls. */
+  importJobThreshold?: number;
+  /** How often an import job is polled (ms). */
+  jobPollMs?: number;
   /** Tells the webhook of this instance at once (other instances refresh from the store within seconds). */
   onDeny?: (entries: DenyEntry[]) => void;
   onRelease?: (entries: DenyEntry[]) => void;
@@ -258,9 +263,71 @@ function itemsOf(step: Step): unknown[] {
   }
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A blob container name for one hub step of one incident (3–63 lower-case letters, digits, hyphens). */
+const jobContainer = (incidentId: string, hub: string) => `incident-${createHash('sha256').update(`${incidentId}|${hub}`).digest('hex').slice(0, 40)}`;
+
+/**
+ * Deletes a hub step's devices with an IoT Hub import job: `devices.txt` (delete mode) to blob storage, the job
+ * started (waiting while another job runs on the hub), its id checkpointed, then polled to its end — a resumed
+ * worker polls the same job instead of starting another. `importErrors.log` tells which devices were not deleted.
+ */
+async function runHubImportJob(deps: IncidentDeps, checkpoint: Checkpoint, index: number): Promise<void> {
+  const step = (checkpoint.current.steps as StepState[])[index] as StepState & Extract<Step, { name: 'hub' }>;
+  if (!deps.blobs) throw new Error('an import-job path needs blob storage');
+  const blobs = await deps.blobs();
+  const hub = (await deps.hubs()).hub(step.hub);
+  const container = jobContainer(checkpoint.current.id, step.hub);
+  if (!step.jobId) {
+    await blobs.put(container, 'devices.txt', step.deviceIds.map((id) => JSON.stringify({ id, importMode: 'delete' })).join('\n'));
+    const ref = await blobs.containerForHub(container);
+    // One import or export job at a time per hub: a 429 waits for the running one.
+    const job = await retryThrottled(() => hub.startImportJob(ref, ref), { attempts: 120, ...deps.retry });
+    await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { jobId: job.jobId, path: `IoT Hub import job ${job.jobId} (delete mode, ${step.deviceIds.length} devices)` }));
+  }
+  const jobId = (checkpoint.current.steps as StepState[])[index].jobId as string;
+  for (;;) {
+    const job = await retryThrottled(() => hub.getJob(jobId), deps.retry);
+    if (!job) throw new Error(`import job ${jobId} on ${step.hub} is gone`);
+    if (job.status === 'failed' || job.status === 'cancelled') {
+      await checkpoint.update((d) => (d.steps as StepState[])[index].errors.push(`${step.hub}: import job ${jobId} ${job.status}: ${job.failureReason ?? 'no reason given'}`));
+      return;
+    }
+    if (job.status === 'completed') break;
+    await sleep(deps.jobPollMs ?? 2000);
+  }
+  const log = (await blobs.get(container, 'importErrors.log')) ?? '';
+  const failed = new Map<string, string>();
+  for (const line of log.split('\n').filter((l) => l.trim())) {
+    const e = JSON.parse(line) as { key?: string; errorCode?: string; errorStatus?: string };
+    if (e.key) failed.set(lower(e.key), `${e.errorCode} ${e.errorStatus ?? ''}`.trim());
+  }
+  const store = await deps.store();
+  const actor = `incident:${checkpoint.current.id}`;
+  const deleted = step.deviceIds.filter((id) => !failed.has(lower(id)));
+  // The audit ids are the change's own, so a worker resumed here does not record a deletion twice.
+  for (let i = 0; i < deleted.length; i += 50) {
+    await Promise.all(deleted.slice(i, i + 50).map((id) => audit(store, { actor, action: 'deleteDevice', target: { kind: 'device', id, hub: step.hub }, before: { registered: true }, after: { registered: false, via: `import job ${jobId}` } }, new Date(), `${checkpoint.current.id}.${lower(step.hub)}.${lower(id)}.deleted`)));
+  }
+  const errors = [...failed].filter(([, reason]) => !reason.startsWith('DeviceNotFound')).map(([id, reason]) => `${step.hub}/${id}: ${reason}`);
+  await checkpoint.update((d) => {
+    const s = (d.steps as StepState[])[index];
+    s.done = s.total;
+    s.errors.push(...errors);
+  });
+}
+
 async function runStep(deps: IncidentDeps, checkpoint: Checkpoint, index: number): Promise<void> {
   const step = (checkpoint.current.steps as StepState[])[index];
   if (step.state === 'done') return;
+  if (step.via === 'importJob') {
+    await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: 'running', startedAt: step.startedAt ?? now() }));
+    await runHubImportJob(deps, checkpoint, index);
+    await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: (d.steps as StepState[])[index].errors.length ? 'failed' : 'done', finishedAt: now() }));
+    await emit(deps, 'incident.step', checkpoint.current.id, { step: step.name, hub: (step as Extract<Step, { name: 'hub' }>).hub, done: step.total, path: (checkpoint.current.steps as StepState[])[index].path });
+    return;
+  }
   await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: 'running', startedAt: step.startedAt ?? now() }));
   const items = itemsOf(step);
   const batch = step.name === 'hub' ? HUB_BATCH : step.name === 'deny' ? 100 : 10;
@@ -308,7 +375,11 @@ export async function runIncident(deps: IncidentDeps, incidentId: string): Promi
       d.plannedAt = now();
       d.targets = resolution.targets.length;
       d.notes.push(...resolution.notes);
-      d.steps = steps.map((s) => ({ ...s, state: 'pending', done: 0, total: itemsOf(s).length, errors: [], ...(s.name === 'hub' ? { path: 'bulk registry operations (≤ 100 devices a call)' } : {}) }));
+      d.steps = steps.map((s) => {
+        const via = s.name === 'hub' ? hubPath(s, deps.importJobThreshold ?? DEFAULT_IMPORT_JOB_THRESHOLD) : undefined;
+        const path = via === 'importJob' ? `IoT Hub import job (delete mode, ${itemsOf(s).length} devices)` : via === 'bulk' ? 'bulk registry operations (≤ 100 devices a call)' : undefined;
+        return { ...s, state: 'pending', done: 0, total: itemsOf(s).length, errors: [], ...(via ? { via, path } : {}) };
+      });
     });
   }
   const steps = checkpoint.current.steps as StepState[];

@@ -44,3 +44,35 @@ test('a containment interrupted by throttling resumes from its checkpoint and de
   const deletions = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d', { '@a': 'incident:inc-recall', '@d': 'deleteDevice' }, { maxItems: 1000 });
   expect(deletions.items.map((d) => d.id).sort()).toEqual([...ids].sort());
 });
+
+test('a scope beyond the bulk threshold is deleted by an IoT Hub import job, which a resumed worker follows instead of starting again', async () => {
+  const group = await stack.services.enrollments.putGroup({ enrollmentGroupId: 'big-lot', attestation: { type: 'symmetricKey' }, allocationPolicy: 'static', iotHubHostName: HUB });
+  const ids = Array.from({ length: 30 }, (_, i) => `big-${i}`);
+  for (let i = 0; i < ids.length; i += 15) {
+    await Promise.all(ids.slice(i, i + 15).map((id) => registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, id))));
+  }
+  const before = (await stack.services.hubs.hub(HUB).statistics()).totalDeviceCount;
+  // Above 20 devices on a hub, containment takes the import-job path.
+  const deps: IncidentDeps = { ...lazyServices(stack.env), importJobThreshold: 20, jobPollMs: 50 };
+  await submitIncident(deps, { id: 'inc-big', reason: 'lot key leaked', mode: 'contain', scope: { enrollmentGroupId: 'big-lot' } });
+  // Another import job already running on the hub: ours waits for it (one job at a time per hub).
+  const blobs = await deps.blobs!();
+  await blobs.put('other-job', 'devices.txt', JSON.stringify({ id: 'not-there', importMode: 'delete' }));
+  const ref = await blobs.containerForHub('other-job');
+  await stack.services.hubs.hub(HUB).startImportJob(ref, ref);
+
+  const done = await runIncident(deps, 'inc-big');
+  expect(done?.status).toBe('contained');
+  const hubStep = (done?.steps as StepState[]).find((s) => s.name === 'hub');
+  expect(hubStep).toMatchObject({ via: 'importJob', state: 'done', done: 30, total: 30, jobId: expect.any(String), path: expect.stringMatching(/^IoT Hub import job .+ \(delete mode, 30 devices\)$/) });
+  expect((await stack.services.hubs.hub(HUB).statistics()).totalDeviceCount).toBe(before - 30);
+  for (const id of ids) expect(await stack.services.hubs.hub(HUB).getDevice(id)).toBeUndefined();
+
+  // A worker resumed after the job (a re-delivered message at the hub step) follows the same job and records nothing twice.
+  const incidents = stack.services.store.container(CONTAINERS.incidents.name);
+  const stored = await incidents.read('inc-big', 'inc-big');
+  await incidents.replace({ ...stored!, status: 'running', steps: (stored!.steps as StepState[]).map((s) => (s.name === 'hub' ? { ...s, state: 'running', done: 0 } : s)) });
+  expect((await runIncident(deps, 'inc-big'))?.status).toBe('contained');
+  const deletions = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d', { '@a': 'incident:inc-big', '@d': 'deleteDevice' }, { maxItems: 1000 });
+  expect(deletions.items.map((d) => d.id).sort()).toEqual([...ids].sort());
+});

@@ -20,7 +20,7 @@ function bicepObjectKeys(source: string, variable: string): string[] {
 /** Read by the Functions host and its trigger extensions (storage, Event Hubs trigger, telemetry), not by our code. */
 const HOST_SETTINGS = new Set([
   'EVENTHUB_CONNECTION__credential', 'EVENTHUB_CONNECTION__clientId',
-  'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__tableServiceUri',
+  'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__tableServiceUri',
   'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ]);
 

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 export interface ClientConfig {
   baseUrl: string;
   functionKey?: string;
-  adminKey?: string;
   /** Bearer token: an Entra ID access token in Azure, a manufacturer's secret locally. */
   token?: string;
+  /** Bearer token of an identity with the Admin role (incidents, findings): Entra ID in Azure, `@admin` locally. */
+  adminToken?: string;
 }
 
 function localSettings(): Record<string, string> {
@@ -21,7 +22,7 @@ function localSettings(): Record<string, string> {
   return {};
 }
 
-/** Environment first (DPS_LIFECYCLE_URL, _FUNCTION_KEY, _ADMIN_KEY, _TOKEN), then the local stack's own settings. */
+/** Environment first (DPS_LIFECYCLE_URL, _FUNCTION_KEY, _TOKEN, _ADMIN_TOKEN), then the local stack's own settings. */
 export function clientConfig(manufacturerId?: string, env = process.env): ClientConfig {
   const local = localSettings();
   const localToken = manufacturerId ? new RegExp(`(?:^|,)\\s*${manufacturerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^,]+)`).exec(local.LOCAL_BEARER_SECRETS ?? '')?.[1] : undefined;
@@ -29,8 +30,8 @@ export function clientConfig(manufacturerId?: string, env = process.env): Client
   return {
     baseUrl: (env.DPS_LIFECYCLE_URL ?? 'http://127.0.0.1:7071').replace(/\/+$/, ''),
     functionKey: env.DPS_LIFECYCLE_FUNCTION_KEY ?? local.DEV_FUNCTION_KEY,
-    adminKey: env.DPS_LIFECYCLE_ADMIN_KEY ?? local.DEV_MASTER_KEY,
     token: env.DPS_LIFECYCLE_TOKEN ?? localToken ?? adminToken,
+    adminToken: env.DPS_LIFECYCLE_ADMIN_TOKEN ?? adminToken,
   };
 }
 
@@ -42,9 +43,9 @@ export class ApiError extends Error {
 
 export async function api<T>(config: ClientConfig, path: string, init: RequestInit & { admin?: boolean } = {}): Promise<{ status: number; body: T; headers: Headers }> {
   const headers = new Headers(init.headers);
-  const key = init.admin ? config.adminKey : config.functionKey;
-  if (key) headers.set('x-functions-key', key);
-  if (config.token && !init.admin) headers.set('authorization', `Bearer ${config.token}`);
+  if (config.functionKey) headers.set('x-functions-key', config.functionKey);
+  const token = init.admin ? config.adminToken : config.token;
+  if (token) headers.set('authorization', `Bearer ${token}`);
   const response = await fetch(`${config.baseUrl}${path}`, { ...init, headers });
   const text = await response.text();
   const body = (text ? JSON.parse(text) : {}) as T & { reason?: string; error?: string };

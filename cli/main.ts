@@ -7,7 +7,8 @@
  *   dps-lifecycle incident report FILE.json | show ID [--follow] | release ID
  *   dps-lifecycle certificates expiring [--within 30d]
  * Where to and as whom: DPS_LIFECYCLE_URL, DPS_LIFECYCLE_FUNCTION_KEY, DPS_LIFECYCLE_TOKEN (Entra ID access token for
- * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_KEY; against `npm start` none is needed.
+ * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_TOKEN (an identity with the Admin role); against
+ * `npm start` none is needed.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
@@ -137,7 +138,7 @@ function describeIncident(doc: IncidentView): string[] {
   return lines;
 }
 
-const incident = program.command('incident').description('breach incidents (admin key)');
+const incident = program.command('incident').description('breach incidents (the Admin role)');
 
 incident.command('report').argument('<file>', 'incident JSON: { id, reason, mode, scope }')
   .option('--follow').action(async (file: string, opts: { follow?: boolean }) => {

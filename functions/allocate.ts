@@ -9,6 +9,7 @@ import { services } from '../shared/composition';
 import { AllocationRuntime } from '../shared/use-cases/allocation-runtime';
 import { deviceCertificateRecorder } from '../shared/use-cases/device-certificates';
 import { allocationSources } from '../shared/use-cases/allocation-sources';
+import { authorizeAdmin } from './caller';
 import { badRequest } from './http-response';
 import { http } from './registry';
 
@@ -39,10 +40,12 @@ export async function allocate(request: HttpRequest, _context: InvocationContext
 }
 
 export async function explainAllocation(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
   return handle(request, true);
 }
 
 http('allocate', { route: 'allocate', methods: ['POST'], authLevel: 'function', handler: allocate });
-http('allocate-explain', { route: 'allocate/explain', methods: ['POST'], authLevel: 'admin', handler: explainAllocation });
+http('allocate-explain', { route: 'allocate/explain', methods: ['POST'], authLevel: 'function', handler: explainAllocation });
 
 if (process.env.DPS_HOST_NAME) void allocationRuntime().start();

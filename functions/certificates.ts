@@ -11,6 +11,7 @@ import { certificates, reconcileInventory } from '../shared/use-cases/certificat
 import { audit } from '../shared/audit';
 import { CONTAINERS } from '../shared/containers';
 import type { FindingDocument } from '../shared/use-cases/expiry-sweep';
+import { authorizeAdmin } from './caller';
 import { badRequest, notFound, ok } from './http-response';
 import { http, timer } from './registry';
 
@@ -68,8 +69,10 @@ export async function listFindings(request: HttpRequest, _context: InvocationCon
   return ok({ kind, findings, continuationToken: page.continuationToken });
 }
 
-/** `POST /api/findings/{kind}/{id}/suppress` (admin): an operator silences a finding, with a reason, audited. */
+/** `POST /api/findings/{kind}/{id}/suppress` (Admin role): an operator silences a finding, with a reason, audited. */
 export async function suppressFinding(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
   let body: { reason?: unknown };
   try {
     body = (await request.json()) as { reason?: unknown };
@@ -82,7 +85,7 @@ export async function suppressFinding(request: HttpRequest, _context: Invocation
   const findings = store.container<FindingDocument>(CONTAINERS.findings.name);
   const finding = await findings.read(id, kind);
   if (!finding) return notFound(`no ${kind} finding ${id}`);
-  const by = request.headers.get('x-ms-client-principal-name') ?? 'admin key';
+  const by = auth.caller.principal;
   const suppressed = { by, reason: body.reason.trim(), at: new Date().toISOString() };
   await findings.replace({ ...finding, suppressed });
   await audit(store, { actor: by, action: 'finding.suppressed', target: { kind: 'finding', id }, before: finding.suppressed ?? null, after: suppressed });
@@ -92,5 +95,5 @@ export async function suppressFinding(request: HttpRequest, _context: Invocation
 timer('expiry-sweep', { schedule: '0 0 * * * *', handler: expirySweep });
 timer('reconcile-certificates', { schedule: '0 30 */6 * * *', handler: reconcileCertificates });
 http('findings-list', { route: 'findings', methods: ['GET'], authLevel: 'function', handler: listFindings });
-http('findings-suppress', { route: 'findings/{kind}/{id}/suppress', methods: ['POST'], authLevel: 'admin', handler: suppressFinding });
+http('findings-suppress', { route: 'findings/{kind}/{id}/suppress', methods: ['POST'], authLevel: 'function', handler: suppressFinding });
 http('certificates-expiring', { route: 'certificates/expiring', methods: ['GET'], authLevel: 'function', handler: getExpiring });

@@ -5,38 +5,21 @@
  * lists rows by status. The `import-chunks` queue worker enrolls the rows in DPS.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { identifyCaller, mayActFor, parseLocalSecrets, type Caller } from '../shared/auth/caller';
 import { services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { formatOf } from '../shared/enrollment/row-sources';
 import { setting } from '../shared/settings';
-import { importConfigSource } from '../shared/use-cases/import-config';
 import { startImport } from '../shared/use-cases/import-intake';
 import { jobView, listRows, readJob, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
 import { enrollChunk, type ChunkMessage } from '../shared/use-cases/import-worker';
-import { accepted, badRequest, notFound, ok, problem } from './http-response';
+import { authorizeManufacturer, importConfig } from './caller';
+import { accepted, badRequest, notFound, ok } from './http-response';
 import { http, storageQueue } from './registry';
-
-const importConfig = importConfigSource(process.env, () => services().store());
-const localSecrets = parseLocalSecrets(setting(process.env, 'localBearerSecrets'));
-// Set by the platform (not by us) when App Service Authentication is on.
-const platformAuth = process.env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true';
-
-type Authorized = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
-
-async function authorize(request: HttpRequest): Promise<Authorized> {
-  const { config } = await importConfig();
-  const who = identifyCaller(request.headers, config, { localSecrets, platformAuth });
-  if (!who.ok) return { ok: false, response: { ...problem(who.status, who.status === 401 ? 'Unauthorized' : 'Forbidden', who.reason), headers: who.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {} } };
-  const manufacturerId = request.params.manufacturerId;
-  if (!mayActFor(who.caller, manufacturerId)) return { ok: false, response: problem(403, 'Forbidden', `this identity does not act for manufacturer ${manufacturerId}`) };
-  return who;
-}
 
 const location = (manufacturerId: string, jobId: string) => `/api/manufacturers/${encodeURIComponent(manufacturerId)}/imports/${encodeURIComponent(jobId)}`;
 
 export async function postImport(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorize(request);
+  const auth = await authorizeManufacturer(request, request.params.manufacturerId);
   if (!auth.ok) return auth.response;
   const { config, rulesFor } = await importConfig();
   const manufacturer = config.manufacturers.find((m) => m.id === request.params.manufacturerId);
@@ -59,14 +42,14 @@ async function ownJob(request: HttpRequest) {
 }
 
 export async function getImport(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorize(request);
+  const auth = await authorizeManufacturer(request, request.params.manufacturerId);
   if (!auth.ok) return auth.response;
   const job = await ownJob(request);
   return job ? ok(jobView(job)) : notFound(`no import ${request.params.jobId} for manufacturer ${request.params.manufacturerId}`);
 }
 
 export async function getImportRows(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorize(request);
+  const auth = await authorizeManufacturer(request, request.params.manufacturerId);
   if (!auth.ok) return auth.response;
   const status = request.query.get('status') ?? undefined;
   if (status && !ROW_STATUSES.includes(status as RowStatus)) return badRequest(`status must be one of ${ROW_STATUSES.join(', ')}`);

@@ -1,5 +1,5 @@
 /**
- * Breach containment over HTTP (admin key): `POST /api/incidents` reports an incident (202, deny list written at
+ * Breach containment over HTTP (function key + the Admin role): `POST /api/incidents` reports an incident (202, deny list written at
  * once, the rest queued); `GET /api/incidents/{id}` shows its plan, each step's state, counts and timings;
  * `POST /api/incidents/{id}/release` lifts a false alarm. The worker runs from the `incident-steps` queue, and
  * security tooling can send the same JSON through the `security-alerts` event hub.
@@ -11,6 +11,7 @@ import { setting } from '../shared/settings';
 import { CONTAINERS, QUEUES } from '../shared/containers';
 import { releaseIncident, runIncident, submitIncident, type IncidentDeps, type IncidentDocument } from '../shared/use-cases/incidents';
 import { allocationRuntime } from './allocate';
+import { authorizeAdmin } from './caller';
 import { accepted, badRequest, notFound, ok, problem } from './http-response';
 import { eventHub, http, storageQueue } from './registry';
 
@@ -47,6 +48,8 @@ async function readJson(request: HttpRequest): Promise<unknown> {
 }
 
 export async function postIncident(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
   const body = await readJson(request);
   if (body === undefined) return badRequest('The body is not JSON.');
   const parsed = parseIncident(body);
@@ -58,14 +61,17 @@ export async function postIncident(request: HttpRequest, context: InvocationCont
 }
 
 export async function getIncident(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
   const id = request.params.id;
   const doc = await (await services().store()).container<IncidentDocument>(CONTAINERS.incidents.name).read(id, id);
   return doc ? ok(view(doc)) : notFound(`no incident ${id}`);
 }
 
 export async function postRelease(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const by = request.headers.get('x-ms-client-principal-name') ?? 'admin key';
-  const result = await releaseIncident(deps((l) => context.log(l)), request.params.id, by);
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
+  const result = await releaseIncident(deps((l) => context.log(l)), request.params.id, auth.caller.principal);
   if (result.kind === 'notFound') return notFound(`no incident ${request.params.id}`);
   if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
   return ok(view(result.incident));
@@ -91,8 +97,8 @@ export async function incidentAlerts(events: unknown, context: InvocationContext
   }
 }
 
-http('incidents-post', { route: 'incidents', methods: ['POST'], authLevel: 'admin', handler: postIncident });
-http('incidents-get', { route: 'incidents/{id}', methods: ['GET'], authLevel: 'admin', handler: getIncident });
-http('incidents-release', { route: 'incidents/{id}/release', methods: ['POST'], authLevel: 'admin', handler: postRelease });
+http('incidents-post', { route: 'incidents', methods: ['POST'], authLevel: 'function', handler: postIncident });
+http('incidents-get', { route: 'incidents/{id}', methods: ['GET'], authLevel: 'function', handler: getIncident });
+http('incidents-release', { route: 'incidents/{id}/release', methods: ['POST'], authLevel: 'function', handler: postRelease });
 storageQueue('incident-worker', { queueName: QUEUES.incidentSteps, connection: 'AzureWebJobsStorage', handler: incidentWorker });
 eventHub('incident-alerts', { eventHubName: 'security-alerts', consumerGroup: 'dps-lifecycle', connection: 'EVENTHUB_CONNECTION', cardinality: 'many', handler: incidentAlerts });

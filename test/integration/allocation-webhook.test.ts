@@ -55,15 +55,16 @@ test('a device revoked in the deny list is refused at once (pushed) and after a 
   await expect(register('eu-meter-9', { region: 'eu' })).resolves.toMatchObject({ assignedHub: expect.stringMatching(/hub-eu-/) });
 });
 
-test('explain (admin key only) shows the rule, each candidate’s score, and the skipped hubs', async () => {
+test('explain (the Admin role only) shows the rule, each candidate’s score, and the skipped hubs', async () => {
   const request = {
     enrollmentGroup: { enrollmentGroupId: 'demo-custom-allocation', attestation: { type: 'symmetricKey' } },
     deviceRuntimeContext: { registrationId: 'why-me', symmetricKey: {}, payload: { region: 'eu' } },
     linkedHubs: ['hub-eu-1.azure-devices.net', 'hub-us-1.azure-devices.net'],
   };
-  const post = (key: string) => fetch(`${host.baseUrl}/api/allocate/explain`, { method: 'POST', headers: { 'x-functions-key': key }, body: JSON.stringify(request) });
-  expect((await post('fk')).status).toBe(401);
-  const res = await post('mk');
+  const post = (bearer?: string) => fetch(`${host.baseUrl}/api/allocate/explain`, { method: 'POST', headers: { 'x-functions-key': 'fk', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(request) });
+  expect((await post()).status).toBe(401);
+  expect((await post('dev-acme-tpm-secret-not-a-secret')).status).toBe(403);
+  const res = await post('dev-admin-secret-not-a-secret');
   expect(res.status).toBe(200);
   const body = (await res.json()) as { outcome: string; rule: string; candidates: Array<{ hostName: string; score?: number; skipped?: string }> };
   expect(body).toMatchObject({ outcome: 'allocate', rule: 'eu-devices', response: { iotHubHostName: 'hub-eu-1.azure-devices.net' } });

@@ -18,7 +18,8 @@ let intermediate: Issued;
 const devices = new Map<string, Issued>();
 const ids = ['line9-a', 'line9-b', 'line9-c', 'line9-d'];
 
-const admin = (path: string, init: RequestInit = {}) => fetch(`${host.baseUrl}${path}`, { ...init, headers: { 'x-functions-key': 'mk', 'content-type': 'application/json' } });
+const ADMIN = 'Bearer dev-admin-secret-not-a-secret';
+const admin = (path: string, init: RequestInit = {}) => fetch(`${host.baseUrl}${path}`, { ...init, headers: { 'x-functions-key': 'fk', authorization: ADMIN, 'content-type': 'application/json' } });
 const register = (id: string) => registerX509Device(stack.env, id, (devices.get(id) as Issued).certPem, (devices.get(id) as Issued).keyPem);
 
 async function waitFor(id: string, status: string): Promise<Record<string, unknown>> {
@@ -134,6 +135,11 @@ test.each([
   expect(((await res.json()) as { reason: string }).reason).toMatch(reason);
 });
 
-test('incident routes want the admin key', async () => {
+test('incident routes want a function key and the Admin role', async () => {
+  expect((await fetch(`${host.baseUrl}/api/incidents`, { method: 'POST', headers: { authorization: ADMIN }, body: '{}' })).status).toBe(401);
   expect((await fetch(`${host.baseUrl}/api/incidents?code=fk`, { method: 'POST', body: '{}' })).status).toBe(401);
+  const maker = await fetch(`${host.baseUrl}/api/incidents?code=fk`, { method: 'POST', headers: { authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' }, body: '{}' });
+  expect(maker.status).toBe(403);
+  expect(((await maker.json()) as { reason: string }).reason).toMatch(/Admin role/);
+  expect((await fetch(`${host.baseUrl}/api/incidents/inc-ca-1?code=fk`, { headers: { authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' } })).status).toBe(403);
 });

@@ -95,7 +95,7 @@ test('GET /api/certificates/expiring answers with what expires within the window
 });
 
 test('audit findings: a certificate behind two enrollments is raised once; an operator suppresses it with a reason, audited', async () => {
-  const call = (path: string, init: RequestInit & { key?: string } = {}) => fetch(`${host.baseUrl}${path}`, { ...init, headers: { 'x-functions-key': init.key ?? 'fk', 'content-type': 'application/json' } });
+  const call = (path: string, init: RequestInit & { admin?: boolean } = {}) => fetch(`${host.baseUrl}${path}`, { ...init, headers: { 'x-functions-key': 'fk', 'content-type': 'application/json', ...(init.admin ? { authorization: 'Bearer dev-admin-secret-not-a-secret' } : {}) } });
   const open = (await (await call('/api/findings?kind=audit')).json()) as { findings: Array<{ id: string; code: string; reason: string }> };
   expect(open.findings).toEqual([expect.objectContaining({ id: `audit.CERT_SHARED.${thumb(certs.cloned)}`, code: 'CERT_SHARED', reason: expect.stringMatching(/2 individual enrollments: clone-a, clone-b|2 individual enrollments: clone-b, clone-a/) })]);
   // A second pass raises nothing new.
@@ -104,8 +104,8 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
 
   const path = `/api/findings/audit/${open.findings[0].id}/suppress`;
   expect((await call(path, { method: 'POST', body: JSON.stringify({ reason: 'lab units' }) })).status).toBe(401);
-  expect((await call(path, { method: 'POST', key: 'mk', body: JSON.stringify({}) })).status).toBe(400);
-  expect((await call(path, { method: 'POST', key: 'mk', body: JSON.stringify({ reason: 'two lab units share a test certificate' }) })).status).toBe(200);
+  expect((await call(path, { method: 'POST', admin: true, body: JSON.stringify({}) })).status).toBe(400);
+  expect((await call(path, { method: 'POST', admin: true, body: JSON.stringify({ reason: 'two lab units share a test certificate' }) })).status).toBe(200);
   expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: unknown[] }).findings).toHaveLength(0);
   expect(((await (await call('/api/findings?kind=audit&suppressed=true')).json()) as { findings: Array<{ suppressed: { reason: string } }> }).findings[0].suppressed.reason).toBe('two lab units share a test certificate');
   const trail = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT * FROM c WHERE c.action = "finding.suppressed"', {});

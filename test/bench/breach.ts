@@ -8,7 +8,7 @@
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLocalSettings } from '../../dev/local-settings';
@@ -58,12 +58,16 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-breach-'));
   const settings = loadLocalSettings();
   settings.Values.IOTHUB_HOST_NAMES = hubNames.join(',');
+  // The webhook's policy over the bench's hubs (the demo policy names the demo hubs).
+  settings.Values.ALLOCATION_POLICY_FILE = join(dataDir, 'policy.json');
+  writeFileSync(settings.Values.ALLOCATION_POLICY_FILE, JSON.stringify({ id: 'bench', pools: { all: { hubs: hubNames.map((hostName) => ({ hostName })) } }, rules: [], default: { pool: 'all' }, denyList: { maxAgeSeconds: 300, failClosed: true } }));
   settings.Values.IOTHUB_CONNECTION_STRINGS = hubNames.map((h, i) => `HostName=${h};SharedAccessKeyName=iothubowner;SharedAccessKey=${hubKey(i)}`).join(',');
   const stack = await startLocalStack(settings, {
     dataDir, persistent: false, withStorage: true,
     quotas: { registryOpsPerMinutePerUnit: 100 * SCALE, dpsOperationsPerMinute: 1000 * SCALE, dpsRegistrationsPerMinute: 1000 * SCALE, burstSeconds: 2 },
   });
-  const env = { ...stack.env, EVENT_LOG_PATH: join(dataDir, 'events.ndjson') };
+  // The import-job threshold scales with the throttle: ten minutes of a hub's registry operations, so bulk is measured.
+  const env = { ...stack.env, EVENT_LOG_PATH: join(dataDir, 'events.ndjson'), HUB_IMPORT_JOB_THRESHOLD: String(10 * 100 * SCALE) };
   const services = await buildServices(env);
   const incidents = services.store.container<IncidentDocument>(CONTAINERS.incidents.name);
   const ceilingPerMinute = HUB_COUNT * 100 * SCALE;
@@ -75,7 +79,8 @@ async function main(): Promise<void> {
   const webhook = new AllocationRuntime(allocationSources(env, lazyServices(env)), { denyRefreshMs: 1000 });
   await webhook.start();
   const probe = { enrollmentGroup: { enrollmentGroupId: 'line-a', attestation: { type: 'x509' } }, deviceRuntimeContext: { registrationId: 'dev-a-7', x509: { subjectName: 'CN=dev-a-7', issuerName: 'CN=Bench Line A Intermediate' } }, linkedHubs: hubNames };
-  if ((await webhook.allocate(probe)).status !== 200) throw new Error('the probe device should be admitted before the incident');
+  const admitted = await webhook.allocate(probe);
+  if (admitted.status !== 200) throw new Error(`the probe device should be admitted before the incident: ${admitted.status} ${JSON.stringify(admitted.body)}`);
 
   const t0 = performance.now();
   const deps = { ...lazyServices(env), retry: { attempts: 50 } };

@@ -7,6 +7,7 @@ import { parseHorizons, reachedHorizon } from '../shared/certificates/horizons';
 import { services } from '../shared/composition';
 import { setting } from '../shared/settings';
 import { monthsBetween, sweepExpiries } from '../shared/use-cases/expiry-sweep';
+import { caCertificatesSource } from '../shared/use-cases/ca-certificates';
 import { certificates, reconcileInventory } from '../shared/use-cases/certificate-inventory';
 import { audit } from '../shared/audit';
 import { CONTAINERS } from '../shared/containers';
@@ -25,7 +26,11 @@ export async function expirySweep(_timer: Timer, context: InvocationContext): Pr
 
 export async function reconcileCertificates(_timer: Timer, context: InvocationContext): Promise<void> {
   // Flex Consumption stops a function at its timeout; 8 minutes of pages, then the next run goes on from the checkpoint.
-  const checkpoint = await reconcileInventory({ ...services(), retry: { attempts: 20 } }, { budgetMs: 8 * 60_000 });
+  const maxAge = Number(setting(process.env, 'certMaxAgeDays'));
+  const checkpoint = await reconcileInventory({
+    ...services(), retry: { attempts: 20 }, caCertificates: caCertificatesSource(process.env, () => services().store()),
+    audit: Number.isFinite(maxAge) && maxAge > 0 ? { maxAgeDays: maxAge } : {},
+  }, { budgetMs: 8 * 60_000 });
   context.log(`reconciliation: ${checkpoint.pagesThisRun} pages this run, phase ${checkpoint.phase}, ${checkpoint.passes} passes completed`);
 }
 

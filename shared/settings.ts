@@ -27,6 +27,10 @@ export const SETTINGS = {
   allocationWebhookUrl: 'ALLOCATION_WEBHOOK_URL',
   /** Devices on one hub above which containment deletes with an IoT Hub import job instead of bulk calls (default 1000). */
   hubImportJobThreshold: 'HUB_IMPORT_JOB_THRESHOLD',
+  /** Certificates issued longer ago than this many days are raised as CERT_TOO_OLD. */
+  certMaxAgeDays: 'CERT_MAX_AGE_DAYS',
+  /** Local stack: the DPS instance's verified CA certificates as a file; in Azure the `dps-ca-certificates` policy document. */
+  dpsCaCertificatesFile: 'DPS_CA_CERTIFICATES_FILE',
   /** Certificate expiry horizons in days, loosest first (default 90,30,7); each is raised once per certificate. */
   expiryHorizonsDays: 'EXPIRY_HORIZONS_DAYS',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
@@ -47,7 +51,7 @@ export type SettingKey = keyof typeof SETTINGS;
  */
 export const LOCAL_ONLY_SETTINGS: ReadonlySet<SettingKey> = new Set<SettingKey>([
   'dpsConnectionString', 'hubConnectionStrings', 'cosmosConnection', 'storageConnection', 'eventHubConnection',
-  'eventLogPath', 'allocationPolicyFile', 'localCaFile', 'localIotEndpoint', 'manufacturersFile', 'localBearerSecrets',
+  'eventLogPath', 'allocationPolicyFile', 'localCaFile', 'localIotEndpoint', 'manufacturersFile', 'localBearerSecrets', 'dpsCaCertificatesFile',
 ]);
 export type Env = Record<string, string | undefined>;
 

@@ -3,8 +3,8 @@
  * and the reconciliation pass that re-reads DPS enrollments and groups page by page. Its continuation token is
  * checkpointed after every page, so a pass survives restarts and the function time limit and goes on where it was.
  */
-import { auditRecord } from '../certificates/audits';
-import { mergeRecord, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
+import { auditRecord, type AuditRules } from '../certificates/audits';
+import { mergeRecord, recordFromPem, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
 import { ConflictError } from '../errors';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
@@ -27,8 +27,8 @@ export interface AuditFindingDocument extends StoredDocument {
 }
 
 /** Raises the audit findings of a written record, each once (its id is the code and the thumbprint). */
-async function raiseAudits(store: DocumentStore, events: EventsPort | undefined, record: CertificateRecord): Promise<void> {
-  for (const finding of auditRecord(record)) {
+async function raiseAudits(store: DocumentStore, events: EventsPort | undefined, record: CertificateRecord, rules: AuditRules): Promise<void> {
+  for (const finding of auditRecord(record, rules)) {
     const doc: AuditFindingDocument = {
       id: `audit.${finding.code}.${record.id}`, kind: 'audit', code: finding.code, reason: finding.reason, usages: record.usages, raisedAt: new Date().toISOString(),
       certificate: { thumbprint: record.id, subject: record.subject, issuer: record.issuer, notAfter: record.notAfter },
@@ -45,9 +45,9 @@ async function raiseAudits(store: DocumentStore, events: EventsPort | undefined,
 
 /**
  * Writes what was seen, merged with what the inventory knew; a record that did not change is not written again.
- * Audit findings of what changed are raised, once.
+ * Audit findings are raised once each (a record re-seen is audited again: a certificate grows old unchanged).
  */
-export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[], options: { events?: EventsPort; concurrency?: number } = {}): Promise<void> {
+export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[], options: { events?: EventsPort; concurrency?: number; audit?: AuditRules } = {}): Promise<void> {
   const concurrency = options.concurrency ?? 16;
   const container = certificates(store);
   // One certificate serving several enrollments of the page is written once, with all of them.
@@ -60,9 +60,8 @@ export async function recordCertificates(store: DocumentStore, seen: Certificate
       const record = records[next++];
       const stored = await container.read(record.id, record.expiryMonth);
       const merged = mergeRecord(stored, record);
-      if (stored && sameRecord(stored, merged)) continue;
-      await container.upsert(merged as StoredCertificate);
-      await raiseAudits(store, options.events, merged);
+      if (!stored || !sameRecord(stored, merged)) await container.upsert(merged as StoredCertificate);
+      await raiseAudits(store, options.events, merged, options.audit ?? {});
     }
   }));
 }
@@ -84,6 +83,9 @@ export interface ReconcileDeps {
   store: () => Promise<DocumentStore>;
   enrollments: () => Promise<EnrollmentsPort>;
   events?: () => Promise<EventsPort>;
+  /** The DPS instance's verified CA certificates (PEM), from configuration: read whole, so key and algorithm are known. */
+  caCertificates?: () => Promise<Array<{ name: string; pem: string }>>;
+  audit?: AuditRules;
   retry?: RetryOptions;
   clock?: () => Date;
 }
@@ -104,10 +106,15 @@ export async function reconcileInventory(deps: ReconcileDeps, options: { pageSiz
   // At least one page a run, however short the budget: a pass always moves on.
   for (;;) {
     const token = checkpoint.continuationToken;
+    if (checkpoint.phase === 'enrollments' && !token && deps.caCertificates) {
+      const cas = await deps.caCertificates();
+      const records = await Promise.all(cas.map((ca) => recordFromPem(ca.pem, { kind: 'dpsCa', id: ca.name })));
+      await recordCertificates(store, records, { events: await deps.events?.(), audit: deps.audit });
+    }
     const page = checkpoint.phase === 'enrollments'
       ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
       : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
-    await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.() });
+    await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.(), audit: deps.audit });
     pagesThisRun++;
     checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
     if (!page.continuationToken) {

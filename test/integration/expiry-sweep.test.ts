@@ -111,3 +111,22 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
   const trail = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT * FROM c WHERE c.action = "finding.suppressed"', {});
   expect(trail.items).toHaveLength(1);
 });
+
+test('the pass reads the configured DPS CA certificates whole (key, algorithm, weak keys) and audits age', async () => {
+  const { webcrypto } = await import('node:crypto');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as never);
+  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 1024 };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+  const weakCa = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '02', name: 'CN=Legacy Root', notBefore: new Date(), notAfter: new Date(now.getTime() + 900 * DAY), keys, signingAlgorithm: alg, extensions: [new x509.BasicConstraintsExtension(true, undefined, true)] });
+  await reconcileInventory({
+    store: async () => stack.services.store, enrollments: async () => stack.services.enrollments, events: async () => stack.services.events,
+    caCertificates: async () => [{ name: 'legacy-root', pem: weakCa.toString('pem') }], audit: { maxAgeDays: 25 },
+  }, { pageSize: 50 });
+  const ca = await stack.services.store.container(CONTAINERS.certificates.name).read(Buffer.from(await weakCa.getThumbprint('SHA-256')).toString('hex').toUpperCase(), weakCa.notAfter.toISOString().slice(0, 7));
+  expect(ca).toMatchObject({ keyType: 'RSA', keySize: 1024, weaknesses: ['RSA-1024 key (below 2048 bits)'], usages: [{ kind: 'dpsCa', id: 'legacy-root' }] });
+  const audits = await stack.services.store.container<FindingDocument>(CONTAINERS.findings.name).query('SELECT * FROM c WHERE c.kind = "audit"', {}, { partitionKey: 'audit' });
+  const codes = audits.items.map((f) => `${f.code} ${f.certificate.subject}`).sort();
+  // Issued 30 days ago, allowed 25: every certificate DPS still holds for an enrollment.
+  expect(codes).toEqual(['CERT_SHARED CN=cloned', 'CERT_TOO_OLD CN=cloned', 'CERT_TOO_OLD CN=dev-400', 'CERT_TOO_OLD CN=dev-5', 'CERT_TOO_OLD CN=dev-60', 'CERT_TOO_OLD CN=dev-roll', 'CERT_WEAK_KEY CN=Legacy Root']);
+});

@@ -7,6 +7,7 @@ import { parseHorizons, reachedHorizon } from '../shared/certificates/horizons';
 import { services } from '../shared/composition';
 import { setting } from '../shared/settings';
 import { monthsBetween, sweepExpiries } from '../shared/use-cases/expiry-sweep';
+import { auditRevokedStillRegistered } from '../shared/use-cases/revoked-audit';
 import { caCertificatesSource } from '../shared/use-cases/ca-certificates';
 import { certificates, reconcileInventory } from '../shared/use-cases/certificate-inventory';
 import { audit } from '../shared/audit';
@@ -21,6 +22,8 @@ const DAY = 86_400_000;
 
 export async function expirySweep(_timer: Timer, context: InvocationContext): Promise<void> {
   const report = await sweepExpiries({ ...services(), retry: { attempts: 20 } }, { now: new Date(), horizons: horizons() });
+  const revoked = await auditRevokedStillRegistered({ ...services(), retry: { attempts: 20 } });
+  context.log(`revocation audit: ${revoked.certificates} revoked certificates known, ${revoked.raised.length} devices still registered raised`);
   context.log(`expiry sweep: ${report.documentsRead} certificates read in ${report.months} months, ${report.raised.length} findings raised, ${report.rolled.length} rolled, ${report.notRolled.length} not rolled`);
 }
 

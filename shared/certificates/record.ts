@@ -6,6 +6,7 @@
  */
 import 'reflect-metadata';
 import { X509Certificate } from '@peculiar/x509';
+import { denyKey } from '../allocation/deny-list';
 import type { X509CertificateInfo } from '../dps-types';
 
 export type UsageKind = 'enrollment' | 'enrollmentGroup' | 'dpsCa' | 'device';
@@ -25,6 +26,8 @@ export interface CertificateRecord {
   sha1Thumbprint?: string;
   subject: string;
   issuer: string;
+  /** The issuer DN as the deny list compares it: revoked CAs find their certificates by it. */
+  issuerKey: string;
   serialNumber?: string;
   notBefore: string;
   notAfter: string;
@@ -51,7 +54,7 @@ export function recordFromInfo(info: X509CertificateInfo, usage: CertificateUsag
   const notAfter = new Date(info.notAfterUtc).toISOString();
   return {
     id: normalizeThumbprint(info.sha256Thumbprint), expiryMonth: monthOf(notAfter), sha1Thumbprint: normalizeThumbprint(info.sha1Thumbprint),
-    subject: info.subjectName, issuer: info.issuerName, serialNumber: info.serialNumber,
+    subject: info.subjectName, issuer: info.issuerName, issuerKey: denyKey('issuer', info.issuerName), serialNumber: info.serialNumber,
     notBefore: new Date(info.notBeforeUtc).toISOString(), notAfter, weaknesses: [], usages: [usage], raised: [], settled: false,
   };
 }
@@ -68,7 +71,7 @@ export async function recordFromPem(pem: string, usage: CertificateUsage): Promi
   const notAfter = cert.notAfter.toISOString();
   return {
     id: Buffer.from(sha256).toString('hex').toUpperCase(), expiryMonth: monthOf(notAfter), sha1Thumbprint: Buffer.from(sha1).toString('hex').toUpperCase(),
-    subject: cert.subject, issuer: cert.issuer, serialNumber: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter,
+    subject: cert.subject, issuer: cert.issuer, issuerKey: denyKey('issuer', cert.issuer), serialNumber: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter,
     keyType: algorithm.name.startsWith('RSA') ? 'RSA' : algorithm.name, keySize, signatureAlgorithm: `${signature.name}${signature.hash ? ` ${signature.hash.name}` : ''}`,
     weaknesses, usages: [usage], pem, raised: [], settled: false,
   };

@@ -38,7 +38,7 @@ function inventory(fleet: number): MemoryStore {
     const days = i < EXPIRING ? 1 + (i % 89) + (i % 7) / 7 : 91 + ((i * 7919) % 3560);
     const notAfter = new Date(now.getTime() + days * DAY).toISOString();
     const id = i.toString(16).padStart(64, '0').toUpperCase();
-    void container.upsert({ id, expiryMonth: monthOf(notAfter), subject: `CN=device-${i}`, issuer: 'CN=Fleet CA', notBefore: new Date(now.getTime() - 365 * DAY).toISOString(), notAfter, weaknesses: [], usages: [{ kind: 'device', id: `device-${i}` }], raised: [], settled: false });
+    void container.upsert({ id, expiryMonth: monthOf(notAfter), subject: `CN=device-${i}`, issuer: 'CN=Fleet CA', issuerKey: 'issuer:cn=fleet ca', notBefore: new Date(now.getTime() - 365 * DAY).toISOString(), notAfter, weaknesses: [], usages: [{ kind: 'device', id: `device-${i}` }], raised: [], settled: false });
   }
   return store;
 }

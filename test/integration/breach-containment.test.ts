@@ -92,6 +92,15 @@ test('one incident naming the intermediate CA contains every device of its group
   expect(audit.items.filter((a) => a.action === 'deleteDevice')).toHaveLength(4);
   expect(audit.items.find((a) => a.action === 'disableEnrollmentGroup')).toMatchObject({ before: { provisioningStatus: 'enabled' }, after: { provisioningStatus: 'disabled' } });
 
+  // The revocation audit: nothing left to find… until a device of the revoked CA is back on a hub outside DPS.
+  const { auditRevokedStillRegistered } = await import('../../shared/use-cases/revoked-audit');
+  const auditDeps = { store: async () => stack.services.store, hubs: async () => stack.services.hubs, events: async () => stack.services.events };
+  expect((await auditRevokedStillRegistered(auditDeps)).raised).toEqual([]);
+  await stack.services.hubs.hub(hubOf.get('line9-b') as string).putDevice({ deviceId: 'line9-b', authentication: { type: 'certificateAuthority' } });
+  expect(await auditRevokedStillRegistered(auditDeps)).toMatchObject({ raised: ['line9-b'] });
+  expect((await auditRevokedStillRegistered(auditDeps)).raised).toEqual([]); // raised once
+  await stack.services.hubs.hub(hubOf.get('line9-b') as string).deleteDevice('line9-b');
+
   // A re-delivered alert changes nothing; the same id with another scope is a conflict.
   expect((await admin('/api/incidents', { method: 'POST', body: JSON.stringify({ id: 'inc-ca-1', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbprint } }) })).status).toBe(200);
   expect((await admin('/api/incidents', { method: 'POST', body: JSON.stringify({ id: 'inc-ca-1', reason: 'other', mode: 'contain', scope: { enrollmentGroupId: 'x' } }) })).status).toBe(409);

@@ -5,7 +5,9 @@
  */
 import { auditRecord, type AuditRules } from '../certificates/audits';
 import { mergeRecord, recordFromPem, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
+import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
+import { auditDeviceIds } from './device-id-audit';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
@@ -115,6 +117,7 @@ export async function reconcileInventory(deps: ReconcileDeps, options: { pageSiz
       ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
       : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
     await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.(), audit: deps.audit });
+    if (checkpoint.phase === 'enrollments') await auditDeviceIds(store, dps, await deps.events?.(), page.items as IndividualEnrollment[], deps.retry);
     pagesThisRun++;
     checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
     if (!page.continuationToken) {

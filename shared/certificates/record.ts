@@ -41,7 +41,7 @@ export interface CertificateRecord {
   pem?: string;
   /** Expiry horizons (days) already raised as findings, tightest last; `0` = expired. */
   raised: number[];
-  /** false until the expiry has been raised: the sweep's query reads only open certificates. */
+  /** false until the expiry has been raised (or while it serves nowhere): the sweep's query reads only open certificates. */
   settled: boolean;
 }
 
@@ -86,7 +86,8 @@ export function mergeRecord(stored: CertificateRecord | undefined, seen: Certifi
     ...stored, ...seen,
     keyType: seen.keyType ?? stored.keyType, keySize: seen.keySize ?? stored.keySize, signatureAlgorithm: seen.signatureAlgorithm ?? stored.signatureAlgorithm,
     weaknesses: seen.keyType ? seen.weaknesses : stored.weaknesses, pem: seen.pem ?? stored.pem,
-    usages: [...usages.values()], raised: stored.raised, settled: stored.settled,
+    // Settled when its expiry was raised; a certificate put aside for serving nowhere is swept again once it serves.
+    usages: [...usages.values()], raised: stored.raised, settled: stored.raised.includes(0),
   };
 }
 

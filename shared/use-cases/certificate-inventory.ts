@@ -7,16 +7,14 @@ import { auditRecord, type AuditRules } from '../certificates/audits';
 import { mergeRecord, recordFromPem, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
 import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
+import { certificates, type StoredCertificate } from './certificate-inventory-store';
 import { auditDeviceIds } from './device-id-audit';
+import { dropUnseen, trackUsages } from './usage-drift';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
 
-export type StoredCertificate = CertificateRecord & StoredDocument;
-
-export function certificates(store: DocumentStore) {
-  return store.container<StoredCertificate>(CONTAINERS.certificates.name);
-}
+export { certificates, type StoredCertificate } from './certificate-inventory-store';
 
 export interface AuditFindingDocument extends StoredDocument {
   kind: 'audit';
@@ -117,12 +115,15 @@ export async function reconcileInventory(deps: ReconcileDeps, options: { pageSiz
       ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
       : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
     await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.(), audit: deps.audit });
+    const kind = checkpoint.phase === 'enrollments' ? 'enrollment' as const : 'enrollmentGroup' as const;
+    await trackUsages(store, page.items.map((e) => ({ kind, id: (e as { registrationId?: string; enrollmentGroupId?: string }).registrationId ?? (e as { enrollmentGroupId: string }).enrollmentGroupId, records: recordsOfEnrollment(e) })), checkpoint.passes + 1);
     if (checkpoint.phase === 'enrollments') await auditDeviceIds(store, dps, await deps.events?.(), page.items as IndividualEnrollment[], deps.retry);
     pagesThisRun++;
     checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
     if (!page.continuationToken) {
       if (checkpoint.phase === 'enrollments') checkpoint = { ...checkpoint, phase: 'groups' };
       else {
+        await dropUnseen(store, checkpoint.passes + 1);
         const now = clock().toISOString();
         checkpoint = { ...checkpoint, phase: 'enrollments', passes: checkpoint.passes + 1, lastPassCompletedAt: now, lastPassSeen: checkpoint.seenThisPass, seenThisPass: 0, passStartedAt: now };
         checkpoint = await checkpoints.upsert(checkpoint);

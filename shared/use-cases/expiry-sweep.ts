@@ -126,7 +126,8 @@ async function sweepOne(
   // A certificate that serves nowhere any more (rolled out, or gone from DPS) is not worth a finding.
   const horizon = usages.length ? horizonToRaise(cert.notAfter, cert.raised, now, horizons) : undefined;
   if (horizon === undefined) {
-    if (usages !== cert.usages) await inventory.replace({ ...cert, usages });
+    // Serving nowhere: put aside until a sighting gives it a usage again, so the sweep stops reading it.
+    if (usages !== cert.usages || usages.length === 0) await inventory.replace({ ...cert, usages, settled: usages.length === 0 || cert.settled });
     return;
   }
   const code = findingCode(horizon);

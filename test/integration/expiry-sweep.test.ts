@@ -75,7 +75,7 @@ test('each certificate is raised once for the tightest horizon it reached; a sta
   // Again at the same time: nothing new. Cost: only the open certificates inside 90 days are read.
   const again = await sweepExpiries(deps, { now, horizons: DEFAULT_HORIZONS });
   expect(again).toMatchObject({ raised: [], rolled: [] });
-  expect(again.documentsRead).toBe(3); // dev-5's, dev-60's, and the rolled-out primary — not dev-400's nor the staged one
+  expect(again.documentsRead).toBe(2); // dev-5's and dev-60's: not dev-400's, the staged one's, nor the rolled-out primary (serving nowhere)
 
   // 35 days on: the 60-day certificate reaches 30 days, the 5-day one has expired.
   const later = await sweepExpiries(deps, { now: new Date(now.getTime() + 35 * DAY), horizons: DEFAULT_HORIZONS });
@@ -134,4 +134,24 @@ test('the pass reads the configured DPS CA certificates whole (key, algorithm, w
   const codes = audits.items.filter((f) => f.certificate).map((f) => `${f.code} ${f.certificate.subject}`).sort();
   // Issued 30 days ago, allowed 25: every certificate DPS still holds for an enrollment.
   expect(codes).toEqual(['CERT_SHARED CN=cloned', 'CERT_TOO_OLD CN=cloned', 'CERT_TOO_OLD CN=dev-400', 'CERT_TOO_OLD CN=dev-5', 'CERT_TOO_OLD CN=dev-60', 'CERT_TOO_OLD CN=dev-roll', 'CERT_WEAK_KEY CN=Legacy Root']);
+});
+
+test('drift is repaired: a certificate replaced outside the backend, or an enrollment deleted, loses its usage', async () => {
+  const deps = { store: async () => stack.services.store, enrollments: async () => stack.services.enrollments };
+  const inventory = stack.services.store.container(CONTAINERS.certificates.name);
+  const month = (c: Issued) => new Date(new X509Certificate(c.certPem).validTo).toISOString().slice(0, 7);
+  const replacement = await issue({ subject: 'CN=dev-400', notAfter: new Date(now.getTime() + 700 * DAY) });
+  await stack.services.enrollments.putEnrollment({ registrationId: 'dev-400', attestation: { type: 'x509', x509: { clientCertificates: { primary: { certificate: replacement.certPem } } } } });
+  await stack.services.enrollments.deleteEnrollment('dev-60');
+  const pass = await reconcileInventory(deps, { pageSize: 50 });
+  expect(pass.passes).toBeGreaterThanOrEqual(2);
+  expect(await inventory.read(thumb(certs.d400), month(certs.d400))).toMatchObject({ usages: [] });
+  expect(await inventory.read(thumb(certs.d60), month(certs.d60))).toMatchObject({ usages: [] });
+  expect(await inventory.read(thumb(replacement), month(replacement))).toMatchObject({ usages: [{ kind: 'enrollment', id: 'dev-400', slot: 'primary' }] });
+  expect(await inventory.read(thumb(certs.d5), month(certs.d5))).toMatchObject({ usages: [{ kind: 'enrollment', id: 'dev-5' }] });
+  // Serving nowhere, the 60-day certificate is read once more, put aside, and then no longer read nor reported
+  // (the 5-day one was settled when its expiry was raised).
+  const sweep = await sweepExpiries({ ...deps, events: async () => stack.services.events }, { now, horizons: DEFAULT_HORIZONS });
+  expect(sweep).toMatchObject({ raised: [], documentsRead: 1 });
+  expect((await sweepExpiries({ ...deps, events: async () => stack.services.events }, { now, horizons: DEFAULT_HORIZONS })).documentsRead).toBe(0);
 });

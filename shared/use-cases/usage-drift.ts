@@ -1,0 +1,84 @@
+/**
+ * Repairs drift between DPS and the inventory: for each X.509 enrollment and group the pass reads, a small map of
+ * the certificates it used last time (`checkpoints`, `usage-map.*`). A certificate no longer there loses that usage;
+ * at the end of a pass, maps the pass did not touch belong to enrollments deleted (or no longer X.509) and their
+ * usages go too. A certificate that serves nowhere is no longer swept or reported.
+ */
+import type { CertificateRecord, UsageKind } from '../certificates/record';
+import { CONTAINERS } from '../containers';
+import { ConflictError } from '../errors';
+import type { DocumentStore, StoredDocument } from '../ports';
+import { certificates } from './certificate-inventory-store';
+
+interface CertRef {
+  id: string;
+  expiryMonth: string;
+}
+
+interface UsageMap extends StoredDocument {
+  type: 'usage-map';
+  kind: UsageKind;
+  entryId: string;
+  certs: CertRef[];
+  pass: number;
+}
+
+export interface SeenEntry {
+  kind: 'enrollment' | 'enrollmentGroup';
+  id: string;
+  records: CertificateRecord[];
+}
+
+const mapId = (kind: string, id: string) => `usage-map.${kind}.${id.toLowerCase()}`;
+
+async function removeUsage(store: DocumentStore, cert: CertRef, kind: UsageKind, id: string): Promise<void> {
+  const container = certificates(store);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const record = await container.read(cert.id, cert.expiryMonth);
+    if (!record) return;
+    const usages = record.usages.filter((u) => !(u.kind === kind && u.id.toLowerCase() === id.toLowerCase()));
+    if (usages.length === record.usages.length) return;
+    try {
+      await container.replace({ ...record, usages });
+      return;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err; // written meanwhile: read again
+    }
+  }
+}
+
+/** Records what each entry uses now, dropping the usages it no longer has. Returns how many usages were dropped. */
+export async function trackUsages(store: DocumentStore, entries: SeenEntry[], pass: number): Promise<number> {
+  const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
+  let dropped = 0;
+  for (const entry of entries) {
+    if (entry.records.length === 0) continue; // not X.509: if it was, the end of the pass cleans its map
+    const id = mapId(entry.kind, entry.id);
+    const stored = await maps.read(id, id);
+    const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
+    const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
+    for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
+    dropped += gone.length;
+    if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
+      await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+    }
+  }
+  return dropped;
+}
+
+/** At the end of pass `pass`: what the pass did not see is gone from DPS. Returns how many entries were gone. */
+export async function dropUnseen(store: DocumentStore, pass: number): Promise<number> {
+  const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
+  let gone = 0;
+  let token: string | undefined;
+  do {
+    const page = await maps.query('SELECT * FROM c WHERE c.type = "usage-map" AND c.pass < @pass', { '@pass': pass }, { maxItems: 100, continuationToken: token });
+    token = page.continuationToken;
+    for (const map of page.items) {
+      for (const cert of map.certs) await removeUsage(store, cert, map.kind, map.entryId);
+      await maps.delete(map.id, map.id);
+      gone++;
+    }
+  } while (token);
+  return gone;
+}

@@ -10,7 +10,7 @@
  * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_TOKEN (an identity with the Admin role); against
  * `npm start` none is needed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createSign } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
@@ -40,6 +40,13 @@ async function fileDigest(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** A detached SHA-256 signature over the file, with the manufacturer's signing key. */
+async function signFile(file: string, keyPem: string): Promise<string> {
+  const signer = createSign('sha256');
+  for await (const chunk of createReadStream(file)) signer.update(chunk as Buffer);
+  return signer.sign(keyPem).toString('base64');
 }
 
 function describeJob(job: JobView): string {
@@ -88,8 +95,9 @@ program.command('import').argument('<file>', 'CSV, NDJSON or JSON array of EKs')
   .requiredOption('-m, --manufacturer <id>', 'manufacturer ID')
   .option('-f, --format <format>', 'csv | ndjson | json (default: from the file name)')
   .option('-k, --idempotency-key <key>', 'default: the SHA-256 of the file, so sending it again is harmless')
+  .option('--sign-key <pem>', 'sign the file with this private key (for manufacturers that sign their files)')
   .option('--follow', 'watch the job until it is done')
-  .action(async (file: string, opts: { manufacturer: string; format?: string; idempotencyKey?: string; follow?: boolean }) => {
+  .action(async (file: string, opts: { manufacturer: string; format?: string; idempotencyKey?: string; signKey?: string; follow?: boolean }) => {
     const config = clientConfig(opts.manufacturer);
     const format = formatOf(opts.format ?? file);
     if (!format) throw new Error(`cannot tell the format of ${file}: use --format csv|ndjson|json`);
@@ -97,8 +105,9 @@ program.command('import').argument('<file>', 'CSV, NDJSON or JSON array of EKs')
     const size = statSync(file).size;
     console.log(`uploading ${basename(file)} (${(size / 1e6).toFixed(1)} MB, ${format}) for ${opts.manufacturer}…`);
     const contentType = { csv: 'text/csv', ndjson: 'application/x-ndjson', json: 'application/json' }[format];
+    const signature = opts.signKey ? { 'x-content-signature': await signFile(file, readFileSync(opts.signKey, 'utf8')) } : {};
     const { status, body } = await api<JobView>(config, `${jobPath(opts.manufacturer)}?fileName=${encodeURIComponent(basename(file))}`, {
-      method: 'POST', headers: { 'content-type': contentType, 'idempotency-key': key },
+      method: 'POST', headers: { 'content-type': contentType, 'idempotency-key': key, ...signature },
       body: Readable.toWeb(createReadStream(file)) as ReadableStream, duplex: 'half',
     } as RequestInit);
     console.log(`${status === 200 ? 'already imported as' : 'job'} ${body.jobId}`);

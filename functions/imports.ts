@@ -7,6 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
+import { fileVerifier } from '../shared/enrollment/file-signature';
 import { formatOf } from '../shared/enrollment/row-sources';
 import { setting } from '../shared/settings';
 import { startImport } from '../shared/use-cases/import-intake';
@@ -27,7 +28,10 @@ export async function postImport(request: HttpRequest, _context: InvocationConte
   const format = formatOf(request.query.get('format') ?? request.headers.get('content-type') ?? undefined);
   if (!format) return badRequest('Content-Type must be text/csv, application/x-ndjson or application/json (or ?format=csv|ndjson|json)');
   if (!request.body) return badRequest('the body is empty');
+  const signatureHeader = request.headers.get('x-content-signature') ?? undefined;
+  if (manufacturer.signingCertificates?.length && !signatureHeader) return badRequest(`manufacturer ${manufacturer.id} signs its files: X-Content-Signature (base64, SHA-256) is required`);
   const result = await startImport(services(), {
+    signature: manufacturer.signingCertificates?.length ? fileVerifier(manufacturer.signingCertificates, signatureHeader as string) : undefined,
     rules: rulesFor(manufacturer), createdBy: auth.caller.principal, format, body: request.body as AsyncIterable<Uint8Array>,
     idempotencyKey: request.headers.get('idempotency-key') ?? undefined, fileName: request.query.get('fileName') ?? undefined,
   });

@@ -12,6 +12,8 @@ export interface Manufacturer {
   registrationIdPrefix?: string;
   /** Entra ID application (client) IDs whose tokens act for this manufacturer (`azp`/`appid` claim). */
   entraAppIds?: string[];
+  /** PEM certificates whose keys sign the manufacturer's files: when set, every upload must carry a valid signature. */
+  signingCertificates?: string[];
 }
 
 export interface ImportConfig {
@@ -38,6 +40,7 @@ const schema = {
           displayName: { type: 'string' },
           registrationIdPrefix: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$' },
           entraAppIds: { type: 'array', items: { type: 'string', minLength: 1 } },
+          signingCertificates: { type: 'array', items: { type: 'string', pattern: '-----BEGIN CERTIFICATE-----' } },
         },
       },
     },

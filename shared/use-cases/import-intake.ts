@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { QUEUES } from '../containers';
 import { FileDuplicates } from '../enrollment/duplicates';
 import { validateRow, type RowRules } from '../enrollment/row';
+import type { FileVerifier } from '../enrollment/file-signature';
 import { isBroken, rowsOf, type ImportFormat } from '../enrollment/row-sources';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort, QueuePort } from '../ports';
@@ -29,6 +30,8 @@ export interface ImportRequest {
   body: AsyncIterable<Uint8Array>;
   idempotencyKey?: string;
   fileName?: string;
+  /** The manufacturer's detached signature over the file, checked as it streams by (when it signs its files). */
+  signature?: FileVerifier;
 }
 
 export type IntakeResult = { kind: 'accepted' | 'existing'; job: JobDocument };
@@ -109,8 +112,10 @@ export async function startImport(deps: IntakeDeps, request: ImportRequest): Pro
     }
   };
 
+  const signature = request.signature;
+  const body = signature ? (async function* () { for await (const chunk of request.body) { signature.update(chunk); yield chunk; } })() : request.body;
   try {
-    for await (const source of rowsOf(request.format, request.body)) {
+    for await (const source of rowsOf(request.format, body)) {
       const verdict = isBroken(source)
         ? { status: 'invalid' as const, line: source.line, reason: source.error }
         : validateRow(source, request.rules);
@@ -126,6 +131,14 @@ export async function startImport(deps: IntakeDeps, request: ImportRequest): Pro
     const failed = (await container.replace({ ...job, _etag: (await container.read(job.jobId, job.jobId))?._etag, status: 'failed', reason: `the upload could not be read past line ${counts.rows}: ${(err as Error).message}`, updatedAt: clock().toISOString() })) as JobDocument;
     await publish(deps, 'import.completed', failed, { status: 'failed', counts: failed.counts });
     return { kind: 'accepted', job: failed };
+  }
+
+  if (signature && !signature.verify()) {
+    const refused = (await container.replace({ ...job, _etag: (await container.read(job.jobId, job.jobId))?._etag, status: 'failed', counts: { ...job.counts, ...pick(counts) }, chunks, reason: 'the file\'s signature does not verify with the manufacturer\'s signing certificate: the file was changed or signed by someone else; nothing was enrolled', updatedAt: clock().toISOString() })) as JobDocument;
+    // Its chunks go too: a retry under the same key must not find rows of the refused file.
+    await Promise.all(Array.from({ length: chunks }, (_, i) => container.delete(chunkId(job.jobId, i), job.jobId).catch(() => undefined)));
+    await publish(deps, 'import.completed', refused, { status: 'failed', counts: refused.counts });
+    return { kind: 'accepted', job: refused };
   }
 
   // Queue first, then say "enrolling": a crash in between leaves the job validating, and a retried upload redoes both.

@@ -204,3 +204,28 @@ test('a worker that died after DPS took a batch but before the checkpoint resume
   expect(stored).toMatchObject({ status: 'done', chunksDone: 1, counts: { valid: 25, enrolled: 25, alreadyEnrolled: 0, failed: 0 } });
   for (let i = 0; i < 25; i++) expect((await stack.services.enrollments.getEnrollment(`acme-crash-${i}`))?.attestation.tpm?.endorsementKey).toBe(b64(eks[i]));
 });
+
+test('a manufacturer that signs its files: a tampered file is refused before anything is enrolled', async () => {
+  const { createSign } = await import('node:crypto');
+  const { issue } = await import('../../dev/pki');
+  const { fileVerifier } = await import('../../shared/enrollment/file-signature');
+  const { startImport } = await import('../../shared/use-cases/import-intake');
+  const signer = await issue({ subject: 'CN=Initech file signing' });
+  const csv = ['registrationId,endorsementKey', `acme-signed-1,${b64(randomEk())}`, `acme-signed-2,${b64(randomEk())}`].join('\n');
+  const signature = createSign('sha256').update(csv).sign(signer.keyPem).toString('base64');
+  const sent: unknown[] = [];
+  const deps = { store: async () => stack.services.store, events: async () => stack.services.events, queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }) };
+  const run = (text: string, key: string) => startImport(deps, {
+    rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' }, createdBy: 'test', format: 'csv', idempotencyKey: key,
+    body: (async function* () { for (let i = 0; i < text.length; i += 100) yield Buffer.from(text.slice(i, i + 100)); })(),
+    signature: fileVerifier([signer.certPem], signature),
+  });
+  const tampered = await run(csv.replace('acme-signed-2', 'acme-signed-9'), 'signed-file');
+  expect(tampered.job).toMatchObject({ status: 'failed', reason: expect.stringContaining('signature does not verify') });
+  expect(sent).toEqual([]);
+  expect(await stack.services.store.container('imports').read(`${tampered.job.jobId}.0`, tampered.job.jobId)).toBeUndefined();
+  // The genuine file under the same key starts the job again.
+  const genuine = await run(csv, 'signed-file');
+  expect(genuine.job).toMatchObject({ jobId: tampered.job.jobId, status: 'enrolling', counts: { valid: 2 } });
+  expect(sent).toEqual([{ jobId: genuine.job.jobId, chunk: 0 }]);
+});

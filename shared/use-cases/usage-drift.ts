@@ -48,21 +48,25 @@ async function removeUsage(store: DocumentStore, cert: CertRef, kind: UsageKind,
 }
 
 /** Records what each entry uses now, dropping the usages it no longer has. Returns how many usages were dropped. */
-export async function trackUsages(store: DocumentStore, entries: SeenEntry[], pass: number): Promise<number> {
+export async function trackUsages(store: DocumentStore, entries: SeenEntry[], pass: number, concurrency = 16): Promise<number> {
   const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
+  const x509 = entries.filter((e) => e.records.length > 0); // not X.509: if it was, the end of the pass cleans its map
   let dropped = 0;
-  for (const entry of entries) {
-    if (entry.records.length === 0) continue; // not X.509: if it was, the end of the pass cleans its map
-    const id = mapId(entry.kind, entry.id);
-    const stored = await maps.read(id, id);
-    const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
-    const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
-    for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
-    dropped += gone.length;
-    if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
-      await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, x509.length) }, async () => {
+    while (next < x509.length) {
+      const entry = x509[next++];
+      const id = mapId(entry.kind, entry.id);
+      const stored = await maps.read(id, id);
+      const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
+      const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
+      for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
+      dropped += gone.length;
+      if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
+        await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+      }
     }
-  }
+  }));
   return dropped;
 }
 

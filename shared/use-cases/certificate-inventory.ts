@@ -9,6 +9,7 @@ import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
 import { certificates, type StoredCertificate } from './certificate-inventory-store';
 import { auditDeviceIds } from './device-id-audit';
+import { auditEndorsementKeys } from './ek-audit';
 import { dropUnseen, trackUsages } from './usage-drift';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
@@ -117,7 +118,10 @@ export async function reconcileInventory(deps: ReconcileDeps, options: { pageSiz
     await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.(), audit: deps.audit });
     const kind = checkpoint.phase === 'enrollments' ? 'enrollment' as const : 'enrollmentGroup' as const;
     await trackUsages(store, page.items.map((e) => ({ kind, id: (e as { registrationId?: string; enrollmentGroupId?: string }).registrationId ?? (e as { enrollmentGroupId: string }).enrollmentGroupId, records: recordsOfEnrollment(e) })), checkpoint.passes + 1);
-    if (checkpoint.phase === 'enrollments') await auditDeviceIds(store, dps, await deps.events?.(), page.items as IndividualEnrollment[], deps.retry);
+    if (checkpoint.phase === 'enrollments') {
+      await auditDeviceIds(store, dps, await deps.events?.(), page.items as IndividualEnrollment[], deps.retry);
+      await auditEndorsementKeys(store, await deps.events?.(), page.items as IndividualEnrollment[]);
+    }
     pagesThisRun++;
     checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
     if (!page.continuationToken) {

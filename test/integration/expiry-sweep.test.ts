@@ -35,6 +35,9 @@ beforeAll(async () => {
   await enroll('dev-400', certs.d400);
   await enroll('dev-roll', certs.old, certs.staged);
   await stack.services.enrollments.putEnrollment({ registrationId: 'tpm-device', attestation: { type: 'symmetricKey' } });
+  // One TPM endorsement key behind two enrollments (an audit finding).
+  const ek = (await import('../../dev/ek-factory')).randomEk().toString('base64');
+  for (const id of ['tpm-a', 'tpm-b']) await stack.services.enrollments.putEnrollment({ registrationId: id, attestation: { type: 'tpm', tpm: { endorsementKey: ek } } });
   // Two enrollments that provision one device ID (an audit finding).
   await stack.services.enrollments.putEnrollment({ registrationId: 'meter-17-new', deviceId: 'meter-17', attestation: { type: 'symmetricKey' } });
   await stack.services.enrollments.putEnrollment({ registrationId: 'meter-17', attestation: { type: 'symmetricKey' } });
@@ -52,7 +55,7 @@ test('the reconciliation pass builds the inventory page by page, its continuatio
   const first = await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments }, { pageSize: 2, budgetMs: 0 });
   expect(first).toMatchObject({ pagesThisRun: 1, phase: 'enrollments', continuationToken: expect.any(String), seenThisPass: 2 });
   const rest = await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments }, { pageSize: 2 });
-  expect(rest).toMatchObject({ passes: 1, lastPassSeen: 9, phase: 'enrollments' });
+  expect(rest).toMatchObject({ passes: 1, lastPassSeen: 11, phase: 'enrollments' });
   expect(await stack.services.store.container(CONTAINERS.checkpoints.name).read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT)).toMatchObject({ passes: 1 });
   const stored = await stack.services.store.container(CONTAINERS.certificates.name).read(thumb(certs.d60), new Date(now.getTime() + 60 * DAY).toISOString().slice(0, 7));
   expect(stored).toMatchObject({ subject: 'CN=dev-60', usages: [{ kind: 'enrollment', id: 'dev-60', slot: 'primary' }], settled: false });
@@ -101,17 +104,18 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
   const call = (path: string, init: RequestInit & { admin?: boolean } = {}) => fetch(`${host.baseUrl}${path}`, { ...init, headers: { 'x-functions-key': 'fk', 'content-type': 'application/json', ...(init.admin ? { authorization: 'Bearer dev-admin-secret-not-a-secret' } : {}) } });
   const all = (await (await call('/api/findings?kind=audit')).json()) as { findings: Array<{ id: string; code: string; reason: string }> };
   expect(all.findings.find((f) => f.code === 'DEVICE_ID_SHARED')).toMatchObject({ id: 'audit.DEVICE_ID_SHARED.meter-17', reason: 'enrollments meter-17-new, meter-17 all provision device ID meter-17' });
-  const open = { findings: all.findings.filter((f) => f.code !== 'DEVICE_ID_SHARED') };
+  expect(all.findings.find((f) => f.code === 'EK_SHARED')).toMatchObject({ reason: 'one TPM endorsement key is enrolled as tpm-a and tpm-b' });
+  const open = { findings: all.findings.filter((f) => f.code === 'CERT_SHARED') };
   expect(open.findings).toEqual([expect.objectContaining({ id: `audit.CERT_SHARED.${thumb(certs.cloned)}`, code: 'CERT_SHARED', reason: expect.stringMatching(/2 individual enrollments: clone-a, clone-b|2 individual enrollments: clone-b, clone-a/) })]);
   // A second pass raises nothing new.
   await reconcileInventory({ store: async () => stack.services.store, enrollments: async () => stack.services.enrollments, events: async () => stack.services.events }, { pageSize: 50 });
-  expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: unknown[] }).findings).toHaveLength(2);
+  expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: unknown[] }).findings).toHaveLength(3);
 
   const path = `/api/findings/audit/${open.findings[0].id}/suppress`;
   expect((await call(path, { method: 'POST', body: JSON.stringify({ reason: 'lab units' }) })).status).toBe(401);
   expect((await call(path, { method: 'POST', admin: true, body: JSON.stringify({}) })).status).toBe(400);
   expect((await call(path, { method: 'POST', admin: true, body: JSON.stringify({ reason: 'two lab units share a test certificate' }) })).status).toBe(200);
-  expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: Array<{ code: string }> }).findings.map((f) => f.code)).toEqual(['DEVICE_ID_SHARED']);
+  expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: Array<{ code: string }> }).findings.map((f) => f.code).sort()).toEqual(['DEVICE_ID_SHARED', 'EK_SHARED']);
   expect(((await (await call('/api/findings?kind=audit&suppressed=true')).json()) as { findings: Array<{ suppressed: { reason: string } }> }).findings[0].suppressed.reason).toBe('two lab units share a test certificate');
   const trail = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT * FROM c WHERE c.action = "finding.suppressed"', {});
   expect(trail.items).toHaveLength(1);

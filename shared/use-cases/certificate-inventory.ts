@@ -6,10 +6,10 @@
 import { auditRecord, type AuditRules } from '../certificates/audits';
 import { mergeRecord, recordFromPem, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
 import type { IndividualEnrollment } from '../dps-types';
-import { ConflictError } from '../errors';
 import { certificates, type StoredCertificate } from './certificate-inventory-store';
 import { auditDeviceIds } from './device-id-audit';
 import { auditEndorsementKeys } from './ek-audit';
+import { raiseOnce } from './findings';
 import { dropUnseen, trackUsages } from './usage-drift';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
@@ -34,13 +34,7 @@ async function raiseAudits(store: DocumentStore, events: EventsPort | undefined,
       id: `audit.${finding.code}.${record.id}`, kind: 'audit', code: finding.code, reason: finding.reason, usages: record.usages, raisedAt: new Date().toISOString(),
       certificate: { thumbprint: record.id, subject: record.subject, issuer: record.issuer, notAfter: record.notAfter },
     };
-    try {
-      await store.container<AuditFindingDocument>(CONTAINERS.findings.name).create(doc);
-    } catch (err) {
-      if (err instanceof ConflictError) continue;
-      throw err;
-    }
-    await events?.publish([{ type: 'certificate.audit', subject: record.id, time: doc.raisedAt, data: { code: doc.code, reason: doc.reason, ...doc.certificate, usages: doc.usages } }]);
+    await raiseOnce(store, events, doc, { type: 'certificate.audit', subject: record.id, data: { code: doc.code, reason: doc.reason, ...doc.certificate, usages: doc.usages } });
   }
 }
 

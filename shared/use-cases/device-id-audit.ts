@@ -6,9 +6,9 @@
  */
 import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
-import { ConflictError } from '../errors';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
+import { raiseOnce } from './findings';
 
 interface DeviceIdClaim extends StoredDocument {
   deviceId: string;
@@ -26,7 +26,6 @@ export interface DeviceIdFinding extends StoredDocument {
 
 export async function auditDeviceIds(store: DocumentStore, dps: EnrollmentsPort, events: EventsPort | undefined, enrollments: IndividualEnrollment[], retry?: RetryOptions): Promise<string[]> {
   const claims = store.container<DeviceIdClaim>(CONTAINERS.checkpoints.name);
-  const findings = store.container<DeviceIdFinding>(CONTAINERS.findings.name);
   const raised: string[] = [];
   for (const e of enrollments) {
     const deviceId = e.deviceId?.trim();
@@ -42,14 +41,7 @@ export async function auditDeviceIds(store: DocumentStore, dps: EnrollmentsPort,
       id: `audit.DEVICE_ID_SHARED.${deviceId.toLowerCase()}`, kind: 'audit', code: 'DEVICE_ID_SHARED', deviceId, registrationIds: sharing, raisedAt: new Date().toISOString(),
       reason: `enrollments ${sharing.join(', ')} all provision device ID ${deviceId}`,
     };
-    try {
-      await findings.create(finding);
-    } catch (err) {
-      if (err instanceof ConflictError) continue;
-      throw err;
-    }
-    raised.push(deviceId);
-    await events?.publish([{ type: 'enrollment.audit', subject: deviceId, time: finding.raisedAt, data: { code: finding.code, reason: finding.reason, registrationIds: sharing } }]);
+    if (await raiseOnce(store, events, finding, { type: 'enrollment.audit', subject: deviceId, data: { code: finding.code, reason: finding.reason, registrationIds: sharing } })) raised.push(deviceId);
   }
   return raised;
 }

@@ -8,6 +8,7 @@ import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort, StoredDocument } from '../ports';
+import { raiseOnce } from './findings';
 
 interface EkClaim extends StoredDocument {
   registrationId: string;
@@ -26,7 +27,6 @@ export interface EkFinding extends StoredDocument {
 
 export async function auditEndorsementKeys(store: DocumentStore, events: EventsPort | undefined, enrollments: IndividualEnrollment[]): Promise<string[]> {
   const claims = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
-  const findings = store.container<EkFinding>(CONTAINERS.findings.name);
   const raised: string[] = [];
   for (const e of enrollments) {
     const ek = e.attestation?.type === 'tpm' ? e.attestation.tpm?.endorsementKey : undefined;
@@ -48,14 +48,7 @@ export async function auditEndorsementKeys(store: DocumentStore, events: EventsP
       id: `audit.EK_SHARED.${hash}`, kind: 'audit', code: 'EK_SHARED', registrationIds, raisedAt: new Date().toISOString(),
       reason: `one TPM endorsement key is enrolled as ${registrationIds.join(' and ')}`,
     };
-    try {
-      await findings.create(finding);
-    } catch (err) {
-      if (err instanceof ConflictError) continue;
-      throw err;
-    }
-    raised.push(hash);
-    await events?.publish([{ type: 'enrollment.audit', subject: hash, time: finding.raisedAt, data: { code: finding.code, reason: finding.reason, registrationIds } }]);
+    if (await raiseOnce(store, events, finding, { type: 'enrollment.audit', subject: hash, data: { code: finding.code, reason: finding.reason, registrationIds } })) raised.push(hash);
   }
   return raised;
 }

@@ -8,12 +8,12 @@ import { audit } from '../audit';
 import { findingCode, horizonToRaise, lookahead, reachedHorizon } from '../certificates/horizons';
 import { monthOf, recordsOfEnrollment, type CertificateUsage } from '../certificates/record';
 import { planRoll } from '../certificates/rolling';
-import { CONTAINERS } from '../containers';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
 import { certificates, recordCertificates, type StoredCertificate } from './certificate-inventory';
+import { raiseOnce } from './findings';
 
 export interface SweepDeps {
   store: () => Promise<DocumentStore>;
@@ -87,7 +87,6 @@ export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Pro
   const { now, horizons, lookbackDays = 730 } = options;
   const store = await deps.store();
   const inventory = certificates(store);
-  const findings = store.container<FindingDocument>(CONTAINERS.findings.name);
   const until = lookahead(now, horizons);
   const lastHorizon = Math.min(...horizons);
   const months = monthsBetween(new Date(now.getTime() - lookbackDays * 86_400_000), until);
@@ -100,14 +99,14 @@ export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Pro
         { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
       continuationToken = page.continuationToken;
       report.documentsRead += page.items.length;
-      for (const cert of page.items) await sweepOne(deps, store, inventory, findings, cert, options, lastHorizon, report);
+      for (const cert of page.items) await sweepOne(deps, store, inventory, cert, options, lastHorizon, report);
     } while (continuationToken);
   }
   return report;
 }
 
 async function sweepOne(
-  deps: SweepDeps, store: DocumentStore, inventory: ReturnType<typeof certificates>, findings: ReturnType<DocumentStore['container']>,
+  deps: SweepDeps, store: DocumentStore, inventory: ReturnType<typeof certificates>,
   cert: StoredCertificate, options: SweepOptions, lastHorizon: number, report: SweepReport,
 ): Promise<void> {
   const { now, horizons } = options;
@@ -135,16 +134,8 @@ async function sweepOne(
     id: `expiry.${cert.id}.${horizon}`, kind: 'expiry', code, horizon, raisedAt: now.toISOString(), usages: cert.usages,
     certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter, expiryMonth: cert.expiryMonth },
   };
-  let fresh = true;
-  try {
-    await findings.create(finding);
-  } catch (err) {
-    if (!(err instanceof ConflictError)) throw err;
-    fresh = false; // raised by a sweep that died before it could mark the certificate
-  }
-  if (fresh) {
-    await (await deps.events()).publish([{ type: horizon === 0 ? 'certificate.expired' : 'certificate.expiring', subject: cert.id, time: now.toISOString(), data: { code, horizon, ...finding.certificate, usages: cert.usages } }]);
-    report.raised.push({ thumbprint: cert.id, code });
-  }
+  // Not fresh: raised by a sweep that died before it could mark the certificate.
+  const fresh = await raiseOnce(store, await deps.events(), finding, { type: horizon === 0 ? 'certificate.expired' : 'certificate.expiring', subject: cert.id, data: { code, horizon, ...finding.certificate, usages: cert.usages } });
+  if (fresh) report.raised.push({ thumbprint: cert.id, code });
   await inventory.replace({ ...cert, usages, raised: [...cert.raised, horizon], settled: horizon === 0 });
 }

@@ -6,10 +6,10 @@
  */
 import { denyKey, type DenyEntry } from '../allocation/deny-list';
 import { CONTAINERS } from '../containers';
-import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
 import { certificates, type AuditFindingDocument, type StoredCertificate } from './certificate-inventory';
+import { raiseOnce } from './findings';
 
 export interface RevokedAuditDeps {
   store: () => Promise<DocumentStore>;
@@ -44,7 +44,6 @@ export async function auditRevokedStillRegistered(deps: RevokedAuditDeps): Promi
     }
   }
   const hubs = await deps.hubs();
-  const findings = store.container<AuditFindingDocument>(CONTAINERS.findings.name);
   const raised: string[] = [];
   for (const { cert, entry } of revoked.values()) {
     for (const usage of cert.usages.filter((u) => u.kind === 'device' && u.hub)) {
@@ -56,14 +55,7 @@ export async function auditRevokedStillRegistered(deps: RevokedAuditDeps): Promi
         reason: `device ${usage.id} is still registered (${device.status ?? 'enabled'}) on ${usage.hub} under a ${entry.kind === 'issuer' ? 'CA' : 'certificate'} revoked by incident ${entry.incidentId ?? '(none)'}: ${entry.reason}`,
         certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter }, usages: [usage], raisedAt: new Date().toISOString(),
       };
-      try {
-        await findings.create(doc);
-      } catch (err) {
-        if (err instanceof ConflictError) continue;
-        throw err;
-      }
-      raised.push(usage.id);
-      await (await deps.events()).publish([{ type: 'certificate.audit', subject: cert.id, time: doc.raisedAt, data: { code: doc.code, reason: doc.reason, deviceId: usage.id, hub: usage.hub } }]);
+      if (await raiseOnce(store, await deps.events(), doc, { type: 'certificate.audit', subject: cert.id, data: { code: doc.code, reason: doc.reason, deviceId: usage.id, hub: usage.hub } })) raised.push(usage.id);
     }
   }
   return { certificates: revoked.size, raised };

@@ -1,0 +1,200 @@
+/**
+ * `dps-lifecycle`: the command line for operators and manufacturers.
+ *   dps-lifecycle import FILE --manufacturer ID [--follow]      upload EKs, watch the job
+ *   dps-lifecycle import-status JOB --manufacturer ID [--follow]
+ *   dps-lifecycle import-rows JOB --manufacturer ID [--status invalid]
+ *   dps-lifecycle incident report FILE.json | show ID [--follow] | release ID
+ *   dps-lifecycle certificates expiring [--within 30d]
+ * Where to and as whom: DPS_LIFECYCLE_URL, DPS_LIFECYCLE_FUNCTION_KEY, DPS_LIFECYCLE_TOKEN (Entra ID access token for
+ * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_TOKEN (an identity with the Admin role); against
+ * `npm start` none is needed.
+ */
+import { createHash, createSign } from 'node:crypto';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { Command } from 'commander';
+import { formatOf } from '../shared/enrollment/row-sources';
+import { api, clientConfig, type ClientConfig } from './client';
+import { follow } from './follow';
+
+interface JobView {
+  jobId: string;
+  status: string;
+  reason?: string;
+  counts: Record<string, number>;
+  percent: number;
+  ratePerMinute: number;
+  etaSeconds?: number;
+}
+
+interface RowsPage {
+  rows: Array<{ line: number; registrationId?: string; status: string; reason?: string }>;
+  continuationToken?: string;
+}
+
+const jobPath = (manufacturer: string, jobId = '') => `/api/manufacturers/${encodeURIComponent(manufacturer)}/imports${jobId ? `/${encodeURIComponent(jobId)}` : ''}`;
+
+async function fileDigest(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** A detached SHA-256 signature over the file, with the manufacturer's signing key. */
+async function signFile(file: string, keyPem: string): Promise<string> {
+  const signer = createSign('sha256');
+  for await (const chunk of createReadStream(file)) signer.update(chunk as Buffer);
+  return signer.sign(keyPem).toString('base64');
+}
+
+function describeJob(job: JobView): string {
+  const c = job.counts;
+  const eta = job.etaSeconds !== undefined ? `, ETA ${Math.ceil(job.etaSeconds / 60)} min` : '';
+  return `${job.status}: ${c.rows} rows, ${c.valid} valid, ${c.invalid} invalid, ${c.duplicate} duplicate | ${c.enrolled} enrolled, ${c.alreadyEnrolled} already, ${c.failed} failed | ${job.ratePerMinute}/min${eta}`;
+}
+
+async function showRows(config: ClientConfig, manufacturer: string, jobId: string, status: string | undefined, limit: number): Promise<number> {
+  let shown = 0;
+  let token: string | undefined;
+  do {
+    const query = new URLSearchParams({ ...(status ? { status } : {}), ...(token ? { continuationToken: token } : {}) });
+    const { body } = await api<RowsPage>(config, `${jobPath(manufacturer, jobId)}/rows?${query}`);
+    for (const row of body.rows) {
+      if (shown++ >= limit) return shown;
+      console.log(`  line ${String(row.line).padStart(7)}  ${row.status.padEnd(15)} ${(row.registrationId ?? '').padEnd(52)} ${row.reason ?? ''}`);
+    }
+    token = body.continuationToken;
+  } while (token);
+  return shown;
+}
+
+async function followJob(config: ClientConfig, manufacturer: string, jobId: string): Promise<JobView> {
+  let last: JobView | undefined;
+  await follow(async () => {
+    last = (await api<JobView>(config, jobPath(manufacturer, jobId))).body;
+    return { done: last.status === 'done' || last.status === 'failed', percent: last.percent, line: describeJob(last) };
+  });
+  return last as JobView;
+}
+
+async function report(config: ClientConfig, manufacturer: string, job: JobView): Promise<void> {
+  console.log(describeJob(job));
+  if (job.reason) console.log(`  ${job.reason}`);
+  for (const status of ['invalid', 'duplicate', 'failed']) {
+    if (!job.counts[status]) continue;
+    console.log(`${status} rows (first 20; all: dps-lifecycle import-rows ${job.jobId} --manufacturer ${manufacturer} --status ${status}):`);
+    await showRows(config, manufacturer, job.jobId, status, 20);
+  }
+}
+
+interface IncidentView {
+  id: string;
+  status: string;
+  targets?: number;
+  notes: string[];
+  steps?: Array<{ name: string; hub?: string; path?: string; state: string; done: number; total: number; seconds?: number; errors: string[] }>;
+}
+
+function describeIncident(doc: IncidentView): string[] {
+  const lines = [`incident ${doc.id}: ${doc.status}${doc.targets !== undefined ? `, ${doc.targets} targets` : ''}`];
+  for (const s of doc.steps ?? []) {
+    lines.push(`  ${s.name.padEnd(14)}${(s.hub ?? '').padEnd(36)} ${s.state.padEnd(8)} ${s.done}/${s.total}${s.path ? ` via ${s.path}` : ''}${s.seconds !== undefined ? ` in ${s.seconds}s` : ''}${s.errors.length ? `  errors: ${s.errors.slice(0, 3).join('; ')}` : ''}`);
+  }
+  for (const note of doc.notes) lines.push(`  note: ${note}`);
+  return lines;
+}
+
+async function followIncident(config: ClientConfig, id: string): Promise<void> {
+  let last: IncidentView | undefined;
+  await follow(async () => {
+    last = (await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body;
+    const total = (last.steps ?? []).reduce((n, s) => n + s.total, 0);
+    const done = (last.steps ?? []).reduce((n, s) => n + s.done, 0);
+    return { done: ['contained', 'failed', 'released'].includes(last.status), percent: total ? (done / total) * 100 : 0, line: `${last.status} ${done}/${total}` };
+  });
+  console.log(describeIncident(last as IncidentView).join('\n'));
+}
+
+interface ExpiringView {
+  until: string;
+  count: number;
+  certificates: Array<{ thumbprint: string; subject: string; notAfter: string; expired: boolean; raised: number[]; usages: Array<{ kind: string; id: string; slot?: string }>; weaknesses: string[] }>;
+}
+
+/** The whole command line, built anew for each run (tests run it in process). */
+export function buildProgram(): Command {
+  const program = new Command('dps-lifecycle').description('dps-lifecycle: bulk TPM enrollment imports and breach incidents');
+
+  program.command('import').argument('<file>', 'CSV, NDJSON or JSON array of EKs')
+    .requiredOption('-m, --manufacturer <id>', 'manufacturer ID')
+    .option('-f, --format <format>', 'csv | ndjson | json (default: from the file name)')
+    .option('-k, --idempotency-key <key>', 'default: the SHA-256 of the file, so sending it again is harmless')
+    .option('--sign-key <pem>', 'sign the file with this private key (for manufacturers that sign their files)')
+    .option('--follow', 'watch the job until it is done')
+    .action(async (file: string, opts: { manufacturer: string; format?: string; idempotencyKey?: string; signKey?: string; follow?: boolean }) => {
+      const config = clientConfig(opts.manufacturer);
+      const format = formatOf(opts.format ?? file);
+      if (!format) throw new Error(`cannot tell the format of ${file}: use --format csv|ndjson|json`);
+      const key = opts.idempotencyKey ?? `sha256:${await fileDigest(file)}`;
+      const size = statSync(file).size;
+      console.log(`uploading ${basename(file)} (${(size / 1e6).toFixed(1)} MB, ${format}) for ${opts.manufacturer}…`);
+      const contentType = { csv: 'text/csv', ndjson: 'application/x-ndjson', json: 'application/json' }[format];
+      const signature = opts.signKey ? { 'x-content-signature': await signFile(file, readFileSync(opts.signKey, 'utf8')) } : {};
+      const { status, body } = await api<JobView>(config, `${jobPath(opts.manufacturer)}?fileName=${encodeURIComponent(basename(file))}`, {
+        method: 'POST', headers: { 'content-type': contentType, 'idempotency-key': key, ...signature },
+        body: Readable.toWeb(createReadStream(file)) as ReadableStream, duplex: 'half',
+      } as RequestInit);
+      console.log(`${status === 200 ? 'already imported as' : 'job'} ${body.jobId}`);
+      const job = opts.follow && body.status !== 'done' && body.status !== 'failed' ? await followJob(config, opts.manufacturer, body.jobId) : body;
+      await report(config, opts.manufacturer, job);
+      if (job.status === 'failed') process.exitCode = 1;
+    });
+
+  program.command('import-status').argument('<jobId>').requiredOption('-m, --manufacturer <id>').option('--follow')
+    .action(async (jobId: string, opts: { manufacturer: string; follow?: boolean }) => {
+      const config = clientConfig(opts.manufacturer);
+      const job = opts.follow ? await followJob(config, opts.manufacturer, jobId) : (await api<JobView>(config, jobPath(opts.manufacturer, jobId))).body;
+      await report(config, opts.manufacturer, job);
+    });
+
+  program.command('import-rows').argument('<jobId>').requiredOption('-m, --manufacturer <id>')
+    .option('-s, --status <status>', 'valid | invalid | duplicate | enrolled | alreadyEnrolled | failed')
+    .option('-n, --limit <n>', 'at most this many rows', '1000')
+    .action(async (jobId: string, opts: { manufacturer: string; status?: string; limit: string }) => {
+      await showRows(clientConfig(opts.manufacturer), opts.manufacturer, jobId, opts.status, Number(opts.limit));
+    });
+
+  const incident = program.command('incident').description('breach incidents (the Admin role)');
+
+  incident.command('report').argument('<file>', 'incident JSON: { id, reason, mode, scope }')
+    .option('--follow').action(async (file: string, opts: { follow?: boolean }) => {
+      const config = clientConfig();
+      const { body } = await api<IncidentView>(config, '/api/incidents', { method: 'POST', admin: true, headers: { 'content-type': 'application/json' }, body: readFileSync(file, 'utf8') });
+      console.log(describeIncident(body).join('\n'));
+      if (opts.follow) await followIncident(config, body.id);
+    });
+
+  incident.command('show').argument('<id>').option('--follow').action(async (id: string, opts: { follow?: boolean }) => {
+    const config = clientConfig();
+    if (opts.follow) return followIncident(config, id);
+    console.log(describeIncident((await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body).join('\n'));
+  });
+
+  incident.command('release').argument('<id>').action(async (id: string) => {
+    const { body } = await api<IncidentView>(clientConfig(), `/api/incidents/${encodeURIComponent(id)}/release`, { method: 'POST', admin: true });
+    console.log(describeIncident(body).join('\n'));
+  });
+
+  program.command('certificates').description('certificate inventory (function key)')
+    .command('expiring').option('-w, --within <days>', 'window, like 30d', '30d')
+    .action(async (opts: { within: string }) => {
+      const { body } = await api<ExpiringView>(clientConfig(), `/api/certificates/expiring?within=${encodeURIComponent(opts.within)}`);
+      console.log(`${body.count} certificates end before ${body.until}:`);
+      for (const c of body.certificates) {
+        const where = c.usages.map((u) => `${u.kind} ${u.id}${u.slot ? ` (${u.slot})` : ''}`).join(', ') || 'no longer used';
+        console.log(`  ${c.notAfter.slice(0, 10)} ${c.expired ? 'EXPIRED ' : '        '}${c.subject.padEnd(40)} ${c.thumbprint.slice(0, 16)}…  ${where}${c.weaknesses.length ? `  weak: ${c.weaknesses.join('; ')}` : ''}`);
+      }
+    });
+  return program;
+}

@@ -37,6 +37,8 @@ export interface ImportRequest {
 export type IntakeResult = { kind: 'accepted' | 'existing'; job: JobDocument };
 
 const MAX_WRITES_IN_FLIGHT = 4;
+/** Validation saves progress every PROGRESS_EVERY_CHUNKS chunks (well under a second); silence this long means it died. */
+const ABANDONED_AFTER_MS = 2 * 60_000;
 const QUEUE_SENDS_IN_FLIGHT = 16;
 /** How often (in chunks) the job's counts are saved while a big file is read, for whoever watches. */
 const PROGRESS_EVERY_CHUNKS = 50;
@@ -66,8 +68,11 @@ async function openJob(deps: IntakeDeps, request: ImportRequest, now: string): P
     if (!(err instanceof ConflictError)) throw err;
   }
   const existing = (await container.read(jobId, jobId)) as JobDocument;
-  // Validation that did not finish (the upload broke, the instance died) is started again; anything later stands.
-  if (existing.status !== 'validating' && !(existing.status === 'failed' && existing.validatedAt === undefined)) return { kind: 'existing', job: existing };
+  // Validation that did not finish (the upload broke, the instance died: no progress saved for a while) is started
+  // again; one still under way, or anything later, stands.
+  const abandoned = existing.status === 'validating' && Date.parse(now) - Date.parse(existing.updatedAt) > ABANDONED_AFTER_MS;
+  const refused = existing.status === 'failed' && existing.validatedAt === undefined;
+  if (!abandoned && !refused) return { kind: 'existing', job: existing };
   const restarted = (await container.replace({ ...fresh, _etag: existing._etag, createdAt: existing.createdAt, countedChunks: existing.countedChunks, chunksDone: existing.chunksDone, counts: { ...zeroCounts(), enrolled: existing.counts.enrolled, alreadyEnrolled: existing.counts.alreadyEnrolled, failed: existing.counts.failed } })) as JobDocument;
   return { kind: 'accepted', job: restarted };
 }

@@ -254,3 +254,26 @@ test('the command line uploads a file, follows the job to its end and prints the
   }
   expect((await stack.services.enrollments.getEnrollment('acme-cli-2'))?.initialTwin?.tags).toMatchObject({ lot: 'lot-77', manufacturer: 'acme-tpm' });
 });
+
+test('the same upload sent again while the first is still being read is not read twice; an abandoned one is started again', async () => {
+  const { startImport } = await import('../../shared/use-cases/import-intake');
+  const sent: unknown[] = [];
+  const deps = { store: async () => stack.services.store, events: async () => stack.services.events, queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }) };
+  let release: () => void = () => undefined;
+  const paused = new Promise<void>((r) => { release = r; });
+  const csv = (id: string) => ['registrationId,endorsementKey', `${id},${b64(randomEk())}`].join('\n');
+  const request = (body: AsyncIterable<Uint8Array>) => ({ rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' }, createdBy: 'test', format: 'csv' as const, idempotencyKey: 'slow-upload', body });
+  const first = startImport(deps, request((async function* () { yield Buffer.from('registrationId,endorsementKey\n'); await paused; yield Buffer.from(`acme-slow-1,${b64(randomEk())}\n`); })()));
+  await new Promise((r) => setTimeout(r, 200));
+  const second = await startImport(deps, request((async function* () { yield Buffer.from(csv('acme-slow-2')); })()));
+  expect(second).toMatchObject({ kind: 'existing', job: { status: 'validating' } });
+  release();
+  expect((await first).job).toMatchObject({ status: 'enrolling', counts: { rows: 1, valid: 1 } });
+
+  // An upload whose instance died while reading: after two minutes of silence, the retry reads it again.
+  const jobs = stack.services.store.container('imports');
+  const { job } = await startImport(deps, { ...request((async function* () { yield Buffer.from(csv('acme-dead-1')); })()), idempotencyKey: 'dead-upload' });
+  await jobs.replace({ ...(await jobs.read(job.jobId, job.jobId))!, status: 'validating', updatedAt: new Date(Date.now() - 5 * 60_000).toISOString() });
+  const retried = await startImport(deps, { ...request((async function* () { yield Buffer.from(csv('acme-dead-1')); })()), idempotencyKey: 'dead-upload' });
+  expect(retried).toMatchObject({ kind: 'accepted', job: { jobId: job.jobId, status: 'enrolling' } });
+});

@@ -5,6 +5,7 @@
  *   dps-lifecycle import-rows JOB --manufacturer ID [--status invalid]
  *   dps-lifecycle incident report FILE.json | show ID [--follow] | release ID
  *   dps-lifecycle certificates expiring [--within 30d]
+ *   dps-lifecycle findings list [--kind audit|expiry] [--suppressed] | suppress KIND ID --reason TEXT
  * Where to and as whom: DPS_LIFECYCLE_URL, DPS_LIFECYCLE_FUNCTION_KEY, DPS_LIFECYCLE_TOKEN (Entra ID access token for
  * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_TOKEN (an identity with the Admin role); against
  * `npm start` none is needed.
@@ -122,6 +123,10 @@ interface ExpiringView {
   certificates: Array<{ thumbprint: string; subject: string; notAfter: string; expired: boolean; raised: number[]; usages: Array<{ kind: string; id: string; slot?: string }>; weaknesses: string[] }>;
 }
 
+interface FindingsView {
+  findings: Array<{ id: string; code: string; raisedAt: string; reason?: string; suppressed?: { by: string; reason: string } }>;
+}
+
 /** The whole command line, built anew for each run (tests run it in process). */
 export function buildProgram(): Command {
   const program = new Command('dps-lifecycle').description('dps-lifecycle: bulk TPM enrollment imports and breach incidents');
@@ -195,6 +200,20 @@ export function buildProgram(): Command {
         const where = c.usages.map((u) => `${u.kind} ${u.id}${u.slot ? ` (${u.slot})` : ''}`).join(', ') || 'no longer used';
         console.log(`  ${c.notAfter.slice(0, 10)} ${c.expired ? 'EXPIRED ' : '        '}${c.subject.padEnd(40)} ${c.thumbprint.slice(0, 16)}…  ${where}${c.weaknesses.length ? `  weak: ${c.weaknesses.join('; ')}` : ''}`);
       }
+    });
+  const findings = program.command('findings').description('expiry and audit findings');
+
+  findings.command('list').option('-k, --kind <kind>', 'audit | expiry', 'audit').option('--suppressed', 'the suppressed ones instead')
+    .action(async (opts: { kind: string; suppressed?: boolean }) => {
+      const { body } = await api<FindingsView>(clientConfig(), `/api/findings?kind=${encodeURIComponent(opts.kind)}${opts.suppressed ? '&suppressed=true' : ''}`);
+      console.log(`${body.findings.length} ${opts.suppressed ? 'suppressed ' : ''}${opts.kind} findings:`);
+      for (const f of body.findings) console.log(`  ${f.raisedAt.slice(0, 16)}  ${f.code.padEnd(26)} ${f.id}${f.reason ? `\n      ${f.reason}` : ''}${f.suppressed ? `\n      suppressed by ${f.suppressed.by}: ${f.suppressed.reason}` : ''}`);
+    });
+
+  findings.command('suppress').argument('<kind>').argument('<id>').requiredOption('-r, --reason <text>', 'why (audited)')
+    .action(async (kind: string, id: string, opts: { reason: string }) => {
+      await api(clientConfig(), `/api/findings/${encodeURIComponent(kind)}/${encodeURIComponent(id)}/suppress`, { method: 'POST', admin: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: opts.reason }) });
+      console.log(`suppressed ${id}: ${opts.reason}`);
     });
   return program;
 }

@@ -92,6 +92,25 @@ test('each certificate is raised once for the tightest horizon it reached; a sta
   expect(audit.items).toHaveLength(1);
 });
 
+test('the command line shows the same: certificates expiring, and findings', async () => {
+  const { buildProgram } = await import('../../cli/program');
+  Object.assign(process.env, { DPS_LIFECYCLE_URL: host.baseUrl, DPS_LIFECYCLE_FUNCTION_KEY: 'fk', DPS_LIFECYCLE_TOKEN: 'dev-admin-secret-not-a-secret', DPS_LIFECYCLE_ADMIN_TOKEN: 'dev-admin-secret-not-a-secret' });
+  const printed: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
+  try {
+    await buildProgram().parseAsync(['node', 'dps-lifecycle', 'certificates', 'expiring', '--within', '90d']);
+    await buildProgram().parseAsync(['node', 'dps-lifecycle', 'findings', 'list', '--kind', 'expiry']);
+  } finally {
+    log.mockRestore();
+  }
+  const out = printed.join('\n');
+  expect(out).toMatch(/^2 certificates end before /m);
+  expect(out).toMatch(/CN=dev-5 .* enrollment dev-5 \(primary\)/);
+  expect(out).toMatch(/CN=dev-60 .* enrollment dev-60 \(primary\)/);
+  expect(out).toMatch(/^4 expiry findings:/m);
+  expect(out).toMatch(/CERT_EXPIRES_WITHIN_7D\s+expiry\./);
+});
+
 test('GET /api/certificates/expiring answers with what expires within the window', async () => {
   const get = async (within: string) => (await (await fetch(`${host.baseUrl}/api/certificates/expiring?within=${within}`, { headers: { 'x-functions-key': 'fk' } })).json()) as { certificates: Array<{ subject: string }> };
   expect((await get('30d')).certificates.map((c) => c.subject)).toEqual(['CN=dev-5']);

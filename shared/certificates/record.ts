@@ -4,8 +4,6 @@
  * are known only for certificates we saw whole (CA certificates from configuration, staged certificates).
  * Partitioned by the month of notAfter: "everything expiring before D" reads only the months up to D.
  */
-import 'reflect-metadata';
-import { X509Certificate } from '@peculiar/x509';
 import { denyKey } from '../allocation/deny-list';
 import type { X509CertificateInfo } from '../dps-types';
 
@@ -60,6 +58,10 @@ export function recordFromInfo(info: X509CertificateInfo, usage: CertificateUsag
 }
 
 export async function recordFromPem(pem: string, usage: CertificateUsage): Promise<CertificateRecord> {
+  // Loaded here, not with the module: the webhook records device certificates through this module and must not pay
+  // @peculiar/x509's load time (~60 ms) at cold start for certificates it never parses.
+  await import('reflect-metadata');
+  const { X509Certificate } = await import('@peculiar/x509');
   const cert = new X509Certificate(pem);
   const [sha256, sha1] = await Promise.all([cert.getThumbprint('SHA-256'), cert.getThumbprint('SHA-1')]);
   const algorithm = cert.publicKey.algorithm as { name: string; modulusLength?: number; namedCurve?: string };

@@ -59,7 +59,9 @@ export class AllocationRuntime {
   start(): Promise<void> {
     if (!this.ready) {
       this.ready = Promise.all([this.refreshPolicy(), this.refreshDenyList()]).then(() => undefined);
-      void this.refreshHubLoad();
+      // Hub load only after the first snapshots: loading the IoT Hub SDK blocks the event loop for ~75 ms, which the
+      // first registrations of a cold instance should not wait for (capacity rules simply have no figures until then).
+      void this.ready.then(() => this.refreshHubLoad());
       const every = (ms: number, f: () => Promise<void>) => this.timers.push(setInterval(() => void f(), ms).unref());
       every(this.options.policyRefreshMs ?? 5000, () => this.refreshPolicy());
       every(this.options.denyRefreshMs ?? 5000, () => this.refreshDenyList());

@@ -13,8 +13,8 @@ import type { FileVerifier } from '../enrollment/file-signature';
 import { isBroken, rowsOf, type ImportFormat } from '../enrollment/row-sources';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort, QueuePort } from '../ports';
-import { bitIsSet, CHUNK_ROWS, chunkId, jobsContainer, setBit, zeroCounts, type ChunkDocument, type Counts, type JobDocument, type RowRecord } from './import-jobs';
-import { finishIfComplete } from './import-progress';
+import { bitIsSet, CHUNK_ROWS, chunkId, updateJob, jobsContainer, setBit, zeroCounts, type ChunkDocument, type Counts, type JobDocument, type RowRecord } from './import-jobs';
+import { finishIfComplete, publishJob } from './import-progress';
 
 export interface IntakeDeps {
   store: () => Promise<DocumentStore>;
@@ -47,10 +47,6 @@ export function jobIdFor(manufacturerId: string, idempotencyKey?: string): strin
   return idempotencyKey
     ? `${manufacturerId}-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24)}`
     : `${manufacturerId}-${randomUUID()}`;
-}
-
-async function publish(deps: IntakeDeps, type: string, job: JobDocument, data: Record<string, unknown> = {}): Promise<void> {
-  await (await deps.events()).publish([{ type, subject: job.jobId, time: new Date().toISOString(), data: { jobId: job.jobId, manufacturerId: job.manufacturerId, ...data } }]);
 }
 
 /** Creates the job, or finds the one this idempotency key already made. */
@@ -90,9 +86,10 @@ export async function startImport(deps: IntakeDeps, request: ImportRequest): Pro
   const opened = await openJob(deps, request, clock().toISOString());
   if (opened.kind === 'existing') return opened;
   let job = opened.job;
-  await publish(deps, 'import.started', job, { format: job.format, fileName: job.fileName });
+  await publishJob(deps, 'import.started', job, { format: job.format, fileName: job.fileName });
 
-  const container = jobsContainer(await deps.store());
+  const store = await deps.store();
+  const container = jobsContainer(store);
   const counts = zeroCounts();
   const duplicates = new FileDuplicates();
   const toEnroll: number[] = [];
@@ -111,9 +108,8 @@ export async function startImport(deps: IntakeDeps, request: ImportRequest): Pro
     void write.finally(() => inFlight.delete(write)).catch(() => undefined);
     if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
     if (chunks % PROGRESS_EVERY_CHUNKS === 0) {
-      // Progress for whoever watches; a worker of an earlier attempt counting a chunk meanwhile wins, and this waits for the next save.
-      job = await container.replace({ ...job, counts: { ...job.counts, ...pick(counts) }, chunks, updatedAt: clock().toISOString() })
-        .catch(async (err: unknown) => { if (err instanceof ConflictError) return (await container.read(job.jobId, job.jobId)) as JobDocument; throw err; }) as JobDocument;
+      // Progress for whoever watches (and the sign of life that tells a live validation from an abandoned one).
+      job = (await updateJob(store, job.jobId, (d) => ({ ...d, counts: { ...d.counts, ...pick(counts) }, chunks, updatedAt: clock().toISOString() }))) ?? job;
     }
   };
 
@@ -133,17 +129,15 @@ export async function startImport(deps: IntakeDeps, request: ImportRequest): Pro
     await Promise.all(inFlight);
   } catch (err) {
     await Promise.allSettled(inFlight);
-    const failed = (await container.replace({ ...job, _etag: (await container.read(job.jobId, job.jobId))?._etag, status: 'failed', reason: `the upload could not be read past line ${counts.rows}: ${(err as Error).message}`, updatedAt: clock().toISOString() })) as JobDocument;
-    await publish(deps, 'import.completed', failed, { status: 'failed', counts: failed.counts });
-    return { kind: 'accepted', job: failed };
+    const reason = `the upload could not be read past line ${counts.rows}: ${(err as Error).message}`;
+    return failJob(deps, store, job.jobId, reason, clock);
   }
 
   if (signature && !signature.verify()) {
-    const refused = (await container.replace({ ...job, _etag: (await container.read(job.jobId, job.jobId))?._etag, status: 'failed', counts: { ...job.counts, ...pick(counts) }, chunks, reason: 'the file\'s signature does not verify with the manufacturer\'s signing certificate: the file was changed or signed by someone else; nothing was enrolled', updatedAt: clock().toISOString() })) as JobDocument;
     // Its chunks go too: a retry under the same key must not find rows of the refused file.
     await Promise.all(Array.from({ length: chunks }, (_, i) => container.delete(chunkId(job.jobId, i), job.jobId).catch(() => undefined)));
-    await publish(deps, 'import.completed', refused, { status: 'failed', counts: refused.counts });
-    return { kind: 'accepted', job: refused };
+    const reason = 'the file\'s signature does not verify with the manufacturer\'s signing certificate: the file was changed or signed by someone else; nothing was enrolled';
+    return failJob(deps, store, job.jobId, reason, clock, (d) => ({ counts: { ...d.counts, ...pick(counts) }, chunks }));
   }
 
   // Queue first, then say "enrolling": a crash in between leaves the job validating, and a retried upload redoes both.
@@ -152,24 +146,22 @@ export async function startImport(deps: IntakeDeps, request: ImportRequest): Pro
     await Promise.all(toEnroll.slice(i, i + QUEUE_SENDS_IN_FLIGHT).map((index) => queues.send(QUEUES.importChunks, { jobId: job.jobId, chunk: index })));
   }
   const enrolling = new Set(toEnroll);
-  for (;;) {
-    const current = (await container.read(job.jobId, job.jobId)) as JobDocument;
-    let countedChunks = current.countedChunks;
-    let chunksDone = current.chunksDone;
+  job = (await updateJob(store, job.jobId, (d) => {
+    let { countedChunks, chunksDone } = d;
     // Chunks with nothing to enroll are settled as they are.
     for (let i = 0; i < chunks; i++) if (!enrolling.has(i) && !bitIsSet(countedChunks, i)) { countedChunks = setBit(countedChunks, i); chunksDone++; }
-    try {
-      job = (await container.replace({
-        ...current, status: 'enrolling', chunks, chunksDone, countedChunks, validatedAt: clock().toISOString(), updatedAt: clock().toISOString(),
-        counts: { ...current.counts, ...pick(counts) },
-      })) as JobDocument;
-      break;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err; // a worker counted a chunk meanwhile: read again
-    }
-  }
-  await publish(deps, 'import.progress', job, { counts: job.counts, chunks, chunksDone: job.chunksDone });
+    const now = clock().toISOString();
+    return { ...d, status: 'enrolling', chunks, chunksDone, countedChunks, validatedAt: now, updatedAt: now, counts: { ...d.counts, ...pick(counts) } };
+  })) ?? job;
+  await publishJob(deps, 'import.progress', job);
   job = await finishIfComplete(deps, job);
+  return { kind: 'accepted', job };
+}
+
+/** The job fails with its reason (and what `patch` adds); `import.completed` says so. */
+async function failJob(deps: IntakeDeps, store: DocumentStore, jobId: string, reason: string, clock: () => Date, patch: (d: JobDocument) => Partial<JobDocument> = () => ({})): Promise<IntakeResult> {
+  const job = (await updateJob(store, jobId, (d) => ({ ...d, ...patch(d), status: 'failed', reason, updatedAt: clock().toISOString() }))) as JobDocument;
+  await publishJob(deps, 'import.completed', job);
   return { kind: 'accepted', job };
 }
 

@@ -4,6 +4,7 @@
  * exactly-once however often a chunk's message is delivered. Also the read side: the job's view and its rows.
  */
 import { CONTAINERS } from '../containers';
+import { ConflictError } from '../errors';
 import type { RefusedRow, ValidRow } from '../enrollment/row';
 import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
 
@@ -70,6 +71,25 @@ export function jobsContainer(store: DocumentStore): DocumentContainer<JobDocume
 export async function readJob(store: DocumentStore, jobId: string): Promise<JobDocument | undefined> {
   const doc = await jobsContainer(store).read(jobId, jobId);
   return doc?.type === 'job' ? doc : undefined;
+}
+
+/**
+ * Read, change, write under the etag, again while someone else wrote meanwhile: the one way the job document
+ * changes. `change` answers the new document, or undefined to leave the job as it is (answered as read).
+ */
+export async function updateJob(store: DocumentStore, jobId: string, change: (current: JobDocument) => JobDocument | undefined): Promise<JobDocument | undefined> {
+  const container = jobsContainer(store);
+  for (;;) {
+    const current = (await container.read(jobId, jobId)) as JobDocument | undefined;
+    if (!current || current.type !== 'job') return undefined;
+    const next = change(current);
+    if (!next) return current;
+    try {
+      return (await container.replace(next)) as JobDocument;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
 }
 
 export function bitIsSet(bitmap: string, index: number): boolean {

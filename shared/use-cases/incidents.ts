@@ -318,21 +318,13 @@ async function runHubImportJob(deps: IncidentDeps, checkpoint: Checkpoint, index
   });
 }
 
-async function runStep(deps: IncidentDeps, checkpoint: Checkpoint, index: number): Promise<void> {
+/** A step's items in batches, each checkpointed with what it did and what would undo it. */
+async function runBatches(deps: IncidentDeps, checkpoint: Checkpoint, index: number): Promise<void> {
   const step = (checkpoint.current.steps as StepState[])[index];
-  if (step.state === 'done') return;
-  if (step.via === 'importJob') {
-    await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: 'running', startedAt: step.startedAt ?? now() }));
-    await runHubImportJob(deps, checkpoint, index);
-    await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: (d.steps as StepState[])[index].errors.length ? 'failed' : 'done', finishedAt: now() }));
-    await emit(deps, 'incident.step', checkpoint.current.id, { step: step.name, hub: (step as Extract<Step, { name: 'hub' }>).hub, done: step.total, path: (checkpoint.current.steps as StepState[])[index].path });
-    return;
-  }
-  await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: 'running', startedAt: step.startedAt ?? now() }));
   const items = itemsOf(step);
   const batch = step.name === 'hub' ? HUB_BATCH : step.name === 'deny' ? 100 : 10;
   const dps = await deps.enrollments();
-  for (let from = (checkpoint.current.steps as StepState[])[index].done; from < items.length; from += batch) {
+  for (let from = step.done; from < items.length; from += batch) {
     const slice = items.slice(from, from + batch);
     let undo: Undo[] = [];
     let errors: string[] = [];
@@ -357,8 +349,17 @@ async function runStep(deps: IncidentDeps, checkpoint: Checkpoint, index: number
       d.undo.push(...undo);
     });
   }
+}
+
+async function runStep(deps: IncidentDeps, checkpoint: Checkpoint, index: number): Promise<void> {
+  const step = (checkpoint.current.steps as StepState[])[index];
+  if (step.state === 'done') return;
+  await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: 'running', startedAt: step.startedAt ?? now() }));
+  if (step.via === 'importJob') await runHubImportJob(deps, checkpoint, index);
+  else await runBatches(deps, checkpoint, index);
   await checkpoint.update((d) => Object.assign((d.steps as StepState[])[index], { state: (d.steps as StepState[])[index].errors.length ? 'failed' : 'done', finishedAt: now() }));
-  await emit(deps, 'incident.step', checkpoint.current.id, { step: step.name, ...(step.name === 'hub' ? { hub: step.hub } : {}), done: items.length });
+  const finished = (checkpoint.current.steps as StepState[])[index];
+  await emit(deps, 'incident.step', checkpoint.current.id, { step: step.name, ...(step.name === 'hub' ? { hub: step.hub, path: finished.path } : {}), done: finished.done });
 }
 
 /** Runs (or resumes) an incident to its end. Safe to call again for the same incident at any point. */

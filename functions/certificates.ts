@@ -3,13 +3,13 @@
  * of the inventory against DPS, and `GET /api/certificates/expiring?within=30d` (function key).
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
-import { parseHorizons, reachedHorizon } from '../shared/certificates/horizons';
+import { parseHorizons } from '../shared/certificates/horizons';
 import { services } from '../shared/composition';
 import { setting } from '../shared/settings';
-import { monthsBetween, sweepExpiries } from '../shared/use-cases/expiry-sweep';
+import { listExpiring, sweepExpiries } from '../shared/use-cases/expiry-sweep';
 import { auditRevokedStillRegistered } from '../shared/use-cases/revoked-audit';
 import { caCertificatesSource } from '../shared/use-cases/ca-certificates';
-import { certificates, reconcileInventory } from '../shared/use-cases/certificate-inventory';
+import { reconcileInventory } from '../shared/use-cases/certificate-inventory';
 import { audit } from '../shared/audit';
 import { CONTAINERS } from '../shared/containers';
 import type { FindingDocument } from '../shared/use-cases/expiry-sweep';
@@ -18,7 +18,6 @@ import { badRequest, notFound, ok } from './http-response';
 import { http, timer } from './registry';
 
 const horizons = () => parseHorizons(setting(process.env, 'expiryHorizonsDays'));
-const DAY = 86_400_000;
 
 export async function expirySweep(_timer: Timer, context: InvocationContext): Promise<void> {
   const report = await sweepExpiries({ ...services(), retry: { attempts: 20 } }, { now: new Date(), horizons: horizons() });
@@ -40,26 +39,8 @@ export async function reconcileCertificates(_timer: Timer, context: InvocationCo
 export async function getExpiring(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const within = /^(\d{1,4})d$/.exec(request.query.get('within') ?? '30d');
   if (!within) return badRequest('within must be a number of days, like 30d');
-  const now = new Date();
-  const until = new Date(now.getTime() + Number(within[1]) * DAY);
-  const inventory = certificates(await services().store());
-  const items = [];
-  for (const month of monthsBetween(new Date(now.getTime() - 730 * DAY), until)) {
-    let continuationToken: string | undefined;
-    do {
-      const page = await inventory.query('SELECT * FROM c WHERE c.expiryMonth = @month AND c.notAfter <= @until', { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
-      continuationToken = page.continuationToken;
-      for (const c of page.items) {
-        if (c.usages.length === 0) continue;
-        items.push({
-          thumbprint: c.id, subject: c.subject, issuer: c.issuer, notAfter: c.notAfter, expired: Date.parse(c.notAfter) <= now.getTime(),
-          horizon: reachedHorizon(c.notAfter, now, horizons()), raised: c.raised, usages: c.usages, weaknesses: c.weaknesses,
-        });
-      }
-    } while (continuationToken);
-  }
-  items.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
-  return ok({ within: `${within[1]}d`, until: until.toISOString(), count: items.length, certificates: items });
+  const view = await listExpiring(await services().store(), new Date(), Number(within[1]), horizons());
+  return ok({ within: `${within[1]}d`, ...view });
 }
 
 const FINDING_KINDS = ['expiry', 'audit'] as const;

@@ -1,10 +1,40 @@
-/** The inventory's container, typed. */
-import type { CertificateRecord } from '../certificates/record';
+/** The inventory's container, typed, and the one way it is read by expiry: month partition by month. */
+import { monthOf, type CertificateRecord } from '../certificates/record';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, StoredDocument } from '../ports';
 
 export type StoredCertificate = CertificateRecord & StoredDocument;
 
+/** How far back expiry reads look for certificates that ended unseen (a first sweep, a long outage). */
+export const LOOKBACK_DAYS = 730;
+
 export function certificates(store: DocumentStore) {
   return store.container<StoredCertificate>(CONTAINERS.certificates.name);
+}
+
+/** Months (YYYY-MM) from `from` to `to`, both included. */
+export function monthsBetween(from: Date, to: Date): string[] {
+  const months: string[] = [];
+  const d = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
+  while (d <= to) {
+    months.push(monthOf(d.toISOString()));
+    d.setUTCMonth(d.getUTCMonth() + 1);
+  }
+  return months;
+}
+
+/**
+ * Pages of the records of `months` that end by `until` (only the open ones with `openOnly`): one single-partition
+ * query a month, served by the index on notAfter, so what is read is what ends, not the fleet.
+ */
+export async function* recordsEndingBy(store: DocumentStore, months: readonly string[], until: Date, openOnly: boolean): AsyncGenerator<StoredCertificate[]> {
+  const sql = `SELECT * FROM c WHERE c.expiryMonth = @month${openOnly ? ' AND c.settled = false' : ''} AND c.notAfter <= @until`;
+  for (const month of months) {
+    let continuationToken: string | undefined;
+    do {
+      const page = await certificates(store).query(sql, { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
+      continuationToken = page.continuationToken;
+      yield page.items;
+    } while (continuationToken);
+  }
 }

@@ -9,7 +9,7 @@ import type { IndividualEnrollment } from '../dps-types';
 import { certificates, type StoredCertificate } from './certificate-inventory-store';
 import { auditDeviceIds } from './device-id-audit';
 import { auditEndorsementKeys } from './ek-audit';
-import { raiseOnce } from './findings';
+import { raiseOnce, type FindingBase } from './findings';
 import { dropUnseen, trackUsages } from './usage-drift';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
@@ -17,7 +17,7 @@ import { retryThrottled, type RetryOptions } from '../retry';
 
 export { certificates, type StoredCertificate } from './certificate-inventory-store';
 
-export interface AuditFindingDocument extends StoredDocument {
+export interface AuditFindingDocument extends FindingBase {
   kind: 'audit';
   code: string;
   reason: string;

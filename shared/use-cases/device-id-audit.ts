@@ -8,14 +8,14 @@ import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
-import { raiseOnce } from './findings';
+import { raiseOnce, type FindingBase } from './findings';
 
 interface DeviceIdClaim extends StoredDocument {
   deviceId: string;
   registrationIds: string[];
 }
 
-export interface DeviceIdFinding extends StoredDocument {
+export interface DeviceIdFinding extends FindingBase {
   kind: 'audit';
   code: 'DEVICE_ID_SHARED';
   reason: string;

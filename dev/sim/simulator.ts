@@ -42,6 +42,11 @@ export interface SimulatorOptions {
   webhook?: { timeoutMs?: number; retry?: Partial<WebhookRetry> };
   /** Where state is kept across restarts; absent = in memory only. */
   snapshotFile?: string;
+  /**
+   * The clock the quotas refill by (default `Date.now`). A test that must meet a 429 gives a clock it advances
+   * itself, so whether a call is throttled never depends on how fast the machine runs.
+   */
+  clock?: () => number;
   log?: (line: string) => void;
 }
 
@@ -84,11 +89,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     throttled[kind]++;
     return new HttpError(429, 429001, 'Operations are being throttled for this tenant.', { 'retry-after': String(s) });
   };
-  const chargeDps = charger(new TokenBucket(quotas.dpsOperationsPerMinute, quotas.burstSeconds), dpsThrottled('dpsOperations'));
-  const chargeRegistration = charger(new TokenBucket(quotas.dpsRegistrationsPerMinute, quotas.burstSeconds), dpsThrottled('dpsRegistrations'));
+  const bucket = (perMinute: number) => new TokenBucket(perMinute, quotas.burstSeconds, options.clock);
+  const chargeDps = charger(bucket(quotas.dpsOperationsPerMinute), dpsThrottled('dpsOperations'));
+  const chargeRegistration = charger(bucket(quotas.dpsRegistrationsPerMinute), dpsThrottled('dpsRegistrations'));
   const hubs = new Map(options.hubs.map((h) => [h.hostName.toLowerCase(), {
     config: h,
-    charge: charger(new TokenBucket(quotas.registryOpsPerMinutePerUnit * h.units, quotas.burstSeconds),
+    charge: charger(bucket(quotas.registryOpsPerMinutePerUnit * h.units),
       (s) => (throttled.hubRegistry++, new HttpError(429, 'ThrottlingException', 'IoT hub throttling: identity registry operations exceeded the limit.', { 'retry-after': String(s) }))),
   }]));
 

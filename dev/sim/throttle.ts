@@ -7,7 +7,11 @@ export class TokenBucket {
   private last: number;
   private readonly capacity: number;
 
-  constructor(readonly perMinute: number, burstSeconds = 10, private readonly now: () => number = Date.now) {
+  constructor(
+    readonly perMinute: number,
+    burstSeconds = 10,
+    private readonly now: () => number = Date.now,
+  ) {
     this.capacity = Math.max(1, (perMinute / 60) * burstSeconds);
     this.tokens = this.capacity;
     this.last = now();

@@ -3,7 +3,7 @@
  * webhook on the local Functions host, the policy file's rules choose the hub, the deny list in Cosmos refuses a
  * revoked device, and the explain route says why.
  */
-import { writeFileSync, readFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
@@ -87,11 +87,14 @@ test('the policy file is hot-reloaded; an invalid edit keeps the last good polic
   const doc = JSON.parse(readFileSync(policyFile, 'utf8'));
   doc.rules[0].pool = 'eu';
   writeFileSync(policyFile, JSON.stringify(doc));
-  await new Promise((r) => setTimeout(r, 20)); // a new mtime
+  const later = new Date(Date.now() + 60_000);
+  utimesSync(policyFile, later, later); // a new mtime, whatever the file system's timestamp resolution
   await runtime.refreshPolicy();
   expect((await register('us-thermostat-2', { region: 'us' })).assignedHub).toMatch(/hub-eu-/);
 
   writeFileSync(policyFile, '{"id": "broken"}');
+  const laterStill = new Date(Date.now() + 120_000);
+  utimesSync(policyFile, laterStill, laterStill); // read, refused, and the last good policy kept
   await runtime.refreshPolicy();
   expect((await register('us-thermostat-3', { region: 'us' })).assignedHub).toMatch(/hub-eu-/);
 });

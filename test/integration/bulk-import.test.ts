@@ -261,10 +261,13 @@ test('the same upload sent again while the first is still being read is not read
   const deps = { store: async () => stack.services.store, events: async () => stack.services.events, queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }) };
   let release: () => void = () => undefined;
   const paused = new Promise<void>((r) => { release = r; });
+  // The body is read only after the job is written: once the first byte is pulled, the job exists.
+  let pulled: () => void = () => undefined;
+  const reading = new Promise<void>((r) => { pulled = r; });
   const csv = (id: string) => ['registrationId,endorsementKey', `${id},${b64(randomEk())}`].join('\n');
   const request = (body: AsyncIterable<Uint8Array>) => ({ rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' }, createdBy: 'test', format: 'csv' as const, idempotencyKey: 'slow-upload', body });
-  const first = startImport(deps, request((async function* () { yield Buffer.from('registrationId,endorsementKey\n'); await paused; yield Buffer.from(`acme-slow-1,${b64(randomEk())}\n`); })()));
-  await new Promise((r) => setTimeout(r, 200));
+  const first = startImport(deps, request((async function* () { pulled(); yield Buffer.from('registrationId,endorsementKey\n'); await paused; yield Buffer.from(`acme-slow-1,${b64(randomEk())}\n`); })()));
+  await reading;
   const second = await startImport(deps, request((async function* () { yield Buffer.from(csv('acme-slow-2')); })()));
   expect(second).toMatchObject({ kind: 'existing', job: { status: 'validating' } });
   release();

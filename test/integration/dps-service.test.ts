@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ThrottledError, AccessDeniedError } from 
 import { dpsClient, DpsEnrollments } from '../../shared/azure/dps';
 import { iotTransport } from '../../shared/azure/transport';
 import type { IndividualEnrollment } from '../../shared/dps-types';
+import { manualClock } from '../support/manual-clock';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const EK = Buffer.alloc(316, 7).toString('base64');
@@ -88,23 +89,21 @@ test('the SDK’s own documented calls work unchanged against the simulator', as
 
 describe('throttling', () => {
   let small: TestStack;
-  beforeAll(async () => { small = await startTestStack({ quotas: { dpsOperationsPerMinute: 60, burstSeconds: 3 } }); });
+  // 60 operations a minute in bursts of 3 s: 3 calls, then a 429 until the test moves the quota's clock.
+  const clock = manualClock();
+  beforeAll(async () => {
+    small = await startTestStack({ clock: clock.now, quotas: { dpsOperationsPerMinute: 60, burstSeconds: 3 } });
+  });
   afterAll(async () => { await small.close(); });
 
   test('DPS answers 429 with Retry-After once the operations quota is spent, and serves again after it', async () => {
     const dps = small.services.enrollments;
-    let throttled: ThrottledError | undefined;
-    for (let i = 0; i < 10 && !throttled; i++) {
-      try {
-        await dps.getEnrollment(`nobody-${i}`);
-      } catch (err) {
-        throttled = err as ThrottledError;
-      }
-    }
+    for (let i = 0; i < 3; i++) await expect(dps.getEnrollment(`nobody-${i}`)).resolves.toBeUndefined();
+    const throttled = await dps.getEnrollment('one-too-many').then(() => undefined, (err: unknown) => err as ThrottledError);
     expect(throttled).toBeInstanceOf(ThrottledError);
     expect(throttled?.code).toBe(429001);
-    expect(throttled?.retryAfterMs).toBeGreaterThanOrEqual(1000);
-    await new Promise((r) => setTimeout(r, throttled?.retryAfterMs));
+    expect(throttled?.retryAfterMs).toBe(1000); // one operation refills in one second
+    clock.advance(throttled?.retryAfterMs as number);
     await expect(dps.getEnrollment('after-wait')).resolves.toBeUndefined();
   });
 });

@@ -5,24 +5,10 @@
  * reason); 503 only when the deny list is too old to trust, which DPS retries.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { services } from '../shared/composition';
-import { AllocationRuntime } from '../shared/use-cases/allocation-runtime';
-import { deviceCertificateRecorder } from '../shared/use-cases/device-certificates';
-import { allocationSources } from '../shared/use-cases/allocation-sources';
-import { authorizeAdmin } from './caller';
-import { badRequest } from './http-response';
-import { http } from './registry';
-
-let runtime: AllocationRuntime | undefined;
-
-/** The process's runtime, started when this module loads so the first snapshots load before DPS's first call. */
-export function allocationRuntime(): AllocationRuntime {
-  runtime ??= new AllocationRuntime(allocationSources(process.env, services()), {
-    log: (line) => console.log(line),
-    onDeviceCertificate: deviceCertificateRecorder(() => services().store(), () => services().events(), (line) => console.log(line)),
-  });
-  return runtime;
-}
+import { allocationRuntime } from './edge/allocation-runtime';
+import { authorizeAdmin } from './edge/caller';
+import { badRequest } from './edge/http-response';
+import { http } from './edge/registry';
 
 async function handle(request: HttpRequest, explain: boolean): Promise<HttpResponseInit> {
   let body: unknown;
@@ -48,4 +34,5 @@ export async function explainAllocation(request: HttpRequest, _context: Invocati
 http('allocate', { route: 'allocate', methods: ['POST'], authLevel: 'function', handler: allocate });
 http('allocate-explain', { route: 'allocate/explain', methods: ['POST'], authLevel: 'function', handler: explainAllocation });
 
+// Started when this module loads, so the first snapshots are in memory before DPS's first call.
 if (process.env.DPS_HOST_NAME) void allocationRuntime().start();

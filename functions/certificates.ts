@@ -4,18 +4,18 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import { parseHorizons } from '../shared/certificates/horizons';
-import { services } from '../shared/composition';
+import { configDocument, services } from '../shared/composition';
 import { setting } from '../shared/settings';
 import { listExpiring, sweepExpiries } from '../shared/use-cases/expiry-sweep';
 import { auditRevokedStillRegistered } from '../shared/use-cases/revoked-audit';
-import { caCertificatesSource } from '../shared/use-cases/ca-certificates';
+import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/use-cases/ca-certificates';
 import { reconcileInventory } from '../shared/use-cases/certificate-inventory';
 import { audit } from '../shared/audit';
 import { CONTAINERS } from '../shared/containers';
 import type { FindingDocument } from '../shared/use-cases/expiry-sweep';
-import { authorizeAdmin } from './caller';
-import { badRequest, notFound, ok } from './http-response';
-import { http, timer } from './registry';
+import { authorizeAdmin } from './edge/caller';
+import { badRequest, notFound, ok } from './edge/http-response';
+import { http, timer } from './edge/registry';
 
 const horizons = () => parseHorizons(setting(process.env, 'expiryHorizonsDays'));
 
@@ -30,7 +30,7 @@ export async function reconcileCertificates(_timer: Timer, context: InvocationCo
   // Flex Consumption stops a function at its timeout; 8 minutes of pages, then the next run goes on from the checkpoint.
   const maxAge = Number(setting(process.env, 'certMaxAgeDays'));
   const checkpoint = await reconcileInventory({
-    ...services(), retry: { attempts: 20 }, caCertificates: caCertificatesSource(process.env, () => services().store()),
+    ...services(), retry: { attempts: 20 }, caCertificates: caCertificatesSource(configDocument(process.env, 'dpsCaCertificatesFile', CA_DOCUMENT_ID, services())),
     audit: Number.isFinite(maxAge) && maxAge > 0 ? { maxAgeDays: maxAge } : {},
   }, { budgetMs: 8 * 60_000 });
   context.log(`reconciliation: ${checkpoint.pagesThisRun} pages this run, phase ${checkpoint.phase}, ${checkpoint.passes} passes completed`);

@@ -13,9 +13,9 @@ import { setting } from '../shared/settings';
 import { startImport } from '../shared/use-cases/import-intake';
 import { jobView, listRows, readJob, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
 import { enrollChunk, type ChunkMessage } from '../shared/use-cases/import-worker';
-import { authorizeManufacturer, importConfig } from './caller';
-import { accepted, badRequest, notFound, ok } from './http-response';
-import { http, storageQueue } from './registry';
+import { authorizeManufacturer, importConfig } from './edge/caller';
+import { accepted, badRequest, notFound, ok } from './edge/http-response';
+import { http, storageQueue } from './edge/registry';
 
 const location = (manufacturerId: string, jobId: string) => `/api/manufacturers/${encodeURIComponent(manufacturerId)}/imports/${encodeURIComponent(jobId)}`;
 

@@ -10,10 +10,10 @@ import { services } from '../shared/composition';
 import { setting } from '../shared/settings';
 import { CONTAINERS, QUEUES } from '../shared/containers';
 import { releaseIncident, runIncident, submitIncident, type IncidentDeps, type IncidentDocument } from '../shared/use-cases/incidents';
-import { allocationRuntime } from './allocate';
-import { authorizeAdmin } from './caller';
-import { accepted, badRequest, notFound, ok, problem } from './http-response';
-import { eventHub, http, storageQueue } from './registry';
+import { allocationRuntime } from './edge/allocation-runtime';
+import { authorizeAdmin } from './edge/caller';
+import { accepted, badRequest, notFound, ok, problem } from './edge/http-response';
+import { eventHub, http, storageQueue } from './edge/registry';
 
 function deps(log: (line: string) => void): IncidentDeps {
   const s = services();

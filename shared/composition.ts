@@ -1,25 +1,16 @@
 /**
- * The composition root (DESIGN.md): builds every adapter once per process from the app settings and hands the use
+ * The composition root (docs/architecture.md): builds every adapter once per process from the app settings and hands the use
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
 import { CONTAINERS } from './containers';
 import type { IotAuth } from './azure/iot-clients';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
-import type { BlobsPort, DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, QueuePort } from './ports';
+import type { BlobsPort, ConfigDocument, DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, LazyServices, QueuePort, Services } from './ports';
+import { storedConfigDocument } from './config-documents';
+import { jsonFileDocument } from './local/json-file';
+import type { SettingKey } from './settings';
 import { listSetting, requireSetting, setting, type Env } from './settings';
-
-export interface Services {
-  enrollments: EnrollmentsPort;
-  hubs: HubDirectory;
-  store: DocumentStore;
-  events: EventsPort;
-  queues: QueuePort;
-  blobs: BlobsPort;
-}
-
-/** Each service on first use; the same instance afterwards. */
-export type LazyServices = { [K in keyof Services]: () => Promise<Services[K]> };
 
 const PARTITION_KEYS: Record<string, string> = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 
@@ -115,4 +106,15 @@ let processServices: LazyServices | undefined;
 export function services(): LazyServices {
   processServices ??= lazyServices(process.env);
   return processServices;
+}
+
+export type { LazyServices, Services };
+
+/**
+ * A configuration document: the file a setting names (local development), else the document `documentId` of the
+ * `policies` container. The choice is made here, once, so the use cases read a ConfigDocument and never the disk.
+ */
+export function configDocument(env: Env, fileSetting: SettingKey, documentId: string, lazy: Pick<LazyServices, 'store'>): ConfigDocument {
+  const file = setting(env, fileSetting);
+  return file ? jsonFileDocument(file) : storedConfigDocument(lazy.store, documentId);
 }

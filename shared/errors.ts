@@ -47,6 +47,17 @@ export class AccessDeniedError extends ServiceError {
   }
 }
 
+/**
+ * What a caller sent is wrong (a malformed body, a bad parameter): thrown by parsing and validation, answered 400 at
+ * the HTTP edge with its message as the reason. Not a ServiceError: no service was asked.
+ */
+export class ValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
 /** Parses an HTTP Retry-After header (delta-seconds or HTTP-date) into milliseconds. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;

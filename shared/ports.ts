@@ -138,3 +138,25 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * A JSON document the app reads as configuration (the allocation policy, the manufacturers, DPS's CA certificates):
+ * a file locally, a document of the `policies` container in Azure. The composition root chooses which; `version`
+ * changes whenever the content may have, so readers skip unchanged reloads.
+ */
+export interface ConfigDocument {
+  read(): Promise<{ doc: unknown; version: string } | undefined>;
+}
+
+/** Every adapter the use cases may be given. */
+export interface Services {
+  enrollments: EnrollmentsPort;
+  hubs: HubDirectory;
+  store: DocumentStore;
+  events: EventsPort;
+  queues: QueuePort;
+  blobs: BlobsPort;
+}
+
+/** Each service on first use; the same instance afterwards (the webhook's cold start loads only the SDKs it uses). */
+export type LazyServices = { [K in keyof Services]: () => Promise<Services[K]> };

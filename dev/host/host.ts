@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { Cron } from 'croner';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
-import type { FunctionRegistration } from '../../functions/registry';
+import type { FunctionRegistration } from '../../functions/edge/registry';
 import { compileRoute } from './routes';
 
 export interface HostOptions {

@@ -1,25 +1,14 @@
-/** Where the allocation webhook's snapshots come from: the policy (file or Cosmos), the deny list (Cosmos), hub load (registry statistics). */
-import { readFile, stat } from 'node:fs/promises';
-import type { LazyServices } from '../composition';
-import { CONTAINERS } from '../containers';
+/** Where the allocation webhook's snapshots come from: the policy document, the deny list (Cosmos), hub load (registry statistics). */
 import type { DenyEntry } from '../allocation/deny-list';
-import type { StoredDocument } from '../ports';
-import { setting, type Env } from '../settings';
+import { CONTAINERS } from '../containers';
+import type { ConfigDocument, LazyServices, StoredDocument } from '../ports';
 import type { AllocationSources } from './allocation-runtime';
 
 export const POLICY_DOCUMENT_ID = 'allocation';
 
-export function allocationSources(env: Env, services: LazyServices): AllocationSources {
-  const file = setting(env, 'allocationPolicyFile');
+export function allocationSources(policy: ConfigDocument, services: LazyServices): AllocationSources {
   return {
-    async loadPolicy() {
-      if (file) {
-        const { mtimeMs } = await stat(file);
-        return { doc: JSON.parse(await readFile(file, 'utf8')), version: `file:${mtimeMs}` };
-      }
-      const doc = await (await services.store()).container(CONTAINERS.policies.name).read(POLICY_DOCUMENT_ID, POLICY_DOCUMENT_ID);
-      return doc && { doc, version: `etag:${doc._etag}` };
-    },
+    loadPolicy: () => policy.read(),
     async loadDenyList() {
       const container = (await services.store()).container<StoredDocument & DenyEntry>(CONTAINERS.denyList.name);
       const entries: DenyEntry[] = [];

@@ -3,10 +3,7 @@
  * of the `policies` container in Azure (`{ "certificates": [{ "name", "pem" }] }`, kept by the operator who verifies
  * them in DPS). Reading them from DPS's management API (`@azure/arm-deviceprovisioningservices`) is the next step.
  */
-import { readFile } from 'node:fs/promises';
-import { CONTAINERS } from '../containers';
-import type { DocumentStore } from '../ports';
-import { setting, type Env } from '../settings';
+import type { ConfigDocument } from '../ports';
 
 export const CA_DOCUMENT_ID = 'dps-ca-certificates';
 
@@ -15,12 +12,9 @@ export interface CaCertificate {
   pem: string;
 }
 
-export function caCertificatesSource(env: Env, store: () => Promise<DocumentStore>): () => Promise<CaCertificate[]> {
-  const file = setting(env, 'dpsCaCertificatesFile');
+export function caCertificatesSource(source: ConfigDocument): () => Promise<CaCertificate[]> {
   return async () => {
-    const doc = (file
-      ? JSON.parse(await readFile(file, 'utf8'))
-      : await (await store()).container(CONTAINERS.policies.name).read(CA_DOCUMENT_ID, CA_DOCUMENT_ID)) as { certificates?: CaCertificate[] } | undefined;
+    const doc = (await source.read())?.doc as { certificates?: CaCertificate[] } | undefined;
     return (doc?.certificates ?? []).filter((c) => typeof c?.name === 'string' && typeof c?.pem === 'string');
   };
 }

@@ -79,9 +79,9 @@ async function main(): Promise<void> {
 
   // The decision itself, in process (parse → deny check → rules → rendezvous → templates), without any HTTP host.
   const { AllocationRuntime } = await import('../../shared/use-cases/allocation-runtime');
-  const { allocationSources } = await import('../../shared/use-cases/allocation-sources');
-  const { lazyServices } = await import('../../shared/composition');
-  const runtime = new AllocationRuntime(allocationSources(env, lazyServices(env)));
+  const { allocationSources, POLICY_DOCUMENT_ID } = await import('../../shared/use-cases/allocation-sources');
+  const { configDocument, lazyServices } = await import('../../shared/composition');
+  const runtime = new AllocationRuntime(allocationSources(configDocument(env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, lazyServices(env)), lazyServices(env)));
   await runtime.start();
   const parsedBody = JSON.parse(body);
   const n = 50_000;

@@ -16,11 +16,11 @@ import { issue } from '../../dev/pki';
 import { storeDevice } from '../../dev/sim/iothub';
 import { startLocalStack, type LocalStack } from '../../dev/stack';
 import { newEtag } from '../../dev/sim/wire';
-import { buildServices, lazyServices, type Services } from '../../shared/composition';
+import { buildServices, configDocument, lazyServices, type Services } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { normalizeThumbprint } from '../../shared/breach/incident';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
-import { allocationSources } from '../../shared/use-cases/allocation-sources';
+import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
 import { submitIncident, type IncidentDocument, type StepState } from '../../shared/use-cases/incidents';
 import { fmt, ratio, runBench, tearDown } from './support';
 
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   // 1. A clean run: refusal time at another webhook instance, then the removal rate.
   const thumbA = await caGroup(services, 'line-a', 'Bench Line A Intermediate');
   seed(stack, 'line-a', 'dev-a');
-  const webhook = new AllocationRuntime(allocationSources(env, lazyServices(env)), { denyRefreshMs: 1000 });
+  const webhook = new AllocationRuntime(allocationSources(configDocument(env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, lazyServices(env)), lazyServices(env)), { denyRefreshMs: 1000 });
   await webhook.start();
   const probe = { enrollmentGroup: { enrollmentGroupId: 'line-a', attestation: { type: 'x509' } }, deviceRuntimeContext: { registrationId: 'dev-a-7', x509: { subjectName: 'CN=dev-a-7', issuerName: 'CN=Bench Line A Intermediate' } }, linkedHubs: hubNames };
   const admitted = await webhook.allocate(probe);

@@ -25,7 +25,7 @@ beforeAll(async () => {
   writeFileSync(policyFile, readFileSync(stack.env.ALLOCATION_POLICY_FILE));
   Object.assign(process.env, stack.env, { ALLOCATION_POLICY_FILE: policyFile });
   const functions = await import('../../functions/index');
-  runtime = (await import('../../functions/allocate')).allocationRuntime();
+  runtime = (await import('../../functions/edge/allocation-runtime')).allocationRuntime();
   host = await startFunctionsHost({ registrations: functions.registeredFunctions(), port: 0, functionKey: 'fk', masterKey: 'mk', env: process.env, runTimers: false, driveQueues: false, log: () => undefined });
   groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`)).primaryKey;
 });

@@ -35,7 +35,7 @@ beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
   Object.assign(process.env, stack.env);
   const functions = await import('../../functions/index');
-  runtime = (await import('../../functions/allocate')).allocationRuntime();
+  runtime = (await import('../../functions/edge/allocation-runtime')).allocationRuntime();
   host = await startFunctionsHost({ registrations: functions.registeredFunctions(), port: 0, functionKey: 'fk', masterKey: 'mk', env: process.env, runTimers: false, queue: { retryDelaySeconds: 1 }, log: () => undefined });
 
   const root = await issue({ subject: 'CN=Fabrikam Root CA', isCa: true });

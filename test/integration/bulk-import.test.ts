@@ -51,7 +51,7 @@ beforeAll(async () => {
   process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=fk`;
 });
 afterAll(async () => {
-  await (await import('../../functions/allocate')).allocationRuntime().stop();
+  await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();
   await host?.close();
   await stack?.close();
 });

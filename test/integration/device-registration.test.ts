@@ -20,7 +20,7 @@ beforeAll(async () => {
   groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk-test`)).primaryKey;
 });
 afterAll(async () => {
-  await (await import('../../functions/allocate')).allocationRuntime().stop();
+  await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();
   await host?.close();
   await stack?.close();
 });

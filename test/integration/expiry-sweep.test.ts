@@ -46,7 +46,7 @@ beforeAll(async () => {
   await enroll('clone-b', certs.cloned);
 });
 afterAll(async () => {
-  await (await import('../../functions/allocate')).allocationRuntime().stop();
+  await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();
   await host?.close();
   await stack?.close();
 });

@@ -9,7 +9,8 @@ import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
 import { queueService, StorageQueues } from '../../shared/azure/queues';
 import { decodeQueueMessage } from '../../dev/host/queue-driver';
 import { NdjsonEventLog } from '../../shared/local/event-log';
-import type { FunctionRegistration } from '../../functions/registry';
+import { type FunctionRegistration, http, registeredFunctions } from '../../functions/edge/registry';
+import { ThrottledError } from '../../shared/errors';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -34,9 +35,12 @@ const until = async (check: () => boolean, ms = 10000) => {
   }
 };
 
+// Registered the way trigger files register, so it carries the one error-to-HTTP mapping.
+http('throttled', { route: 'throttled', methods: ['GET'], authLevel: 'function', handler: async () => { throw new ThrottledError('DPS said 429', 4000, 429001); } });
+
 beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
-  host = await startFunctionsHost({ registrations, port: 0, functionKey: 'fk', masterKey: 'mk', env: stack.env, runTimers: false, queue: { maxDequeueCount: 2, retryDelaySeconds: 0 }, log: () => undefined });
+  host = await startFunctionsHost({ registrations: [...registrations, ...registeredFunctions()], port: 0, functionKey: 'fk', masterKey: 'mk', env: stack.env, runTimers: false, queue: { maxDequeueCount: 2, retryDelaySeconds: 0 }, log: () => undefined });
 });
 afterAll(async () => {
   await host?.close();
@@ -79,4 +83,13 @@ test('the local event log is append-only NDJSON, one event a line, in publish or
   await log.publish([event(4)]);
   const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
   expect(lines.map((e) => e.data.n)).toEqual([1, 2, 3, 4]);
+});
+
+test('an HTTP function that throws is answered in the one error shape: a throttled dependency is a 503 with Retry-After', async () => {
+  const res = await fetch(`${host.baseUrl}/api/throttled`, { headers: { 'x-functions-key': 'fk' } });
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('4');
+  const body = (await res.json()) as Record<string, string>;
+  expect(body).toMatchObject({ error: 'ServiceUnavailable', correlationId: res.headers.get('x-correlation-id') });
+  expect(body.correlationId).toMatch(/^[0-9a-f-]{36}$/);
 });

@@ -1,15 +1,11 @@
 /**
- * One registration list for every function (DESIGN.md: `@azure/functions` keeps no registry you can read back).
- * Each trigger file registers itself through these helpers: the real Functions host gets the `app.*` call, and the
- * local host (dev/host) reads the same list as plain data.
+ * One registration list for every function: `@azure/functions` keeps no registry that can be read back, so each
+ * trigger file adds itself here as plain data. `functions/index.ts` hands the list to `app.*` inside the Functions
+ * host; the local host (dev/host) and the tests read the same list. Every HTTP handler is wrapped in the one
+ * error-to-HTTP mapping (http-errors.ts).
  */
-import {
-  app,
-  type EventHubFunctionOptions,
-  type HttpFunctionOptions,
-  type StorageQueueFunctionOptions,
-  type TimerFunctionOptions,
-} from '@azure/functions';
+import type { EventHubFunctionOptions, HttpFunctionOptions, StorageQueueFunctionOptions, TimerFunctionOptions } from '@azure/functions';
+import { withHttpErrors } from './http-errors';
 
 export type FunctionRegistration =
   | { name: string; trigger: 'http'; options: HttpFunctionOptions }
@@ -25,23 +21,19 @@ function add(registration: FunctionRegistration): void {
 }
 
 export function http(name: string, options: HttpFunctionOptions): void {
-  add({ name, trigger: 'http', options });
-  app.http(name, options);
+  add({ name, trigger: 'http', options: { ...options, handler: withHttpErrors(options.handler) } });
 }
 
 export function timer(name: string, options: TimerFunctionOptions): void {
   add({ name, trigger: 'timer', options });
-  app.timer(name, options);
 }
 
 export function storageQueue(name: string, options: StorageQueueFunctionOptions): void {
   add({ name, trigger: 'storageQueue', options });
-  app.storageQueue(name, options);
 }
 
 export function eventHub(name: string, options: EventHubFunctionOptions): void {
   add({ name, trigger: 'eventHub', options });
-  app.eventHub(name, options);
 }
 
 export function registeredFunctions(): readonly FunctionRegistration[] {

@@ -3,13 +3,16 @@
  * answered as a 401/403 with the reason when the identity is missing or not enough.
  */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { identifyCaller, mayActFor, parseLocalSecrets, type Caller } from '../shared/auth/caller';
-import { services } from '../shared/composition';
-import { setting } from '../shared/settings';
-import { importConfigSource, type LoadedImportConfig } from '../shared/use-cases/import-config';
+import { identifyCaller, mayActFor, parseLocalSecrets, type Caller } from '../../shared/auth/caller';
+import { MANUFACTURERS_DOCUMENT_ID } from '../../shared/auth/manufacturers';
+import { configDocument, services } from '../../shared/composition';
+import { setting } from '../../shared/settings';
+import { importConfigSource, type LoadedImportConfig } from '../../shared/use-cases/import-config';
 import { problem } from './http-response';
 
-export const importConfig: () => Promise<LoadedImportConfig> = importConfigSource(process.env, () => services().store());
+export const importConfig: () => Promise<LoadedImportConfig> = importConfigSource(
+  configDocument(process.env, 'manufacturersFile', MANUFACTURERS_DOCUMENT_ID, services()),
+);
 const localSecrets = parseLocalSecrets(setting(process.env, 'localBearerSecrets'));
 // Set by the platform (not by us) when App Service Authentication is on.
 const platformAuth = process.env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true';

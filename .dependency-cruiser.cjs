@@ -7,7 +7,8 @@ module.exports = {
   forbidden: [
     {
       name: 'trigger-imports-trigger',
-      comment: 'A trigger file (functions/*.ts) stays thin and stands alone: what two triggers share lives in functions/edge/ or shared/.',
+      comment:
+        'A trigger file (functions/*.ts) stays thin and stands alone: what two triggers share lives in functions/edge/ or shared/.',
       severity: 'error',
       from: { path: '^functions/[^/]+\\.ts$', pathNot: '^functions/index\\.ts$' },
       to: { path: '^functions/[^/]+\\.ts$' },
@@ -28,19 +29,29 @@ module.exports = {
     },
     {
       name: 'pure-core-does-io',
-      comment: 'The rules (allocation, enrollment, certificates, breach, auth) are pure: no adapters, no use cases, no I/O.',
+      comment:
+        'The rules (allocation, enrollment, certificates, breach, auth) are pure: no adapters, no use cases, no I/O.',
       severity: 'error',
       from: { path: PURE_CORE },
       to: {
-        path: ['^shared/(azure|local|use-cases)/', '^shared/composition\\.ts$', '^(functions|dev|cli)/', '^(node:)?(fs|http|https|net|child_process)(/|$)'],
+        path: [
+          '^shared/(azure|local|use-cases)/',
+          '^shared/composition\\.ts$',
+          '^(functions|dev|cli)/',
+          '^(node:)?(fs|http|https|net|child_process)(/|$)',
+        ],
       },
     },
     {
       name: 'sdk-outside-adapters',
-      comment: 'The Azure SDKs are imported only by their adapters in shared/azure/, so swapping one is a one-file change.',
+      comment:
+        'The Azure SDKs are imported only by their adapters in shared/azure/, so swapping one is a one-file change.',
       severity: 'error',
       from: { path: '^(shared|functions)/', pathNot: '^shared/azure/' },
-      to: { dependencyTypesNot: ['type-only'], path: '(^|/)node_modules/(@azure/(cosmos|event-hubs|storage-blob|storage-queue|identity)|azure-iot[^/]*|azure-iothub)/' },
+      to: {
+        dependencyTypesNot: ['type-only'],
+        path: '(^|/)node_modules/(@azure/(cosmos|event-hubs|storage-blob|storage-queue|identity)|azure-iot[^/]*|azure-iothub)/',
+      },
     },
     {
       name: 'production-imports-dev',

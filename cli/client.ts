@@ -17,7 +17,8 @@ export interface ClientConfig {
 function localSettings(): Record<string, string> {
   for (const dir of [process.cwd(), join(__dirname, '..', '..'), join(__dirname, '..')]) {
     const file = join(dir, 'local.settings.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
+    if (existsSync(file))
+      return (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
   }
   return {};
 }
@@ -25,7 +26,11 @@ function localSettings(): Record<string, string> {
 /** Environment first (DPS_LIFECYCLE_URL, _FUNCTION_KEY, _TOKEN, _ADMIN_TOKEN), then the local stack's own settings. */
 export function clientConfig(manufacturerId?: string, env = process.env): ClientConfig {
   const local = localSettings();
-  const localToken = manufacturerId ? new RegExp(`(?:^|,)\\s*${manufacturerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^,]+)`).exec(local.LOCAL_BEARER_SECRETS ?? '')?.[1] : undefined;
+  const localToken = manufacturerId
+    ? new RegExp(`(?:^|,)\\s*${manufacturerId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^,]+)`).exec(
+        local.LOCAL_BEARER_SECRETS ?? '',
+      )?.[1]
+    : undefined;
   const adminToken = /(?:^|,)\s*@admin=([^,]+)/.exec(local.LOCAL_BEARER_SECRETS ?? '')?.[1];
   return {
     baseUrl: (env.DPS_LIFECYCLE_URL ?? 'http://127.0.0.1:7071').replace(/\/+$/, ''),
@@ -36,12 +41,19 @@ export function clientConfig(manufacturerId?: string, env = process.env): Client
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-export async function api<T>(config: ClientConfig, path: string, init: RequestInit & { admin?: boolean } = {}): Promise<{ status: number; body: T; headers: Headers }> {
+export async function api<T>(
+  config: ClientConfig,
+  path: string,
+  init: RequestInit & { admin?: boolean } = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
   const headers = new Headers(init.headers);
   if (config.functionKey) headers.set('x-functions-key', config.functionKey);
   const token = init.admin ? config.adminToken : config.token;
@@ -49,6 +61,10 @@ export async function api<T>(config: ClientConfig, path: string, init: RequestIn
   const response = await fetch(`${config.baseUrl}${path}`, { ...init, headers });
   const text = await response.text();
   const body = (text ? JSON.parse(text) : {}) as T & { reason?: string; error?: string };
-  if (response.status >= 400) throw new ApiError(response.status, `${response.status} ${body.error ?? response.statusText}: ${body.reason ?? text}`);
+  if (response.status >= 400)
+    throw new ApiError(
+      response.status,
+      `${response.status} ${body.error ?? response.statusText}: ${body.reason ?? text}`,
+    );
   return { status: response.status, body, headers: response.headers };
 }

@@ -1,5 +1,5 @@
 /** Watching a long job: a progress bar on a terminal, a line every few seconds otherwise (CI, logs). */
-import { SingleBar, Presets } from 'cli-progress';
+import { Presets, SingleBar } from 'cli-progress';
 
 export interface Progress {
   done: boolean;
@@ -9,7 +9,9 @@ export interface Progress {
 
 export async function follow(poll: () => Promise<Progress>, intervalMs = 1000): Promise<void> {
   const tty = process.stdout.isTTY;
-  const bar = tty ? new SingleBar({ format: '{bar} {percentage}% | {line}', hideCursor: true }, Presets.shades_classic) : undefined;
+  const bar = tty
+    ? new SingleBar({ format: '{bar} {percentage}% | {line}', hideCursor: true }, Presets.shades_classic)
+    : undefined;
   bar?.start(100, 0, { line: '' });
   let lastPrinted = 0;
   for (;;) {

@@ -3,7 +3,9 @@
 import { ApiError } from './client';
 import { buildProgram } from './program';
 
-buildProgram().parseAsync().catch((err: unknown) => {
-  console.error(err instanceof ApiError ? err.message : (err as Error)?.message ?? err);
-  process.exitCode = 1;
-});
+buildProgram()
+  .parseAsync()
+  .catch((err: unknown) => {
+    console.error(err instanceof ApiError ? err.message : ((err as Error)?.message ?? err));
+    process.exitCode = 1;
+  });

@@ -14,9 +14,11 @@ import { createHash, createSign } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
+
 import { Command } from 'commander';
+
 import { formatOf } from '../shared/enrollment/row-sources';
-import { api, clientConfig, type ClientConfig } from './client';
+import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
 
 interface JobView {
@@ -34,7 +36,8 @@ interface RowsPage {
   continuationToken?: string;
 }
 
-const jobPath = (manufacturer: string, jobId = '') => `/api/manufacturers/${encodeURIComponent(manufacturer)}/imports${jobId ? `/${encodeURIComponent(jobId)}` : ''}`;
+const jobPath = (manufacturer: string, jobId = '') =>
+  `/api/manufacturers/${encodeURIComponent(manufacturer)}/imports${jobId ? `/${encodeURIComponent(jobId)}` : ''}`;
 
 async function fileDigest(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -55,15 +58,26 @@ function describeJob(job: JobView): string {
   return `${job.status}: ${c.rows} rows, ${c.valid} valid, ${c.invalid} invalid, ${c.duplicate} duplicate | ${c.enrolled} enrolled, ${c.alreadyEnrolled} already, ${c.failed} failed | ${job.ratePerMinute}/min${eta}`;
 }
 
-async function showRows(config: ClientConfig, manufacturer: string, jobId: string, status: string | undefined, limit: number): Promise<number> {
+async function showRows(
+  config: ClientConfig,
+  manufacturer: string,
+  jobId: string,
+  status: string | undefined,
+  limit: number,
+): Promise<number> {
   let shown = 0;
   let token: string | undefined;
   do {
-    const query = new URLSearchParams({ ...(status ? { status } : {}), ...(token ? { continuationToken: token } : {}) });
+    const query = new URLSearchParams({
+      ...(status ? { status } : {}),
+      ...(token ? { continuationToken: token } : {}),
+    });
     const { body } = await api<RowsPage>(config, `${jobPath(manufacturer, jobId)}/rows?${query}`);
     for (const row of body.rows) {
       if (shown++ >= limit) return shown;
-      console.log(`  line ${String(row.line).padStart(7)}  ${row.status.padEnd(15)} ${(row.registrationId ?? '').padEnd(52)} ${row.reason ?? ''}`);
+      console.log(
+        `  line ${String(row.line).padStart(7)}  ${row.status.padEnd(15)} ${(row.registrationId ?? '').padEnd(52)} ${row.reason ?? ''}`,
+      );
     }
     token = body.continuationToken;
   } while (token);
@@ -84,7 +98,9 @@ async function report(config: ClientConfig, manufacturer: string, job: JobView):
   if (job.reason) console.log(`  ${job.reason}`);
   for (const status of ['invalid', 'duplicate', 'failed']) {
     if (!job.counts[status]) continue;
-    console.log(`${status} rows (first 20; all: dps-lifecycle import-rows ${job.jobId} --manufacturer ${manufacturer} --status ${status}):`);
+    console.log(
+      `${status} rows (first 20; all: dps-lifecycle import-rows ${job.jobId} --manufacturer ${manufacturer} --status ${status}):`,
+    );
     await showRows(config, manufacturer, job.jobId, status, 20);
   }
 }
@@ -94,13 +110,24 @@ interface IncidentView {
   status: string;
   targets?: number;
   notes: string[];
-  steps?: Array<{ name: string; hub?: string; path?: string; state: string; done: number; total: number; seconds?: number; errors: string[] }>;
+  steps?: Array<{
+    name: string;
+    hub?: string;
+    path?: string;
+    state: string;
+    done: number;
+    total: number;
+    seconds?: number;
+    errors: string[];
+  }>;
 }
 
 function describeIncident(doc: IncidentView): string[] {
   const lines = [`incident ${doc.id}: ${doc.status}${doc.targets !== undefined ? `, ${doc.targets} targets` : ''}`];
   for (const s of doc.steps ?? []) {
-    lines.push(`  ${s.name.padEnd(14)}${(s.hub ?? '').padEnd(36)} ${s.state.padEnd(8)} ${s.done}/${s.total}${s.path ? ` via ${s.path}` : ''}${s.seconds !== undefined ? ` in ${s.seconds}s` : ''}${s.errors.length ? `  errors: ${s.errors.slice(0, 3).join('; ')}` : ''}`);
+    lines.push(
+      `  ${s.name.padEnd(14)}${(s.hub ?? '').padEnd(36)} ${s.state.padEnd(8)} ${s.done}/${s.total}${s.path ? ` via ${s.path}` : ''}${s.seconds !== undefined ? ` in ${s.seconds}s` : ''}${s.errors.length ? `  errors: ${s.errors.slice(0, 3).join('; ')}` : ''}`,
+    );
   }
   for (const note of doc.notes) lines.push(`  note: ${note}`);
   return lines;
@@ -112,7 +139,11 @@ async function followIncident(config: ClientConfig, id: string): Promise<void> {
     last = (await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body;
     const total = (last.steps ?? []).reduce((n, s) => n + s.total, 0);
     const done = (last.steps ?? []).reduce((n, s) => n + s.done, 0);
-    return { done: ['contained', 'failed', 'released'].includes(last.status), percent: total ? (done / total) * 100 : 0, line: `${last.status} ${done}/${total}` };
+    return {
+      done: ['contained', 'failed', 'released'].includes(last.status),
+      percent: total ? (done / total) * 100 : 0,
+      line: `${last.status} ${done}/${total}`,
+    };
   });
   console.log(describeIncident(last as IncidentView).join('\n'));
 }
@@ -120,50 +151,93 @@ async function followIncident(config: ClientConfig, id: string): Promise<void> {
 interface ExpiringView {
   until: string;
   count: number;
-  certificates: Array<{ thumbprint: string; subject: string; notAfter: string; expired: boolean; raised: number[]; usages: Array<{ kind: string; id: string; slot?: string }>; weaknesses: string[] }>;
+  certificates: Array<{
+    thumbprint: string;
+    subject: string;
+    notAfter: string;
+    expired: boolean;
+    raised: number[];
+    usages: Array<{ kind: string; id: string; slot?: string }>;
+    weaknesses: string[];
+  }>;
 }
 
 interface FindingsView {
-  findings: Array<{ id: string; code: string; raisedAt: string; reason?: string; suppressed?: { by: string; reason: string } }>;
+  findings: Array<{
+    id: string;
+    code: string;
+    raisedAt: string;
+    reason?: string;
+    suppressed?: { by: string; reason: string };
+  }>;
 }
 
 /** The whole command line, built anew for each run (tests run it in process). */
 export function buildProgram(): Command {
-  const program = new Command('dps-lifecycle').description('dps-lifecycle: bulk TPM enrollment imports and breach incidents');
+  const program = new Command('dps-lifecycle').description(
+    'dps-lifecycle: bulk TPM enrollment imports and breach incidents',
+  );
 
-  program.command('import').argument('<file>', 'CSV, NDJSON or JSON array of EKs')
+  program
+    .command('import')
+    .argument('<file>', 'CSV, NDJSON or JSON array of EKs')
     .requiredOption('-m, --manufacturer <id>', 'manufacturer ID')
     .option('-f, --format <format>', 'csv | ndjson | json (default: from the file name)')
     .option('-k, --idempotency-key <key>', 'default: the SHA-256 of the file, so sending it again is harmless')
     .option('--sign-key <pem>', 'sign the file with this private key (for manufacturers that sign their files)')
     .option('--follow', 'watch the job until it is done')
-    .action(async (file: string, opts: { manufacturer: string; format?: string; idempotencyKey?: string; signKey?: string; follow?: boolean }) => {
-      const config = clientConfig(opts.manufacturer);
-      const format = formatOf(opts.format ?? file);
-      if (!format) throw new Error(`cannot tell the format of ${file}: use --format csv|ndjson|json`);
-      const key = opts.idempotencyKey ?? `sha256:${await fileDigest(file)}`;
-      const size = statSync(file).size;
-      console.log(`uploading ${basename(file)} (${(size / 1e6).toFixed(1)} MB, ${format}) for ${opts.manufacturer}…`);
-      const contentType = { csv: 'text/csv', ndjson: 'application/x-ndjson', json: 'application/json' }[format];
-      const signature = opts.signKey ? { 'x-content-signature': await signFile(file, readFileSync(opts.signKey, 'utf8')) } : {};
-      const { status, body } = await api<JobView>(config, `${jobPath(opts.manufacturer)}?fileName=${encodeURIComponent(basename(file))}`, {
-        method: 'POST', headers: { 'content-type': contentType, 'idempotency-key': key, ...signature },
-        body: Readable.toWeb(createReadStream(file)) as ReadableStream, duplex: 'half',
-      } as RequestInit);
-      console.log(`${status === 200 ? 'already imported as' : 'job'} ${body.jobId}`);
-      const job = opts.follow && body.status !== 'done' && body.status !== 'failed' ? await followJob(config, opts.manufacturer, body.jobId) : body;
-      await report(config, opts.manufacturer, job);
-      if (job.status === 'failed') process.exitCode = 1;
-    });
+    .action(
+      async (
+        file: string,
+        opts: { manufacturer: string; format?: string; idempotencyKey?: string; signKey?: string; follow?: boolean },
+      ) => {
+        const config = clientConfig(opts.manufacturer);
+        const format = formatOf(opts.format ?? file);
+        if (!format) throw new Error(`cannot tell the format of ${file}: use --format csv|ndjson|json`);
+        const key = opts.idempotencyKey ?? `sha256:${await fileDigest(file)}`;
+        const size = statSync(file).size;
+        console.log(`uploading ${basename(file)} (${(size / 1e6).toFixed(1)} MB, ${format}) for ${opts.manufacturer}…`);
+        const contentType = { csv: 'text/csv', ndjson: 'application/x-ndjson', json: 'application/json' }[format];
+        const signature = opts.signKey
+          ? { 'x-content-signature': await signFile(file, readFileSync(opts.signKey, 'utf8')) }
+          : {};
+        const { status, body } = await api<JobView>(
+          config,
+          `${jobPath(opts.manufacturer)}?fileName=${encodeURIComponent(basename(file))}`,
+          {
+            method: 'POST',
+            headers: { 'content-type': contentType, 'idempotency-key': key, ...signature },
+            body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+            duplex: 'half',
+          } as RequestInit,
+        );
+        console.log(`${status === 200 ? 'already imported as' : 'job'} ${body.jobId}`);
+        const job =
+          opts.follow && body.status !== 'done' && body.status !== 'failed'
+            ? await followJob(config, opts.manufacturer, body.jobId)
+            : body;
+        await report(config, opts.manufacturer, job);
+        if (job.status === 'failed') process.exitCode = 1;
+      },
+    );
 
-  program.command('import-status').argument('<jobId>').requiredOption('-m, --manufacturer <id>').option('--follow')
+  program
+    .command('import-status')
+    .argument('<jobId>')
+    .requiredOption('-m, --manufacturer <id>')
+    .option('--follow')
     .action(async (jobId: string, opts: { manufacturer: string; follow?: boolean }) => {
       const config = clientConfig(opts.manufacturer);
-      const job = opts.follow ? await followJob(config, opts.manufacturer, jobId) : (await api<JobView>(config, jobPath(opts.manufacturer, jobId))).body;
+      const job = opts.follow
+        ? await followJob(config, opts.manufacturer, jobId)
+        : (await api<JobView>(config, jobPath(opts.manufacturer, jobId))).body;
       await report(config, opts.manufacturer, job);
     });
 
-  program.command('import-rows').argument('<jobId>').requiredOption('-m, --manufacturer <id>')
+  program
+    .command('import-rows')
+    .argument('<jobId>')
+    .requiredOption('-m, --manufacturer <id>')
     .option('-s, --status <status>', 'valid | invalid | duplicate | enrolled | alreadyEnrolled | failed')
     .option('-n, --limit <n>', 'at most this many rows', '1000')
     .action(async (jobId: string, opts: { manufacturer: string; status?: string; limit: string }) => {
@@ -172,47 +246,96 @@ export function buildProgram(): Command {
 
   const incident = program.command('incident').description('breach incidents (the Admin role)');
 
-  incident.command('report').argument('<file>', 'incident JSON: { id, reason, mode, scope }')
-    .option('--follow').action(async (file: string, opts: { follow?: boolean }) => {
+  incident
+    .command('report')
+    .argument('<file>', 'incident JSON: { id, reason, mode, scope }')
+    .option('--follow')
+    .action(async (file: string, opts: { follow?: boolean }) => {
       const config = clientConfig();
-      const { body } = await api<IncidentView>(config, '/api/incidents', { method: 'POST', admin: true, headers: { 'content-type': 'application/json' }, body: readFileSync(file, 'utf8') });
+      const { body } = await api<IncidentView>(config, '/api/incidents', {
+        method: 'POST',
+        admin: true,
+        headers: { 'content-type': 'application/json' },
+        body: readFileSync(file, 'utf8'),
+      });
       console.log(describeIncident(body).join('\n'));
       if (opts.follow) await followIncident(config, body.id);
     });
 
-  incident.command('show').argument('<id>').option('--follow').action(async (id: string, opts: { follow?: boolean }) => {
-    const config = clientConfig();
-    if (opts.follow) return followIncident(config, id);
-    console.log(describeIncident((await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body).join('\n'));
-  });
+  incident
+    .command('show')
+    .argument('<id>')
+    .option('--follow')
+    .action(async (id: string, opts: { follow?: boolean }) => {
+      const config = clientConfig();
+      if (opts.follow) return followIncident(config, id);
+      console.log(
+        describeIncident(
+          (await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body,
+        ).join('\n'),
+      );
+    });
 
-  incident.command('release').argument('<id>').action(async (id: string) => {
-    const { body } = await api<IncidentView>(clientConfig(), `/api/incidents/${encodeURIComponent(id)}/release`, { method: 'POST', admin: true });
-    console.log(describeIncident(body).join('\n'));
-  });
+  incident
+    .command('release')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const { body } = await api<IncidentView>(clientConfig(), `/api/incidents/${encodeURIComponent(id)}/release`, {
+        method: 'POST',
+        admin: true,
+      });
+      console.log(describeIncident(body).join('\n'));
+    });
 
-  program.command('certificates').description('certificate inventory (function key)')
-    .command('expiring').option('-w, --within <days>', 'window, like 30d', '30d')
+  program
+    .command('certificates')
+    .description('certificate inventory (function key)')
+    .command('expiring')
+    .option('-w, --within <days>', 'window, like 30d', '30d')
     .action(async (opts: { within: string }) => {
-      const { body } = await api<ExpiringView>(clientConfig(), `/api/certificates/expiring?within=${encodeURIComponent(opts.within)}`);
+      const { body } = await api<ExpiringView>(
+        clientConfig(),
+        `/api/certificates/expiring?within=${encodeURIComponent(opts.within)}`,
+      );
       console.log(`${body.count} certificates end before ${body.until}:`);
       for (const c of body.certificates) {
-        const where = c.usages.map((u) => `${u.kind} ${u.id}${u.slot ? ` (${u.slot})` : ''}`).join(', ') || 'no longer used';
-        console.log(`  ${c.notAfter.slice(0, 10)} ${c.expired ? 'EXPIRED ' : '        '}${c.subject.padEnd(40)} ${c.thumbprint.slice(0, 16)}…  ${where}${c.weaknesses.length ? `  weak: ${c.weaknesses.join('; ')}` : ''}`);
+        const where =
+          c.usages.map((u) => `${u.kind} ${u.id}${u.slot ? ` (${u.slot})` : ''}`).join(', ') || 'no longer used';
+        console.log(
+          `  ${c.notAfter.slice(0, 10)} ${c.expired ? 'EXPIRED ' : '        '}${c.subject.padEnd(40)} ${c.thumbprint.slice(0, 16)}…  ${where}${c.weaknesses.length ? `  weak: ${c.weaknesses.join('; ')}` : ''}`,
+        );
       }
     });
   const findings = program.command('findings').description('expiry and audit findings');
 
-  findings.command('list').option('-k, --kind <kind>', 'audit | expiry', 'audit').option('--suppressed', 'the suppressed ones instead')
+  findings
+    .command('list')
+    .option('-k, --kind <kind>', 'audit | expiry', 'audit')
+    .option('--suppressed', 'the suppressed ones instead')
     .action(async (opts: { kind: string; suppressed?: boolean }) => {
-      const { body } = await api<FindingsView>(clientConfig(), `/api/findings?kind=${encodeURIComponent(opts.kind)}${opts.suppressed ? '&suppressed=true' : ''}`);
+      const { body } = await api<FindingsView>(
+        clientConfig(),
+        `/api/findings?kind=${encodeURIComponent(opts.kind)}${opts.suppressed ? '&suppressed=true' : ''}`,
+      );
       console.log(`${body.findings.length} ${opts.suppressed ? 'suppressed ' : ''}${opts.kind} findings:`);
-      for (const f of body.findings) console.log(`  ${f.raisedAt.slice(0, 16)}  ${f.code.padEnd(26)} ${f.id}${f.reason ? `\n      ${f.reason}` : ''}${f.suppressed ? `\n      suppressed by ${f.suppressed.by}: ${f.suppressed.reason}` : ''}`);
+      for (const f of body.findings)
+        console.log(
+          `  ${f.raisedAt.slice(0, 16)}  ${f.code.padEnd(26)} ${f.id}${f.reason ? `\n      ${f.reason}` : ''}${f.suppressed ? `\n      suppressed by ${f.suppressed.by}: ${f.suppressed.reason}` : ''}`,
+        );
     });
 
-  findings.command('suppress').argument('<kind>').argument('<id>').requiredOption('-r, --reason <text>', 'why (audited)')
+  findings
+    .command('suppress')
+    .argument('<kind>')
+    .argument('<id>')
+    .requiredOption('-r, --reason <text>', 'why (audited)')
     .action(async (kind: string, id: string, opts: { reason: string }) => {
-      await api(clientConfig(), `/api/findings/${encodeURIComponent(kind)}/${encodeURIComponent(id)}/suppress`, { method: 'POST', admin: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: opts.reason }) });
+      await api(clientConfig(), `/api/findings/${encodeURIComponent(kind)}/${encodeURIComponent(id)}/suppress`, {
+        method: 'POST',
+        admin: true,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: opts.reason }),
+      });
       console.log(`suppressed ${id}: ${opts.reason}`);
     });
   return program;

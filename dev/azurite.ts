@@ -2,14 +2,15 @@
  * Azurite (queues and blobs) as child processes on loopback: `require("azurite")` fails in-process, and the
  * newest Storage SDKs send API versions Azurite refuses without `--skipApiVersionCheck`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_ACCOUNT_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface RunningAzurite {
   connectionString: string;
@@ -18,10 +19,13 @@ export interface RunningAzurite {
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    }).once('error', reject);
+    const s = net
+      .createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      })
+      .once('error', reject);
   });
 }
 
@@ -30,7 +34,12 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000)
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`azurite exited with code ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => { socket.end(); resolve(true); }).once('error', () => resolve(false));
+      const socket = net
+        .connect(port, '127.0.0.1', () => {
+          socket.end();
+          resolve(true);
+        })
+        .once('error', () => resolve(false));
     });
     if (open) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -38,16 +47,30 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000)
   throw new Error(`azurite did not listen on ${port} within ${timeoutMs} ms`);
 }
 
-export async function startAzurite(options: { dataDir: string; queuePort?: number; blobPort?: number; persist: boolean }): Promise<RunningAzurite> {
+export async function startAzurite(options: {
+  dataDir: string;
+  queuePort?: number;
+  blobPort?: number;
+  persist: boolean;
+}): Promise<RunningAzurite> {
   const queuePort = options.queuePort || (await freePort());
   const blobPort = options.blobPort || (await freePort());
   const location = join(options.dataDir, 'azurite');
   if (options.persist) mkdirSync(location, { recursive: true });
   const bin = (name: string) => require.resolve(`azurite/dist/src/${name}/main.js`);
-  const common = ['--skipApiVersionCheck', '--disableTelemetry', '--loose', ...(options.persist ? ['--location', location] : ['--inMemoryPersistence'])];
+  const common = [
+    '--skipApiVersionCheck',
+    '--disableTelemetry',
+    '--loose',
+    ...(options.persist ? ['--location', location] : ['--inMemoryPersistence']),
+  ];
   const children = [
-    spawn(process.execPath, [bin('queue'), '--queueHost', '127.0.0.1', '--queuePort', String(queuePort), ...common], { stdio: 'ignore' }),
-    spawn(process.execPath, [bin('blob'), '--blobHost', '127.0.0.1', '--blobPort', String(blobPort), ...common], { stdio: 'ignore' }),
+    spawn(process.execPath, [bin('queue'), '--queueHost', '127.0.0.1', '--queuePort', String(queuePort), ...common], {
+      stdio: 'ignore',
+    }),
+    spawn(process.execPath, [bin('blob'), '--blobHost', '127.0.0.1', '--blobPort', String(blobPort), ...common], {
+      stdio: 'ignore',
+    }),
   ];
   try {
     await Promise.all([waitForPort(queuePort, children[0]), waitForPort(blobPort, children[1])]);
@@ -58,11 +81,16 @@ export async function startAzurite(options: { dataDir: string; queuePort?: numbe
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};QueueEndpoint=http://127.0.0.1:${queuePort}/${DEV_ACCOUNT};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
     close: async () => {
-      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-        if (c.exitCode !== null) return resolve();
-        c.once('exit', () => resolve());
-        c.kill('SIGTERM');
-      })));
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
     },
   };
 }

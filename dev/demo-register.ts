@@ -4,9 +4,10 @@
  * Needs `npm start` running.
  */
 import 'reflect-metadata';
+
+import { deriveDeviceKey, registerSymmetricKeyDevice } from './device';
 import { loadLocalSettings } from './local-settings';
 import { DEMO_GROUP_ID } from './seed';
-import { deriveDeviceKey, registerSymmetricKeyDevice } from './device';
 
 async function main(): Promise<void> {
   const env = loadLocalSettings().Values;
@@ -20,10 +21,17 @@ async function main(): Promise<void> {
   const deviceKey = deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, registrationId);
 
   const started = Date.now();
-  const result = await registerSymmetricKeyDevice(env, registrationId, deviceKey, { modelId: 'dtmi:contoso:thermostat;1', region });
-  console.log(`registered ${registrationId} (region ${region}) in ${Date.now() - started} ms → hub ${result.assignedHub}, device ${result.deviceId}, payload ${JSON.stringify(result.payload)}`);
+  const result = await registerSymmetricKeyDevice(env, registrationId, deviceKey, {
+    modelId: 'dtmi:contoso:thermostat;1',
+    region,
+  });
+  console.log(
+    `registered ${registrationId} (region ${region}) in ${Date.now() - started} ms → hub ${result.assignedHub}, device ${result.deviceId}, payload ${JSON.stringify(result.payload)}`,
+  );
   const twin = await services.hubs.hub(result.assignedHub).getTwin(result.deviceId);
-  console.log(`twin on ${result.assignedHub}: tags ${JSON.stringify(twin?.tags)}, desired ${JSON.stringify(twin?.properties?.desired)}`);
+  console.log(
+    `twin on ${result.assignedHub}: tags ${JSON.stringify(twin?.tags)}, desired ${JSON.stringify(twin?.properties?.desired)}`,
+  );
   const state = await services.enrollments.getRegistrationState(registrationId);
   console.log(`DPS registration state: ${state?.status} (${state?.substatus}) on ${state?.assignedHub}`);
   await services.events.close();

@@ -20,7 +20,8 @@ export function loadLocalSettings(root = ROOT): LocalSettings {
   const example = JSON.parse(readFileSync(join(root, 'local.settings.example.json'), 'utf8')) as LocalSettings;
   const own = JSON.parse(readFileSync(file, 'utf8')) as LocalSettings;
   const settings: LocalSettings = { ...example, ...own, Values: { ...example.Values, ...own.Values } };
-  for (const name of ['LOCAL_CA_FILE', 'EVENT_LOG_PATH', 'ALLOCATION_POLICY_FILE', 'MANUFACTURERS_FILE']) if (settings.Values[name]) settings.Values[name] = resolvePath(settings.Values[name], root);
+  for (const name of ['LOCAL_CA_FILE', 'EVENT_LOG_PATH', 'ALLOCATION_POLICY_FILE', 'MANUFACTURERS_FILE'])
+    if (settings.Values[name]) settings.Values[name] = resolvePath(settings.Values[name], root);
   return settings;
 }
 

@@ -4,9 +4,11 @@
  * certificates for X.509 scenarios. Keys are ECDSA P-256; nothing here is ever used outside this machine.
  */
 import 'reflect-metadata';
+
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -31,7 +33,9 @@ interface IssueOptions {
 }
 
 async function importKey(pem: string): Promise<webcrypto.CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decode(pem)[0], ALG, true, ['sign']) as Promise<webcrypto.CryptoKey>;
+  return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decode(pem)[0], ALG, true, [
+    'sign',
+  ]) as Promise<webcrypto.CryptoKey>;
 }
 
 let serial = Date.now();
@@ -41,10 +45,18 @@ export async function issue(options: IssueOptions): Promise<Issued> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const issuerCert = options.issuer ? new x509.X509Certificate(options.issuer.certPem) : undefined;
   const signingKey = options.issuer ? await importKey(options.issuer.keyPem) : keys.privateKey;
-  const names = [...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value }))];
+  const names = [
+    ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+  ];
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(!!options.isCa, undefined, true),
-    new x509.KeyUsagesExtension(options.isCa ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+    new x509.KeyUsagesExtension(
+      options.isCa
+        ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
+        : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
+      true,
+    ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
   ];
   if (issuerCert) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuerCert));
@@ -77,16 +89,38 @@ export interface LocalPki {
 /** The local CA and the servers' certificate, made once and kept under `dir` (reused while valid). */
 export async function localPki(dir: string): Promise<LocalPki> {
   mkdirSync(dir, { recursive: true });
-  const files = { caCert: join(dir, 'ca.pem'), caKey: join(dir, 'ca.key'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
-  const fresh = Object.values(files).every(existsSync) && new Date(new X509Certificate(readFileSync(files.cert)).validTo).getTime() > Date.now() + 7 * DAY;
+  const files = {
+    caCert: join(dir, 'ca.pem'),
+    caKey: join(dir, 'ca.key'),
+    cert: join(dir, 'server.pem'),
+    key: join(dir, 'server.key'),
+  };
+  const fresh =
+    Object.values(files).every(existsSync) &&
+    new Date(new X509Certificate(readFileSync(files.cert)).validTo).getTime() > Date.now() + 7 * DAY;
   if (!fresh) {
-    const ca = await issue({ subject: 'CN=dps-lifecycle local CA', isCa: true, notAfter: new Date(Date.now() + 825 * DAY) });
-    const server = await issue({ subject: 'CN=dps-lifecycle local stack', issuer: ca, dnsNames: SIMULATOR_HOST_NAMES, ipAddresses: ['127.0.0.1'], serverAuth: true, notAfter: new Date(Date.now() + 397 * DAY) });
+    const ca = await issue({
+      subject: 'CN=dps-lifecycle local CA',
+      isCa: true,
+      notAfter: new Date(Date.now() + 825 * DAY),
+    });
+    const server = await issue({
+      subject: 'CN=dps-lifecycle local stack',
+      issuer: ca,
+      dnsNames: SIMULATOR_HOST_NAMES,
+      ipAddresses: ['127.0.0.1'],
+      serverAuth: true,
+      notAfter: new Date(Date.now() + 397 * DAY),
+    });
     writeFileSync(files.caCert, ca.certPem);
     writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
     writeFileSync(files.cert, server.certPem);
     writeFileSync(files.key, server.keyPem, { mode: 0o600 });
   }
   const read = (f: string) => readFileSync(f, 'utf8');
-  return { ca: { certPem: read(files.caCert), keyPem: read(files.caKey) }, server: { certPem: read(files.cert), keyPem: read(files.key) }, caFile: files.caCert };
+  return {
+    ca: { certPem: read(files.caCert), keyPem: read(files.caKey) },
+    server: { certPem: read(files.cert), keyPem: read(files.key) },
+    caFile: files.caCert,
+  };
 }

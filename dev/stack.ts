@@ -5,14 +5,16 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConnectionString } from 'azure-iot-common';
+
 import { QueueServiceClient } from '@azure/storage-queue';
+import { ConnectionString } from 'azure-iot-common';
+
 import { QUEUES } from '../shared/containers';
-import { startAzurite, type RunningAzurite } from './azurite';
-import { startCosmos, type RunningCosmos } from './cosmos';
+import { type RunningAzurite, startAzurite } from './azurite';
+import { type RunningCosmos, startCosmos } from './cosmos';
+import { type LocalSettings, resolvePath } from './local-settings';
 import { localPki } from './pki';
-import { resolvePath, type LocalSettings } from './local-settings';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from './sim/simulator';
+import { type RunningSimulator, type SimulatorOptions, startSimulator } from './sim/simulator';
 
 export interface StackOptions {
   /** Where the CA, snapshots and the event log live. */
@@ -48,11 +50,18 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
   const port = (endpoint: string) => (options.persistent ? Number(new URL(endpoint).port) : 0);
 
   const dps = parse(v.DPS_CONNECTION_STRING);
-  const hubs = v.IOTHUB_CONNECTION_STRINGS.split(',').map(parse).map((h) => ({ hostName: h.HostName, policyName: h.SharedAccessKeyName, key: h.SharedAccessKey, units: 1 }));
+  const hubs = v.IOTHUB_CONNECTION_STRINGS.split(',')
+    .map(parse)
+    .map((h) => ({ hostName: h.HostName, policyName: h.SharedAccessKeyName, key: h.SharedAccessKey, units: 1 }));
   const simulator = await startSimulator({
     tls: { cert: pki.server.certPem, key: pki.server.keyPem },
     port: options.persistent ? Number(v.LOCAL_IOT_ENDPOINT.split(':')[1]) : 0,
-    dps: { hostName: dps.HostName, idScope: v.DPS_ID_SCOPE, policyName: dps.SharedAccessKeyName, key: dps.SharedAccessKey },
+    dps: {
+      hostName: dps.HostName,
+      idScope: v.DPS_ID_SCOPE,
+      policyName: dps.SharedAccessKeyName,
+      key: dps.SharedAccessKey,
+    },
     hubs,
     quotas: options.quotas,
     clock: options.clock,
@@ -70,8 +79,11 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
 
   const cosmosEndpoint = /AccountEndpoint=([^;]+)/.exec(v.COSMOS_CONNECTION)?.[1] ?? 'https://127.0.0.1:8081/';
   const cosmos = await startCosmos({
-    tls: { cert: pki.server.certPem, key: pki.server.keyPem }, ca: pki.ca.certPem, port: port(cosmosEndpoint),
-    database: v.COSMOS_DATABASE, snapshotFile: options.persistent ? join(options.dataDir, 'cosmos.json') : undefined,
+    tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+    ca: pki.ca.certPem,
+    port: port(cosmosEndpoint),
+    database: v.COSMOS_DATABASE,
+    snapshotFile: options.persistent ? join(options.dataDir, 'cosmos.json') : undefined,
   }).catch(abandon);
   started.push(cosmos);
 
@@ -80,7 +92,8 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     const storage = /QueueEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1];
     const blob = /BlobEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1];
     azurite = await startAzurite({
-      dataDir: options.dataDir, persist: options.persistent,
+      dataDir: options.dataDir,
+      persist: options.persistent,
       queuePort: options.persistent && storage ? Number(new URL(storage).port) : undefined,
       blobPort: options.persistent && blob ? Number(new URL(blob).port) : undefined,
     }).catch(abandon);
@@ -100,7 +113,10 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
   if (!options.persistent) env.EVENT_LOG_PATH = join(options.dataDir, 'events.ndjson');
 
   return {
-    env, simulator, cosmos, azurite,
+    env,
+    simulator,
+    cosmos,
+    azurite,
     close: async () => {
       await simulator.close();
       await cosmos.close();

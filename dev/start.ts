@@ -4,11 +4,13 @@
  * Data is kept in `.data/` (snapshots of Cosmos and the simulator, Azurite's files, the event log).
  */
 import 'reflect-metadata';
+
 import { join } from 'node:path';
-import { loadLocalSettings, ROOT } from './local-settings';
-import { startLocalStack } from './stack';
+
 import { startFunctionsHost } from './host/host';
+import { loadLocalSettings, ROOT } from './local-settings';
 import { seedDemo } from './seed';
+import { startLocalStack } from './stack';
 
 async function main(): Promise<void> {
   const settings = loadLocalSettings();
@@ -22,17 +24,29 @@ async function main(): Promise<void> {
   const { services } = await import('../shared/composition');
   const v = stack.env;
   const host = await startFunctionsHost({
-    registrations: registeredFunctions(), port: settings.Host?.LocalHttpPort ?? 7071,
-    functionKey: v.DEV_FUNCTION_KEY, masterKey: v.DEV_MASTER_KEY, env: process.env, log,
+    registrations: registeredFunctions(),
+    port: settings.Host?.LocalHttpPort ?? 7071,
+    functionKey: v.DEV_FUNCTION_KEY,
+    masterKey: v.DEV_MASTER_KEY,
+    env: process.env,
+    log,
   });
   // Imported enrollments use custom allocation through this webhook (in Azure: a Key Vault reference).
   process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`;
-  const demo = await seedDemo(await services().enrollments(), `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`);
+  const demo = await seedDemo(
+    await services().enrollments(),
+    `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`,
+  );
 
   console.log(`
 dps-lifecycle local stack is up (Ctrl-C to stop)
   Functions host   ${host.baseUrl}/api/…   function key: x-functions-key: ${v.DEV_FUNCTION_KEY}   master key: ${v.DEV_MASTER_KEY}
-${registeredFunctions().map((r) => `    ${r.trigger.padEnd(12)} ${r.name}${r.trigger === 'http' ? `  ${(r.options.methods ?? ['GET', 'POST']).join(',')} /api/${r.options.route ?? r.name}` : ''}`).join('\n')}
+${registeredFunctions()
+  .map(
+    (r) =>
+      `    ${r.trigger.padEnd(12)} ${r.name}${r.trigger === 'http' ? `  ${(r.options.methods ?? ['GET', 'POST']).join(',')} /api/${r.options.route ?? r.name}` : ''}`,
+  )
+  .join('\n')}
   DPS (service)    https://${v.DPS_HOST_NAME}  → ${v.LOCAL_IOT_ENDPOINT}   ID scope ${v.DPS_ID_SCOPE}
   DPS (devices)    https://global.azure-devices-provisioning.net → ${v.LOCAL_IOT_ENDPOINT}
   IoT hubs         ${v.IOTHUB_HOST_NAMES.split(',').join(', ')} → ${v.LOCAL_IOT_ENDPOINT}

@@ -5,6 +5,7 @@
  * reason); 503 only when the deny list is too old to trust, which DPS retries.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
 import { badRequest } from './edge/http-response';
@@ -32,7 +33,12 @@ export async function explainAllocation(request: HttpRequest, _context: Invocati
 }
 
 http('allocate', { route: 'allocate', methods: ['POST'], authLevel: 'function', handler: allocate });
-http('allocate-explain', { route: 'allocate/explain', methods: ['POST'], authLevel: 'function', handler: explainAllocation });
+http('allocate-explain', {
+  route: 'allocate/explain',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: explainAllocation,
+});
 
 // Started when this module loads, so the first snapshots are in memory before DPS's first call.
 if (process.env.DPS_HOST_NAME) void allocationRuntime().start();

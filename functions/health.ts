@@ -1,5 +1,6 @@
 /** `GET /api/health`: liveness for load balancers and the local stack's readiness check. Says nothing secret. */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import { ok } from './edge/http-response';
 import { http } from './edge/registry';
 

@@ -5,11 +5,18 @@
  * security tooling can send the same JSON through the `security-alerts` event hub.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import { parseIncident } from '../shared/breach/incident';
 import { services } from '../shared/composition';
-import { setting } from '../shared/settings';
 import { CONTAINERS, QUEUES } from '../shared/containers';
-import { releaseIncident, runIncident, submitIncident, type IncidentDeps, type IncidentDocument } from '../shared/use-cases/incidents';
+import { setting } from '../shared/settings';
+import {
+  type IncidentDeps,
+  type IncidentDocument,
+  releaseIncident,
+  runIncident,
+  submitIncident,
+} from '../shared/use-cases/incidents';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
 import { accepted, badRequest, notFound, ok, problem } from './edge/http-response';
@@ -29,12 +36,26 @@ function deps(log: (line: string) => void): IncidentDeps {
 
 /** What the API shows of an incident: no Cosmos metadata, the undo list as a count, step timings in seconds. */
 const view = (doc: IncidentDocument) => ({
-  id: doc.id, request: doc.request, status: doc.status, notes: doc.notes, targets: doc.targets,
-  receivedAt: doc.receivedAt, deniedAt: doc.deniedAt, plannedAt: doc.plannedAt, completedAt: doc.completedAt, releasedAt: doc.releasedAt,
+  id: doc.id,
+  request: doc.request,
+  status: doc.status,
+  notes: doc.notes,
+  targets: doc.targets,
+  receivedAt: doc.receivedAt,
+  deniedAt: doc.deniedAt,
+  plannedAt: doc.plannedAt,
+  completedAt: doc.completedAt,
+  releasedAt: doc.releasedAt,
   undoable: doc.undo.length,
   steps: doc.steps?.map((s) => ({
-    name: s.name, ...(s.name === 'hub' ? { hub: s.hub, action: s.action, via: s.via, path: s.path, jobId: s.jobId } : {}), state: s.state, done: s.done, total: s.total,
-    startedAt: s.startedAt, finishedAt: s.finishedAt, errors: s.errors,
+    name: s.name,
+    ...(s.name === 'hub' ? { hub: s.hub, action: s.action, via: s.via, path: s.path, jobId: s.jobId } : {}),
+    state: s.state,
+    done: s.done,
+    total: s.total,
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt,
+    errors: s.errors,
     ...(s.startedAt && s.finishedAt ? { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 } : {}),
   })),
 });
@@ -54,10 +75,15 @@ export async function postIncident(request: HttpRequest, context: InvocationCont
   if (body === undefined) return badRequest('The body is not JSON.');
   const parsed = parseIncident(body);
   if (!parsed.ok) return badRequest(parsed.reason);
-  const result = await submitIncident(deps((l) => context.log(l)), parsed.value);
+  const result = await submitIncident(
+    deps((l) => context.log(l)),
+    parsed.value,
+  );
   if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
   const location = `/api/incidents/${encodeURIComponent(parsed.value.id)}`;
-  return result.kind === 'duplicate' ? ok(view(result.incident), { Location: location }) : accepted(view(result.incident), location);
+  return result.kind === 'duplicate'
+    ? ok(view(result.incident), { Location: location })
+    : accepted(view(result.incident), location);
 }
 
 export async function getIncident(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
@@ -71,7 +97,11 @@ export async function getIncident(request: HttpRequest, _context: InvocationCont
 export async function postRelease(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const auth = await authorizeAdmin(request);
   if (!auth.ok) return auth.response;
-  const result = await releaseIncident(deps((l) => context.log(l)), request.params.id, auth.caller.principal);
+  const result = await releaseIncident(
+    deps((l) => context.log(l)),
+    request.params.id,
+    auth.caller.principal,
+  );
   if (result.kind === 'notFound') return notFound(`no incident ${request.params.id}`);
   if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
   return ok(view(result.incident));
@@ -80,7 +110,10 @@ export async function postRelease(request: HttpRequest, context: InvocationConte
 export async function incidentWorker(message: unknown, context: InvocationContext): Promise<void> {
   const incidentId = (message as { incidentId?: string })?.incidentId;
   if (!incidentId) return context.error(`incident-steps message without incidentId: ${JSON.stringify(message)}`);
-  const doc = await runIncident(deps((l) => context.log(l)), incidentId);
+  const doc = await runIncident(
+    deps((l) => context.log(l)),
+    incidentId,
+  );
   context.log(`incident ${incidentId}: ${doc?.status ?? 'not found'}`);
 }
 
@@ -92,13 +125,31 @@ export async function incidentAlerts(events: unknown, context: InvocationContext
       context.error(`security alert refused: ${parsed.reason}`);
       continue;
     }
-    const result = await submitIncident(deps((l) => context.log(l)), parsed.value);
+    const result = await submitIncident(
+      deps((l) => context.log(l)),
+      parsed.value,
+    );
     context.log(`security alert ${parsed.value.id}: ${result.kind}`);
   }
 }
 
 http('incidents-post', { route: 'incidents', methods: ['POST'], authLevel: 'function', handler: postIncident });
 http('incidents-get', { route: 'incidents/{id}', methods: ['GET'], authLevel: 'function', handler: getIncident });
-http('incidents-release', { route: 'incidents/{id}/release', methods: ['POST'], authLevel: 'function', handler: postRelease });
-storageQueue('incident-worker', { queueName: QUEUES.incidentSteps, connection: 'AzureWebJobsStorage', handler: incidentWorker });
-eventHub('incident-alerts', { eventHubName: 'security-alerts', consumerGroup: 'dps-lifecycle', connection: 'EVENTHUB_CONNECTION', cardinality: 'many', handler: incidentAlerts });
+http('incidents-release', {
+  route: 'incidents/{id}/release',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: postRelease,
+});
+storageQueue('incident-worker', {
+  queueName: QUEUES.incidentSteps,
+  connection: 'AzureWebJobsStorage',
+  handler: incidentWorker,
+});
+eventHub('incident-alerts', {
+  eventHubName: 'security-alerts',
+  consumerGroup: 'dps-lifecycle',
+  connection: 'EVENTHUB_CONNECTION',
+  cardinality: 'many',
+  handler: incidentAlerts,
+});

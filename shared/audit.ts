@@ -3,6 +3,7 @@
  * replaced or deleted by the code), partitioned by day, with what the thing was before and after.
  */
 import { randomUUID } from 'node:crypto';
+
 import { CONTAINERS } from './containers';
 import { ConflictError } from './errors';
 import type { DocumentStore, StoredDocument } from './ports';
@@ -11,7 +12,12 @@ export interface AuditRecord {
   /** Who or what made the change: an incident, an import job, a sweep. */
   actor: string;
   action: string;
-  target: { kind: 'enrollment' | 'enrollmentGroup' | 'device' | 'registration' | 'denyList' | 'finding'; id: string; hub?: string; /** A bulk change: every ID it touched. */ ids?: string[] };
+  target: {
+    kind: 'enrollment' | 'enrollmentGroup' | 'device' | 'registration' | 'denyList' | 'finding';
+    id: string;
+    hub?: string;
+    /** A bulk change: every ID it touched. */ ids?: string[];
+  };
   before?: unknown;
   after?: unknown;
 }
@@ -25,7 +31,9 @@ export interface AuditDocument extends StoredDocument, AuditRecord {
 export async function audit(store: DocumentStore, record: AuditRecord, now = new Date(), id?: string): Promise<void> {
   const at = now.toISOString();
   try {
-    await store.container<AuditDocument>(CONTAINERS.audit.name).create({ id: id ?? randomUUID(), day: at.slice(0, 10), at, ...record });
+    await store
+      .container<AuditDocument>(CONTAINERS.audit.name)
+      .create({ id: id ?? randomUUID(), day: at.slice(0, 10), at, ...record });
   } catch (err) {
     if (!(id && err instanceof ConflictError)) throw err;
   }

@@ -3,34 +3,62 @@
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
-import { CONTAINERS } from './containers';
 import type { IotAuth } from './azure/iot-clients';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
-import type { BlobsPort, ConfigDocument, DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, LazyServices, QueuePort, Services } from './ports';
 import { storedConfigDocument } from './config-documents';
+import { CONTAINERS } from './containers';
 import { jsonFileDocument } from './local/json-file';
+import type {
+  BlobsPort,
+  ConfigDocument,
+  DocumentStore,
+  EnrollmentsPort,
+  EventsPort,
+  HubDirectory,
+  LazyServices,
+  QueuePort,
+  Services,
+} from './ports';
 import type { SettingKey } from './settings';
-import { listSetting, requireSetting, setting, type Env } from './settings';
+import { type Env, listSetting, requireSetting, setting } from './settings';
 
-const PARTITION_KEYS: Record<string, string> = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
+const PARTITION_KEYS: Record<string, string> = Object.fromEntries(
+  Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]),
+);
 
 async function credential(env: Env) {
   return (await import('./azure/credentials')).azureCredential(env);
 }
 
 async function enrollments(env: Env): Promise<EnrollmentsPort> {
-  const [{ dpsAuth, dpsClient, DpsEnrollments }, { iotTransport }, cred] = await Promise.all([import('./azure/dps'), import('./azure/transport'), import('./azure/credentials')]);
-  const auth = dpsAuth(requireSetting(env, 'dpsHostName'), setting(env, 'dpsConnectionString'), () => cred.azureCredential(env));
+  const [{ dpsAuth, dpsClient, DpsEnrollments }, { iotTransport }, cred] = await Promise.all([
+    import('./azure/dps'),
+    import('./azure/transport'),
+    import('./azure/credentials'),
+  ]);
+  const auth = dpsAuth(requireSetting(env, 'dpsHostName'), setting(env, 'dpsConnectionString'), () =>
+    cred.azureCredential(env),
+  );
   return new DpsEnrollments(dpsClient(auth, iotTransport(env)));
 }
 
 async function hubs(env: Env): Promise<HubDirectory> {
-  const [{ IotHubDirectory }, { iotTransport }] = await Promise.all([import('./azure/hub'), import('./azure/transport')]);
-  const byHost = new Map(listSetting(env, 'hubConnectionStrings').map((cs) => [/HostName=([^;]+)/i.exec(cs)?.[1]?.toLowerCase(), cs]));
+  const [{ IotHubDirectory }, { iotTransport }] = await Promise.all([
+    import('./azure/hub'),
+    import('./azure/transport'),
+  ]);
+  const byHost = new Map(
+    listSetting(env, 'hubConnectionStrings').map((cs) => [/HostName=([^;]+)/i.exec(cs)?.[1]?.toLowerCase(), cs]),
+  );
   const entries: Array<{ hostName: string; auth: IotAuth }> = [];
   for (const hostName of listSetting(env, 'hubHostNames')) {
     const connectionString = byHost.get(hostName.toLowerCase());
-    entries.push({ hostName, auth: connectionString ? { connectionString } : { hostName, credential: await credential(env), scope: IOTHUB_TOKEN_SCOPE } });
+    entries.push({
+      hostName,
+      auth: connectionString
+        ? { connectionString }
+        : { hostName, credential: await credential(env), scope: IOTHUB_TOKEN_SCOPE },
+    });
   }
   return new IotHubDirectory(entries, iotTransport(env));
 }
@@ -38,8 +66,14 @@ async function hubs(env: Env): Promise<HubDirectory> {
 async function store(env: Env): Promise<DocumentStore> {
   const connectionString = setting(env, 'cosmosConnection');
   const endpoint = setting(env, 'cosmosEndpoint');
-  if (!connectionString && !endpoint) throw new Error('Set COSMOS_CONNECTION__accountEndpoint (managed identity) or COSMOS_CONNECTION (connection string).');
-  const [{ cosmosClient, CosmosStore }, { localCa }] = await Promise.all([import('./azure/cosmos'), import('./azure/transport')]);
+  if (!connectionString && !endpoint)
+    throw new Error(
+      'Set COSMOS_CONNECTION__accountEndpoint (managed identity) or COSMOS_CONNECTION (connection string).',
+    );
+  const [{ cosmosClient, CosmosStore }, { localCa }] = await Promise.all([
+    import('./azure/cosmos'),
+    import('./azure/transport'),
+  ]);
   const client = connectionString
     ? cosmosClient({ connectionString, ca: localCa(env) })
     : cosmosClient({ endpoint: endpoint as string, credential: await credential(env) });
@@ -54,21 +88,31 @@ async function events(env: Env): Promise<EventsPort> {
   const connectionString = setting(env, 'eventHubConnection');
   return connectionString
     ? new EventHubEvents({ connectionString, eventHubName })
-    : new EventHubEvents({ namespace: requireSetting(env, 'eventHubNamespace'), eventHubName, credential: await credential(env) });
+    : new EventHubEvents({
+        namespace: requireSetting(env, 'eventHubNamespace'),
+        eventHubName,
+        credential: await credential(env),
+      });
 }
 
 async function queues(env: Env): Promise<QueuePort> {
   const { queueService, StorageQueues } = await import('./azure/queues');
   const connectionString = setting(env, 'storageConnection');
-  return new StorageQueues(connectionString
-    ? queueService({ connectionString })
-    : queueService({ serviceUri: requireSetting(env, 'storageQueueServiceUri'), credential: await credential(env) }));
+  return new StorageQueues(
+    connectionString
+      ? queueService({ connectionString })
+      : queueService({ serviceUri: requireSetting(env, 'storageQueueServiceUri'), credential: await credential(env) }),
+  );
 }
 
 async function blobs(env: Env): Promise<BlobsPort> {
   const { StorageBlobs } = await import('./azure/blobs');
   const connectionString = setting(env, 'storageConnection');
-  return new StorageBlobs(connectionString ? { connectionString } : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) });
+  return new StorageBlobs(
+    connectionString
+      ? { connectionString }
+      : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) },
+  );
 }
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
@@ -96,7 +140,14 @@ export function lazyServices(env: Env): LazyServices {
 /** Every service built at once: for tools and tests. */
 export async function buildServices(env: Env): Promise<Services> {
   const lazy = lazyServices(env);
-  const [e, h, s, ev, q, b] = await Promise.all([lazy.enrollments(), lazy.hubs(), lazy.store(), lazy.events(), lazy.queues(), lazy.blobs()]);
+  const [e, h, s, ev, q, b] = await Promise.all([
+    lazy.enrollments(),
+    lazy.hubs(),
+    lazy.store(),
+    lazy.events(),
+    lazy.queues(),
+    lazy.blobs(),
+  ]);
   return { enrollments: e, hubs: h, store: s, events: ev, queues: q, blobs: b };
 }
 
@@ -114,7 +165,12 @@ export type { LazyServices, Services };
  * A configuration document: the file a setting names (local development), else the document `documentId` of the
  * `policies` container. The choice is made here, once, so the use cases read a ConfigDocument and never the disk.
  */
-export function configDocument(env: Env, fileSetting: SettingKey, documentId: string, lazy: Pick<LazyServices, 'store'>): ConfigDocument {
+export function configDocument(
+  env: Env,
+  fileSetting: SettingKey,
+  documentId: string,
+  lazy: Pick<LazyServices, 'store'>,
+): ConfigDocument {
   const file = setting(env, fileSetting);
   return file ? jsonFileDocument(file) : storedConfigDocument(lazy.store, documentId);
 }

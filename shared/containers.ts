@@ -11,14 +11,47 @@ export interface ContainerSpec {
 
 export const CONTAINERS = {
   policies: { name: 'policies', partitionKeyPath: '/id', purpose: 'allocation policy documents, one per name' },
-  denyList: { name: 'denylist', partitionKeyPath: '/kind', purpose: 'revoked identities by kind (registrationId, endorsementKey, thumbprint, issuer); the webhook snapshots it' },
-  imports: { name: 'imports', partitionKeyPath: '/jobId', purpose: 'import jobs, their chunks and row reports: one job = one partition' },
-  endorsementKeys: { name: 'endorsementKeys', partitionKeyPath: '/id', purpose: 'every EK enrolled through an import, by SHA-256: one EK, one registration ID, across files and jobs' },
-  certificates: { name: 'certificates', partitionKeyPath: '/expiryMonth', purpose: 'certificate inventory, partitioned by notAfter month so a sweep reads only the months it needs' },
-  findings: { name: 'findings', partitionKeyPath: '/kind', purpose: 'expiry and audit findings, raised once per horizon' },
-  incidents: { name: 'incidents', partitionKeyPath: '/id', purpose: 'breach incidents: the plan and every step state (the checkpoint)' },
-  audit: { name: 'audit', partitionKeyPath: '/day', purpose: 'append-only audit trail of every change to enrollments and hubs' },
-  checkpoints: { name: 'checkpoints', partitionKeyPath: '/id', purpose: 'continuation tokens and leases of long-running passes' },
+  denyList: {
+    name: 'denylist',
+    partitionKeyPath: '/kind',
+    purpose:
+      'revoked identities by kind (registrationId, endorsementKey, thumbprint, issuer); the webhook snapshots it',
+  },
+  imports: {
+    name: 'imports',
+    partitionKeyPath: '/jobId',
+    purpose: 'import jobs, their chunks and row reports: one job = one partition',
+  },
+  endorsementKeys: {
+    name: 'endorsementKeys',
+    partitionKeyPath: '/id',
+    purpose: 'every EK enrolled through an import, by SHA-256: one EK, one registration ID, across files and jobs',
+  },
+  certificates: {
+    name: 'certificates',
+    partitionKeyPath: '/expiryMonth',
+    purpose: 'certificate inventory, partitioned by notAfter month so a sweep reads only the months it needs',
+  },
+  findings: {
+    name: 'findings',
+    partitionKeyPath: '/kind',
+    purpose: 'expiry and audit findings, raised once per horizon',
+  },
+  incidents: {
+    name: 'incidents',
+    partitionKeyPath: '/id',
+    purpose: 'breach incidents: the plan and every step state (the checkpoint)',
+  },
+  audit: {
+    name: 'audit',
+    partitionKeyPath: '/day',
+    purpose: 'append-only audit trail of every change to enrollments and hubs',
+  },
+  checkpoints: {
+    name: 'checkpoints',
+    partitionKeyPath: '/id',
+    purpose: 'continuation tokens and leases of long-running passes',
+  },
 } as const satisfies Record<string, ContainerSpec>;
 
 export type ContainerName = (typeof CONTAINERS)[keyof typeof CONTAINERS]['name'];

@@ -33,7 +33,11 @@ export class ConflictError extends ServiceError {
 
 /** 429: the service's quota is spent. `retryAfterMs` is the service's Retry-After when it sent one. */
 export class ThrottledError extends ServiceError {
-  constructor(message: string, readonly retryAfterMs: number | undefined, code?: string | number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+    code?: string | number,
+  ) {
     super(message, 429, code);
     this.name = 'ThrottledError';
   }

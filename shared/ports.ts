@@ -27,7 +27,10 @@ export interface EnrollmentsPort {
   putEnrollment(enrollment: IndividualEnrollment): Promise<IndividualEnrollment>;
   deleteEnrollment(registrationId: string, etag?: string): Promise<void>;
   /** One bulk operation; DPS's batch limit applies (see `DPS_BULK_LIMIT`). */
-  bulkEnrollments(mode: BulkEnrollmentMode, enrollments: IndividualEnrollment[]): Promise<BulkEnrollmentOperationResult>;
+  bulkEnrollments(
+    mode: BulkEnrollmentMode,
+    enrollments: IndividualEnrollment[],
+  ): Promise<BulkEnrollmentOperationResult>;
   queryEnrollments(pageSize: number, continuationToken?: string): Promise<Page<IndividualEnrollment>>;
 
   getGroup(enrollmentGroupId: string): Promise<EnrollmentGroup | undefined>;
@@ -37,7 +40,11 @@ export interface EnrollmentsPort {
 
   getRegistrationState(registrationId: string): Promise<DeviceRegistrationState | undefined>;
   deleteRegistrationState(registrationId: string, etag?: string): Promise<void>;
-  queryGroupRegistrations(enrollmentGroupId: string, pageSize: number, continuationToken?: string): Promise<Page<DeviceRegistrationState>>;
+  queryGroupRegistrations(
+    enrollmentGroupId: string,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<Page<DeviceRegistrationState>>;
 }
 
 export type HubBulkMode = 'create' | 'update' | 'updateIfMatchETag' | 'delete' | 'deleteIfMatchETag';

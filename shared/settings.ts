@@ -50,8 +50,18 @@ export type SettingKey = keyof typeof SETTINGS;
  * the file event log and policy file. Azure's app settings (infra/) set every other setting, and no more.
  */
 export const LOCAL_ONLY_SETTINGS: ReadonlySet<SettingKey> = new Set<SettingKey>([
-  'dpsConnectionString', 'hubConnectionStrings', 'cosmosConnection', 'storageConnection', 'eventHubConnection',
-  'eventLogPath', 'allocationPolicyFile', 'localCaFile', 'localIotEndpoint', 'manufacturersFile', 'localBearerSecrets', 'dpsCaCertificatesFile',
+  'dpsConnectionString',
+  'hubConnectionStrings',
+  'cosmosConnection',
+  'storageConnection',
+  'eventHubConnection',
+  'eventLogPath',
+  'allocationPolicyFile',
+  'localCaFile',
+  'localIotEndpoint',
+  'manufacturersFile',
+  'localBearerSecrets',
+  'dpsCaCertificatesFile',
 ]);
 export type Env = Record<string, string | undefined>;
 
@@ -68,5 +78,8 @@ export function requireSetting(env: Env, key: SettingKey): string {
 
 /** Comma-separated list setting; empty entries dropped. */
 export function listSetting(env: Env, key: SettingKey): string[] {
-  return (setting(env, key) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return (setting(env, key) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }

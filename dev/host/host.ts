@@ -7,10 +7,12 @@
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
-import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+
+import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type Timer } from '@azure/functions';
+
 import type { FunctionRegistration } from '../../functions/edge/registry';
 import { compileRoute } from './routes';
 
@@ -25,7 +27,12 @@ export interface HostOptions {
   runTimers?: boolean;
   /** false: queue triggers only run on demand (tests without Azurite). */
   driveQueues?: boolean;
-  queue?: { batchSize?: number; maxDequeueCount?: number; retryDelaySeconds?: number; visibilityTimeoutSeconds?: number };
+  queue?: {
+    batchSize?: number;
+    maxDequeueCount?: number;
+    retryDelaySeconds?: number;
+    visibilityTimeoutSeconds?: number;
+  };
   log?: (line: string) => void;
 }
 
@@ -46,32 +53,54 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function context(name: string, log: (line: string) => void, triggerMetadata: Record<string, unknown> = {}): InvocationContext {
-  return new InvocationContext({ functionName: name, invocationId: randomUUID(), triggerMetadata, logHandler: (level, ...args) => log(`[${name}] ${level}: ${args.map(String).join(' ')}`) });
+function context(
+  name: string,
+  log: (line: string) => void,
+  triggerMetadata: Record<string, unknown> = {},
+): InvocationContext {
+  return new InvocationContext({
+    functionName: name,
+    invocationId: randomUUID(),
+    triggerMetadata,
+    logHandler: (level, ...args) => log(`[${name}] ${level}: ${args.map(String).join(' ')}`),
+  });
 }
 
 async function send(res: http.ServerResponse, result: HttpResponseInit | HttpResponse | void): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
-  response.headers.forEach((value, key) => { headers[key] = value; });
+  response.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
   res.writeHead(response.status ?? 200, headers);
   res.end(body);
 }
 
 function timerInput(): Timer {
-  return { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: new Date().toISOString(), next: '', lastUpdated: new Date().toISOString() } } as Timer;
+  return {
+    isPastDue: false,
+    schedule: { adjustForDST: true },
+    scheduleStatus: { last: new Date().toISOString(), next: '', lastUpdated: new Date().toISOString() },
+  } as Timer;
 }
 
 export async function startFunctionsHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const httpRoutes = options.registrations.flatMap((r) => (r.trigger === 'http' ? [{ r, match: compileRoute(r.options.route ?? r.name) }] : []));
+  const httpRoutes = options.registrations.flatMap((r) =>
+    r.trigger === 'http' ? [{ r, match: compileRoute(r.options.route ?? r.name) }] : [],
+  );
   const byName = new Map(options.registrations.map((r) => [r.name.toLowerCase(), r]));
 
   async function invokeNonHttp(r: FunctionRegistration, input: unknown): Promise<void> {
     switch (r.trigger) {
-      case 'timer': return void (await r.options.handler(timerInput(), context(r.name, log)));
-      case 'storageQueue': return void (await r.options.handler(typeof input === 'string' ? JSON.parse(input) : input, context(r.name, log, { dequeueCount: 1 })));
+      case 'timer':
+        return void (await r.options.handler(timerInput(), context(r.name, log)));
+      case 'storageQueue':
+        return void (await r.options.handler(
+          typeof input === 'string' ? JSON.parse(input) : input,
+          context(r.name, log, { dequeueCount: 1 }),
+        ));
       case 'eventHub': {
         const many = r.options.cardinality !== 'one';
         const events = Array.isArray(input) ? input : [input];
@@ -79,7 +108,8 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
         else for (const e of events) await r.options.handler(e, context(r.name, log));
         return;
       }
-      default: throw new Error(`${r.name} is an HTTP function`);
+      default:
+        throw new Error(`${r.name} is an HTTP function`);
     }
   }
 
@@ -95,12 +125,22 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       const parsed = body ? JSON.parse(body) : {};
       if (admin[1] === 'functions') {
         const r = byName.get(admin[2].toLowerCase());
-        if (!r || r.trigger === 'http') return send(res, { status: 404, jsonBody: { error: 'NotFound', reason: `no non-HTTP function ${admin[2]}` } });
+        if (!r || r.trigger === 'http')
+          return send(res, {
+            status: 404,
+            jsonBody: { error: 'NotFound', reason: `no non-HTTP function ${admin[2]}` },
+          });
         await invokeNonHttp(r, parsed.input);
         return send(res, { status: 202 });
       }
-      const targets = options.registrations.filter((r) => r.trigger === 'eventHub' && r.options.eventHubName.toLowerCase() === admin[2].toLowerCase());
-      if (targets.length === 0) return send(res, { status: 404, jsonBody: { error: 'NotFound', reason: `no function listens to event hub ${admin[2]}` } });
+      const targets = options.registrations.filter(
+        (r) => r.trigger === 'eventHub' && r.options.eventHubName.toLowerCase() === admin[2].toLowerCase(),
+      );
+      if (targets.length === 0)
+        return send(res, {
+          status: 404,
+          jsonBody: { error: 'NotFound', reason: `no function listens to event hub ${admin[2]}` },
+        });
       for (const r of targets) await invokeNonHttp(r, parsed);
       return send(res, { status: 202 });
     }
@@ -114,14 +154,20 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       const methods = (r.options.methods ?? ['GET', 'POST']).map((x) => x.toUpperCase());
       if (!methods.includes(method)) continue;
       const level = r.options.authLevel ?? 'function';
-      if (level === 'function' && !keyMatches(key, options.functionKey, options.masterKey)) return send(res, { status: 401 });
+      if (level === 'function' && !keyMatches(key, options.functionKey, options.masterKey))
+        return send(res, { status: 401 });
       if (level === 'admin' && !keyMatches(key, options.masterKey)) return send(res, { status: 401 });
       // As in Azure with HTTP streaming on: the body reaches the handler as a stream. Client-principal headers are
       // dropped, as App Service Authentication drops them, so only an authenticated platform could set them.
       const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !/^x-ms-client-principal/i.test(k)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+      for (const [k, v] of Object.entries(req.headers))
+        if (v !== undefined && !/^x-ms-client-principal/i.test(k)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       const hasBody = method !== 'GET' && method !== 'HEAD';
-      const nativeRequest = new Request(url.toString(), { method, headers, ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}) } as RequestInit);
+      const nativeRequest = new Request(url.toString(), {
+        method,
+        headers,
+        ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
+      } as RequestInit);
       // `nativeRequest` is how @azure/functions itself builds a streamed request (createStreamRequest); it is not in the public init type.
       const request = new HttpRequest({ nativeRequest, params: m.params } as never);
       return send(res, await r.options.handler(request, context(r.name, log)));
@@ -138,17 +184,24 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port, '127.0.0.1', resolve));
 
-  const timers = options.runTimers === false ? [] : options.registrations.flatMap((r) => {
-    if (r.trigger !== 'timer') return [];
-    const run = () => invokeNonHttp(r, undefined).catch((err: unknown) => log(`[${r.name}] failed: ${String(err)}`));
-    if (r.options.runOnStartup) void run();
-    // NCRONTAB has six fields, seconds first; croner reads six-field patterns the same way.
-    return [new Cron(r.options.schedule, { protect: true }, run)];
-  });
+  const timers =
+    options.runTimers === false
+      ? []
+      : options.registrations.flatMap((r) => {
+          if (r.trigger !== 'timer') return [];
+          const run = () =>
+            invokeNonHttp(r, undefined).catch((err: unknown) => log(`[${r.name}] failed: ${String(err)}`));
+          if (r.options.runOnStartup) void run();
+          // NCRONTAB has six fields, seconds first; croner reads six-field patterns the same way.
+          return [new Cron(r.options.schedule, { protect: true }, run)];
+        });
 
   // Loaded only when some function needs it: the Storage SDK is not part of every app's cold start.
-  const queueRegistrations = options.driveQueues === false ? [] : options.registrations.filter((r) => r.trigger === 'storageQueue');
-  const { startQueueDriver } = queueRegistrations.length ? await import('./queue-driver') : { startQueueDriver: undefined };
+  const queueRegistrations =
+    options.driveQueues === false ? [] : options.registrations.filter((r) => r.trigger === 'storageQueue');
+  const { startQueueDriver } = queueRegistrations.length
+    ? await import('./queue-driver')
+    : { startQueueDriver: undefined };
   const queues = queueRegistrations.flatMap((r) => {
     if (r.trigger !== 'storageQueue' || !startQueueDriver) return [];
     const connectionString = options.env[r.options.connection ?? 'AzureWebJobsStorage'];
@@ -156,10 +209,19 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       log(`[${r.name}] not driven: app setting ${r.options.connection ?? 'AzureWebJobsStorage'} is not set`);
       return [];
     }
-    return [startQueueDriver({
-      connectionString, queueName: r.options.queueName, functionName: r.name, handler: r.options.handler, log,
-      batchSize: options.queue?.batchSize ?? 8, maxDequeueCount: options.queue?.maxDequeueCount ?? 5, retryDelaySeconds: options.queue?.retryDelaySeconds ?? 30, visibilityTimeoutSeconds: options.queue?.visibilityTimeoutSeconds,
-    })];
+    return [
+      startQueueDriver({
+        connectionString,
+        queueName: r.options.queueName,
+        functionName: r.name,
+        handler: r.options.handler,
+        log,
+        batchSize: options.queue?.batchSize ?? 8,
+        maxDequeueCount: options.queue?.maxDequeueCount ?? 5,
+        retryDelaySeconds: options.queue?.retryDelaySeconds ?? 30,
+        visibilityTimeoutSeconds: options.queue?.visibilityTimeoutSeconds,
+      }),
+    ];
   });
 
   const port = (server.address() as AddressInfo).port;

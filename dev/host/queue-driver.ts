@@ -3,8 +3,8 @@
  * handed to the handler with its trigger metadata, deleted on success, made visible again after a failure, and
  * moved to `<queue>-poison` after `maxDequeueCount` failures.
  */
-import { QueueServiceClient, type DequeuedMessageItem } from '@azure/storage-queue';
 import { InvocationContext, type StorageQueueHandler } from '@azure/functions';
+import { type DequeuedMessageItem, QueueServiceClient } from '@azure/storage-queue';
 
 export interface QueueDriverOptions {
   connectionString: string;
@@ -39,7 +39,13 @@ export function startQueueDriver(options: QueueDriverOptions): { stop(): Promise
     const context = new InvocationContext({
       functionName: options.functionName,
       invocationId: message.messageId,
-      triggerMetadata: { id: message.messageId, dequeueCount: message.dequeueCount, popReceipt: message.popReceipt, insertionTime: message.insertedOn, queueTrigger: message.messageText },
+      triggerMetadata: {
+        id: message.messageId,
+        dequeueCount: message.dequeueCount,
+        popReceipt: message.popReceipt,
+        insertionTime: message.insertedOn,
+        queueTrigger: message.messageText,
+      },
       logHandler: (level, ...args) => options.log(`[${options.functionName}] ${level}: ${args.map(String).join(' ')}`),
     });
     try {
@@ -62,7 +68,10 @@ export function startQueueDriver(options: QueueDriverOptions): { stop(): Promise
     while (running) {
       try {
         if (!created) created = !!(await queue.createIfNotExists());
-        const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: options.batchSize, visibilityTimeout: options.visibilityTimeoutSeconds ?? 300 });
+        const { receivedMessageItems } = await queue.receiveMessages({
+          numberOfMessages: options.batchSize,
+          visibilityTimeout: options.visibilityTimeoutSeconds ?? 300,
+        });
         if (receivedMessageItems.length === 0) {
           idleMs = Math.min(idleMs * 2, 1000);
           await new Promise((r) => setTimeout(r, idleMs));
@@ -77,5 +86,10 @@ export function startQueueDriver(options: QueueDriverOptions): { stop(): Promise
     }
   })();
 
-  return { stop: async () => { running = false; await loop; } };
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
 }

@@ -1,11 +1,14 @@
 /** Certificate parsing as DPS does on write: the certificate goes in, its `info` comes back. */
 import { X509Certificate } from 'node:crypto';
-import type { X509CertificateInfo, X509CertificateWithInfo, X509Certificates } from '../../shared/dps-types';
+
+import type { X509CertificateInfo, X509Certificates, X509CertificateWithInfo } from '../../shared/dps-types';
 import { HttpError } from './wire';
 
 export function parseCertificate(text: string): X509Certificate {
   try {
-    const pem = text.includes('-----BEGIN') ? text : `-----BEGIN CERTIFICATE-----\n${text.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`;
+    const pem = text.includes('-----BEGIN')
+      ? text
+      : `-----BEGIN CERTIFICATE-----\n${text.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`;
     return new X509Certificate(pem);
   } catch {
     throw new HttpError(400, 400004, 'The certificate is not a valid X.509 certificate (PEM or base64 DER).');
@@ -32,7 +35,11 @@ export function certificateInfo(cert: X509Certificate): X509CertificateInfo {
  * only the `info` DPS returned (as a read-modify-write does) keeps the certificate already held with that thumbprint,
  * in whichever slot it now sits; an `info` of a certificate DPS never held is refused.
  */
-export function withInfo(slots: X509Certificates | undefined, keep: Map<string, X509Certificate>, held: ReadonlyMap<string, X509Certificate> = new Map()): X509Certificates | undefined {
+export function withInfo(
+  slots: X509Certificates | undefined,
+  keep: Map<string, X509Certificate>,
+  held: ReadonlyMap<string, X509Certificate> = new Map(),
+): X509Certificates | undefined {
   if (!slots) return undefined;
   const out: X509Certificates = {};
   for (const slot of ['primary', 'secondary'] as const) {
@@ -45,7 +52,12 @@ export function withInfo(slots: X509Certificates | undefined, keep: Map<string, 
     } else if (given.info) {
       const thumbprint = given.info.sha256Thumbprint?.replace(/:/g, '').toUpperCase();
       const cert = [...held.values()].find((c) => c.fingerprint256.replace(/:/g, '') === thumbprint);
-      if (!cert) throw new HttpError(400, 400004, `The ${slot} certificate is given by its info only, and this enrollment holds no certificate with that thumbprint.`);
+      if (!cert)
+        throw new HttpError(
+          400,
+          400004,
+          `The ${slot} certificate is given by its info only, and this enrollment holds no certificate with that thumbprint.`,
+        );
       keep.set(slot, cert);
       out[slot] = { info: certificateInfo(cert) };
     }

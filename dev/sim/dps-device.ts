@@ -6,10 +6,17 @@
  * as DPS does (DESIGN.md, "What DPS does with the webhook's answer").
  */
 import { createHash, randomUUID, type X509Certificate } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket, PeerCertificate, DetailedPeerCertificate } from 'node:tls';
 import { X509Certificate as NodeX509 } from 'node:crypto';
-import type { DeviceRegistrationState, EnrollmentGroup, HubDevice, IndividualEnrollment, TwinState } from '../../shared/dps-types';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
+
+import type {
+  DeviceRegistrationState,
+  EnrollmentGroup,
+  HubDevice,
+  IndividualEnrollment,
+  TwinState,
+} from '../../shared/dps-types';
 import { certificateInfo } from './certificates';
 import { storeDevice } from './iothub';
 import { deriveDeviceKey, parseSas, verifySas } from './sas';
@@ -35,7 +42,8 @@ export interface DeviceSideContext {
   changed: () => void;
 }
 
-type Source = { individual: IndividualEnrollment; group?: undefined } | { group: EnrollmentGroup; individual?: undefined };
+type Source =
+  { individual: IndividualEnrollment; group?: undefined } | { group: EnrollmentGroup; individual?: undefined };
 
 interface Attested {
   source: Source;
@@ -56,7 +64,11 @@ function attestSymmetricKey(ctx: DeviceSideContext, req: IncomingMessage, regist
   const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
   const tryKeys = (keys: (string | undefined)[]) => {
     try {
-      verifySas(token, resource, keys.filter((k): k is string => !!k));
+      verifySas(
+        token,
+        resource,
+        keys.filter((k): k is string => !!k),
+      );
       return true;
     } catch {
       return false;
@@ -64,13 +76,23 @@ function attestSymmetricKey(ctx: DeviceSideContext, req: IncomingMessage, regist
   };
   if (individual?.attestation.type === 'symmetricKey') {
     const k = individual.attestation.symmetricKey ?? {};
-    if (tryKeys([k.primaryKey, k.secondaryKey])) return { source: { individual }, auth: { type: 'sas', symmetricKey: { primaryKey: k.primaryKey, secondaryKey: k.secondaryKey } }, runtime: { symmetricKey: {} } };
+    if (tryKeys([k.primaryKey, k.secondaryKey]))
+      return {
+        source: { individual },
+        auth: { type: 'sas', symmetricKey: { primaryKey: k.primaryKey, secondaryKey: k.secondaryKey } },
+        runtime: { symmetricKey: {} },
+      };
   }
   for (const group of ctx.state.groups.values()) {
     if (group.attestation.type !== 'symmetricKey') continue;
     const k = group.attestation.symmetricKey ?? {};
     const derived = [k.primaryKey, k.secondaryKey].map((key) => key && deriveDeviceKey(key, registrationId));
-    if (tryKeys(derived)) return { source: { group }, auth: { type: 'sas', symmetricKey: { primaryKey: derived[0], secondaryKey: derived[1] } }, runtime: { symmetricKey: {} } };
+    if (tryKeys(derived))
+      return {
+        source: { group },
+        auth: { type: 'sas', symmetricKey: { primaryKey: derived[0], secondaryKey: derived[1] } },
+        runtime: { symmetricKey: {} },
+      };
   }
   verifySas(token, resource, []); // throws the precise 401 (expired, wrong resource, bad signature)
   throw new HttpError(401, 401002, 'Unauthorized');
@@ -94,7 +116,8 @@ function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId
   const leaf = chain[0];
   if (!leaf) throw new HttpError(401, 401002, 'No client certificate was presented.');
   const cn = /CN=([^\n,]+)/.exec(leaf.subject)?.[1];
-  if (cn?.toLowerCase() !== registrationId.toLowerCase()) throw new HttpError(401, 401002, `The certificate's CN (${cn}) is not the registration ID.`);
+  if (cn?.toLowerCase() !== registrationId.toLowerCase())
+    throw new HttpError(401, 401002, `The certificate's CN (${cn}) is not the registration ID.`);
   const runtime = { x509: certificateInfo(leaf) };
   const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
   if (individual?.attestation.type === 'x509') {
@@ -103,7 +126,11 @@ function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId
     const mine = leaf.fingerprint256.replace(/:/g, '');
     if (thumbs.includes(mine)) {
       const sha1 = leaf.fingerprint.replace(/:/g, '');
-      return { source: { individual }, auth: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: sha1, secondaryThumbprint: null } }, runtime };
+      return {
+        source: { individual },
+        auth: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: sha1, secondaryThumbprint: null } },
+        runtime,
+      };
     }
   }
   const now = Date.now();
@@ -114,7 +141,8 @@ function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId
       if (new Date(signer.validTo).getTime() < now) continue;
       // The signer must have issued some certificate of the presented chain, and every link below it must verify.
       const at = chain.findIndex((c) => c.checkIssued(signer) && c.verify(signer.publicKey));
-      const linksHold = at >= 0 && chain.slice(0, at).every((c, i) => c.checkIssued(chain[i + 1]) && c.verify(chain[i + 1].publicKey));
+      const linksHold =
+        at >= 0 && chain.slice(0, at).every((c, i) => c.checkIssued(chain[i + 1]) && c.verify(chain[i + 1].publicKey));
       if (linksHold && chain.slice(0, at + 1).every((c) => new Date(c.validTo).getTime() > now)) {
         return { source: { group }, auth: { type: 'certificateAuthority' }, runtime };
       }
@@ -131,7 +159,8 @@ function attest(ctx: DeviceSideContext, req: IncomingMessage, registrationId: st
 
 /** Rendezvous hashing, as a stand-in for DPS's "evenly weighted distribution". */
 function hashed(registrationId: string, hubs: string[]): string {
-  const score = (hub: string) => createHash('sha256').update(`${hub.toLowerCase()}|${registrationId.toLowerCase()}`).digest().readUInt32BE(0);
+  const score = (hub: string) =>
+    createHash('sha256').update(`${hub.toLowerCase()}|${registrationId.toLowerCase()}`).digest().readUInt32BE(0);
   return [...hubs].sort((a, b) => score(b) - score(a))[0];
 }
 
@@ -151,7 +180,12 @@ function enrollmentForWebhook<T extends IndividualEnrollment | EnrollmentGroup>(
   return copy;
 }
 
-async function callWebhook(ctx: DeviceSideContext, source: Source, body: unknown, linked: string[]): Promise<Allocation> {
+async function callWebhook(
+  ctx: DeviceSideContext,
+  source: Source,
+  body: unknown,
+  linked: string[],
+): Promise<Allocation> {
   const url = (source.individual ?? source.group).customAllocationDefinition?.webhookUrl as string;
   const { attempts, firstDelayMs, incrementMs } = ctx.webhook.retry;
   let lastStatus = 0;
@@ -160,7 +194,12 @@ async function callWebhook(ctx: DeviceSideContext, source: Source, body: unknown
     let status: number;
     let text = '';
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(ctx.webhook.timeoutMs) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(ctx.webhook.timeoutMs),
+      });
       status = res.status;
       text = await res.text();
     } catch {
@@ -172,20 +211,59 @@ async function callWebhook(ctx: DeviceSideContext, source: Source, body: unknown
       try {
         answer = JSON.parse(text);
       } catch {
-        return { error: { errorCode: 400207, errorMessage: 'Custom allocation failed: the webhook answered 200 with a body that is not JSON.' } };
+        return {
+          error: {
+            errorCode: 400207,
+            errorMessage: 'Custom allocation failed: the webhook answered 200 with a body that is not JSON.',
+          },
+        };
       }
-      if (!answer.iotHubHostName) return { error: { errorCode: 400208, errorMessage: 'Custom allocation webhook did not specify an IoT hub (CustomAllocationIotHubNotSpecified).' } };
+      if (!answer.iotHubHostName)
+        return {
+          error: {
+            errorCode: 400208,
+            errorMessage: 'Custom allocation webhook did not specify an IoT hub (CustomAllocationIotHubNotSpecified).',
+          },
+        };
       const hub = linked.find((h) => h.toLowerCase() === answer.iotHubHostName?.toLowerCase());
-      if (!hub) return { error: { errorCode: 400207, errorMessage: `Custom allocation failed: ${answer.iotHubHostName} is not a linked IoT hub.` } };
+      if (!hub)
+        return {
+          error: {
+            errorCode: 400207,
+            errorMessage: `Custom allocation failed: ${answer.iotHubHostName} is not a linked IoT hub.`,
+          },
+        };
       return { hub, initialTwin: answer.initialTwin, payload: answer.payload };
     }
-    if (status === 401) return { error: { errorCode: 400209, errorMessage: 'Custom allocation webhook refused our call (CustomAllocationUnauthorizedAccess).' } };
-    if (status !== 0 && status < 429) return { error: { errorCode: 400207, errorMessage: `Custom allocation failed with status code ${status}: ${text.slice(0, 500)}` } };
+    if (status === 401)
+      return {
+        error: {
+          errorCode: 400209,
+          errorMessage: 'Custom allocation webhook refused our call (CustomAllocationUnauthorizedAccess).',
+        },
+      };
+    if (status !== 0 && status < 429)
+      return {
+        error: {
+          errorCode: 400207,
+          errorMessage: `Custom allocation failed with status code ${status}: ${text.slice(0, 500)}`,
+        },
+      };
   }
-  return { error: { errorCode: 400207, errorMessage: `Custom allocation failed after ${attempts} attempts (last status ${lastStatus || 'unreachable'}).` } };
+  return {
+    error: {
+      errorCode: 400207,
+      errorMessage: `Custom allocation failed after ${attempts} attempts (last status ${lastStatus || 'unreachable'}).`,
+    },
+  };
 }
 
-async function allocate(ctx: DeviceSideContext, attested: Attested, registrationId: string, devicePayload: unknown): Promise<Operation['done']> {
+async function allocate(
+  ctx: DeviceSideContext,
+  attested: Attested,
+  registrationId: string,
+  devicePayload: unknown,
+): Promise<Operation['done']> {
   const { source } = attested;
   const enrollment = source.individual ?? source.group;
   const key = registrationId.toLowerCase();
@@ -193,8 +271,12 @@ async function allocate(ctx: DeviceSideContext, attested: Attested, registration
   const now = new Date().toISOString();
   const record = (fields: Partial<RegistrationRecord> & Pick<RegistrationRecord, 'status'>): Operation['done'] => {
     const state: RegistrationRecord = {
-      registrationId, createdDateTimeUtc: existing?.createdDateTimeUtc ?? now, lastUpdatedDateTimeUtc: now, etag: newEtag(),
-      enrollmentGroupId: source.group?.enrollmentGroupId, ...fields,
+      registrationId,
+      createdDateTimeUtc: existing?.createdDateTimeUtc ?? now,
+      lastUpdatedDateTimeUtc: now,
+      etag: newEtag(),
+      enrollmentGroupId: source.group?.enrollmentGroupId,
+      ...fields,
     };
     ctx.state.registrations.set(key, state);
     ctx.changed();
@@ -233,25 +315,51 @@ async function allocate(ctx: DeviceSideContext, attested: Attested, registration
   } else {
     allocation = { hub: hashed(registrationId, linked) };
   }
-  if (allocation.error || !allocation.hub) return record({ status: 'failed', ...(allocation.error ?? { errorCode: 400207, errorMessage: 'No IoT hub could be chosen.' }) });
+  if (allocation.error || !allocation.hub)
+    return record({
+      status: 'failed',
+      ...(allocation.error ?? { errorCode: 400207, errorMessage: 'No IoT hub could be chosen.' }),
+    });
 
   const target = ctx.hub(allocation.hub);
-  if (!target) return record({ status: 'failed', errorCode: 400207, errorMessage: `IoT hub ${allocation.hub} is not linked.` });
+  if (!target)
+    return record({ status: 'failed', errorCode: 400207, errorMessage: `IoT hub ${allocation.hub} is not linked.` });
   const initialTwin = allocation.initialTwin ?? enrollment.initialTwin;
   const moved = !!current && current.toLowerCase() !== allocation.hub.toLowerCase();
   const previous = moved ? ctx.hub(current)?.twins.get(deviceId.toLowerCase()) : undefined;
   const reset = !current || (moved && policy.migrateDeviceData === false);
-  storeDevice(target, { deviceId, authentication: attested.auth, capabilities: enrollment.capabilities }, target.devices.get(deviceId.toLowerCase()));
+  storeDevice(
+    target,
+    { deviceId, authentication: attested.auth, capabilities: enrollment.capabilities },
+    target.devices.get(deviceId.toLowerCase()),
+  );
   const twin = target.twins.get(deviceId.toLowerCase());
   if (twin) {
     const base = reset ? initialTwin : moved ? previous : undefined;
-    if (base) target.twins.set(deviceId.toLowerCase(), { ...twin, etag: newEtag(), tags: { ...(base.tags ?? {}) }, properties: { desired: { ...(base.properties?.desired ?? {}) }, reported: {} } });
+    if (base)
+      target.twins.set(deviceId.toLowerCase(), {
+        ...twin,
+        etag: newEtag(),
+        tags: { ...(base.tags ?? {}) },
+        properties: { desired: { ...(base.properties?.desired ?? {}) }, reported: {} },
+      });
   }
-  const substatus = !current ? 'initialAssignment' : moved && policy.migrateDeviceData !== false ? 'deviceDataMigrated' : moved ? 'reprovisionedToInitialAssignment' : 'initialAssignment';
+  const substatus = !current
+    ? 'initialAssignment'
+    : moved && policy.migrateDeviceData !== false
+      ? 'deviceDataMigrated'
+      : moved
+        ? 'reprovisionedToInitialAssignment'
+        : 'initialAssignment';
   return record({ status: 'assigned', substatus, assignedHub: allocation.hub, deviceId, payload: allocation.payload });
 }
 
-export async function handleDeviceSide(ctx: DeviceSideContext, req: IncomingMessage, res: ServerResponse, segments: string[]): Promise<boolean> {
+export async function handleDeviceSide(
+  ctx: DeviceSideContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: string[],
+): Promise<boolean> {
   const [idScope, registrations, registrationId, verb, operationId] = segments;
   if (registrations?.toLowerCase() !== 'registrations' || !registrationId) return false;
   if (idScope !== ctx.idScope) throw new HttpError(401, 401002, `Unknown ID scope ${idScope}.`);
@@ -259,15 +367,28 @@ export async function handleDeviceSide(ctx: DeviceSideContext, req: IncomingMess
   if (req.method === 'PUT' && verb === 'register' && operationId === undefined) {
     ctx.chargeRegistration();
     const body = await readJson<{ registrationId?: string; payload?: unknown; tpm?: unknown }>(req);
-    if (body?.registrationId?.toLowerCase() !== registrationId.toLowerCase()) throw new HttpError(400, 400004, 'The body registrationId must match the URL.');
-    if (body.tpm) throw new HttpError(400, 400004, 'TPM attestation is not simulated locally: it needs a TPM to answer the nonce challenge.');
+    if (body?.registrationId?.toLowerCase() !== registrationId.toLowerCase())
+      throw new HttpError(400, 400004, 'The body registrationId must match the URL.');
+    if (body.tpm)
+      throw new HttpError(
+        400,
+        400004,
+        'TPM attestation is not simulated locally: it needs a TPM to answer the nonce challenge.',
+      );
     const attested = attest(ctx, req, registrationId);
     const id = `4.${randomUUID().replace(/-/g, '').slice(0, 16)}.${randomUUID()}`;
     const op: Operation = { registrationId };
     operations.set(id, op);
     void allocate(ctx, attested, registrationId, body.payload).then(
-      (done) => { op.done = done; },
-      (err) => { op.done = { status: 'failed', registrationState: { registrationId, status: 'failed', errorCode: 500000, errorMessage: String(err) } }; },
+      (done) => {
+        op.done = done;
+      },
+      (err) => {
+        op.done = {
+          status: 'failed',
+          registrationState: { registrationId, status: 'failed', errorCode: 500000, errorMessage: String(err) },
+        };
+      },
     );
     sendJson(res, 202, { operationId: id, status: 'assigning' }, { 'retry-after': String(ctx.pollAfterSeconds) });
     return true;
@@ -276,8 +397,13 @@ export async function handleDeviceSide(ctx: DeviceSideContext, req: IncomingMess
   if (req.method === 'GET' && verb === 'operations' && operationId) {
     attest(ctx, req, registrationId);
     const op = operations.get(operationId);
-    if (!op || op.registrationId.toLowerCase() !== registrationId.toLowerCase()) throw new HttpError(404, 404203, `Operation ${operationId} not found.`);
-    if (!op.done) return sendJson(res, 202, { operationId, status: 'assigning' }, { 'retry-after': String(ctx.pollAfterSeconds) }), true;
+    if (!op || op.registrationId.toLowerCase() !== registrationId.toLowerCase())
+      throw new HttpError(404, 404203, `Operation ${operationId} not found.`);
+    if (!op.done)
+      return (
+        sendJson(res, 202, { operationId, status: 'assigning' }, { 'retry-after': String(ctx.pollAfterSeconds) }),
+        true
+      );
     operations.delete(operationId);
     sendJson(res, 200, { operationId, status: op.done.status, registrationState: op.done.registrationState });
     return true;

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import { deleteDevice } from './iothub';
 import type { HubData } from './state';
 import { HttpError, ifMatchAllows, readJson, sendJson } from './wire';
@@ -48,14 +49,27 @@ async function run(ctx: HubJobsContext, job: HubJob): Promise<void> {
       const id = item.id ?? '';
       const existing = ctx.data.devices.get(id.toLowerCase());
       const mode = (item.importMode ?? '').toLowerCase();
-      if (mode !== 'delete' && mode !== 'deleteifmatchetag') errors.push(JSON.stringify({ key: id, errorCode: 'ImportModeNotSimulated', errorStatus: `importMode ${item.importMode} is not simulated` }));
-      else if (!existing) errors.push(JSON.stringify({ key: id, errorCode: 'DeviceNotFound', errorStatus: `Device ${id} not found.` }));
-      else if (mode === 'deleteifmatchetag' && !ifMatchAllows(item.eTag ?? '"none"', existing.etag)) errors.push(JSON.stringify({ key: id, errorCode: 'PreconditionFailed', errorStatus: 'Etag mismatch.' }));
+      if (mode !== 'delete' && mode !== 'deleteifmatchetag')
+        errors.push(
+          JSON.stringify({
+            key: id,
+            errorCode: 'ImportModeNotSimulated',
+            errorStatus: `importMode ${item.importMode} is not simulated`,
+          }),
+        );
+      else if (!existing)
+        errors.push(JSON.stringify({ key: id, errorCode: 'DeviceNotFound', errorStatus: `Device ${id} not found.` }));
+      else if (mode === 'deleteifmatchetag' && !ifMatchAllows(item.eTag ?? '"none"', existing.etag))
+        errors.push(JSON.stringify({ key: id, errorCode: 'PreconditionFailed', errorStatus: 'Etag mismatch.' }));
       else deleteDevice(ctx.data, id);
       job.progress = Math.floor(((i + 1) / lines.length) * 100);
     });
     ctx.changed();
-    const output = await fetch(blobUrl(job.outputBlobContainerUri, 'importErrors.log'), { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: errors.join('\n') });
+    const output = await fetch(blobUrl(job.outputBlobContainerUri, 'importErrors.log'), {
+      method: 'PUT',
+      headers: { 'x-ms-blob-type': 'BlockBlob' },
+      body: errors.join('\n'),
+    });
     if (!output.ok) throw new Error(`cannot write importErrors.log to the output container: ${output.status}`);
     job.status = 'completed';
   } catch (err) {
@@ -65,26 +79,47 @@ async function run(ctx: HubJobsContext, job: HubJob): Promise<void> {
   job.endTimeUtc = new Date().toISOString();
 }
 
-export async function handleHubJobs(ctx: HubJobsContext, req: IncomingMessage, res: ServerResponse, segments: string[]): Promise<boolean> {
+export async function handleHubJobs(
+  ctx: HubJobsContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: string[],
+): Promise<boolean> {
   const [collection, id] = segments;
   if (collection?.toLowerCase() !== 'jobs') return false;
   const method = req.method ?? 'GET';
   if (id?.toLowerCase() === 'create' && method === 'POST') {
-    const body = (await readJson(req)) as Partial<HubJob> & { storageAuthenticationType?: string } | undefined;
-    if (body?.type !== 'import' || !body.inputBlobContainerUri || !body.outputBlobContainerUri) throw new HttpError(400, 'ArgumentInvalid', 'An import job needs type import, inputBlobContainerUri and outputBlobContainerUri.');
-    if (body.storageAuthenticationType?.toLowerCase() === 'identitybased') throw new HttpError(400, 'ArgumentInvalid', 'The simulator reaches blob containers by SAS URL only.');
+    const body = (await readJson(req)) as (Partial<HubJob> & { storageAuthenticationType?: string }) | undefined;
+    if (body?.type !== 'import' || !body.inputBlobContainerUri || !body.outputBlobContainerUri)
+      throw new HttpError(
+        400,
+        'ArgumentInvalid',
+        'An import job needs type import, inputBlobContainerUri and outputBlobContainerUri.',
+      );
+    if (body.storageAuthenticationType?.toLowerCase() === 'identitybased')
+      throw new HttpError(400, 'ArgumentInvalid', 'The simulator reaches blob containers by SAS URL only.');
     if ([...ctx.jobs.values()].some((j) => j.status === 'enqueued' || j.status === 'running')) {
-      throw new HttpError(429, 'JobQuotaExceeded', 'Only one import or export job may run at a time on this hub.', { 'retry-after': '2' });
+      throw new HttpError(429, 'JobQuotaExceeded', 'Only one import or export job may run at a time on this hub.', {
+        'retry-after': '2',
+      });
     }
-    const job: HubJob = { jobId: randomUUID(), type: 'import', status: 'enqueued', startTimeUtc: new Date().toISOString(), progress: 0, inputBlobContainerUri: body.inputBlobContainerUri, outputBlobContainerUri: body.outputBlobContainerUri };
+    const job: HubJob = {
+      jobId: randomUUID(),
+      type: 'import',
+      status: 'enqueued',
+      startTimeUtc: new Date().toISOString(),
+      progress: 0,
+      inputBlobContainerUri: body.inputBlobContainerUri,
+      outputBlobContainerUri: body.outputBlobContainerUri,
+    };
     ctx.jobs.set(job.jobId, job);
     setTimeout(() => void run(ctx, job), 50);
-    return sendJson(res, 200, job), true;
+    return (sendJson(res, 200, job), true);
   }
   if (id && method === 'GET') {
     const job = ctx.jobs.get(id);
     if (!job) throw new HttpError(404, 'JobNotFound', `Job ${id} not found.`);
-    return sendJson(res, 200, job), true;
+    return (sendJson(res, 200, job), true);
   }
   return false;
 }

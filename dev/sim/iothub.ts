@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { HubBulkResult, HubDevice, HubTwin } from '../../shared/dps-types';
-import { pageOf, type HubData } from './state';
+import { type HubData, pageOf } from './state';
 import { header, HttpError, ifMatchAllows, newEtag, readJson, sendJson } from './wire';
 
 export const HUB_BULK_MAX = 100;
@@ -30,14 +31,27 @@ export function storeDevice(hub: HubData, input: HubDevice, existing: HubDevice 
     status: input.status ?? 'enabled',
     connectionState: existing?.connectionState ?? 'Disconnected',
     capabilities: input.capabilities ?? { iotEdge: false },
-    authentication: auth.type === 'sas'
-      ? { type: 'sas', symmetricKey: { primaryKey: auth.symmetricKey?.primaryKey || newKey(), secondaryKey: auth.symmetricKey?.secondaryKey || newKey() } }
-      : auth,
+    authentication:
+      auth.type === 'sas'
+        ? {
+            type: 'sas',
+            symmetricKey: {
+              primaryKey: auth.symmetricKey?.primaryKey || newKey(),
+              secondaryKey: auth.symmetricKey?.secondaryKey || newKey(),
+            },
+          }
+        : auth,
   };
   const key = input.deviceId.toLowerCase();
   hub.devices.set(key, device);
   const twin = hub.twins.get(key);
-  hub.twins.set(key, { deviceId: device.deviceId, etag: twin?.etag ?? newEtag(), tags: twin?.tags ?? {}, properties: twin?.properties ?? { desired: {}, reported: {} }, status: device.status });
+  hub.twins.set(key, {
+    deviceId: device.deviceId,
+    etag: twin?.etag ?? newEtag(),
+    tags: twin?.tags ?? {},
+    properties: twin?.properties ?? { desired: {}, reported: {} },
+    status: device.status,
+  });
   return device;
 }
 
@@ -55,7 +69,12 @@ type Condition = { path: string[]; value: unknown };
 /** The subset of the IoT Hub query language the simulator answers: `SELECT * FROM devices [WHERE a.b = 'x' [AND ...]]`. */
 export function parseDeviceQuery(sql: string): Condition[] {
   const m = /^\s*select\s+\*\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(sql);
-  if (!m) throw new HttpError(400, 'SqlQueryInvalid', `The simulator answers only SELECT * FROM devices [WHERE path = value AND ...]; got: ${sql}`);
+  if (!m)
+    throw new HttpError(
+      400,
+      'SqlQueryInvalid',
+      `The simulator answers only SELECT * FROM devices [WHERE path = value AND ...]; got: ${sql}`,
+    );
   if (!m[1]) return [];
   return m[1].split(/\s+and\s+/i).map((part) => {
     const c = /^\s*([\w.$]+)\s*=\s*('(?:[^']*)'|"(?:[^"]*)"|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(part);
@@ -75,8 +94,10 @@ function matches(twin: HubTwin, conditions: Condition[]): boolean {
 }
 
 function bulk(ctx: HubContext, body: unknown): HubBulkResult {
-  if (!Array.isArray(body) || body.length === 0) throw new HttpError(400, 'ArgumentInvalid', 'The body must be a non-empty array of devices.');
-  if (body.length > HUB_BULK_MAX) throw new HttpError(400, 'TooManyDevices', `A bulk operation takes at most ${HUB_BULK_MAX} devices.`);
+  if (!Array.isArray(body) || body.length === 0)
+    throw new HttpError(400, 'ArgumentInvalid', 'The body must be a non-empty array of devices.');
+  if (body.length > HUB_BULK_MAX)
+    throw new HttpError(400, 'TooManyDevices', `A bulk operation takes at most ${HUB_BULK_MAX} devices.`);
   ctx.charge(body.length);
   const errors: HubBulkResult['errors'] = [];
   for (const item of body as Array<HubDevice & { id?: string; importMode?: string; eTag?: string }>) {
@@ -84,21 +105,28 @@ function bulk(ctx: HubContext, body: unknown): HubBulkResult {
     const mode = (item.importMode ?? 'create').toLowerCase();
     const existing = id ? ctx.data.devices.get(id.toLowerCase()) : undefined;
     const fail = (errorCode: string, errorStatus: string) => errors.push({ deviceId: id, errorCode, errorStatus });
-    if (!id) { fail('ArgumentInvalid', 'Device id is missing.'); continue; }
+    if (!id) {
+      fail('ArgumentInvalid', 'Device id is missing.');
+      continue;
+    }
     const etag = item.eTag ?? item.etag;
     switch (mode) {
       case 'create':
         if (existing) fail('DeviceAlreadyExists', `Device ${id} already exists.`);
         else storeDevice(ctx.data, { ...item, deviceId: id }, undefined);
         break;
-      case 'update': case 'updateifmatchetag':
+      case 'update':
+      case 'updateifmatchetag':
         if (!existing) fail('DeviceNotFound', `Device ${id} not found.`);
-        else if (mode === 'updateifmatchetag' && !ifMatchAllows(etag ?? '"none"', existing.etag)) fail('PreconditionFailed', 'Etag mismatch.');
+        else if (mode === 'updateifmatchetag' && !ifMatchAllows(etag ?? '"none"', existing.etag))
+          fail('PreconditionFailed', 'Etag mismatch.');
         else storeDevice(ctx.data, { ...item, deviceId: id }, existing);
         break;
-      case 'delete': case 'deleteifmatchetag':
+      case 'delete':
+      case 'deleteifmatchetag':
         if (!existing) fail('DeviceNotFound', `Device ${id} not found.`);
-        else if (mode === 'deleteifmatchetag' && !ifMatchAllows(etag ?? '"none"', existing.etag)) fail('PreconditionFailed', 'Etag mismatch.');
+        else if (mode === 'deleteifmatchetag' && !ifMatchAllows(etag ?? '"none"', existing.etag))
+          fail('PreconditionFailed', 'Etag mismatch.');
         else deleteDevice(ctx.data, id);
         break;
       default:
@@ -109,7 +137,12 @@ function bulk(ctx: HubContext, body: unknown): HubBulkResult {
   return { isSuccessful: errors.length === 0, errors, warnings: [] };
 }
 
-export async function handleHub(ctx: HubContext, req: IncomingMessage, res: ServerResponse, segments: string[]): Promise<boolean> {
+export async function handleHub(
+  ctx: HubContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  segments: string[],
+): Promise<boolean> {
   const method = req.method ?? 'GET';
   const [collection, id, sub] = segments.map((s, i) => (i === 1 ? s : s.toLowerCase()));
   const { data } = ctx;
@@ -118,14 +151,21 @@ export async function handleHub(ctx: HubContext, req: IncomingMessage, res: Serv
     ctx.charge(1);
     const devices = [...data.devices.values()];
     const enabled = devices.filter((d) => d.status !== 'disabled').length;
-    return sendJson(res, 200, { totalDeviceCount: devices.length, enabledDeviceCount: enabled, disabledDeviceCount: devices.length - enabled }), true;
+    return (
+      sendJson(res, 200, {
+        totalDeviceCount: devices.length,
+        enabledDeviceCount: enabled,
+        disabledDeviceCount: devices.length - enabled,
+      }),
+      true
+    );
   }
 
   if (collection === 'devices') {
-    if (id === undefined && method === 'POST') return sendJson(res, 200, bulk(ctx, await readJson(req))), true;
+    if (id === undefined && method === 'POST') return (sendJson(res, 200, bulk(ctx, await readJson(req))), true);
     if (id === undefined && method === 'GET') {
       ctx.charge(1);
-      return sendJson(res, 200, [...data.devices.values()].slice(0, 1000)), true;
+      return (sendJson(res, 200, [...data.devices.values()].slice(0, 1000)), true);
     }
     if (id?.toLowerCase() === 'query' && method === 'POST' && sub === undefined) {
       ctx.charge(1);
@@ -133,7 +173,10 @@ export async function handleHub(ctx: HubContext, req: IncomingMessage, res: Serv
       const conditions = parseDeviceQuery(body?.query ?? '');
       const twins = [...data.twins.values()].filter((t) => matches(t, conditions));
       const { page, next } = pageOf(twins, header(req, 'x-ms-max-item-count'), header(req, 'x-ms-continuation'));
-      return sendJson(res, 200, page, { 'x-ms-item-type': 'Twin', ...(next ? { 'x-ms-continuation': next } : {}) }), true;
+      return (
+        sendJson(res, 200, page, { 'x-ms-item-type': 'Twin', ...(next ? { 'x-ms-continuation': next } : {}) }),
+        true
+      );
     }
     if (id === undefined || sub !== undefined) return false;
     ctx.charge(1);
@@ -142,24 +185,25 @@ export async function handleHub(ctx: HubContext, req: IncomingMessage, res: Serv
     const ifMatch = header(req, 'if-match');
     if (method === 'GET') {
       if (!existing) throw notFound(id);
-      return sendJson(res, 200, existing, { etag: existing.etag as string }), true;
+      return (sendJson(res, 200, existing, { etag: existing.etag as string }), true);
     }
     if (method === 'PUT') {
       const body = await readJson<HubDevice>(req);
-      if (!body?.deviceId || body.deviceId.toLowerCase() !== key) throw new HttpError(400, 'ArgumentInvalid', 'The body deviceId must match the URL.');
+      if (!body?.deviceId || body.deviceId.toLowerCase() !== key)
+        throw new HttpError(400, 'ArgumentInvalid', 'The body deviceId must match the URL.');
       if (!ifMatch && existing) throw new HttpError(409, 'DeviceAlreadyExists', `Device ${id} already exists.`);
       if (ifMatch && !existing) throw notFound(id);
       if (!ifMatchAllows(ifMatch, existing?.etag)) throw new HttpError(412, 'PreconditionFailed', 'Etag mismatch.');
       const stored = storeDevice(data, body, existing);
       ctx.changed();
-      return sendJson(res, 200, stored, { etag: stored.etag as string }), true;
+      return (sendJson(res, 200, stored, { etag: stored.etag as string }), true);
     }
     if (method === 'DELETE') {
       if (!existing) throw notFound(id);
       if (!ifMatchAllows(ifMatch, existing.etag)) throw new HttpError(412, 'PreconditionFailed', 'Etag mismatch.');
       deleteDevice(data, id);
       ctx.changed();
-      return sendJson(res, 204, undefined), true;
+      return (sendJson(res, 204, undefined), true);
     }
   }
 
@@ -167,16 +211,21 @@ export async function handleHub(ctx: HubContext, req: IncomingMessage, res: Serv
     ctx.charge(1);
     const twin = data.twins.get(id.toLowerCase());
     if (!twin) throw notFound(id);
-    if (method === 'GET') return sendJson(res, 200, twin, { etag: twin.etag as string }), true;
+    if (method === 'GET') return (sendJson(res, 200, twin, { etag: twin.etag as string }), true);
     if (method === 'PATCH') {
       const patch = (await readJson<HubTwin>(req)) ?? ({} as HubTwin);
-      if (!ifMatchAllows(header(req, 'if-match'), twin.etag)) throw new HttpError(412, 'PreconditionFailed', 'Etag mismatch.');
-      const next: HubTwin = { ...twin, etag: newEtag(), tags: { ...twin.tags, ...patch.tags }, properties: { ...twin.properties, desired: { ...twin.properties?.desired, ...patch.properties?.desired } } };
+      if (!ifMatchAllows(header(req, 'if-match'), twin.etag))
+        throw new HttpError(412, 'PreconditionFailed', 'Etag mismatch.');
+      const next: HubTwin = {
+        ...twin,
+        etag: newEtag(),
+        tags: { ...twin.tags, ...patch.tags },
+        properties: { ...twin.properties, desired: { ...twin.properties?.desired, ...patch.properties?.desired } },
+      };
       data.twins.set(id.toLowerCase(), next);
       ctx.changed();
-      return sendJson(res, 200, next), true;
+      return (sendJson(res, 200, next), true);
     }
   }
   return false;
 }
-

@@ -5,6 +5,7 @@
  * and the services accept both.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+
 import { HttpError } from './wire';
 
 export interface SasToken {
@@ -18,7 +19,8 @@ export interface SasToken {
 }
 
 export function parseSas(authorization: string | undefined): SasToken {
-  if (!authorization?.startsWith('SharedAccessSignature ')) throw new HttpError(401, 401002, 'Missing or malformed SharedAccessSignature authorization header.');
+  if (!authorization?.startsWith('SharedAccessSignature '))
+    throw new HttpError(401, 401002, 'Missing or malformed SharedAccessSignature authorization header.');
   const fields = new Map<string, string>();
   for (const part of authorization.slice('SharedAccessSignature '.length).split('&')) {
     const eq = part.indexOf('=');
@@ -27,7 +29,8 @@ export function parseSas(authorization: string | undefined): SasToken {
   const sr = fields.get('sr');
   const sig = fields.get('sig');
   const se = Number(fields.get('se'));
-  if (!sr || !sig || !Number.isFinite(se)) throw new HttpError(401, 401002, 'SharedAccessSignature lacks sr, sig or se.');
+  if (!sr || !sig || !Number.isFinite(se))
+    throw new HttpError(401, 401002, 'SharedAccessSignature lacks sr, sig or se.');
   return { sr: decodeURIComponent(sr), rawSr: sr, sig: decodeURIComponent(sig), se, skn: fields.get('skn') };
 }
 
@@ -52,6 +55,8 @@ function same(a: string, b: string): boolean {
  */
 export function verifySas(token: SasToken, resource: string, keys: string[], nowSeconds = Date.now() / 1000): void {
   if (token.se < nowSeconds) throw new HttpError(401, 401003, 'The SharedAccessSignature has expired.');
-  if (token.sr.toLowerCase().replace(/\/$/, '') !== resource.toLowerCase()) throw new HttpError(401, 401002, `The SharedAccessSignature is for ${token.sr}, not ${resource}.`);
-  if (!keys.some((key) => same(sign(token.rawSr, key, token.se), token.sig))) throw new HttpError(401, 401002, 'The SharedAccessSignature signature is invalid.');
+  if (token.sr.toLowerCase().replace(/\/$/, '') !== resource.toLowerCase())
+    throw new HttpError(401, 401002, `The SharedAccessSignature is for ${token.sr}, not ${resource}.`);
+  if (!keys.some((key) => same(sign(token.rawSr, key, token.se), token.sig)))
+    throw new HttpError(401, 401002, 'The SharedAccessSignature signature is invalid.');
 }

@@ -4,15 +4,16 @@
  * tokens like the services, enforces their quotas with 429 + Retry-After, and answers errors in their shapes.
  */
 import type { X509Certificate } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import { handleDeviceSide, type WebhookRetry } from './dps-device';
 import { handleDpsService } from './dps-service';
-import { handleHub } from './iothub';
 import { handleHubJobs, type HubJob } from './hub-jobs';
+import { handleHub } from './iothub';
 import { parseSas, verifySas } from './sas';
-import { emptyState, loadState, saveState, type HubData, type SimState } from './state';
+import { emptyState, type HubData, loadState, saveState, type SimState } from './state';
 import { TokenBucket } from './throttle';
 import { HttpError, sendDpsError, sendHubError } from './wire';
 
@@ -59,7 +60,12 @@ export interface RunningSimulator {
 }
 
 /** Documented defaults: DPS 1,000 operations and 1,000 registrations a minute; IoT Hub S1 100 registry operations a minute a unit. */
-export const DEFAULT_QUOTAS = { dpsOperationsPerMinute: 1000, dpsRegistrationsPerMinute: 1000, registryOpsPerMinutePerUnit: 100, burstSeconds: 10 };
+export const DEFAULT_QUOTAS = {
+  dpsOperationsPerMinute: 1000,
+  dpsRegistrationsPerMinute: 1000,
+  registryOpsPerMinutePerUnit: 100,
+  burstSeconds: 10,
+};
 
 function charger(bucket: TokenBucket, throttled: (retryAfter: number) => HttpError): (n?: number) => void {
   return (n = 1) => {
@@ -72,7 +78,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
   const hubNames = options.hubs.map((h) => h.hostName);
   const state = emptyState(hubNames);
-  if (options.snapshotFile && loadState(state, options.snapshotFile)) options.log?.(`iot-sim: state restored from ${options.snapshotFile}`);
+  if (options.snapshotFile && loadState(state, options.snapshotFile))
+    options.log?.(`iot-sim: state restored from ${options.snapshotFile}`);
   const certificates = new Map<string, Map<string, X509Certificate>>();
 
   let saveTimer: NodeJS.Timeout | undefined;
@@ -92,20 +99,51 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const bucket = (perMinute: number) => new TokenBucket(perMinute, quotas.burstSeconds, options.clock);
   const chargeDps = charger(bucket(quotas.dpsOperationsPerMinute), dpsThrottled('dpsOperations'));
   const chargeRegistration = charger(bucket(quotas.dpsRegistrationsPerMinute), dpsThrottled('dpsRegistrations'));
-  const hubs = new Map(options.hubs.map((h) => [h.hostName.toLowerCase(), {
-    config: h,
-    charge: charger(bucket(quotas.registryOpsPerMinutePerUnit * h.units),
-      (s) => (throttled.hubRegistry++, new HttpError(429, 'ThrottlingException', 'IoT hub throttling: identity registry operations exceeded the limit.', { 'retry-after': String(s) }))),
-  }]));
+  const hubs = new Map(
+    options.hubs.map((h) => [
+      h.hostName.toLowerCase(),
+      {
+        config: h,
+        charge: charger(
+          bucket(quotas.registryOpsPerMinutePerUnit * h.units),
+          (s) => (
+            throttled.hubRegistry++,
+            new HttpError(
+              429,
+              'ThrottlingException',
+              'IoT hub throttling: identity registry operations exceeded the limit.',
+              { 'retry-after': String(s) },
+            )
+          ),
+        ),
+      },
+    ]),
+  );
 
   const hubJobs = new Map<string, Map<string, HubJob>>();
-  const jobsOf = (host: string) => hubJobs.get(host) ?? (hubJobs.set(host, new Map()), hubJobs.get(host) as Map<string, HubJob>);
-  const serviceCtx = { state, linkedHubs: () => hubNames, bulkLimit: options.dpsBulkLimit ?? 10, certificates, charge: chargeDps, changed };
+  const jobsOf = (host: string) =>
+    hubJobs.get(host) ?? (hubJobs.set(host, new Map()), hubJobs.get(host) as Map<string, HubJob>);
+  const serviceCtx = {
+    state,
+    linkedHubs: () => hubNames,
+    bulkLimit: options.dpsBulkLimit ?? 10,
+    certificates,
+    charge: chargeDps,
+    changed,
+  };
   const deviceCtx = {
-    state, idScope: options.dps.idScope, linkedHubs: () => hubNames, certificates, chargeRegistration, changed,
+    state,
+    idScope: options.dps.idScope,
+    linkedHubs: () => hubNames,
+    certificates,
+    chargeRegistration,
+    changed,
     hub: (hostName: string) => state.hubs.get(hostName.toLowerCase()),
     pollAfterSeconds: options.pollAfterSeconds ?? 1,
-    webhook: { timeoutMs: options.webhook?.timeoutMs ?? 5000, retry: { attempts: 10, firstDelayMs: 1000, incrementMs: 9000, ...options.webhook?.retry } },
+    webhook: {
+      timeoutMs: options.webhook?.timeoutMs ?? 5000,
+      retry: { attempts: 10, firstDelayMs: 1000, incrementMs: 9000, ...options.webhook?.retry },
+    },
   };
 
   async function route(req: IncomingMessage, res: ServerResponse, host: string): Promise<boolean> {
@@ -113,7 +151,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (host === options.dps.hostName.toLowerCase()) {
       const token = parseSas(req.headers.authorization);
-      if (token.skn !== options.dps.policyName) throw new HttpError(401, 401002, `Unknown shared access policy ${token.skn}.`);
+      if (token.skn !== options.dps.policyName)
+        throw new HttpError(401, 401002, `Unknown shared access policy ${token.skn}.`);
       verifySas(token, options.dps.hostName, [options.dps.key]);
       return handleDpsService(serviceCtx, req, res, segments);
     }
@@ -121,27 +160,36 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const hub = hubs.get(host);
     if (!hub) throw new HttpError(404, 'IotHubNotFound', `No IoT hub ${host}.`);
     const token = parseSas(req.headers.authorization);
-    if (token.skn !== hub.config.policyName) throw new HttpError(401, 'IotHubUnauthorizedAccess', `Unknown shared access policy ${token.skn}.`);
+    if (token.skn !== hub.config.policyName)
+      throw new HttpError(401, 'IotHubUnauthorizedAccess', `Unknown shared access policy ${token.skn}.`);
     verifySas(token, hub.config.hostName, [hub.config.key]);
     const data = state.hubs.get(host) as HubData;
     if (await handleHubJobs({ data, jobs: jobsOf(host), changed }, req, res, segments)) return true;
     return handleHub({ hostName: hub.config.hostName, data, charge: hub.charge, changed }, req, res, segments);
   }
 
-  const server = https.createServer({ cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false, keepAlive: true }, (req, res) => {
-    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    const isDps = host.endsWith('.azure-devices-provisioning.net');
-    const fail = (err: HttpError) => (isDps ? sendDpsError(res, err) : sendHubError(res, err));
-    route(req, res, host).then(
-      (handled) => { if (!handled) fail(new HttpError(404, isDps ? 404000 : 'NotFound', `No route for ${req.method} ${req.url}`)); },
-      (err: unknown) => {
-        const httpErr = err instanceof HttpError ? err : new HttpError(500, isDps ? 500000 : 'ServerError', String(err));
-        if (httpErr.status === 500) options.log?.(`iot-sim: ${req.method} ${host}${req.url} failed: ${String(err)}`);
-        if (!res.headersSent) fail(httpErr);
-      },
-    );
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const server = https.createServer(
+    { cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false, keepAlive: true },
+    (req, res) => {
+      const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+      const isDps = host.endsWith('.azure-devices-provisioning.net');
+      const fail = (err: HttpError) => (isDps ? sendDpsError(res, err) : sendHubError(res, err));
+      route(req, res, host).then(
+        (handled) => {
+          if (!handled) fail(new HttpError(404, isDps ? 404000 : 'NotFound', `No route for ${req.method} ${req.url}`));
+        },
+        (err: unknown) => {
+          const httpErr =
+            err instanceof HttpError ? err : new HttpError(500, isDps ? 500000 : 'ServerError', String(err));
+          if (httpErr.status === 500) options.log?.(`iot-sim: ${req.method} ${host}${req.url} failed: ${String(err)}`);
+          if (!res.headersSent) fail(httpErr);
+        },
+      );
+    },
+  );
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
   return {
     port: (server.address() as AddressInfo).port,
     state,

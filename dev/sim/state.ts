@@ -1,6 +1,13 @@
 /** The simulator's memory: what DPS and each IoT hub hold. Maps are keyed by lower-cased ids (both services compare ids case-insensitively). */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { DeviceRegistrationState, EnrollmentGroup, HubDevice, HubTwin, IndividualEnrollment } from '../../shared/dps-types';
+
+import type {
+  DeviceRegistrationState,
+  EnrollmentGroup,
+  HubDevice,
+  HubTwin,
+  IndividualEnrollment,
+} from '../../shared/dps-types';
 
 export interface RegistrationRecord extends DeviceRegistrationState {
   /** Which enrollment the device came through, for the per-group registration query and containment. */
@@ -62,7 +69,11 @@ export function loadState(state: SimState, file: string): boolean {
 }
 
 /** One page of `items` after the opaque `continuation`, as both services page their queries. */
-export function pageOf<T>(items: T[], maxItemCount: string | undefined, continuation: string | undefined): { page: T[]; next?: string } {
+export function pageOf<T>(
+  items: T[],
+  maxItemCount: string | undefined,
+  continuation: string | undefined,
+): { page: T[]; next?: string } {
   const size = Math.max(1, Math.min(Number(maxItemCount) || 100, 1000));
   const start = continuation ? Number(Buffer.from(continuation, 'base64').toString('utf8')) || 0 : 0;
   const page = items.slice(start, start + size);

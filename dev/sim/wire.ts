@@ -3,7 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: number | string, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: number | string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -24,23 +29,42 @@ export async function readJson<T>(req: IncomingMessage): Promise<T | undefined> 
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, { ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}), 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    ...(text ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
 /** DPS answers errors as `{ errorCode, trackingId, message, timestampUtc }`. */
 export function sendDpsError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { errorCode: err.code, trackingId: randomUUID(), message: err.message, timestampUtc: new Date().toISOString() }, err.headers);
+  sendJson(
+    res,
+    err.status,
+    { errorCode: err.code, trackingId: randomUUID(), message: err.message, timestampUtc: new Date().toISOString() },
+    err.headers,
+  );
 }
 
 /** IoT Hub answers errors as `{ Message: "ErrorCode:<code>;<text>", ExceptionMessage }`, which the hub SDK parses. */
 export function sendHubError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, {
-    Message: `ErrorCode:${err.code};${err.message}`,
-    ExceptionMessage: `Tracking ID:${randomUUID().replace(/-/g, '')}-G:0-TimeStamp:${new Date().toISOString()}`,
-  }, err.headers);
+  sendJson(
+    res,
+    err.status,
+    {
+      Message: `ErrorCode:${err.code};${err.message}`,
+      ExceptionMessage: `Tracking ID:${randomUUID().replace(/-/g, '')}-G:0-TimeStamp:${new Date().toISOString()}`,
+    },
+    err.headers,
+  );
 }
 
 export function header(req: IncomingMessage, name: string): string | undefined {

@@ -12,9 +12,16 @@ let runtime: AllocationRuntime | undefined;
 
 export function allocationRuntime(): AllocationRuntime {
   const s = services();
-  runtime ??= new AllocationRuntime(allocationSources(configDocument(process.env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, s), s), {
-    log: (line) => console.log(line),
-    onDeviceCertificate: deviceCertificateRecorder(() => s.store(), () => s.events(), (line) => console.log(line)),
-  });
+  runtime ??= new AllocationRuntime(
+    allocationSources(configDocument(process.env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, s), s),
+    {
+      log: (line) => console.log(line),
+      onDeviceCertificate: deviceCertificateRecorder(
+        () => s.store(),
+        () => s.events(),
+        (line) => console.log(line),
+      ),
+    },
+  );
   return runtime;
 }

@@ -3,7 +3,8 @@
  * answered as a 401/403 with the reason when the identity is missing or not enough.
  */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { identifyCaller, mayActFor, parseLocalSecrets, type Caller } from '../../shared/auth/caller';
+
+import { type Caller, identifyCaller, mayActFor, parseLocalSecrets } from '../../shared/auth/caller';
 import { MANUFACTURERS_DOCUMENT_ID } from '../../shared/auth/manufacturers';
 import { configDocument, services } from '../../shared/composition';
 import { setting } from '../../shared/settings';
@@ -20,7 +21,11 @@ const platformAuth = process.env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true';
 export type Authorized = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
 
 const refuse = (status: 401 | 403, reason: string): Authorized => ({
-  ok: false, response: { ...problem(status, status === 401 ? 'Unauthorized' : 'Forbidden', reason), headers: status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {} },
+  ok: false,
+  response: {
+    ...problem(status, status === 401 ? 'Unauthorized' : 'Forbidden', reason),
+    headers: status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {},
+  },
 });
 
 export async function identify(request: HttpRequest): Promise<Authorized> {
@@ -32,7 +37,8 @@ export async function identify(request: HttpRequest): Promise<Authorized> {
 /** The caller acts for this manufacturer: itself, or an admin. */
 export async function authorizeManufacturer(request: HttpRequest, manufacturerId: string): Promise<Authorized> {
   const who = await identify(request);
-  if (who.ok && !mayActFor(who.caller, manufacturerId)) return refuse(403, `this identity does not act for manufacturer ${manufacturerId}`);
+  if (who.ok && !mayActFor(who.caller, manufacturerId))
+    return refuse(403, `this identity does not act for manufacturer ${manufacturerId}`);
   return who;
 }
 

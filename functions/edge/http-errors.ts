@@ -5,14 +5,21 @@
  * is a 400 (DPS fails the registration at once), a throttled dependency a 503 (DPS retries, as it should).
  */
 import { randomUUID } from 'node:crypto';
+
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import { ConflictError, NotFoundError, ThrottledError, ValidationError } from '../../shared/errors';
 
 type Logger = Pick<InvocationContext, 'error'>;
 
 /** The answer for something a handler threw. */
 export function errorResponse(err: unknown, correlationId: string, log: Logger): HttpResponseInit {
-  const answer = (status: number, error: string, reason: string, headers: Record<string, string> = {}): HttpResponseInit => ({
+  const answer = (
+    status: number,
+    error: string,
+    reason: string,
+    headers: Record<string, string> = {},
+  ): HttpResponseInit => ({
     status,
     jsonBody: { error, reason, correlationId },
     headers: { 'x-correlation-id': correlationId, ...headers },
@@ -22,7 +29,9 @@ export function errorResponse(err: unknown, correlationId: string, log: Logger):
   if (err instanceof ConflictError) return answer(409, 'Conflict', err.message);
   if (err instanceof ThrottledError) {
     const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
-    return answer(503, 'ServiceUnavailable', 'A service this call depends on is throttling us; try again later.', { 'Retry-After': String(seconds) });
+    return answer(503, 'ServiceUnavailable', 'A service this call depends on is throttling us; try again later.', {
+      'Retry-After': String(seconds),
+    });
   }
   log.error(`[${correlationId}] unhandled error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return answer(500, 'InternalError', 'The request failed on our side; quote the correlation id when you report it.');
@@ -35,8 +44,13 @@ function correlationIdOf(context: InvocationContext): string {
 
 function withCorrelation(response: HttpResponseInit, correlationId: string): HttpResponseInit {
   const body = response.jsonBody as Record<string, unknown> | undefined;
-  if ((response.status ?? 200) < 400 || !body || typeof body !== 'object' || typeof body.error !== 'string') return response;
-  return { ...response, jsonBody: { ...body, correlationId }, headers: { ...(response.headers as Record<string, string> | undefined), 'x-correlation-id': correlationId } };
+  if ((response.status ?? 200) < 400 || !body || typeof body !== 'object' || typeof body.error !== 'string')
+    return response;
+  return {
+    ...response,
+    jsonBody: { ...body, correlationId },
+    headers: { ...(response.headers as Record<string, string> | undefined), 'x-correlation-id': correlationId },
+  };
 }
 
 export function withHttpErrors(handler: HttpHandler): HttpHandler {

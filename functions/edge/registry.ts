@@ -4,7 +4,13 @@
  * host; the local host (dev/host) and the tests read the same list. Every HTTP handler is wrapped in the one
  * error-to-HTTP mapping (http-errors.ts).
  */
-import type { EventHubFunctionOptions, HttpFunctionOptions, StorageQueueFunctionOptions, TimerFunctionOptions } from '@azure/functions';
+import type {
+  EventHubFunctionOptions,
+  HttpFunctionOptions,
+  StorageQueueFunctionOptions,
+  TimerFunctionOptions,
+} from '@azure/functions';
+
 import { withHttpErrors } from './http-errors';
 
 export type FunctionRegistration =
@@ -16,7 +22,8 @@ export type FunctionRegistration =
 const registrations: FunctionRegistration[] = [];
 
 function add(registration: FunctionRegistration): void {
-  if (registrations.some((r) => r.name === registration.name)) throw new Error(`function ${registration.name} is registered twice`);
+  if (registrations.some((r) => r.name === registration.name))
+    throw new Error(`function ${registration.name} is registered twice`);
   registrations.push(registration);
 }
 

@@ -44,19 +44,25 @@ export function parseAllocationRequest(body: unknown): Parsed<AllocationRequest>
   const ctx = prop(body, 'deviceRuntimeContext');
   if (!isObject(ctx)) return { ok: false, reason: 'deviceRuntimeContext is missing.' };
   const registrationId = prop(ctx, 'registrationId');
-  if (typeof registrationId !== 'string' || registrationId.trim() === '') return { ok: false, reason: 'deviceRuntimeContext.registrationId is missing.' };
+  if (typeof registrationId !== 'string' || registrationId.trim() === '')
+    return { ok: false, reason: 'deviceRuntimeContext.registrationId is missing.' };
   const linkedHubs = prop(body, 'linkedHubs');
-  if (!Array.isArray(linkedHubs) || linkedHubs.length === 0) return { ok: false, reason: 'linkedHubs is missing or empty: there is no IoT hub to choose from.' };
-  if (!linkedHubs.every((h) => typeof h === 'string' && h !== '')) return { ok: false, reason: 'linkedHubs must hold IoT hub host names.' };
+  if (!Array.isArray(linkedHubs) || linkedHubs.length === 0)
+    return { ok: false, reason: 'linkedHubs is missing or empty: there is no IoT hub to choose from.' };
+  if (!linkedHubs.every((h) => typeof h === 'string' && h !== ''))
+    return { ok: false, reason: 'linkedHubs must hold IoT hub host names.' };
   const individualEnrollment = prop(body, 'individualEnrollment');
   const enrollmentGroup = prop(body, 'enrollmentGroup');
-  if (!isObject(individualEnrollment) && !isObject(enrollmentGroup)) return { ok: false, reason: 'Neither individualEnrollment nor enrollmentGroup is present.' };
+  if (!isObject(individualEnrollment) && !isObject(enrollmentGroup))
+    return { ok: false, reason: 'Neither individualEnrollment nor enrollmentGroup is present.' };
   const current = prop(ctx, 'currentIotHubHostName');
   const currentDeviceId = prop(ctx, 'currentDeviceId');
   return {
     ok: true,
     value: {
-      individualEnrollment: isObject(individualEnrollment) ? (individualEnrollment as unknown as IndividualEnrollment) : undefined,
+      individualEnrollment: isObject(individualEnrollment)
+        ? (individualEnrollment as unknown as IndividualEnrollment)
+        : undefined,
       enrollmentGroup: isObject(enrollmentGroup) ? (enrollmentGroup as unknown as EnrollmentGroup) : undefined,
       deviceRuntimeContext: {
         ...(ctx as object),

@@ -24,10 +24,17 @@ export interface DenySnapshot {
 /** Registration IDs and group IDs are case-insensitive; thumbprints are hex (any case, any separators); DNs are compared without spacing or case. */
 export function denyKey(kind: DenyKind, value: string): string {
   switch (kind) {
-    case 'thumbprint': return `${kind}:${value.replace(/[^0-9a-f]/gi, '').toUpperCase()}`;
-    case 'issuer': return `${kind}:${value.toLowerCase().replace(/\s*([,=])\s*/g, '$1').trim()}`;
-    case 'endorsementKey': return `${kind}:${value.trim()}`;
-    default: return `${kind}:${value.toLowerCase()}`;
+    case 'thumbprint':
+      return `${kind}:${value.replace(/[^0-9a-f]/gi, '').toUpperCase()}`;
+    case 'issuer':
+      return `${kind}:${value
+        .toLowerCase()
+        .replace(/\s*([,=])\s*/g, '$1')
+        .trim()}`;
+    case 'endorsementKey':
+      return `${kind}:${value.trim()}`;
+    default:
+      return `${kind}:${value.toLowerCase()}`;
   }
 }
 

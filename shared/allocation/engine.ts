@@ -34,7 +34,8 @@ const DEFAULT_RULE = 'default';
 
 function valueAt(obj: unknown, path: string[]): unknown {
   let node = obj;
-  for (const p of path) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
+  for (const p of path)
+    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
   return node;
 }
 
@@ -64,12 +65,17 @@ function firstMatch(policy: CompiledPolicy, request: AllocationRequest): Compile
     payload: ctx.payload,
     x509: ctx.x509 as Facts['x509'],
   };
-  const grouped = enrollmentGroup ? policy.rulesByGroup.get(enrollmentGroup.enrollmentGroupId.toLowerCase()) ?? [] : [];
+  const grouped = enrollmentGroup
+    ? (policy.rulesByGroup.get(enrollmentGroup.enrollmentGroupId.toLowerCase()) ?? [])
+    : [];
   const ungrouped = policy.ungroupedRules;
   let i = 0;
   let j = 0;
   while (i < grouped.length || j < ungrouped.length) {
-    const next = j >= ungrouped.length || (i < grouped.length && grouped[i].index < ungrouped[j].index) ? grouped[i++] : ungrouped[j++];
+    const next =
+      j >= ungrouped.length || (i < grouped.length && grouped[i].index < ungrouped[j].index)
+        ? grouped[i++]
+        : ungrouped[j++];
     if (matches(next, facts)) return next;
   }
   return undefined;
@@ -79,7 +85,8 @@ function skipReason(hub: CompiledHub, linked: Set<string>, load: ReadonlyMap<str
   if (!linked.has(hub.key)) return 'not linked to this registration (DPS linkedHubs)';
   if (!hub.enabled) return 'out of rotation (enabled: false)';
   const count = load.get(hub.key);
-  if (hub.capacity !== undefined && count !== undefined && count >= hub.capacity) return `full (${count} of ${hub.capacity} devices)`;
+  if (hub.capacity !== undefined && count !== undefined && count >= hub.capacity)
+    return `full (${count} of ${hub.capacity} devices)`;
   return undefined;
 }
 
@@ -93,7 +100,12 @@ interface Choice {
 }
 
 /** One pass over the pool: the best usable hub by rendezvous score, without sorting or copying on the hot path. */
-function choose(pool: CompiledHub[], request: AllocationRequest, load: ReadonlyMap<string, number>, explain: boolean): Choice {
+function choose(
+  pool: CompiledHub[],
+  request: AllocationRequest,
+  load: ReadonlyMap<string, number>,
+  explain: boolean,
+): Choice {
   const linked = new Set(request.linkedHubs.map((h) => h.toLowerCase()));
   const currentKey = request.deviceRuntimeContext.currentIotHubHostName?.toLowerCase();
   const scoreOf = scorer(request.deviceRuntimeContext.registrationId);
@@ -132,33 +144,56 @@ function templateContext(request: AllocationRequest): TemplateContext {
 }
 
 /** `explain` also lists every candidate with its score or the reason it was skipped (off on the hot path). */
-export function decide(request: AllocationRequest, policy: CompiledPolicy | undefined, snapshots: Snapshots, now: number, explain = false): Outcome {
+export function decide(
+  request: AllocationRequest,
+  policy: CompiledPolicy | undefined,
+  snapshots: Snapshots,
+  now: number,
+  explain = false,
+): Outcome {
   const maxAge = policy?.denyMaxAgeMs ?? 300_000;
   if ((policy?.failClosed ?? true) && now - snapshots.deny.refreshedAt > maxAge) {
-    return { kind: 'unavailable', reason: `deny list snapshot is ${Math.round((now - snapshots.deny.refreshedAt) / 1000)} s old (bound ${maxAge / 1000} s): failing closed, DPS will retry` };
+    return {
+      kind: 'unavailable',
+      reason: `deny list snapshot is ${Math.round((now - snapshots.deny.refreshedAt) / 1000)} s old (bound ${maxAge / 1000} s): failing closed, DPS will retry`,
+    };
   }
   const denied = deniedBy(snapshots.deny, request);
-  if (denied) return { kind: 'deny', reason: `${denied.kind} ${denied.value} is revoked: ${denied.reason}${denied.incidentId ? ` (incident ${denied.incidentId})` : ''}`, entry: denied };
+  if (denied)
+    return {
+      kind: 'deny',
+      reason: `${denied.kind} ${denied.value} is revoked: ${denied.reason}${denied.incidentId ? ` (incident ${denied.incidentId})` : ''}`,
+      entry: denied,
+    };
 
   const rule = policy && firstMatch(policy, request);
   const ruleName = rule?.name ?? (policy?.defaultPool ? `default:${policy.defaultPool.name}` : DEFAULT_RULE);
-  const pool: CompiledHub[] = rule?.pool ?? policy?.defaultPool?.hubs ?? request.linkedHubs.map((h) => ({ hostName: h, key: h.toLowerCase(), weight: 1, enabled: true }));
+  const pool: CompiledHub[] =
+    rule?.pool ??
+    policy?.defaultPool?.hubs ??
+    request.linkedHubs.map((h) => ({ hostName: h, key: h.toLowerCase(), weight: 1, enabled: true }));
   const choice = choose(pool, request, snapshots.hubLoad, explain);
   const keep = (rule?.reprovision ?? 'sticky') === 'sticky' ? choice.current : undefined;
   const chosen = keep ?? choice.best;
   const candidates = choice.candidates;
   if (!chosen) {
-    const why = choice.allUnlinked ? `names only hubs that are not linked (${pool.map((h) => h.hostName).join(', ')})` : 'has no hub that can take the device';
+    const why = choice.allUnlinked
+      ? `names only hubs that are not linked (${pool.map((h) => h.hostName).join(', ')})`
+      : 'has no hub that can take the device';
     return { kind: 'invalid', reason: `rule ${ruleName} ${why}`, rule: ruleName, candidates };
   }
   const context = templateContext(request);
   const enrollmentTwin = (request.enrollmentGroup ?? request.individualEnrollment)?.initialTwin;
   const twinTemplate = rule ? rule.initialTwin : policy?.defaultTwin;
   const payloadTemplate = rule ? rule.payloadTemplate : policy?.defaultPayload;
-  const response: AllocationResponse = { iotHubHostName: request.linkedHubs.find((h) => h.toLowerCase() === chosen.key) ?? chosen.hostName };
+  const response: AllocationResponse = {
+    iotHubHostName: request.linkedHubs.find((h) => h.toLowerCase() === chosen.key) ?? chosen.hostName,
+  };
   const initialTwin = mergeTwin(enrollmentTwin, twinTemplate && (render(twinTemplate, context) as TwinState));
   if (initialTwin) response.initialTwin = initialTwin;
   if (payloadTemplate !== undefined) response.payload = render(payloadTemplate, context);
-  const reason = keep ? `sticky: re-provisioning keeps ${chosen.hostName}` : `${rule ? `rule ${rule.name}` : ruleName}: rendezvous hashing over ${choice.usable} hub(s)`;
+  const reason = keep
+    ? `sticky: re-provisioning keeps ${chosen.hostName}`
+    : `${rule ? `rule ${rule.name}` : ruleName}: rendezvous hashing over ${choice.usable} hub(s)`;
   return { kind: 'allocate', response, rule: ruleName, reason, candidates };
 }

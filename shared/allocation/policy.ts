@@ -3,6 +3,7 @@
  * every error's path in the message) and compiled once (regexes built, names lower-cased) for the hot path.
  */
 import Ajv, { type ErrorObject } from 'ajv';
+
 import type { TwinState } from '../dps-types';
 
 export interface HubSpec {
@@ -49,25 +50,41 @@ export interface PolicyDocument {
 
 const scalarMap = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 const twin = {
-  type: 'object', additionalProperties: false,
-  properties: { tags: { type: 'object' }, properties: { type: 'object', additionalProperties: false, properties: { desired: { type: 'object' } } } },
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    tags: { type: 'object' },
+    properties: { type: 'object', additionalProperties: false, properties: { desired: { type: 'object' } } },
+  },
 };
 const hostName = { type: 'string', pattern: '^[A-Za-z0-9.-]+$', minLength: 1 };
 
 export const POLICY_SCHEMA = {
-  type: 'object', additionalProperties: true, required: ['id', 'pools', 'rules'],
+  type: 'object',
+  additionalProperties: true,
+  required: ['id', 'pools', 'rules'],
   properties: {
     id: { type: 'string', minLength: 1 },
     pools: {
       type: 'object',
       additionalProperties: {
-        type: 'object', additionalProperties: false, required: ['hubs'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['hubs'],
         properties: {
           hubs: {
-            type: 'array', minItems: 1,
+            type: 'array',
+            minItems: 1,
             items: {
-              type: 'object', additionalProperties: false, required: ['hostName'],
-              properties: { hostName, weight: { type: 'number', minimum: 1, maximum: 1000 }, capacity: { type: 'integer', minimum: 0 }, enabled: { type: 'boolean' } },
+              type: 'object',
+              additionalProperties: false,
+              required: ['hostName'],
+              properties: {
+                hostName,
+                weight: { type: 'number', minimum: 1, maximum: 1000 },
+                capacity: { type: 'integer', minimum: 0 },
+                enabled: { type: 'boolean' },
+              },
             },
           },
         },
@@ -76,7 +93,9 @@ export const POLICY_SCHEMA = {
     rules: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['name', 'match', 'pool'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'match', 'pool'],
         properties: {
           name: { type: 'string', minLength: 1 },
           pool: { type: 'string', minLength: 1 },
@@ -84,19 +103,30 @@ export const POLICY_SCHEMA = {
           initialTwin: twin,
           payload: {},
           match: {
-            type: 'object', additionalProperties: false,
+            type: 'object',
+            additionalProperties: false,
             properties: {
               enrollmentGroupId: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
               registrationIdPattern: { type: 'string', format: 'regex' },
-              tags: scalarMap, payload: scalarMap,
-              x509Subject: { type: 'string', format: 'regex' }, x509Issuer: { type: 'string', format: 'regex' },
+              tags: scalarMap,
+              payload: scalarMap,
+              x509Subject: { type: 'string', format: 'regex' },
+              x509Issuer: { type: 'string', format: 'regex' },
             },
           },
         },
       },
     },
-    default: { type: 'object', additionalProperties: false, properties: { pool: { type: 'string' }, initialTwin: twin, payload: {} } },
-    denyList: { type: 'object', additionalProperties: false, properties: { maxAgeSeconds: { type: 'number', exclusiveMinimum: 0 }, failClosed: { type: 'boolean' } } },
+    default: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { pool: { type: 'string' }, initialTwin: twin, payload: {} },
+    },
+    denyList: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxAgeSeconds: { type: 'number', exclusiveMinimum: 0 }, failClosed: { type: 'boolean' } },
+    },
   },
 } as const;
 
@@ -149,7 +179,22 @@ function describe(e: ErrorObject): string {
 }
 
 export function compilePolicy(doc: unknown): CompiledPolicy {
-  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, formats: { regex: { validate: (s: string) => { try { new RegExp(s); return true; } catch { return false; } } } } }).compile(POLICY_SCHEMA);
+  validator ??= new Ajv({
+    allErrors: true,
+    allowUnionTypes: true,
+    formats: {
+      regex: {
+        validate: (s: string) => {
+          try {
+            new RegExp(s);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      },
+    },
+  }).compile(POLICY_SCHEMA);
   if (!validator(doc)) throw new PolicyError((validator.errors ?? []).map(describe));
   const policy = doc as PolicyDocument;
   const problems: string[] = [];
@@ -159,7 +204,13 @@ export function compilePolicy(doc: unknown): CompiledPolicy {
       problems.push(`${where} names pool "${name}", which is not defined`);
       return [];
     }
-    return found.hubs.map((h) => ({ hostName: h.hostName, key: h.hostName.toLowerCase(), weight: h.weight ?? 1, capacity: h.capacity, enabled: h.enabled ?? true }));
+    return found.hubs.map((h) => ({
+      hostName: h.hostName,
+      key: h.hostName.toLowerCase(),
+      weight: h.weight ?? 1,
+      capacity: h.capacity,
+      enabled: h.enabled ?? true,
+    }));
   };
   const names = new Set<string>();
   const rules = policy.rules.map((r, i): CompiledRule => {
@@ -184,13 +235,20 @@ export function compilePolicy(doc: unknown): CompiledPolicy {
     };
   });
   const defaultPoolName = policy.default?.pool;
-  const defaultPool = defaultPoolName === undefined ? undefined : { name: defaultPoolName, hubs: pool(defaultPoolName, '/default') };
+  const defaultPool =
+    defaultPoolName === undefined ? undefined : { name: defaultPoolName, hubs: pool(defaultPoolName, '/default') };
   if (problems.length) throw new PolicyError(problems);
   const rulesByGroup = new Map<string, CompiledRule[]>();
-  for (const rule of rules) for (const g of rule.groupIds ?? []) rulesByGroup.set(g, [...(rulesByGroup.get(g) ?? []), rule]);
+  for (const rule of rules)
+    for (const g of rule.groupIds ?? []) rulesByGroup.set(g, [...(rulesByGroup.get(g) ?? []), rule]);
   return {
-    id: policy.id, rules, rulesByGroup, ungroupedRules: rules.filter((r) => !r.groupIds), defaultPool,
-    defaultTwin: policy.default?.initialTwin, defaultPayload: policy.default?.payload,
+    id: policy.id,
+    rules,
+    rulesByGroup,
+    ungroupedRules: rules.filter((r) => !r.groupIds),
+    defaultPool,
+    defaultTwin: policy.default?.initialTwin,
+    defaultPayload: policy.default?.payload,
     denyMaxAgeMs: (policy.denyList?.maxAgeSeconds ?? 300) * 1000,
     failClosed: policy.denyList?.failClosed ?? true,
   };

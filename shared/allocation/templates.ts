@@ -11,7 +11,8 @@ const ANY = /\{\{\s*([\w.]+)\s*\}\}/g;
 
 function lookup(context: TemplateContext, path: string): unknown {
   let node: unknown = context;
-  for (const part of path.split('.')) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  for (const part of path.split('.'))
+    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
   return node;
 }
 
@@ -46,7 +47,10 @@ function deepMerge(base: unknown, over: unknown): unknown {
 }
 
 /** The rule's twin over the enrollment's own: tags and desired properties merged key by key, the rule winning. */
-export function mergeTwin(enrollmentTwin: TwinState | undefined, ruleTwin: TwinState | undefined): TwinState | undefined {
+export function mergeTwin(
+  enrollmentTwin: TwinState | undefined,
+  ruleTwin: TwinState | undefined,
+): TwinState | undefined {
   if (!ruleTwin) return undefined; // DPS then applies the enrollment's initial twin itself
   return deepMerge(enrollmentTwin ?? {}, ruleTwin) as TwinState;
 }

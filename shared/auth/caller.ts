@@ -5,12 +5,14 @@
  * roles. Locally there is no Entra ID: each manufacturer (and `@admin`) has a bearer secret in local settings.
  */
 import { timingSafeEqual } from 'node:crypto';
+
 import type { ImportConfig } from './manufacturers';
 
 export const ROLES = { import: 'Manufacturer.Import', admin: 'Admin' } as const;
 export const LOCAL_ADMIN = '@admin';
 
-export type Caller = { kind: 'manufacturer'; manufacturerId: string; principal: string } | { kind: 'admin'; principal: string };
+export type Caller =
+  { kind: 'manufacturer'; manufacturerId: string; principal: string } | { kind: 'admin'; principal: string };
 export type CallerResult = { ok: true; caller: Caller } | { ok: false; status: 401 | 403; reason: string };
 
 export interface HeaderSource {
@@ -37,10 +39,16 @@ const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(
 /** `acme-tpm=secret,@admin=secret2` → map of secret holders (local stack only). */
 export function parseLocalSecrets(value: string | undefined): Map<string, string> | undefined {
   if (!value) return undefined;
-  return new Map(value.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
-    const at = pair.indexOf('=');
-    return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] as [string, string];
-  }));
+  return new Map(
+    value
+      .split(',')
+      .map((pair) => pair.trim())
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] as [string, string];
+      }),
+  );
 }
 
 export interface CallerOptions {
@@ -50,7 +58,11 @@ export interface CallerOptions {
   platformAuth: boolean;
 }
 
-export function identifyCaller(headers: HeaderSource, config: ImportConfig, { localSecrets, platformAuth }: CallerOptions): CallerResult {
+export function identifyCaller(
+  headers: HeaderSource,
+  config: ImportConfig,
+  { localSecrets, platformAuth }: CallerOptions,
+): CallerResult {
   if (localSecrets) {
     const bearer = /^Bearer\s+(\S+)$/i.exec(headers.get('authorization') ?? '')?.[1];
     if (!bearer) return { ok: false, status: 401, reason: 'Authorization: Bearer <manufacturer secret> is required' };
@@ -63,18 +75,29 @@ export function identifyCaller(headers: HeaderSource, config: ImportConfig, { lo
     return { ok: false, status: 401, reason: 'the bearer secret is not one of a configured manufacturer' };
   }
   // Fail closed: without App Service Authentication anyone could send the header.
-  if (!platformAuth) return { ok: false, status: 401, reason: 'Entra ID sign-in is not configured for this app (deploy with apiAppClientId)' };
+  if (!platformAuth)
+    return {
+      ok: false,
+      status: 401,
+      reason: 'Entra ID sign-in is not configured for this app (deploy with apiAppClientId)',
+    };
   const header = headers.get('x-ms-client-principal');
-  if (!header) return { ok: false, status: 401, reason: 'an Entra ID bearer token is required (Authorization: Bearer …)' };
+  if (!header)
+    return { ok: false, status: 401, reason: 'an Entra ID bearer token is required (Authorization: Bearer …)' };
   const claims = principalClaims(header);
   if (!claims) return { ok: false, status: 401, reason: 'the client principal cannot be read' };
-  const roles = new Set([...(claims.get('roles') ?? []), ...(claims.get('http://schemas.microsoft.com/ws/2008/06/identity/claims/role') ?? [])]);
+  const roles = new Set([
+    ...(claims.get('roles') ?? []),
+    ...(claims.get('http://schemas.microsoft.com/ws/2008/06/identity/claims/role') ?? []),
+  ]);
   const appId = claims.get('azp')?.[0] ?? claims.get('appid')?.[0];
   const principal = appId ?? claims.get('oid')?.[0] ?? 'unknown';
   if (roles.has(ROLES.admin)) return { ok: true, caller: { kind: 'admin', principal } };
   const manufacturer = appId ? config.manufacturers.find((m) => m.entraAppIds?.includes(appId)) : undefined;
-  if (!manufacturer) return { ok: false, status: 403, reason: `application ${appId ?? '(none)'} acts for no configured manufacturer` };
-  if (!roles.has(ROLES.import)) return { ok: false, status: 403, reason: `the token lacks the ${ROLES.import} app role` };
+  if (!manufacturer)
+    return { ok: false, status: 403, reason: `application ${appId ?? '(none)'} acts for no configured manufacturer` };
+  if (!roles.has(ROLES.import))
+    return { ok: false, status: 403, reason: `the token lacks the ${ROLES.import} app role` };
   return { ok: true, caller: { kind: 'manufacturer', manufacturerId: manufacturer.id, principal } };
 }
 

@@ -51,7 +51,10 @@ const schema = {
 const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
 
 export function parseImportConfig(doc: unknown): ImportConfig {
-  if (!validate(doc)) throw new Error(`manufacturers configuration is invalid: ${validate.errors?.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
+  if (!validate(doc))
+    throw new Error(
+      `manufacturers configuration is invalid: ${validate.errors?.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`,
+    );
   const config = doc as unknown as ImportConfig;
   const ids = new Set<string>();
   for (const m of config.manufacturers) {

@@ -3,8 +3,9 @@
  * container; with managed identity it gets the plain URL and reads it with its own identity (infra grants it
  * Storage Blob Data Contributor on the account).
  */
-import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/identity';
+import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
+
 import type { BlobContainerRef, BlobsPort } from '../ports';
 
 export type BlobAuth = { connectionString: string } | { serviceUri: string; credential: TokenCredential };
@@ -17,13 +18,18 @@ export class StorageBlobs implements BlobsPort {
 
   constructor(auth: BlobAuth) {
     this.byKey = 'connectionString' in auth;
-    this.service = 'connectionString' in auth ? BlobServiceClient.fromConnectionString(auth.connectionString) : new BlobServiceClient(auth.serviceUri, auth.credential);
+    this.service =
+      'connectionString' in auth
+        ? BlobServiceClient.fromConnectionString(auth.connectionString)
+        : new BlobServiceClient(auth.serviceUri, auth.credential);
   }
 
   async put(container: string, name: string, text: string): Promise<void> {
     const client = this.service.getContainerClient(container);
     await client.createIfNotExists();
-    await client.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/plain' } });
+    await client
+      .getBlockBlobClient(name)
+      .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/plain' } });
   }
 
   async get(container: string, name: string): Promise<string | undefined> {
@@ -39,7 +45,10 @@ export class StorageBlobs implements BlobsPort {
     const client = this.service.getContainerClient(container);
     await client.createIfNotExists();
     if (!this.byKey) return { url: client.url, byIdentity: true };
-    const url = await client.generateSasUrl({ permissions: ContainerSASPermissions.parse('rwdl'), expiresOn: new Date(Date.now() + SAS_HOURS * 3_600_000) });
+    const url = await client.generateSasUrl({
+      permissions: ContainerSASPermissions.parse('rwdl'),
+      expiresOn: new Date(Date.now() + SAS_HOURS * 3_600_000),
+    });
     return { url, byIdentity: false };
   }
 }

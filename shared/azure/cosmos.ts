@@ -1,7 +1,9 @@
 /** DocumentStore on `@azure/cosmos`: one client per process, one container handle per name. */
 import * as https from 'node:https';
-import { CosmosClient, type Container, type ErrorResponse, type PartitionKey, type SqlParameter } from '@azure/cosmos';
+
+import { type Container, CosmosClient, type ErrorResponse, type PartitionKey, type SqlParameter } from '@azure/cosmos';
 import type { TokenCredential } from '@azure/identity';
+
 import { ConflictError, NotFoundError, ServiceError, ThrottledError } from '../errors';
 import type { DocumentContainer, DocumentStore, Page, QueryOptions, StoredDocument } from '../ports';
 
@@ -11,7 +13,11 @@ export function cosmosClient(auth: CosmosAuth): CosmosClient {
   if ('connectionString' in auth) {
     // Locally the embedded server is trusted through the local CA; keep-alive avoids a TLS handshake per request.
     const agent = auth.ca ? new https.Agent({ ca: auth.ca, keepAlive: true }) : undefined;
-    return new CosmosClient({ connectionString: auth.connectionString, agent, connectionPolicy: { enableEndpointDiscovery: !auth.ca } });
+    return new CosmosClient({
+      connectionString: auth.connectionString,
+      agent,
+      connectionPolicy: { enableEndpointDiscovery: !auth.ca },
+    });
   }
   return new CosmosClient({ endpoint: auth.endpoint, aadCredentials: auth.credential });
 }
@@ -19,11 +25,16 @@ export function cosmosClient(auth: CosmosAuth): CosmosClient {
 function translate(err: unknown): Error {
   const e = err as ErrorResponse;
   switch (e?.code) {
-    case 404: return new NotFoundError(e.message);
-    case 409: return new ConflictError(e.message, 409);
-    case 412: return new ConflictError(e.message, 412);
-    case 429: return new ThrottledError(e.message, e.retryAfterInMs);
-    default: return typeof e?.code === 'number' ? new ServiceError(e.message, e.code) : (err as Error);
+    case 404:
+      return new NotFoundError(e.message);
+    case 409:
+      return new ConflictError(e.message, 409);
+    case 412:
+      return new ConflictError(e.message, 412);
+    case 429:
+      return new ThrottledError(e.message, e.retryAfterInMs);
+    default:
+      return typeof e?.code === 'number' ? new ServiceError(e.message, e.code) : (err as Error);
   }
 }
 
@@ -38,7 +49,10 @@ async function cosmos<T>(call: () => Promise<T>): Promise<T> {
 class CosmosDocuments<T extends StoredDocument> implements DocumentContainer<T> {
   private readonly pkField: string;
 
-  constructor(private readonly container: Container, partitionKeyPath: string) {
+  constructor(
+    private readonly container: Container,
+    partitionKeyPath: string,
+  ) {
     this.pkField = partitionKeyPath.replace(/^\//, '');
   }
 
@@ -73,7 +87,10 @@ class CosmosDocuments<T extends StoredDocument> implements DocumentContainer<T> 
   }
 
   async query(sql: string, parameters: Record<string, unknown> = {}, options: QueryOptions = {}): Promise<Page<T>> {
-    const spec = { query: sql, parameters: Object.entries(parameters).map(([name, value]) => ({ name, value }) as SqlParameter) };
+    const spec = {
+      query: sql,
+      parameters: Object.entries(parameters).map(([name, value]) => ({ name, value }) as SqlParameter),
+    };
     const iterator = this.container.items.query<T>(spec, {
       maxItemCount: options.maxItems,
       continuationToken: options.continuationToken,
@@ -87,7 +104,11 @@ class CosmosDocuments<T extends StoredDocument> implements DocumentContainer<T> 
 export class CosmosStore implements DocumentStore {
   private readonly handles = new Map<string, DocumentContainer>();
 
-  constructor(private readonly client: CosmosClient, private readonly databaseId: string, private readonly partitionKeys: Record<string, string>) {}
+  constructor(
+    private readonly client: CosmosClient,
+    private readonly databaseId: string,
+    private readonly partitionKeys: Record<string, string>,
+  ) {}
 
   container<T extends StoredDocument = StoredDocument>(name: string): DocumentContainer<T> {
     let handle = this.handles.get(name);

@@ -1,6 +1,7 @@
 /** One Entra ID credential per process (managed identity in Azure; developer login elsewhere). */
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { setting, type Env } from '../settings';
+
+import { type Env, setting } from '../settings';
 
 let credential: TokenCredential | undefined;
 

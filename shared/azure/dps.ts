@@ -1,6 +1,7 @@
 /** EnrollmentsPort on `azure-iot-provisioning-service` (the DPS service SDK). */
 import { ProvisioningServiceClient } from 'azure-iot-provisioning-service';
 import type { Query } from 'azure-iot-provisioning-service/dist/query';
+
 import type {
   BulkEnrollmentMode,
   BulkEnrollmentOperationResult,
@@ -8,12 +9,11 @@ import type {
   EnrollmentGroup,
   IndividualEnrollment,
 } from '../dps-types';
-import type { EnrollmentsPort, Page } from '../ports';
-import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
-import { DPS_TOKEN_SCOPE, iotClientConfig, restApiClient, type IotAuth } from './iot-clients';
-import type { TransportOptions } from './transport';
-
 import { DPS_BATCH } from '../limits';
+import type { EnrollmentsPort, Page } from '../ports';
+import { DPS_TOKEN_SCOPE, type IotAuth, iotClientConfig, restApiClient } from './iot-clients';
+import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
+import type { TransportOptions } from './transport';
 
 export const DPS_BULK_LIMIT = DPS_BATCH;
 
@@ -22,7 +22,11 @@ export function dpsClient(auth: IotAuth, transport?: TransportOptions): Provisio
   return new ProvisioningServiceClient(config as never, restApiClient(config, 'dps-lifecycle', transport) as never);
 }
 
-export function dpsAuth(hostName: string, connectionString: string | undefined, credential: () => import('@azure/identity').TokenCredential): IotAuth {
+export function dpsAuth(
+  hostName: string,
+  connectionString: string | undefined,
+  credential: () => import('@azure/identity').TokenCredential,
+): IotAuth {
   return connectionString ? { connectionString } : { hostName, credential: credential(), scope: DPS_TOKEN_SCOPE };
 }
 
@@ -31,7 +35,10 @@ type Sdk = Record<string, (...args: unknown[]) => Promise<{ responseBody: never 
 
 async function page<T>(query: Query, continuationToken: string | undefined): Promise<Page<T>> {
   try {
-    const { responseBody, httpResponse } = await (query.next(continuationToken as string) as unknown as Promise<{ responseBody: T[]; httpResponse: { headers: Record<string, string | undefined> } }>);
+    const { responseBody, httpResponse } = await (query.next(continuationToken as string) as unknown as Promise<{
+      responseBody: T[];
+      httpResponse: { headers: Record<string, string | undefined> };
+    }>);
     return { items: responseBody ?? [], continuationToken: httpResponse.headers['x-ms-continuation'] || undefined };
   } catch (err) {
     throw translateIotError(err);
@@ -54,15 +61,26 @@ export class DpsEnrollments implements EnrollmentsPort {
   }
 
   deleteEnrollment(id: string, etag?: string): Promise<void> {
-    return sdkVoid(() => (etag ? this.sdk.deleteIndividualEnrollment(id, etag) : this.sdk.deleteIndividualEnrollment(id)));
+    return sdkVoid(() =>
+      etag ? this.sdk.deleteIndividualEnrollment(id, etag) : this.sdk.deleteIndividualEnrollment(id),
+    );
   }
 
-  async bulkEnrollments(mode: BulkEnrollmentMode, enrollments: IndividualEnrollment[]): Promise<BulkEnrollmentOperationResult> {
-    if (enrollments.length > DPS_BULK_LIMIT) throw new RangeError(`a bulk operation takes at most ${DPS_BULK_LIMIT} enrollments, got ${enrollments.length}`);
+  async bulkEnrollments(
+    mode: BulkEnrollmentMode,
+    enrollments: IndividualEnrollment[],
+  ): Promise<BulkEnrollmentOperationResult> {
+    if (enrollments.length > DPS_BULK_LIMIT)
+      throw new RangeError(`a bulk operation takes at most ${DPS_BULK_LIMIT} enrollments, got ${enrollments.length}`);
     // The SDK's promise form of this call never settles (it answers only when given a callback), so use the callback.
-    return sdkCall(() => new Promise((resolve, reject) => {
-      void this.sdk.runBulkEnrollmentOperation({ mode, enrollments }, (err: unknown, responseBody: never) => (err ? reject(err) : resolve({ responseBody })));
-    }));
+    return sdkCall(
+      () =>
+        new Promise((resolve, reject) => {
+          void this.sdk.runBulkEnrollmentOperation({ mode, enrollments }, (err: unknown, responseBody: never) =>
+            err ? reject(err) : resolve({ responseBody }),
+          );
+        }),
+    );
   }
 
   queryEnrollments(pageSize: number, continuationToken?: string): Promise<Page<IndividualEnrollment>> {
@@ -90,10 +108,19 @@ export class DpsEnrollments implements EnrollmentsPort {
   }
 
   deleteRegistrationState(id: string, etag?: string): Promise<void> {
-    return sdkVoid(() => (etag ? this.sdk.deleteDeviceRegistrationState(id, etag) : this.sdk.deleteDeviceRegistrationState(id)));
+    return sdkVoid(() =>
+      etag ? this.sdk.deleteDeviceRegistrationState(id, etag) : this.sdk.deleteDeviceRegistrationState(id),
+    );
   }
 
-  queryGroupRegistrations(groupId: string, pageSize: number, continuationToken?: string): Promise<Page<DeviceRegistrationState>> {
-    return page(this.client.createEnrollmentGroupDeviceRegistrationStateQuery({ query: '*' }, groupId, pageSize), continuationToken);
+  queryGroupRegistrations(
+    groupId: string,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<Page<DeviceRegistrationState>> {
+    return page(
+      this.client.createEnrollmentGroupDeviceRegistrationStateQuery({ query: '*' }, groupId, pageSize),
+      continuationToken,
+    );
   }
 }

@@ -1,13 +1,13 @@
 /** HubRegistryPort on `azure-iothub` (the IoT Hub service SDK's `Registry`). */
 import { Registry } from 'azure-iothub';
-import type { HubBulkResult, HubDevice, HubStatistics, HubTwin } from '../dps-types';
-import type { BlobContainerRef, HubBulkMode, HubDirectory, HubJob, HubRegistryPort, Page } from '../ports';
-import { NotFoundError } from '../errors';
-import { sdkCall, sdkPlain, sdkRead, sdkVoid, translateIotError } from './iot-errors';
-import { iotClientConfig, restApiClient, type IotAuth } from './iot-clients';
-import type { TransportOptions } from './transport';
 
+import type { HubBulkResult, HubDevice, HubStatistics, HubTwin } from '../dps-types';
+import { NotFoundError } from '../errors';
 import { HUB_BATCH } from '../limits';
+import type { BlobContainerRef, HubBulkMode, HubDirectory, HubJob, HubRegistryPort, Page } from '../ports';
+import { type IotAuth, iotClientConfig, restApiClient } from './iot-clients';
+import { sdkCall, sdkPlain, sdkRead, sdkVoid, translateIotError } from './iot-errors';
+import type { TransportOptions } from './transport';
 
 export const HUB_BULK_LIMIT = HUB_BATCH;
 
@@ -16,17 +16,31 @@ export function hubRegistry(auth: IotAuth, transport?: TransportOptions): Regist
   return new Registry(config as never, restApiClient(config, 'dps-lifecycle', transport) as never);
 }
 
-type Sdk = Record<string, (...args: unknown[]) => Promise<{ responseBody: never; httpResponse: { headers: Record<string, string | undefined> } }>>;
+type Sdk = Record<
+  string,
+  (
+    ...args: unknown[]
+  ) => Promise<{ responseBody: never; httpResponse: { headers: Record<string, string | undefined> } }>
+>;
 
 function plainTwin(twin: Record<string, unknown>): HubTwin {
   const { deviceId, etag, tags, properties, status } = twin as unknown as HubTwin;
-  return { deviceId, etag, tags, properties: properties && { desired: properties.desired, reported: properties.reported }, status };
+  return {
+    deviceId,
+    etag,
+    tags,
+    properties: properties && { desired: properties.desired, reported: properties.reported },
+    status,
+  };
 }
 
 export class IotHubRegistry implements HubRegistryPort {
   private readonly sdk: Sdk;
 
-  constructor(readonly hostName: string, private readonly registry: Registry) {
+  constructor(
+    readonly hostName: string,
+    private readonly registry: Registry,
+  ) {
     this.sdk = registry as unknown as Sdk;
   }
 
@@ -43,23 +57,36 @@ export class IotHubRegistry implements HubRegistryPort {
   async deleteDevice(deviceId: string, etag?: string): Promise<void> {
     if (!etag) return sdkVoid(() => this.sdk.delete(deviceId));
     const result = await this.bulkDevices('deleteIfMatchETag', [{ deviceId, etag }]);
-    if (!result.isSuccessful) throw translateIotError(Object.assign(new Error(result.errors[0]?.errorStatus ?? 'delete failed'), { response: { statusCode: 412 } }));
+    if (!result.isSuccessful)
+      throw translateIotError(
+        Object.assign(new Error(result.errors[0]?.errorStatus ?? 'delete failed'), { response: { statusCode: 412 } }),
+      );
   }
 
   async bulkDevices(mode: HubBulkMode, devices: HubDevice[]): Promise<HubBulkResult> {
-    if (devices.length > HUB_BULK_LIMIT) throw new RangeError(`a bulk registry operation takes at most ${HUB_BULK_LIMIT} devices, got ${devices.length}`);
+    if (devices.length > HUB_BULK_LIMIT)
+      throw new RangeError(`a bulk registry operation takes at most ${HUB_BULK_LIMIT} devices, got ${devices.length}`);
     switch (mode) {
-      case 'create': return sdkCall(() => this.sdk.addDevices(devices));
-      case 'update': return sdkCall(() => this.sdk.updateDevices(devices, true));
-      case 'updateIfMatchETag': return sdkCall(() => this.sdk.updateDevices(devices, false));
-      case 'delete': return sdkCall(() => this.sdk.removeDevices(devices, true));
-      case 'deleteIfMatchETag': return sdkCall(() => this.sdk.removeDevices(devices, false));
+      case 'create':
+        return sdkCall(() => this.sdk.addDevices(devices));
+      case 'update':
+        return sdkCall(() => this.sdk.updateDevices(devices, true));
+      case 'updateIfMatchETag':
+        return sdkCall(() => this.sdk.updateDevices(devices, false));
+      case 'delete':
+        return sdkCall(() => this.sdk.removeDevices(devices, true));
+      case 'deleteIfMatchETag':
+        return sdkCall(() => this.sdk.removeDevices(devices, false));
     }
   }
 
   startImportJob(input: BlobContainerRef, output: BlobContainerRef): Promise<HubJob> {
     const registry = this.registry as unknown as Record<string, (...args: unknown[]) => Promise<HubJob>>;
-    return sdkPlain(() => (input.byIdentity ? registry.importDevicesFromBlobByIdentity(input.url, output.url) : registry.importDevicesFromBlob(input.url, output.url)));
+    return sdkPlain(() =>
+      input.byIdentity
+        ? registry.importDevicesFromBlobByIdentity(input.url, output.url)
+        : registry.importDevicesFromBlob(input.url, output.url),
+    );
   }
 
   async getJob(jobId: string): Promise<HubJob | undefined> {
@@ -78,8 +105,14 @@ export class IotHubRegistry implements HubRegistryPort {
   async queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>> {
     try {
       const query = this.registry.createQuery(sql, pageSize);
-      const { result, message } = await (query.next(continuationToken as string) as unknown as Promise<{ result: Record<string, unknown>[]; message: { headers: Record<string, string | undefined> } }>);
-      return { items: (result ?? []).map(plainTwin), continuationToken: message.headers['x-ms-continuation'] || undefined };
+      const { result, message } = await (query.next(continuationToken as string) as unknown as Promise<{
+        result: Record<string, unknown>[];
+        message: { headers: Record<string, string | undefined> };
+      }>);
+      return {
+        items: (result ?? []).map(plainTwin),
+        continuationToken: message.headers['x-ms-continuation'] || undefined,
+      };
     } catch (err) {
       throw translateIotError(err);
     }
@@ -94,7 +127,8 @@ export class IotHubDirectory implements HubDirectory {
   private readonly hubs = new Map<string, HubRegistryPort>();
 
   constructor(hubs: Array<{ hostName: string; auth: IotAuth }>, transport?: TransportOptions) {
-    for (const { hostName, auth } of hubs) this.hubs.set(hostName.toLowerCase(), new IotHubRegistry(hostName, hubRegistry(auth, transport)));
+    for (const { hostName, auth } of hubs)
+      this.hubs.set(hostName.toLowerCase(), new IotHubRegistry(hostName, hubRegistry(auth, transport)));
   }
 
   hostNames(): string[] {

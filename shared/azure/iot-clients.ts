@@ -2,9 +2,10 @@
  * Builds the REST clients of the two IoT service SDKs from configuration: a connection string (SAS, rolled
  * hourly by the SDK), or an Entra ID token credential (managed identity). Locally, the loopback transport.
  */
-import { RestApiClient } from 'azure-iot-http-base';
-import { ConnectionString, SharedAccessSignature } from 'azure-iot-common';
 import type { TokenCredential } from '@azure/identity';
+import { ConnectionString, SharedAccessSignature } from 'azure-iot-common';
+import { RestApiClient } from 'azure-iot-http-base';
+
 import type { TransportOptions } from './transport';
 
 export { DPS_TOKEN_SCOPE, IOTHUB_TOKEN_SCOPE } from './scopes';
@@ -22,7 +23,15 @@ export function iotClientConfig(auth: IotAuth): IotClientConfig {
   if ('connectionString' in auth) {
     const cn = ConnectionString.parse(auth.connectionString, ['HostName', 'SharedAccessKeyName', 'SharedAccessKey']);
     const host = cn.HostName as string;
-    return { host, sharedAccessSignature: SharedAccessSignature.create(host, cn.SharedAccessKeyName as string, cn.SharedAccessKey as string, Date.now() / 1000 + 3600) };
+    return {
+      host,
+      sharedAccessSignature: SharedAccessSignature.create(
+        host,
+        cn.SharedAccessKeyName as string,
+        cn.SharedAccessKey as string,
+        Date.now() / 1000 + 3600,
+      ),
+    };
   }
   return { host: auth.hostName, tokenCredential: auth.credential, tokenScope: auth.scope };
 }
@@ -31,7 +40,11 @@ export function iotClientConfig(auth: IotAuth): IotClientConfig {
  * A RestApiClient with the given transport pinned: the hub Registry's constructor calls `setOptions` with an
  * agent of its own, which would otherwise drop ours (and the CA) on the local stack.
  */
-export function restApiClient(config: IotClientConfig, userAgent: string, transport: TransportOptions | undefined): RestApiClient {
+export function restApiClient(
+  config: IotClientConfig,
+  userAgent: string,
+  transport: TransportOptions | undefined,
+): RestApiClient {
   const client = new RestApiClient(config as never, userAgent);
   if (transport) {
     const pinned = { http: { agent: transport.agent }, ca: transport.ca };

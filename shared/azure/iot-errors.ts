@@ -1,5 +1,12 @@
 /** Translates the errors of the two IoT SDKs (azure-iot-http-base `RestApiClient`) into our port errors. */
-import { AccessDeniedError, ConflictError, NotFoundError, parseRetryAfter, ServiceError, ThrottledError } from '../errors';
+import {
+  AccessDeniedError,
+  ConflictError,
+  NotFoundError,
+  parseRetryAfter,
+  ServiceError,
+  ThrottledError,
+} from '../errors';
 
 interface SdkHttpError extends Error {
   response?: { statusCode?: number; headers?: Record<string, string | string[] | undefined> };
@@ -25,11 +32,18 @@ export function translateIotError(err: unknown): Error {
   const code = serviceCode(e.responseBody);
   const message = `${e.message || 'request failed'} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`;
   switch (status) {
-    case 404: return new NotFoundError(message, code);
-    case 409: case 412: return new ConflictError(message, status, code);
-    case 429: return new ThrottledError(message, parseRetryAfter(e.response?.headers?.['retry-after']), code);
-    case 401: case 403: return new AccessDeniedError(message, status, code);
-    default: return new ServiceError(message, status, code);
+    case 404:
+      return new NotFoundError(message, code);
+    case 409:
+    case 412:
+      return new ConflictError(message, status, code);
+    case 429:
+      return new ThrottledError(message, parseRetryAfter(e.response?.headers?.['retry-after']), code);
+    case 401:
+    case 403:
+      return new AccessDeniedError(message, status, code);
+    default:
+      return new ServiceError(message, status, code);
   }
 }
 
@@ -60,7 +74,9 @@ export async function sdkPlain<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** As `sdkCall`, but a 404 becomes `undefined`. */export async function sdkRead<T>(call: () => Promise<{ responseBody: T }>): Promise<T | undefined> {
+/** As `sdkCall`, but a 404 becomes `undefined`. */ export async function sdkRead<T>(
+  call: () => Promise<{ responseBody: T }>,
+): Promise<T | undefined> {
   try {
     return await sdkCall(call);
   } catch (err) {

@@ -1,6 +1,7 @@
 /** QueuePort on `@azure/storage-queue`. Messages are base64 JSON, the encoding the Functions queue trigger expects. */
-import { QueueServiceClient } from '@azure/storage-queue';
 import type { TokenCredential } from '@azure/identity';
+import { QueueServiceClient } from '@azure/storage-queue';
+
 import type { QueuePort } from '../ports';
 
 export type QueueAuth = { connectionString: string } | { serviceUri: string; credential: TokenCredential };

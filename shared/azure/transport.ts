@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
-import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { setting, type Env } from '../settings';
+import * as tls from 'node:tls';
+
+import { type Env, setting } from '../settings';
 
 export interface TransportOptions {
   agent: https.Agent;
@@ -16,11 +17,17 @@ export interface TransportOptions {
 }
 
 class LoopbackAgent extends https.Agent {
-  constructor(private readonly target: { host: string; port: number }, private readonly ca: string) {
+  constructor(
+    private readonly target: { host: string; port: number },
+    private readonly ca: string,
+  ) {
     super({ keepAlive: true, ca });
   }
 
-  override createConnection(options: tls.ConnectionOptions, callback?: (err: Error | null, socket: Duplex) => void): Duplex {
+  override createConnection(
+    options: tls.ConnectionOptions,
+    callback?: (err: Error | null, socket: Duplex) => void,
+  ): Duplex {
     const servername = options.servername || (options.host as string | undefined);
     const socket = tls.connect({ ...options, host: this.target.host, port: this.target.port, servername, ca: this.ca });
     if (callback) socket.once('secureConnect', () => callback(null, socket));
@@ -39,7 +46,8 @@ export function iotTransport(env: Env): TransportOptions | undefined {
   const endpoint = setting(env, 'localIotEndpoint');
   if (!endpoint) return undefined;
   const ca = localCa(env);
-  if (!ca) throw new Error('LOCAL_IOT_ENDPOINT is set but LOCAL_CA_FILE is not: the local simulator cannot be trusted.');
+  if (!ca)
+    throw new Error('LOCAL_IOT_ENDPOINT is set but LOCAL_CA_FILE is not: the local simulator cannot be trusted.');
   const [host, port] = endpoint.split(':');
   return { agent: new LoopbackAgent({ host, port: Number(port) }, ca), ca };
 }

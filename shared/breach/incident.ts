@@ -31,8 +31,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function stringList(value: unknown, name: string, check?: (s: string) => boolean): Parsed<string[] | undefined> {
   if (value === undefined) return { ok: true, value: undefined };
-  if (!Array.isArray(value) || value.length === 0) return { ok: false, reason: `scope.${name} must be a non-empty array of strings` };
-  if (value.length > MAX_IDS) return { ok: false, reason: `scope.${name} holds ${value.length} entries; at most ${MAX_IDS} per incident` };
+  if (!Array.isArray(value) || value.length === 0)
+    return { ok: false, reason: `scope.${name} must be a non-empty array of strings` };
+  if (value.length > MAX_IDS)
+    return { ok: false, reason: `scope.${name} holds ${value.length} entries; at most ${MAX_IDS} per incident` };
   const bad = value.find((v) => typeof v !== 'string' || v.trim() === '' || (check && !check(v)));
   if (bad !== undefined) return { ok: false, reason: `scope.${name} has an invalid entry: ${JSON.stringify(bad)}` };
   return { ok: true, value: [...new Set(value as string[])] };
@@ -43,24 +45,45 @@ export const normalizeThumbprint = (t: string) => t.replace(/:/g, '').toUpperCas
 export function parseIncident(body: unknown): Parsed<IncidentRequest> {
   if (!isObject(body)) return { ok: false, reason: 'The body must be a JSON object with id, reason, mode and scope.' };
   const { id, reason, mode, scope } = body;
-  if (typeof id !== 'string' || !ID.test(id)) return { ok: false, reason: 'id must be 1–128 letters, digits or . _ : - (it makes a redelivered alert idempotent)' };
-  if (typeof reason !== 'string' || reason.trim() === '') return { ok: false, reason: 'reason is required: it goes into the deny list and the audit trail' };
-  if (mode !== 'contain' && mode !== 'quarantine') return { ok: false, reason: 'mode must be contain (delete hub registrations) or quarantine (disable them)' };
+  if (typeof id !== 'string' || !ID.test(id))
+    return {
+      ok: false,
+      reason: 'id must be 1–128 letters, digits or . _ : - (it makes a redelivered alert idempotent)',
+    };
+  if (typeof reason !== 'string' || reason.trim() === '')
+    return { ok: false, reason: 'reason is required: it goes into the deny list and the audit trail' };
+  if (mode !== 'contain' && mode !== 'quarantine')
+    return { ok: false, reason: 'mode must be contain (delete hub registrations) or quarantine (disable them)' };
   if (!isObject(scope)) return { ok: false, reason: 'scope is required' };
-  const known = ['registrationIds', 'deviceIds', 'certificateThumbprints', 'issuerThumbprint', 'enrollmentGroupId', 'manufacturerLot'];
+  const known = [
+    'registrationIds',
+    'deviceIds',
+    'certificateThumbprints',
+    'issuerThumbprint',
+    'enrollmentGroupId',
+    'manufacturerLot',
+  ];
   const unknown = Object.keys(scope).filter((k) => !known.includes(k));
-  if (unknown.length) return { ok: false, reason: `scope has unknown fields: ${unknown.join(', ')} (known: ${known.join(', ')})` };
+  if (unknown.length)
+    return { ok: false, reason: `scope has unknown fields: ${unknown.join(', ')} (known: ${known.join(', ')})` };
   const out: IncidentScope = {};
-  for (const [name, check] of [['registrationIds'], ['deviceIds'], ['certificateThumbprints', (s: string) => THUMBPRINT.test(s)]] as const) {
+  for (const [name, check] of [
+    ['registrationIds'],
+    ['deviceIds'],
+    ['certificateThumbprints', (s: string) => THUMBPRINT.test(s)],
+  ] as const) {
     const list = stringList(scope[name], name, check);
     if (!list.ok) return list;
-    if (list.value) out[name] = name === 'certificateThumbprints' ? [...new Set(list.value.map(normalizeThumbprint))] : list.value;
+    if (list.value)
+      out[name] = name === 'certificateThumbprints' ? [...new Set(list.value.map(normalizeThumbprint))] : list.value;
   }
   for (const name of ['issuerThumbprint', 'enrollmentGroupId', 'manufacturerLot'] as const) {
     const v = scope[name];
     if (v === undefined) continue;
-    if (typeof v !== 'string' || v.trim() === '') return { ok: false, reason: `scope.${name} must be a non-empty string` };
-    if (name === 'issuerThumbprint' && !THUMBPRINT.test(v)) return { ok: false, reason: 'scope.issuerThumbprint must be a SHA-1 or SHA-256 thumbprint in hex' };
+    if (typeof v !== 'string' || v.trim() === '')
+      return { ok: false, reason: `scope.${name} must be a non-empty string` };
+    if (name === 'issuerThumbprint' && !THUMBPRINT.test(v))
+      return { ok: false, reason: 'scope.issuerThumbprint must be a SHA-1 or SHA-256 thumbprint in hex' };
     out[name] = name === 'issuerThumbprint' ? normalizeThumbprint(v) : v;
   }
   if (Object.keys(out).length === 0) return { ok: false, reason: 'scope names nothing to contain' };

@@ -63,10 +63,14 @@ export function planIncident(incident: IncidentRequest, resolution: Resolution):
   const steps: Step[] = [{ name: 'deny', entries: denyEntries(incident, resolution) }];
   const groupsDisabled = new Set(resolution.groups.map((g) => g.enrollmentGroupId.toLowerCase()));
   if (incident.scope.enrollmentGroupId) groupsDisabled.add(incident.scope.enrollmentGroupId.toLowerCase());
-  const actions: DpsAction[] = [...groupsDisabled].map((enrollmentGroupId) => ({ type: 'disableGroup', enrollmentGroupId }));
+  const actions: DpsAction[] = [...groupsDisabled].map((enrollmentGroupId) => ({
+    type: 'disableGroup',
+    enrollmentGroupId,
+  }));
   for (const t of resolution.targets) {
     if (t.via === 'individual') actions.push({ type: 'disableEnrollment', registrationId: t.registrationId });
-    else if (!(t.enrollmentGroupId && groupsDisabled.has(t.enrollmentGroupId.toLowerCase()))) actions.push({ type: 'blockGroupDevice', registrationId: t.registrationId });
+    else if (!(t.enrollmentGroupId && groupsDisabled.has(t.enrollmentGroupId.toLowerCase())))
+      actions.push({ type: 'blockGroupDevice', registrationId: t.registrationId });
   }
   if (actions.length) steps.push({ name: 'dps', actions });
 

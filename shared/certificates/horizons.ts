@@ -7,7 +7,10 @@ export const DEFAULT_HORIZONS = [90, 30, 7] as const;
 const DAY = 86_400_000;
 
 export function parseHorizons(text: string | undefined): number[] {
-  const days = (text ?? '').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  const days = (text ?? '')
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0);
   return [...new Set(days.length ? days : [...DEFAULT_HORIZONS])].sort((a, b) => b - a);
 }
 
@@ -20,7 +23,12 @@ export function reachedHorizon(notAfter: string, now: Date, horizons: readonly n
 }
 
 /** A horizon to raise now: reached, and tighter than everything raised before. */
-export function horizonToRaise(notAfter: string, raised: readonly number[], now: Date, horizons: readonly number[]): number | undefined {
+export function horizonToRaise(
+  notAfter: string,
+  raised: readonly number[],
+  now: Date,
+  horizons: readonly number[],
+): number | undefined {
   const reached = reachedHorizon(notAfter, now, horizons);
   if (reached === undefined) return undefined;
   return raised.some((r) => r <= reached) ? undefined : reached;
@@ -29,4 +37,5 @@ export function horizonToRaise(notAfter: string, raised: readonly number[], now:
 export const findingCode = (horizon: number) => (horizon === 0 ? 'CERT_EXPIRED' : `CERT_EXPIRES_WITHIN_${horizon}D`);
 
 /** The last day the sweep looks ahead to: the loosest horizon. */
-export const lookahead = (now: Date, horizons: readonly number[]) => new Date(now.getTime() + Math.max(...horizons) * DAY);
+export const lookahead = (now: Date, horizons: readonly number[]) =>
+  new Date(now.getTime() + Math.max(...horizons) * DAY);

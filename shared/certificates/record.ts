@@ -51,9 +51,19 @@ const normalizeThumbprint = (t: string) => t.replace(/[^0-9a-fA-F]/g, '').toUppe
 export function recordFromInfo(info: X509CertificateInfo, usage: CertificateUsage): CertificateRecord {
   const notAfter = new Date(info.notAfterUtc).toISOString();
   return {
-    id: normalizeThumbprint(info.sha256Thumbprint), expiryMonth: monthOf(notAfter), sha1Thumbprint: normalizeThumbprint(info.sha1Thumbprint),
-    subject: info.subjectName, issuer: info.issuerName, issuerKey: denyKey('issuer', info.issuerName), serialNumber: info.serialNumber,
-    notBefore: new Date(info.notBeforeUtc).toISOString(), notAfter, weaknesses: [], usages: [usage], raised: [], settled: false,
+    id: normalizeThumbprint(info.sha256Thumbprint),
+    expiryMonth: monthOf(notAfter),
+    sha1Thumbprint: normalizeThumbprint(info.sha1Thumbprint),
+    subject: info.subjectName,
+    issuer: info.issuerName,
+    issuerKey: denyKey('issuer', info.issuerName),
+    serialNumber: info.serialNumber,
+    notBefore: new Date(info.notBeforeUtc).toISOString(),
+    notAfter,
+    weaknesses: [],
+    usages: [usage],
+    raised: [],
+    settled: false,
   };
 }
 
@@ -66,16 +76,31 @@ export async function recordFromPem(pem: string, usage: CertificateUsage): Promi
   const [sha256, sha1] = await Promise.all([cert.getThumbprint('SHA-256'), cert.getThumbprint('SHA-1')]);
   const algorithm = cert.publicKey.algorithm as { name: string; modulusLength?: number; namedCurve?: string };
   const signature = cert.signatureAlgorithm as { name: string; hash?: { name: string } };
-  const keySize = algorithm.modulusLength ?? (algorithm.namedCurve ? Number(/\d+/.exec(algorithm.namedCurve)?.[0]) : undefined);
+  const keySize =
+    algorithm.modulusLength ?? (algorithm.namedCurve ? Number(/\d+/.exec(algorithm.namedCurve)?.[0]) : undefined);
   const weaknesses: string[] = [];
-  if (algorithm.name.startsWith('RSA') && keySize !== undefined && keySize < 2048) weaknesses.push(`RSA-${keySize} key (below 2048 bits)`);
+  if (algorithm.name.startsWith('RSA') && keySize !== undefined && keySize < 2048)
+    weaknesses.push(`RSA-${keySize} key (below 2048 bits)`);
   if (signature.hash?.name === 'SHA-1') weaknesses.push('SHA-1 signature');
   const notAfter = cert.notAfter.toISOString();
   return {
-    id: Buffer.from(sha256).toString('hex').toUpperCase(), expiryMonth: monthOf(notAfter), sha1Thumbprint: Buffer.from(sha1).toString('hex').toUpperCase(),
-    subject: cert.subject, issuer: cert.issuer, issuerKey: denyKey('issuer', cert.issuer), serialNumber: cert.serialNumber, notBefore: cert.notBefore.toISOString(), notAfter,
-    keyType: algorithm.name.startsWith('RSA') ? 'RSA' : algorithm.name, keySize, signatureAlgorithm: `${signature.name}${signature.hash ? ` ${signature.hash.name}` : ''}`,
-    weaknesses, usages: [usage], pem, raised: [], settled: false,
+    id: Buffer.from(sha256).toString('hex').toUpperCase(),
+    expiryMonth: monthOf(notAfter),
+    sha1Thumbprint: Buffer.from(sha1).toString('hex').toUpperCase(),
+    subject: cert.subject,
+    issuer: cert.issuer,
+    issuerKey: denyKey('issuer', cert.issuer),
+    serialNumber: cert.serialNumber,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter,
+    keyType: algorithm.name.startsWith('RSA') ? 'RSA' : algorithm.name,
+    keySize,
+    signatureAlgorithm: `${signature.name}${signature.hash ? ` ${signature.hash.name}` : ''}`,
+    weaknesses,
+    usages: [usage],
+    pem,
+    raised: [],
+    settled: false,
   };
 }
 
@@ -85,23 +110,46 @@ export function mergeRecord(stored: CertificateRecord | undefined, seen: Certifi
   const usages = new Map(stored.usages.map((u) => [usageKey(u), u]));
   for (const u of seen.usages) usages.set(usageKey(u), u);
   return {
-    ...stored, ...seen,
-    keyType: seen.keyType ?? stored.keyType, keySize: seen.keySize ?? stored.keySize, signatureAlgorithm: seen.signatureAlgorithm ?? stored.signatureAlgorithm,
-    weaknesses: seen.keyType ? seen.weaknesses : stored.weaknesses, pem: seen.pem ?? stored.pem,
+    ...stored,
+    ...seen,
+    keyType: seen.keyType ?? stored.keyType,
+    keySize: seen.keySize ?? stored.keySize,
+    signatureAlgorithm: seen.signatureAlgorithm ?? stored.signatureAlgorithm,
+    weaknesses: seen.keyType ? seen.weaknesses : stored.weaknesses,
+    pem: seen.pem ?? stored.pem,
     // Settled when its expiry was raised; a certificate put aside for serving nowhere is swept again once it serves.
-    usages: [...usages.values()], raised: stored.raised, settled: stored.raised.includes(0),
+    usages: [...usages.values()],
+    raised: stored.raised,
+    settled: stored.raised.includes(0),
   };
 }
 
 /** What the inventory learns from an individual enrollment or a group as DPS returns it (X.509 only). */
-export function recordsOfEnrollment(e: { registrationId?: string; enrollmentGroupId?: string; attestation?: { type: string; x509?: { clientCertificates?: { primary?: { info?: X509CertificateInfo }; secondary?: { info?: X509CertificateInfo } }; signingCertificates?: { primary?: { info?: X509CertificateInfo }; secondary?: { info?: X509CertificateInfo } } } } }): CertificateRecord[] {
+export function recordsOfEnrollment(e: {
+  registrationId?: string;
+  enrollmentGroupId?: string;
+  attestation?: {
+    type: string;
+    x509?: {
+      clientCertificates?: { primary?: { info?: X509CertificateInfo }; secondary?: { info?: X509CertificateInfo } };
+      signingCertificates?: { primary?: { info?: X509CertificateInfo }; secondary?: { info?: X509CertificateInfo } };
+    };
+  };
+}): CertificateRecord[] {
   if (e.attestation?.type !== 'x509') return [];
   const group = e.enrollmentGroupId !== undefined;
   const slots = group ? e.attestation.x509?.signingCertificates : e.attestation.x509?.clientCertificates;
   const out: CertificateRecord[] = [];
   for (const slot of ['primary', 'secondary'] as const) {
     const info = slots?.[slot]?.info;
-    if (info) out.push(recordFromInfo(info, { kind: group ? 'enrollmentGroup' : 'enrollment', id: (group ? e.enrollmentGroupId : e.registrationId) as string, slot }));
+    if (info)
+      out.push(
+        recordFromInfo(info, {
+          kind: group ? 'enrollmentGroup' : 'enrollment',
+          id: (group ? e.enrollmentGroupId : e.registrationId) as string,
+          slot,
+        }),
+      );
   }
   return out;
 }

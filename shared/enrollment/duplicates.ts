@@ -3,6 +3,7 @@
  * one ID given to two EKs, is a conflict. The first row wins; later ones are reported with the line they repeat.
  */
 import { createHash } from 'node:crypto';
+
 import { FingerprintSet } from './fingerprint-set';
 import type { RefusedRow, ValidRow } from './row';
 
@@ -17,7 +18,11 @@ export class FileDuplicates {
     if (ekLine === 0 && idLine === 0) return row;
     const base = { status: 'duplicate' as const, line: row.line, registrationId: row.registrationId };
     if (ekLine !== 0 && ekLine === idLine) return { ...base, reason: `duplicate of line ${ekLine}` };
-    if (ekLine !== 0) return { ...base, reason: `conflict: the same endorsement key is on line ${ekLine} under another registration ID` };
+    if (ekLine !== 0)
+      return {
+        ...base,
+        reason: `conflict: the same endorsement key is on line ${ekLine} under another registration ID`,
+      };
     return { ...base, reason: `conflict: registration ID already given to another endorsement key on line ${idLine}` };
   }
 }

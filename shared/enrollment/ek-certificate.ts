@@ -5,6 +5,7 @@
  * vendors' expire long before the device does.
  */
 import { X509Certificate } from 'node:crypto';
+
 import type { RsaEndorsementKey } from './tpm-public';
 
 const MAX_CHAIN = 6;
@@ -30,18 +31,25 @@ export function readTrust(pems: readonly string[]): X509Certificate[] {
 const selfSigned = (c: X509Certificate) => c.checkIssued(c) && c.verify(c.publicKey);
 
 /** Why the certificate cannot stand for this EK, or undefined when it can. */
-export function ekCertificateProblem(text: string, key: RsaEndorsementKey, trust: readonly X509Certificate[] = []): string | undefined {
+export function ekCertificateProblem(
+  text: string,
+  key: RsaEndorsementKey,
+  trust: readonly X509Certificate[] = [],
+): string | undefined {
   const cert = readCertificate(text);
   if (!cert) return 'ekCertificate is not an X.509 certificate (PEM or base64 DER)';
   const jwk = cert.publicKey.export({ format: 'jwk' });
-  if (jwk.kty !== 'RSA' || !jwk.n || !jwk.e) return `ekCertificate holds an ${jwk.kty} key, not the RSA endorsement key`;
+  if (jwk.kty !== 'RSA' || !jwk.n || !jwk.e)
+    return `ekCertificate holds an ${jwk.kty} key, not the RSA endorsement key`;
   const e = Buffer.from(jwk.e, 'base64url');
-  if (!Buffer.from(jwk.n, 'base64url').equals(key.modulus) || e.readUIntBE(0, e.length) !== key.exponent) return 'ekCertificate carries another public key than endorsementKey';
+  if (!Buffer.from(jwk.n, 'base64url').equals(key.modulus) || e.readUIntBE(0, e.length) !== key.exponent)
+    return 'ekCertificate carries another public key than endorsementKey';
   if (trust.length === 0) return undefined;
   let current = cert;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
     const issuer = trust.find((t) => current.checkIssued(t) && current.verify(t.publicKey));
-    if (!issuer) return `ekCertificate does not chain to a configured TPM vendor CA (no issuer for "${current.issuer.replace(/\n/g, ', ')}")`;
+    if (!issuer)
+      return `ekCertificate does not chain to a configured TPM vendor CA (no issuer for "${current.issuer.replace(/\n/g, ', ')}")`;
     if (selfSigned(issuer)) return undefined;
     current = issuer;
   }

@@ -17,10 +17,19 @@ export interface EnrollmentTags {
   maker?: Record<string, string>;
 }
 
-export function enrollmentOf(row: ValidRow, manufacturerId: string, jobId: string, allocation?: CustomAllocationDefinition): IndividualEnrollment {
+export function enrollmentOf(
+  row: ValidRow,
+  manufacturerId: string,
+  jobId: string,
+  allocation?: CustomAllocationDefinition,
+): IndividualEnrollment {
   const tags: EnrollmentTags = {
-    manufacturer: manufacturerId, importJob: jobId, line: row.line,
-    ...(row.lot ? { lot: row.lot } : {}), ...(row.model ? { model: row.model } : {}), ...(row.serialNumber ? { serialNumber: row.serialNumber } : {}),
+    manufacturer: manufacturerId,
+    importJob: jobId,
+    line: row.line,
+    ...(row.lot ? { lot: row.lot } : {}),
+    ...(row.model ? { model: row.model } : {}),
+    ...(row.serialNumber ? { serialNumber: row.serialNumber } : {}),
     ...(Object.keys(row.tags).length ? { maker: row.tags } : {}),
   };
   return {
@@ -35,13 +44,22 @@ export function enrollmentOf(row: ValidRow, manufacturerId: string, jobId: strin
 export type ExistingVerdict = { status: 'enrolled' | 'alreadyEnrolled' } | { status: 'failed'; reason: string };
 
 /** A create answered 409: the enrollment already there decides the row's outcome. */
-export function judgeExisting(row: ValidRow, manufacturerId: string, jobId: string, existing: IndividualEnrollment | undefined): ExistingVerdict {
+export function judgeExisting(
+  row: ValidRow,
+  manufacturerId: string,
+  jobId: string,
+  existing: IndividualEnrollment | undefined,
+): ExistingVerdict {
   if (!existing) return { status: 'failed', reason: 'DPS said the enrollment exists, but it cannot be read' };
   const tags = (existing.initialTwin?.tags ?? {}) as Partial<EnrollmentTags>;
   const owner = tags.manufacturer;
-  if (owner !== undefined && owner !== manufacturerId) return { status: 'failed', reason: `registration ID ${row.registrationId} belongs to manufacturer ${owner}` };
+  if (owner !== undefined && owner !== manufacturerId)
+    return { status: 'failed', reason: `registration ID ${row.registrationId} belongs to manufacturer ${owner}` };
   if (existing.attestation?.type !== 'tpm' || existing.attestation.tpm?.endorsementKey !== row.endorsementKey) {
-    return { status: 'failed', reason: `conflict: registration ID ${row.registrationId} is enrolled with another ${existing.attestation?.type === 'tpm' ? 'endorsement key' : `attestation (${existing.attestation?.type})`}` };
+    return {
+      status: 'failed',
+      reason: `conflict: registration ID ${row.registrationId} is enrolled with another ${existing.attestation?.type === 'tpm' ? 'endorsement key' : `attestation (${existing.attestation?.type})`}`,
+    };
   }
   return { status: tags.importJob === jobId ? 'enrolled' : 'alreadyEnrolled' };
 }

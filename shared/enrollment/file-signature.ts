@@ -3,7 +3,7 @@
  * (RSA PKCS#1 v1.5 or ECDSA). Checked as the file streams by, so nothing is held; a tampered or wrongly signed file
  * is refused before any row is enrolled. Several certificates may be configured (a key being rotated): one must verify.
  */
-import { createVerify, X509Certificate, type Verify } from 'node:crypto';
+import { createVerify, type Verify, X509Certificate } from 'node:crypto';
 
 export interface FileVerifier {
   update(chunk: Uint8Array): void;
@@ -13,15 +13,20 @@ export interface FileVerifier {
 
 export function fileVerifier(certificatePems: readonly string[], signatureBase64: string): FileVerifier {
   const signature = Buffer.from(signatureBase64.trim(), 'base64');
-  const verifiers: Array<{ verify: Verify; cert: X509Certificate }> = certificatePems.map((pem) => ({ verify: createVerify('sha256'), cert: new X509Certificate(pem) }));
+  const verifiers: Array<{ verify: Verify; cert: X509Certificate }> = certificatePems.map((pem) => ({
+    verify: createVerify('sha256'),
+    cert: new X509Certificate(pem),
+  }));
   return {
     update: (chunk) => verifiers.forEach((v) => v.verify.update(chunk)),
-    verify: () => signature.length > 0 && verifiers.some((v) => {
-      try {
-        return v.verify.verify(v.cert.publicKey, signature);
-      } catch {
-        return false;
-      }
-    }),
+    verify: () =>
+      signature.length > 0 &&
+      verifiers.some((v) => {
+        try {
+          return v.verify.verify(v.cert.publicKey, signature);
+        } catch {
+          return false;
+        }
+      }),
   };
 }

@@ -24,7 +24,7 @@ export class FingerprintSet {
   /** Records `digest` (≥ 8 bytes) at `line` (≥ 1); answers the earlier line if it was already there, else 0. */
   addOrGet(digest: Uint8Array, line: number): number {
     const hi = ((digest[0] << 24) | (digest[1] << 16) | (digest[2] << 8) | digest[3]) >>> 0;
-    const lo = (((digest[4] << 24) | (digest[5] << 16) | (digest[6] << 8) | digest[7]) >>> 0) || 1; // 0/0 marks an empty slot
+    const lo = ((digest[4] << 24) | (digest[5] << 16) | (digest[6] << 8) | digest[7]) >>> 0 || 1; // 0/0 marks an empty slot
     const mask = this.hi.length - 1;
     for (let i = lo & mask; ; i = (i + 1) & mask) {
       if (this.lines[i] === 0) {

@@ -1,5 +1,6 @@
 /** DPS registration IDs: the rules DPS enforces, and the ID a TPM device derives from its EK. */
 import { createHash } from 'node:crypto';
+
 import { base32 } from 'rfc4648';
 
 export const MAX_REGISTRATION_ID_LENGTH = 128;
@@ -8,7 +9,8 @@ const ALLOWED = /^[A-Za-z0-9](?:[A-Za-z0-9:._-]*[A-Za-z0-9])?$/;
 /** Why DPS would refuse this registration ID, or undefined when it is fine. */
 export function registrationIdProblem(id: string): string | undefined {
   if (id.length === 0) return 'registrationId is empty';
-  if (id.length > MAX_REGISTRATION_ID_LENGTH) return `registrationId has ${id.length} characters; DPS allows ${MAX_REGISTRATION_ID_LENGTH}`;
+  if (id.length > MAX_REGISTRATION_ID_LENGTH)
+    return `registrationId has ${id.length} characters; DPS allows ${MAX_REGISTRATION_ID_LENGTH}`;
   if (!ALLOWED.test(id)) return 'registrationId may hold only letters, digits and : . _ - (not first or last)';
   return undefined;
 }

@@ -3,10 +3,12 @@
  * (@streamparser/json). Memory stays flat whatever the file's size. A record that cannot be read comes out as a
  * `BrokenRow` with its line and the parser's reason, and the rows after it go on.
  */
-import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import { parse as parseCsv, type CsvError } from 'csv-parse';
+import { Readable } from 'node:stream';
+
 import { JSONParser } from '@streamparser/json';
+import { type CsvError, parse as parseCsv } from 'csv-parse';
+
 import type { RawRow } from './row';
 
 export type ImportFormat = 'csv' | 'ndjson' | 'json';
@@ -23,7 +25,8 @@ export const isBroken = (row: SourceRow): row is BrokenRow => 'error' in row;
 /** The format from a Content-Type (or a file name's extension). */
 export function formatOf(contentTypeOrName: string | undefined): ImportFormat | undefined {
   const v = (contentTypeOrName ?? '').toLowerCase();
-  if (/(^|\/|\.)(x-)?(ndjson|jsonl|json-seq)\b/.test(v) || v.endsWith('.ndjson') || v.endsWith('.jsonl')) return 'ndjson';
+  if (/(^|\/|\.)(x-)?(ndjson|jsonl|json-seq)\b/.test(v) || v.endsWith('.ndjson') || v.endsWith('.jsonl'))
+    return 'ndjson';
   if (/\bjson\b/.test(v)) return 'json';
   if (/\bcsv\b/.test(v)) return 'csv';
   return undefined;
@@ -46,14 +49,31 @@ async function* csvRows(input: AsyncIterable<Uint8Array>): AsyncGenerator<Source
   // still buffered before it; it is held back and given out in file order.
   const skipped: BrokenRow[] = [];
   const parser = parseCsv({
-    columns: true, bom: true, trim: true, skip_empty_lines: true, info: true, raw: true, skip_records_with_error: true,
-    on_skip: (err: CsvError | undefined) => { if (err) skipped.push({ line: Number(err.lines ?? 0), error: `unreadable CSV record: ${err.message}` }); },
+    columns: true,
+    bom: true,
+    trim: true,
+    skip_empty_lines: true,
+    info: true,
+    raw: true,
+    skip_records_with_error: true,
+    on_skip: (err: CsvError | undefined) => {
+      if (err) skipped.push({ line: Number(err.lines ?? 0), error: `unreadable CSV record: ${err.message}` });
+    },
   });
-  const records = Readable.from(input).pipe(parser) as AsyncIterable<{ record: Record<string, string>; raw: string; info: { lines: number } }>;
+  const records = Readable.from(input).pipe(parser) as AsyncIterable<{
+    record: Record<string, string>;
+    raw: string;
+    info: { lines: number };
+  }>;
   for await (const { record, raw, info } of records) {
     // `info.lines` is where the record ends; a quoted field may span lines, and the row is reported where it starts.
     // `raw` also holds the blank lines skipped before the record, and its own line break.
-    const line = info.lines - (raw.replace(/^(?:[ \t]*\r?\n)+/, '').replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0);
+    const line =
+      info.lines -
+      (raw
+        .replace(/^(?:[ \t]*\r?\n)+/, '')
+        .replace(/\r?\n$/, '')
+        .match(/\n/g)?.length ?? 0);
     while (skipped.length && skipped[0].line < line) yield skipped.shift() as BrokenRow;
     yield { line, fields: record };
   }
@@ -87,7 +107,9 @@ async function* jsonArrayRows(input: AsyncIterable<Uint8Array>): AsyncGenerator<
     const fields = fieldsOf(value);
     ready.push(typeof fields === 'string' ? { line: index, error: fields } : { line: index, fields });
   };
-  parser.onError = (err) => { failure = err; };
+  parser.onError = (err) => {
+    failure = err;
+  };
   for await (const chunk of input) {
     if (failure) break;
     try {
@@ -106,8 +128,11 @@ async function* jsonArrayRows(input: AsyncIterable<Uint8Array>): AsyncGenerator<
 /** The rows of an upload in the given format. `line` is the file line (CSV, NDJSON) or the array position (JSON). */
 export function rowsOf(format: ImportFormat, input: AsyncIterable<Uint8Array>): AsyncGenerator<SourceRow> {
   switch (format) {
-    case 'csv': return csvRows(input);
-    case 'ndjson': return ndjsonRows(input);
-    case 'json': return jsonArrayRows(input);
+    case 'csv':
+      return csvRows(input);
+    case 'ndjson':
+      return ndjsonRows(input);
+    case 'json':
+      return jsonArrayRows(input);
   }
 }

@@ -4,6 +4,7 @@
  * and the EK certificate when there is one. Duplicates across rows are the job of `FileDuplicates`.
  */
 import type { X509Certificate } from 'node:crypto';
+
 import { ekCertificateProblem } from './ek-certificate';
 import { readEndorsementKey } from './endorsement-key';
 import { endorsementKeyHash, registrationIdFromHash, registrationIdProblem } from './registration-id';
@@ -49,14 +50,26 @@ export interface RefusedRow {
 
 export type RowVerdict = ValidRow | RefusedRow;
 
-export const KNOWN_COLUMNS = ['registrationId', 'endorsementKey', 'ekCertificate', 'serialNumber', 'model', 'lot'] as const;
+export const KNOWN_COLUMNS = [
+  'registrationId',
+  'endorsementKey',
+  'ekCertificate',
+  'serialNumber',
+  'model',
+  'lot',
+] as const;
 const KNOWN = new Set<string>(KNOWN_COLUMNS);
 /** Twin tag names: no `.`, `$`, `#` or space (IoT Hub), and short enough to index. */
 const TAG_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_TAG_VALUE = 512;
 const ATTRIBUTE = /^[\x20-\x7e]{1,128}$/;
 
-const invalid = (line: number, reason: string, registrationId?: string): RefusedRow => ({ status: 'invalid', line, reason, ...(registrationId ? { registrationId } : {}) });
+const invalid = (line: number, reason: string, registrationId?: string): RefusedRow => ({
+  status: 'invalid',
+  line,
+  reason,
+  ...(registrationId ? { registrationId } : {}),
+});
 
 export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
   const f = row.fields;
@@ -69,19 +82,31 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
     const problem = registrationIdProblem(givenId);
     if (problem) return invalid(row.line, problem, givenId);
     if (ns.registrationIdPrefix && !givenId.toLowerCase().startsWith(ns.registrationIdPrefix.toLowerCase())) {
-      return invalid(row.line, `registrationId must start with ${ns.registrationIdPrefix} (manufacturer ${ns.manufacturerId})`, givenId);
+      return invalid(
+        row.line,
+        `registrationId must start with ${ns.registrationIdPrefix} (manufacturer ${ns.manufacturerId})`,
+        givenId,
+      );
     }
   } else registrationId = registrationIdFromHash(hash);
 
   const verdict: ValidRow = {
-    status: 'valid', line: row.line, registrationId: (registrationId as string).toLowerCase(), derivedId: givenId === undefined,
-    endorsementKey: ek.ek.bytes.toString('base64'), ekHash: hash.toString('hex'), tags: {}, notes: [],
+    status: 'valid',
+    line: row.line,
+    registrationId: (registrationId as string).toLowerCase(),
+    derivedId: givenId === undefined,
+    endorsementKey: ek.ek.bytes.toString('base64'),
+    ekHash: hash.toString('hex'),
+    tags: {},
+    notes: [],
   };
-  if (ek.ek.convertedFrom) verdict.notes.push('endorsementKey was a SubjectPublicKeyInfo, converted to TPM2B_PUBLIC (template L-1)');
+  if (ek.ek.convertedFrom)
+    verdict.notes.push('endorsementKey was a SubjectPublicKeyInfo, converted to TPM2B_PUBLIC (template L-1)');
   for (const name of ['serialNumber', 'model', 'lot'] as const) {
     const value = f[name]?.trim();
     if (!value) continue;
-    if (!ATTRIBUTE.test(value)) return invalid(row.line, `${name} must be 1–128 printable ASCII characters`, verdict.registrationId);
+    if (!ATTRIBUTE.test(value))
+      return invalid(row.line, `${name} must be 1–128 printable ASCII characters`, verdict.registrationId);
     verdict[name] = value;
   }
   const cert = f.ekCertificate?.trim();
@@ -94,8 +119,14 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
     if (KNOWN.has(name)) continue;
     const value = raw?.trim();
     if (!value) continue;
-    if (!TAG_NAME.test(name)) return invalid(row.line, `column "${name}" cannot be a twin tag (letters, digits, _ and - only, up to 64)`, verdict.registrationId);
-    if (value.length > MAX_TAG_VALUE) return invalid(row.line, `column "${name}" is longer than ${MAX_TAG_VALUE} characters`, verdict.registrationId);
+    if (!TAG_NAME.test(name))
+      return invalid(
+        row.line,
+        `column "${name}" cannot be a twin tag (letters, digits, _ and - only, up to 64)`,
+        verdict.registrationId,
+      );
+    if (value.length > MAX_TAG_VALUE)
+      return invalid(row.line, `column "${name}" is longer than ${MAX_TAG_VALUE} characters`, verdict.registrationId);
     verdict.tags[name] = value;
   }
   return verdict;

@@ -13,7 +13,14 @@ const TPM_ALG_CFB = 0x0043;
 const TPM_ALG_NULL = 0x0010;
 
 /** objectAttributes bits (Part 2, §8.3.2). */
-const ATTR = { fixedTPM: 1 << 1, fixedParent: 1 << 4, sensitiveDataOrigin: 1 << 5, restricted: 1 << 16, decrypt: 1 << 17, sign: 1 << 18 } as const;
+const ATTR = {
+  fixedTPM: 1 << 1,
+  fixedParent: 1 << 4,
+  sensitiveDataOrigin: 1 << 5,
+  restricted: 1 << 16,
+  decrypt: 1 << 17,
+  sign: 1 << 18,
+} as const;
 const EK_REQUIRED = ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin | ATTR.restricted | ATTR.decrypt;
 /** Template L-1 (low range, 0x01C00002): adminWithPolicy, no userWithAuth. */
 const L1_ATTRIBUTES = 0x000300b2;
@@ -45,11 +52,29 @@ class Reader {
   offset = 0;
   constructor(private readonly bytes: Buffer) {}
   need(n: number, what: string): void {
-    if (this.offset + n > this.bytes.length) throw new EkError(`truncated: ${what} needs ${n} bytes at offset ${this.offset}, ${this.bytes.length - this.offset} left`);
+    if (this.offset + n > this.bytes.length)
+      throw new EkError(
+        `truncated: ${what} needs ${n} bytes at offset ${this.offset}, ${this.bytes.length - this.offset} left`,
+      );
   }
-  u16(what: string): number { this.need(2, what); const v = this.bytes.readUInt16BE(this.offset); this.offset += 2; return v; }
-  u32(what: string): number { this.need(4, what); const v = this.bytes.readUInt32BE(this.offset); this.offset += 4; return v; }
-  take(n: number, what: string): Buffer { this.need(n, what); const v = this.bytes.subarray(this.offset, this.offset + n); this.offset += n; return v; }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.bytes.readUInt16BE(this.offset);
+    this.offset += 2;
+    return v;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.bytes.readUInt32BE(this.offset);
+    this.offset += 4;
+    return v;
+  }
+  take(n: number, what: string): Buffer {
+    this.need(n, what);
+    const v = this.bytes.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return v;
+  }
 }
 
 class EkError extends Error {}
@@ -61,23 +86,29 @@ export function parseEndorsementKey(bytes: Buffer): EkParse {
   try {
     const r = new Reader(bytes);
     const size = r.u16('TPM2B_PUBLIC.size');
-    if (size + 2 > bytes.length) throw new EkError(`truncated: TPM2B_PUBLIC says ${size} bytes, ${bytes.length - 2} given`);
-    if (size + 2 < bytes.length) throw new EkError(`trailing bytes: TPM2B_PUBLIC says ${size} bytes, ${bytes.length - 2} given`);
+    if (size + 2 > bytes.length)
+      throw new EkError(`truncated: TPM2B_PUBLIC says ${size} bytes, ${bytes.length - 2} given`);
+    if (size + 2 < bytes.length)
+      throw new EkError(`trailing bytes: TPM2B_PUBLIC says ${size} bytes, ${bytes.length - 2} given`);
     const type = r.u16('type');
     if (type !== TPM_ALG_RSA) throw new EkError(`key type ${hex(type)} is not RSA (DPS takes RSA-2048 EKs only)`);
     const nameAlg = r.u16('nameAlg');
     if (nameAlg !== TPM_ALG_SHA256) throw new EkError(`name algorithm ${hex(nameAlg)} is not SHA-256`);
     const attributes = r.u32('objectAttributes');
     if ((attributes & EK_REQUIRED) !== EK_REQUIRED || (attributes & ATTR.sign) !== 0) {
-      throw new EkError(`object attributes 0x${attributes.toString(16)} are not those of an EK (fixedTPM, fixedParent, sensitiveDataOrigin, restricted, decrypt; not sign)`);
+      throw new EkError(
+        `object attributes 0x${attributes.toString(16)} are not those of an EK (fixedTPM, fixedParent, sensitiveDataOrigin, restricted, decrypt; not sign)`,
+      );
     }
     const policy = r.take(r.u16('authPolicy.size'), 'authPolicy').toString('hex');
     if (!EK_POLICIES.has(policy)) throw new EkError(`authPolicy ${policy || '(empty)'} is not the TCG EK policy`);
     const symmetric = r.u16('symmetric.algorithm');
-    if (symmetric !== TPM_ALG_AES) throw new EkError(`symmetric algorithm ${hex(symmetric)} is not AES (not a storage key of the EK profile)`);
+    if (symmetric !== TPM_ALG_AES)
+      throw new EkError(`symmetric algorithm ${hex(symmetric)} is not AES (not a storage key of the EK profile)`);
     const keyBits = r.u16('symmetric.keyBits');
     const mode = r.u16('symmetric.mode');
-    if (keyBits !== 128 || mode !== TPM_ALG_CFB) throw new EkError(`symmetric AES-${keyBits} mode ${hex(mode)} is not AES-128-CFB`);
+    if (keyBits !== 128 || mode !== TPM_ALG_CFB)
+      throw new EkError(`symmetric AES-${keyBits} mode ${hex(mode)} is not AES-128-CFB`);
     const scheme = r.u16('scheme');
     if (scheme !== TPM_ALG_NULL) throw new EkError(`RSA scheme ${hex(scheme)} is not TPM_ALG_NULL`);
     const bits = r.u16('keyBits');
@@ -86,7 +117,8 @@ export function parseEndorsementKey(bytes: Buffer): EkParse {
     const modulus = r.take(r.u16('unique.size'), 'unique');
     if (modulus.length !== RSA_EK_BITS / 8) throw new EkError(`modulus of ${modulus.length} bytes; RSA-2048 needs 256`);
     if ((modulus[0] & 0x80) === 0) throw new EkError('modulus is not 2048 bits (high bit clear)');
-    if (r.offset !== bytes.length) throw new EkError(`trailing bytes: ${bytes.length - r.offset} after the public area`);
+    if (r.offset !== bytes.length)
+      throw new EkError(`trailing bytes: ${bytes.length - r.offset} after the public area`);
     return { ok: true, key: { modulus: Buffer.from(modulus), exponent: exponent === 0 ? 65537 : exponent } };
   } catch (err) {
     if (err instanceof EkError) return { ok: false, reason: err.message };
@@ -96,7 +128,8 @@ export function parseEndorsementKey(bytes: Buffer): EkParse {
 
 /** The TPM2B_PUBLIC of template L-1 for an RSA-2048 public key: the bytes a TPM reports for that EK. */
 export function endorsementKeyFromRsa(key: RsaEndorsementKey): Buffer {
-  if (key.modulus.length !== RSA_EK_BITS / 8) throw new RangeError(`an RSA-2048 modulus has 256 bytes, not ${key.modulus.length}`);
+  if (key.modulus.length !== RSA_EK_BITS / 8)
+    throw new RangeError(`an RSA-2048 modulus has 256 bytes, not ${key.modulus.length}`);
   const out = Buffer.alloc(L1_EK_LENGTH);
   let o = 0;
   o = out.writeUInt16BE(L1_EK_LENGTH - 2, o);

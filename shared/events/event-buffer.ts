@@ -18,7 +18,10 @@ export class EventBuffer {
   private flushing: Promise<void> | undefined;
   dropped = 0;
 
-  constructor(private readonly sink: () => Promise<EventsPort>, private readonly options: EventBufferOptions) {}
+  constructor(
+    private readonly sink: () => Promise<EventsPort>,
+    private readonly options: EventBufferOptions,
+  ) {}
 
   add(event: DomainEvent): void {
     this.queue.push(event);

@@ -4,6 +4,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+
 import type { DomainEvent, EventsPort } from '../ports';
 
 export class NdjsonEventLog implements EventsPort {

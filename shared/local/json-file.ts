@@ -1,5 +1,6 @@
 /** A configuration document kept in a local JSON file; its modification time is its version. */
 import { readFile, stat } from 'node:fs/promises';
+
 import type { ConfigDocument } from '../ports';
 
 export function jsonFileDocument(path: string): ConfigDocument {

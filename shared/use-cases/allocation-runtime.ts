@@ -4,9 +4,9 @@
  * A request only parses, decides from memory and queues an event.
  */
 import { parseAllocationRequest } from '../allocation/contract';
-import { snapshotOf, type DenyEntry, type DenySnapshot } from '../allocation/deny-list';
+import { type DenyEntry, type DenySnapshot, snapshotOf } from '../allocation/deny-list';
 import { decide, type Outcome } from '../allocation/engine';
-import { compilePolicy, type CompiledPolicy } from '../allocation/policy';
+import { type CompiledPolicy, compilePolicy } from '../allocation/policy';
 import { EventBuffer } from '../events/event-buffer';
 import type { EventsPort } from '../ports';
 
@@ -49,10 +49,18 @@ export class AllocationRuntime {
   private readonly log: (line: string) => void;
   readonly events: EventBuffer;
 
-  constructor(private readonly sources: AllocationSources, private readonly options: RuntimeOptions = {}) {
+  constructor(
+    private readonly sources: AllocationSources,
+    private readonly options: RuntimeOptions = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => undefined);
-    this.events = new EventBuffer(() => sources.events(), { capacity: 10_000, batchSize: 200, flushIntervalMs: 1000, log: this.log });
+    this.events = new EventBuffer(() => sources.events(), {
+      capacity: 10_000,
+      batchSize: 200,
+      flushIntervalMs: 1000,
+      log: this.log,
+    });
   }
 
   /** Starts the first loads and the refresh timers; idempotent. */
@@ -102,10 +110,14 @@ export class AllocationRuntime {
     try {
       const entries = await this.sources.loadDenyList();
       // Entries pushed while the load ran are kept: the load may have read the store before they were written.
-      const pushed = [...this.deny.entries.values()].filter((e) => e.createdAt && Date.parse(e.createdAt) >= started - 60_000);
+      const pushed = [...this.deny.entries.values()].filter(
+        (e) => e.createdAt && Date.parse(e.createdAt) >= started - 60_000,
+      );
       this.deny = snapshotOf([...entries, ...pushed], started);
     } catch (err) {
-      this.log(`deny list not refreshed (snapshot is ${Math.round((this.now() - this.deny.refreshedAt) / 1000)} s old): ${String(err)}`);
+      this.log(
+        `deny list not refreshed (snapshot is ${Math.round((this.now() - this.deny.refreshedAt) / 1000)} s old): ${String(err)}`,
+      );
     }
   }
 
@@ -120,19 +132,27 @@ export class AllocationRuntime {
   /** Breach containment pushes new entries here so this instance refuses them at once. */
   pushDenyEntries(entries: DenyEntry[]): void {
     const createdAt = new Date(this.now()).toISOString();
-    this.deny = snapshotOf([...this.deny.entries.values(), ...entries.map((e) => ({ createdAt, ...e }))], this.deny.refreshedAt);
+    this.deny = snapshotOf(
+      [...this.deny.entries.values(), ...entries.map((e) => ({ createdAt, ...e }))],
+      this.deny.refreshedAt,
+    );
   }
 
   /** A released incident's entries leave this instance's snapshot at once. */
   removeDenyEntries(entries: DenyEntry[]): void {
     const gone = new Set(snapshotOf(entries, 0).entries.keys());
-    this.deny = { refreshedAt: this.deny.refreshedAt, entries: new Map([...this.deny.entries].filter(([key]) => !gone.has(key))) };
+    this.deny = {
+      refreshedAt: this.deny.refreshedAt,
+      entries: new Map([...this.deny.entries].filter(([key]) => !gone.has(key))),
+    };
   }
 
   private async waitReady(): Promise<boolean> {
     const ready = this.start();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), this.options.readyTimeoutMs ?? 3000); });
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.options.readyTimeoutMs ?? 3000);
+    });
     const result = await Promise.race([ready.then(() => true as const), timeout]);
     clearTimeout(timer);
     return result;
@@ -143,12 +163,25 @@ export class AllocationRuntime {
     const started = performance.now();
     const parsed = parseAllocationRequest(body);
     if (!parsed.ok) return this.answer({ kind: 'invalid', reason: parsed.reason }, started, undefined, explain);
-    if (!(await this.waitReady())) return this.answer({ kind: 'unavailable', reason: 'the first policy and deny-list snapshots are still loading' }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
-    if (this.policyProblem && !this.policy) return this.answer({ kind: 'unavailable', reason: this.policyProblem }, started, parsed.value.deviceRuntimeContext.registrationId, explain);
+    if (!(await this.waitReady()))
+      return this.answer(
+        { kind: 'unavailable', reason: 'the first policy and deny-list snapshots are still loading' },
+        started,
+        parsed.value.deviceRuntimeContext.registrationId,
+        explain,
+      );
+    if (this.policyProblem && !this.policy)
+      return this.answer(
+        { kind: 'unavailable', reason: this.policyProblem },
+        started,
+        parsed.value.deviceRuntimeContext.registrationId,
+        explain,
+      );
     const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now(), explain);
     const context = parsed.value.deviceRuntimeContext;
     const answer = this.answer(outcome, started, context.registrationId, explain);
-    if (outcome.kind === 'allocate' && context.x509 && !explain) this.options.onDeviceCertificate?.(context.x509, context.registrationId, outcome.response.iotHubHostName);
+    if (outcome.kind === 'allocate' && context.x509 && !explain)
+      this.options.onDeviceCertificate?.(context.x509, context.registrationId, outcome.response.iotHubHostName);
     return answer;
   }
 
@@ -159,17 +192,41 @@ export class AllocationRuntime {
       subject: registrationId ?? 'unknown',
       time: new Date(this.now()).toISOString(),
       data: {
-        registrationId, latencyMs: Math.round(latencyMs * 1000) / 1000, reason: outcome.reason,
+        registrationId,
+        latencyMs: Math.round(latencyMs * 1000) / 1000,
+        reason: outcome.reason,
         ...(outcome.kind === 'allocate' ? { hub: outcome.response.iotHubHostName, rule: outcome.rule } : {}),
-        ...(outcome.kind === 'deny' ? { revoked: { kind: outcome.entry.kind, value: outcome.entry.value, incidentId: outcome.entry.incidentId } } : {}),
+        ...(outcome.kind === 'deny'
+          ? { revoked: { kind: outcome.entry.kind, value: outcome.entry.value, incidentId: outcome.entry.incidentId } }
+          : {}),
       },
     });
-    if (explain) return { status: 200, body: { outcome: outcome.kind, ...outcome, policy: this.policy?.id ?? null, denyListAgeMs: this.now() - this.deny.refreshedAt, latencyMs }, outcome };
+    if (explain)
+      return {
+        status: 200,
+        body: {
+          outcome: outcome.kind,
+          ...outcome,
+          policy: this.policy?.id ?? null,
+          denyListAgeMs: this.now() - this.deny.refreshedAt,
+          latencyMs,
+        },
+        outcome,
+      };
     switch (outcome.kind) {
-      case 'allocate': return { status: 200, body: outcome.response, outcome };
-      case 'deny': return { status: 403, body: { error: 'Denied', reason: outcome.reason }, outcome };
-      case 'invalid': return { status: 400, body: { error: 'BadRequest', reason: outcome.reason }, outcome };
-      case 'unavailable': return { status: 503, body: { error: 'Unavailable', reason: outcome.reason }, headers: { 'Retry-After': '1' }, outcome };
+      case 'allocate':
+        return { status: 200, body: outcome.response, outcome };
+      case 'deny':
+        return { status: 403, body: { error: 'Denied', reason: outcome.reason }, outcome };
+      case 'invalid':
+        return { status: 400, body: { error: 'BadRequest', reason: outcome.reason }, outcome };
+      case 'unavailable':
+        return {
+          status: 503,
+          body: { error: 'Unavailable', reason: outcome.reason },
+          headers: { 'Retry-After': '1' },
+          outcome,
+        };
     }
   }
 }

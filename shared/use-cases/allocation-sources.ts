@@ -14,7 +14,11 @@ export function allocationSources(policy: ConfigDocument, services: LazyServices
       const entries: DenyEntry[] = [];
       let continuationToken: string | undefined;
       do {
-        const page = await container.query('SELECT c.kind, c["value"], c.reason, c.incidentId, c.createdAt FROM c', {}, { maxItems: 1000, continuationToken });
+        const page = await container.query(
+          'SELECT c.kind, c["value"], c.reason, c.incidentId, c.createdAt FROM c',
+          {},
+          { maxItems: 1000, continuationToken },
+        );
         entries.push(...page.items);
         continuationToken = page.continuationToken;
       } while (continuationToken);
@@ -22,7 +26,11 @@ export function allocationSources(policy: ConfigDocument, services: LazyServices
     },
     async loadHubLoad() {
       const hubs = await services.hubs();
-      const counts = await Promise.all(hubs.hostNames().map(async (h) => [h.toLowerCase(), (await hubs.hub(h).statistics()).totalDeviceCount] as const));
+      const counts = await Promise.all(
+        hubs
+          .hostNames()
+          .map(async (h) => [h.toLowerCase(), (await hubs.hub(h).statistics()).totalDeviceCount] as const),
+      );
       return new Map(counts);
     },
     events: () => services.events(),

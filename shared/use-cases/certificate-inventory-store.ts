@@ -1,5 +1,5 @@
 /** The inventory's container, typed, and the one way it is read by expiry: month partition by month. */
-import { monthOf, type CertificateRecord } from '../certificates/record';
+import { type CertificateRecord, monthOf } from '../certificates/record';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, StoredDocument } from '../ports';
 
@@ -27,12 +27,21 @@ export function monthsBetween(from: Date, to: Date): string[] {
  * Pages of the records of `months` that end by `until` (only the open ones with `openOnly`): one single-partition
  * query a month, served by the index on notAfter, so what is read is what ends, not the fleet.
  */
-export async function* recordsEndingBy(store: DocumentStore, months: readonly string[], until: Date, openOnly: boolean): AsyncGenerator<StoredCertificate[]> {
+export async function* recordsEndingBy(
+  store: DocumentStore,
+  months: readonly string[],
+  until: Date,
+  openOnly: boolean,
+): AsyncGenerator<StoredCertificate[]> {
   const sql = `SELECT * FROM c WHERE c.expiryMonth = @month${openOnly ? ' AND c.settled = false' : ''} AND c.notAfter <= @until`;
   for (const month of months) {
     let continuationToken: string | undefined;
     do {
-      const page = await certificates(store).query(sql, { '@month': month, '@until': until.toISOString() }, { partitionKey: month, maxItems: 1000, continuationToken });
+      const page = await certificates(store).query(
+        sql,
+        { '@month': month, '@until': until.toISOString() },
+        { partitionKey: month, maxItems: 1000, continuationToken },
+      );
       continuationToken = page.continuationToken;
       yield page.items;
     } while (continuationToken);

@@ -4,16 +4,16 @@
  * checkpointed after every page, so a pass survives restarts and the function time limit and goes on where it was.
  */
 import { auditRecord, type AuditRules } from '../certificates/audits';
-import { mergeRecord, recordFromPem, recordsOfEnrollment, type CertificateRecord } from '../certificates/record';
+import { type CertificateRecord, mergeRecord, recordFromPem, recordsOfEnrollment } from '../certificates/record';
+import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
+import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
+import { type RetryOptions, retryThrottled } from '../retry';
 import { certificates, type StoredCertificate } from './certificate-inventory-store';
 import { auditDeviceIds } from './device-id-audit';
 import { auditEndorsementKeys } from './ek-audit';
-import { raiseOnce, type FindingBase } from './findings';
+import { type FindingBase, raiseOnce } from './findings';
 import { dropUnseen, trackUsages } from './usage-drift';
-import { CONTAINERS } from '../containers';
-import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
-import { retryThrottled, type RetryOptions } from '../retry';
 
 export { certificates, type StoredCertificate } from './certificate-inventory-store';
 
@@ -28,13 +28,27 @@ export interface AuditFindingDocument extends FindingBase {
 }
 
 /** Raises the audit findings of a written record, each once (its id is the code and the thumbprint). */
-async function raiseAudits(store: DocumentStore, events: EventsPort | undefined, record: CertificateRecord, rules: AuditRules): Promise<void> {
+async function raiseAudits(
+  store: DocumentStore,
+  events: EventsPort | undefined,
+  record: CertificateRecord,
+  rules: AuditRules,
+): Promise<void> {
   for (const finding of auditRecord(record, rules)) {
     const doc: AuditFindingDocument = {
-      id: `audit.${finding.code}.${record.id}`, kind: 'audit', code: finding.code, reason: finding.reason, usages: record.usages, raisedAt: new Date().toISOString(),
+      id: `audit.${finding.code}.${record.id}`,
+      kind: 'audit',
+      code: finding.code,
+      reason: finding.reason,
+      usages: record.usages,
+      raisedAt: new Date().toISOString(),
       certificate: { thumbprint: record.id, subject: record.subject, issuer: record.issuer, notAfter: record.notAfter },
     };
-    await raiseOnce(store, events, doc, { type: 'certificate.audit', subject: record.id, data: { code: doc.code, reason: doc.reason, ...doc.certificate, usages: doc.usages } });
+    await raiseOnce(store, events, doc, {
+      type: 'certificate.audit',
+      subject: record.id,
+      data: { code: doc.code, reason: doc.reason, ...doc.certificate, usages: doc.usages },
+    });
   }
 }
 
@@ -42,7 +56,11 @@ async function raiseAudits(store: DocumentStore, events: EventsPort | undefined,
  * Writes what was seen, merged with what the inventory knew; a record that did not change is not written again.
  * Audit findings are raised once each (a record re-seen is audited again: a certificate grows old unchanged).
  */
-export async function recordCertificates(store: DocumentStore, seen: CertificateRecord[], options: { events?: EventsPort; concurrency?: number; audit?: AuditRules } = {}): Promise<void> {
+export async function recordCertificates(
+  store: DocumentStore,
+  seen: CertificateRecord[],
+  options: { events?: EventsPort; concurrency?: number; audit?: AuditRules } = {},
+): Promise<void> {
   const concurrency = options.concurrency ?? 16;
   const container = certificates(store);
   // One certificate serving several enrollments of the page is written once, with all of them.
@@ -50,19 +68,22 @@ export async function recordCertificates(store: DocumentStore, seen: Certificate
   for (const record of seen) byId.set(record.id, mergeRecord(byId.get(record.id), record));
   const records = [...byId.values()];
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, async () => {
-    while (next < records.length) {
-      const record = records[next++];
-      const stored = await container.read(record.id, record.expiryMonth);
-      const merged = mergeRecord(stored, record);
-      if (!stored || !sameRecord(stored, merged)) await container.upsert(merged as StoredCertificate);
-      await raiseAudits(store, options.events, merged, options.audit ?? {});
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, records.length) }, async () => {
+      while (next < records.length) {
+        const record = records[next++];
+        const stored = await container.read(record.id, record.expiryMonth);
+        const merged = mergeRecord(stored, record);
+        if (!stored || !sameRecord(stored, merged)) await container.upsert(merged as StoredCertificate);
+        await raiseAudits(store, options.events, merged, options.audit ?? {});
+      }
+    }),
+  );
 }
 
 const sameRecord = (a: CertificateRecord, b: CertificateRecord) =>
-  JSON.stringify([a.usages, a.notAfter, a.subject, a.keyType, a.pem]) === JSON.stringify([b.usages, b.notAfter, b.subject, b.keyType, b.pem]);
+  JSON.stringify([a.usages, a.notAfter, a.subject, a.keyType, a.pem]) ===
+  JSON.stringify([b.usages, b.notAfter, b.subject, b.keyType, b.pem]);
 
 export interface ReconcileCheckpoint extends StoredDocument {
   phase: 'enrollments' | 'groups';
@@ -88,15 +109,23 @@ export interface ReconcileDeps {
 export const RECONCILE_CHECKPOINT = 'reconcile-certificates';
 
 /** Runs the pass for at most `budgetMs` (or to its end); returns the checkpoint as it stands. */
-export async function reconcileInventory(deps: ReconcileDeps, options: { pageSize?: number; budgetMs?: number } = {}): Promise<ReconcileCheckpoint & { pagesThisRun: number }> {
+export async function reconcileInventory(
+  deps: ReconcileDeps,
+  options: { pageSize?: number; budgetMs?: number } = {},
+): Promise<ReconcileCheckpoint & { pagesThisRun: number }> {
   const { pageSize = 100, budgetMs = 8 * 60_000 } = options;
   const clock = deps.clock ?? (() => new Date());
   const store = await deps.store();
   const dps = await deps.enrollments();
   const checkpoints = store.container<ReconcileCheckpoint>(CONTAINERS.checkpoints.name);
   const started = Date.now();
-  let checkpoint = (await checkpoints.read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT))
-    ?? { id: RECONCILE_CHECKPOINT, phase: 'enrollments', passStartedAt: clock().toISOString(), passes: 0, seenThisPass: 0 };
+  let checkpoint = (await checkpoints.read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT)) ?? {
+    id: RECONCILE_CHECKPOINT,
+    phase: 'enrollments',
+    passStartedAt: clock().toISOString(),
+    passes: 0,
+    seenThisPass: 0,
+  };
   let pagesThisRun = 0;
   // At least one page a run, however short the budget: a pass always moves on.
   for (;;) {
@@ -106,24 +135,51 @@ export async function reconcileInventory(deps: ReconcileDeps, options: { pageSiz
       const records = await Promise.all(cas.map((ca) => recordFromPem(ca.pem, { kind: 'dpsCa', id: ca.name })));
       await recordCertificates(store, records, { events: await deps.events?.(), audit: deps.audit });
     }
-    const page = checkpoint.phase === 'enrollments'
-      ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
-      : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
-    await recordCertificates(store, page.items.flatMap((e) => recordsOfEnrollment(e)), { events: await deps.events?.(), audit: deps.audit });
-    const kind = checkpoint.phase === 'enrollments' ? 'enrollment' as const : 'enrollmentGroup' as const;
-    await trackUsages(store, page.items.map((e) => ({ kind, id: (e as { registrationId?: string; enrollmentGroupId?: string }).registrationId ?? (e as { enrollmentGroupId: string }).enrollmentGroupId, records: recordsOfEnrollment(e) })), checkpoint.passes + 1);
+    const page =
+      checkpoint.phase === 'enrollments'
+        ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
+        : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
+    await recordCertificates(
+      store,
+      page.items.flatMap((e) => recordsOfEnrollment(e)),
+      { events: await deps.events?.(), audit: deps.audit },
+    );
+    const kind = checkpoint.phase === 'enrollments' ? ('enrollment' as const) : ('enrollmentGroup' as const);
+    await trackUsages(
+      store,
+      page.items.map((e) => ({
+        kind,
+        id:
+          (e as { registrationId?: string; enrollmentGroupId?: string }).registrationId ??
+          (e as { enrollmentGroupId: string }).enrollmentGroupId,
+        records: recordsOfEnrollment(e),
+      })),
+      checkpoint.passes + 1,
+    );
     if (checkpoint.phase === 'enrollments') {
       await auditDeviceIds(store, dps, await deps.events?.(), page.items as IndividualEnrollment[], deps.retry);
       await auditEndorsementKeys(store, await deps.events?.(), page.items as IndividualEnrollment[]);
     }
     pagesThisRun++;
-    checkpoint = { ...checkpoint, continuationToken: page.continuationToken, seenThisPass: checkpoint.seenThisPass + page.items.length };
+    checkpoint = {
+      ...checkpoint,
+      continuationToken: page.continuationToken,
+      seenThisPass: checkpoint.seenThisPass + page.items.length,
+    };
     if (!page.continuationToken) {
       if (checkpoint.phase === 'enrollments') checkpoint = { ...checkpoint, phase: 'groups' };
       else {
         await dropUnseen(store, checkpoint.passes + 1);
         const now = clock().toISOString();
-        checkpoint = { ...checkpoint, phase: 'enrollments', passes: checkpoint.passes + 1, lastPassCompletedAt: now, lastPassSeen: checkpoint.seenThisPass, seenThisPass: 0, passStartedAt: now };
+        checkpoint = {
+          ...checkpoint,
+          phase: 'enrollments',
+          passes: checkpoint.passes + 1,
+          lastPassCompletedAt: now,
+          lastPassSeen: checkpoint.seenThisPass,
+          seenThisPass: 0,
+          passStartedAt: now,
+        };
         checkpoint = await checkpoints.upsert(checkpoint);
         break;
       }

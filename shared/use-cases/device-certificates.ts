@@ -11,7 +11,11 @@ import { recordCertificates } from './certificate-inventory';
 const REMEMBERED = 50_000;
 const IN_FLIGHT = 8;
 
-export function deviceCertificateRecorder(store: () => Promise<DocumentStore>, events: () => Promise<EventsPort>, log: (line: string) => void) {
+export function deviceCertificateRecorder(
+  store: () => Promise<DocumentStore>,
+  events: () => Promise<EventsPort>,
+  log: (line: string) => void,
+) {
   const seen = new Set<string>();
   let inFlight = 0;
   return (x509: Record<string, unknown>, registrationId: string, hub: string): void => {
@@ -23,8 +27,15 @@ export function deviceCertificateRecorder(store: () => Promise<DocumentStore>, e
     seen.add(key);
     inFlight++;
     void Promise.all([store(), events()])
-      .then(([s, e]) => recordCertificates(s, [recordFromInfo(info, { kind: 'device', id: registrationId, hub })], { events: e }))
-      .catch((err: unknown) => { seen.delete(key); log(`inventory: device certificate of ${registrationId} not recorded: ${String(err)}`); })
-      .finally(() => { inFlight--; });
+      .then(([s, e]) =>
+        recordCertificates(s, [recordFromInfo(info, { kind: 'device', id: registrationId, hub })], { events: e }),
+      )
+      .catch((err: unknown) => {
+        seen.delete(key);
+        log(`inventory: device certificate of ${registrationId} not recorded: ${String(err)}`);
+      })
+      .finally(() => {
+        inFlight--;
+      });
   };
 }

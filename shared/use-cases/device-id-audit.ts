@@ -7,8 +7,8 @@
 import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
-import { retryThrottled, type RetryOptions } from '../retry';
-import { raiseOnce, type FindingBase } from './findings';
+import { type RetryOptions, retryThrottled } from '../retry';
+import { type FindingBase, raiseOnce } from './findings';
 
 interface DeviceIdClaim extends StoredDocument {
   deviceId: string;
@@ -24,7 +24,13 @@ export interface DeviceIdFinding extends FindingBase {
   raisedAt: string;
 }
 
-export async function auditDeviceIds(store: DocumentStore, dps: EnrollmentsPort, events: EventsPort | undefined, enrollments: IndividualEnrollment[], retry?: RetryOptions): Promise<string[]> {
+export async function auditDeviceIds(
+  store: DocumentStore,
+  dps: EnrollmentsPort,
+  events: EventsPort | undefined,
+  enrollments: IndividualEnrollment[],
+  retry?: RetryOptions,
+): Promise<string[]> {
   const claims = store.container<DeviceIdClaim>(CONTAINERS.checkpoints.name);
   const raised: string[] = [];
   for (const e of enrollments) {
@@ -33,15 +39,29 @@ export async function auditDeviceIds(store: DocumentStore, dps: EnrollmentsPort,
     const id = `device-id.${deviceId.toLowerCase()}`;
     const claim = await claims.read(id, id);
     const registrationIds = [...new Set([...(claim?.registrationIds ?? []), e.registrationId.toLowerCase()])].sort();
-    if (!claim || claim.registrationIds.length !== registrationIds.length) await claims.upsert({ id, deviceId, registrationIds });
+    if (!claim || claim.registrationIds.length !== registrationIds.length)
+      await claims.upsert({ id, deviceId, registrationIds });
     const namesake = await retryThrottled(() => dps.getEnrollment(deviceId), retry);
-    const sharing = namesake && !namesake.deviceId ? [...registrationIds, namesake.registrationId.toLowerCase()] : registrationIds;
+    const sharing =
+      namesake && !namesake.deviceId ? [...registrationIds, namesake.registrationId.toLowerCase()] : registrationIds;
     if (sharing.length < 2) continue;
     const finding: DeviceIdFinding = {
-      id: `audit.DEVICE_ID_SHARED.${deviceId.toLowerCase()}`, kind: 'audit', code: 'DEVICE_ID_SHARED', deviceId, registrationIds: sharing, raisedAt: new Date().toISOString(),
+      id: `audit.DEVICE_ID_SHARED.${deviceId.toLowerCase()}`,
+      kind: 'audit',
+      code: 'DEVICE_ID_SHARED',
+      deviceId,
+      registrationIds: sharing,
+      raisedAt: new Date().toISOString(),
       reason: `enrollments ${sharing.join(', ')} all provision device ID ${deviceId}`,
     };
-    if (await raiseOnce(store, events, finding, { type: 'enrollment.audit', subject: deviceId, data: { code: finding.code, reason: finding.reason, registrationIds: sharing } })) raised.push(deviceId);
+    if (
+      await raiseOnce(store, events, finding, {
+        type: 'enrollment.audit',
+        subject: deviceId,
+        data: { code: finding.code, reason: finding.reason, registrationIds: sharing },
+      })
+    )
+      raised.push(deviceId);
   }
   return raised;
 }

@@ -4,11 +4,12 @@
  * TPM enrollment it reads, and a claim held by another registration ID is raised once.
  */
 import { createHash } from 'node:crypto';
+
 import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort } from '../ports';
 import { ekClaims } from './ek-claims';
-import { raiseOnce, type FindingBase } from './findings';
+import { type FindingBase, raiseOnce } from './findings';
 
 export interface EkFinding extends FindingBase {
   kind: 'audit';
@@ -18,7 +19,11 @@ export interface EkFinding extends FindingBase {
   raisedAt: string;
 }
 
-export async function auditEndorsementKeys(store: DocumentStore, events: EventsPort | undefined, enrollments: IndividualEnrollment[]): Promise<string[]> {
+export async function auditEndorsementKeys(
+  store: DocumentStore,
+  events: EventsPort | undefined,
+  enrollments: IndividualEnrollment[],
+): Promise<string[]> {
   const claims = ekClaims(store);
   const raised: string[] = [];
   for (const e of enrollments) {
@@ -29,7 +34,13 @@ export async function auditEndorsementKeys(store: DocumentStore, events: EventsP
     if (!claim) {
       const manufacturer = (e.initialTwin?.tags as { manufacturer?: string } | undefined)?.manufacturer;
       try {
-        claim = await claims.create({ id: hash, registrationId: e.registrationId.toLowerCase(), manufacturerId: manufacturer, jobId: 'reconciliation', line: 0 });
+        claim = await claims.create({
+          id: hash,
+          registrationId: e.registrationId.toLowerCase(),
+          manufacturerId: manufacturer,
+          jobId: 'reconciliation',
+          line: 0,
+        });
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         claim = await claims.read(hash, hash);
@@ -38,10 +49,21 @@ export async function auditEndorsementKeys(store: DocumentStore, events: EventsP
     if (!claim || claim.registrationId.toLowerCase() === e.registrationId.toLowerCase()) continue;
     const registrationIds = [claim.registrationId.toLowerCase(), e.registrationId.toLowerCase()].sort();
     const finding: EkFinding = {
-      id: `audit.EK_SHARED.${hash}`, kind: 'audit', code: 'EK_SHARED', registrationIds, raisedAt: new Date().toISOString(),
+      id: `audit.EK_SHARED.${hash}`,
+      kind: 'audit',
+      code: 'EK_SHARED',
+      registrationIds,
+      raisedAt: new Date().toISOString(),
       reason: `one TPM endorsement key is enrolled as ${registrationIds.join(' and ')}`,
     };
-    if (await raiseOnce(store, events, finding, { type: 'enrollment.audit', subject: hash, data: { code: finding.code, reason: finding.reason, registrationIds } })) raised.push(hash);
+    if (
+      await raiseOnce(store, events, finding, {
+        type: 'enrollment.audit',
+        subject: hash,
+        data: { code: finding.code, reason: finding.reason, registrationIds },
+      })
+    )
+      raised.push(hash);
   }
   return raised;
 }

@@ -6,15 +6,15 @@
  */
 import { audit } from '../audit';
 import { findingCode, horizonToRaise, lookahead, reachedHorizon } from '../certificates/horizons';
-import { monthOf, recordsOfEnrollment, type CertificateUsage } from '../certificates/record';
+import { type CertificateUsage, monthOf, recordsOfEnrollment } from '../certificates/record';
 import { planRoll } from '../certificates/rolling';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
-import { retryThrottled, type RetryOptions } from '../retry';
+import { type RetryOptions, retryThrottled } from '../retry';
 import { certificates, recordCertificates, type StoredCertificate } from './certificate-inventory';
 import { LOOKBACK_DAYS, monthsBetween, recordsEndingBy } from './certificate-inventory-store';
-import { raiseOnce, type FindingBase } from './findings';
+import { type FindingBase, raiseOnce } from './findings';
 
 export interface SweepDeps {
   store: () => Promise<DocumentStore>;
@@ -50,28 +50,61 @@ export interface SweepReport {
   notRolled: Array<{ kind: string; id: string; reason: string }>;
 }
 
-async function roll(deps: SweepDeps, store: DocumentStore, usage: CertificateUsage, now: Date, lastHorizon: number): Promise<{ rolled: boolean; reason: string }> {
+async function roll(
+  deps: SweepDeps,
+  store: DocumentStore,
+  usage: CertificateUsage,
+  now: Date,
+  lastHorizon: number,
+): Promise<{ rolled: boolean; reason: string }> {
   const dps = await deps.enrollments();
   const group = usage.kind === 'enrollmentGroup';
   const current: IndividualEnrollment | EnrollmentGroup | undefined = group
     ? await retryThrottled(() => dps.getGroup(usage.id), deps.retry)
     : await retryThrottled(() => dps.getEnrollment(usage.id), deps.retry);
-  if (!current || current.attestation.type !== 'x509') return { rolled: false, reason: 'no longer an X.509 enrollment' };
+  if (!current || current.attestation.type !== 'x509')
+    return { rolled: false, reason: 'no longer an X.509 enrollment' };
   const x509 = current.attestation.x509 ?? {};
   const slots = group ? x509.signingCertificates : x509.clientCertificates;
   const secondaryInfo = slots?.secondary?.info;
   const secondaryRecord = secondaryInfo
-    ? await certificates(store).read(secondaryInfo.sha256Thumbprint.replace(/:/g, '').toUpperCase(), monthOf(new Date(secondaryInfo.notAfterUtc).toISOString()))
+    ? await certificates(store).read(
+        secondaryInfo.sha256Thumbprint.replace(/:/g, '').toUpperCase(),
+        monthOf(new Date(secondaryInfo.notAfterUtc).toISOString()),
+      )
     : undefined;
   const decision = planRoll(slots, now, lastHorizon, secondaryRecord?.pem);
   if (!decision.roll) return { rolled: false, reason: decision.reason };
-  const updated = { ...current, attestation: { type: 'x509' as const, x509: { ...x509, ...(group ? { signingCertificates: decision.slots } : { clientCertificates: decision.slots }) } } };
+  const updated = {
+    ...current,
+    attestation: {
+      type: 'x509' as const,
+      x509: { ...x509, ...(group ? { signingCertificates: decision.slots } : { clientCertificates: decision.slots }) },
+    },
+  };
   // The etag makes this conditional: an operator's change since the read wins, and the next sweep looks again.
-  const written = group ? await dps.putGroup(updated as EnrollmentGroup) : await dps.putEnrollment(updated as IndividualEnrollment);
+  const written = group
+    ? await dps.putGroup(updated as EnrollmentGroup)
+    : await dps.putEnrollment(updated as IndividualEnrollment);
   const after = group ? written.attestation.x509?.signingCertificates : written.attestation.x509?.clientCertificates;
   await recordCertificates(store, recordsOfEnrollment(written));
-  await audit(store, { actor: 'expiry-sweep', action: 'certificate.rolled', target: { kind: group ? 'enrollmentGroup' : 'enrollment', id: usage.id }, before: slots, after });
-  await (await deps.events()).publish([{ type: 'certificate.rolled', subject: usage.id, time: now.toISOString(), data: { kind: usage.kind, id: usage.id, reason: decision.reason, before: slots, after } }]);
+  await audit(store, {
+    actor: 'expiry-sweep',
+    action: 'certificate.rolled',
+    target: { kind: group ? 'enrollmentGroup' : 'enrollment', id: usage.id },
+    before: slots,
+    after,
+  });
+  await (
+    await deps.events()
+  ).publish([
+    {
+      type: 'certificate.rolled',
+      subject: usage.id,
+      time: now.toISOString(),
+      data: { kind: usage.kind, id: usage.id, reason: decision.reason, before: slots, after },
+    },
+  ]);
   return { rolled: true, reason: decision.reason };
 }
 
@@ -94,12 +127,24 @@ export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Pro
 export async function listExpiring(store: DocumentStore, now: Date, withinDays: number, horizons: readonly number[]) {
   const until = new Date(now.getTime() + withinDays * DAY);
   const items = [];
-  for await (const page of recordsEndingBy(store, monthsBetween(new Date(now.getTime() - LOOKBACK_DAYS * DAY), until), until, false)) {
+  for await (const page of recordsEndingBy(
+    store,
+    monthsBetween(new Date(now.getTime() - LOOKBACK_DAYS * DAY), until),
+    until,
+    false,
+  )) {
     for (const c of page) {
       if (c.usages.length === 0) continue;
       items.push({
-        thumbprint: c.id, subject: c.subject, issuer: c.issuer, notAfter: c.notAfter, expired: Date.parse(c.notAfter) <= now.getTime(),
-        horizon: reachedHorizon(c.notAfter, now, horizons), raised: c.raised, usages: c.usages, weaknesses: c.weaknesses,
+        thumbprint: c.id,
+        subject: c.subject,
+        issuer: c.issuer,
+        notAfter: c.notAfter,
+        expired: Date.parse(c.notAfter) <= now.getTime(),
+        horizon: reachedHorizon(c.notAfter, now, horizons),
+        raised: c.raised,
+        usages: c.usages,
+        weaknesses: c.weaknesses,
       });
     }
   }
@@ -108,19 +153,31 @@ export async function listExpiring(store: DocumentStore, now: Date, withinDays: 
 }
 
 async function sweepOne(
-  deps: SweepDeps, store: DocumentStore, inventory: ReturnType<typeof certificates>,
-  cert: StoredCertificate, options: SweepOptions, lastHorizon: number, report: SweepReport,
+  deps: SweepDeps,
+  store: DocumentStore,
+  inventory: ReturnType<typeof certificates>,
+  cert: StoredCertificate,
+  options: SweepOptions,
+  lastHorizon: number,
+  report: SweepReport,
 ): Promise<void> {
   const { now, horizons } = options;
   const reached = reachedHorizon(cert.notAfter, now, horizons);
   let usages = cert.usages;
   if (reached !== undefined && reached <= lastHorizon) {
-    for (const usage of cert.usages.filter((u) => u.slot === 'primary' && (u.kind === 'enrollment' || u.kind === 'enrollmentGroup'))) {
+    for (const usage of cert.usages.filter(
+      (u) => u.slot === 'primary' && (u.kind === 'enrollment' || u.kind === 'enrollmentGroup'),
+    )) {
       const outcome = await roll(deps, store, usage, now, lastHorizon).catch((err: unknown) => {
-        if (err instanceof ConflictError) return { rolled: false, reason: 'changed meanwhile (etag); the next sweep looks again' };
+        if (err instanceof ConflictError)
+          return { rolled: false, reason: 'changed meanwhile (etag); the next sweep looks again' };
         throw err;
       });
-      (outcome.rolled ? report.rolled : report.notRolled).push({ kind: usage.kind, id: usage.id, reason: outcome.reason });
+      (outcome.rolled ? report.rolled : report.notRolled).push({
+        kind: usage.kind,
+        id: usage.id,
+        reason: outcome.reason,
+      });
       if (outcome.rolled) usages = usages.filter((u) => u !== usage); // this certificate no longer serves there
     }
   }
@@ -128,16 +185,32 @@ async function sweepOne(
   const horizon = usages.length ? horizonToRaise(cert.notAfter, cert.raised, now, horizons) : undefined;
   if (horizon === undefined) {
     // Serving nowhere: put aside until a sighting gives it a usage again, so the sweep stops reading it.
-    if (usages !== cert.usages || usages.length === 0) await inventory.replace({ ...cert, usages, settled: usages.length === 0 || cert.settled });
+    if (usages !== cert.usages || usages.length === 0)
+      await inventory.replace({ ...cert, usages, settled: usages.length === 0 || cert.settled });
     return;
   }
   const code = findingCode(horizon);
   const finding: FindingDocument = {
-    id: `expiry.${cert.id}.${horizon}`, kind: 'expiry', code, horizon, raisedAt: now.toISOString(), usages: cert.usages,
-    certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter, expiryMonth: cert.expiryMonth },
+    id: `expiry.${cert.id}.${horizon}`,
+    kind: 'expiry',
+    code,
+    horizon,
+    raisedAt: now.toISOString(),
+    usages: cert.usages,
+    certificate: {
+      thumbprint: cert.id,
+      subject: cert.subject,
+      issuer: cert.issuer,
+      notAfter: cert.notAfter,
+      expiryMonth: cert.expiryMonth,
+    },
   };
   // Not fresh: raised by a sweep that died before it could mark the certificate.
-  const fresh = await raiseOnce(store, await deps.events(), finding, { type: horizon === 0 ? 'certificate.expired' : 'certificate.expiring', subject: cert.id, data: { code, horizon, ...finding.certificate, usages: cert.usages } });
+  const fresh = await raiseOnce(store, await deps.events(), finding, {
+    type: horizon === 0 ? 'certificate.expired' : 'certificate.expiring',
+    subject: cert.id,
+    data: { code, horizon, ...finding.certificate, usages: cert.usages },
+  });
   if (fresh) report.raised.push({ thumbprint: cert.id, code });
   await inventory.replace({ ...cert, usages, raised: [...cert.raised, horizon], settled: horizon === 0 });
 }

@@ -13,7 +13,12 @@ export interface FindingBase extends StoredDocument {
 }
 
 /** True when the finding is new (created now, event published); false when it was raised before. */
-export async function raiseOnce(store: DocumentStore, events: EventsPort | undefined, finding: FindingBase, event: { type: string; subject: string; data: Record<string, unknown> }): Promise<boolean> {
+export async function raiseOnce(
+  store: DocumentStore,
+  events: EventsPort | undefined,
+  finding: FindingBase,
+  event: { type: string; subject: string; data: Record<string, unknown> },
+): Promise<boolean> {
   try {
     await store.container<FindingBase>(CONTAINERS.findings.name).create(finding);
   } catch (err) {

@@ -4,7 +4,8 @@
  * every call.
  */
 import type { X509Certificate } from 'node:crypto';
-import { parseImportConfig, type ImportConfig, type Manufacturer } from '../auth/manufacturers';
+
+import { type ImportConfig, type Manufacturer, parseImportConfig } from '../auth/manufacturers';
 import { readTrust } from '../enrollment/ek-certificate';
 import type { RowRules } from '../enrollment/row';
 import type { ConfigDocument } from '../ports';
@@ -25,7 +26,8 @@ export function importConfigSource(source: ConfigDocument): () => Promise<Loaded
     const config = parseImportConfig(doc ?? { manufacturers: [] });
     const ekTrust = readTrust(config.tpmVendorCertificates ?? []);
     const value: LoadedImportConfig = {
-      config, ekTrust,
+      config,
+      ekTrust,
       rulesFor: (m) => ({ manufacturerId: m.id, registrationIdPrefix: m.registrationIdPrefix, ekTrust }),
     };
     cached = { at: Date.now(), value };

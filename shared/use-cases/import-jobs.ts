@@ -4,8 +4,8 @@
  * exactly-once however often a chunk's message is delivered. Also the read side: the job's view and its rows.
  */
 import { CONTAINERS } from '../containers';
-import { ConflictError } from '../errors';
 import type { RefusedRow, ValidRow } from '../enrollment/row';
+import { ConflictError } from '../errors';
 import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
 
 /** Rows per chunk: ten DPS bulk calls, one queue message, one checkpointed document of ~60 KB. */
@@ -13,10 +13,20 @@ export const CHUNK_ROWS = 100;
 
 export type RowOutcome = 'enrolled' | 'alreadyEnrolled' | 'failed';
 export type RowStatus = ValidRow['status'] | RefusedRow['status'] | RowOutcome;
-export const ROW_STATUSES: readonly RowStatus[] = ['valid', 'invalid', 'duplicate', 'enrolled', 'alreadyEnrolled', 'failed'];
+export const ROW_STATUSES: readonly RowStatus[] = [
+  'valid',
+  'invalid',
+  'duplicate',
+  'enrolled',
+  'alreadyEnrolled',
+  'failed',
+];
 
 /** A row as the chunk keeps it: the verdict, then the outcome (`status` moves from valid to an outcome). */
-export type RowRecord = (Omit<ValidRow, 'status'> | Omit<RefusedRow, 'status'>) & { status: RowStatus; reason?: string };
+export type RowRecord = (Omit<ValidRow, 'status'> | Omit<RefusedRow, 'status'>) & {
+  status: RowStatus;
+  reason?: string;
+};
 
 export interface Counts {
   rows: number;
@@ -28,7 +38,15 @@ export interface Counts {
   failed: number;
 }
 
-export const zeroCounts = (): Counts => ({ rows: 0, valid: 0, invalid: 0, duplicate: 0, enrolled: 0, alreadyEnrolled: 0, failed: 0 });
+export const zeroCounts = (): Counts => ({
+  rows: 0,
+  valid: 0,
+  invalid: 0,
+  duplicate: 0,
+  enrolled: 0,
+  alreadyEnrolled: 0,
+  failed: 0,
+});
 
 export type JobStatus = 'validating' | 'enrolling' | 'done' | 'failed';
 
@@ -77,7 +95,11 @@ export async function readJob(store: DocumentStore, jobId: string): Promise<JobD
  * Read, change, write under the etag, again while someone else wrote meanwhile: the one way the job document
  * changes. `change` answers the new document, or undefined to leave the job as it is (answered as read).
  */
-export async function updateJob(store: DocumentStore, jobId: string, change: (current: JobDocument) => JobDocument | undefined): Promise<JobDocument | undefined> {
+export async function updateJob(
+  store: DocumentStore,
+  jobId: string,
+  change: (current: JobDocument) => JobDocument | undefined,
+): Promise<JobDocument | undefined> {
   const container = jobsContainer(store);
   for (;;) {
     const current = (await container.read(jobId, jobId)) as JobDocument | undefined;
@@ -110,17 +132,27 @@ export function jobView(job: JobDocument, now = new Date()) {
   const { counts } = job;
   const settled = counts.enrolled + counts.alreadyEnrolled + counts.failed;
   const since = job.validatedAt ? Date.parse(job.validatedAt) : undefined;
-  const minutes = since ? Math.max((Date.parse(job.completedAt ?? now.toISOString()) - since) / 60_000, 1 / 600) : undefined;
+  const minutes = since
+    ? Math.max((Date.parse(job.completedAt ?? now.toISOString()) - since) / 60_000, 1 / 600)
+    : undefined;
   const ratePerMinute = minutes && settled ? Math.round(settled / minutes) : 0;
   const left = counts.valid - settled;
   return {
-    jobId: job.jobId, manufacturerId: job.manufacturerId, status: job.status, ...(job.reason ? { reason: job.reason } : {}),
-    format: job.format, fileName: job.fileName, createdAt: job.createdAt, validatedAt: job.validatedAt, completedAt: job.completedAt,
+    jobId: job.jobId,
+    manufacturerId: job.manufacturerId,
+    status: job.status,
+    ...(job.reason ? { reason: job.reason } : {}),
+    format: job.format,
+    fileName: job.fileName,
+    createdAt: job.createdAt,
+    validatedAt: job.validatedAt,
+    completedAt: job.completedAt,
     counts,
     percent: job.status === 'done' ? 100 : counts.valid ? Math.floor((settled / counts.valid) * 1000) / 10 : 0,
     ratePerMinute,
     etaSeconds: job.status === 'enrolling' && ratePerMinute ? Math.ceil((left / ratePerMinute) * 60) : undefined,
-    chunks: job.chunks, chunksDone: job.chunksDone,
+    chunks: job.chunks,
+    chunksDone: job.chunksDone,
   };
 }
 
@@ -130,12 +162,29 @@ export interface RowsPage {
 }
 
 /** Rows of a job, in file order, optionally of one status; paged by chunk. */
-export async function listRows(store: DocumentStore, jobId: string, status: RowStatus | undefined, continuationToken?: string, chunksPerPage = 20): Promise<RowsPage> {
-  const page = await store.container<ChunkDocument>(CONTAINERS.imports.name).query(
-    'SELECT * FROM c WHERE c.jobId = @jobId AND c.type = "chunk" ORDER BY c["index"]', { '@jobId': jobId }, { partitionKey: jobId, maxItems: chunksPerPage, continuationToken },
+export async function listRows(
+  store: DocumentStore,
+  jobId: string,
+  status: RowStatus | undefined,
+  continuationToken?: string,
+  chunksPerPage = 20,
+): Promise<RowsPage> {
+  const page = await store
+    .container<ChunkDocument>(CONTAINERS.imports.name)
+    .query(
+      'SELECT * FROM c WHERE c.jobId = @jobId AND c.type = "chunk" ORDER BY c["index"]',
+      { '@jobId': jobId },
+      { partitionKey: jobId, maxItems: chunksPerPage, continuationToken },
+    );
+  const rows = page.items.flatMap((chunk) =>
+    chunk.rows
+      .filter((r) => !status || r.status === status)
+      .map((r) => ({
+        line: r.line,
+        registrationId: r.registrationId,
+        status: r.status,
+        ...(r.reason ? { reason: r.reason } : {}),
+      })),
   );
-  const rows = page.items.flatMap((chunk) => chunk.rows.filter((r) => !status || r.status === status).map((r) => ({
-    line: r.line, registrationId: r.registrationId, status: r.status, ...(r.reason ? { reason: r.reason } : {}),
-  })));
   return { rows, continuationToken: page.continuationToken };
 }

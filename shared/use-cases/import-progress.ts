@@ -3,7 +3,7 @@
  * its etag), and the job is done when every chunk is counted. Emits `import.progress` and `import.completed`.
  */
 import type { DocumentStore, EventsPort } from '../ports';
-import { bitIsSet, setBit, updateJob, type ChunkDocument, type Counts, type JobDocument } from './import-jobs';
+import { bitIsSet, type ChunkDocument, type Counts, type JobDocument, setBit, updateJob } from './import-jobs';
 
 export interface ProgressDeps {
   store: () => Promise<DocumentStore>;
@@ -12,11 +12,30 @@ export interface ProgressDeps {
 }
 
 /** `import.*` events carry the job's counts and progress; `data` adds what only that moment knows. */
-export async function publishJob(deps: { events: () => Promise<EventsPort> }, type: string, job: JobDocument, data: Record<string, unknown> = {}): Promise<void> {
-  await (await deps.events()).publish([{
-    type, subject: job.jobId, time: new Date().toISOString(),
-    data: { jobId: job.jobId, manufacturerId: job.manufacturerId, status: job.status, counts: job.counts, chunks: job.chunks, chunksDone: job.chunksDone, ...data },
-  }]);
+export async function publishJob(
+  deps: { events: () => Promise<EventsPort> },
+  type: string,
+  job: JobDocument,
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  await (
+    await deps.events()
+  ).publish([
+    {
+      type,
+      subject: job.jobId,
+      time: new Date().toISOString(),
+      data: {
+        jobId: job.jobId,
+        manufacturerId: job.manufacturerId,
+        status: job.status,
+        counts: job.counts,
+        chunks: job.chunks,
+        chunksDone: job.chunksDone,
+        ...data,
+      },
+    },
+  ]);
 }
 
 /** Marks the job done once every chunk is counted (and validation is over). */
@@ -34,7 +53,8 @@ export async function finishIfComplete(deps: ProgressDeps, job: JobDocument): Pr
 
 function outcomes(chunk: ChunkDocument): Pick<Counts, 'enrolled' | 'alreadyEnrolled' | 'failed'> {
   const c = { enrolled: 0, alreadyEnrolled: 0, failed: 0 };
-  for (const row of chunk.rows) if (row.status === 'enrolled' || row.status === 'alreadyEnrolled' || row.status === 'failed') c[row.status]++;
+  for (const row of chunk.rows)
+    if (row.status === 'enrolled' || row.status === 'alreadyEnrolled' || row.status === 'failed') c[row.status]++;
   return c;
 }
 
@@ -44,10 +64,20 @@ export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Prom
   let added = false;
   const job = await updateJob(await deps.store(), chunk.jobId, (d) => {
     added = !bitIsSet(d.countedChunks, chunk.index);
-    return added ? {
-      ...d, countedChunks: setBit(d.countedChunks, chunk.index), chunksDone: d.chunksDone + 1, updatedAt: new Date().toISOString(),
-      counts: { ...d.counts, enrolled: d.counts.enrolled + add.enrolled, alreadyEnrolled: d.counts.alreadyEnrolled + add.alreadyEnrolled, failed: d.counts.failed + add.failed },
-    } : undefined;
+    return added
+      ? {
+          ...d,
+          countedChunks: setBit(d.countedChunks, chunk.index),
+          chunksDone: d.chunksDone + 1,
+          updatedAt: new Date().toISOString(),
+          counts: {
+            ...d.counts,
+            enrolled: d.counts.enrolled + add.enrolled,
+            alreadyEnrolled: d.counts.alreadyEnrolled + add.alreadyEnrolled,
+            failed: d.counts.failed + add.failed,
+          },
+        }
+      : undefined;
   });
   if (!job || !added) return job;
   await publishJob(deps, 'import.progress', job);

@@ -12,9 +12,9 @@ import type { ValidRow } from '../enrollment/row';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
-import { retryThrottled, type RetryOptions } from '../retry';
+import { type RetryOptions, retryThrottled } from '../retry';
 import { ekClaims } from './ek-claims';
-import { chunkId, jobsContainer, readJob, type ChunkDocument, type RowRecord } from './import-jobs';
+import { type ChunkDocument, chunkId, jobsContainer, readJob, type RowRecord } from './import-jobs';
 import { countChunk } from './import-progress';
 
 export interface WorkerDeps {
@@ -35,7 +35,12 @@ export interface ChunkMessage {
 type Settled = { status: 'enrolled' | 'alreadyEnrolled' | 'failed'; reason?: string };
 
 /** One EK, one registration ID: why not, or undefined when this row may have it. */
-async function claimEk(store: DocumentStore, row: ValidRow, manufacturerId: string, jobId: string): Promise<string | undefined> {
+async function claimEk(
+  store: DocumentStore,
+  row: ValidRow,
+  manufacturerId: string,
+  jobId: string,
+): Promise<string | undefined> {
   const claims = ekClaims(store);
   try {
     await claims.create({ id: row.ekHash, registrationId: row.registrationId, manufacturerId, jobId, line: row.line });
@@ -48,40 +53,65 @@ async function claimEk(store: DocumentStore, row: ValidRow, manufacturerId: stri
   return `conflict: this endorsement key is already enrolled as ${existing.registrationId}`;
 }
 
-async function enrollBatch(deps: WorkerDeps, rows: ValidRow[], manufacturerId: string, jobId: string): Promise<Map<string, Settled>> {
+async function enrollBatch(
+  deps: WorkerDeps,
+  rows: ValidRow[],
+  manufacturerId: string,
+  jobId: string,
+): Promise<Map<string, Settled>> {
   const store = await deps.store();
   const dps = await deps.enrollments();
   const settled = new Map<string, Settled>();
   const claimed: ValidRow[] = [];
-  await Promise.all(rows.map(async (row) => {
-    const refused = await claimEk(store, row, manufacturerId, jobId);
-    if (refused) settled.set(row.registrationId, { status: 'failed', reason: refused });
-    else claimed.push(row);
-  }));
+  await Promise.all(
+    rows.map(async (row) => {
+      const refused = await claimEk(store, row, manufacturerId, jobId);
+      if (refused) settled.set(row.registrationId, { status: 'failed', reason: refused });
+      else claimed.push(row);
+    }),
+  );
   if (claimed.length === 0) return settled;
-  const result = await retryThrottled(() => dps.bulkEnrollments('create', claimed.map((r) => enrollmentOf(r, manufacturerId, jobId, deps.allocation))), deps.retry);
+  const result = await retryThrottled(
+    () =>
+      dps.bulkEnrollments(
+        'create',
+        claimed.map((r) => enrollmentOf(r, manufacturerId, jobId, deps.allocation)),
+      ),
+    deps.retry,
+  );
   const errors = new Map(result.errors.map((e) => [e.registrationId.toLowerCase(), e]));
   const created: string[] = [];
-  await Promise.all(claimed.map(async (row) => {
-    const error = errors.get(row.registrationId);
-    if (!error) {
-      created.push(row.registrationId);
-      return settled.set(row.registrationId, { status: 'enrolled' });
-    }
-    if (String(error.errorCode).startsWith('409')) {
-      const existing = await retryThrottled(() => dps.getEnrollment(row.registrationId), deps.retry);
-      return settled.set(row.registrationId, judgeExisting(row, manufacturerId, jobId, existing));
-    }
-    settled.set(row.registrationId, { status: 'failed', reason: `DPS ${error.errorCode}: ${error.errorStatus}` });
-  }));
+  await Promise.all(
+    claimed.map(async (row) => {
+      const error = errors.get(row.registrationId);
+      if (!error) {
+        created.push(row.registrationId);
+        return settled.set(row.registrationId, { status: 'enrolled' });
+      }
+      if (String(error.errorCode).startsWith('409')) {
+        const existing = await retryThrottled(() => dps.getEnrollment(row.registrationId), deps.retry);
+        return settled.set(row.registrationId, judgeExisting(row, manufacturerId, jobId, existing));
+      }
+      settled.set(row.registrationId, { status: 'failed', reason: `DPS ${error.errorCode}: ${error.errorStatus}` });
+    }),
+  );
   // A row that ended refused gives back the EK it claimed, so the EK can be enrolled under its rightful ID later.
   const claims = ekClaims(store);
-  await Promise.all(claimed.filter((r) => settled.get(r.registrationId)?.status === 'failed').map(async (row) => {
-    const claim = await claims.read(row.ekHash, row.ekHash);
-    if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash, row.ekHash);
-  }));
+  await Promise.all(
+    claimed
+      .filter((r) => settled.get(r.registrationId)?.status === 'failed')
+      .map(async (row) => {
+        const claim = await claims.read(row.ekHash, row.ekHash);
+        if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash, row.ekHash);
+      }),
+  );
   if (created.length) {
-    await audit(store, { actor: `import:${jobId}`, action: 'enrollments.created', target: { kind: 'enrollment', id: created[0], ids: created }, after: { manufacturerId, attestation: 'tpm', provisioningStatus: 'enabled' } });
+    await audit(store, {
+      actor: `import:${jobId}`,
+      action: 'enrollments.created',
+      target: { kind: 'enrollment', id: created[0], ids: created },
+      after: { manufacturerId, attestation: 'tpm', provisioningStatus: 'enabled' },
+    });
   }
   return settled;
 }

@@ -4,11 +4,11 @@
  * certificate and issuer entries, the inventory's device certificates under them, and asks each hub. Its cost grows
  * with what was revoked, not with the fleet. Each device is raised once.
  */
-import { denyKey, type DenyEntry } from '../allocation/deny-list';
+import { type DenyEntry, denyKey } from '../allocation/deny-list';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../ports';
-import { retryThrottled, type RetryOptions } from '../retry';
-import { certificates, type AuditFindingDocument, type StoredCertificate } from './certificate-inventory';
+import { type RetryOptions, retryThrottled } from '../retry';
+import { type AuditFindingDocument, certificates, type StoredCertificate } from './certificate-inventory';
 import { raiseOnce } from './findings';
 
 export interface RevokedAuditDeps {
@@ -18,7 +18,9 @@ export interface RevokedAuditDeps {
   retry?: RetryOptions;
 }
 
-async function all<T extends StoredDocument>(query: (token?: string) => Promise<{ items: T[]; continuationToken?: string }>): Promise<T[]> {
+async function all<T extends StoredDocument>(
+  query: (token?: string) => Promise<{ items: T[]; continuationToken?: string }>,
+): Promise<T[]> {
   const out: T[] = [];
   let token: string | undefined;
   do {
@@ -29,17 +31,38 @@ async function all<T extends StoredDocument>(query: (token?: string) => Promise<
   return out;
 }
 
-export async function auditRevokedStillRegistered(deps: RevokedAuditDeps): Promise<{ certificates: number; raised: string[] }> {
+export async function auditRevokedStillRegistered(
+  deps: RevokedAuditDeps,
+): Promise<{ certificates: number; raised: string[] }> {
   const store = await deps.store();
   const deny = store.container<StoredDocument & DenyEntry>(CONTAINERS.denyList.name);
   const inventory = certificates(store);
   const revoked = new Map<string, { cert: StoredCertificate; entry: DenyEntry }>();
   for (const kind of ['thumbprint', 'issuer'] as const) {
-    const entries = await all((t) => deny.query('SELECT * FROM c WHERE c.kind = @kind', { '@kind': kind }, { partitionKey: kind, continuationToken: t }));
+    const entries = await all((t) =>
+      deny.query(
+        'SELECT * FROM c WHERE c.kind = @kind',
+        { '@kind': kind },
+        { partitionKey: kind, continuationToken: t },
+      ),
+    );
     for (const entry of entries) {
-      const certs = kind === 'thumbprint'
-        ? await all((t) => inventory.query('SELECT * FROM c WHERE c.id = @id', { '@id': denyKey('thumbprint', entry.value).slice('thumbprint:'.length) }, { continuationToken: t }))
-        : await all((t) => inventory.query('SELECT * FROM c WHERE c.issuerKey = @key', { '@key': denyKey('issuer', entry.value) }, { continuationToken: t }));
+      const certs =
+        kind === 'thumbprint'
+          ? await all((t) =>
+              inventory.query(
+                'SELECT * FROM c WHERE c.id = @id',
+                { '@id': denyKey('thumbprint', entry.value).slice('thumbprint:'.length) },
+                { continuationToken: t },
+              ),
+            )
+          : await all((t) =>
+              inventory.query(
+                'SELECT * FROM c WHERE c.issuerKey = @key',
+                { '@key': denyKey('issuer', entry.value) },
+                { continuationToken: t },
+              ),
+            );
       for (const cert of certs) revoked.set(cert.id, { cert, entry });
     }
   }
@@ -51,11 +74,22 @@ export async function auditRevokedStillRegistered(deps: RevokedAuditDeps): Promi
       const device = await retryThrottled(() => hubs.hub(usage.hub as string).getDevice(usage.id), deps.retry);
       if (!device) continue;
       const doc: AuditFindingDocument = {
-        id: `audit.REVOKED_STILL_REGISTERED.${cert.id}.${usage.id.toLowerCase()}`, kind: 'audit', code: 'REVOKED_STILL_REGISTERED',
+        id: `audit.REVOKED_STILL_REGISTERED.${cert.id}.${usage.id.toLowerCase()}`,
+        kind: 'audit',
+        code: 'REVOKED_STILL_REGISTERED',
         reason: `device ${usage.id} is still registered (${device.status ?? 'enabled'}) on ${usage.hub} under a ${entry.kind === 'issuer' ? 'CA' : 'certificate'} revoked by incident ${entry.incidentId ?? '(none)'}: ${entry.reason}`,
-        certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter }, usages: [usage], raisedAt: new Date().toISOString(),
+        certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter },
+        usages: [usage],
+        raisedAt: new Date().toISOString(),
       };
-      if (await raiseOnce(store, await deps.events(), doc, { type: 'certificate.audit', subject: cert.id, data: { code: doc.code, reason: doc.reason, deviceId: usage.id, hub: usage.hub } })) raised.push(usage.id);
+      if (
+        await raiseOnce(store, await deps.events(), doc, {
+          type: 'certificate.audit',
+          subject: cert.id,
+          data: { code: doc.code, reason: doc.reason, deviceId: usage.id, hub: usage.hub },
+        })
+      )
+        raised.push(usage.id);
     }
   }
   return { certificates: revoked.size, raised };

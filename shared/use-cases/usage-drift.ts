@@ -48,25 +48,32 @@ async function removeUsage(store: DocumentStore, cert: CertRef, kind: UsageKind,
 }
 
 /** Records what each entry uses now, dropping the usages it no longer has. Returns how many usages were dropped. */
-export async function trackUsages(store: DocumentStore, entries: SeenEntry[], pass: number, concurrency = 16): Promise<number> {
+export async function trackUsages(
+  store: DocumentStore,
+  entries: SeenEntry[],
+  pass: number,
+  concurrency = 16,
+): Promise<number> {
   const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
   const x509 = entries.filter((e) => e.records.length > 0); // not X.509: if it was, the end of the pass cleans its map
   let dropped = 0;
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, x509.length) }, async () => {
-    while (next < x509.length) {
-      const entry = x509[next++];
-      const id = mapId(entry.kind, entry.id);
-      const stored = await maps.read(id, id);
-      const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
-      const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
-      for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
-      dropped += gone.length;
-      if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
-        await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, x509.length) }, async () => {
+      while (next < x509.length) {
+        const entry = x509[next++];
+        const id = mapId(entry.kind, entry.id);
+        const stored = await maps.read(id, id);
+        const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
+        const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
+        for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
+        dropped += gone.length;
+        if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
+          await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+        }
       }
-    }
-  }));
+    }),
+  );
   return dropped;
 }
 
@@ -76,7 +83,11 @@ export async function dropUnseen(store: DocumentStore, pass: number): Promise<nu
   let gone = 0;
   let token: string | undefined;
   do {
-    const page = await maps.query('SELECT * FROM c WHERE c.type = "usage-map" AND c.pass < @pass', { '@pass': pass }, { maxItems: 100, continuationToken: token });
+    const page = await maps.query(
+      'SELECT * FROM c WHERE c.type = "usage-map" AND c.pass < @pass',
+      { '@pass': pass },
+      { maxItems: 100, continuationToken: token },
+    );
     token = page.continuationToken;
     for (const map of page.items) {
       for (const cert of map.certs) await removeUsage(store, cert, map.kind, map.entryId);

@@ -6,22 +6,24 @@
  * operations/min → 1,000×SCALE) so a run takes a minute, not an hour; the ratio to the ceiling does not depend on it.
  */
 import 'reflect-metadata';
+
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { loadLocalSettings } from '../../dev/local-settings';
 import { issue } from '../../dev/pki';
 import { storeDevice } from '../../dev/sim/iothub';
-import { startLocalStack, type LocalStack } from '../../dev/stack';
 import { newEtag } from '../../dev/sim/wire';
+import { type LocalStack, startLocalStack } from '../../dev/stack';
+import { normalizeThumbprint } from '../../shared/breach/incident';
 import { buildServices, configDocument, lazyServices, type Services } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
-import { normalizeThumbprint } from '../../shared/breach/incident';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
-import { submitIncident, type IncidentDocument, type StepState } from '../../shared/use-cases/incidents';
+import { type IncidentDocument, type StepState, submitIncident } from '../../shared/use-cases/incidents';
 import { fmt, ratio, runBench, tearDown } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
@@ -33,7 +35,10 @@ const hubKey = (i: number) => Buffer.from(`bench hub ${i} key, development only`
 async function caGroup(services: Services, groupId: string, subject: string) {
   const root = await issue({ subject: `CN=${subject} Root`, isCa: true });
   const intermediate = await issue({ subject: `CN=${subject}`, isCa: true, issuer: root });
-  await services.enrollments.putGroup({ enrollmentGroupId: groupId, attestation: { type: 'x509', x509: { signingCertificates: { primary: { certificate: intermediate.certPem } } } } });
+  await services.enrollments.putGroup({
+    enrollmentGroupId: groupId,
+    attestation: { type: 'x509', x509: { signingCertificates: { primary: { certificate: intermediate.certPem } } } },
+  });
   return normalizeThumbprint(new X509Certificate(intermediate.certPem).fingerprint256);
 }
 
@@ -43,16 +48,38 @@ function seed(stack: LocalStack, groupId: string, prefix: string): void {
   for (let i = 0; i < DEVICES; i++) {
     const registrationId = `${prefix}-${i}`;
     const assignedHub = hubNames[i % HUB_COUNT];
-    storeDevice(stack.simulator.state.hubs.get(assignedHub) as never, { deviceId: registrationId, authentication: { type: 'certificateAuthority' } }, undefined);
-    stack.simulator.state.registrations.set(registrationId, { registrationId, deviceId: registrationId, assignedHub, status: 'assigned', substatus: 'initialAssignment', createdDateTimeUtc: now, lastUpdatedDateTimeUtc: now, etag: newEtag(), enrollmentGroupId: groupId });
+    storeDevice(
+      stack.simulator.state.hubs.get(assignedHub) as never,
+      { deviceId: registrationId, authentication: { type: 'certificateAuthority' } },
+      undefined,
+    );
+    stack.simulator.state.registrations.set(registrationId, {
+      registrationId,
+      deviceId: registrationId,
+      assignedHub,
+      status: 'assigned',
+      substatus: 'initialAssignment',
+      createdDateTimeUtc: now,
+      lastUpdatedDateTimeUtc: now,
+      etag: newEtag(),
+      enrollmentGroupId: groupId,
+    });
   }
 }
 
 function worker(env: Record<string, string>, incidentId: string) {
-  return spawn(process.execPath, [join(__dirname, 'incident-worker.js'), incidentId], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, [join(__dirname, 'incident-worker.js'), incidentId], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
-const remaining = (stack: LocalStack, prefix: string) => hubNames.reduce((n, h) => n + [...(stack.simulator.state.hubs.get(h)?.devices.keys() ?? [])].filter((k) => k.startsWith(prefix)).length, 0);
+const remaining = (stack: LocalStack, prefix: string) =>
+  hubNames.reduce(
+    (n, h) =>
+      n + [...(stack.simulator.state.hubs.get(h)?.devices.keys() ?? [])].filter((k) => k.startsWith(prefix)).length,
+    0,
+  );
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-breach-'));
@@ -60,52 +87,116 @@ async function main(): Promise<void> {
   settings.Values.IOTHUB_HOST_NAMES = hubNames.join(',');
   // The webhook's policy over the bench's hubs (the demo policy names the demo hubs).
   settings.Values.ALLOCATION_POLICY_FILE = join(dataDir, 'policy.json');
-  writeFileSync(settings.Values.ALLOCATION_POLICY_FILE, JSON.stringify({ id: 'bench', pools: { all: { hubs: hubNames.map((hostName) => ({ hostName })) } }, rules: [], default: { pool: 'all' }, denyList: { maxAgeSeconds: 300, failClosed: true } }));
-  settings.Values.IOTHUB_CONNECTION_STRINGS = hubNames.map((h, i) => `HostName=${h};SharedAccessKeyName=iothubowner;SharedAccessKey=${hubKey(i)}`).join(',');
+  writeFileSync(
+    settings.Values.ALLOCATION_POLICY_FILE,
+    JSON.stringify({
+      id: 'bench',
+      pools: { all: { hubs: hubNames.map((hostName) => ({ hostName })) } },
+      rules: [],
+      default: { pool: 'all' },
+      denyList: { maxAgeSeconds: 300, failClosed: true },
+    }),
+  );
+  settings.Values.IOTHUB_CONNECTION_STRINGS = hubNames
+    .map((h, i) => `HostName=${h};SharedAccessKeyName=iothubowner;SharedAccessKey=${hubKey(i)}`)
+    .join(',');
   const stack = await startLocalStack(settings, {
-    dataDir, persistent: false, withStorage: true,
-    quotas: { registryOpsPerMinutePerUnit: 100 * SCALE, dpsOperationsPerMinute: 1000 * SCALE, dpsRegistrationsPerMinute: 1000 * SCALE, burstSeconds: 2 },
+    dataDir,
+    persistent: false,
+    withStorage: true,
+    quotas: {
+      registryOpsPerMinutePerUnit: 100 * SCALE,
+      dpsOperationsPerMinute: 1000 * SCALE,
+      dpsRegistrationsPerMinute: 1000 * SCALE,
+      burstSeconds: 2,
+    },
   });
   // The import-job threshold scales with the throttle: ten minutes of a hub's registry operations, so bulk is measured.
-  const env = { ...stack.env, EVENT_LOG_PATH: join(dataDir, 'events.ndjson'), HUB_IMPORT_JOB_THRESHOLD: String(10 * 100 * SCALE) };
+  const env = {
+    ...stack.env,
+    EVENT_LOG_PATH: join(dataDir, 'events.ndjson'),
+    HUB_IMPORT_JOB_THRESHOLD: String(10 * 100 * SCALE),
+  };
   const services = await buildServices(env);
   const incidents = services.store.container<IncidentDocument>(CONTAINERS.incidents.name);
   const ceilingPerMinute = HUB_COUNT * 100 * SCALE;
-  console.log(`breach containment benchmark: ${fmt(DEVICES, 0)} devices under one intermediate CA over ${HUB_COUNT} S1 hubs (1 unit); quotas ×${SCALE}\n`);
+  console.log(
+    `breach containment benchmark: ${fmt(DEVICES, 0)} devices under one intermediate CA over ${HUB_COUNT} S1 hubs (1 unit); quotas ×${SCALE}\n`,
+  );
 
   // 1. A clean run: refusal time at another webhook instance, then the removal rate.
   const thumbA = await caGroup(services, 'line-a', 'Bench Line A Intermediate');
   seed(stack, 'line-a', 'dev-a');
-  const webhook = new AllocationRuntime(allocationSources(configDocument(env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, lazyServices(env)), lazyServices(env)), { denyRefreshMs: 1000 });
+  const webhook = new AllocationRuntime(
+    allocationSources(
+      configDocument(env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, lazyServices(env)),
+      lazyServices(env),
+    ),
+    { denyRefreshMs: 1000 },
+  );
   await webhook.start();
-  const probe = { enrollmentGroup: { enrollmentGroupId: 'line-a', attestation: { type: 'x509' } }, deviceRuntimeContext: { registrationId: 'dev-a-7', x509: { subjectName: 'CN=dev-a-7', issuerName: 'CN=Bench Line A Intermediate' } }, linkedHubs: hubNames };
+  const probe = {
+    enrollmentGroup: { enrollmentGroupId: 'line-a', attestation: { type: 'x509' } },
+    deviceRuntimeContext: {
+      registrationId: 'dev-a-7',
+      x509: { subjectName: 'CN=dev-a-7', issuerName: 'CN=Bench Line A Intermediate' },
+    },
+    linkedHubs: hubNames,
+  };
   const admitted = await webhook.allocate(probe);
-  if (admitted.status !== 200) throw new Error(`the probe device should be admitted before the incident: ${admitted.status} ${JSON.stringify(admitted.body)}`);
+  if (admitted.status !== 200)
+    throw new Error(
+      `the probe device should be admitted before the incident: ${admitted.status} ${JSON.stringify(admitted.body)}`,
+    );
 
   const t0 = performance.now();
   const deps = { ...lazyServices(env), retry: { attempts: 50 } };
-  await submitIncident(deps, { id: 'bench-a', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbA } });
+  await submitIncident(deps, {
+    id: 'bench-a',
+    reason: 'intermediate CA key leaked',
+    mode: 'contain',
+    scope: { issuerThumbprint: thumbA },
+  });
   const submitted = performance.now() - t0;
   while ((await webhook.allocate(probe)).status !== 403) await new Promise((r) => setTimeout(r, 10));
   const refused = performance.now() - t0;
   await webhook.stop();
-  console.log(`deny list first: incident accepted and written in ${fmt(submitted, 0)} ms; another webhook instance (refresh every 1 s) refuses the CA's devices ${fmt(refused, 0)} ms after the report`);
+  console.log(
+    `deny list first: incident accepted and written in ${fmt(submitted, 0)} ms; another webhook instance (refresh every 1 s) refuses the CA's devices ${fmt(refused, 0)} ms after the report`,
+  );
 
   const started = performance.now();
-  await new Promise<void>((resolve, reject) => worker(env, 'bench-a').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))));
+  await new Promise<void>((resolve, reject) =>
+    worker(env, 'bench-a').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))),
+  );
   const total = (performance.now() - started) / 1000;
   const doc = (await incidents.read('bench-a', 'bench-a')) as IncidentDocument;
   const hubSteps = (doc.steps as StepState[]).filter((s) => s.name === 'hub');
-  const hubSeconds = (Math.max(...hubSteps.map((s) => Date.parse(s.finishedAt as string))) - Math.min(...hubSteps.map((s) => Date.parse(s.startedAt as string)))) / 1000;
+  const hubSeconds =
+    (Math.max(...hubSteps.map((s) => Date.parse(s.finishedAt as string))) -
+      Math.min(...hubSteps.map((s) => Date.parse(s.startedAt as string)))) /
+    1000;
   const perMinute = (DEVICES / hubSeconds) * 60;
-  console.log(`contained in ${fmt(total, 1)} s (status ${doc.status}, ${remaining(stack, 'dev-a')} devices left on the hubs)`);
-  console.log(`  hub registrations removed: ${fmt(perMinute, 0)} devices/min over ${fmt(hubSeconds, 1)} s; the hubs' throttle ceiling is ${fmt(ceilingPerMinute, 0)}/min → ratio ${ratio(perMinute, ceilingPerMinute)} (aim ≥ 0.9)`);
-  for (const s of doc.steps as StepState[]) console.log(`  step ${s.name}${s.name === 'hub' ? ` ${s.hub}` : ''}: ${s.done}/${s.total} in ${fmt((Date.parse(s.finishedAt as string) - Date.parse(s.startedAt as string)) / 1000, 1)} s`);
+  console.log(
+    `contained in ${fmt(total, 1)} s (status ${doc.status}, ${remaining(stack, 'dev-a')} devices left on the hubs)`,
+  );
+  console.log(
+    `  hub registrations removed: ${fmt(perMinute, 0)} devices/min over ${fmt(hubSeconds, 1)} s; the hubs' throttle ceiling is ${fmt(ceilingPerMinute, 0)}/min → ratio ${ratio(perMinute, ceilingPerMinute)} (aim ≥ 0.9)`,
+  );
+  for (const s of doc.steps as StepState[])
+    console.log(
+      `  step ${s.name}${s.name === 'hub' ? ` ${s.hub}` : ''}: ${s.done}/${s.total} in ${fmt((Date.parse(s.finishedAt as string) - Date.parse(s.startedAt as string)) / 1000, 1)} s`,
+    );
 
   // 2. kill -9 half-way through the hub step, then a new worker resumes.
   const thumbB = await caGroup(services, 'line-b', 'Bench Line B Intermediate');
   seed(stack, 'line-b', 'dev-b');
-  await submitIncident(deps, { id: 'bench-b', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbB } });
+  await submitIncident(deps, {
+    id: 'bench-b',
+    reason: 'intermediate CA key leaked',
+    mode: 'contain',
+    scope: { issuerThumbprint: thumbB },
+  });
   const first = worker(env, 'bench-b');
   let killedAt = 0;
   for (;;) {
@@ -117,18 +208,30 @@ async function main(): Promise<void> {
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const onHubsAtKill = remaining(stack, 'dev-b');
-  await new Promise<void>((resolve, reject) => worker(env, 'bench-b').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))));
+  await new Promise<void>((resolve, reject) =>
+    worker(env, 'bench-b').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))),
+  );
   const resumed = (await incidents.read('bench-b', 'bench-b')) as IncidentDocument;
   const ids: string[] = [];
   let token: string | undefined;
   do {
-    const page = await services.store.container(CONTAINERS.audit.name).query('SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d', { '@a': 'incident:bench-b', '@d': 'deleteDevice' }, { maxItems: 1000, continuationToken: token });
+    const page = await services.store
+      .container(CONTAINERS.audit.name)
+      .query(
+        'SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d',
+        { '@a': 'incident:bench-b', '@d': 'deleteDevice' },
+        { maxItems: 1000, continuationToken: token },
+      );
     ids.push(...page.items.map((i) => i.id as string));
     token = page.continuationToken;
   } while (token);
   const registrationsLeft = [...stack.simulator.state.registrations.keys()].filter((k) => k.startsWith('dev-b')).length;
-  console.log(`\nkill -9 after ${fmt(killedAt, 0)} checkpointed deletions (${fmt(onHubsAtKill, 0)} devices still on the hubs); a new worker resumed → status ${resumed.status}`);
-  console.log(`  left behind: ${remaining(stack, 'dev-b')} hub registrations, ${registrationsLeft} DPS registration records; deletions audited: ${fmt(ids.length, 0)} (${fmt(new Set(ids).size, 0)} distinct devices) — nothing deleted twice: ${ids.length === new Set(ids).size && ids.length === DEVICES}`);
+  console.log(
+    `\nkill -9 after ${fmt(killedAt, 0)} checkpointed deletions (${fmt(onHubsAtKill, 0)} devices still on the hubs); a new worker resumed → status ${resumed.status}`,
+  );
+  console.log(
+    `  left behind: ${remaining(stack, 'dev-b')} hub registrations, ${registrationsLeft} DPS registration records; deletions audited: ${fmt(ids.length, 0)} (${fmt(new Set(ids).size, 0)} distinct devices) — nothing deleted twice: ${ids.length === new Set(ids).size && ids.length === DEVICES}`,
+  );
 
   await tearDown(services.events, stack, dataDir);
 }

@@ -4,8 +4,9 @@
  * keeps every verdict and a Set of keys. Prints one JSON line.
  */
 import { createReadStream, readFileSync } from 'node:fs';
+
 import { FileDuplicates } from '../../shared/enrollment/duplicates';
-import { validateRow, type RowVerdict } from '../../shared/enrollment/row';
+import { type RowVerdict, validateRow } from '../../shared/enrollment/row';
 import { isBroken, rowsOf } from '../../shared/enrollment/row-sources';
 
 const [impl, file] = process.argv.slice(2);
@@ -31,7 +32,10 @@ async function naive(): Promise<number> {
   for (let i = 1; i < lines.length; i++) {
     if (!lines[i]) continue;
     const cells = lines[i].split(',');
-    const verdict = validateRow({ line: i + 1, fields: Object.fromEntries(header.map((h, j) => [h, cells[j]])) }, rules);
+    const verdict = validateRow(
+      { line: i + 1, fields: Object.fromEntries(header.map((h, j) => [h, cells[j]])) },
+      rules,
+    );
     if (verdict.status === 'valid') {
       if (eks.has(verdict.ekHash) || ids.has(verdict.registrationId)) continue;
       eks.add(verdict.ekHash);
@@ -43,9 +47,18 @@ async function naive(): Promise<number> {
 }
 
 const started = performance.now();
-(impl === 'naive' ? naive() : ours()).then((valid) => {
-  const ms = performance.now() - started;
-  console.log(JSON.stringify({ impl, valid, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
-}, (err: unknown) => {
-  console.log(JSON.stringify({ impl, error: String((err as Error)?.message ?? err), maxRssMB: process.resourceUsage().maxRSS / 1024 }));
-});
+(impl === 'naive' ? naive() : ours()).then(
+  (valid) => {
+    const ms = performance.now() - started;
+    console.log(JSON.stringify({ impl, valid, ms, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+  },
+  (err: unknown) => {
+    console.log(
+      JSON.stringify({
+        impl,
+        error: String((err as Error)?.message ?? err),
+        maxRssMB: process.resourceUsage().maxRSS / 1024,
+      }),
+    );
+  },
+);

@@ -9,12 +9,14 @@
  * DPS's quota (1,000 operations/min) is scaled ×SCALE so a run takes a minute; the ratio does not depend on it.
  */
 import 'reflect-metadata';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+
 import { writeEkFile } from '../../dev/generate-eks';
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
@@ -26,12 +28,24 @@ const SIZES = (process.env.BENCH_VALIDATE_SIZES ?? '100000,300000,1000000').spli
 const NAIVE_MAX = 1_000_000;
 const ACME = { authorization: 'Bearer dev-acme-tpm-secret-not-a-secret', 'x-functions-key': 'fk' };
 
-interface Validation { impl: string; valid?: number; ms?: number; maxRssMB: number; error?: string }
+interface Validation {
+  impl: string;
+  valid?: number;
+  ms?: number;
+  maxRssMB: number;
+  error?: string;
+}
 
 async function validate(impl: 'ours' | 'naive', file: string): Promise<Validation> {
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', join(__dirname, 'import-validate.js'), impl, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--max-old-space-size=4096', join(__dirname, 'import-validate.js'), impl, file],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   await once(child, 'exit');
   return JSON.parse(out.trim().split('\n').pop() as string) as Validation;
 }
@@ -45,18 +59,25 @@ async function validationBench(dir: string): Promise<void> {
     const ours = await validate('ours', file);
     const naive = rows <= NAIVE_MAX ? await validate('naive', file) : undefined;
     const line = `  ${fmt(rows, 0).padStart(9)} rows (${fmt(mb, 0)} MB): streamed ${fmt(rows / ((ours.ms as number) / 1000), 0)} rows/s, peak RSS ${fmt(ours.maxRssMB, 0)} MB`;
-    console.log(naive?.ms
-      ? `${line} | naive whole-file ${fmt(rows / (naive.ms / 1000), 0)} rows/s, peak RSS ${fmt(naive.maxRssMB, 0)} MB | speed ${ratio(naive.ms, ours.ms as number)}, memory ${ratio(ours.maxRssMB, naive.maxRssMB)} of naive`
-      : `${line}${naive?.error ? ` | naive failed: ${naive.error}` : ' | naive not run (it would hold the whole file)'}`);
+    console.log(
+      naive?.ms
+        ? `${line} | naive whole-file ${fmt(rows / (naive.ms / 1000), 0)} rows/s, peak RSS ${fmt(naive.maxRssMB, 0)} MB | speed ${ratio(naive.ms, ours.ms as number)}, memory ${ratio(ours.maxRssMB, naive.maxRssMB)} of naive`
+        : `${line}${naive?.error ? ` | naive failed: ${naive.error}` : ' | naive not run (it would hold the whole file)'}`,
+    );
     if (ours.valid !== rows) throw new Error(`expected ${rows} valid rows, got ${ours.valid}`);
     rmSync(file);
   }
 }
 
 function startHost(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(__dirname, 'import-host.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(__dirname, 'import-host.js')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // @azure/functions warns that it runs outside the Functions runtime, once per function; anything else is shown.
-  child.stderr?.on('data', (c: Buffer) => { for (const l of c.toString().split('\n')) if (l.trim() && !l.startsWith('WARNING:')) console.error(l); });
+  child.stderr?.on('data', (c: Buffer) => {
+    for (const l of c.toString().split('\n')) if (l.trim() && !l.startsWith('WARNING:')) console.error(l);
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (c: Buffer) => {
@@ -68,11 +89,20 @@ function startHost(env: Record<string, string>): Promise<{ child: ChildProcess; 
   });
 }
 
-interface Job { jobId: string; status: string; counts: Record<string, number>; validatedAt?: string; completedAt?: string }
+interface Job {
+  jobId: string;
+  status: string;
+  counts: Record<string, number>;
+  validatedAt?: string;
+  completedAt?: string;
+}
 
 async function upload(url: string, file: string): Promise<Job> {
   const res = await fetch(`${url}/api/manufacturers/acme-tpm/imports`, {
-    method: 'POST', headers: { ...ACME, 'content-type': 'text/csv' }, body: Readable.toWeb(createReadStream(file)) as ReadableStream, duplex: 'half',
+    method: 'POST',
+    headers: { ...ACME, 'content-type': 'text/csv' },
+    body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+    duplex: 'half',
   } as RequestInit);
   if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as Job;
@@ -80,7 +110,9 @@ async function upload(url: string, file: string): Promise<Job> {
 
 async function poll(url: string, jobId: string, until: (job: Job) => boolean): Promise<Job> {
   for (;;) {
-    const job = (await (await fetch(`${url}/api/manufacturers/acme-tpm/imports/${jobId}`, { headers: ACME })).json()) as Job;
+    const job = (await (
+      await fetch(`${url}/api/manufacturers/acme-tpm/imports/${jobId}`, { headers: ACME })
+    ).json()) as Job;
     if (until(job)) return job;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -92,10 +124,18 @@ async function main(): Promise<void> {
 
   const settings = loadLocalSettings();
   const quota = 1000 * SCALE;
-  const stack = await startLocalStack(settings, { dataDir: dir, persistent: false, withStorage: true, quotas: { dpsOperationsPerMinute: quota, burstSeconds: 1 }, log: () => undefined });
+  const stack = await startLocalStack(settings, {
+    dataDir: dir,
+    persistent: false,
+    withStorage: true,
+    quotas: { dpsOperationsPerMinute: quota, burstSeconds: 1 },
+    log: () => undefined,
+  });
   const env = { ...stack.env, ALLOCATION_WEBHOOK_URL: 'https://example.invalid/api/allocate?code=x' };
   try {
-    console.log(`\nEnd to end through the endpoint, the queue worker (16 chunks at a time) and the simulated DPS at ${fmt(quota, 0)} operations/min (×${SCALE} the real 1,000):`);
+    console.log(
+      `\nEnd to end through the endpoint, the queue worker (16 chunks at a time) and the simulated DPS at ${fmt(quota, 0)} operations/min (×${SCALE} the real 1,000):`,
+    );
     const file = join(dir, 'e2e.csv');
     await writeEkFile(file, E2E_ROWS, { prefix: 'acme-e2e-' });
     const host = await startHost(env);
@@ -103,8 +143,11 @@ async function main(): Promise<void> {
     const job = await poll(host.url, (await upload(host.url, file)).jobId, (j) => j.status === 'done');
     const minutes = (Date.parse(job.completedAt as string) - Date.parse(job.validatedAt as string)) / 60_000;
     const perMinute = job.counts.enrolled / minutes;
-    console.log(`  ${fmt(job.counts.enrolled, 0)} enrolled in ${fmt(minutes * 60)} s: ${fmt(perMinute, 0)} enrollments/min, ${ratio(perMinute, quota)} of the quota ceiling; ${stack.simulator.throttled.dpsOperations - before} answers 429 (each waited out by its Retry-After)`);
-    if (job.counts.enrolled !== E2E_ROWS) throw new Error(`expected ${E2E_ROWS} enrolled, got ${JSON.stringify(job.counts)}`);
+    console.log(
+      `  ${fmt(job.counts.enrolled, 0)} enrolled in ${fmt(minutes * 60)} s: ${fmt(perMinute, 0)} enrollments/min, ${ratio(perMinute, quota)} of the quota ceiling; ${stack.simulator.throttled.dpsOperations - before} answers 429 (each waited out by its Retry-After)`,
+    );
+    if (job.counts.enrolled !== E2E_ROWS)
+      throw new Error(`expected ${E2E_ROWS} enrolled, got ${JSON.stringify(job.counts)}`);
 
     console.log(`\nkill -9 half-way through another ${fmt(E2E_ROWS, 0)} rows:`);
     const second = join(dir, 'crash.csv');
@@ -114,12 +157,24 @@ async function main(): Promise<void> {
     const half = await poll(first.url, jobId, (j) => j.counts.enrolled >= E2E_ROWS / 2);
     first.child.kill('SIGKILL');
     const killedAt = Date.now();
-    console.log(`  killed the instance at ${fmt(half.counts.enrolled, 0)} counted (chunks in flight return to the queue after their 15 s visibility timeout)`);
+    console.log(
+      `  killed the instance at ${fmt(half.counts.enrolled, 0)} counted (chunks in flight return to the queue after their 15 s visibility timeout)`,
+    );
     const next = await startHost(env);
     const done = await poll(next.url, jobId, (j) => j.status === 'done');
-    const inDps = [...stack.simulator.state.enrollments.values()].filter((e) => (e.initialTwin?.tags as { importJob?: string } | undefined)?.importJob === jobId).length;
-    console.log(`  resumed by a new instance, done ${fmt((Date.now() - killedAt) / 1000)} s after the kill: counts ${JSON.stringify(done.counts)}; DPS holds ${fmt(inDps, 0)} enrollments of the job (expected ${fmt(E2E_ROWS, 0)})`);
-    if (done.counts.enrolled !== E2E_ROWS || done.counts.alreadyEnrolled !== 0 || done.counts.failed !== 0 || inDps !== E2E_ROWS) throw new Error('the resumed import is not exactly the full set');
+    const inDps = [...stack.simulator.state.enrollments.values()].filter(
+      (e) => (e.initialTwin?.tags as { importJob?: string } | undefined)?.importJob === jobId,
+    ).length;
+    console.log(
+      `  resumed by a new instance, done ${fmt((Date.now() - killedAt) / 1000)} s after the kill: counts ${JSON.stringify(done.counts)}; DPS holds ${fmt(inDps, 0)} enrollments of the job (expected ${fmt(E2E_ROWS, 0)})`,
+    );
+    if (
+      done.counts.enrolled !== E2E_ROWS ||
+      done.counts.alreadyEnrolled !== 0 ||
+      done.counts.failed !== 0 ||
+      inDps !== E2E_ROWS
+    )
+      throw new Error('the resumed import is not exactly the full set');
     host.child.kill();
     next.child.kill();
   } finally {

@@ -9,9 +9,12 @@ import type { DocumentContainer, DocumentStore, Page, QueryOptions, StoredDocume
 
 type Op = '=' | '!=' | '<=' | '>=' | '<' | '>';
 const compare: Record<Op, (a: unknown, b: unknown) => boolean> = {
-  '=': (a, b) => a === b, '!=': (a, b) => a !== b,
-  '<=': (a, b) => (a as string) <= (b as string), '>=': (a, b) => (a as string) >= (b as string),
-  '<': (a, b) => (a as string) < (b as string), '>': (a, b) => (a as string) > (b as string),
+  '=': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '<=': (a, b) => (a as string) <= (b as string),
+  '>=': (a, b) => (a as string) >= (b as string),
+  '<': (a, b) => (a as string) < (b as string),
+  '>': (a, b) => (a as string) > (b as string),
 };
 
 function predicate(sql: string, parameters: Record<string, unknown>): (doc: StoredDocument) => boolean {
@@ -22,7 +25,15 @@ function predicate(sql: string, parameters: Record<string, unknown>): (doc: Stor
     const m = /^c\.(\w+)\s*(<=|>=|!=|=|<|>)\s*(@\w+|"[^"]*"|true|false|-?\d+(?:\.\d+)?)$/.exec(cond.trim());
     if (!m) throw new Error(`memory store: unsupported condition ${cond}`);
     const raw = m[3];
-    const value = raw.startsWith('@') ? parameters[raw] : raw.startsWith('"') ? raw.slice(1, -1) : raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+    const value = raw.startsWith('@')
+      ? parameters[raw]
+      : raw.startsWith('"')
+        ? raw.slice(1, -1)
+        : raw === 'true'
+          ? true
+          : raw === 'false'
+            ? false
+            : Number(raw);
     return { field: m[1], op: m[2] as Op, value };
   });
   return (doc) => conditions.every((c) => compare[c.op](doc[c.field], c.value));
@@ -80,7 +91,10 @@ export class MemoryContainer<T extends StoredDocument> implements DocumentContai
     const [listing, offset] = (options.continuationToken ?? `${++this.etag}:0`).split(':');
     let source = this.listings.get(listing);
     if (!source) {
-      source = options.partitionKey !== undefined ? [...(this.partitions.get(options.partitionKey)?.values() ?? [])] : [...this.partitions.values()].flatMap((p) => [...p.values()]);
+      source =
+        options.partitionKey !== undefined
+          ? [...(this.partitions.get(options.partitionKey)?.values() ?? [])]
+          : [...this.partitions.values()].flatMap((p) => [...p.values()]);
       this.listings.set(listing, source);
     }
     const start = Number(offset);

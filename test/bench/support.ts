@@ -2,12 +2,22 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
+
 import autocannon from 'autocannon';
 
 /** Spawns `script` (compiled JS), waits for it to print `port=N`, then POSTs `body` until a 200; returns ms from spawn. */
-export async function coldStart(script: string, env: Record<string, string | undefined>, path: string, body: string, headers: Record<string, string> = {}): Promise<number> {
+export async function coldStart(
+  script: string,
+  env: Record<string, string | undefined>,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     let out = '';
     let port: number | undefined;
@@ -34,17 +44,41 @@ export async function median(n: number, run: () => Promise<number>): Promise<num
   return xs[Math.floor(xs.length / 2)];
 }
 
-export async function load(url: string, body: string, options: { duration: number; connections: number; overallRate?: number; headers?: Record<string, string> }) {
-  const result = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...options.headers }, connections: options.connections, duration: options.duration, overallRate: options.overallRate });
-  if (result.non2xx || result.errors) throw new Error(`load run had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+export async function load(
+  url: string,
+  body: string,
+  options: { duration: number; connections: number; overallRate?: number; headers?: Record<string, string> },
+) {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...options.headers },
+    connections: options.connections,
+    duration: options.duration,
+    overallRate: options.overallRate,
+  });
+  if (result.non2xx || result.errors)
+    throw new Error(`load run had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+  };
 }
 
-export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-export const ratio = (ours: number, base: number) => `${ours / base >= 0.1 ? (ours / base).toFixed(2) : (ours / base).toPrecision(2)}×`;
+export const fmt = (n: number, digits = 1) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const ratio = (ours: number, base: number) =>
+  `${ours / base >= 0.1 ? (ours / base).toFixed(2) : (ours / base).toPrecision(2)}×`;
 
 /** Tears down what a benchmark started: the events sink, the local stack, its data folder. */
-export async function tearDown(events: { close(): Promise<void> }, stack: { close(): Promise<void> }, dataDir: string): Promise<void> {
+export async function tearDown(
+  events: { close(): Promise<void> },
+  stack: { close(): Promise<void> },
+  dataDir: string,
+): Promise<void> {
   await events.close();
   await stack.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -52,8 +86,11 @@ export async function tearDown(events: { close(): Promise<void> }, stack: { clos
 
 /** Runs a benchmark's main and exits (child processes and timers must not keep it alive). */
 export function runBench(main: () => Promise<void>): void {
-  main().then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

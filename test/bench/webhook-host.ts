@@ -4,11 +4,21 @@
  * would only add the local host's own work to the webhook's figures.
  */
 import 'reflect-metadata';
+
 import { startFunctionsHost } from '../../dev/host/host';
 
 async function main(): Promise<void> {
   const { registeredFunctions } = await import('../../functions/index');
-  const host = await startFunctionsHost({ registrations: registeredFunctions(), port: Number(process.env.PORT ?? 0), functionKey: 'bench', masterKey: 'bench-master', env: process.env, runTimers: false, driveQueues: false, log: () => undefined });
+  const host = await startFunctionsHost({
+    registrations: registeredFunctions(),
+    port: Number(process.env.PORT ?? 0),
+    functionKey: 'bench',
+    masterKey: 'bench-master',
+    env: process.env,
+    runTimers: false,
+    driveQueues: false,
+    log: () => undefined,
+  });
   console.log(`port=${host.port}`);
 }
 

@@ -5,8 +5,9 @@
  */
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
+
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
+import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
 import { CONTAINERS } from '../../shared/containers';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
@@ -17,7 +18,8 @@ let host: RunningHost;
 let groupKey: string;
 let runtime: AllocationRuntime;
 let policyFile: string;
-const register = (id: string, payload?: unknown) => registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(groupKey, id), payload);
+const register = (id: string, payload?: unknown) =>
+  registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(groupKey, id), payload);
 
 beforeAll(async () => {
   stack = await startTestStack({ webhook: { retry: { attempts: 2, firstDelayMs: 10, incrementMs: 10 } } });
@@ -26,7 +28,16 @@ beforeAll(async () => {
   Object.assign(process.env, stack.env, { ALLOCATION_POLICY_FILE: policyFile });
   const functions = await import('../../functions/index');
   runtime = (await import('../../functions/edge/allocation-runtime')).allocationRuntime();
-  host = await startFunctionsHost({ registrations: functions.registeredFunctions(), port: 0, functionKey: 'fk', masterKey: 'mk', env: process.env, runTimers: false, driveQueues: false, log: () => undefined });
+  host = await startFunctionsHost({
+    registrations: functions.registeredFunctions(),
+    port: 0,
+    functionKey: 'fk',
+    masterKey: 'mk',
+    env: process.env,
+    runTimers: false,
+    driveQueues: false,
+    log: () => undefined,
+  });
   groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`)).primaryKey;
 });
 afterAll(async () => {
@@ -45,14 +56,28 @@ test('a device lands on the hub its rule chooses, with the rule’s twin and pay
 
 test('a device revoked in the deny list is refused at once (pushed) and after a refresh from Cosmos', async () => {
   await register('eu-meter-7', { region: 'eu' });
-  runtime.pushDenyEntries([{ kind: 'registrationId', value: 'eu-meter-7', reason: 'reported stolen', incidentId: 'inc-42' }]);
+  runtime.pushDenyEntries([
+    { kind: 'registrationId', value: 'eu-meter-7', reason: 'reported stolen', incidentId: 'inc-42' },
+  ]);
   await expect(register('eu-meter-7', { region: 'eu' })).rejects.toThrow();
-  expect(await stack.services.enrollments.getRegistrationState('eu-meter-7')).toMatchObject({ status: 'failed', errorCode: 400207, errorMessage: expect.stringContaining('reported stolen') });
+  expect(await stack.services.enrollments.getRegistrationState('eu-meter-7')).toMatchObject({
+    status: 'failed',
+    errorCode: 400207,
+    errorMessage: expect.stringContaining('reported stolen'),
+  });
 
-  await stack.services.store.container(CONTAINERS.denyList.name).create({ id: 'registrationId:eu-meter-8', kind: 'registrationId', value: 'eu-meter-8', reason: 'tampered', createdAt: new Date().toISOString() });
+  await stack.services.store.container(CONTAINERS.denyList.name).create({
+    id: 'registrationId:eu-meter-8',
+    kind: 'registrationId',
+    value: 'eu-meter-8',
+    reason: 'tampered',
+    createdAt: new Date().toISOString(),
+  });
   await runtime.refreshDenyList();
   await expect(register('eu-meter-8', { region: 'eu' })).rejects.toThrow();
-  await expect(register('eu-meter-9', { region: 'eu' })).resolves.toMatchObject({ assignedHub: expect.stringMatching(/hub-eu-/) });
+  await expect(register('eu-meter-9', { region: 'eu' })).resolves.toMatchObject({
+    assignedHub: expect.stringMatching(/hub-eu-/),
+  });
 });
 
 test('explain (the Admin role only) shows the rule, each candidate’s score, and the skipped hubs', async () => {
@@ -61,13 +86,26 @@ test('explain (the Admin role only) shows the rule, each candidate’s score, an
     deviceRuntimeContext: { registrationId: 'why-me', symmetricKey: {}, payload: { region: 'eu' } },
     linkedHubs: ['hub-eu-1.azure-devices.net', 'hub-us-1.azure-devices.net'],
   };
-  const post = (bearer?: string) => fetch(`${host.baseUrl}/api/allocate/explain`, { method: 'POST', headers: { 'x-functions-key': 'fk', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(request) });
+  const post = (bearer?: string) =>
+    fetch(`${host.baseUrl}/api/allocate/explain`, {
+      method: 'POST',
+      headers: { 'x-functions-key': 'fk', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      body: JSON.stringify(request),
+    });
   expect((await post()).status).toBe(401);
   expect((await post('dev-acme-tpm-secret-not-a-secret')).status).toBe(403);
   const res = await post('dev-admin-secret-not-a-secret');
   expect(res.status).toBe(200);
-  const body = (await res.json()) as { outcome: string; rule: string; candidates: Array<{ hostName: string; score?: number; skipped?: string }> };
-  expect(body).toMatchObject({ outcome: 'allocate', rule: 'eu-devices', response: { iotHubHostName: 'hub-eu-1.azure-devices.net' } });
+  const body = (await res.json()) as {
+    outcome: string;
+    rule: string;
+    candidates: Array<{ hostName: string; score?: number; skipped?: string }>;
+  };
+  expect(body).toMatchObject({
+    outcome: 'allocate',
+    rule: 'eu-devices',
+    response: { iotHubHostName: 'hub-eu-1.azure-devices.net' },
+  });
   expect(body.candidates).toEqual([
     { hostName: 'hub-eu-1.azure-devices.net', score: expect.any(Number) },
     { hostName: 'hub-eu-2.azure-devices.net', skipped: 'not linked to this registration (DPS linkedHubs)' },
@@ -76,7 +114,10 @@ test('explain (the Admin role only) shows the rule, each candidate’s score, an
 
 test('malformed calls get a 400 with the reason, never a 500', async () => {
   const post = (body: string) => fetch(`${host.baseUrl}/api/allocate?code=fk`, { method: 'POST', body });
-  for (const [body, reason] of [['{', /not JSON/], ['{"deviceRuntimeContext":{"registrationId":"x"},"linkedHubs":[],"enrollmentGroup":{}}', /linkedHubs/]] as const) {
+  for (const [body, reason] of [
+    ['{', /not JSON/],
+    ['{"deviceRuntimeContext":{"registrationId":"x"},"linkedHubs":[],"enrollmentGroup":{}}', /linkedHubs/],
+  ] as const) {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { reason: string }).reason).toMatch(reason);
@@ -101,7 +142,26 @@ test('the policy file is hot-reloaded; an invalid edit keeps the last good polic
 
 test('every decision is an event in the log: registration ID, hub, rule, latency', async () => {
   await runtime.events.flush();
-  const events = readFileSync(stack.env.EVENT_LOG_PATH, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  expect(events).toContainEqual(expect.objectContaining({ type: 'allocation.allocate', subject: 'us-thermostat-1', data: expect.objectContaining({ hub: 'hub-us-1.azure-devices.net', rule: 'us-devices', latencyMs: expect.any(Number) }) }));
-  expect(events).toContainEqual(expect.objectContaining({ type: 'allocation.deny', subject: 'eu-meter-7', data: expect.objectContaining({ revoked: { kind: 'registrationId', value: 'eu-meter-7', incidentId: 'inc-42' } }) }));
+  const events = readFileSync(stack.env.EVENT_LOG_PATH, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  expect(events).toContainEqual(
+    expect.objectContaining({
+      type: 'allocation.allocate',
+      subject: 'us-thermostat-1',
+      data: expect.objectContaining({
+        hub: 'hub-us-1.azure-devices.net',
+        rule: 'us-devices',
+        latencyMs: expect.any(Number),
+      }),
+    }),
+  );
+  expect(events).toContainEqual(
+    expect.objectContaining({
+      type: 'allocation.deny',
+      subject: 'eu-meter-7',
+      data: expect.objectContaining({ revoked: { kind: 'registrationId', value: 'eu-meter-7', incidentId: 'inc-42' } }),
+    }),
+  );
 });

@@ -3,10 +3,10 @@
  * the next run resumes from the checkpoint in the incident document — every device removed, none twice.
  */
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
+import { lazyServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { ThrottledError } from '../../shared/errors';
-import { lazyServices } from '../../shared/composition';
-import { runIncident, submitIncident, type IncidentDeps, type StepState } from '../../shared/use-cases/incidents';
+import { type IncidentDeps, runIncident, type StepState, submitIncident } from '../../shared/use-cases/incidents';
 import { manualClock } from '../support/manual-clock';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -19,21 +19,47 @@ const devicesOnHub = () => stack.simulator.state.hubs.get(HUB)?.devices.size;
 
 beforeAll(async () => {
   // 100 registry operations a second in bursts of one second: one bulk call of 100 passes, the next must wait.
-  stack = await startTestStack({ withStorage: true, clock: clock.now, quotas: { registryOpsPerMinutePerUnit: 6000, burstSeconds: 1 } });
+  stack = await startTestStack({
+    withStorage: true,
+    clock: clock.now,
+    quotas: { registryOpsPerMinutePerUnit: 6000, burstSeconds: 1 },
+  });
 });
-afterAll(async () => { await stack?.close(); });
+afterAll(async () => {
+  await stack?.close();
+});
 
 test('a containment interrupted by throttling resumes from its checkpoint and deletes nothing twice', async () => {
-  const group = await stack.services.enrollments.putGroup({ enrollmentGroupId: 'recall-lot', attestation: { type: 'symmetricKey' }, allocationPolicy: 'static', iotHubHostName: HUB });
+  const group = await stack.services.enrollments.putGroup({
+    enrollmentGroupId: 'recall-lot',
+    attestation: { type: 'symmetricKey' },
+    allocationPolicy: 'static',
+    iotHubHostName: HUB,
+  });
   const ids = Array.from({ length: 150 }, (_, i) => `recall-${i}`);
   for (let i = 0; i < ids.length; i += 15) {
-    await Promise.all(ids.slice(i, i + 15).map((id) => registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, id))));
+    await Promise.all(
+      ids
+        .slice(i, i + 15)
+        .map((id) =>
+          registerSymmetricKeyDevice(
+            stack.env,
+            id,
+            deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, id),
+          ),
+        ),
+    );
   }
   expect(devicesOnHub()).toBe(150);
   clock.advance(1000); // a full bucket: exactly one bulk call of 100
 
   const deps: IncidentDeps = { ...lazyServices(stack.env), retry: { attempts: 1 } }; // give up at the first 429
-  await submitIncident(deps, { id: 'inc-recall', reason: 'lot recalled', mode: 'contain', scope: { enrollmentGroupId: 'recall-lot' } });
+  await submitIncident(deps, {
+    id: 'inc-recall',
+    reason: 'lot recalled',
+    mode: 'contain',
+    scope: { enrollmentGroupId: 'recall-lot' },
+  });
   await expect(runIncident(deps, 'inc-recall')).rejects.toBeInstanceOf(ThrottledError);
 
   const incidents = stack.services.store.container(CONTAINERS.incidents.name);
@@ -46,21 +72,47 @@ test('a containment interrupted by throttling resumes from its checkpoint and de
   const done = await runIncident({ ...deps, retry: { attempts: 1 } }, 'inc-recall');
   expect(done?.status).toBe('contained');
   expect(devicesOnHub()).toBe(0);
-  const deletions = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d', { '@a': 'incident:inc-recall', '@d': 'deleteDevice' }, { maxItems: 1000 });
+  const deletions = await stack.services.store
+    .container(CONTAINERS.audit.name)
+    .query(
+      'SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d',
+      { '@a': 'incident:inc-recall', '@d': 'deleteDevice' },
+      { maxItems: 1000 },
+    );
   expect(deletions.items.map((d) => d.id).sort()).toEqual([...ids].sort());
 });
 
 test('a scope beyond the bulk threshold is deleted by an IoT Hub import job, which a resumed worker follows instead of starting again', async () => {
-  const group = await stack.services.enrollments.putGroup({ enrollmentGroupId: 'big-lot', attestation: { type: 'symmetricKey' }, allocationPolicy: 'static', iotHubHostName: HUB });
+  const group = await stack.services.enrollments.putGroup({
+    enrollmentGroupId: 'big-lot',
+    attestation: { type: 'symmetricKey' },
+    allocationPolicy: 'static',
+    iotHubHostName: HUB,
+  });
   const ids = Array.from({ length: 30 }, (_, i) => `big-${i}`);
   for (let i = 0; i < ids.length; i += 15) {
-    await Promise.all(ids.slice(i, i + 15).map((id) => registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, id))));
+    await Promise.all(
+      ids
+        .slice(i, i + 15)
+        .map((id) =>
+          registerSymmetricKeyDevice(
+            stack.env,
+            id,
+            deriveDeviceKey(group.attestation.symmetricKey?.primaryKey as string, id),
+          ),
+        ),
+    );
   }
   clock.advance(60_000); // the second test starts with a full bucket, whatever the first left
   const before = devicesOnHub() as number;
   // Above 20 devices on a hub, containment takes the import-job path.
   const deps: IncidentDeps = { ...lazyServices(stack.env), importJobThreshold: 20, jobPollMs: 50 };
-  await submitIncident(deps, { id: 'inc-big', reason: 'lot key leaked', mode: 'contain', scope: { enrollmentGroupId: 'big-lot' } });
+  await submitIncident(deps, {
+    id: 'inc-big',
+    reason: 'lot key leaked',
+    mode: 'contain',
+    scope: { enrollmentGroupId: 'big-lot' },
+  });
   // Another import job already running on the hub: ours waits for it (one job at a time per hub).
   const blobs = await deps.blobs!();
   await blobs.put('other-job', 'devices.txt', JSON.stringify({ id: 'not-there', importMode: 'delete' }));
@@ -70,15 +122,32 @@ test('a scope beyond the bulk threshold is deleted by an IoT Hub import job, whi
   const done = await runIncident(deps, 'inc-big');
   expect(done?.status).toBe('contained');
   const hubStep = (done?.steps as StepState[]).find((s) => s.name === 'hub');
-  expect(hubStep).toMatchObject({ via: 'importJob', state: 'done', done: 30, total: 30, jobId: expect.any(String), path: expect.stringMatching(/^IoT Hub import job .+ \(delete mode, 30 devices\)$/) });
+  expect(hubStep).toMatchObject({
+    via: 'importJob',
+    state: 'done',
+    done: 30,
+    total: 30,
+    jobId: expect.any(String),
+    path: expect.stringMatching(/^IoT Hub import job .+ \(delete mode, 30 devices\)$/),
+  });
   expect(devicesOnHub()).toBe(before - 30);
   for (const id of ids) expect(await stack.services.hubs.hub(HUB).getDevice(id)).toBeUndefined();
 
   // A worker resumed after the job (a re-delivered message at the hub step) follows the same job and records nothing twice.
   const incidents = stack.services.store.container(CONTAINERS.incidents.name);
   const stored = await incidents.read('inc-big', 'inc-big');
-  await incidents.replace({ ...stored!, status: 'running', steps: (stored!.steps as StepState[]).map((s) => (s.name === 'hub' ? { ...s, state: 'running', done: 0 } : s)) });
+  await incidents.replace({
+    ...stored!,
+    status: 'running',
+    steps: (stored!.steps as StepState[]).map((s) => (s.name === 'hub' ? { ...s, state: 'running', done: 0 } : s)),
+  });
   expect((await runIncident(deps, 'inc-big'))?.status).toBe('contained');
-  const deletions = await stack.services.store.container(CONTAINERS.audit.name).query('SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d', { '@a': 'incident:inc-big', '@d': 'deleteDevice' }, { maxItems: 1000 });
+  const deletions = await stack.services.store
+    .container(CONTAINERS.audit.name)
+    .query(
+      'SELECT c.target.id AS id FROM c WHERE c.actor = @a AND c.action = @d',
+      { '@a': 'incident:inc-big', '@d': 'deleteDevice' },
+      { maxItems: 1000 },
+    );
   expect(deletions.items.map((d) => d.id).sort()).toEqual([...ids].sort());
 });

@@ -4,13 +4,14 @@
  * namespaces enforced; a retried upload and a re-delivered or crashed chunk enroll nothing twice.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
+
+import { randomEk } from '../../dev/ek-factory';
+import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
 import { enrollmentOf } from '../../shared/enrollment/enrollment';
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { jobIdFor } from '../../shared/use-cases/import-intake';
-import { enrollChunk } from '../../shared/use-cases/import-worker';
 import type { JobDocument } from '../../shared/use-cases/import-jobs';
-import { randomEk } from '../../dev/ek-factory';
+import { enrollChunk } from '../../shared/use-cases/import-worker';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -20,7 +21,17 @@ const ADMIN = 'Bearer dev-admin-secret-not-a-secret';
 let stack: TestStack;
 let host: RunningHost;
 
-function call(path: string, init: { method?: string; body?: string; auth?: string; type?: string; key?: string | null; idempotencyKey?: string } = {}) {
+function call(
+  path: string,
+  init: {
+    method?: string;
+    body?: string;
+    auth?: string;
+    type?: string;
+    key?: string | null;
+    idempotencyKey?: string;
+  } = {},
+) {
   const headers: Record<string, string> = { 'content-type': init.type ?? 'text/csv' };
   if (init.key !== null) headers['x-functions-key'] = init.key ?? 'fk';
   if (init.auth) headers.authorization = init.auth;
@@ -40,14 +51,28 @@ async function waitDone(location: string, auth = ACME): Promise<Json> {
   throw new Error(`import ${location} never finished`);
 }
 
-const rowsOf = async (location: string, status: string) => ((await (await call(`${location}/rows?status=${status}`, { auth: ACME })).json()) as Json).rows as Array<{ line: number; registrationId?: string; reason?: string }>;
+const rowsOf = async (location: string, status: string) =>
+  ((await (await call(`${location}/rows?status=${status}`, { auth: ACME })).json()) as Json).rows as Array<{
+    line: number;
+    registrationId?: string;
+    reason?: string;
+  }>;
 const b64 = (b: Buffer) => b.toString('base64');
 
 beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
   Object.assign(process.env, stack.env);
   const functions = await import('../../functions/index');
-  host = await startFunctionsHost({ registrations: functions.registeredFunctions(), port: 0, functionKey: 'fk', masterKey: 'mk', env: process.env, runTimers: false, queue: { retryDelaySeconds: 1 }, log: () => undefined });
+  host = await startFunctionsHost({
+    registrations: functions.registeredFunctions(),
+    port: 0,
+    functionKey: 'fk',
+    masterKey: 'mk',
+    env: process.env,
+    runTimers: false,
+    queue: { retryDelaySeconds: 1 },
+    log: () => undefined,
+  });
   process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=fk`;
 });
 afterAll(async () => {
@@ -58,7 +83,9 @@ afterAll(async () => {
 
 test('a CSV of EKs is checked row by row, enrolled in DPS, and reported for every row', async () => {
   const eks = Array.from({ length: 6 }, () => randomEk());
-  const spki = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  const spki = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .publicKey.export({ format: 'pem', type: 'spki' })
+    .toString();
   const truncated = b64(randomEk().subarray(0, 100));
   const csv = [
     'registrationId,endorsementKey,serialNumber,model,lot,color', // line 1
@@ -74,13 +101,22 @@ test('a CSV of EKs is checked row by row, enrolled in DPS, and reported for ever
     `acme-0008,${b64(eks[4])},too,many,columns,here,!`, // 20: unreadable record
     `acme-0009,${b64(eks[5])},SN-9,tpm-9670,lot-43,`, // 21
   ].join('\n');
-  const posted = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body: csv, auth: ACME, idempotencyKey: 'acme-file-1' });
+  const posted = await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    body: csv,
+    auth: ACME,
+    idempotencyKey: 'acme-file-1',
+  });
   expect(posted.status).toBe(202);
   const location = posted.headers.get('location') as string;
   expect(location).toBe(`/api/manufacturers/acme-tpm/imports/${jobIdFor('acme-tpm', 'acme-file-1')}`);
 
   const job = await waitDone(location);
-  expect(job).toMatchObject({ status: 'done', percent: 100, counts: { rows: 11, valid: 5, invalid: 4, duplicate: 2, enrolled: 5, alreadyEnrolled: 0, failed: 0 } });
+  expect(job).toMatchObject({
+    status: 'done',
+    percent: 100,
+    counts: { rows: 11, valid: 5, invalid: 4, duplicate: 2, enrolled: 5, alreadyEnrolled: 0, failed: 0 },
+  });
 
   const invalid = await rowsOf(location, 'invalid');
   expect(invalid.map((r) => [r.line, r.reason])).toEqual([
@@ -95,31 +131,65 @@ test('a CSV of EKs is checked row by row, enrolled in DPS, and reported for ever
   ]);
   const enrolled = await rowsOf(location, 'enrolled');
   expect(enrolled.map((r) => [r.line, r.registrationId])).toEqual([
-    [2, expect.stringMatching(/^[a-z2-7]{52}$/)], [3, expect.stringMatching(/^[a-z2-7]{52}$/)], [4, 'acme-0002'], [8, 'acme-0006'], [21, 'acme-0009'],
+    [2, expect.stringMatching(/^[a-z2-7]{52}$/)],
+    [3, expect.stringMatching(/^[a-z2-7]{52}$/)],
+    [4, 'acme-0002'],
+    [8, 'acme-0006'],
+    [21, 'acme-0009'],
   ]);
 
   // In DPS: TPM attestation with the TPM2B_PUBLIC, our tags, custom allocation through our webhook.
-  const derived = validateRow({ line: 2, fields: { endorsementKey: b64(eks[0]) } }, { manufacturerId: 'acme-tpm' }) as ValidRow;
+  const derived = validateRow(
+    { line: 2, fields: { endorsementKey: b64(eks[0]) } },
+    { manufacturerId: 'acme-tpm' },
+  ) as ValidRow;
   const first = await stack.services.enrollments.getEnrollment(derived.registrationId);
   expect(first).toMatchObject({
-    registrationId: derived.registrationId, attestation: { type: 'tpm', tpm: { endorsementKey: b64(eks[0]) } }, provisioningStatus: 'enabled',
-    initialTwin: { tags: { manufacturer: 'acme-tpm', lot: 'lot-42', model: 'tpm-9670', serialNumber: 'SN-0', importJob: job.jobId, maker: { color: 'red' } } },
-    allocationPolicy: 'custom', customAllocationDefinition: { webhookUrl: process.env.ALLOCATION_WEBHOOK_URL },
+    registrationId: derived.registrationId,
+    attestation: { type: 'tpm', tpm: { endorsementKey: b64(eks[0]) } },
+    provisioningStatus: 'enabled',
+    initialTwin: {
+      tags: {
+        manufacturer: 'acme-tpm',
+        lot: 'lot-42',
+        model: 'tpm-9670',
+        serialNumber: 'SN-0',
+        importJob: job.jobId,
+        maker: { color: 'red' },
+      },
+    },
+    allocationPolicy: 'custom',
+    customAllocationDefinition: { webhookUrl: process.env.ALLOCATION_WEBHOOK_URL },
   });
   expect(derived.registrationId).toMatch(/^[a-z2-7]{52}$/);
   const converted = await stack.services.enrollments.getEnrollment('acme-0006');
-  expect(Buffer.from(converted?.attestation.tpm?.endorsementKey as string, 'base64').subarray(0, 6).toString('hex')).toBe('013a0001000b');
+  expect(
+    Buffer.from(converted?.attestation.tpm?.endorsementKey as string, 'base64')
+      .subarray(0, 6)
+      .toString('hex'),
+  ).toBe('013a0001000b');
   expect(await stack.services.enrollments.getEnrollment('globex-0003')).toBeUndefined();
 
   // The same upload again (a retry): the same job, nothing enrolled twice.
-  const again = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body: csv, auth: ACME, idempotencyKey: 'acme-file-1' });
+  const again = await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    body: csv,
+    auth: ACME,
+    idempotencyKey: 'acme-file-1',
+  });
   expect(again.status).toBe(200);
   expect(((await again.json()) as Json).jobId).toBe(job.jobId);
 });
 
-test('a later file: enrolled devices are recognised, conflicts and other makers\' enrollments refused', async () => {
+test("a later file: enrolled devices are recognised, conflicts and other makers' enrollments refused", async () => {
   const ek = randomEk();
-  await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', auth: ACME, idempotencyKey: 'acme-file-2', type: 'application/x-ndjson', body: JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(ek) }) });
+  await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    auth: ACME,
+    idempotencyKey: 'acme-file-2',
+    type: 'application/x-ndjson',
+    body: JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(ek) }),
+  });
   const other = [randomEk(), randomEk(), randomEk()];
   const ndjson = [
     JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(ek), lot: 'lot-7' }), // the same device again
@@ -127,16 +197,38 @@ test('a later file: enrolled devices are recognised, conflicts and other makers\
     JSON.stringify({ registrationId: 'acme-1002', endorsementKey: b64(other[1]) }), // one ID, two EKs in one file
     '{ not json',
   ].join('\n');
-  const posted = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', auth: ACME, idempotencyKey: 'acme-file-3', type: 'application/x-ndjson', body: ndjson });
+  const posted = await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    auth: ACME,
+    idempotencyKey: 'acme-file-3',
+    type: 'application/x-ndjson',
+    body: ndjson,
+  });
   const job = await waitDone(posted.headers.get('location') as string);
-  expect(job.counts).toEqual({ rows: 4, valid: 2, invalid: 1, duplicate: 1, enrolled: 1, alreadyEnrolled: 1, failed: 0 });
-  expect((await rowsOf(posted.headers.get('location') as string, 'invalid'))[0]).toMatchObject({ line: 4, reason: expect.stringMatching(/^not JSON/) });
+  expect(job.counts).toEqual({
+    rows: 4,
+    valid: 2,
+    invalid: 1,
+    duplicate: 1,
+    enrolled: 1,
+    alreadyEnrolled: 1,
+    failed: 0,
+  });
+  expect((await rowsOf(posted.headers.get('location') as string, 'invalid'))[0]).toMatchObject({
+    line: 4,
+    reason: expect.stringMatching(/^not JSON/),
+  });
 
   // Against what DPS already holds: the same EK under another ID, the same ID with another EK.
-  const conflicts = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', auth: ACME, type: 'application/x-ndjson', body: [
-    JSON.stringify({ registrationId: 'acme-1001', endorsementKey: b64(ek) }),
-    JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(other[2]) }),
-  ].join('\n') });
+  const conflicts = await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    auth: ACME,
+    type: 'application/x-ndjson',
+    body: [
+      JSON.stringify({ registrationId: 'acme-1001', endorsementKey: b64(ek) }),
+      JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(other[2]) }),
+    ].join('\n'),
+  });
   const conflictJob = await waitDone(conflicts.headers.get('location') as string);
   expect(conflictJob.counts).toMatchObject({ valid: 2, failed: 2, enrolled: 0 });
   expect((await rowsOf(conflicts.headers.get('location') as string, 'failed')).map((r) => [r.line, r.reason])).toEqual([
@@ -145,37 +237,64 @@ test('a later file: enrolled devices are recognised, conflicts and other makers\
   ]);
   expect((await stack.services.enrollments.getEnrollment('acme-1000'))?.attestation.tpm?.endorsementKey).toBe(b64(ek));
   // The refused EK is not left claimed: it can still be enrolled under an ID of its own.
-  const retry = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', auth: ACME, type: 'application/x-ndjson', body: JSON.stringify({ registrationId: 'acme-1003', endorsementKey: b64(other[2]) }) });
+  const retry = await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    auth: ACME,
+    type: 'application/x-ndjson',
+    body: JSON.stringify({ registrationId: 'acme-1003', endorsementKey: b64(other[2]) }),
+  });
   expect((await waitDone(retry.headers.get('location') as string)).counts).toMatchObject({ enrolled: 1 });
 
   // Globex sends an EK Acme enrolled (derived ID): DPS has it, it is Acme's, so it is refused and left alone.
   const acmeEk = randomEk();
-  const acmeJob = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', auth: ACME, type: 'application/json', body: JSON.stringify([{ endorsementKey: b64(acmeEk) }]) });
+  const acmeJob = await call('/api/manufacturers/acme-tpm/imports', {
+    method: 'POST',
+    auth: ACME,
+    type: 'application/json',
+    body: JSON.stringify([{ endorsementKey: b64(acmeEk) }]),
+  });
   await waitDone(acmeJob.headers.get('location') as string);
-  const globex = await call('/api/manufacturers/globex/imports', { method: 'POST', auth: GLOBEX, type: 'application/json', body: JSON.stringify([{ endorsementKey: b64(acmeEk) }]) });
+  const globex = await call('/api/manufacturers/globex/imports', {
+    method: 'POST',
+    auth: GLOBEX,
+    type: 'application/json',
+    body: JSON.stringify([{ endorsementKey: b64(acmeEk) }]),
+  });
   const globexJob = await waitDone(globex.headers.get('location') as string, GLOBEX);
   expect(globexJob.counts).toMatchObject({ valid: 1, failed: 1, enrolled: 0 });
-  expect(((await (await call(`${globex.headers.get('location')}/rows?status=failed`, { auth: GLOBEX })).json()) as Json).rows[0].reason).toMatch(/belongs to manufacturer acme-tpm/);
+  expect(
+    ((await (await call(`${globex.headers.get('location')}/rows?status=failed`, { auth: GLOBEX })).json()) as Json)
+      .rows[0].reason,
+  ).toMatch(/belongs to manufacturer acme-tpm/);
 });
 
-test('every call needs the function key and the manufacturer\'s identity, confined to its own namespace', async () => {
+test("every call needs the function key and the manufacturer's identity, confined to its own namespace", async () => {
   const body = `endorsementKey\n${b64(randomEk())}`;
-  expect((await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: ACME, key: null })).status).toBe(401);
+  expect(
+    (await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: ACME, key: null })).status,
+  ).toBe(401);
   const noBearer = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body });
   expect(noBearer.status).toBe(401);
   expect(noBearer.headers.get('www-authenticate')).toBe('Bearer');
-  expect((await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: 'Bearer guess' })).status).toBe(401);
+  expect(
+    (await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: 'Bearer guess' })).status,
+  ).toBe(401);
   expect((await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: GLOBEX })).status).toBe(403);
   // A forged Easy Auth principal is dropped by the host, as by App Service.
   const forged = Buffer.from(JSON.stringify({ claims: [{ typ: 'roles', val: 'Admin' }] })).toString('base64');
-  const forgedCall = await fetch(`${host.baseUrl}/api/manufacturers/acme-tpm/imports/x`, { headers: { 'x-functions-key': 'fk', 'x-ms-client-principal': forged } });
+  const forgedCall = await fetch(`${host.baseUrl}/api/manufacturers/acme-tpm/imports/x`, {
+    headers: { 'x-functions-key': 'fk', 'x-ms-client-principal': forged },
+  });
   expect(forgedCall.status).toBe(401);
   const posted = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: ACME });
   const location = posted.headers.get('location') as string;
   expect((await call(location, { auth: GLOBEX })).status).toBe(403);
   expect((await call(location.replace('acme-tpm', 'globex'), { auth: GLOBEX })).status).toBe(404);
   expect((await call(location, { auth: ADMIN })).status).toBe(200);
-  expect((await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: ACME, type: 'application/pdf' })).status).toBe(400);
+  expect(
+    (await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body, auth: ACME, type: 'application/pdf' }))
+      .status,
+  ).toBe(400);
   expect((await call(`${location}/rows?status=bogus`, { auth: ACME })).status).toBe(400);
 });
 
@@ -186,23 +305,56 @@ test('a worker that died after DPS took a batch but before the checkpoint resume
   const { startImport } = await import('../../shared/use-cases/import-intake');
   const sent: unknown[] = [];
   const queues = async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) });
-  const { job } = await startImport({ store: async () => stack.services.store, events: async () => stack.services.events, queues }, {
-    rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' }, createdBy: 'test', format: 'csv',
-    body: (async function* () { yield Buffer.from(csv); })(),
-  });
+  const { job } = await startImport(
+    { store: async () => stack.services.store, events: async () => stack.services.events, queues },
+    {
+      rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' },
+      createdBy: 'test',
+      format: 'csv',
+      body: (async function* () {
+        yield Buffer.from(csv);
+      })(),
+    },
+  );
   expect(sent).toEqual([{ jobId: job.jobId, chunk: 0 }]);
 
   // The crashed attempt: DPS took the first batch of ten; the chunk document never heard of it.
-  const firstTen = eks.slice(0, 10).map((ek, i) => validateRow({ line: i + 2, fields: { registrationId: `acme-crash-${i}`, endorsementKey: b64(ek) } }, { manufacturerId: 'acme-tpm' }) as ValidRow);
-  expect((await stack.services.enrollments.bulkEnrollments('create', firstTen.map((r) => enrollmentOf(r, 'acme-tpm', job.jobId)))).isSuccessful).toBe(true);
+  const firstTen = eks
+    .slice(0, 10)
+    .map(
+      (ek, i) =>
+        validateRow(
+          { line: i + 2, fields: { registrationId: `acme-crash-${i}`, endorsementKey: b64(ek) } },
+          { manufacturerId: 'acme-tpm' },
+        ) as ValidRow,
+    );
+  expect(
+    (
+      await stack.services.enrollments.bulkEnrollments(
+        'create',
+        firstTen.map((r) => enrollmentOf(r, 'acme-tpm', job.jobId)),
+      )
+    ).isSuccessful,
+  ).toBe(true);
 
-  const deps = { store: async () => stack.services.store, events: async () => stack.services.events, enrollments: async () => stack.services.enrollments };
+  const deps = {
+    store: async () => stack.services.store,
+    events: async () => stack.services.events,
+    enrollments: async () => stack.services.enrollments,
+  };
   const chunk = await enrollChunk(deps, { jobId: job.jobId, chunk: 0 });
   expect(chunk?.rows.map((r) => r.status)).toEqual(Array(25).fill('enrolled'));
   await enrollChunk(deps, { jobId: job.jobId, chunk: 0 }); // re-delivered message
   const stored = (await stack.services.store.container('imports').read(job.jobId, job.jobId)) as JobDocument;
-  expect(stored).toMatchObject({ status: 'done', chunksDone: 1, counts: { valid: 25, enrolled: 25, alreadyEnrolled: 0, failed: 0 } });
-  for (let i = 0; i < 25; i++) expect((await stack.services.enrollments.getEnrollment(`acme-crash-${i}`))?.attestation.tpm?.endorsementKey).toBe(b64(eks[i]));
+  expect(stored).toMatchObject({
+    status: 'done',
+    chunksDone: 1,
+    counts: { valid: 25, enrolled: 25, alreadyEnrolled: 0, failed: 0 },
+  });
+  for (let i = 0; i < 25; i++)
+    expect((await stack.services.enrollments.getEnrollment(`acme-crash-${i}`))?.attestation.tpm?.endorsementKey).toBe(
+      b64(eks[i]),
+    );
 });
 
 test('a manufacturer that signs its files: a tampered file is refused before anything is enrolled', async () => {
@@ -211,19 +363,38 @@ test('a manufacturer that signs its files: a tampered file is refused before any
   const { fileVerifier } = await import('../../shared/enrollment/file-signature');
   const { startImport } = await import('../../shared/use-cases/import-intake');
   const signer = await issue({ subject: 'CN=Initech file signing' });
-  const csv = ['registrationId,endorsementKey', `acme-signed-1,${b64(randomEk())}`, `acme-signed-2,${b64(randomEk())}`].join('\n');
+  const csv = [
+    'registrationId,endorsementKey',
+    `acme-signed-1,${b64(randomEk())}`,
+    `acme-signed-2,${b64(randomEk())}`,
+  ].join('\n');
   const signature = createSign('sha256').update(csv).sign(signer.keyPem).toString('base64');
   const sent: unknown[] = [];
-  const deps = { store: async () => stack.services.store, events: async () => stack.services.events, queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }) };
-  const run = (text: string, key: string) => startImport(deps, {
-    rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' }, createdBy: 'test', format: 'csv', idempotencyKey: key,
-    body: (async function* () { for (let i = 0; i < text.length; i += 100) yield Buffer.from(text.slice(i, i + 100)); })(),
-    signature: fileVerifier([signer.certPem], signature),
-  });
+  const deps = {
+    store: async () => stack.services.store,
+    events: async () => stack.services.events,
+    queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }),
+  };
+  const run = (text: string, key: string) =>
+    startImport(deps, {
+      rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' },
+      createdBy: 'test',
+      format: 'csv',
+      idempotencyKey: key,
+      body: (async function* () {
+        for (let i = 0; i < text.length; i += 100) yield Buffer.from(text.slice(i, i + 100));
+      })(),
+      signature: fileVerifier([signer.certPem], signature),
+    });
   const tampered = await run(csv.replace('acme-signed-2', 'acme-signed-9'), 'signed-file');
-  expect(tampered.job).toMatchObject({ status: 'failed', reason: expect.stringContaining('signature does not verify') });
+  expect(tampered.job).toMatchObject({
+    status: 'failed',
+    reason: expect.stringContaining('signature does not verify'),
+  });
   expect(sent).toEqual([]);
-  expect(await stack.services.store.container('imports').read(`${tampered.job.jobId}.0`, tampered.job.jobId)).toBeUndefined();
+  expect(
+    await stack.services.store.container('imports').read(`${tampered.job.jobId}.0`, tampered.job.jobId),
+  ).toBeUndefined();
   // The genuine file under the same key starts the job again.
   const genuine = await run(csv, 'signed-file');
   expect(genuine.job).toMatchObject({ jobId: tampered.job.jobId, status: 'enrolling', counts: { valid: 2 } });
@@ -236,12 +407,32 @@ test('the command line uploads a file, follows the job to its end and prints the
   const { join } = await import('node:path');
   const { buildProgram } = await import('../../cli/program');
   const file = join(mkdtempSync(join(tmpdir(), 'cli-')), 'lot-77.csv');
-  writeFileSync(file, ['registrationId,endorsementKey,lot', `acme-cli-1,${b64(randomEk())},lot-77`, `acme-cli-2,${b64(randomEk())},lot-77`, 'acme-cli-3,AAAA,lot-77'].join('\n'));
-  Object.assign(process.env, { DPS_LIFECYCLE_URL: host.baseUrl, DPS_LIFECYCLE_FUNCTION_KEY: 'fk', DPS_LIFECYCLE_TOKEN: ACME.slice('Bearer '.length) });
+  writeFileSync(
+    file,
+    [
+      'registrationId,endorsementKey,lot',
+      `acme-cli-1,${b64(randomEk())},lot-77`,
+      `acme-cli-2,${b64(randomEk())},lot-77`,
+      'acme-cli-3,AAAA,lot-77',
+    ].join('\n'),
+  );
+  Object.assign(process.env, {
+    DPS_LIFECYCLE_URL: host.baseUrl,
+    DPS_LIFECYCLE_FUNCTION_KEY: 'fk',
+    DPS_LIFECYCLE_TOKEN: ACME.slice('Bearer '.length),
+  });
   const printed: string[] = [];
   const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
   try {
-    await buildProgram().parseAsync(['node', 'dps-lifecycle', 'import', file, '--manufacturer', 'acme-tpm', '--follow']);
+    await buildProgram().parseAsync([
+      'node',
+      'dps-lifecycle',
+      'import',
+      file,
+      '--manufacturer',
+      'acme-tpm',
+      '--follow',
+    ]);
     const out = printed.join('\n');
     expect(out).toMatch(/^job acme-tpm-[0-9a-f]{24}$/m);
     expect(out).toContain('done: 3 rows, 2 valid, 1 invalid, 0 duplicate | 2 enrolled, 0 already, 0 failed');
@@ -252,31 +443,83 @@ test('the command line uploads a file, follows the job to its end and prints the
   } finally {
     log.mockRestore();
   }
-  expect((await stack.services.enrollments.getEnrollment('acme-cli-2'))?.initialTwin?.tags).toMatchObject({ lot: 'lot-77', manufacturer: 'acme-tpm' });
+  expect((await stack.services.enrollments.getEnrollment('acme-cli-2'))?.initialTwin?.tags).toMatchObject({
+    lot: 'lot-77',
+    manufacturer: 'acme-tpm',
+  });
 });
 
 test('the same upload sent again while the first is still being read is not read twice; an abandoned one is started again', async () => {
   const { startImport } = await import('../../shared/use-cases/import-intake');
   const sent: unknown[] = [];
-  const deps = { store: async () => stack.services.store, events: async () => stack.services.events, queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }) };
+  const deps = {
+    store: async () => stack.services.store,
+    events: async () => stack.services.events,
+    queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }),
+  };
   let release: () => void = () => undefined;
-  const paused = new Promise<void>((r) => { release = r; });
+  const paused = new Promise<void>((r) => {
+    release = r;
+  });
   // The body is read only after the job is written: once the first byte is pulled, the job exists.
   let pulled: () => void = () => undefined;
-  const reading = new Promise<void>((r) => { pulled = r; });
+  const reading = new Promise<void>((r) => {
+    pulled = r;
+  });
   const csv = (id: string) => ['registrationId,endorsementKey', `${id},${b64(randomEk())}`].join('\n');
-  const request = (body: AsyncIterable<Uint8Array>) => ({ rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' }, createdBy: 'test', format: 'csv' as const, idempotencyKey: 'slow-upload', body });
-  const first = startImport(deps, request((async function* () { pulled(); yield Buffer.from('registrationId,endorsementKey\n'); await paused; yield Buffer.from(`acme-slow-1,${b64(randomEk())}\n`); })()));
+  const request = (body: AsyncIterable<Uint8Array>) => ({
+    rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' },
+    createdBy: 'test',
+    format: 'csv' as const,
+    idempotencyKey: 'slow-upload',
+    body,
+  });
+  const first = startImport(
+    deps,
+    request(
+      (async function* () {
+        pulled();
+        yield Buffer.from('registrationId,endorsementKey\n');
+        await paused;
+        yield Buffer.from(`acme-slow-1,${b64(randomEk())}\n`);
+      })(),
+    ),
+  );
   await reading;
-  const second = await startImport(deps, request((async function* () { yield Buffer.from(csv('acme-slow-2')); })()));
+  const second = await startImport(
+    deps,
+    request(
+      (async function* () {
+        yield Buffer.from(csv('acme-slow-2'));
+      })(),
+    ),
+  );
   expect(second).toMatchObject({ kind: 'existing', job: { status: 'validating' } });
   release();
   expect((await first).job).toMatchObject({ status: 'enrolling', counts: { rows: 1, valid: 1 } });
 
   // An upload whose instance died while reading: after two minutes of silence, the retry reads it again.
   const jobs = stack.services.store.container('imports');
-  const { job } = await startImport(deps, { ...request((async function* () { yield Buffer.from(csv('acme-dead-1')); })()), idempotencyKey: 'dead-upload' });
-  await jobs.replace({ ...(await jobs.read(job.jobId, job.jobId))!, status: 'validating', updatedAt: new Date(Date.now() - 5 * 60_000).toISOString() });
-  const retried = await startImport(deps, { ...request((async function* () { yield Buffer.from(csv('acme-dead-1')); })()), idempotencyKey: 'dead-upload' });
+  const { job } = await startImport(deps, {
+    ...request(
+      (async function* () {
+        yield Buffer.from(csv('acme-dead-1'));
+      })(),
+    ),
+    idempotencyKey: 'dead-upload',
+  });
+  await jobs.replace({
+    ...(await jobs.read(job.jobId, job.jobId))!,
+    status: 'validating',
+    updatedAt: new Date(Date.now() - 5 * 60_000).toISOString(),
+  });
+  const retried = await startImport(deps, {
+    ...request(
+      (async function* () {
+        yield Buffer.from(csv('acme-dead-1'));
+      })(),
+    ),
+    idempotencyKey: 'dead-upload',
+  });
   expect(retried).toMatchObject({ kind: 'accepted', job: { jobId: job.jobId, status: 'enrolling' } });
 });

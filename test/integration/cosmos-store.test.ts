@@ -1,14 +1,22 @@
 /** The Cosmos adapter (@azure/cosmos underneath) against the embedded server the local stack runs. */
-import { ConflictError } from '../../shared/errors';
 import { CONTAINERS } from '../../shared/containers';
+import { ConflictError } from '../../shared/errors';
 import type { StoredDocument } from '../../shared/ports';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
-beforeAll(async () => { stack = await startTestStack(); });
-afterAll(async () => { await stack.close(); });
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
 
-interface Job extends StoredDocument { jobId: string; status: string; rows: number }
+interface Job extends StoredDocument {
+  jobId: string;
+  status: string;
+  rows: number;
+}
 
 test('the stack creates every container with the partition key the code uses', async () => {
   const db = stack.cosmos.client.database(stack.env.COSMOS_DATABASE);
@@ -21,7 +29,9 @@ test('the stack creates every container with the partition key the code uses', a
 test('CRUD, conflicts and etag preconditions', async () => {
   const jobs = stack.services.store.container<Job>(CONTAINERS.imports.name);
   const created = await jobs.create({ id: 'job-1', jobId: 'job-1', status: 'validating', rows: 0 });
-  await expect(jobs.create({ id: 'job-1', jobId: 'job-1', status: 'x', rows: 0 })).rejects.toBeInstanceOf(ConflictError);
+  await expect(jobs.create({ id: 'job-1', jobId: 'job-1', status: 'x', rows: 0 })).rejects.toBeInstanceOf(
+    ConflictError,
+  );
   const replaced = await jobs.replace({ ...created, status: 'enrolling' });
   expect(replaced._etag).not.toBe(created._etag);
   await expect(jobs.replace({ ...created, status: 'lost update' })).rejects.toMatchObject({ status: 412 });
@@ -32,11 +42,16 @@ test('CRUD, conflicts and etag preconditions', async () => {
 
 test('parameterised queries page with continuation tokens', async () => {
   const jobs = stack.services.store.container<Job>(CONTAINERS.imports.name);
-  for (let i = 0; i < 25; i++) await jobs.upsert({ id: `row-${i}`, jobId: 'job-2', status: i % 5 === 0 ? 'invalid' : 'valid', rows: i });
+  for (let i = 0; i < 25; i++)
+    await jobs.upsert({ id: `row-${i}`, jobId: 'job-2', status: i % 5 === 0 ? 'invalid' : 'valid', rows: i });
   const seen: number[] = [];
   let token: string | undefined;
   do {
-    const page = await jobs.query('SELECT * FROM c WHERE c.jobId = @job AND c.status = @status ORDER BY c.rows', { '@job': 'job-2', '@status': 'valid' }, { maxItems: 7, continuationToken: token, partitionKey: 'job-2' });
+    const page = await jobs.query(
+      'SELECT * FROM c WHERE c.jobId = @job AND c.status = @status ORDER BY c.rows',
+      { '@job': 'job-2', '@status': 'valid' },
+      { maxItems: 7, continuationToken: token, partitionKey: 'job-2' },
+    );
     seen.push(...page.items.map((d) => d.rows));
     token = page.continuationToken;
   } while (token);

@@ -3,8 +3,8 @@
  * allocation; the simulator calls our webhook (served by the local Functions host, function key checked) and
  * creates the device on the hub the webhook chose, with the initial twin.
  */
-import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
+import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -16,7 +16,16 @@ beforeAll(async () => {
   stack = await startTestStack({ webhook: { retry: { attempts: 3, firstDelayMs: 10, incrementMs: 10 } } });
   Object.assign(process.env, stack.env);
   const { registeredFunctions } = await import('../../functions/index');
-  host = await startFunctionsHost({ registrations: registeredFunctions(), port: 0, functionKey: 'fk-test', masterKey: 'mk-test', env: stack.env, runTimers: false, driveQueues: false, log: () => undefined });
+  host = await startFunctionsHost({
+    registrations: registeredFunctions(),
+    port: 0,
+    functionKey: 'fk-test',
+    masterKey: 'mk-test',
+    env: stack.env,
+    runTimers: false,
+    driveQueues: false,
+    log: () => undefined,
+  });
   groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk-test`)).primaryKey;
 });
 afterAll(async () => {
@@ -27,7 +36,9 @@ afterAll(async () => {
 
 test('a device registers through the custom allocation webhook and lands on the chosen hub with its twin', async () => {
   const id = 'thermostat-0001';
-  const result = await registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(groupKey, id), { modelId: 'dtmi:contoso:thermostat;1' });
+  const result = await registerSymmetricKeyDevice(stack.env, id, deriveDeviceKey(groupKey, id), {
+    modelId: 'dtmi:contoso:thermostat;1',
+  });
   expect(stack.env.IOTHUB_HOST_NAMES.split(',')).toContain(result.assignedHub);
   expect(result.deviceId).toBe(id);
 
@@ -57,20 +68,33 @@ test('devices spread over the linked hubs', async () => {
 });
 
 test('a wrong device key is refused by DPS', async () => {
-  await expect(registerSymmetricKeyDevice(stack.env, 'intruder', deriveDeviceKey(Buffer.from('not the group key').toString('base64'), 'intruder'))).rejects.toThrow();
+  await expect(
+    registerSymmetricKeyDevice(
+      stack.env,
+      'intruder',
+      deriveDeviceKey(Buffer.from('not the group key').toString('base64'), 'intruder'),
+    ),
+  ).rejects.toThrow();
   expect(await stack.services.enrollments.getRegistrationState('intruder')).toBeUndefined();
 });
 
 test('a webhook that refuses (wrong function key → 401) fails the registration with DPS’s error code', async () => {
   await stack.services.enrollments.putGroup({
-    enrollmentGroupId: 'wrong-key-group', attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: groupKey, secondaryKey: groupKey } },
-    allocationPolicy: 'custom', customAllocationDefinition: { webhookUrl: `${host.baseUrl}/api/allocate?code=wrong`, apiVersion: '2021-10-01' },
+    enrollmentGroupId: 'wrong-key-group',
+    attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: groupKey, secondaryKey: groupKey } },
+    allocationPolicy: 'custom',
+    customAllocationDefinition: { webhookUrl: `${host.baseUrl}/api/allocate?code=wrong`, apiVersion: '2021-10-01' },
   });
   // Both groups share the key; with the demo group gone, the device can only attest through the wrong-key group.
   await stack.services.enrollments.deleteGroup('demo-custom-allocation');
   try {
-    await expect(registerSymmetricKeyDevice(stack.env, 'refused-1', deriveDeviceKey(groupKey, 'refused-1'))).rejects.toThrow();
-    expect(await stack.services.enrollments.getRegistrationState('refused-1')).toMatchObject({ status: 'failed', errorCode: 400209 });
+    await expect(
+      registerSymmetricKeyDevice(stack.env, 'refused-1', deriveDeviceKey(groupKey, 'refused-1')),
+    ).rejects.toThrow();
+    expect(await stack.services.enrollments.getRegistrationState('refused-1')).toMatchObject({
+      status: 'failed',
+      errorCode: 400209,
+    });
   } finally {
     await stack.services.enrollments.deleteGroup('wrong-key-group');
     groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk-test`)).primaryKey;
@@ -80,7 +104,11 @@ test('a webhook that refuses (wrong function key → 401) fails the registration
 test('the local host checks function keys and serves anonymous routes without one', async () => {
   expect((await fetch(`${host.baseUrl}/api/allocate`, { method: 'POST', body: '{}' })).status).toBe(401);
   expect((await fetch(`${host.baseUrl}/api/allocate?code=nope`, { method: 'POST', body: '{}' })).status).toBe(401);
-  const bad = await fetch(`${host.baseUrl}/api/allocate`, { method: 'POST', body: 'not json', headers: { 'x-functions-key': 'fk-test' } });
+  const bad = await fetch(`${host.baseUrl}/api/allocate`, {
+    method: 'POST',
+    body: 'not json',
+    headers: { 'x-functions-key': 'fk-test' },
+  });
   expect(bad.status).toBe(400);
   expect(((await bad.json()) as { reason: string }).reason).toMatch(/not JSON/);
   expect((await fetch(`${host.baseUrl}/api/health`)).status).toBe(200);

@@ -1,18 +1,26 @@
 /** The DPS adapter (azure-iot-provisioning-service underneath) against the local simulator. */
 import { ProvisioningServiceClient } from 'azure-iot-provisioning-service';
-import { ConflictError, NotFoundError, ThrottledError, AccessDeniedError } from '../../shared/errors';
+
 import { dpsClient, DpsEnrollments } from '../../shared/azure/dps';
 import { iotTransport } from '../../shared/azure/transport';
 import type { IndividualEnrollment } from '../../shared/dps-types';
+import { AccessDeniedError, ConflictError, NotFoundError, ThrottledError } from '../../shared/errors';
 import { manualClock } from '../support/manual-clock';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const EK = Buffer.alloc(316, 7).toString('base64');
-const tpm = (registrationId: string): IndividualEnrollment => ({ registrationId, attestation: { type: 'tpm', tpm: { endorsementKey: EK } } });
+const tpm = (registrationId: string): IndividualEnrollment => ({
+  registrationId,
+  attestation: { type: 'tpm', tpm: { endorsementKey: EK } },
+});
 
 let stack: TestStack;
-beforeAll(async () => { stack = await startTestStack(); });
-afterAll(async () => { await stack.close(); });
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
 
 test('individual enrollment CRUD with etags', async () => {
   const dps = stack.services.enrollments;
@@ -41,9 +49,17 @@ test('bulk create reports each row, refuses more than the batch limit, and queri
 
   const again = await dps.bulkEnrollments('create', [tpm('bulk-0'), tpm('bulk-new'), tpm('-bad-id')]);
   expect(again.isSuccessful).toBe(false);
-  expect(again.errors.map((e) => [e.registrationId, e.errorCode])).toEqual([['bulk-0', 409201], ['-bad-id', 400004]]);
+  expect(again.errors.map((e) => [e.registrationId, e.errorCode])).toEqual([
+    ['bulk-0', 409201],
+    ['-bad-id', 400004],
+  ]);
 
-  await expect(dps.bulkEnrollments('create', Array.from({ length: 11 }, (_, i) => tpm(`x-${i}`)))).rejects.toThrow(RangeError);
+  await expect(
+    dps.bulkEnrollments(
+      'create',
+      Array.from({ length: 11 }, (_, i) => tpm(`x-${i}`)),
+    ),
+  ).rejects.toThrow(RangeError);
 
   const seen: string[] = [];
   let token: string | undefined;
@@ -55,7 +71,9 @@ test('bulk create reports each row, refuses more than the batch limit, and queri
     pages++;
   } while (token);
   expect(pages).toBe(3);
-  expect(seen.filter((id) => id.startsWith('bulk-')).sort()).toEqual([...batch.map((e) => e.registrationId), 'bulk-new'].sort());
+  expect(seen.filter((id) => id.startsWith('bulk-')).sort()).toEqual(
+    [...batch.map((e) => e.registrationId), 'bulk-new'].sort(),
+  );
 
   const del = await dps.bulkEnrollments('delete', batch.slice(0, 3));
   expect(del.isSuccessful).toBe(true);
@@ -69,18 +87,29 @@ test('enrollment groups generate symmetric keys; registration states are 404 unt
   expect((await dps.getGroup('line-7'))?.etag).toBe(group.etag);
   expect(await dps.getRegistrationState('nobody')).toBeUndefined();
   expect((await dps.queryGroupRegistrations('line-7', 10)).items).toEqual([]);
-  await expect(dps.putGroup({ enrollmentGroupId: 'tpm-group', attestation: { type: 'tpm', tpm: { endorsementKey: EK } } })).rejects.toThrow(/TPM/);
+  await expect(
+    dps.putGroup({ enrollmentGroupId: 'tpm-group', attestation: { type: 'tpm', tpm: { endorsementKey: EK } } }),
+  ).rejects.toThrow(/TPM/);
 });
 
 test('a wrong SAS key is refused with 401', async () => {
-  const wrong = stack.env.DPS_CONNECTION_STRING.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=' + Buffer.from('wrong key').toString('base64'));
+  const wrong = stack.env.DPS_CONNECTION_STRING.replace(
+    /SharedAccessKey=[^;]+/,
+    'SharedAccessKey=' + Buffer.from('wrong key').toString('base64'),
+  );
   const dps = new DpsEnrollments(dpsClient({ connectionString: wrong }, iotTransport(stack.env)));
   await expect(dps.getEnrollment('anything')).rejects.toBeInstanceOf(AccessDeniedError);
 });
 
 test('the SDK’s own documented calls work unchanged against the simulator', async () => {
-  const client: ProvisioningServiceClient = dpsClient({ connectionString: stack.env.DPS_CONNECTION_STRING }, iotTransport(stack.env));
-  const { responseBody } = await client.createOrUpdateIndividualEnrollment({ registrationId: 'sdk-doc-1', attestation: { type: 'tpm', tpm: { endorsementKey: EK } } } as never);
+  const client: ProvisioningServiceClient = dpsClient(
+    { connectionString: stack.env.DPS_CONNECTION_STRING },
+    iotTransport(stack.env),
+  );
+  const { responseBody } = await client.createOrUpdateIndividualEnrollment({
+    registrationId: 'sdk-doc-1',
+    attestation: { type: 'tpm', tpm: { endorsementKey: EK } },
+  } as never);
   expect(responseBody.registrationId).toBe('sdk-doc-1');
   const attestation = await client.getIndividualEnrollmentAttestationMechanism('sdk-doc-1');
   expect(attestation.responseBody.tpm?.endorsementKey).toBe(EK);
@@ -94,12 +123,17 @@ describe('throttling', () => {
   beforeAll(async () => {
     small = await startTestStack({ clock: clock.now, quotas: { dpsOperationsPerMinute: 60, burstSeconds: 3 } });
   });
-  afterAll(async () => { await small.close(); });
+  afterAll(async () => {
+    await small.close();
+  });
 
   test('DPS answers 429 with Retry-After once the operations quota is spent, and serves again after it', async () => {
     const dps = small.services.enrollments;
     for (let i = 0; i < 3; i++) await expect(dps.getEnrollment(`nobody-${i}`)).resolves.toBeUndefined();
-    const throttled = await dps.getEnrollment('one-too-many').then(() => undefined, (err: unknown) => err as ThrottledError);
+    const throttled = await dps.getEnrollment('one-too-many').then(
+      () => undefined,
+      (err: unknown) => err as ThrottledError,
+    );
     expect(throttled).toBeInstanceOf(ThrottledError);
     expect(throttled?.code).toBe(429001);
     expect(throttled?.retryAfterMs).toBe(1000); // one operation refills in one second

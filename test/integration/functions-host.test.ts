@@ -4,13 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import type { InvocationContext } from '@azure/functions';
-import { startFunctionsHost, type RunningHost } from '../../dev/host/host';
-import { queueService, StorageQueues } from '../../shared/azure/queues';
+
+import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
 import { decodeQueueMessage } from '../../dev/host/queue-driver';
-import { NdjsonEventLog } from '../../shared/local/event-log';
 import { type FunctionRegistration, http, registeredFunctions } from '../../functions/edge/registry';
+import { queueService, StorageQueues } from '../../shared/azure/queues';
 import { ThrottledError } from '../../shared/errors';
+import { NdjsonEventLog } from '../../shared/local/event-log';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -22,9 +24,22 @@ const record = (fn: string) => async (input: unknown, context: InvocationContext
 };
 
 const registrations: FunctionRegistration[] = [
-  { name: 'work', trigger: 'storageQueue', options: { queueName: 'work-items', connection: 'AzureWebJobsStorage', handler: record('work') } },
+  {
+    name: 'work',
+    trigger: 'storageQueue',
+    options: { queueName: 'work-items', connection: 'AzureWebJobsStorage', handler: record('work') },
+  },
   { name: 'tick', trigger: 'timer', options: { schedule: '0 0 3 * * *', handler: record('tick') } },
-  { name: 'alerts', trigger: 'eventHub', options: { eventHubName: 'security-alerts', connection: 'EVENTHUB_CONNECTION', cardinality: 'many', handler: record('alerts') } },
+  {
+    name: 'alerts',
+    trigger: 'eventHub',
+    options: {
+      eventHubName: 'security-alerts',
+      connection: 'EVENTHUB_CONNECTION',
+      cardinality: 'many',
+      handler: record('alerts'),
+    },
+  },
 ];
 
 const until = async (check: () => boolean, ms = 10000) => {
@@ -36,11 +51,27 @@ const until = async (check: () => boolean, ms = 10000) => {
 };
 
 // Registered the way trigger files register, so it carries the one error-to-HTTP mapping.
-http('throttled', { route: 'throttled', methods: ['GET'], authLevel: 'function', handler: async () => { throw new ThrottledError('DPS said 429', 4000, 429001); } });
+http('throttled', {
+  route: 'throttled',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: async () => {
+    throw new ThrottledError('DPS said 429', 4000, 429001);
+  },
+});
 
 beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
-  host = await startFunctionsHost({ registrations: [...registrations, ...registeredFunctions()], port: 0, functionKey: 'fk', masterKey: 'mk', env: stack.env, runTimers: false, queue: { maxDequeueCount: 2, retryDelaySeconds: 0 }, log: () => undefined });
+  host = await startFunctionsHost({
+    registrations: [...registrations, ...registeredFunctions()],
+    port: 0,
+    functionKey: 'fk',
+    masterKey: 'mk',
+    env: stack.env,
+    runTimers: false,
+    queue: { maxDequeueCount: 2, retryDelaySeconds: 0 },
+    log: () => undefined,
+  });
 });
 afterAll(async () => {
   await host?.close();
@@ -66,7 +97,12 @@ test('a queue message reaches its function once and is deleted; a failing one is
 });
 
 test('the admin API runs a timer and feeds an Event Hubs trigger; it wants the master key', async () => {
-  const post = (path: string, body: unknown, key = 'mk') => fetch(`${host.baseUrl}${path}`, { method: 'POST', headers: { 'x-functions-key': key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown, key = 'mk') =>
+    fetch(`${host.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'x-functions-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   expect((await post('/admin/functions/tick', {}, 'fk')).status).toBe(401);
   expect((await post('/admin/functions/tick', {})).status).toBe(202);
   expect(seen.filter((s) => s.fn === 'tick')).toHaveLength(1);
@@ -78,10 +114,18 @@ test('the admin API runs a timer and feeds an Event Hubs trigger; it wants the m
 test('the local event log is append-only NDJSON, one event a line, in publish order', async () => {
   const path = join(stack.dataDir, 'events-test.ndjson');
   const log = new NdjsonEventLog(path);
-  const event = (n: number) => ({ type: 'test.happened', subject: `device-${n}`, time: new Date(0).toISOString(), data: { n } });
+  const event = (n: number) => ({
+    type: 'test.happened',
+    subject: `device-${n}`,
+    time: new Date(0).toISOString(),
+    data: { n },
+  });
   await Promise.all([log.publish([event(1), event(2)]), log.publish([event(3)])]);
   await log.publish([event(4)]);
-  const lines = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(lines.map((e) => e.data.n)).toEqual([1, 2, 3, 4]);
 });
 

@@ -1,12 +1,16 @@
 /** The IoT Hub adapter (azure-iothub's Registry underneath) against the local simulator. */
-import { AccessDeniedError, ConflictError, ThrottledError } from '../../shared/errors';
-import { IotHubRegistry, hubRegistry } from '../../shared/azure/hub';
+import { hubRegistry, IotHubRegistry } from '../../shared/azure/hub';
 import { iotTransport } from '../../shared/azure/transport';
+import { AccessDeniedError, ConflictError, ThrottledError } from '../../shared/errors';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
-beforeAll(async () => { stack = await startTestStack(); });
-afterAll(async () => { await stack.close(); });
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack.close();
+});
 
 const hubName = 'hub-eu-1.azure-devices.net';
 
@@ -47,15 +51,22 @@ test('bulk create and bulk delete of 100 devices, refusing 101', async () => {
 });
 
 test('a wrong SAS key is refused with 401', async () => {
-  const cs = stack.env.IOTHUB_CONNECTION_STRINGS.split(',')[0].replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=' + Buffer.from('nope').toString('base64'));
+  const cs = stack.env.IOTHUB_CONNECTION_STRINGS.split(',')[0].replace(
+    /SharedAccessKey=[^;]+/,
+    'SharedAccessKey=' + Buffer.from('nope').toString('base64'),
+  );
   const hub = new IotHubRegistry(hubName, hubRegistry({ connectionString: cs }, iotTransport(stack.env)));
   await expect(hub.getDevice('x')).rejects.toBeInstanceOf(AccessDeniedError);
 });
 
 describe('registry throttle', () => {
   let small: TestStack;
-  beforeAll(async () => { small = await startTestStack({ quotas: { registryOpsPerMinutePerUnit: 100, burstSeconds: 30 } }); });
-  afterAll(async () => { await small.close(); });
+  beforeAll(async () => {
+    small = await startTestStack({ quotas: { registryOpsPerMinutePerUnit: 100, burstSeconds: 30 } });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
 
   test('bulk writes count per device: 50 pass, the next 50 within the burst get 429 with Retry-After', async () => {
     const hub = small.services.hubs.hub(hubName);

@@ -2,13 +2,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import type { LocalSettings } from '../../dev/local-settings';
-import { startLocalStack, type LocalStack, type StackOptions } from '../../dev/stack';
+import { type LocalStack, type StackOptions, startLocalStack } from '../../dev/stack';
 import { buildServices, type Services } from '../../shared/composition';
 
 const ROOT = join(__dirname, '..', '..');
-export const EXAMPLE_SETTINGS = JSON.parse(readFileSync(join(ROOT, 'local.settings.example.json'), 'utf8')) as LocalSettings;
-for (const name of ['ALLOCATION_POLICY_FILE', 'MANUFACTURERS_FILE']) EXAMPLE_SETTINGS.Values[name] = join(ROOT, EXAMPLE_SETTINGS.Values[name]);
+export const EXAMPLE_SETTINGS = JSON.parse(
+  readFileSync(join(ROOT, 'local.settings.example.json'), 'utf8'),
+) as LocalSettings;
+for (const name of ['ALLOCATION_POLICY_FILE', 'MANUFACTURERS_FILE'])
+  EXAMPLE_SETTINGS.Values[name] = join(ROOT, EXAMPLE_SETTINGS.Values[name]);
 
 export interface TestStack extends LocalStack {
   services: Services;
@@ -20,10 +24,19 @@ const UNTHROTTLED = { dpsOperationsPerMinute: 1e7, dpsRegistrationsPerMinute: 1e
 
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-'));
-  const stack = await startLocalStack(EXAMPLE_SETTINGS, { dataDir, persistent: false, withStorage: false, pollAfterSeconds: 0, ...options, quotas: { ...UNTHROTTLED, ...options.quotas } });
+  const stack = await startLocalStack(EXAMPLE_SETTINGS, {
+    dataDir,
+    persistent: false,
+    withStorage: false,
+    pollAfterSeconds: 0,
+    ...options,
+    quotas: { ...UNTHROTTLED, ...options.quotas },
+  });
   const services = await buildServices(stack.env);
   return {
-    ...stack, services, dataDir,
+    ...stack,
+    services,
+    dataDir,
     close: async () => {
       await services.events.close();
       await stack.close();

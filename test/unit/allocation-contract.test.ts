@@ -1,6 +1,7 @@
 /** DPS's AllocationRequest in its exact shapes (test/fixtures): parsed, or refused with a reason. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { parseAllocationRequest } from '../../shared/allocation/contract';
 
 export const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8'));
@@ -20,15 +21,23 @@ test('currentIoTHubHostName (older docs’ spelling) is read too', () => {
   const request = fixture('allocation-request.symmetric-key-group.json');
   request.deviceRuntimeContext.currentIoTHubHostName = 'contoso-west-hub.azure-devices.net';
   const parsed = parseAllocationRequest(request);
-  expect(parsed.ok && parsed.value.deviceRuntimeContext.currentIotHubHostName).toBe('contoso-west-hub.azure-devices.net');
+  expect(parsed.ok && parsed.value.deviceRuntimeContext.currentIotHubHostName).toBe(
+    'contoso-west-hub.azure-devices.net',
+  );
 });
 
 test.each([
   [null, /JSON object/],
   [{ linkedHubs: ['h'] }, /deviceRuntimeContext is missing/],
   [{ deviceRuntimeContext: {}, linkedHubs: ['h'], enrollmentGroup: {} }, /registrationId is missing/],
-  [{ deviceRuntimeContext: { registrationId: 'd' }, linkedHubs: [], enrollmentGroup: {} }, /linkedHubs is missing or empty/],
-  [{ deviceRuntimeContext: { registrationId: 'd' }, linkedHubs: ['h'] }, /Neither individualEnrollment nor enrollmentGroup/],
+  [
+    { deviceRuntimeContext: { registrationId: 'd' }, linkedHubs: [], enrollmentGroup: {} },
+    /linkedHubs is missing or empty/,
+  ],
+  [
+    { deviceRuntimeContext: { registrationId: 'd' }, linkedHubs: ['h'] },
+    /Neither individualEnrollment nor enrollmentGroup/,
+  ],
 ])('a malformed request is refused with its reason (%#)', (body, reason) => {
   const parsed = parseAllocationRequest(body);
   expect(parsed.ok).toBe(false);

@@ -1,13 +1,16 @@
 /** The policy engine on DPS's exact request shapes: rules, pools, stickiness, capacity, templates, the deny list. */
-import { parseAllocationRequest, type AllocationRequest } from '../../shared/allocation/contract';
-import { snapshotOf, type DenyEntry } from '../../shared/allocation/deny-list';
+import { type AllocationRequest, parseAllocationRequest } from '../../shared/allocation/contract';
+import { type DenyEntry, snapshotOf } from '../../shared/allocation/deny-list';
 import { decide, type Snapshots } from '../../shared/allocation/engine';
 import { compilePolicy, PolicyError } from '../../shared/allocation/policy';
 import { fixture } from './allocation-contract.test';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 const policy = compilePolicy(fixture('allocation-policy.example.json'));
-const fresh = (entries: DenyEntry[] = [], load: Array<[string, number]> = []): Snapshots => ({ deny: snapshotOf(entries, NOW - 1000), hubLoad: new Map(load) });
+const fresh = (entries: DenyEntry[] = [], load: Array<[string, number]> = []): Snapshots => ({
+  deny: snapshotOf(entries, NOW - 1000),
+  hubLoad: new Map(load),
+});
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests edit arbitrary fixture JSON in place
 function request(file: string, edit: (r: Record<string, any>) => void = () => undefined): AllocationRequest {
@@ -27,32 +30,64 @@ test('a TPM device of the maker’s EU lot goes to the EU pool by rule, with its
     tags: { manufacturer: 'acme-tpm', lot: 'L2023-47', model: 'dtmi:acme:gw400;2', tenant: 'acme' },
     properties: { desired: { firmwareChannel: 'stable' } },
   });
-  expect(outcome.response.payload).toEqual({ welcome: '3xqbpd7z4jnpgdyytgmmp4tl4bfmq6cqhpdmxskd2hs7ygvgudka', telemetryEndpoint: 'eu' });
+  expect(outcome.response.payload).toEqual({
+    welcome: '3xqbpd7z4jnpgdyytgmmp4tl4bfmq6cqhpdmxskd2hs7ygvgudka',
+    telemetryEndpoint: 'eu',
+  });
   expect(outcome.candidates.find((c) => c.hostName === 'hub-us-1.azure-devices.net')).toBeUndefined();
 });
 
 test('re-provisioning is sticky under a sticky rule, and moves when its hub leaves the pool', () => {
   const sticky = decide(request('allocation-request.x509-group.reprovision.json'), policy, fresh(), NOW);
-  expect(sticky).toMatchObject({ kind: 'allocate', rule: 'contoso-line-7', response: { iotHubHostName: 'hub-eu-2.azure-devices.net' }, reason: expect.stringMatching(/sticky/) });
-  const moved = decide(request('allocation-request.x509-group.reprovision.json', (r) => { r.deviceRuntimeContext.currentIotHubHostName = 'hub-us-1.azure-devices.net'; }), policy, fresh(), NOW);
+  expect(sticky).toMatchObject({
+    kind: 'allocate',
+    rule: 'contoso-line-7',
+    response: { iotHubHostName: 'hub-eu-2.azure-devices.net' },
+    reason: expect.stringMatching(/sticky/),
+  });
+  const moved = decide(
+    request('allocation-request.x509-group.reprovision.json', (r) => {
+      r.deviceRuntimeContext.currentIotHubHostName = 'hub-us-1.azure-devices.net';
+    }),
+    policy,
+    fresh(),
+    NOW,
+  );
   expect(moved).toMatchObject({ kind: 'allocate', response: { iotHubHostName: expect.stringMatching(/hub-eu-/) } });
 });
 
 test('a full hub takes no new devices but keeps its own; a hub out of rotation takes none', () => {
   const doc = fixture('allocation-policy.example.json');
-  doc.pools.eu.hubs = [{ hostName: 'hub-eu-1.azure-devices.net', enabled: false }, { hostName: 'hub-eu-2.azure-devices.net', capacity: 10 }];
+  doc.pools.eu.hubs = [
+    { hostName: 'hub-eu-1.azure-devices.net', enabled: false },
+    { hostName: 'hub-eu-2.azure-devices.net', capacity: 10 },
+  ];
   const p = compilePolicy(doc);
   const full = fresh([], [['hub-eu-2.azure-devices.net', 10]]);
   const fresh1 = decide(request('allocation-request.tpm-individual.json'), p, full, NOW, true);
   expect(fresh1).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/no hub that can take/) });
-  if (fresh1.kind === 'invalid') expect(fresh1.candidates?.map((c) => c.skipped)).toEqual(['out of rotation (enabled: false)', 'full (10 of 10 devices)']);
+  if (fresh1.kind === 'invalid')
+    expect(fresh1.candidates?.map((c) => c.skipped)).toEqual([
+      'out of rotation (enabled: false)',
+      'full (10 of 10 devices)',
+    ]);
   const staying = decide(request('allocation-request.x509-group.reprovision.json'), p, full, NOW);
   expect(staying).toMatchObject({ kind: 'allocate', response: { iotHubHostName: 'hub-eu-2.azure-devices.net' } });
 });
 
 test('a rule whose pool holds no linked hub is a 400 with the reason', () => {
-  const outcome = decide(request('allocation-request.symmetric-key-group.json', (r) => { r.deviceRuntimeContext.payload = { region: 'us' }; }), policy, fresh(), NOW);
-  expect(outcome).toMatchObject({ kind: 'invalid', reason: 'rule everything-us names only hubs that are not linked (hub-us-1.azure-devices.net)' });
+  const outcome = decide(
+    request('allocation-request.symmetric-key-group.json', (r) => {
+      r.deviceRuntimeContext.payload = { region: 'us' };
+    }),
+    policy,
+    fresh(),
+    NOW,
+  );
+  expect(outcome).toMatchObject({
+    kind: 'invalid',
+    reason: 'rule everything-us names only hubs that are not linked (hub-us-1.azure-devices.net)',
+  });
 });
 
 test('with no policy, devices spread over every linked hub', () => {
@@ -62,7 +97,10 @@ test('with no policy, devices spread over every linked hub', () => {
 
 test.each<[string, DenyEntry]>([
   ['registration ID', { kind: 'registrationId', value: 'LINE7-SENSOR-0042', reason: 'stolen', incidentId: 'inc-1' }],
-  ['certificate thumbprint', { kind: 'thumbprint', value: '8c:0d:4b:1f:2a:3e:5c:6d:7e:8f:9a:0b:1c:2d:3e:4f:5a:6b:7c:8d', reason: 'key leaked' }],
+  [
+    'certificate thumbprint',
+    { kind: 'thumbprint', value: '8c:0d:4b:1f:2a:3e:5c:6d:7e:8f:9a:0b:1c:2d:3e:4f:5a:6b:7c:8d', reason: 'key leaked' },
+  ],
   ['issuer', { kind: 'issuer', value: 'cn=Contoso Line 7 Intermediate,o=Contoso', reason: 'CA compromised' }],
   ['enrollment group', { kind: 'enrollmentGroupId', value: 'contoso-line-7', reason: 'lot recalled' }],
 ])('a device revoked by %s is denied with the reason', (_label, entry) => {
@@ -73,13 +111,26 @@ test.each<[string, DenyEntry]>([
 
 test('a revoked endorsement key is denied', () => {
   const ek = fixture('allocation-request.tpm-individual.json').deviceRuntimeContext.tpm.endorsementKey;
-  expect(decide(request('allocation-request.tpm-individual.json'), policy, fresh([{ kind: 'endorsementKey', value: ek, reason: 'lot recalled' }]), NOW).kind).toBe('deny');
+  expect(
+    decide(
+      request('allocation-request.tpm-individual.json'),
+      policy,
+      fresh([{ kind: 'endorsementKey', value: ek, reason: 'lot recalled' }]),
+      NOW,
+    ).kind,
+  ).toBe('deny');
 });
 
 test('a deny list older than the bound fails closed (503), or open when so configured', () => {
   const stale: Snapshots = { deny: snapshotOf([], NOW - 301_000), hubLoad: new Map() };
-  expect(decide(request('allocation-request.tpm-individual.json'), policy, stale, NOW)).toMatchObject({ kind: 'unavailable', reason: expect.stringMatching(/301 s old/) });
-  const open = compilePolicy({ ...fixture('allocation-policy.example.json'), denyList: { maxAgeSeconds: 300, failClosed: false } });
+  expect(decide(request('allocation-request.tpm-individual.json'), policy, stale, NOW)).toMatchObject({
+    kind: 'unavailable',
+    reason: expect.stringMatching(/301 s old/),
+  });
+  const open = compilePolicy({
+    ...fixture('allocation-policy.example.json'),
+    denyList: { maxAgeSeconds: 300, failClosed: false },
+  });
   expect(decide(request('allocation-request.tpm-individual.json'), open, stale, NOW).kind).toBe('allocate');
 });
 

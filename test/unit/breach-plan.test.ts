@@ -1,13 +1,39 @@
 /** Incident parsing and planning, pure: what is refused, in which order, and which path each device takes. */
-import { parseIncident, type IncidentRequest } from '../../shared/breach/incident';
+import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
 import { planIncident, type Resolution } from '../../shared/breach/plan';
 
-const incident = (scope: IncidentRequest['scope'], mode: IncidentRequest['mode'] = 'contain'): IncidentRequest => ({ id: 'inc-1', reason: 'key leaked', mode, scope });
+const incident = (scope: IncidentRequest['scope'], mode: IncidentRequest['mode'] = 'contain'): IncidentRequest => ({
+  id: 'inc-1',
+  reason: 'key leaked',
+  mode,
+  scope,
+});
 
 test('thumbprints are normalised, duplicates dropped, unknown fields refused', () => {
-  const parsed = parseIncident({ id: 'inc-1', reason: ' key leaked ', mode: 'contain', scope: { certificateThumbprints: ['aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd', 'AABBCCDDEEFF00112233445566778899AABBCCDD'] } });
-  expect(parsed).toEqual({ ok: true, value: { id: 'inc-1', reason: 'key leaked', mode: 'contain', scope: { certificateThumbprints: ['AABBCCDDEEFF00112233445566778899AABBCCDD'] } } });
-  expect(parseIncident({ id: 'inc-1', reason: 'r', mode: 'contain', scope: { registrationIds: [] } })).toMatchObject({ ok: false, reason: expect.stringMatching(/non-empty array/) });
+  const parsed = parseIncident({
+    id: 'inc-1',
+    reason: ' key leaked ',
+    mode: 'contain',
+    scope: {
+      certificateThumbprints: [
+        'aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd',
+        'AABBCCDDEEFF00112233445566778899AABBCCDD',
+      ],
+    },
+  });
+  expect(parsed).toEqual({
+    ok: true,
+    value: {
+      id: 'inc-1',
+      reason: 'key leaked',
+      mode: 'contain',
+      scope: { certificateThumbprints: ['AABBCCDDEEFF00112233445566778899AABBCCDD'] },
+    },
+  });
+  expect(parseIncident({ id: 'inc-1', reason: 'r', mode: 'contain', scope: { registrationIds: [] } })).toMatchObject({
+    ok: false,
+    reason: expect.stringMatching(/non-empty array/),
+  });
 });
 
 test('a compromised CA: deny by issuer first, disable its group, no per-device DPS writes, hubs in bulk, then registration records', () => {
@@ -22,7 +48,11 @@ test('a compromised CA: deny by issuer first, disable its group, no per-device D
   };
   const steps = planIncident(incident({ issuerThumbprint: 'AB'.repeat(20) }), resolution);
   expect(steps.map((s) => s.name)).toEqual(['deny', 'dps', 'hub', 'hub', 'registrations']);
-  expect(steps[0]).toMatchObject({ entries: expect.arrayContaining([expect.objectContaining({ kind: 'issuer', value: 'CN=Line 9 CA', incidentId: 'inc-1', reason: 'key leaked' })]) });
+  expect(steps[0]).toMatchObject({
+    entries: expect.arrayContaining([
+      expect.objectContaining({ kind: 'issuer', value: 'CN=Line 9 CA', incidentId: 'inc-1', reason: 'key leaked' }),
+    ]),
+  });
   expect(steps[1]).toEqual({ name: 'dps', actions: [{ type: 'disableGroup', enrollmentGroupId: 'line-9' }] });
   expect(steps.slice(2, 4)).toEqual([
     { name: 'hub', hub: 'hub-1', deviceIds: ['b', 'c'], action: 'delete' },
@@ -33,12 +63,27 @@ test('a compromised CA: deny by issuer first, disable its group, no per-device D
 test('quarantine of single devices: individual enrollments disabled, group members blocked one by one, hubs disabled, records kept', () => {
   const steps = planIncident(incident({ registrationIds: ['solo', 'member'] }, 'quarantine'), {
     groups: [],
-    targets: [{ registrationId: 'solo', deviceId: 'solo', hub: 'h', via: 'individual' }, { registrationId: 'member', deviceId: 'member', hub: 'h', via: 'group' }],
+    targets: [
+      { registrationId: 'solo', deviceId: 'solo', hub: 'h', via: 'individual' },
+      { registrationId: 'member', deviceId: 'member', hub: 'h', via: 'group' },
+    ],
     notes: [],
   });
   expect(steps).toEqual([
-    { name: 'deny', entries: [expect.objectContaining({ kind: 'registrationId', value: 'solo' }), expect.objectContaining({ kind: 'registrationId', value: 'member' })] },
-    { name: 'dps', actions: [{ type: 'disableEnrollment', registrationId: 'solo' }, { type: 'blockGroupDevice', registrationId: 'member' }] },
+    {
+      name: 'deny',
+      entries: [
+        expect.objectContaining({ kind: 'registrationId', value: 'solo' }),
+        expect.objectContaining({ kind: 'registrationId', value: 'member' }),
+      ],
+    },
+    {
+      name: 'dps',
+      actions: [
+        { type: 'disableEnrollment', registrationId: 'solo' },
+        { type: 'blockGroupDevice', registrationId: 'member' },
+      ],
+    },
     { name: 'hub', hub: 'h', deviceIds: ['solo', 'member'], action: 'disable' },
   ]);
 });

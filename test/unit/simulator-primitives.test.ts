@@ -1,18 +1,23 @@
 /** The simulator's own rules, unit by unit: SAS signatures, the quota bucket, Functions route templates. */
 import { SharedAccessSignature } from 'azure-iot-common';
+
+import { compileRoute } from '../../dev/host/routes';
 import { parseSas, verifySas } from '../../dev/sim/sas';
 import { TokenBucket } from '../../dev/sim/throttle';
-import { compileRoute } from '../../dev/host/routes';
 
 const key = Buffer.from('a key of thirty-two bytes.......').toString('base64');
 
 test('a token made by the Azure IoT SDK verifies; another key, resource or an expired one does not', () => {
   const now = Math.floor(Date.now() / 1000);
-  const token = parseSas(SharedAccessSignature.create('scope/registrations/dev-1', 'registration', key, now + 60).toString());
+  const token = parseSas(
+    SharedAccessSignature.create('scope/registrations/dev-1', 'registration', key, now + 60).toString(),
+  );
   expect(() => verifySas(token, 'scope/registrations/dev-1', [key])).not.toThrow();
   expect(() => verifySas(token, 'SCOPE/registrations/DEV-1', [key])).not.toThrow();
   expect(() => verifySas(token, 'scope/registrations/dev-2', [key])).toThrow(/not scope\/registrations\/dev-2/);
-  expect(() => verifySas(token, 'scope/registrations/dev-1', [Buffer.from('other').toString('base64')])).toThrow(/signature is invalid/);
+  expect(() => verifySas(token, 'scope/registrations/dev-1', [Buffer.from('other').toString('base64')])).toThrow(
+    /signature is invalid/,
+  );
   expect(() => verifySas(token, 'scope/registrations/dev-1', [key], now + 120)).toThrow(/expired/);
   expect(() => parseSas('Bearer abc')).toThrow(/SharedAccessSignature/);
 });
@@ -30,7 +35,9 @@ test('the bucket allows a burst, then answers Retry-After; large requests leave 
 test('route templates match like the Functions host', () => {
   const match = compileRoute('manufacturers/{manufacturerId}/imports/{jobId?}');
   expect(match('/manufacturers/acme-tpm/imports')).toEqual({ params: { manufacturerId: 'acme-tpm' } });
-  expect(match('/manufacturers/acme-tpm/imports/j%201')).toEqual({ params: { manufacturerId: 'acme-tpm', jobId: 'j 1' } });
+  expect(match('/manufacturers/acme-tpm/imports/j%201')).toEqual({
+    params: { manufacturerId: 'acme-tpm', jobId: 'j 1' },
+  });
   expect(match('/manufacturers/acme-tpm/other')).toBeUndefined();
   expect(compileRoute('incidents/{id:guid}/release')('/incidents/abc/release')).toEqual({ params: { id: 'abc' } });
 });

@@ -1,5 +1,5 @@
 /**
- * The interfaces the use cases need from the outside world (DESIGN.md, Layers). Adapters in
+ * The interfaces the use cases need from the outside world (docs/architecture.md, Layers). Adapters in
  * `shared/azure/` implement them with the Azure SDKs; tests and the local stack run the same adapters.
  */
 import type {

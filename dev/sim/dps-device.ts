@@ -3,7 +3,8 @@
  * `PUT /{idScope}/registrations/{registrationId}/register` and operation-status polling. Symmetric-key devices
  * authenticate with a SAS, X.509 devices with their TLS client certificate. Allocation follows the enrollment's
  * policy; for `custom` the simulator POSTs DPS's AllocationRequest to the enrollment's webhook and treats the answer
- * as DPS does (DESIGN.md, "What DPS does with the webhook's answer").
+ * as DPS does: 200 with a linked hub assigns; any other 4xx below 429 fails the registration (401 → 400209, else
+ * 400207); 429 and every 5xx are retried, ten times, 1 s first and 9 s more each time.
  */
 import { createHash, randomUUID, type X509Certificate } from 'node:crypto';
 import { X509Certificate as NodeX509 } from 'node:crypto';

@@ -1,8 +1,8 @@
 /**
- * From a resolved incident to its ordered steps (pure). The order is the seed's: refuse first (deny list: the
- * webhook stops admitting at once), then shut the identities out of DPS, then remove (contain) or disable
- * (quarantine) their hub registrations, hub by hub in bulk, then — when containing — delete their DPS registration
- * records, which would otherwise count against the DPS quota.
+ * From a resolved incident to its ordered steps (pure). The order keeps the identities out at every moment: refuse
+ * first (deny list: the webhook stops admitting at once), then shut the identities out of DPS, then remove (contain)
+ * or disable (quarantine) their hub registrations, hub by hub in bulk, then — when containing — delete their DPS
+ * registration records, which would otherwise count against the DPS quota.
  */
 import type { DenyEntry } from '../allocation/deny-list';
 import type { IncidentRequest } from './incident';

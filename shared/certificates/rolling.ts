@@ -1,5 +1,5 @@
 /**
- * Rolling an expiring certificate the documented way (seed 002): the new certificate is staged in the secondary
+ * Rolling an expiring certificate the way Microsoft documents for DPS enrollments: the new certificate is staged in the secondary
  * slot; when the primary has expired or is inside the last horizon, the secondary is promoted and the old primary
  * removed — provisioning never stops. Never removes the only valid certificate.
  */

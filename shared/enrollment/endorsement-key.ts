@@ -1,7 +1,7 @@
 /**
  * Reads the `endorsementKey` a maker supplied: base64 of a TPM2B_PUBLIC (what DPS takes), or an RSA-2048
  * SubjectPublicKeyInfo (PEM, or base64 DER), which is converted to the TPM2B_PUBLIC of template L-1: DPS and the
- * registration ID both work on those bytes (DESIGN.md).
+ * registration ID both work on those bytes (docs/architecture.md, Import).
  */
 import { createPublicKey } from 'node:crypto';
 

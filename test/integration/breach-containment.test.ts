@@ -1,5 +1,5 @@
 /**
- * Issue 6's "done when": X.509 devices provisioned through the local DPS under a group signed by an intermediate CA
+ * Containment of a stolen intermediate CA, end to end: X.509 devices provisioned through the local DPS under a group signed by an intermediate CA
  * are contained by one incident naming that CA — refused by the webhook, disallowed in DPS, gone from their hubs,
  * each step in the incident record and the audit trail — and releasing it brings them back.
  */
@@ -75,7 +75,7 @@ test('one incident naming the intermediate CA contains every device of its group
   for (const id of ids)
     hubOf.set(id, (await stack.services.enrollments.getRegistrationState(id))?.assignedHub as string);
 
-  // The webhook told the certificate inventory of each device certificate it saw (issue 5).
+  // The webhook told the certificate inventory of each device certificate it saw.
   const deviceCert = new X509Certificate((devices.get('line9-a') as Issued).certPem);
   let recorded: Record<string, unknown> | undefined;
   for (let i = 0; i < 50 && !recorded; i++, await new Promise((r) => setTimeout(r, 50))) {

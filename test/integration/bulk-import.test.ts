@@ -1,5 +1,5 @@
 /**
- * Issue 4 end to end on the local stack: a maker's CSV through the function host (function key + bearer identity),
+ * Bulk TPM import end to end on the local stack: a maker's CSV through the function host (function key + bearer identity),
  * streamed and checked row by row, enrolled in the local DPS by the queue worker, with a report for every row;
  * namespaces enforced; a retried upload and a re-delivered or crashed chunk enroll nothing twice.
  */

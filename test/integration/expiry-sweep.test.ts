@@ -1,5 +1,5 @@
 /**
- * Issue 5's "done when": X.509 enrollments in the local DPS with certificates expiring in 5, 60 and 400 days give
+ * Expiry sweeps end to end: X.509 enrollments in the local DPS with certificates expiring in 5, 60 and 400 days give
  * exactly the right findings, once; a staged secondary is promoted when its primary is inside the last horizon; the
  * inventory is built by the checkpointed reconciliation pass through the DPS service SDK.
  */

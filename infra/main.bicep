@@ -163,6 +163,20 @@ module functionApp 'modules/functionapp.bicep' = {
   }
 }
 
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    workspaceId: monitoring.outputs.logAnalyticsId
+    functionAppName: functionApp.outputs.name
+    cosmosAccountName: cosmos.outputs.accountName
+    eventHubNamespaceName: '${abbrs.eventHubNamespace}${resourceToken}'
+    keyVaultName: keyVault.outputs.name
+    dpsName: dps.outputs.name
+    hubNames: iotHubs.outputs.names
+  }
+}
+
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   scope: rg

@@ -84,7 +84,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: 100
         instanceMemoryMB: 2048
-        alwaysReady: [{ name: 'function:allocate', instanceCount: allocateAlwaysReady }]
+        // Flex Consumption scales every HTTP function of an app as one group, `http`: warm instances for the webhook
+        // are kept for that group (`function:<name>` names only non-HTTP triggers).
+        alwaysReady: [{ name: 'http', instanceCount: allocateAlwaysReady }]
       }
       runtime: { name: 'node', version: '22' }
     }

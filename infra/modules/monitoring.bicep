@@ -33,6 +33,9 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+@description('Log Analytics workspace resource ID (diagnostic settings send here).')
+output logAnalyticsId string = logs.id
+
 @description('Application Insights resource ID.')
 output appInsightsId string = appInsights.id
 

@@ -35,18 +35,37 @@ param appInsightsName string
 @description('Key Vault name.')
 param keyVaultName string
 
+// The IoT Hub data actions the code calls (shared/azure/hub.ts): devices, twin reads and queries, statistics, jobs.
+var hubDataActions = [
+  'Microsoft.Devices/IotHubs/devices/read'
+  'Microsoft.Devices/IotHubs/devices/write'
+  'Microsoft.Devices/IotHubs/devices/delete'
+  'Microsoft.Devices/IotHubs/twins/read'
+  'Microsoft.Devices/IotHubs/statistics/read'
+  'Microsoft.Devices/IotHubs/jobs/read'
+  'Microsoft.Devices/IotHubs/jobs/write'
+]
+
+// What an IoT Hub import job does in its containers: read devices.txt, write importErrors.log.
+var blobJobDataActions = [
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'
+  'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'
+]
+
+// Must match HUB_JOB_CONTAINER_PREFIX in shared/breach/hub-job-container.ts (test/unit/infra-matches-code.test.ts).
+var hubJobContainerPrefix = 'jobs-'
+
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
-  iotHubRegistryContributor: '4ea46cd5-c1b2-4a8e-910b-273211f9ce47'
   dpsDataContributor: 'dfce44e4-17b7-4bd1-a6d1-04996ec95633'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
-  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -129,10 +148,31 @@ resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver) }
 }
 
+// IoT Hub data plane: a custom role with exactly the data actions the code uses. The built-in IoT Hub Registry
+// Contributor covers devices only (no registry statistics for the capacity rules, no import jobs for containment of
+// large scopes); IoT Hub Data Contributor would add cloud-to-device messages, direct methods and configurations.
+resource hubRegistryOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'dps-lifecycle-hub-registry-operator')
+  properties: {
+    roleName: 'dps-lifecycle IoT Hub registry operator (${uniqueString(resourceGroup().id)})'
+    description: 'Device identities (read, write, delete), twin reads and queries, registry statistics, import/export jobs.'
+    type: 'customRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: hubDataActions
+        notDataActions: []
+      }
+    ]
+  }
+}
+
 resource registry 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (hub, i) in hubNames: {
-  name: guid(hubs[i].id, principalId, roles.iotHubRegistryContributor)
+  name: guid(hubs[i].id, principalId, hubRegistryOperator.id)
   scope: hubs[i]
-  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.iotHubRegistryContributor) }
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: hubRegistryOperator.id }
 }]
 
 resource dpsData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -147,11 +187,38 @@ resource telemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher) }
 }
 
-// Each hub runs containment import jobs (delete mode) against the storage account with its own identity.
+// Each hub runs containment import jobs (delete mode) with its own identity: it reads devices.txt and writes
+// importErrors.log, in blob containers named jobs-<hub name>-<hash> (shared/breach/hub-job-container.ts), one per job
+// because the log's name is fixed. So each hub gets blob data actions only — no container management — and only on
+// containers that start with its own prefix: not the deployment package, not the host's keys, not another hub's jobs.
+resource hubJobBlobs 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'dps-lifecycle-hub-job-blobs')
+  properties: {
+    roleName: 'dps-lifecycle IoT Hub import-job blobs (${uniqueString(resourceGroup().id)})'
+    description: 'Read and write blobs, for IoT Hub import jobs; containers limited by a condition on each assignment.'
+    type: 'customRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: blobJobDataActions
+        notDataActions: []
+      }
+    ]
+  }
+}
+
 resource hubBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (hubPrincipal, i) in hubPrincipalIds: {
-  name: guid(storage.id, hubPrincipal, roles.storageBlobDataContributor)
+  name: guid(storage.id, hubPrincipal, hubJobBlobs.id)
   scope: storage
-  properties: { principalId: hubPrincipal, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor) }
+  properties: {
+    principalId: hubPrincipal
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: hubJobBlobs.id
+    conditionVersion: '2.0'
+    condition: '((${join(map(blobJobDataActions, a => '!(ActionMatches{\'${a}\'})'), ' AND ')}) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringStartsWith \'${hubJobContainerPrefix}${toLower(hubNames[i])}-\'))'
+  }
 }]
 
 // The app reads the allocation webhook URL (a Key Vault reference in its settings); it writes no secret.

@@ -1,7 +1,7 @@
 /**
  * BlobsPort on `@azure/storage-blob`. With an account key (Azurite locally) a hub gets a short-lived SAS URL of the
- * container; with managed identity it gets the plain URL and reads it with its own identity (infra grants it
- * Storage Blob Data Contributor on the account).
+ * container; with managed identity it gets the plain URL and reads it with its own identity (infra grants each hub
+ * blob reads and writes on the containers named for its jobs only: infra/modules/rbac.bicep).
  */
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';

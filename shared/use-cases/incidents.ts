@@ -4,10 +4,11 @@
  * re-delivered message resumes instead of repeating. Every change is audited with what it was before; release
  * undoes what the incident disabled.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { type DenyEntry, denyKey } from '../allocation/deny-list';
 import { audit } from '../audit';
+import { hubJobContainer } from '../breach/hub-job-container';
 import { type IncidentRequest, normalizeThumbprint } from '../breach/incident';
 import {
   type CompromisedGroup,
@@ -422,10 +423,6 @@ function itemsOf(step: Step): unknown[] {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A blob container name for one hub step of one incident (3–63 lower-case letters, digits, hyphens). */
-const jobContainer = (incidentId: string, hub: string) =>
-  `incident-${createHash('sha256').update(`${incidentId}|${hub}`).digest('hex').slice(0, 40)}`;
-
 /**
  * Deletes a hub step's devices with an IoT Hub import job: `devices.txt` (delete mode) to blob storage, the job
  * started (waiting while another job runs on the hub), its id checkpointed, then polled to its end — a resumed
@@ -436,7 +433,7 @@ async function runHubImportJob(deps: IncidentDeps, checkpoint: Checkpoint, index
   if (!deps.blobs) throw new Error('an import-job path needs blob storage');
   const blobs = await deps.blobs();
   const hub = (await deps.hubs()).hub(step.hub);
-  const container = jobContainer(checkpoint.current.id, step.hub);
+  const container = hubJobContainer(checkpoint.current.id, step.hub);
   if (!step.jobId) {
     await blobs.put(
       container,

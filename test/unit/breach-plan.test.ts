@@ -1,4 +1,5 @@
 /** Incident parsing and planning, pure: what is refused, in which order, and which path each device takes. */
+import { hubJobContainer } from '../../shared/breach/hub-job-container';
 import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
 import { planIncident, type Resolution } from '../../shared/breach/plan';
 
@@ -86,4 +87,20 @@ test('quarantine of single devices: individual enrollments disabled, group membe
     },
     { name: 'hub', hub: 'h', deviceIds: ['solo', 'member'], action: 'disable' },
   ]);
+});
+
+describe('hub import-job containers', () => {
+  test('are valid blob container names, start with jobs-<hub>-, and differ per incident and per hub', () => {
+    const names = [
+      hubJobContainer('inc-1', 'iot-abc123-1.azure-devices.net'),
+      hubJobContainer('inc-2', 'iot-abc123-1.azure-devices.net'),
+      hubJobContainer('inc-1', 'IOT-ABC123-2.azure-devices.net'),
+      hubJobContainer('inc-1', `${'h'.repeat(50)}.azure-devices.net`),
+    ];
+    for (const name of names) expect(name).toMatch(/^[a-z0-9](?!.*--)[a-z0-9-]{2,62}$/);
+    expect(names[0]).toMatch(/^jobs-iot-abc123-1-[0-9a-f]{32}$/);
+    expect(names[2]).toMatch(/^jobs-iot-abc123-2-/);
+    expect(names[3]).toHaveLength(63);
+    expect(new Set(names).size).toBe(names.length);
+  });
 });

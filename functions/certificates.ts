@@ -60,9 +60,9 @@ export async function getExpiring(request: HttpRequest, _context: InvocationCont
   return ok({ within: `${within[1]}d`, ...view });
 }
 
-const FINDING_KINDS = ['expiry', 'audit'] as const;
+const FINDING_KINDS = ['expiry', 'audit', 'alert'] as const;
 
-/** `GET /api/findings?kind=audit|expiry[&suppressed=true]`: open findings (or the suppressed ones), newest first. */
+/** `GET /api/findings?kind=audit|expiry|alert[&suppressed=true]`: open findings (or the suppressed ones), newest first. */
 export async function listFindings(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const kind = request.query.get('kind') ?? 'audit';
   if (!FINDING_KINDS.includes(kind as (typeof FINDING_KINDS)[number]))

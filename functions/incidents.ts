@@ -1,83 +1,77 @@
 /**
- * Breach containment over HTTP (function key + the Admin role): `POST /api/incidents` reports an incident (202, deny list written at
- * once, the rest queued); `GET /api/incidents/{id}` shows its plan, each step's state, counts and timings;
- * `POST /api/incidents/{id}/release` lifts a false alarm. The worker runs from the `incident-steps` queue, and
- * security tooling can send the same JSON through the `security-alerts` event hub.
+ * Breach containment over HTTP (function key + the Admin role): `POST /api/incidents` reports an incident (202: its
+ * direct deny entries written at once, resolution and plan queued); `GET /api/incidents/{id}` shows its status, its
+ * plan and each step; `POST /api/incidents/{id}/approve | cancel | release` decides. The worker runs from the
+ * `incident-steps` queue a bounded share at a time; security tooling sends the same JSON on the `security-alerts`
+ * event hub (alerts always wait for approval).
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { parseIncident } from '../shared/breach/incident';
-import { services } from '../shared/composition';
-import { CONTAINERS, QUEUES } from '../shared/containers';
+import type { Incident } from '../shared/breach/model';
+import { incidentRepositories, services } from '../shared/composition';
+import { QUEUES } from '../shared/containers';
+import { ValidationError } from '../shared/errors';
 import { setting } from '../shared/settings';
 import {
+  advanceIncident,
+  decideIncident,
+  type Decision,
   type IncidentDeps,
-  type IncidentDocument,
-  releaseIncident,
-  runIncident,
+  recordRejectedAlert,
   submitIncident,
 } from '../shared/use-cases/incidents';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
-import { accepted, badRequest, notFound, ok, problem } from './edge/http-response';
+import { accepted, notFound, ok, problem } from './edge/http-response';
 import { eventHub, http, storageQueue } from './edge/registry';
+
+/** A whole-number setting, or undefined when unset or not a number ≥ 0 (the use case's default then applies). */
+function countSetting(name: Parameters<typeof setting>[1]): number | undefined {
+  const raw = setting(process.env, name);
+  const n = Number(raw);
+  return raw !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined;
+}
 
 function deps(log: (line: string) => void): IncidentDeps {
   const s = services();
-  const threshold = Number(setting(process.env, 'hubImportJobThreshold'));
   return {
     ...s,
-    importJobThreshold: Number.isFinite(threshold) && threshold > 0 ? threshold : undefined,
+    ...incidentRepositories(s),
+    importJobThreshold: countSetting('hubImportJobThreshold') || undefined,
+    autoApproveMaxDevices: countSetting('incidentAutoApproveMaxDevices'),
     onDeny: (entries) => allocationRuntime().pushDenyEntries(entries),
     onRelease: (entries) => allocationRuntime().removeDenyEntries(entries),
     log,
   };
 }
 
-/** What the API shows of an incident: no Cosmos metadata, the undo list as a count, step timings in seconds. */
-const view = (doc: IncidentDocument) => ({
-  id: doc.id,
-  request: doc.request,
-  status: doc.status,
-  notes: doc.notes,
-  targets: doc.targets,
-  receivedAt: doc.receivedAt,
-  deniedAt: doc.deniedAt,
-  plannedAt: doc.plannedAt,
-  completedAt: doc.completedAt,
-  releasedAt: doc.releasedAt,
-  undoable: doc.undo.length,
-  steps: doc.steps?.map((s) => ({
-    name: s.name,
-    ...(s.name === 'hub' ? { hub: s.hub, action: s.action, via: s.via, path: s.path, jobId: s.jobId } : {}),
-    state: s.state,
-    done: s.done,
-    total: s.total,
-    startedAt: s.startedAt,
-    finishedAt: s.finishedAt,
-    errors: s.errors,
-    ...(s.startedAt && s.finishedAt ? { seconds: (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 } : {}),
-  })),
+/** What the API shows of an incident: no lease, no etag, the resolution as its progress. */
+const view = ({ lease: _lease, _etag, resolution, undo: _undo, ...incident }: Incident) => ({
+  ...incident,
+  resolution: { phase: resolution.phase, pages: resolution.pages, caGroups: resolution.caGroups },
 });
 
 async function readJson(request: HttpRequest): Promise<unknown> {
   try {
     return JSON.parse(await request.text());
   } catch {
-    return undefined;
+    throw new ValidationError('The body is not JSON: send { id, reason, mode, scope }.');
   }
 }
 
 export async function postIncident(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const auth = await authorizeAdmin(request);
   if (!auth.ok) return auth.response;
-  const body = await readJson(request);
-  if (body === undefined) return badRequest('The body is not JSON.');
-  const parsed = parseIncident(body);
-  if (!parsed.ok) return badRequest(parsed.reason);
+  const parsed = parseIncident(await readJson(request));
+  if (!parsed.ok) throw new ValidationError(parsed.reason);
   const result = await submitIncident(
     deps((l) => context.log(l)),
     parsed.value,
+    {
+      principal: auth.caller.principal,
+      source: 'http',
+    },
   );
   if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
   const location = `/api/incidents/${encodeURIComponent(parsed.value.id)}`;
@@ -89,58 +83,73 @@ export async function postIncident(request: HttpRequest, context: InvocationCont
 export async function getIncident(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const auth = await authorizeAdmin(request);
   if (!auth.ok) return auth.response;
-  const id = request.params.id;
-  const doc = await (await services().store()).container<IncidentDocument>(CONTAINERS.incidents.name).read(id, id);
-  return doc ? ok(view(doc)) : notFound(`no incident ${id}`);
+  const incident = await (await incidentRepositories(services()).incidents()).get(request.params.id);
+  return incident ? ok(view(incident)) : notFound(`no incident ${request.params.id}`);
 }
 
-export async function postRelease(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorizeAdmin(request);
-  if (!auth.ok) return auth.response;
-  const result = await releaseIncident(
-    deps((l) => context.log(l)),
-    request.params.id,
-    auth.caller.principal,
-  );
-  if (result.kind === 'notFound') return notFound(`no incident ${request.params.id}`);
-  if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
-  return ok(view(result.incident));
+function decision(kind: Decision) {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const auth = await authorizeAdmin(request);
+    if (!auth.ok) return auth.response;
+    const result = await decideIncident(
+      deps((l) => context.log(l)),
+      request.params.id,
+      kind,
+      auth.caller.principal,
+    );
+    if (result.kind === 'notFound') return notFound(`no incident ${request.params.id}`);
+    if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
+    return ok(view(result.incident));
+  };
 }
 
+export const approveIncident = decision('approve');
+export const cancelIncident = decision('cancel');
+export const releaseIncident = decision('release');
+
+/** One bounded share of an incident's work; the next share is queued while more remains. */
 export async function incidentWorker(message: unknown, context: InvocationContext): Promise<void> {
   const incidentId = (message as { incidentId?: string })?.incidentId;
   if (!incidentId) return context.error(`incident-steps message without incidentId: ${JSON.stringify(message)}`);
-  const doc = await runIncident(
-    deps((l) => context.log(l)),
-    incidentId,
-  );
-  context.log(`incident ${incidentId}: ${doc?.status ?? 'not found'}`);
+  const d = deps((l) => context.log(l));
+  const { incident, more, retryAfterMs } = await advanceIncident(d, incidentId);
+  if (more) await (await d.queues()).send(QUEUES.incidentSteps, { incidentId }, { visibilityDelayMs: retryAfterMs });
+  context.log(`incident ${incidentId}: ${incident?.status ?? 'not found'}${more ? ', more to do' : ''}`);
 }
 
-/** Security alerts from Defender for IoT or a SIEM, in the same JSON as the HTTP body; a re-delivered alert is known by its id. */
+/**
+ * Security alerts from Defender for IoT or a SIEM, in the same JSON as the HTTP body, each handled on its own: a
+ * malformed one is kept as an `alert` finding and the others go on. A re-delivered alert is known by its id.
+ */
 export async function incidentAlerts(events: unknown, context: InvocationContext): Promise<void> {
+  const d = deps((l) => context.log(l));
   for (const event of Array.isArray(events) ? events : [events]) {
-    const parsed = parseIncident(typeof event === 'string' ? JSON.parse(event) : event);
-    if (!parsed.ok) {
-      context.error(`security alert refused: ${parsed.reason}`);
-      continue;
+    const raw = typeof event === 'string' ? event : JSON.stringify(event);
+    try {
+      let body: unknown;
+      try {
+        body = typeof event === 'string' ? JSON.parse(event) : event;
+      } catch {
+        throw new ValidationError('not JSON');
+      }
+      const parsed = parseIncident(body);
+      if (!parsed.ok) throw new ValidationError(parsed.reason);
+      const result = await submitIncident(d, parsed.value, { principal: 'alert:security-alerts', source: 'alert' });
+      context.log(`security alert ${parsed.value.id}: ${result.kind}`);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      context.error(`security alert refused: ${err.message}`);
+      await recordRejectedAlert(d, raw, err.message);
     }
-    const result = await submitIncident(
-      deps((l) => context.log(l)),
-      parsed.value,
-    );
-    context.log(`security alert ${parsed.value.id}: ${result.kind}`);
   }
 }
 
-http('incidents-post', { route: 'incidents', methods: ['POST'], authLevel: 'function', handler: postIncident });
+const admin = { authLevel: 'function' as const, methods: ['POST' as const] };
+http('incidents-post', { route: 'incidents', ...admin, handler: postIncident });
 http('incidents-get', { route: 'incidents/{id}', methods: ['GET'], authLevel: 'function', handler: getIncident });
-http('incidents-release', {
-  route: 'incidents/{id}/release',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: postRelease,
-});
+http('incidents-approve', { route: 'incidents/{id}/approve', ...admin, handler: approveIncident });
+http('incidents-cancel', { route: 'incidents/{id}/cancel', ...admin, handler: cancelIncident });
+http('incidents-release', { route: 'incidents/{id}/release', ...admin, handler: releaseIncident });
 storageQueue('incident-worker', {
   queueName: QUEUES.incidentSteps,
   connection: 'AzureWebJobsStorage',

@@ -140,6 +140,7 @@ var backendSettings = {
   // Written by the postdeploy hook (infra/scripts/wire-allocation.sh); resolved by the platform with the app's identity.
   EXPIRY_HORIZONS_DAYS: '90,30,7'
   HUB_IMPORT_JOB_THRESHOLD: '1000'
+  INCIDENT_AUTO_APPROVE_MAX_DEVICES: '10'
   CERT_MAX_AGE_DAYS: '3650'
   ALLOCATION_WEBHOOK_URL: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=allocation-webhook-url)'
 }

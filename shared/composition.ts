@@ -3,6 +3,8 @@
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
+import { CosmosDenyListRepository, CosmosHoldRepository } from './azure/hold-repository';
+import { CosmosIncidentRepository } from './azure/incident-repository';
 import type { IotAuth } from './azure/iot-clients';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
 import { storedConfigDocument } from './config-documents';
@@ -160,6 +162,16 @@ export function services(): LazyServices {
 }
 
 export type { LazyServices, Services };
+
+/** The repositories of breach containment, on the document store. */
+export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
+  const repo = <T>(make: (store: DocumentStore) => T) => once(async () => make(await lazy.store()));
+  return {
+    incidents: repo((s) => new CosmosIncidentRepository(s)),
+    holds: repo((s) => new CosmosHoldRepository(s)),
+    denyList: repo((s) => new CosmosDenyListRepository(s)),
+  };
+}
 
 /**
  * A configuration document: the file a setting names (local development), else the document `documentId` of the

@@ -39,8 +39,13 @@ export const CONTAINERS = {
   },
   incidents: {
     name: 'incidents',
+    partitionKeyPath: '/incidentId',
+    purpose: 'breach incidents and the pages of devices each reaches: one incident = one partition',
+  },
+  holds: {
+    name: 'holds',
     partitionKeyPath: '/id',
-    purpose: 'breach incidents: the plan and every step state (the checkpoint)',
+    purpose: 'what incidents disabled, with the incidents that hold it and what lifting it puts back',
   },
   audit: {
     name: 'audit',

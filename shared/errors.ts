@@ -52,6 +52,17 @@ export class AccessDeniedError extends ServiceError {
 }
 
 /**
+ * 403 JobQuotaExceeded from IoT Hub: another import or export job is running on the hub (one at a time, on every
+ * tier). Not an access problem and not throttling: wait for the running job, then try again.
+ */
+export class JobQuotaExceededError extends ServiceError {
+  constructor(message: string) {
+    super(message, 403, 'JobQuotaExceeded');
+    this.name = 'JobQuotaExceededError';
+  }
+}
+
+/**
  * What a caller sent is wrong (a malformed body, a bad parameter): thrown by parsing and validation, answered 400 at
  * the HTTP edge with its message as the reason. Not a ServiceError: no service was asked.
  */

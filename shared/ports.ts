@@ -113,7 +113,8 @@ export interface DocumentContainer<T extends StoredDocument = StoredDocument> {
   upsert(doc: T): Promise<T>;
   /** Replace only if the stored `_etag` still equals `doc._etag`. */
   replace(doc: T): Promise<T>;
-  delete(id: string, partitionKey: string): Promise<void>;
+  /** Absent already is fine; with `etag`, deletes only that version (412 → ConflictError). */
+  delete(id: string, partitionKey: string, etag?: string): Promise<void>;
   query(sql: string, parameters?: Record<string, unknown>, options?: QueryOptions): Promise<Page<T>>;
 }
 

@@ -27,6 +27,8 @@ export const SETTINGS = {
   allocationWebhookUrl: 'ALLOCATION_WEBHOOK_URL',
   /** Devices on one hub above which containment deletes with an IoT Hub import job instead of bulk calls (default 1000). */
   hubImportJobThreshold: 'HUB_IMPORT_JOB_THRESHOLD',
+  /** Plans of at most this many devices, submitted by an admin over HTTP, run without waiting for approval (default 10). */
+  incidentAutoApproveMaxDevices: 'INCIDENT_AUTO_APPROVE_MAX_DEVICES',
   /** Certificates issued longer ago than this many days are raised as CERT_TOO_OLD. */
   certMaxAgeDays: 'CERT_MAX_AGE_DAYS',
   /** Local stack: the DPS instance's verified CA certificates as a file; in Azure the `dps-ca-certificates` policy document. */

@@ -2,7 +2,7 @@
  * IoT Hub import jobs (`POST /jobs/create`, `GET /jobs/{id}`), as `azure-iothub`'s `importDevicesFromBlob` uses
  * them: the hub reads `devices.txt` (JSON lines with an `importMode`) from the input blob container, applies it, and
  * writes `importErrors.log` to the output container. One import or export job at a time per hub; a second is
- * refused with 429. The containers are reached by their SAS URLs (Azurite locally); identity-based storage access
+ * refused with 403 JobQuotaExceeded, as IoT Hub does. The containers are reached by their SAS URLs (Azurite locally); identity-based storage access
  * is not simulated. Jobs do not spend the registry throttle, as in IoT Hub.
  */
 import { randomUUID } from 'node:crypto';
@@ -99,9 +99,8 @@ export async function handleHubJobs(
     if (body.storageAuthenticationType?.toLowerCase() === 'identitybased')
       throw new HttpError(400, 'ArgumentInvalid', 'The simulator reaches blob containers by SAS URL only.');
     if ([...ctx.jobs.values()].some((j) => j.status === 'enqueued' || j.status === 'running')) {
-      throw new HttpError(429, 'JobQuotaExceeded', 'Only one import or export job may run at a time on this hub.', {
-        'retry-after': '2',
-      });
+      // As IoT Hub answers it: 403 with its error code, not a throttle (no Retry-After).
+      throw new HttpError(403, 'JobQuotaExceeded', 'Only one import or export job may run at a time on this hub.');
     }
     const job: HubJob = {
       jobId: randomUUID(),

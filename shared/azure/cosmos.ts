@@ -78,9 +78,10 @@ class CosmosDocuments<T extends StoredDocument> implements DocumentContainer<T> 
     return (await cosmos(() => this.container.item(doc.id, this.pk(doc)).replace<T>(doc, options))).resource as T;
   }
 
-  async delete(id: string, partitionKey: string): Promise<void> {
+  async delete(id: string, partitionKey: string, etag?: string): Promise<void> {
+    const options = etag ? { accessCondition: { type: 'IfMatch', condition: etag } } : undefined;
     try {
-      await cosmos(() => this.container.item(id, partitionKey).delete());
+      await cosmos(() => this.container.item(id, partitionKey).delete(options));
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }

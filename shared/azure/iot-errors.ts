@@ -2,6 +2,7 @@
 import {
   AccessDeniedError,
   ConflictError,
+  JobQuotaExceededError,
   NotFoundError,
   parseRetryAfter,
   ServiceError,
@@ -41,6 +42,8 @@ export function translateIotError(err: unknown): Error {
       return new ThrottledError(message, parseRetryAfter(e.response?.headers?.['retry-after']), code);
     case 401:
     case 403:
+      // IoT Hub refuses a second import/export job on a hub with 403 JobQuotaExceeded: busy, not forbidden.
+      if (code === 'JobQuotaExceeded') return new JobQuotaExceededError(message);
       return new AccessDeniedError(message, status, code);
     default:
       return new ServiceError(message, status, code);

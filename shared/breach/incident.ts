@@ -1,7 +1,8 @@
 /**
  * A breach incident as an operator or security tooling reports it (HTTP body or Event Hubs alert, one JSON shape):
  * `{ id, reason, mode: "contain" | "quarantine", scope: { registrationIds?, deviceIds?, certificateThumbprints?,
- * issuerThumbprint?, enrollmentGroupId?, manufacturerLot? } }`. Parsing refuses anything unclear, with the reason.
+ * issuerThumbprint?, enrollmentGroupId?, lot?: { manufacturer, lot } } }`. Parsing refuses anything unclear, with
+ * the reason. A lot is named with its maker: lot names are the makers' own, and two makers may use the same one.
  */
 import type { Parsed } from '../allocation/contract';
 
@@ -13,7 +14,13 @@ export interface IncidentScope {
   certificateThumbprints?: string[];
   issuerThumbprint?: string;
   enrollmentGroupId?: string;
-  manufacturerLot?: string;
+  /** A maker's lot: the enrollments the import tagged `manufacturer` and `lot`. */
+  lot?: LotScope;
+}
+
+export interface LotScope {
+  manufacturer: string;
+  lot: string;
 }
 
 export interface IncidentRequest {
@@ -40,6 +47,17 @@ function stringList(value: unknown, name: string, check?: (s: string) => boolean
   return { ok: true, value: [...new Set(value as string[])] };
 }
 
+function parseLot(value: unknown): Parsed<LotScope> {
+  const shape = 'scope.lot must be { "manufacturer": "<id>", "lot": "<name>" }, both non-empty strings';
+  if (!isObject(value)) return { ok: false, reason: shape };
+  const unknown = Object.keys(value).filter((k) => k !== 'manufacturer' && k !== 'lot');
+  if (unknown.length) return { ok: false, reason: `scope.lot has unknown fields: ${unknown.join(', ')}; ${shape}` };
+  const { manufacturer, lot } = value;
+  if (typeof manufacturer !== 'string' || !manufacturer.trim() || typeof lot !== 'string' || !lot.trim())
+    return { ok: false, reason: shape };
+  return { ok: true, value: { manufacturer, lot } };
+}
+
 export const normalizeThumbprint = (t: string) => t.replace(/:/g, '').toUpperCase();
 
 export function parseIncident(body: unknown): Parsed<IncidentRequest> {
@@ -61,8 +79,14 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
     'certificateThumbprints',
     'issuerThumbprint',
     'enrollmentGroupId',
-    'manufacturerLot',
+    'lot',
   ];
+  if ('manufacturerLot' in scope)
+    return {
+      ok: false,
+      reason:
+        'scope.manufacturerLot is no longer accepted: name the lot with its maker, scope.lot: { "manufacturer": "<id>", "lot": "<name>" }',
+    };
   const unknown = Object.keys(scope).filter((k) => !known.includes(k));
   if (unknown.length)
     return { ok: false, reason: `scope has unknown fields: ${unknown.join(', ')} (known: ${known.join(', ')})` };
@@ -77,7 +101,12 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
     if (list.value)
       out[name] = name === 'certificateThumbprints' ? [...new Set(list.value.map(normalizeThumbprint))] : list.value;
   }
-  for (const name of ['issuerThumbprint', 'enrollmentGroupId', 'manufacturerLot'] as const) {
+  if (scope.lot !== undefined) {
+    const lot = parseLot(scope.lot);
+    if (!lot.ok) return lot;
+    out.lot = lot.value;
+  }
+  for (const name of ['issuerThumbprint', 'enrollmentGroupId'] as const) {
     const v = scope[name];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v.trim() === '')

@@ -1,104 +1,136 @@
 /**
- * From a resolved incident to its ordered steps (pure). The order keeps the identities out at every moment: refuse
- * first (deny list: the webhook stops admitting at once), then shut the identities out of DPS, then remove (contain)
- * or disable (quarantine) their hub registrations, hub by hub in bulk, then — when containing — delete their DPS
- * registration records, which would otherwise count against the DPS quota.
+ * From a resolved incident to its plan and its steps (pure). The order keeps the identities out at every moment:
+ * refuse first (deny list: the webhook stops admitting at once, written before any plan), then shut the identities
+ * out of DPS, then disable (quarantine) or delete (contain) their hub registrations, hub by hub, then — when
+ * containing — delete their DPS registration records, which would otherwise count against the DPS quota.
  */
 import type { DenyEntry } from '../allocation/deny-list';
 import type { IncidentRequest } from './incident';
+import type { CompromisedGroup, HubPath, PlanSummary, StepState, Target } from './model';
 
-/** A device the incident reaches, as resolution found it. */
-export interface Target {
-  registrationId: string;
-  deviceId?: string;
-  hub?: string;
-  /** How the device attests: through its own individual enrollment, or through a group. */
-  via: 'individual' | 'group';
-  enrollmentGroupId?: string;
+export const DEFAULT_IMPORT_JOB_THRESHOLD = 1000;
+const SAMPLE = 20;
+
+const lower = (s: string) => s.toLowerCase();
+
+function entry(request: IncidentRequest, kind: DenyEntry['kind'], value: string): DenyEntry {
+  return { kind, value, reason: request.reason, incidentId: request.id };
 }
 
-/** A compromised CA's enrollment group, and the certificate slot that holds it. */
-export interface CompromisedGroup {
-  enrollmentGroupId: string;
-  caSubject: string;
+/** What the incident refuses from its scope alone, and the subject of every compromised CA's group. */
+export function directDenyEntries(request: IncidentRequest, caGroups: CompromisedGroup[]): DenyEntry[] {
+  const { scope } = request;
+  const entries = [
+    ...(scope.certificateThumbprints ?? []).map((t) => entry(request, 'thumbprint', t)),
+    ...caGroups.filter((g) => g.caSubject).map((g) => entry(request, 'issuer', g.caSubject)),
+    ...(scope.enrollmentGroupId ? [entry(request, 'enrollmentGroupId', scope.enrollmentGroupId)] : []),
+    // A device's ID is its registration ID unless its enrollment says otherwise: refuse it under both names.
+    ...[...(scope.registrationIds ?? []), ...(scope.deviceIds ?? [])].map((id) => entry(request, 'registrationId', id)),
+  ];
+  return dedupe(entries);
+}
+
+/** What the incident refuses for the devices resolution found. */
+export function targetDenyEntries(request: IncidentRequest, targets: Target[]): DenyEntry[] {
+  return dedupe(targets.map((t) => entry(request, 'registrationId', t.registrationId)));
+}
+
+function dedupe(entries: DenyEntry[]): DenyEntry[] {
+  const seen = new Map<string, DenyEntry>();
+  for (const e of entries) seen.set(`${e.kind}:${lower(e.value)}`, seen.get(`${e.kind}:${lower(e.value)}`) ?? e);
+  return [...seen.values()];
 }
 
 export type DpsAction =
-  | { type: 'disableEnrollment'; registrationId: string }
-  | { type: 'blockGroupDevice'; registrationId: string }
-  | { type: 'disableGroup'; enrollmentGroupId: string };
+  { type: 'disableEnrollment'; registrationId: string } | { type: 'blockGroupDevice'; registrationId: string };
 
-export type Step =
-  | { name: 'deny'; entries: DenyEntry[] }
-  | { name: 'dps'; actions: DpsAction[] }
-  | { name: 'hub'; hub: string; deviceIds: string[]; action: 'delete' | 'disable' }
-  | { name: 'registrations'; registrationIds: string[] };
-
-export interface Resolution {
-  targets: Target[];
-  groups: CompromisedGroup[];
-  /** What resolution could not do, said in the incident (e.g. an unknown registration ID). */
-  notes: string[];
+/** Groups disabled whole: the compromised CA's, and the one the scope names. */
+export function groupsToDisable(request: IncidentRequest, caGroups: CompromisedGroup[]): string[] {
+  const ids = new Map<string, string>();
+  for (const g of caGroups) ids.set(lower(g.enrollmentGroupId), g.enrollmentGroupId);
+  if (request.scope.enrollmentGroupId) ids.set(lower(request.scope.enrollmentGroupId), request.scope.enrollmentGroupId);
+  return [...ids.values()];
 }
 
-export function denyEntries(incident: IncidentRequest, resolution: Resolution): DenyEntry[] {
-  const common = { reason: incident.reason, incidentId: incident.id };
-  const entries: DenyEntry[] = [];
-  const seen = new Set<string>();
-  const add = (kind: DenyEntry['kind'], value: string) => {
-    const key = `${kind}:${value.toLowerCase()}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      entries.push({ kind, value, ...common });
-    }
-  };
-  for (const t of incident.scope.certificateThumbprints ?? []) add('thumbprint', t);
-  for (const g of resolution.groups) add('issuer', g.caSubject);
-  if (incident.scope.enrollmentGroupId) add('enrollmentGroupId', incident.scope.enrollmentGroupId);
-  for (const t of resolution.targets) add('registrationId', t.registrationId);
-  return entries;
+/** One device's DPS action: its individual enrollment disabled, or — in a group left enabled — a block of its own. */
+export function dpsActionFor(target: Target, disabledGroups: ReadonlySet<string>): DpsAction | undefined {
+  if (target.via === 'individual') return { type: 'disableEnrollment', registrationId: target.registrationId };
+  if (target.via === 'group' && !(target.enrollmentGroupId && disabledGroups.has(lower(target.enrollmentGroupId))))
+    return { type: 'blockGroupDevice', registrationId: target.registrationId };
+  return undefined;
 }
-
-export function planIncident(incident: IncidentRequest, resolution: Resolution): Step[] {
-  const steps: Step[] = [{ name: 'deny', entries: denyEntries(incident, resolution) }];
-  const groupsDisabled = new Set(resolution.groups.map((g) => g.enrollmentGroupId.toLowerCase()));
-  if (incident.scope.enrollmentGroupId) groupsDisabled.add(incident.scope.enrollmentGroupId.toLowerCase());
-  const actions: DpsAction[] = [...groupsDisabled].map((enrollmentGroupId) => ({
-    type: 'disableGroup',
-    enrollmentGroupId,
-  }));
-  for (const t of resolution.targets) {
-    if (t.via === 'individual') actions.push({ type: 'disableEnrollment', registrationId: t.registrationId });
-    else if (!(t.enrollmentGroupId && groupsDisabled.has(t.enrollmentGroupId.toLowerCase())))
-      actions.push({ type: 'blockGroupDevice', registrationId: t.registrationId });
-  }
-  if (actions.length) steps.push({ name: 'dps', actions });
-
-  const byHub = new Map<string, string[]>();
-  for (const t of resolution.targets) {
-    if (!t.hub || !t.deviceId) continue;
-    byHub.set(t.hub, [...(byHub.get(t.hub) ?? []), t.deviceId]);
-  }
-  for (const [hub, deviceIds] of [...byHub].sort(([a], [b]) => a.localeCompare(b))) {
-    steps.push({ name: 'hub', hub, deviceIds, action: incident.mode === 'contain' ? 'delete' : 'disable' });
-  }
-  if (incident.mode === 'contain') {
-    const ids = resolution.targets.filter((t) => t.hub).map((t) => t.registrationId);
-    if (ids.length) steps.push({ name: 'registrations', registrationIds: ids });
-  }
-  return steps;
-}
-
-/** How a hub step runs: bulk registry calls (≤ 100 devices each, within the registry throttle), or an import job. */
-export type HubPath = 'bulk' | 'importJob';
 
 /**
  * The documented path for deleting far more devices than the registry throttle allows in minutes is an IoT Hub
- * import job in delete mode (one job at a time per hub). Above `threshold` devices on one hub, containment takes it;
- * disabling (quarantine) always goes in bulk, since an import job would need each device's whole identity.
+ * import job in delete mode. Above `threshold` devices on one hub, containment takes it; disabling (quarantine)
+ * always goes in bulk, since an import job would need each device's whole identity.
  */
-export function hubPath(step: Extract<Step, { name: 'hub' }>, threshold: number): HubPath {
-  return step.action === 'delete' && step.deviceIds.length > threshold ? 'importJob' : 'bulk';
+export function hubPath(action: 'disable' | 'delete', devices: number, threshold: number): HubPath {
+  return action === 'delete' && devices > threshold ? 'importJob' : 'bulk';
 }
 
-export const DEFAULT_IMPORT_JOB_THRESHOLD = 1000;
+const progress = (total: number) => ({ state: 'pending' as const, done: 0, total, page: 0, offset: 0, errors: [] });
+
+/** The plan an operator approves, and the steps that carry it out, from every page of targets. */
+export function planIncident(
+  request: IncidentRequest,
+  caGroups: CompromisedGroup[],
+  pages: Iterable<Target[]>,
+  importJobThreshold = DEFAULT_IMPORT_JOB_THRESHOLD,
+): { plan: PlanSummary; steps: StepState[] } {
+  const groups = groupsToDisable(request, caGroups);
+  const disabled = new Set(groups.map(lower));
+  const action = request.mode === 'contain' ? 'delete' : 'disable';
+  const devices = new Set<string>();
+  const perHub = new Map<string, Set<string>>();
+  const hubItems = new Map<string, number>();
+  const sample: string[] = [];
+  let withoutHub = 0;
+  let enrollments = 0;
+  let blocks = 0;
+  let dpsItems = 0;
+  let records = 0;
+  for (const page of pages) {
+    for (const t of page) {
+      const act = dpsActionFor(t, disabled);
+      if (act) dpsItems++;
+      if (t.hub && t.deviceId) {
+        hubItems.set(t.hub, (hubItems.get(t.hub) ?? 0) + 1);
+        records++;
+      }
+      const key = lower(t.registrationId);
+      if (devices.has(key)) continue;
+      devices.add(key);
+      if (sample.length < SAMPLE) sample.push(t.registrationId);
+      if (act?.type === 'disableEnrollment') enrollments++;
+      if (act?.type === 'blockGroupDevice') blocks++;
+      if (t.hub && t.deviceId) {
+        const onHub = perHub.get(t.hub) ?? new Set<string>();
+        perHub.set(t.hub, onHub.add(lower(t.deviceId)));
+      } else withoutHub++;
+    }
+  }
+  const hubs = [...perHub.keys()].sort();
+  const hubActions = hubs.map((hub) => {
+    const count = (perHub.get(hub) as Set<string>).size;
+    return { hub, action, devices: count, path: hubPath(action, count, importJobThreshold) } as const;
+  });
+  const steps: StepState[] = [];
+  if (dpsItems || groups.length)
+    steps.push({ kind: 'dps', groupsToDisable: groups, groupsDone: 0, ...progress(dpsItems + groups.length) });
+  for (const h of hubActions)
+    steps.push({ kind: 'hub', hub: h.hub, action, path: h.path, ...progress(hubItems.get(h.hub) ?? 0) });
+  if (request.mode === 'contain' && records) steps.push({ kind: 'registrations', ...progress(records) });
+  const plan: PlanSummary = {
+    devices: devices.size,
+    perHub: Object.fromEntries(hubs.map((h) => [h, (perHub.get(h) as Set<string>).size])),
+    withoutHub,
+    enrollmentsToDisable: enrollments,
+    groupDevicesToBlock: blocks,
+    groupsToDisable: groups,
+    hubActions,
+    deleteRegistrationRecords: request.mode === 'contain' ? devices.size - withoutHub : 0,
+    sample,
+  };
+  return { plan, steps };
+}

@@ -7,7 +7,7 @@ import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort, StoredDocument } from '../ports';
 
 export interface FindingBase extends StoredDocument {
-  kind: 'audit' | 'expiry';
+  kind: 'audit' | 'expiry' | 'alert';
   code: string;
   raisedAt: string;
 }

@@ -19,11 +19,18 @@ import { storeDevice } from '../../dev/sim/iothub';
 import { newEtag } from '../../dev/sim/wire';
 import { type LocalStack, startLocalStack } from '../../dev/stack';
 import { normalizeThumbprint } from '../../shared/breach/incident';
-import { buildServices, configDocument, lazyServices, type Services } from '../../shared/composition';
+import type { Incident, StepState } from '../../shared/breach/model';
+import {
+  buildServices,
+  configDocument,
+  incidentRepositories,
+  lazyServices,
+  type Services,
+} from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
-import { type IncidentDocument, type StepState, submitIncident } from '../../shared/use-cases/incidents';
+import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/use-cases/incidents';
 import { fmt, ratio, runBench, tearDown } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
@@ -65,6 +72,12 @@ function seed(stack: LocalStack, groupId: string, prefix: string): void {
       enrollmentGroupId: groupId,
     });
   }
+}
+
+async function runWorker(env: Record<string, string>, incidentId: string): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    worker(env, incidentId).on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))),
+  );
 }
 
 function worker(env: Record<string, string>, incidentId: string) {
@@ -116,9 +129,10 @@ async function main(): Promise<void> {
     ...stack.env,
     EVENT_LOG_PATH: join(dataDir, 'events.ndjson'),
     HUB_IMPORT_JOB_THRESHOLD: String(10 * 100 * SCALE),
+    // Shares of 20 s: a killed worker's lease (share + 15 s) is waited out in well under a minute.
+    INCIDENT_BUDGET_MS: '20000',
   };
   const services = await buildServices(env);
-  const incidents = services.store.container<IncidentDocument>(CONTAINERS.incidents.name);
   const ceilingPerMinute = HUB_COUNT * 100 * SCALE;
   console.log(
     `breach containment benchmark: ${fmt(DEVICES, 0)} devices under one intermediate CA over ${HUB_COUNT} S1 hubs (1 unit); quotas ×${SCALE}\n`,
@@ -150,13 +164,16 @@ async function main(): Promise<void> {
     );
 
   const t0 = performance.now();
-  const deps = { ...lazyServices(env), retry: { attempts: 50 } };
-  await submitIncident(deps, {
-    id: 'bench-a',
-    reason: 'intermediate CA key leaked',
-    mode: 'contain',
-    scope: { issuerThumbprint: thumbA },
-  });
+  const lazy = lazyServices(env);
+  const deps: IncidentDeps = { ...lazy, ...incidentRepositories(lazy), retry: { attempts: 50 } };
+  const incidents = await deps.incidents();
+  const read = async (id: string) => (await incidents.get(id)) as Incident;
+  const admin = { principal: 'bench admin', source: 'http' as const };
+  await submitIncident(
+    deps,
+    { id: 'bench-a', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbA } },
+    admin,
+  );
   const submitted = performance.now() - t0;
   while ((await webhook.allocate(probe)).status !== 403) await new Promise((r) => setTimeout(r, 10));
   const refused = performance.now() - t0;
@@ -165,13 +182,18 @@ async function main(): Promise<void> {
     `deny list first: incident accepted and written in ${fmt(submitted, 0)} ms; another webhook instance (refresh every 1 s) refuses the CA's devices ${fmt(refused, 0)} ms after the report`,
   );
 
-  const started = performance.now();
-  await new Promise<void>((resolve, reject) =>
-    worker(env, 'bench-a').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))),
+  const planning = performance.now();
+  await runWorker(env, 'bench-a');
+  const planned = await read('bench-a');
+  console.log(
+    `plan ready ${fmt((performance.now() - planning) / 1000, 1)} s later: ${planned.status}, ${fmt(planned.plan?.devices ?? 0, 0)} devices on ${Object.keys(planned.plan?.perHub ?? {}).length} hubs`,
   );
+  await decideIncident(deps, 'bench-a', 'approve', 'bench admin');
+  const started = performance.now();
+  await runWorker(env, 'bench-a');
   const total = (performance.now() - started) / 1000;
-  const doc = (await incidents.read('bench-a', 'bench-a')) as IncidentDocument;
-  const hubSteps = (doc.steps as StepState[]).filter((s) => s.name === 'hub');
+  const doc = await read('bench-a');
+  const hubSteps = (doc.steps as StepState[]).filter((s) => s.kind === 'hub');
   const hubSeconds =
     (Math.max(...hubSteps.map((s) => Date.parse(s.finishedAt as string))) -
       Math.min(...hubSteps.map((s) => Date.parse(s.startedAt as string)))) /
@@ -185,33 +207,33 @@ async function main(): Promise<void> {
   );
   for (const s of doc.steps as StepState[])
     console.log(
-      `  step ${s.name}${s.name === 'hub' ? ` ${s.hub}` : ''}: ${s.done}/${s.total} in ${fmt((Date.parse(s.finishedAt as string) - Date.parse(s.startedAt as string)) / 1000, 1)} s`,
+      `  step ${s.kind}${s.kind === 'hub' ? ` ${s.hub}` : ''}: ${s.done}/${s.total} in ${fmt((Date.parse(s.finishedAt as string) - Date.parse(s.startedAt as string)) / 1000, 1)} s`,
     );
 
   // 2. kill -9 half-way through the hub step, then a new worker resumes.
   const thumbB = await caGroup(services, 'line-b', 'Bench Line B Intermediate');
   seed(stack, 'line-b', 'dev-b');
-  await submitIncident(deps, {
-    id: 'bench-b',
-    reason: 'intermediate CA key leaked',
-    mode: 'contain',
-    scope: { issuerThumbprint: thumbB },
-  });
+  await submitIncident(
+    deps,
+    { id: 'bench-b', reason: 'intermediate CA key leaked', mode: 'contain', scope: { issuerThumbprint: thumbB } },
+    admin,
+  );
+  await runWorker(env, 'bench-b');
+  await decideIncident(deps, 'bench-b', 'approve', 'bench admin');
   const first = worker(env, 'bench-b');
   let killedAt = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 50));
-    const d = await incidents.read('bench-b', 'bench-b');
-    killedAt = (d?.steps ?? []).filter((s) => s.name === 'hub').reduce((n, s) => n + s.done, 0);
+    const d = await read('bench-b');
+    killedAt = (d?.steps ?? []).filter((s) => s.kind === 'hub').reduce((n, s) => n + s.done, 0);
     if (killedAt >= DEVICES / 2) break;
   }
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const onHubsAtKill = remaining(stack, 'dev-b');
-  await new Promise<void>((resolve, reject) =>
-    worker(env, 'bench-b').on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))),
-  );
-  const resumed = (await incidents.read('bench-b', 'bench-b')) as IncidentDocument;
+  // The killed worker's lease is waited out (its share's budget + 15 s), as a redelivered message would be.
+  await runWorker(env, 'bench-b');
+  const resumed = await read('bench-b');
   const ids: string[] = [];
   let token: string | undefined;
   do {

@@ -23,7 +23,7 @@ import { CONTAINERS } from '../../shared/containers';
 import type { DomainEvent, EnrollmentsPort, EventsPort, StoredDocument } from '../../shared/ports';
 import { reconcileInventory } from '../../shared/use-cases/certificate-inventory';
 import { sweepExpiries } from '../../shared/use-cases/expiry-sweep';
-import { MemoryStore } from './memory-store';
+import { MemoryStore } from '../support/memory-store';
 import { fmt, ratio, runBench } from './support';
 
 const DAY = 86_400_000;

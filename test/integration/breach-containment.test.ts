@@ -1,7 +1,8 @@
 /**
- * Containment of a stolen intermediate CA, end to end: X.509 devices provisioned through the local DPS under a group signed by an intermediate CA
- * are contained by one incident naming that CA — refused by the webhook, disallowed in DPS, gone from their hubs,
- * each step in the incident record and the audit trail — and releasing it brings them back.
+ * Containment end to end through the Functions host: X.509 devices provisioned through the local DPS under a group
+ * signed by an intermediate CA are contained by one incident naming that CA — refused by the webhook, disallowed in
+ * DPS, gone from their hubs, each step in the incident and the audit trail — and releasing it brings them back.
+ * Then: plans that wait for approval, cancel, holds shared by two incidents, a maker's lot, device IDs, alerts.
  */
 import { X509Certificate } from 'node:crypto';
 
@@ -28,8 +29,12 @@ const admin = (path: string, init: RequestInit = {}) =>
 const register = (id: string) =>
   registerX509Device(stack.env, id, (devices.get(id) as Issued).certPem, (devices.get(id) as Issued).keyPem);
 
-async function waitFor(id: string, status: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
+const post = (path: string, body?: unknown) =>
+  admin(path, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function waitFor(id: string, status: string): Promise<Record<string, any>> {
+  for (let i = 0; i < 300; i++) {
     const body = (await (await admin(`/api/incidents/${id}`)).json()) as Record<string, unknown>;
     if (body.status === status) return body;
     await new Promise((r) => setTimeout(r, 100));
@@ -102,16 +107,20 @@ test('one incident naming the intermediate CA contains every device of its group
   expect(posted.status).toBe(202);
   expect(posted.headers.get('location')).toBe('/api/incidents/inc-ca-1');
   const incident = await waitFor('inc-ca-1', 'contained');
-  expect(incident.targets).toBe(4);
+  // Four devices, submitted by an admin over HTTP: at most INCIDENT_AUTO_APPROVE_MAX_DEVICES, so it ran at once.
+  expect(incident).toMatchObject({
+    submittedBy: 'local admin',
+    approvedBy: expect.stringMatching(/^auto-approved \(4 ≤ 10 devices/),
+    plan: { devices: 4, groupsToDisable: ['fabrikam-line-9'], deleteRegistrationRecords: 4 },
+  });
   expect(
-    (incident.steps as Array<{ name: string; state: string; done: number; total: number }>).map((s) => [
-      s.name,
+    (incident.steps as Array<{ kind: string; state: string; done: number; total: number }>).map((s) => [
+      s.kind,
       s.state,
       s.done === s.total,
     ]),
   ).toEqual(
     expect.arrayContaining([
-      ['deny', 'done', true],
       ['dps', 'done', true],
       ['registrations', 'done', true],
       ['hub', 'done', true],
@@ -147,6 +156,9 @@ test('one incident naming the intermediate CA contains every device of its group
   expect(audit.items.find((a) => a.action === 'disableEnrollmentGroup')).toMatchObject({
     before: { provisioningStatus: 'enabled' },
     after: { provisioningStatus: 'disabled' },
+  });
+  expect(audit.items.find((a) => a.action === 'denyListAdd')).toMatchObject({
+    target: { kind: 'denyList', ids: ['issuer:CN=Fabrikam Line 9 Intermediate'] },
   });
 
   // The revocation audit: nothing left to find… until a device of the revoked CA is back on a hub outside DPS.
@@ -187,8 +199,10 @@ test('one incident naming the intermediate CA contains every device of its group
     ).status,
   ).toBe(409);
 
-  const released = await admin('/api/incidents/inc-ca-1/release', { method: 'POST' });
+  const released = await post('/api/incidents/inc-ca-1/release');
   expect(released.status).toBe(200);
+  expect(await released.json()).toMatchObject({ status: 'releasing', releasedBy: 'local admin' });
+  await waitFor('inc-ca-1', 'released');
   expect((await stack.services.enrollments.getGroup('fabrikam-line-9'))?.provisioningStatus).toBe('enabled');
   const back = await register('line9-a');
   expect(await stack.services.hubs.hub(back.assignedHub).getDevice('line9-a')).toBeDefined();
@@ -206,7 +220,7 @@ test('quarantine of single devices of a group: a disabled individual enrollment 
     }),
   });
   expect(posted.status).toBe(202);
-  await waitFor('inc-q-1', 'contained');
+  await waitFor('inc-q-1', 'quarantined');
   for (const id of ['line9-b', 'line9-c']) {
     expect((await stack.services.enrollments.getEnrollment(id))?.provisioningStatus).toBe('disabled');
     const hub = (await stack.services.enrollments.getRegistrationState(id))?.assignedHub as string;
@@ -214,7 +228,8 @@ test('quarantine of single devices of a group: a disabled individual enrollment 
   }
   await expect(register('line9-d')).resolves.toBeDefined(); // the rest of the group is untouched
 
-  expect((await admin('/api/incidents/inc-q-1/release', { method: 'POST' })).status).toBe(200);
+  expect((await post('/api/incidents/inc-q-1/release')).status).toBe(200);
+  await waitFor('inc-q-1', 'released');
   for (const id of ['line9-b', 'line9-c']) {
     expect(await stack.services.enrollments.getEnrollment(id)).toBeUndefined();
     const hub = (await stack.services.enrollments.getRegistrationState(id))?.assignedHub as string;
@@ -228,6 +243,7 @@ test.each([
   [{ id: 'x', reason: 'r', mode: 'contain', scope: {} }, /names nothing/],
   [{ id: 'x', reason: 'r', mode: 'contain', scope: { issuerThumbprint: 'zz' } }, /thumbprint/],
   [{ id: 'x', reason: 'r', mode: 'contain', scope: { devices: ['a'] } }, /unknown fields: devices/],
+  [{ id: 'x', reason: 'r', mode: 'contain', scope: { manufacturerLot: 'L1' } }, /scope\.lot: \{ "manufacturer"/],
 ])('a bad incident gets a 400 with its reason (%#)', async (body, reason) => {
   const res = await admin('/api/incidents', { method: 'POST', body: JSON.stringify(body) });
   expect(res.status).toBe(400);
@@ -254,4 +270,144 @@ test('incident routes want a function key and the Admin role', async () => {
       })
     ).status,
   ).toBe(403);
+});
+
+const alerts = (events: unknown[]) =>
+  fetch(`${host.baseUrl}/admin/eventhubs/security-alerts`, {
+    method: 'POST',
+    headers: { 'x-functions-key': 'mk', 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
+const MAKER = { 'x-functions-key': 'fk', authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' };
+/** Runs the command line in process against the test host; answers what it printed. */
+async function cli(args: string[]): Promise<string> {
+  const { buildProgram } = await import('../../cli/program');
+  Object.assign(process.env, {
+    DPS_LIFECYCLE_URL: host.baseUrl,
+    DPS_LIFECYCLE_FUNCTION_KEY: 'fk',
+    DPS_LIFECYCLE_ADMIN_TOKEN: 'dev-admin-secret-not-a-secret',
+  });
+  const printed: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void printed.push(a.join(' ')));
+  try {
+    await buildProgram().parseAsync(['node', 'dps-lifecycle', ...args]);
+  } finally {
+    log.mockRestore();
+  }
+  return printed.join('\n');
+}
+const denied = (registrationId: string) =>
+  stack.services.store.container(CONTAINERS.denyList.name).read(`registrationId:${registrationId}`, 'registrationId');
+
+test('an alert waits for approval with its plan; a malformed alert in the batch is kept as a finding and the rest go on', async () => {
+  expect(
+    (
+      await alerts([
+        { id: 'not an incident' },
+        { id: 'alert-q-1', reason: 'tamper alarm', mode: 'quarantine', scope: { registrationIds: ['line9-d'] } },
+      ])
+    ).status,
+  ).toBe(202);
+  const waiting = await waitFor('alert-q-1', 'awaitingApproval');
+  expect(waiting).toMatchObject({
+    source: 'alert',
+    submittedBy: 'alert:security-alerts',
+    plan: { devices: 1, groupDevicesToBlock: 1, sample: ['line9-d'], hubActions: [{ action: 'disable', devices: 1 }] },
+  });
+  expect(waiting.approvedBy).toBeUndefined();
+  // Refused by the webhook already; nothing disabled yet.
+  expect(await denied('line9-d')).toMatchObject({ holders: ['alert-q-1'] });
+  expect(await stack.services.enrollments.getEnrollment('line9-d')).toBeUndefined();
+  const findings = (await (await admin('/api/findings?kind=alert')).json()) as { findings: Array<{ reason: string }> };
+  expect(findings.findings).toEqual([
+    expect.objectContaining({ code: 'ALERT_REJECTED', reason: expect.stringMatching(/id must be/) }),
+  ]);
+
+  // The command line shows the plan before approval.
+  const printed = await cli(['incident', 'show', 'alert-q-1']);
+  expect(printed).toContain('incident alert-q-1: awaitingApproval (quarantine, submitted by alert:security-alerts)');
+  expect(printed).toMatch(/plan: 1 devices\n\s+hub-\S+ +disable 1 devices \(bulk\)/);
+  expect(printed).toContain('waiting: dps-lifecycle incident approve alert-q-1');
+
+  // Deciding wants the Admin role and a function key.
+  expect(
+    (await fetch(`${host.baseUrl}/api/incidents/alert-q-1/approve`, { method: 'POST', headers: MAKER })).status,
+  ).toBe(403);
+  expect((await fetch(`${host.baseUrl}/api/incidents/alert-q-1/approve?code=fk`, { method: 'POST' })).status).toBe(401);
+  expect(await cli(['incident', 'approve', 'alert-q-1'])).toMatch(/^incident alert-q-1: running/);
+  const done = await waitFor('alert-q-1', 'quarantined');
+  expect(done).toMatchObject({ approvedBy: 'local admin' });
+  expect((await stack.services.enrollments.getEnrollment('line9-d'))?.provisioningStatus).toBe('disabled');
+  // Approving twice is harmless; cancelling what has run is a conflict that says why.
+  expect((await post('/api/incidents/alert-q-1/approve')).status).toBe(200);
+  const cancel = await post('/api/incidents/alert-q-1/cancel');
+  expect(cancel.status).toBe(409);
+  expect(((await cancel.json()) as { reason: string }).reason).toMatch(/quarantined.*release it/);
+  expect((await post('/api/incidents/alert-q-1/release')).status).toBe(200);
+  await waitFor('alert-q-1', 'released');
+  expect(await stack.services.enrollments.getEnrollment('line9-d')).toBeUndefined();
+  expect(await denied('line9-d')).toBeUndefined();
+});
+
+test('two incidents hold one device: releasing one lifts nothing the other still needs', async () => {
+  const body = (id: string) => ({
+    id,
+    reason: 'shared suspicion',
+    mode: 'quarantine',
+    scope: { registrationIds: ['line9-c'] },
+  });
+  expect((await post('/api/incidents', body('hold-a'))).status).toBe(202);
+  await waitFor('hold-a', 'quarantined');
+  expect((await post('/api/incidents', body('hold-b'))).status).toBe(202);
+  await waitFor('hold-b', 'quarantined');
+  const hub = (await stack.services.enrollments.getRegistrationState('line9-c'))?.assignedHub as string;
+
+  expect((await post('/api/incidents/hold-a/release')).status).toBe(200);
+  await waitFor('hold-a', 'released');
+  expect((await stack.services.enrollments.getEnrollment('line9-c'))?.provisioningStatus).toBe('disabled');
+  expect((await stack.services.hubs.hub(hub).getDevice('line9-c'))?.status).toBe('disabled');
+  expect(await denied('line9-c')).toMatchObject({ holders: ['hold-b'] });
+
+  expect((await post('/api/incidents/hold-b/release')).status).toBe(200);
+  await waitFor('hold-b', 'released');
+  expect(await stack.services.enrollments.getEnrollment('line9-c')).toBeUndefined();
+  expect((await stack.services.hubs.hub(hub).getDevice('line9-c'))?.status).toBe('enabled');
+  expect(await denied('line9-c')).toBeUndefined();
+});
+
+test('a lot is matched with its maker, and device IDs as device IDs; cancelling before approval drops only what it held', async () => {
+  const dps = stack.services.enrollments;
+  const tagged = (registrationId: string, manufacturer: string, deviceId?: string) =>
+    dps.putEnrollment({
+      registrationId,
+      ...(deviceId ? { deviceId } : {}),
+      attestation: { type: 'symmetricKey' },
+      initialTwin: { tags: { manufacturer, lot: 'L1' } },
+    });
+  await tagged('acme-l1-1', 'acme-tpm');
+  await tagged('globex-l1-1', 'globex', 'globex-device-7');
+
+  await alerts([
+    { id: 'lot-1', reason: 'lot recalled', mode: 'contain', scope: { lot: { manufacturer: 'acme-tpm', lot: 'L1' } } },
+  ]);
+  expect((await waitFor('lot-1', 'awaitingApproval')).plan).toMatchObject({
+    devices: 1,
+    sample: ['acme-l1-1'],
+    enrollmentsToDisable: 1,
+  });
+
+  await alerts([{ id: 'dev-1', reason: 'stolen', mode: 'contain', scope: { deviceIds: ['globex-device-7'] } }]);
+  expect((await waitFor('dev-1', 'awaitingApproval')).plan).toMatchObject({ devices: 1, sample: ['globex-l1-1'] });
+  expect(await denied('globex-l1-1')).toMatchObject({ holders: ['dev-1'] });
+
+  for (const id of ['lot-1', 'dev-1']) {
+    expect((await post(`/api/incidents/${id}/cancel`)).status).toBe(200);
+    await waitFor(id, 'cancelled');
+  }
+  expect(await denied('globex-l1-1')).toBeUndefined();
+  expect(await denied('acme-l1-1')).toBeUndefined();
+  expect((await dps.getEnrollment('acme-l1-1'))?.provisioningStatus).toBe('enabled');
+  const approve = await post('/api/incidents/lot-1/approve');
+  expect(approve.status).toBe(409);
+  expect(((await approve.json()) as { reason: string }).reason).toMatch(/cancelled/);
 });

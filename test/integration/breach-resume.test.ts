@@ -1,12 +1,14 @@
 /**
  * Containment survives a failure half-way: the hub throttles, the worker gives up mid-step (as a crash would), and
- * the next run resumes from the checkpoint in the incident document — every device removed, none twice.
+ * the next share resumes from the checkpoint in the incident — every device removed, none twice. Large scopes go
+ * by IoT Hub import job, which waits out another job's 403 JobQuotaExceeded and is followed, not restarted.
  */
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
-import { lazyServices } from '../../shared/composition';
+import type { Incident, StepState } from '../../shared/breach/model';
+import { incidentRepositories, lazyServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { ThrottledError } from '../../shared/errors';
-import { type IncidentDeps, runIncident, type StepState, submitIncident } from '../../shared/use-cases/incidents';
+import { advanceIncident, decideIncident, type IncidentDeps, submitIncident } from '../../shared/use-cases/incidents';
 import { manualClock } from '../support/manual-clock';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -28,6 +30,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
+
+const depsOf = (extra: Partial<IncidentDeps> = {}): IncidentDeps => {
+  const lazy = lazyServices(stack.env);
+  return { ...lazy, ...incidentRepositories(lazy), ...extra };
+};
+const ADMIN = { principal: 'test admin', source: 'http' as const };
+
+/** Runs shares of the incident's work until it needs nothing more (what the queue trigger does, message by message). */
+async function advanceToEnd(deps: IncidentDeps, id: string): Promise<Incident | undefined> {
+  for (;;) {
+    const { incident, more } = await advanceIncident(deps, id);
+    if (!more) return incident;
+  }
+}
 
 test('a containment interrupted by throttling resumes from its checkpoint and deletes nothing twice', async () => {
   const group = await stack.services.enrollments.putGroup({
@@ -53,23 +69,31 @@ test('a containment interrupted by throttling resumes from its checkpoint and de
   expect(devicesOnHub()).toBe(150);
   clock.advance(1000); // a full bucket: exactly one bulk call of 100
 
-  const deps: IncidentDeps = { ...lazyServices(stack.env), retry: { attempts: 1 } }; // give up at the first 429
-  await submitIncident(deps, {
-    id: 'inc-recall',
-    reason: 'lot recalled',
-    mode: 'contain',
-    scope: { enrollmentGroupId: 'recall-lot' },
-  });
-  await expect(runIncident(deps, 'inc-recall')).rejects.toBeInstanceOf(ThrottledError);
+  const deps = depsOf({ retry: { attempts: 1 } }); // give up at the first 429
+  await submitIncident(
+    deps,
+    {
+      id: 'inc-recall',
+      reason: 'lot recalled',
+      mode: 'contain',
+      scope: { enrollmentGroupId: 'recall-lot' },
+    },
+    ADMIN,
+  );
+  // 150 devices is more than an admin's incident runs without approval: it stops at its plan.
+  expect((await advanceToEnd(deps, 'inc-recall'))?.status).toBe('awaitingApproval');
+  expect(devicesOnHub()).toBe(150);
+  expect((await decideIncident(deps, 'inc-recall', 'approve', 'test admin')).kind).toBe('done');
+  await expect(advanceIncident(deps, 'inc-recall')).rejects.toBeInstanceOf(ThrottledError);
 
-  const incidents = stack.services.store.container(CONTAINERS.incidents.name);
-  const halfway = await incidents.read('inc-recall', 'inc-recall');
-  const hubStep = (halfway?.steps as StepState[]).find((s) => s.name === 'hub');
+  const halfway = await (await deps.incidents()).get('inc-recall');
+  const hubStep = halfway?.steps?.find((s) => s.kind === 'hub');
   expect(hubStep).toMatchObject({ state: 'running', done: 100, total: 150 });
+  expect(halfway?.lease).toBeUndefined(); // a failed share lets go of the incident
   expect(devicesOnHub()).toBe(50);
 
   clock.advance(1000);
-  const done = await runIncident({ ...deps, retry: { attempts: 1 } }, 'inc-recall');
+  const done = await advanceToEnd(deps, 'inc-recall');
   expect(done?.status).toBe('contained');
   expect(devicesOnHub()).toBe(0);
   const deletions = await stack.services.store
@@ -106,42 +130,48 @@ test('a scope beyond the bulk threshold is deleted by an IoT Hub import job, whi
   clock.advance(60_000); // the second test starts with a full bucket, whatever the first left
   const before = devicesOnHub() as number;
   // Above 20 devices on a hub, containment takes the import-job path.
-  const deps: IncidentDeps = { ...lazyServices(stack.env), importJobThreshold: 20, jobPollMs: 50 };
-  await submitIncident(deps, {
-    id: 'inc-big',
-    reason: 'lot key leaked',
-    mode: 'contain',
-    scope: { enrollmentGroupId: 'big-lot' },
-  });
-  // Another import job already running on the hub: ours waits for it (one job at a time per hub).
+  const deps = depsOf({ importJobThreshold: 20, jobPollMs: 50 });
+  await submitIncident(
+    deps,
+    {
+      id: 'inc-big',
+      reason: 'lot key leaked',
+      mode: 'contain',
+      scope: { enrollmentGroupId: 'big-lot' },
+    },
+    ADMIN,
+  );
+  expect((await advanceToEnd(deps, 'inc-big'))?.status).toBe('awaitingApproval');
+  await decideIncident(deps, 'inc-big', 'approve', 'test admin');
+  // Another import job already running on the hub: IoT Hub refuses ours with 403 JobQuotaExceeded until it ends.
   const blobs = await deps.blobs!();
   await blobs.put('other-job', 'devices.txt', JSON.stringify({ id: 'not-there', importMode: 'delete' }));
   const ref = await blobs.containerForHub('other-job');
-  await stack.services.hubs.hub(HUB).startImportJob(ref, ref);
-
-  const done = await runIncident(deps, 'inc-big');
-  expect(done?.status).toBe('contained');
-  const hubStep = (done?.steps as StepState[]).find((s) => s.name === 'hub');
-  expect(hubStep).toMatchObject({
-    via: 'importJob',
-    state: 'done',
-    done: 30,
-    total: 30,
-    jobId: expect.any(String),
-    path: expect.stringMatching(/^IoT Hub import job .+ \(delete mode, 30 devices\)$/),
+  const other = await stack.services.hubs.hub(HUB).startImportJob(ref, ref);
+  await expect(stack.services.hubs.hub(HUB).startImportJob(ref, ref)).rejects.toMatchObject({
+    name: 'JobQuotaExceededError',
+    status: 403,
   });
+
+  const done = await advanceToEnd(deps, 'inc-big');
+  expect(done?.status).toBe('contained');
+  expect((await stack.services.hubs.hub(HUB).getJob(other.jobId))?.status).toBe('completed');
+  const hubStep = done?.steps?.find((s) => s.kind === 'hub');
+  expect(hubStep).toMatchObject({ path: 'importJob', state: 'done', done: 30, total: 30, jobId: expect.any(String) });
   expect(devicesOnHub()).toBe(before - 30);
   for (const id of ids) expect(await stack.services.hubs.hub(HUB).getDevice(id)).toBeUndefined();
 
   // A worker resumed after the job (a re-delivered message at the hub step) follows the same job and records nothing twice.
-  const incidents = stack.services.store.container(CONTAINERS.incidents.name);
-  const stored = await incidents.read('inc-big', 'inc-big');
-  await incidents.replace({
-    ...stored!,
+  await (
+    await deps.incidents()
+  ).update('inc-big', (i) => ({
+    ...i,
     status: 'running',
-    steps: (stored!.steps as StepState[]).map((s) => (s.name === 'hub' ? { ...s, state: 'running', done: 0 } : s)),
-  });
-  expect((await runIncident(deps, 'inc-big'))?.status).toBe('contained');
+    steps: (i.steps as StepState[]).map((s) => (s.kind === 'hub' ? { ...s, state: 'running', done: 0 } : s)),
+  }));
+  const resumed = await advanceToEnd(deps, 'inc-big');
+  expect(resumed?.status).toBe('contained');
+  expect(resumed?.steps?.find((s) => s.kind === 'hub')).toMatchObject({ jobId: (hubStep as { jobId: string }).jobId });
   const deletions = await stack.services.store
     .container(CONTAINERS.audit.name)
     .query(

@@ -36,8 +36,11 @@ test('CRUD, conflicts and etag preconditions', async () => {
   expect(replaced._etag).not.toBe(created._etag);
   await expect(jobs.replace({ ...created, status: 'lost update' })).rejects.toMatchObject({ status: 412 });
   expect((await jobs.read('job-1', 'job-1'))?.status).toBe('enrolling');
-  await jobs.delete('job-1', 'job-1');
+  await expect(jobs.delete('job-1', 'job-1', created._etag)).rejects.toMatchObject({ status: 412 }); // not that version
+  expect(await jobs.read('job-1', 'job-1')).toBeDefined();
+  await jobs.delete('job-1', 'job-1', replaced._etag);
   expect(await jobs.read('job-1', 'job-1')).toBeUndefined();
+  await jobs.delete('job-1', 'job-1'); // gone already: fine
 });
 
 test('parameterised queries page with continuation tokens', async () => {

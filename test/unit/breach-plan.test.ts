@@ -1,7 +1,8 @@
 /** Incident parsing and planning, pure: what is refused, in which order, and which path each device takes. */
 import { hubJobContainer } from '../../shared/breach/hub-job-container';
 import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
-import { planIncident, type Resolution } from '../../shared/breach/plan';
+import type { Target } from '../../shared/breach/model';
+import { directDenyEntries, dpsActionFor, planIncident } from '../../shared/breach/plan';
 
 const incident = (scope: IncidentRequest['scope'], mode: IncidentRequest['mode'] = 'contain'): IncidentRequest => ({
   id: 'inc-1',
@@ -37,55 +38,87 @@ test('thumbprints are normalised, duplicates dropped, unknown fields refused', (
   });
 });
 
-test('a compromised CA: deny by issuer first, disable its group, no per-device DPS writes, hubs in bulk, then registration records', () => {
-  const resolution: Resolution = {
-    groups: [{ enrollmentGroupId: 'line-9', caSubject: 'CN=Line 9 CA' }],
-    targets: [
-      { registrationId: 'a', deviceId: 'a', hub: 'hub-2', via: 'group', enrollmentGroupId: 'line-9' },
-      { registrationId: 'b', deviceId: 'b', hub: 'hub-1', via: 'group', enrollmentGroupId: 'line-9' },
-      { registrationId: 'c', deviceId: 'c', hub: 'hub-1', via: 'group', enrollmentGroupId: 'line-9' },
-    ],
-    notes: [],
-  };
-  const steps = planIncident(incident({ issuerThumbprint: 'AB'.repeat(20) }), resolution);
-  expect(steps.map((s) => s.name)).toEqual(['deny', 'dps', 'hub', 'hub', 'registrations']);
-  expect(steps[0]).toMatchObject({
-    entries: expect.arrayContaining([
-      expect.objectContaining({ kind: 'issuer', value: 'CN=Line 9 CA', incidentId: 'inc-1', reason: 'key leaked' }),
-    ]),
+test('a lot is named with its maker; the old manufacturerLot string is refused with the new shape', () => {
+  expect(parseIncident({ id: 'i', reason: 'r', mode: 'contain', scope: { manufacturerLot: 'L1' } })).toEqual({
+    ok: false,
+    reason: expect.stringContaining('scope.lot: { "manufacturer": "<id>", "lot": "<name>" }'),
   });
-  expect(steps[1]).toEqual({ name: 'dps', actions: [{ type: 'disableGroup', enrollmentGroupId: 'line-9' }] });
-  expect(steps.slice(2, 4)).toEqual([
-    { name: 'hub', hub: 'hub-1', deviceIds: ['b', 'c'], action: 'delete' },
-    { name: 'hub', hub: 'hub-2', deviceIds: ['a'], action: 'delete' },
+  expect(
+    parseIncident({ id: 'i', reason: 'r', mode: 'contain', scope: { lot: { manufacturer: 'acme-tpm', lot: 'L1' } } }),
+  ).toMatchObject({ ok: true, value: { scope: { lot: { manufacturer: 'acme-tpm', lot: 'L1' } } } });
+  for (const lot of ['L1', { lot: 'L1' }, { manufacturer: 'acme-tpm', lot: '' }, { manufacturer: 'a', lot: 'L', x: 1 }])
+    expect(parseIncident({ id: 'i', reason: 'r', mode: 'contain', scope: { lot } })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/scope\.lot/),
+    });
+});
+
+const ca = [{ enrollmentGroupId: 'line-9', caSubject: 'CN=Line 9 CA' }];
+
+test('a compromised CA: its subject denied directly, its group disabled whole, no per-device DPS writes, hubs, then records', () => {
+  const request = incident({ issuerThumbprint: 'AA'.repeat(20) });
+  expect(directDenyEntries(request, ca)).toEqual([
+    { kind: 'issuer', value: 'CN=Line 9 CA', reason: 'key leaked', incidentId: 'inc-1' },
+  ]);
+  const pages: Target[][] = [
+    [
+      { registrationId: 'a', deviceId: 'a', hub: 'hub-2', via: 'group', enrollmentGroupId: 'line-9' },
+      { registrationId: 'b', deviceId: 'b', hub: 'hub-1', via: 'group', enrollmentGroupId: 'LINE-9' },
+    ],
+    [{ registrationId: 'c', deviceId: 'c', hub: 'hub-1', via: 'group', enrollmentGroupId: 'line-9' }],
+  ];
+  const { plan, steps } = planIncident(request, ca, pages, 1000);
+  expect(plan).toMatchObject({
+    devices: 3,
+    perHub: { 'hub-1': 2, 'hub-2': 1 },
+    groupsToDisable: ['line-9'],
+    enrollmentsToDisable: 0,
+    groupDevicesToBlock: 0,
+    deleteRegistrationRecords: 3,
+    sample: ['a', 'b', 'c'],
+  });
+  expect(steps.map((s) => [s.kind, s.kind === 'hub' ? s.hub : '', s.total])).toEqual([
+    ['dps', '', 1],
+    ['hub', 'hub-1', 2],
+    ['hub', 'hub-2', 1],
+    ['registrations', '', 3],
   ]);
 });
 
-test('quarantine of single devices: individual enrollments disabled, group members blocked one by one, hubs disabled, records kept', () => {
-  const steps = planIncident(incident({ registrationIds: ['solo', 'member'] }, 'quarantine'), {
-    groups: [],
-    targets: [
-      { registrationId: 'solo', deviceId: 'solo', hub: 'h', via: 'individual' },
-      { registrationId: 'member', deviceId: 'member', hub: 'h', via: 'group' },
+test('single devices: individual enrollments disabled, group devices blocked one by one, quarantine disables hubs and keeps records', () => {
+  const request = incident({ registrationIds: ['x', 'y', 'z'] }, 'quarantine');
+  const pages: Target[][] = [
+    [
+      { registrationId: 'x', deviceId: 'x', hub: 'hub-1', via: 'individual' },
+      { registrationId: 'y', deviceId: 'y', hub: 'hub-1', via: 'group', enrollmentGroupId: 'g' },
+      { registrationId: 'z', via: 'none' },
+      { registrationId: 'x', deviceId: 'x', hub: 'hub-1', via: 'individual' }, // found twice: counted once
     ],
-    notes: [],
-  });
-  expect(steps).toEqual([
-    {
-      name: 'deny',
-      entries: [
-        expect.objectContaining({ kind: 'registrationId', value: 'solo' }),
-        expect.objectContaining({ kind: 'registrationId', value: 'member' }),
-      ],
-    },
-    {
-      name: 'dps',
-      actions: [
-        { type: 'disableEnrollment', registrationId: 'solo' },
-        { type: 'blockGroupDevice', registrationId: 'member' },
-      ],
-    },
-    { name: 'hub', hub: 'h', deviceIds: ['solo', 'member'], action: 'disable' },
+  ];
+  const { plan, steps } = planIncident(request, [], pages);
+  expect(plan).toMatchObject({ devices: 3, withoutHub: 1, enrollmentsToDisable: 1, groupDevicesToBlock: 1 });
+  expect(plan.hubActions).toEqual([{ hub: 'hub-1', action: 'disable', devices: 2, path: 'bulk' }]);
+  expect(steps.map((s) => s.kind)).toEqual(['dps', 'hub']);
+  expect(dpsActionFor(pages[0][1], new Set(['g']))).toBeUndefined(); // its group is disabled whole
+  expect(dpsActionFor(pages[0][2], new Set())).toBeUndefined(); // nothing in DPS to shut
+});
+
+test('a hub with more devices than the threshold is contained by an import job; quarantine stays in bulk', () => {
+  const pages: Target[][] = [
+    Array.from({ length: 5 }, (_, i) => ({
+      registrationId: `d${i}`,
+      deviceId: `d${i}`,
+      hub: 'hub-1',
+      via: 'group' as const,
+    })),
+  ];
+  expect(planIncident(incident({ enrollmentGroupId: 'g' }), [], pages, 3).plan.hubActions[0].path).toBe('importJob');
+  expect(planIncident(incident({ enrollmentGroupId: 'g' }, 'quarantine'), [], pages, 3).plan.hubActions[0].path).toBe(
+    'bulk',
+  );
+  expect(directDenyEntries(incident({ enrollmentGroupId: 'g', deviceIds: ['d0'] }), []).map((e) => e.kind)).toEqual([
+    'enrollmentGroupId',
+    'registrationId',
   ]);
 });
 

@@ -1,5 +1,6 @@
 /**
- * An in-memory DocumentStore for the sweep benchmark at a million certificates, which the embedded Cosmos server
+ * An in-memory DocumentStore, for unit tests of use cases and repositories, and for the sweep benchmark at a
+ * million certificates, which the embedded Cosmos server
  * cannot hold (its queries scan the whole container on every page: 20,000 documents take a minute to list). It
  * keeps each logical partition apart, as Cosmos does, and answers the one query shape the sweep and a naive scan
  * use — `SELECT * FROM c [WHERE c.f op value AND …]` — counting the documents it returned and the ones it examined.
@@ -82,7 +83,9 @@ export class MemoryContainer<T extends StoredDocument> implements DocumentContai
     return this.upsert(doc);
   }
 
-  async delete(id: string, partitionKey: string): Promise<void> {
+  async delete(id: string, partitionKey: string, etag?: string): Promise<void> {
+    const current = this.partitions.get(partitionKey)?.get(id);
+    if (current && etag && current._etag !== etag) throw new ConflictError(`${id} changed`, 412);
     this.partitions.get(partitionKey)?.delete(id);
   }
 

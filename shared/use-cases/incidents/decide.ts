@@ -1,0 +1,62 @@
+/**
+ * What an operator decides about an incident: approve its plan, cancel it before approval, release it after its
+ * run. Each records who decided and queues the worker; deciding the same thing twice is harmless, and a decision
+ * the incident's status does not allow is a conflict that says why.
+ */
+import type { Incident, IncidentStatus } from '../../breach/model';
+import { QUEUES } from '../../containers';
+import { emit, type IncidentDeps, now } from './deps';
+
+export type Decision = 'approve' | 'cancel' | 'release';
+
+export type DecisionResult =
+  { kind: 'done' | 'unchanged'; incident: Incident } | { kind: 'notFound' } | { kind: 'conflict'; reason: string };
+
+const RULES: Record<Decision, { from: IncidentStatus[]; already: IncidentStatus[]; to: IncidentStatus }> = {
+  approve: { from: ['awaitingApproval'], already: ['running', 'quarantined', 'contained', 'failed'], to: 'running' },
+  cancel: {
+    from: ['received', 'planning', 'awaitingApproval'],
+    already: ['cancelling', 'cancelled'],
+    to: 'cancelling',
+  },
+  release: { from: ['quarantined', 'contained', 'failed'], already: ['releasing', 'released'], to: 'releasing' },
+};
+
+const WHY: Record<Decision, string> = {
+  approve: 'only a plan awaiting approval can be approved',
+  cancel: 'only an incident not yet approved can be cancelled; release it once it has run',
+  release: 'only an incident that has run can be released; cancel it before approval',
+};
+
+export async function decideIncident(
+  deps: IncidentDeps,
+  id: string,
+  decision: Decision,
+  by: string,
+): Promise<DecisionResult> {
+  const rule = RULES[decision];
+  let outcome = { kind: 'notFound' } as DecisionResult;
+  await (
+    await deps.incidents()
+  ).update(id, (i) => {
+    if (rule.already.includes(i.status)) {
+      outcome = { kind: 'unchanged', incident: i };
+      return undefined;
+    }
+    if (!rule.from.includes(i.status)) {
+      outcome = { kind: 'conflict', reason: `incident ${id} is ${i.status}: ${WHY[decision]}` };
+      return undefined;
+    }
+    const next: Incident = { ...i, status: rule.to };
+    if (decision === 'approve') Object.assign(next, { approvedBy: by, approvedAt: now() });
+    if (decision === 'cancel') Object.assign(next, { cancelledBy: by });
+    if (decision === 'release') Object.assign(next, { releasedBy: by, undo: undefined });
+    outcome = { kind: 'done', incident: next };
+    return next;
+  });
+  if (outcome.kind === 'done') {
+    await (await deps.queues()).send(QUEUES.incidentSteps, { incidentId: id });
+    await emit(deps, `incident.${decision}`, id, { by });
+  }
+  return outcome;
+}

@@ -1,0 +1,251 @@
+/**
+ * Resolving an incident's scope into pages of targets, through DPS, a bounded slice at a time (one DPS page, or 50
+ * named IDs): each slice is followed by a checkpoint (its page of targets written, the continuation token kept in
+ * the incident), so a worker stopped anywhere goes on from there. Every page's devices are denied as they are found.
+ */
+import { normalizeThumbprint } from '../../breach/incident';
+import type { CompromisedGroup, Incident, ResolutionCursor, Target } from '../../breach/model';
+import { targetDenyEntries } from '../../breach/plan';
+import type { DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, X509Certificates } from '../../dps-types';
+import type { EnrollmentsPort, HubDirectory } from '../../ports';
+import { holdDeny, type IncidentDeps, lower, withRetry } from './deps';
+
+const DPS_PAGE = 100;
+/** IDs named in the scope looked up per checkpoint. */
+const IDS_PER_SLICE = 50;
+
+/** The certificates of a slot pair, by their thumbprints (both kinds, normalised) and subject. */
+function certificates(slots: X509Certificates | undefined): Array<{ thumbs: string[]; subject?: string }> {
+  return [slots?.primary?.info, slots?.secondary?.info].flatMap((info) =>
+    info
+      ? [
+          {
+            thumbs: [info.sha1Thumbprint, info.sha256Thumbprint].filter(Boolean).map(normalizeThumbprint),
+            subject: info.subjectName,
+          },
+        ]
+      : [],
+  );
+}
+
+/** The enrollment groups whose signing certificate is the CA (DPS allows at most 100 X.509 groups: a page or two). */
+export async function groupsHoldingCa(deps: IncidentDeps, thumbprint: string): Promise<CompromisedGroup[]> {
+  const dps = await deps.enrollments();
+  const r = withRetry(deps);
+  const groups: CompromisedGroup[] = [];
+  let token: string | undefined;
+  do {
+    const page = await r(() => dps.queryGroups(DPS_PAGE, token));
+    for (const g of page.items as EnrollmentGroup[]) {
+      const hit = certificates(g.attestation.x509?.signingCertificates).find((c) => c.thumbs.includes(thumbprint));
+      if (hit) groups.push({ enrollmentGroupId: g.enrollmentGroupId, caSubject: hit.subject ?? '' });
+    }
+    token = page.continuationToken;
+  } while (token);
+  return groups;
+}
+
+/** A device named by its device ID, when a registration under the same ID gives exactly that device. */
+async function byDeviceId(dps: EnrollmentsPort, deps: IncidentDeps, id: string): Promise<Target | undefined> {
+  const r = withRetry(deps);
+  const [state, individual] = await Promise.all([
+    r(() => dps.getRegistrationState(id)),
+    r(() => dps.getEnrollment(id)),
+  ]);
+  if (!state || lower(state.deviceId ?? state.registrationId) !== lower(id)) return undefined;
+  return {
+    registrationId: state.registrationId,
+    deviceId: id,
+    hub: state.assignedHub,
+    via: individual ? 'individual' : 'group',
+  };
+}
+
+/** A device no enrollment gives: whichever hub holds it (registered outside DPS), else nothing but its deny entry. */
+async function onHubs(hubs: HubDirectory, deps: IncidentDeps, id: string): Promise<Target> {
+  for (const hub of hubs.hostNames()) {
+    const device = await withRetry(deps)(() => hubs.hub(hub).getDevice(id));
+    if (device) return { registrationId: id, deviceId: device.deviceId, hub, via: 'none' };
+  }
+  return { registrationId: id, deviceId: id, via: 'none' };
+}
+
+async function byRegistrationId(dps: EnrollmentsPort, deps: IncidentDeps, id: string): Promise<Target> {
+  const r = withRetry(deps);
+  const [state, individual] = await Promise.all([
+    r(() => dps.getRegistrationState(id)),
+    r(() => dps.getEnrollment(id)),
+  ]);
+  return {
+    registrationId: state?.registrationId ?? id,
+    deviceId: state?.deviceId,
+    hub: state?.assignedHub,
+    via: individual ? 'individual' : state ? 'group' : 'none',
+  };
+}
+
+/**
+ * The first, small part of resolution, done while the incident is accepted: the groups holding a compromised CA
+ * (their subject is denied at once) and the groups whose members the incident reaches.
+ */
+export async function firstResolution(
+  deps: IncidentDeps,
+  incident: Incident,
+): Promise<{ resolution: ResolutionCursor; notes: string[] }> {
+  const { scope } = incident.request;
+  const notes: string[] = [];
+  const caGroups = scope.issuerThumbprint ? await groupsHoldingCa(deps, scope.issuerThumbprint) : [];
+  if (scope.issuerThumbprint && caGroups.length === 0)
+    notes.push(`no enrollment group holds CA ${scope.issuerThumbprint}: nothing to disable in DPS for it`);
+  if (scope.enrollmentGroupId) {
+    const dps = await deps.enrollments();
+    if (!(await withRetry(deps)(() => dps.getGroup(scope.enrollmentGroupId as string))))
+      notes.push(`enrollment group ${scope.enrollmentGroupId} not found`);
+  }
+  const memberGroups = [
+    ...(scope.enrollmentGroupId ? [scope.enrollmentGroupId] : []),
+    ...caGroups.map((g) => g.enrollmentGroupId).filter((g) => lower(g) !== lower(scope.enrollmentGroupId ?? '')),
+  ];
+  return { resolution: { ...incident.resolution, phase: 'ids', index: 0, memberGroups, caGroups }, notes };
+}
+
+interface Slice {
+  targets: Target[];
+  notes: string[];
+  next: ResolutionCursor;
+}
+
+/** One bounded piece of resolution from the cursor: what it found and where the next one starts. */
+async function resolveSlice(deps: IncidentDeps, incident: Incident): Promise<Slice> {
+  const dps = await deps.enrollments();
+  const r = withRetry(deps);
+  const { scope } = incident.request;
+  const cursor = incident.resolution;
+  const notes: string[] = [];
+  const move = (phase: ResolutionCursor['phase'], extra: Partial<ResolutionCursor> = {}): ResolutionCursor => ({
+    ...cursor,
+    phase,
+    index: 0,
+    continuationToken: undefined,
+    ...extra,
+  });
+  switch (cursor.phase) {
+    case 'caGroups': {
+      const first = await firstResolution(deps, incident);
+      return { targets: [], notes: first.notes, next: first.resolution };
+    }
+    case 'ids': {
+      const named = [
+        ...(scope.registrationIds ?? []).map((id) => ({ id, kind: 'registration' as const })),
+        ...(scope.deviceIds ?? []).map((id) => ({ id, kind: 'device' as const })),
+      ];
+      const slice = named.slice(cursor.index, cursor.index + IDS_PER_SLICE);
+      const found = await Promise.all(
+        slice.map((n) => (n.kind === 'device' ? byDeviceId(dps, deps, n.id) : byRegistrationId(dps, deps, n.id))),
+      );
+      const targets = found.filter((t): t is Target => !!t);
+      for (const t of targets)
+        if (t.via === 'none') notes.push(`${t.registrationId}: no enrollment or registration found; denied only`);
+      const unmatchedDeviceIds = [
+        ...(cursor.unmatchedDeviceIds ?? []),
+        ...slice.filter((_, i) => !found[i]).map((n) => n.id),
+      ];
+      const index = cursor.index + slice.length;
+      return {
+        targets,
+        notes,
+        next: index < named.length ? { ...cursor, index, unmatchedDeviceIds } : move('members', { unmatchedDeviceIds }),
+      };
+    }
+    case 'members': {
+      const groupId = cursor.memberGroups[cursor.index];
+      if (groupId === undefined) return { targets: [], notes, next: move('enrollments') };
+      const page = await r(() => dps.queryGroupRegistrations(groupId, DPS_PAGE, cursor.continuationToken));
+      const targets = (page.items as DeviceRegistrationState[]).map((s) => ({
+        registrationId: s.registrationId,
+        deviceId: s.deviceId,
+        hub: s.assignedHub,
+        via: 'group' as const,
+        enrollmentGroupId: groupId,
+      }));
+      const next = page.continuationToken
+        ? { ...cursor, continuationToken: page.continuationToken }
+        : { ...cursor, index: cursor.index + 1, continuationToken: undefined };
+      return { targets, notes, next };
+    }
+    case 'enrollments': {
+      const unmatched = new Map((cursor.unmatchedDeviceIds ?? []).map((id) => [lower(id), id]));
+      if (!scope.certificateThumbprints && !scope.lot && unmatched.size === 0)
+        return { targets: [], notes, next: move('hubDevices') };
+      const wanted = new Set(scope.certificateThumbprints ?? []);
+      const page = await r(() => dps.queryEnrollments(DPS_PAGE, cursor.continuationToken));
+      const found = (page.items as IndividualEnrollment[]).filter((e) => {
+        const byCert = certificates(e.attestation.x509?.clientCertificates).some((c) =>
+          c.thumbs.some((t) => wanted.has(t)),
+        );
+        const tags = e.initialTwin?.tags as Record<string, unknown> | undefined;
+        const byLot = !!scope.lot && tags?.manufacturer === scope.lot.manufacturer && tags?.lot === scope.lot.lot;
+        const byDevice = !!e.deviceId && unmatched.has(lower(e.deviceId));
+        return byCert || byLot || byDevice;
+      });
+      for (const e of found) if (e.deviceId) unmatched.delete(lower(e.deviceId));
+      const targets = await Promise.all(
+        found.map(async (e) => {
+          const state = await r(() => dps.getRegistrationState(e.registrationId));
+          return {
+            registrationId: e.registrationId,
+            deviceId: state?.deviceId ?? e.deviceId,
+            hub: state?.assignedHub,
+            via: 'individual' as const,
+          };
+        }),
+      );
+      const unmatchedDeviceIds = [...unmatched.values()];
+      const next = page.continuationToken
+        ? { ...cursor, continuationToken: page.continuationToken, unmatchedDeviceIds }
+        : move('hubDevices', { unmatchedDeviceIds });
+      return { targets, notes, next };
+    }
+    case 'hubDevices': {
+      const unmatched = cursor.unmatchedDeviceIds ?? [];
+      const slice = unmatched.slice(cursor.index, cursor.index + IDS_PER_SLICE);
+      const hubs = await deps.hubs();
+      const targets = await Promise.all(slice.map((id) => onHubs(hubs, deps, id)));
+      for (const t of targets)
+        notes.push(
+          t.hub
+            ? `${t.registrationId}: on ${t.hub} with no enrollment in DPS; its hub registration is handled, DPS has nothing to shut`
+            : `${t.registrationId}: no enrollment, registration or hub device found; denied only`,
+        );
+      const index = cursor.index + slice.length;
+      return { targets, notes, next: index < unmatched.length ? { ...cursor, index } : move('done') };
+    }
+    case 'done':
+      return { targets: [], notes, next: cursor };
+  }
+}
+
+/**
+ * Resolves until the scope is exhausted or the deadline passes; answers the incident as checkpointed. Each slice's
+ * targets become one page, written (and its devices denied) before the cursor moves past it: a worker stopped
+ * between the two writes the same page again from the same continuation token.
+ */
+export async function resolveScope(deps: IncidentDeps, incident: Incident, deadline: number): Promise<Incident> {
+  const repo = await deps.incidents();
+  let current = incident;
+  while (current.resolution.phase !== 'done' && Date.now() < deadline) {
+    const slice = await resolveSlice(deps, current);
+    const page = current.resolution.pages;
+    if (slice.targets.length) {
+      await repo.putTargets(current.id, page, slice.targets);
+      await holdDeny(deps, current.id, targetDenyEntries(current.request, slice.targets));
+    }
+    const pages = page + (slice.targets.length ? 1 : 0);
+    current = (await repo.update(current.id, (i) => ({
+      ...i,
+      notes: [...i.notes, ...slice.notes],
+      resolution: { ...slice.next, pages },
+    }))) as Incident;
+  }
+  return current;
+}

@@ -1,0 +1,123 @@
+/**
+ * The steps of an approved incident, each resumable: DPS (groups, then each device's enrollment or block), each
+ * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
+ * the DPS registration records.
+ */
+import { audit } from '../../audit';
+import type { Incident, StepState, Target } from '../../breach/model';
+import { dpsActionFor } from '../../breach/plan';
+import { NotFoundError } from '../../errors';
+import { DPS_BATCH, HUB_BATCH } from '../../limits';
+import { actorOf, type IncidentDeps, lower, withRetry } from './deps';
+import { disableEnrollment, disableGroup, disableHubDevices } from './holds';
+import { runHubImportJob } from './hub-import-job';
+import { updateStep, walkPages } from './page-walker';
+
+type Runner = (deps: IncidentDeps, incident: Incident, index: number, deadline: number) => Promise<boolean>;
+
+const onHub = (hub: string) => (t: Target) => !!t.deviceId && lower(t.hub ?? '') === lower(hub);
+
+const runDps: Runner = async (deps, incident, index, deadline) => {
+  let step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'dps' }>;
+  while (step.groupsDone < step.groupsToDisable.length) {
+    if (Date.now() >= deadline) return false;
+    await disableGroup(deps, incident.id, step.groupsToDisable[step.groupsDone]);
+    const updated = await updateStep(deps, incident.id, index, (s) => {
+      const d = s as typeof step;
+      d.groupsDone = step.groupsDone + 1;
+      d.done = Math.min(d.total, d.done + 1);
+    });
+    step = (updated.steps as StepState[])[index] as typeof step;
+  }
+  const disabled = new Set(step.groupsToDisable.map(lower));
+  return walkPages(
+    deps,
+    incident,
+    index,
+    {
+      matches: (t) => !!dpsActionFor(t, disabled),
+      batch: DPS_BATCH,
+      act: async (targets) => {
+        for (const t of targets) {
+          const action = dpsActionFor(t, disabled);
+          if (action)
+            await disableEnrollment(deps, incident.id, action.registrationId, action.type === 'blockGroupDevice');
+        }
+        return [];
+      },
+    },
+    deadline,
+  );
+};
+
+async function deleteHubDevices(deps: IncidentDeps, incidentId: string, hubName: string, deviceIds: string[]) {
+  const hub = (await deps.hubs()).hub(hubName);
+  const result = await withRetry(deps)(() =>
+    hub.bulkDevices(
+      'delete',
+      deviceIds.map((deviceId) => ({ deviceId })),
+    ),
+  );
+  // A device already gone (a batch replayed after a crash) was deleted once, earlier: no second audit record.
+  const notDeleted = new Set(result.errors.map((e) => lower(e.deviceId)));
+  const store = await deps.store();
+  await Promise.all(
+    deviceIds
+      .filter((id) => !notDeleted.has(lower(id)))
+      .map((id) =>
+        audit(store, {
+          actor: actorOf(incidentId),
+          action: 'deleteDevice',
+          target: { kind: 'device', id, hub: hubName },
+          before: { registered: true },
+          after: { registered: false },
+        }),
+      ),
+  );
+  return result.errors
+    .filter((e) => e.errorCode !== 'DeviceNotFound')
+    .map((e) => `${hubName}/${e.deviceId}: ${e.errorCode} ${e.errorStatus}`);
+}
+
+const runHub: Runner = async (deps, incident, index, deadline) => {
+  const step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'hub' }>;
+  if (step.path === 'importJob') return runHubImportJob(deps, incident, index, deadline);
+  return walkPages(
+    deps,
+    incident,
+    index,
+    {
+      matches: onHub(step.hub),
+      batch: HUB_BATCH,
+      act: (targets) => {
+        const ids = targets.map((t) => t.deviceId as string);
+        return step.action === 'delete'
+          ? deleteHubDevices(deps, incident.id, step.hub, ids)
+          : disableHubDevices(deps, incident.id, step.hub, ids);
+      },
+    },
+    deadline,
+  );
+};
+
+const runRegistrations: Runner = (deps, incident, index, deadline) =>
+  walkPages(
+    deps,
+    incident,
+    index,
+    {
+      matches: (t) => !!t.hub && !!t.deviceId,
+      batch: DPS_BATCH,
+      act: async (targets) => {
+        const dps = await deps.enrollments();
+        for (const t of targets)
+          await withRetry(deps)(() => dps.deleteRegistrationState(t.registrationId)).catch((err) => {
+            if (!(err instanceof NotFoundError)) throw err;
+          });
+        return [];
+      },
+    },
+    deadline,
+  );
+
+export const RUNNERS: Record<StepState['kind'], Runner> = { dps: runDps, hub: runHub, registrations: runRegistrations };

@@ -1,0 +1,53 @@
+/**
+ * Undoing an incident — cancelled before approval, or released after its run — a bounded share at a time: for every
+ * page of targets, its holds let go (what no other incident holds is put back: enrollments and hub devices enabled,
+ * blocks deleted) and its deny entries released; then the groups; then what the scope named directly. Deleted hub
+ * registrations are not restored: the devices come back when they provision again.
+ */
+import type { Incident, UndoCursor } from '../../breach/model';
+import { directDenyEntries, groupsToDisable, targetDenyEntries } from '../../breach/plan';
+import { holdId } from '../../breach/repositories';
+import { emit, type IncidentDeps, now, releaseDeny } from './deps';
+import { releaseHold } from './holds';
+
+export async function undoIncident(deps: IncidentDeps, incident: Incident, deadline: number) {
+  const repo = await deps.incidents();
+  const by = (incident.status === 'cancelling' ? incident.cancelledBy : incident.releasedBy) ?? 'unknown';
+  let cursor: UndoCursor = incident.undo ?? { page: 0, phase: 'targets' };
+  const save = async (next: UndoCursor) => {
+    cursor = next;
+    return (await repo.update(incident.id, (i) => ({ ...i, undo: next }))) as Incident;
+  };
+  while (cursor.phase !== 'done') {
+    if (Date.now() >= deadline) return { incident: (await repo.get(incident.id)) as Incident, more: true };
+    if (cursor.phase === 'targets') {
+      if (cursor.page >= incident.resolution.pages) {
+        await save({ page: 0, phase: 'groups' });
+        continue;
+      }
+      const targets = (await repo.targets(incident.id, cursor.page)) ?? [];
+      for (const t of targets) {
+        await releaseHold(deps, incident.id, holdId.enrollment(t.registrationId), by);
+        await releaseHold(deps, incident.id, holdId.block(t.registrationId), by);
+        if (t.hub && t.deviceId) await releaseHold(deps, incident.id, holdId.device(t.hub, t.deviceId), by);
+      }
+      await releaseDeny(deps, incident.id, targetDenyEntries(incident.request, targets), by);
+      await save({ page: cursor.page + 1, phase: 'targets' });
+    } else if (cursor.phase === 'groups') {
+      for (const g of groupsToDisable(incident.request, incident.resolution.caGroups))
+        await releaseHold(deps, incident.id, holdId.group(g), by);
+      await save({ page: 0, phase: 'direct' });
+    } else {
+      await releaseDeny(deps, incident.id, directDenyEntries(incident.request, incident.resolution.caGroups), by);
+      await save({ page: 0, phase: 'done' });
+    }
+  }
+  const status = incident.status === 'cancelling' ? 'cancelled' : 'released';
+  const done = (await repo.update(incident.id, (i) => ({
+    ...i,
+    status,
+    ...(status === 'cancelled' ? { cancelledAt: now() } : { releasedAt: now() }),
+  }))) as Incident;
+  await emit(deps, `incident.${status}`, incident.id, { by });
+  return { incident: done, more: false };
+}

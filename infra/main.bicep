@@ -186,6 +186,8 @@ module rbac 'modules/rbac.bicep' = {
     operatorPrincipalId: principalId
     storageAccountName: storage.outputs.name
     cosmosAccountName: cosmos.outputs.accountName
+    cosmosDatabaseName: databaseName
+    cosmosContainers: map(loadJsonContent('cosmos-containers.json'), c => c.name)
     eventHubNamespaceName: '${abbrs.eventHubNamespace}${resourceToken}'
     eventsHubName: eventsHubName
     alertsHubName: alertsHubName

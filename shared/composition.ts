@@ -3,6 +3,7 @@
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
+import { withAuditTrail } from './audit-trail';
 import { CosmosDenyListRepository, CosmosHoldRepository } from './azure/hold-repository';
 import { CosmosIncidentRepository } from './azure/incident-repository';
 import type { IotAuth } from './azure/iot-clients';
@@ -129,13 +130,16 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 }
 
 export function lazyServices(env: Env): LazyServices {
+  const blobService = once(() => blobs(env));
+  // Where blob storage is configured (always in Azure), every audit record also goes to the immutable trail.
+  const withTrail = setting(env, 'storageConnection') ?? setting(env, 'storageBlobServiceUri');
   return {
     enrollments: once(() => enrollments(env)),
     hubs: once(() => hubs(env)),
-    store: once(() => store(env)),
+    store: once(async () => (withTrail ? withAuditTrail(await store(env), blobService) : store(env))),
     events: once(() => events(env)),
     queues: once(() => queues(env)),
-    blobs: once(() => blobs(env)),
+    blobs: blobService,
   };
 }
 

@@ -60,7 +60,7 @@ export interface HubRegistryPort {
   getTwin(deviceId: string): Promise<HubTwin | undefined>;
   queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>>;
   statistics(): Promise<HubStatistics>;
-  /** Starts an import job reading `devices.txt` from `input` (one job at a time per hub: 429 ThrottledError otherwise). */
+  /** Starts an import job reading `devices.txt` from `input` (one job at a time per hub: JobQuotaExceededError otherwise). */
   startImportJob(input: BlobContainerRef, output: BlobContainerRef): Promise<HubJob>;
   getJob(jobId: string): Promise<HubJob | undefined>;
 }
@@ -82,6 +82,8 @@ export interface BlobContainerRef {
 export interface BlobsPort {
   put(container: string, name: string, text: string): Promise<void>;
   get(container: string, name: string): Promise<string | undefined>;
+  /** Appends to an append blob, created if needed (the audit trail: blocks are only ever added). */
+  append(container: string, name: string, text: string): Promise<void>;
   /** The container, created if needed, as an IoT hub will be told of it. */
   containerForHub(container: string): Promise<BlobContainerRef>;
 }

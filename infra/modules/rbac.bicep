@@ -11,6 +11,15 @@ param storageAccountName string
 @description('Cosmos DB account name.')
 param cosmosAccountName string
 
+@description('Cosmos DB database name.')
+param cosmosDatabaseName string
+
+@description('Names of the Cosmos DB containers (infra/cosmos-containers.json).')
+param cosmosContainers array
+
+@description('The container of the audit trail: the app may create and read there, never replace or delete.')
+param auditContainerName string = 'audit'
+
 @description('Event Hubs namespace name.')
 param eventHubNamespaceName string
 
@@ -125,14 +134,47 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor) }
 }
 
-// Cosmos DB data plane: the built-in data contributor, a SQL role assignment of the account (not Microsoft.Authorization).
-resource cosmosData 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = {
+// Cosmos DB data plane, as SQL role assignments of the account (not Microsoft.Authorization): the built-in Data
+// Contributor on each container but the audit trail, and on that one a custom role that may only create and read —
+// so the app can append audit records but never rewrite or delete one.
+resource cosmosData 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = [for c in cosmosContainers: if (c != auditContainerName) {
   parent: cosmos
-  name: guid(cosmos.id, principalId, '00000000-0000-0000-0000-000000000002')
+  name: guid(cosmos.id, principalId, '00000000-0000-0000-0000-000000000002', c)
   properties: {
     principalId: principalId
     roleDefinitionId: '${cosmos.id}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002'
-    scope: cosmos.id
+    scope: '${cosmos.id}/dbs/${cosmosDatabaseName}/colls/${c}'
+  }
+}]
+
+resource auditAppendOnly 'Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions@2024-11-15' = {
+  parent: cosmos
+  name: guid(cosmos.id, 'dps-lifecycle-audit-append-only')
+  properties: {
+    roleName: 'dps-lifecycle audit append-only'
+    type: 'CustomRole'
+    assignableScopes: [cosmos.id]
+    permissions: [
+      {
+        dataActions: [
+          'Microsoft.DocumentDB/databaseAccounts/readMetadata'
+          'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create'
+          'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read'
+          'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/executeQuery'
+          'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/readChangeFeed'
+        ]
+      }
+    ]
+  }
+}
+
+resource auditData 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = {
+  parent: cosmos
+  name: guid(cosmos.id, principalId, auditAppendOnly.id)
+  properties: {
+    principalId: principalId
+    roleDefinitionId: auditAppendOnly.id
+    scope: '${cosmos.id}/dbs/${cosmosDatabaseName}/colls/${auditContainerName}'
   }
 }
 

@@ -13,6 +13,13 @@ param queueNames array
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
 
+@description('Blob container of the immutable audit trail (AUDIT_TRAIL_CONTAINER in shared/audit-trail.ts).')
+param auditTrailContainerName string = 'audit-trail'
+
+@description('Days each audit-trail blob stays immutable after it is created.')
+@minValue(1)
+param auditRetentionDays int = 365
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -36,6 +43,23 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
 resource deployment 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobs
   name: deploymentContainerName
+}
+
+// The audit trail's copy the app cannot rewrite (shared/audit-trail.ts): append blobs under a time-based retention
+// policy that allows protected append writes — blocks may be added, nothing changed or deleted for the period. The
+// policy is created unlocked, so a first deployment can still be corrected; lock it once reviewed (README).
+resource auditTrail 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobs
+  name: auditTrailContainerName
+}
+
+resource auditTrailRetention 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+  parent: auditTrail
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: auditRetentionDays
+    allowProtectedAppendWrites: true
+  }
 }
 
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {

@@ -32,6 +32,18 @@ export class StorageBlobs implements BlobsPort {
       .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/plain' } });
   }
 
+  async append(container: string, name: string, text: string): Promise<void> {
+    const blob = this.service.getContainerClient(container).getAppendBlobClient(name);
+    try {
+      await blob.appendBlock(text, Buffer.byteLength(text));
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      await this.service.getContainerClient(container).createIfNotExists();
+      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+      await blob.appendBlock(text, Buffer.byteLength(text));
+    }
+  }
+
   async get(container: string, name: string): Promise<string | undefined> {
     try {
       return (await this.service.getContainerClient(container).getBlobClient(name).downloadToBuffer()).toString('utf8');

@@ -6,10 +6,13 @@ import 'reflect-metadata';
 
 import { incidentRepositories, lazyServices } from '../../shared/composition';
 import { advanceIncident } from '../../shared/use-cases/incidents';
+import { WORKER_OVERRAN } from './support';
 
 // As the function app reads it: above this many devices on a hub, containment takes an import job.
 const threshold = Number(process.env.HUB_IMPORT_JOB_THRESHOLD) || undefined;
 const budgetMs = Number(process.env.INCIDENT_BUDGET_MS) || undefined;
+// The host's functionTimeout: a share still running then is killed, as the Functions host kills an invocation.
+const timeoutMs = Number(process.env.FUNCTION_TIMEOUT_MS) || 10 * 60_000;
 
 async function main(id: string): Promise<string | undefined> {
   const lazy = lazyServices(process.env);
@@ -22,7 +25,12 @@ async function main(id: string): Promise<string | undefined> {
   };
   let shares = 0;
   for (;;) {
+    const watchdog = setTimeout(() => {
+      console.error(`incident ${id}: a share overran functionTimeout (${timeoutMs} ms) and was killed`);
+      process.exit(WORKER_OVERRAN);
+    }, timeoutMs);
     const { incident, more, retryAfterMs } = await advanceIncident(deps, id);
+    clearTimeout(watchdog);
     // Another worker's lease (one killed mid-share): the queue would bring the message back when it ends.
     if (retryAfterMs) await new Promise((r) => setTimeout(r, retryAfterMs));
     shares++;

@@ -94,3 +94,6 @@ export function runBench(main: () => Promise<void>): void {
     },
   );
 }
+
+/** The exit code of a bench worker whose invocation overran the host's functionTimeout and was killed. */
+export const WORKER_OVERRAN = 3;

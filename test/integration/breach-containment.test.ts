@@ -6,9 +6,12 @@
  */
 import { X509Certificate } from 'node:crypto';
 
+import { BlobServiceClient } from '@azure/storage-blob';
+
 import { registerX509Device } from '../../dev/device';
 import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
+import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
 import { CONTAINERS } from '../../shared/containers';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -157,6 +160,26 @@ test('one incident naming the intermediate CA contains every device of its group
     before: { provisioningStatus: 'enabled' },
     after: { provisioningStatus: 'disabled' },
   });
+  // The same records are in the immutable trail (append blobs), and the audit container takes no rewrite.
+  const trail = BlobServiceClient.fromConnectionString(stack.env.AzureWebJobsStorage).getContainerClient(
+    AUDIT_TRAIL_CONTAINER,
+  );
+  const lines: Array<{ id: string; action: string; actor: string }> = [];
+  for await (const blob of trail.listBlobsFlat()) {
+    expect(blob.properties.blobType).toBe('AppendBlob');
+    const text = (await trail.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+    lines.push(
+      ...text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    );
+  }
+  const inTrail = new Set(lines.map((l) => l.id));
+  for (const record of audit.items) expect(inTrail.has(record.id as string)).toBe(true);
+  const auditContainer = stack.services.store.container(CONTAINERS.audit.name);
+  await expect(auditContainer.replace({ ...audit.items[0], action: 'rewritten' })).rejects.toThrow(/append-only/);
+  await expect(auditContainer.delete(audit.items[0].id, audit.items[0].day as string)).rejects.toThrow(/append-only/);
   expect(audit.items.find((a) => a.action === 'denyListAdd')).toMatchObject({
     target: { kind: 'denyList', ids: ['issuer:CN=Fabrikam Line 9 Intermediate'] },
   });

@@ -21,7 +21,7 @@ const certs: Record<string, Issued> = {};
 const thumb = (c: Issued) => new X509Certificate(c.certPem).fingerprint256.replace(/:/g, '');
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ withStorage: true }); // audit records also go to the blob trail
   Object.assign(process.env, stack.env);
   const functions = await import('../../functions/index');
   host = await startFunctionsHost({

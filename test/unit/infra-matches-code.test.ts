@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
 import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
 import { CONTAINERS, QUEUES } from '../../shared/containers';
 import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
@@ -101,4 +102,16 @@ test('a deployment package leaves out the local stack’s secrets, the sources a
   expect(pkg.main).toBe('dist/functions/index.js');
   for (const kept of ['dist/', 'dist/functions/', 'dist/shared/', 'host.json', 'package.json', 'node_modules/'])
     expect(ignored).not.toContain(kept);
+});
+
+test('the audit trail cannot be rewritten by the app: append-only in Cosmos, immutable append blobs in Storage', () => {
+  const rbac = infra('modules/rbac.bicep');
+  expect(rbac).toContain('if (c != auditContainerName)'); // no Data Contributor on the audit container
+  const appendOnly = rbac.slice(rbac.indexOf('resource auditAppendOnly'), rbac.indexOf('resource auditData'));
+  expect(appendOnly).toContain('containers/items/create');
+  expect(appendOnly).not.toMatch(/items\/(replace|upsert|delete)|items\/\*|containers\/\*/);
+  expect(/param auditContainerName string = '([^']+)'/.exec(rbac)?.[1]).toBe(CONTAINERS.audit.name);
+  const storage = infra('modules/storage.bicep');
+  expect(/param auditTrailContainerName string = '([^']+)'/.exec(storage)?.[1]).toBe(AUDIT_TRAIL_CONTAINER);
+  expect(storage).toContain('allowProtectedAppendWrites: true');
 });

@@ -58,20 +58,27 @@ async function deleteHubDevices(deps: IncidentDeps, incidentId: string, hubName:
       deviceIds.map((deviceId) => ({ deviceId })),
     ),
   );
-  // A device already gone (a batch replayed after a crash) was deleted once, earlier: no second audit record.
-  const notDeleted = new Set(result.errors.map((e) => lower(e.deviceId)));
+  // Each device of the batch gets exactly one audit record, under an id of its own: a batch replayed after a crash
+  // (between the delete and its audit) records the devices it finds gone then, and nothing twice.
+  const failed = new Map(result.errors.map((e) => [lower(e.deviceId), e.errorCode]));
   const store = await deps.store();
   await Promise.all(
     deviceIds
-      .filter((id) => !notDeleted.has(lower(id)))
+      .filter((id) => !failed.has(lower(id)) || failed.get(lower(id)) === 'DeviceNotFound')
       .map((id) =>
-        audit(store, {
-          actor: actorOf(incidentId),
-          action: 'deleteDevice',
-          target: { kind: 'device', id, hub: hubName },
-          before: { registered: true },
-          after: { registered: false },
-        }),
+        audit(
+          store,
+          {
+            actor: actorOf(incidentId),
+            action: 'deleteDevice',
+            target: { kind: 'device', id, hub: hubName },
+            // Not found: deleted by an earlier attempt of this batch, or gone before the incident reached it.
+            before: { registered: failed.has(lower(id)) ? 'notFound' : true },
+            after: { registered: false },
+          },
+          new Date(),
+          `${incidentId}.${lower(hubName)}.${lower(id)}.deleted`,
+        ),
       ),
   );
   return result.errors

@@ -77,14 +77,21 @@ function seed(stack: LocalStack, groupId: string, prefix: string): void {
 }
 
 let overruns = 0;
+let redelivered = 0;
+/** host.json's queues.maxDequeueCount: a message whose invocation fails this often goes to the poison queue. */
+const MAX_DEQUEUE = 5;
 
-/** Runs worker processes until the incident needs nothing more; one killed for overrunning is replaced, as redelivery would. */
+/**
+ * Runs worker processes until the incident needs nothing more, as the queue would: an invocation killed for
+ * overrunning, or failed (a dropped connection), is delivered again — at most MAX_DEQUEUE times in a row.
+ */
 async function runWorker(env: Record<string, string>, incidentId: string): Promise<void> {
-  for (;;) {
+  for (let failures = 0; ;) {
     const code = await new Promise<number | null>((resolve) => worker(env, incidentId).on('exit', resolve));
     if (code === 0) return;
-    if (code !== WORKER_OVERRAN) throw new Error(`worker exited ${code}`);
-    overruns++;
+    if (code === WORKER_OVERRAN) overruns++;
+    else redelivered++;
+    if (++failures >= MAX_DEQUEUE) throw new Error(`incident ${incidentId}: ${failures} failed invocations in a row`);
   }
 }
 

@@ -390,6 +390,8 @@ test('two incidents hold one device: releasing one lifts nothing the other still
   expect((await stack.services.enrollments.getEnrollment('line9-c'))?.provisioningStatus).toBe('disabled');
   expect((await stack.services.hubs.hub(hub).getDevice('line9-c'))?.status).toBe('disabled');
   expect(await denied('line9-c')).toMatchObject({ holders: ['hold-b'] });
+  expect((await post('/api/incidents/hold-a/approve')).status).toBe(409); // a released incident is not run again
+  expect((await post('/api/incidents/hold-a/release')).status).toBe(200); // releasing twice is harmless
 
   expect((await post('/api/incidents/hold-b/release')).status).toBe(200);
   await waitFor('hold-b', 'released');

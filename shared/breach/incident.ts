@@ -32,7 +32,11 @@ export interface IncidentRequest {
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const THUMBPRINT = /^(?:[0-9A-Fa-f]{2}:?){20}$|^(?:[0-9A-Fa-f]{2}:?){32}$/;
-const MAX_IDS = 100_000;
+/**
+ * IDs named one by one, per list: the request is kept in the incident document, which Cosmos DB caps at 2 MB. A
+ * larger set is a group, a CA or a lot — or several incidents.
+ */
+export const MAX_IDS = 20_000;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -41,7 +45,10 @@ function stringList(value: unknown, name: string, check?: (s: string) => boolean
   if (!Array.isArray(value) || value.length === 0)
     return { ok: false, reason: `scope.${name} must be a non-empty array of strings` };
   if (value.length > MAX_IDS)
-    return { ok: false, reason: `scope.${name} holds ${value.length} entries; at most ${MAX_IDS} per incident` };
+    return {
+      ok: false,
+      reason: `scope.${name} holds ${value.length} entries; at most ${MAX_IDS} per incident (name a group, a CA or a lot instead, or split it)`,
+    };
   const bad = value.find((v) => typeof v !== 'string' || v.trim() === '' || (check && !check(v)));
   if (bad !== undefined) return { ok: false, reason: `scope.${name} has an invalid entry: ${JSON.stringify(bad)}` };
   return { ok: true, value: [...new Set(value as string[])] };

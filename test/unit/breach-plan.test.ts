@@ -1,6 +1,6 @@
 /** Incident parsing and planning, pure: what is refused, in which order, and which path each device takes. */
 import { hubJobContainer } from '../../shared/breach/hub-job-container';
-import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
+import { type IncidentRequest, MAX_IDS, parseIncident } from '../../shared/breach/incident';
 import type { Target } from '../../shared/breach/model';
 import { directDenyEntries, dpsActionFor, planIncident } from '../../shared/breach/plan';
 
@@ -36,6 +36,15 @@ test('thumbprints are normalised, duplicates dropped, unknown fields refused', (
     ok: false,
     reason: expect.stringMatching(/non-empty array/),
   });
+});
+
+test('IDs named one by one are bounded, so the incident fits in one document', () => {
+  const ids = Array.from({ length: MAX_IDS + 1 }, (_, i) => `d-${i}`);
+  expect(parseIncident({ id: 'i', reason: 'r', mode: 'contain', scope: { deviceIds: ids } })).toEqual({
+    ok: false,
+    reason: expect.stringMatching(/scope\.deviceIds holds 20001 entries; at most 20000 per incident/),
+  });
+  expect(parseIncident({ id: 'i', reason: 'r', mode: 'contain', scope: { deviceIds: ids.slice(1) } }).ok).toBe(true);
 });
 
 test('a lot is named with its maker; the old manufacturerLot string is refused with the new shape', () => {

@@ -6,15 +6,18 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
+import { MAX_REQUEST_BYTES } from '../shared/allocation/request-schema';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
+import { readText } from './edge/http-body';
 import { badRequest } from './edge/http-response';
 import { http } from './edge/registry';
 
 async function handle(request: HttpRequest, explain: boolean): Promise<HttpResponseInit> {
+  const text = await readText(request, MAX_REQUEST_BYTES); // 413 above it, before anything is parsed
   let body: unknown;
   try {
-    body = JSON.parse(await request.text());
+    body = JSON.parse(text);
   } catch {
     return badRequest('The body is not JSON: DPS sends an AllocationRequest.');
   }

@@ -73,6 +73,14 @@ export class ValidationError extends Error {
   }
 }
 
+/** A body larger than the route takes: answered 413 before it is parsed. */
+export class PayloadTooLargeError extends ValidationError {
+  constructor(readonly limitBytes: number) {
+    super(`The body is larger than ${limitBytes} bytes.`);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
 /** Parses an HTTP Retry-After header (delta-seconds or HTTP-date) into milliseconds. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;

@@ -1,34 +1,18 @@
 /** Certificate parsing as DPS does on write: the certificate goes in, its `info` comes back. */
 import { X509Certificate } from 'node:crypto';
 
+import { infoOf, parseCertificateText } from '../../shared/allocation/x509-context';
 import type { X509CertificateInfo, X509Certificates, X509CertificateWithInfo } from '../../shared/dps-types';
 import { HttpError } from './wire';
 
 export function parseCertificate(text: string): X509Certificate {
-  try {
-    const pem = text.includes('-----BEGIN')
-      ? text
-      : `-----BEGIN CERTIFICATE-----\n${text.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`;
-    return new X509Certificate(pem);
-  } catch {
-    throw new HttpError(400, 400004, 'The certificate is not a valid X.509 certificate (PEM or base64 DER).');
-  }
+  const cert = parseCertificateText(text);
+  if (!cert) throw new HttpError(400, 400004, 'The certificate is not a valid X.509 certificate (PEM or base64 DER).');
+  return cert;
 }
 
-const dn = (s: string) => s.split('\n').filter(Boolean).join(', ');
-
-export function certificateInfo(cert: X509Certificate): X509CertificateInfo {
-  return {
-    subjectName: dn(cert.subject),
-    sha1Thumbprint: cert.fingerprint.replace(/:/g, ''),
-    sha256Thumbprint: cert.fingerprint256.replace(/:/g, ''),
-    issuerName: dn(cert.issuer),
-    notBeforeUtc: new Date(cert.validFrom).toISOString(),
-    notAfterUtc: new Date(cert.validTo).toISOString(),
-    serialNumber: cert.serialNumber,
-    version: 3,
-  };
-}
+/** DPS's info of a certificate: the same reading the webhook makes of a raw client certificate. */
+export const certificateInfo = (cert: X509Certificate): X509CertificateInfo => infoOf(cert);
 
 /**
  * Replaces each certificate by its info; keeps the parsed certificates aside for attestation. A slot sent back with

@@ -119,7 +119,9 @@ function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId
   const cn = /CN=([^\n,]+)/.exec(leaf.subject)?.[1];
   if (cn?.toLowerCase() !== registrationId.toLowerCase())
     throw new HttpError(401, 401002, `The certificate's CN (${cn}) is not the registration ID.`);
-  const runtime = { x509: certificateInfo(leaf) };
+  // The X.509 context in the shape of DPS's own registration state (`X509RegistrationResult`): the likeliest reading
+  // of the "certificate details" Microsoft documents; the webhook reads the other shapes too (x509-context.ts).
+  const runtime = { x509: { certificateInfo: certificateInfo(leaf) } };
   const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
   if (individual?.attestation.type === 'x509') {
     const slots = individual.attestation.x509?.clientCertificates ?? {};
@@ -145,7 +147,12 @@ function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId
       const linksHold =
         at >= 0 && chain.slice(0, at).every((c, i) => c.checkIssued(chain[i + 1]) && c.verify(chain[i + 1].publicKey));
       if (linksHold && chain.slice(0, at + 1).every((c) => new Date(c.validTo).getTime() > now)) {
-        return { source: { group }, auth: { type: 'certificateAuthority' }, runtime };
+        const x509 = {
+          ...runtime.x509,
+          enrollmentGroupId: group.enrollmentGroupId,
+          signingCertificateInfo: certificateInfo(signer),
+        };
+        return { source: { group }, auth: { type: 'certificateAuthority' }, runtime: { x509 } };
       }
     }
   }

@@ -8,7 +8,13 @@ import { randomUUID } from 'node:crypto';
 
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { ConflictError, NotFoundError, ThrottledError, ValidationError } from '../../shared/errors';
+import {
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ThrottledError,
+  ValidationError,
+} from '../../shared/errors';
 
 type Logger = Pick<InvocationContext, 'error'>;
 
@@ -24,6 +30,7 @@ export function errorResponse(err: unknown, correlationId: string, log: Logger):
     jsonBody: { error, reason, correlationId },
     headers: { 'x-correlation-id': correlationId, ...headers },
   });
+  if (err instanceof PayloadTooLargeError) return answer(413, 'PayloadTooLarge', err.message);
   if (err instanceof ValidationError) return answer(400, 'BadRequest', err.message);
   if (err instanceof NotFoundError) return answer(404, 'NotFound', err.message);
   if (err instanceof ConflictError) return answer(409, 'Conflict', err.message);

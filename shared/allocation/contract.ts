@@ -3,13 +3,20 @@
  * the AllocationResponse it expects. Parsing is strict about what the decision needs and gives a reason DPS
  * shows the operator when it is missing (a 400, never a 500).
  */
-import type { EnrollmentGroup, IndividualEnrollment, TwinState } from '../dps-types';
+import type { EnrollmentGroup, IndividualEnrollment, TwinState, X509CertificateInfo } from '../dps-types';
+import { requestProblem } from './request-schema';
+import { readX509Context, type X509Shape } from './x509-context';
 
 export interface DeviceRuntimeContext {
   registrationId: string;
   currentIotHubHostName?: string;
   currentDeviceId?: string;
-  x509?: Record<string, unknown>;
+  /** The device certificate, read from whichever shape DPS sent (x509-context.ts). */
+  x509?: Partial<X509CertificateInfo>;
+  /** DPS sent a certificate context this webhook cannot read: why. Revocation by certificate cannot be checked. */
+  x509Unreadable?: string;
+  /** Which shape the certificate came in, for the logs. */
+  x509Shape?: X509Shape;
   symmetricKey?: Record<string, unknown>;
   tpm?: { endorsementKey?: string; storageRootKey?: string };
   payload?: unknown;
@@ -55,8 +62,12 @@ export function parseAllocationRequest(body: unknown): Parsed<AllocationRequest>
   const enrollmentGroup = prop(body, 'enrollmentGroup');
   if (!isObject(individualEnrollment) && !isObject(enrollmentGroup))
     return { ok: false, reason: 'Neither individualEnrollment nor enrollmentGroup is present.' };
+  // Everything else the decision reads, typed and capped: a 400 that names the path, never a TypeError later.
+  const problem = requestProblem(body);
+  if (problem) return { ok: false, reason: problem };
   const current = prop(ctx, 'currentIotHubHostName');
   const currentDeviceId = prop(ctx, 'currentDeviceId');
+  const x509 = readX509Context(prop(ctx, 'x509'));
   return {
     ok: true,
     value: {
@@ -69,6 +80,9 @@ export function parseAllocationRequest(body: unknown): Parsed<AllocationRequest>
         registrationId,
         currentIotHubHostName: typeof current === 'string' && current !== '' ? current : undefined,
         currentDeviceId: typeof currentDeviceId === 'string' ? currentDeviceId : undefined,
+        x509: x509.kind === 'read' ? x509.info : undefined,
+        x509Shape: x509.kind === 'read' ? x509.shape : undefined,
+        x509Unreadable: x509.kind === 'unreadable' ? x509.reason : undefined,
       } as DeviceRuntimeContext,
       linkedHubs: linkedHubs as string[],
     },

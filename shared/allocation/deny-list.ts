@@ -19,6 +19,8 @@ export interface DenySnapshot {
   /** When the snapshot was last known to be complete (epoch ms). */
   refreshedAt: number;
   entries: ReadonlyMap<string, DenyEntry>;
+  /** Entries by thumbprint or issuer: while there are any, a certificate that cannot be read is refused. */
+  certificateEntries: number;
 }
 
 /** Registration IDs and group IDs are case-insensitive; thumbprints are hex (any case, any separators); DNs are compared without spacing or case. */
@@ -27,10 +29,13 @@ export function denyKey(kind: DenyKind, value: string): string {
     case 'thumbprint':
       return `${kind}:${value.replace(/[^0-9a-f]/gi, '').toUpperCase()}`;
     case 'issuer':
+      // Split and trim rather than one regular expression around the separators, which backtracks quadratically
+      // on long runs of spaces: this is linear in the length of the name.
       return `${kind}:${value
         .toLowerCase()
-        .replace(/\s*([,=])\s*/g, '$1')
-        .trim()}`;
+        .split(/([,=])/)
+        .map((part) => part.trim())
+        .join('')}`;
     case 'endorsementKey':
       return `${kind}:${value.trim()}`;
     default:
@@ -41,13 +46,21 @@ export function denyKey(kind: DenyKind, value: string): string {
 export function snapshotOf(entries: Iterable<DenyEntry>, refreshedAt: number): DenySnapshot {
   const map = new Map<string, DenyEntry>();
   for (const e of entries) map.set(denyKey(e.kind, e.value), e);
-  return { refreshedAt, entries: map };
+  const certificateEntries = [...map.values()].filter((e) => e.kind === 'thumbprint' || e.kind === 'issuer').length;
+  return { refreshedAt, entries: map, certificateEntries };
 }
 
 /** The first entry that refuses this request, if any. */
 export function deniedBy(snapshot: DenySnapshot, request: AllocationRequest): DenyEntry | undefined {
   const { deviceRuntimeContext: ctx, individualEnrollment, enrollmentGroup } = request;
-  const x509 = ctx.x509 as { sha1Thumbprint?: string; sha256Thumbprint?: string; issuerName?: string } | undefined;
+  const x509 = ctx.x509;
+  if (ctx.x509Unreadable && snapshot.certificateEntries > 0)
+    // Certificates are revoked here, and this one cannot be read: refuse rather than let a revoked one through.
+    return {
+      kind: 'thumbprint',
+      value: 'unreadable',
+      reason: `certificate revocation cannot be checked: ${ctx.x509Unreadable}`,
+    };
   const candidates: Array<[DenyKind, string | undefined]> = [
     ['registrationId', ctx.registrationId],
     ['endorsementKey', ctx.tpm?.endorsementKey ?? individualEnrollment?.attestation?.tpm?.endorsementKey],

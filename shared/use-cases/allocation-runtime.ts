@@ -41,7 +41,8 @@ export class AllocationRuntime {
   private policy: CompiledPolicy | undefined;
   private policyVersion: string | undefined;
   private policyProblem: string | undefined;
-  private deny: DenySnapshot = { refreshedAt: 0, entries: new Map() };
+  private deny: DenySnapshot = snapshotOf([], 0);
+  private warnedUnreadable = false;
   private hubLoad = new Map<string, number>();
   private ready: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -141,10 +142,10 @@ export class AllocationRuntime {
   /** A released incident's entries leave this instance's snapshot at once. */
   removeDenyEntries(entries: DenyEntry[]): void {
     const gone = new Set(snapshotOf(entries, 0).entries.keys());
-    this.deny = {
-      refreshedAt: this.deny.refreshedAt,
-      entries: new Map([...this.deny.entries].filter(([key]) => !gone.has(key))),
-    };
+    this.deny = snapshotOf(
+      [...this.deny.entries].filter(([key]) => !gone.has(key)).map(([, entry]) => entry),
+      this.deny.refreshedAt,
+    );
   }
 
   private async waitReady(): Promise<boolean> {
@@ -177,8 +178,12 @@ export class AllocationRuntime {
         parsed.value.deviceRuntimeContext.registrationId,
         explain,
       );
-    const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now(), explain);
     const context = parsed.value.deviceRuntimeContext;
+    if (context.x509Unreadable && !this.warnedUnreadable) {
+      this.warnedUnreadable = true; // once per process: DPS sends the same shape every time
+      this.log(`warning: ${context.x509Unreadable}; devices of this shape are refused while certificates are revoked`);
+    }
+    const outcome = decide(parsed.value, this.policy, { deny: this.deny, hubLoad: this.hubLoad }, this.now(), explain);
     const answer = this.answer(outcome, started, context.registrationId, explain);
     if (outcome.kind === 'allocate' && context.x509 && !explain)
       this.options.onDeviceCertificate?.(context.x509, context.registrationId, outcome.response.iotHubHostName);

@@ -271,6 +271,7 @@ async function main(): Promise<void> {
     `  left behind: ${remaining(stack, 'dev-b')} hub registrations, ${registrationsLeft} DPS registration records; deletions audited: ${fmt(ids.length, 0)} (${fmt(new Set(ids).size, 0)} distinct devices) — nothing deleted twice: ${ids.length === new Set(ids).size && ids.length === DEVICES}`,
   );
 
+  console.log(`invocations that failed and were delivered again: ${redelivered}`);
   console.log(
     `shares killed for overrunning functionTimeout (${fmt(FUNCTION_TIMEOUT_MS / SCALE / 1000, 0)} s time-scaled): ${overruns}`,
   );

@@ -117,11 +117,34 @@ test('malformed calls get a 400 with the reason, never a 500', async () => {
   for (const [body, reason] of [
     ['{', /not JSON/],
     ['{"deviceRuntimeContext":{"registrationId":"x"},"linkedHubs":[],"enrollmentGroup":{}}', /linkedHubs/],
+    [
+      '{"deviceRuntimeContext":{"registrationId":"x"},"linkedHubs":["hub-eu-1.azure-devices.net"],"enrollmentGroup":{}}',
+      /\/enrollmentGroup must have required property 'enrollmentGroupId'/,
+    ],
   ] as const) {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { reason: string }).reason).toMatch(reason);
   }
+  // Over 128 KB: 413 before it is parsed, whether the length is declared or the body is streamed without one.
+  const big = JSON.stringify({ padding: 'x'.repeat(200 * 1024) });
+  const declared = await post(big);
+  expect(declared.status).toBe(413);
+  expect(await declared.json()).toMatchObject({
+    error: 'PayloadTooLarge',
+    reason: expect.stringMatching(/131072 bytes/),
+  });
+  const streamed = await fetch(`${host.baseUrl}/api/allocate?code=fk`, {
+    method: 'POST',
+    body: new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 40; i++) controller.enqueue(new TextEncoder().encode(' '.repeat(8192)));
+        controller.close();
+      },
+    }),
+    duplex: 'half',
+  } as RequestInit);
+  expect(streamed.status).toBe(413);
 });
 
 test('the policy file is hot-reloaded; an invalid edit keeps the last good policy', async () => {

@@ -1,0 +1,27 @@
+/**
+ * Reading a request body with a size limit: a declared Content-Length over the limit is refused before a byte is
+ * read, and a body that turns out longer (chunked, or lying) stops being read at the limit. Either way a 413.
+ */
+import type { HttpRequest } from '@azure/functions';
+
+import { PayloadTooLargeError } from '../../shared/errors';
+
+export async function readText(request: HttpRequest, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
+  if (!request.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new PayloadTooLargeError(maxBytes);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -206,13 +206,14 @@ export function buildProgram(): Command {
 
   program
     .command('certificates')
-    .description('certificate inventory (function key)')
+    .description('certificate inventory (the Admin role)')
     .command('expiring')
     .option('-w, --within <days>', 'window, like 30d', '30d')
     .action(async (opts: { within: string }) => {
       const { body } = await api<ExpiringView>(
         clientConfig(),
         `/api/certificates/expiring?within=${encodeURIComponent(opts.within)}`,
+        { admin: true },
       );
       console.log(`${body.count} certificates end before ${body.until}:`);
       for (const c of body.certificates) {
@@ -227,12 +228,13 @@ export function buildProgram(): Command {
 
   findings
     .command('list')
-    .option('-k, --kind <kind>', 'audit | expiry', 'audit')
+    .option('-k, --kind <kind>', 'audit | expiry | alert', 'audit')
     .option('--suppressed', 'the suppressed ones instead')
     .action(async (opts: { kind: string; suppressed?: boolean }) => {
       const { body } = await api<FindingsView>(
         clientConfig(),
         `/api/findings?kind=${encodeURIComponent(opts.kind)}${opts.suppressed ? '&suppressed=true' : ''}`,
+        { admin: true },
       );
       console.log(`${body.findings.length} ${opts.suppressed ? 'suppressed ' : ''}${opts.kind} findings:`);
       for (const f of body.findings)

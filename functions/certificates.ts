@@ -53,7 +53,10 @@ export async function reconcileCertificates(_timer: Timer, context: InvocationCo
   );
 }
 
+/** `GET /api/certificates/expiring?within=30d` (Admin role: every maker's certificates). */
 export async function getExpiring(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
   const within = /^(\d{1,4})d$/.exec(request.query.get('within') ?? '30d');
   if (!within) return badRequest('within must be a number of days, like 30d');
   const view = await listExpiring(await services().store(), new Date(), Number(within[1]), horizons());
@@ -62,8 +65,13 @@ export async function getExpiring(request: HttpRequest, _context: InvocationCont
 
 const FINDING_KINDS = ['expiry', 'audit', 'alert'] as const;
 
-/** `GET /api/findings?kind=audit|expiry|alert[&suppressed=true]`: open findings (or the suppressed ones), newest first. */
+/**
+ * `GET /api/findings?kind=audit|expiry|alert[&suppressed=true]` (Admin role: findings name every maker's devices):
+ * open findings (or the suppressed ones), newest first.
+ */
 export async function listFindings(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const auth = await authorizeAdmin(request);
+  if (!auth.ok) return auth.response;
   const kind = request.query.get('kind') ?? 'audit';
   if (!FINDING_KINDS.includes(kind as (typeof FINDING_KINDS)[number]))
     return badRequest(`kind must be one of ${FINDING_KINDS.join(', ')}`);

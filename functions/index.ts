@@ -12,6 +12,7 @@ import './certificates';
 
 import { app } from '@azure/functions';
 
+import { assertNoLocalSettingsInAzure } from '../shared/settings';
 import { type FunctionRegistration, registeredFunctions } from './edge/registry';
 
 /** The Node worker of the Functions host serves the built-in module `@azure/functions-core`; nothing else does. */
@@ -33,6 +34,8 @@ function registerWithHost(r: FunctionRegistration): void {
 }
 
 if (insideFunctionsHost()) {
+  // Development secrets (the local bearer secrets, keyed connection strings, files) are never accepted in Azure.
+  assertNoLocalSettingsInAzure(process.env);
   // Uploads of hundreds of MB reach the import function as a stream, not a buffer.
   app.setup({ enableHttpStream: true });
   for (const registration of registeredFunctions()) registerWithHost(registration);

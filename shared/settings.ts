@@ -85,3 +85,24 @@ export function listSetting(env: Env, key: SettingKey): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/**
+ * The local-only settings present in an environment that is Azure App Service (the platform sets WEBSITE_SITE_NAME
+ * and WEBSITE_INSTANCE_ID): there, a development secret or a connection string with a key must never be accepted.
+ */
+export function localSettingsInAzure(env: Env): string[] {
+  const inAzure = Boolean(env.WEBSITE_SITE_NAME || env.WEBSITE_INSTANCE_ID);
+  if (!inAzure) return [];
+  return [...LOCAL_ONLY_SETTINGS]
+    .map((key) => SETTINGS[key])
+    .filter((name) => env[name] !== undefined && env[name] !== '');
+}
+
+/** Refuses to start in Azure with any local-only setting, naming them. */
+export function assertNoLocalSettingsInAzure(env: Env): void {
+  const found = localSettingsInAzure(env);
+  if (found.length)
+    throw new Error(
+      `Refusing to start: ${found.join(', ')} ${found.length === 1 ? 'is a setting' : 'are settings'} of the local stack only (development secrets, keys, files); remove ${found.length === 1 ? 'it' : 'them'} from the function app's settings and use managed identity.`,
+    );
+}

@@ -203,30 +203,36 @@ test('the command line shows the same: certificates expiring, and findings', asy
   expect(out).toMatch(/CERT_EXPIRES_WITHIN_7D\s+expiry\./);
 });
 
+const ADMIN = { 'x-functions-key': 'fk', authorization: 'Bearer dev-admin-secret-not-a-secret' };
+
 test('GET /api/certificates/expiring answers with what expires within the window', async () => {
   const get = async (within: string) =>
-    (await (
-      await fetch(`${host.baseUrl}/api/certificates/expiring?within=${within}`, {
-        headers: { 'x-functions-key': 'fk' },
-      })
-    ).json()) as { certificates: Array<{ subject: string }> };
+    (await (await fetch(`${host.baseUrl}/api/certificates/expiring?within=${within}`, { headers: ADMIN })).json()) as {
+      certificates: Array<{ subject: string }>;
+    };
   expect((await get('30d')).certificates.map((c) => c.subject)).toEqual(['CN=dev-5']);
   expect((await get('90d')).certificates.map((c) => c.subject)).toEqual(['CN=dev-5', 'CN=dev-60']);
-  expect(
-    (await fetch(`${host.baseUrl}/api/certificates/expiring?within=soon`, { headers: { 'x-functions-key': 'fk' } }))
-      .status,
-  ).toBe(400);
+  expect((await fetch(`${host.baseUrl}/api/certificates/expiring?within=soon`, { headers: ADMIN })).status).toBe(400);
   expect((await fetch(`${host.baseUrl}/api/certificates/expiring?within=30d`)).status).toBe(401);
+  // Fleet-wide reads are for admins: a maker's identity, or a function key alone, is refused.
+  for (const path of ['/api/certificates/expiring?within=30d', '/api/findings?kind=audit']) {
+    const maker = await fetch(`${host.baseUrl}${path}`, {
+      headers: { 'x-functions-key': 'fk', authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' },
+    });
+    expect(maker.status).toBe(403);
+    expect((await fetch(`${host.baseUrl}${path}`, { headers: { 'x-functions-key': 'fk' } })).status).toBe(401);
+  }
 });
 
 test('audit findings: a certificate behind two enrollments is raised once; an operator suppresses it with a reason, audited', async () => {
+  /** Calls as the admin unless `admin: false`. */
   const call = (path: string, init: RequestInit & { admin?: boolean } = {}) =>
     fetch(`${host.baseUrl}${path}`, {
       ...init,
       headers: {
         'x-functions-key': 'fk',
         'content-type': 'application/json',
-        ...(init.admin ? { authorization: 'Bearer dev-admin-secret-not-a-secret' } : {}),
+        ...(init.admin !== false ? { authorization: 'Bearer dev-admin-secret-not-a-secret' } : {}),
       },
     });
   const all = (await (await call('/api/findings?kind=audit')).json()) as {
@@ -261,7 +267,9 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
   expect(((await (await call('/api/findings?kind=audit')).json()) as { findings: unknown[] }).findings).toHaveLength(3);
 
   const path = `/api/findings/audit/${open.findings[0].id}/suppress`;
-  expect((await call(path, { method: 'POST', body: JSON.stringify({ reason: 'lab units' }) })).status).toBe(401);
+  expect(
+    (await call(path, { method: 'POST', admin: false, body: JSON.stringify({ reason: 'lab units' }) })).status,
+  ).toBe(401);
   expect((await call(path, { method: 'POST', admin: true, body: JSON.stringify({}) })).status).toBe(400);
   expect(
     (

@@ -1,0 +1,30 @@
+/** Development secrets never in Azure: the app refuses to start there with any setting of the local stack. */
+import { assertNoLocalSettingsInAzure, localSettingsInAzure } from '../../shared/settings';
+
+const local = {
+  LOCAL_BEARER_SECRETS: '@admin=dev-admin-secret-not-a-secret',
+  DPS_CONNECTION_STRING: 'HostName=x;SharedAccessKey=y',
+};
+
+test('outside Azure the local stack may use its settings', () => {
+  expect(localSettingsInAzure(local)).toEqual([]);
+  expect(() => assertNoLocalSettingsInAzure(local)).not.toThrow();
+});
+
+test('in Azure every local-only setting is refused, by name, and identity settings pass', () => {
+  for (const platform of [{ WEBSITE_SITE_NAME: 'func-dpsl' }, { WEBSITE_INSTANCE_ID: 'abc123' }]) {
+    expect(localSettingsInAzure({ ...platform, ...local }).sort()).toEqual([
+      'DPS_CONNECTION_STRING',
+      'LOCAL_BEARER_SECRETS',
+    ]);
+    expect(() => assertNoLocalSettingsInAzure({ ...platform, LOCAL_BEARER_SECRETS: 'x' })).toThrow(
+      /Refusing to start: LOCAL_BEARER_SECRETS is a setting of the local stack only/,
+    );
+  }
+  const identityOnly = {
+    WEBSITE_SITE_NAME: 'func-dpsl',
+    DPS_HOST_NAME: 'dps.azure-devices-provisioning.net',
+    COSMOS_CONNECTION__accountEndpoint: 'https://x/',
+  };
+  expect(() => assertNoLocalSettingsInAzure(identityOnly)).not.toThrow();
+});

@@ -181,3 +181,22 @@ test('a scope beyond the bulk threshold is deleted by an IoT Hub import job, whi
     );
   expect(deletions.items.map((d) => d.id).sort()).toEqual([...ids].sort());
 });
+
+test('an incident cancelled before its worker ran is never planned or run, and lets go of its deny entries', async () => {
+  const deps = depsOf();
+  // Small and submitted by an admin: it would run at once if the cancel were lost.
+  await submitIncident(
+    deps,
+    { id: 'inc-cancel', reason: 'false alarm', mode: 'contain', scope: { registrationIds: ['recall-never'] } },
+    ADMIN,
+  );
+  const denyDoc = () =>
+    stack.services.store.container(CONTAINERS.denyList.name).read('registrationId:recall-never', 'registrationId');
+  expect(await denyDoc()).toMatchObject({ holders: ['inc-cancel'] });
+  expect((await decideIncident(deps, 'inc-cancel', 'cancel', 'test admin')).kind).toBe('done');
+  const ended = await advanceToEnd(deps, 'inc-cancel');
+  expect(ended).toMatchObject({ status: 'cancelled', cancelledBy: 'test admin' });
+  expect(ended?.plan).toBeUndefined();
+  expect(ended?.steps).toBeUndefined();
+  expect(await denyDoc()).toBeUndefined();
+});

@@ -58,21 +58,27 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
   );
   const max = deps.autoApproveMaxDevices ?? DEFAULT_AUTO_APPROVE_MAX_DEVICES;
   const auto = incident.source === 'http' && plan.devices <= max;
+  // Only an incident still planning gets its plan: one cancelled meanwhile stays cancelled, and never runs.
   const planned = (await (
     await deps.incidents()
-  ).update(incident.id, (i) => ({
-    ...i,
-    plan,
-    steps,
-    plannedAt: now(),
-    status: auto ? 'running' : 'awaitingApproval',
-    ...(auto
-      ? {
-          approvedBy: `auto-approved (${plan.devices} ≤ ${max} devices, submitted by ${i.submittedBy})`,
-          approvedAt: now(),
-        }
-      : {}),
-  }))) as Incident;
+  ).update(incident.id, (i) =>
+    i.status !== 'planning'
+      ? undefined
+      : {
+          ...i,
+          plan,
+          steps,
+          plannedAt: now(),
+          status: auto ? 'running' : 'awaitingApproval',
+          ...(auto
+            ? {
+                approvedBy: `auto-approved (${plan.devices} ≤ ${max} devices, submitted by ${i.submittedBy})`,
+                approvedAt: now(),
+              }
+            : {}),
+        },
+  )) as Incident;
+  if (planned.status !== 'running' && planned.status !== 'awaitingApproval') return planned;
   await emit(deps, 'incident.planned', incident.id, { devices: plan.devices, perHub: plan.perHub, autoApproved: auto });
   return planned;
 }
@@ -135,11 +141,15 @@ export async function advanceIncident(deps: IncidentDeps, incidentId: string): P
         if (incident.status === 'received')
           incident = (await (
             await deps.incidents()
-          ).update(incidentId, (i) => ({ ...i, status: 'planning' }))) as Incident;
+          ).update(incidentId, (i) =>
+            i.status === 'received' ? { ...i, status: 'planning' } : undefined,
+          )) as Incident;
         incident = await resolveScope(deps, incident, deadline);
+        // Cancelled while resolving: the next share undoes what was found.
+        if (incident.status === 'cancelling') return { incident, more: true };
         if (incident.resolution.phase !== 'done') return { incident, more: true };
         incident = await makePlan(deps, incident);
-        return { incident, more: incident.status === 'running' };
+        return { incident, more: incident.status === 'running' || incident.status === 'cancelling' };
       }
       case 'running': {
         const ran = await execute(deps, incident, deadline);

@@ -233,7 +233,8 @@ async function resolveSlice(deps: IncidentDeps, incident: Incident): Promise<Sli
 export async function resolveScope(deps: IncidentDeps, incident: Incident, deadline: number): Promise<Incident> {
   const repo = await deps.incidents();
   let current = incident;
-  while (current.resolution.phase !== 'done' && Date.now() < deadline) {
+  // A cancel arriving meanwhile stops resolution at the next checkpoint; what was found is then released.
+  while (current.resolution.phase !== 'done' && current.status === 'planning' && Date.now() < deadline) {
     const slice = await resolveSlice(deps, current);
     const page = current.resolution.pages;
     if (slice.targets.length) {

@@ -236,16 +236,34 @@ async function main(): Promise<void> {
   );
   await runWorker(env, 'bench-b');
   await decideIncident(deps, 'bench-b', 'approve', 'bench admin');
-  const first = worker(env, 'bench-b');
+  // Workers run until half the devices are gone (one that fails first is replaced, as redelivery would); then kill -9.
+  let current = worker(env, 'bench-b');
+  let exited = false;
+  const watch = (w: typeof current) =>
+    w.once('exit', (code) => {
+      exited = true;
+      if (code === WORKER_OVERRAN) overruns++;
+      else if (code !== 0) redelivered++;
+    });
+  watch(current);
   let killedAt = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 50));
     const d = await read('bench-b');
     killedAt = (d?.steps ?? []).filter((s) => s.kind === 'hub').reduce((n, s) => n + s.done, 0);
     if (killedAt >= DEVICES / 2) break;
+    if (exited) {
+      exited = false;
+      current = worker(env, 'bench-b');
+      watch(current);
+    }
   }
-  first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  if (!exited) {
+    current.removeAllListeners('exit'); // the kill is the test, not a failure to count
+    const gone = new Promise((r) => current.once('exit', r));
+    current.kill('SIGKILL');
+    await gone;
+  }
   const onHubsAtKill = remaining(stack, 'dev-b');
   // The killed worker's lease is waited out (its share's budget + 15 s), as a redelivered message would be.
   await runWorker(env, 'bench-b');

@@ -13,8 +13,10 @@ type TargetsDoc = StoredDocument & { incidentId: string; type: 'targets'; page: 
 
 const pageId = (id: string, page: number) => `${id}.targets.${page}`;
 
+/** The incident as the domain knows it: no partition key, no document type, no Cosmos system fields but the etag. */
 function plain({ _etag, incidentId: _p, type: _t, ...rest }: IncidentDoc): Incident {
-  return { ...(rest as unknown as Incident), _etag };
+  const fields = Object.entries(rest).filter(([key]) => !key.startsWith('_'));
+  return { ...(Object.fromEntries(fields) as unknown as Incident), _etag };
 }
 
 export class CosmosIncidentRepository implements IncidentRepository {

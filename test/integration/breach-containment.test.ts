@@ -109,6 +109,7 @@ test('one incident naming the intermediate CA contains every device of its group
   });
   expect(posted.status).toBe(202);
   expect(posted.headers.get('location')).toBe('/api/incidents/inc-ca-1');
+  expect(Object.keys((await posted.json()) as object).filter((k) => k.startsWith('_'))).toEqual([]); // no Cosmos internals
   const incident = await waitFor('inc-ca-1', 'contained');
   // Four devices, submitted by an admin over HTTP: at most INCIDENT_AUTO_APPROVE_MAX_DEVICES, so it ran at once.
   expect(incident).toMatchObject({

@@ -4,8 +4,6 @@
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
 import { withAuditTrail } from './audit-trail';
-import { CosmosDenyListRepository, CosmosHoldRepository } from './azure/hold-repository';
-import { CosmosIncidentRepository } from './azure/incident-repository';
 import type { IotAuth } from './azure/iot-clients';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
 import { storedConfigDocument } from './config-documents';
@@ -167,13 +165,18 @@ export function services(): LazyServices {
 
 export type { LazyServices, Services };
 
-/** The repositories of breach containment, on the document store. */
+/**
+ * The repositories of breach containment, on the document store; like every adapter, each module is loaded when
+ * first asked for, so the webhook's cold start does not pay for containment.
+ */
 export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
-  const repo = <T>(make: (store: DocumentStore) => T) => once(async () => make(await lazy.store()));
+  const holdModule = () => import('./azure/hold-repository');
   return {
-    incidents: repo((s) => new CosmosIncidentRepository(s)),
-    holds: repo((s) => new CosmosHoldRepository(s)),
-    denyList: repo((s) => new CosmosDenyListRepository(s)),
+    incidents: once(
+      async () => new (await import('./azure/incident-repository')).CosmosIncidentRepository(await lazy.store()),
+    ),
+    holds: once(async () => new (await holdModule()).CosmosHoldRepository(await lazy.store())),
+    denyList: once(async () => new (await holdModule()).CosmosDenyListRepository(await lazy.store())),
   };
 }
 

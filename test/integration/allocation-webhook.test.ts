@@ -7,10 +7,11 @@ import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
-import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import type { RunningHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
 import { CONTAINERS } from '../../shared/containers';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
+import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -28,15 +29,10 @@ beforeAll(async () => {
   Object.assign(process.env, stack.env, { ALLOCATION_POLICY_FILE: policyFile });
   const functions = await import('../../functions/index');
   runtime = (await import('../../functions/edge/allocation-runtime')).allocationRuntime();
-  host = await startFunctionsHost({
+  host = await startAppHost({
     registrations: functions.registeredFunctions(),
-    port: 0,
-    functionKey: 'fk',
-    masterKey: 'mk',
     env: process.env,
-    runTimers: false,
     driveQueues: false,
-    log: () => undefined,
   });
   groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`)).primaryKey;
 });

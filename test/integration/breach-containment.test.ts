@@ -9,11 +9,12 @@ import { X509Certificate } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 
 import { registerX509Device } from '../../dev/device';
-import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import type { RunningHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
 import { CONTAINERS } from '../../shared/containers';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
+import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -50,15 +51,10 @@ beforeAll(async () => {
   Object.assign(process.env, stack.env);
   const functions = await import('../../functions/index');
   runtime = (await import('../../functions/edge/allocation-runtime')).allocationRuntime();
-  host = await startFunctionsHost({
+  host = await startAppHost({
     registrations: functions.registeredFunctions(),
-    port: 0,
-    functionKey: 'fk',
-    masterKey: 'mk',
     env: process.env,
-    runTimers: false,
     queue: { retryDelaySeconds: 1 },
-    log: () => undefined,
   });
 
   const root = await issue({ subject: 'CN=Fabrikam Root CA', isCa: true });

@@ -6,12 +6,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 
 import { randomEk } from '../../dev/ek-factory';
-import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import type { RunningHost } from '../../dev/host/host';
 import { enrollmentOf } from '../../shared/enrollment/enrollment';
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { jobIdFor } from '../../shared/use-cases/import-intake';
 import type { JobDocument } from '../../shared/use-cases/import-jobs';
 import { enrollChunk } from '../../shared/use-cases/import-worker';
+import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -63,15 +64,10 @@ beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
   Object.assign(process.env, stack.env);
   const functions = await import('../../functions/index');
-  host = await startFunctionsHost({
+  host = await startAppHost({
     registrations: functions.registeredFunctions(),
-    port: 0,
-    functionKey: 'fk',
-    masterKey: 'mk',
     env: process.env,
-    runTimers: false,
     queue: { retryDelaySeconds: 1 },
-    log: () => undefined,
   });
   process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=fk`;
 });

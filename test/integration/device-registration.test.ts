@@ -4,8 +4,9 @@
  * creates the device on the hub the webhook chose, with the initial twin.
  */
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
-import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import type { RunningHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
+import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -16,17 +17,12 @@ beforeAll(async () => {
   stack = await startTestStack({ webhook: { retry: { attempts: 3, firstDelayMs: 10, incrementMs: 10 } } });
   Object.assign(process.env, stack.env);
   const { registeredFunctions } = await import('../../functions/index');
-  host = await startFunctionsHost({
+  host = await startAppHost({
     registrations: registeredFunctions(),
-    port: 0,
-    functionKey: 'fk-test',
-    masterKey: 'mk-test',
     env: stack.env,
-    runTimers: false,
     driveQueues: false,
-    log: () => undefined,
   });
-  groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk-test`)).primaryKey;
+  groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`)).primaryKey;
 });
 afterAll(async () => {
   await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();
@@ -97,7 +93,7 @@ test('a webhook that refuses (wrong function key → 401) fails the registration
     });
   } finally {
     await stack.services.enrollments.deleteGroup('wrong-key-group');
-    groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk-test`)).primaryKey;
+    groupKey = (await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`)).primaryKey;
   }
 });
 
@@ -107,7 +103,7 @@ test('the local host checks function keys and serves anonymous routes without on
   const bad = await fetch(`${host.baseUrl}/api/allocate`, {
     method: 'POST',
     body: 'not json',
-    headers: { 'x-functions-key': 'fk-test' },
+    headers: { 'x-functions-key': 'fk' },
   });
   expect(bad.status).toBe(400);
   expect(((await bad.json()) as { reason: string }).reason).toMatch(/not JSON/);

@@ -5,12 +5,13 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import type { RunningHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
 import { DEFAULT_HORIZONS } from '../../shared/certificates/horizons';
 import { CONTAINERS } from '../../shared/containers';
 import { RECONCILE_CHECKPOINT, reconcileInventory } from '../../shared/use-cases/certificate-inventory';
 import { type FindingDocument, sweepExpiries } from '../../shared/use-cases/expiry-sweep';
+import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const DAY = 86_400_000;
@@ -24,15 +25,10 @@ beforeAll(async () => {
   stack = await startTestStack({ withStorage: true }); // audit records also go to the blob trail
   Object.assign(process.env, stack.env);
   const functions = await import('../../functions/index');
-  host = await startFunctionsHost({
+  host = await startAppHost({
     registrations: functions.registeredFunctions(),
-    port: 0,
-    functionKey: 'fk',
-    masterKey: 'mk',
     env: process.env,
-    runTimers: false,
     driveQueues: false,
-    log: () => undefined,
   });
   const root = await issue({
     subject: 'CN=Expiry Test Root',

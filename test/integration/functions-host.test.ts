@@ -7,12 +7,13 @@ import { join } from 'node:path';
 
 import type { InvocationContext } from '@azure/functions';
 
-import { type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import type { RunningHost } from '../../dev/host/host';
 import { decodeQueueMessage } from '../../dev/host/queue-driver';
 import { type FunctionRegistration, http, registeredFunctions } from '../../functions/edge/registry';
 import { queueService, StorageQueues } from '../../shared/azure/queues';
 import { ThrottledError } from '../../shared/errors';
 import { NdjsonEventLog } from '../../shared/local/event-log';
+import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -62,15 +63,10 @@ http('throttled', {
 
 beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
-  host = await startFunctionsHost({
+  host = await startAppHost({
     registrations: [...registrations, ...registeredFunctions()],
-    port: 0,
-    functionKey: 'fk',
-    masterKey: 'mk',
     env: stack.env,
-    runTimers: false,
     queue: { maxDequeueCount: 2, retryDelaySeconds: 0 },
-    log: () => undefined,
   });
 });
 afterAll(async () => {

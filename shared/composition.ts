@@ -170,14 +170,20 @@ export type { LazyServices, Services };
  * first asked for, so the webhook's cold start does not pay for containment.
  */
 export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
-  const holdModule = () => import('./azure/hold-repository');
   return {
     incidents: once(
       async () => new (await import('./azure/incident-repository')).CosmosIncidentRepository(await lazy.store()),
     ),
-    holds: once(async () => new (await holdModule()).CosmosHoldRepository(await lazy.store())),
-    denyList: once(async () => new (await holdModule()).CosmosDenyListRepository(await lazy.store())),
+    holds: once(async () => new (await import('./azure/hold-repository')).CosmosHoldRepository(await lazy.store())),
+    denyList: denyListRepository(lazy),
   };
+}
+
+/** The deny list: written by containment, followed by every webhook instance through its change log. */
+export function denyListRepository(lazy: Pick<LazyServices, 'store'>) {
+  return once(
+    async () => new (await import('./azure/deny-list-repository')).CosmosDenyListRepository(await lazy.store()),
+  );
 }
 
 /**

@@ -7,6 +7,8 @@ export interface ContainerSpec {
   partitionKeyPath: string;
   /** Why this container exists and why it is partitioned this way. */
   purpose: string;
+  /** Some of its documents carry a `ttl` and must expire: the container needs a default TTL of -1 (on, none by default). */
+  expiringItems?: boolean;
 }
 
 export const CONTAINERS = {
@@ -15,7 +17,8 @@ export const CONTAINERS = {
     name: 'denylist',
     partitionKeyPath: '/kind',
     purpose:
-      'revoked identities by kind (registrationId, endorsementKey, thumbprint, issuer); the webhook snapshots it',
+      'revoked identities by kind (registrationId, endorsementKey, thumbprint, issuer), and the change log (partition #changes) every webhook instance follows',
+    expiringItems: true,
   },
   imports: {
     name: 'imports',

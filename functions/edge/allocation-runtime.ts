@@ -3,7 +3,7 @@
  * the same instance so this process refuses a revoked device at once. Shared by the triggers that need it, so that no
  * trigger file imports another.
  */
-import { configDocument, services } from '../../shared/composition';
+import { configDocument, denyListRepository, services } from '../../shared/composition';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
 import { deviceCertificateRecorder } from '../../shared/use-cases/device-certificates';
@@ -13,7 +13,11 @@ let runtime: AllocationRuntime | undefined;
 export function allocationRuntime(): AllocationRuntime {
   const s = services();
   runtime ??= new AllocationRuntime(
-    allocationSources(configDocument(process.env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, s), s),
+    allocationSources(
+      configDocument(process.env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, s),
+      s,
+      denyListRepository(s),
+    ),
     {
       log: (line) => console.log(line),
       onDeviceCertificate: deviceCertificateRecorder(

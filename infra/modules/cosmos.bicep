@@ -50,7 +50,8 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
   parent: database
   name: c.name
   properties: {
-    resource: {
+    // defaultTtl -1: items that carry a `ttl` expire (the deny list's change log); the others never do.
+    resource: union(contains(c, 'defaultTtl') ? { defaultTtl: c.defaultTtl } : {}, {
       id: c.name
       partitionKey: { paths: [c.partitionKeyPath], kind: 'Hash', version: 2 }
       // Index only what the queries filter or sort on where the container says so; everything otherwise.
@@ -61,7 +62,7 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
             excludedPaths: [{ path: '/*' }]
           }
         : { indexingMode: 'consistent', includedPaths: [{ path: '/*' }], excludedPaths: [{ path: '/"_etag"/?' }] }
-    }
+    })
   }
 }]
 

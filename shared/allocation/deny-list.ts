@@ -1,7 +1,8 @@
 /**
  * The deny list as the webhook holds it: an in-memory map from a normalised identity to the entry that revoked
- * it. Breach containment writes entries (Cosmos) and pushes them to the running webhook; the webhook refreshes
- * the whole map in the background. Nothing is read from a database while DPS waits.
+ * it. Breach containment writes entries (Cosmos) and pushes them to the running webhook; every other instance
+ * loads the whole list once and then, every second, only what changed (a change log beside the list). Nothing is
+ * read from a database while DPS waits.
  */
 import type { AllocationRequest } from './contract';
 
@@ -13,6 +14,28 @@ export interface DenyEntry {
   reason: string;
   incidentId?: string;
   createdAt?: string;
+}
+
+/** What identifies an entry: the same identity is one entry whoever revoked it. */
+export type DenyIdentity = Pick<DenyEntry, 'kind' | 'value'>;
+
+/** Where the webhook's snapshot comes from: the whole list once, then what changed after a position of its log. */
+export interface DenyListFeed {
+  /** Every entry, and the log position the list is complete up to (read before the entries). */
+  loadAll(): Promise<{ entries: DenyEntry[]; position: number }>;
+  /**
+   * The entries changed after `position` as they are now (present or absent), `alsoRead` read again with them;
+   * `gap` when the log no longer reaches back to `position` (its records expire) and only a full load will do.
+   */
+  changesSince(position: number, alsoRead: DenyIdentity[]): Promise<DenyChanges | 'gap'>;
+}
+
+export interface DenyChanges {
+  present: DenyEntry[];
+  absent: DenyIdentity[];
+  /** The identities the log named, to read once more next time (the log and the entries are different partitions). */
+  changed: DenyIdentity[];
+  position: number;
 }
 
 export interface DenySnapshot {
@@ -43,11 +66,34 @@ export function denyKey(kind: DenyKind, value: string): string {
   }
 }
 
+const isCertificateEntry = (e: DenyIdentity) => e.kind === 'thumbprint' || e.kind === 'issuer';
+
 export function snapshotOf(entries: Iterable<DenyEntry>, refreshedAt: number): DenySnapshot {
-  const map = new Map<string, DenyEntry>();
-  for (const e of entries) map.set(denyKey(e.kind, e.value), e);
-  const certificateEntries = [...map.values()].filter((e) => e.kind === 'thumbprint' || e.kind === 'issuer').length;
-  return { refreshedAt, entries: map, certificateEntries };
+  return withChanges({ refreshedAt, entries: new Map(), certificateEntries: 0 }, [...entries], [], refreshedAt);
+}
+
+/**
+ * The snapshot with `present` added and `absent` removed, at a cost that grows with the change, not with the list:
+ * the map is changed in place (a request only reads it between two awaits) and the certificate count kept as it goes.
+ */
+export function withChanges(
+  snapshot: DenySnapshot,
+  present: readonly DenyEntry[],
+  absent: readonly DenyIdentity[],
+  refreshedAt: number,
+): DenySnapshot {
+  const entries = snapshot.entries as Map<string, DenyEntry>;
+  let certificateEntries = snapshot.certificateEntries;
+  for (const e of absent) {
+    const key = denyKey(e.kind, e.value);
+    if (entries.delete(key) && isCertificateEntry(e)) certificateEntries--;
+  }
+  for (const e of present) {
+    const key = denyKey(e.kind, e.value);
+    if (!entries.has(key) && isCertificateEntry(e)) certificateEntries++;
+    entries.set(key, e);
+  }
+  return { refreshedAt, entries, certificateEntries };
 }
 
 /** The first entry that refuses this request, if any. */

@@ -4,7 +4,14 @@
  * A request only parses, decides from memory and queues an event.
  */
 import { parseAllocationRequest } from '../allocation/contract';
-import { type DenyEntry, type DenySnapshot, snapshotOf } from '../allocation/deny-list';
+import {
+  type DenyEntry,
+  type DenyIdentity,
+  type DenyListFeed,
+  type DenySnapshot,
+  snapshotOf,
+  withChanges,
+} from '../allocation/deny-list';
 import { decide, type Outcome } from '../allocation/engine';
 import { type CompiledPolicy, compilePolicy } from '../allocation/policy';
 import { EventBuffer } from '../events/event-buffer';
@@ -13,14 +20,17 @@ import type { EventsPort } from '../ports';
 export interface AllocationSources {
   /** The policy document and a version (mtime, etag) to skip unchanged reloads; undefined when none is configured. */
   loadPolicy(): Promise<{ doc: unknown; version: string } | undefined>;
-  loadDenyList(): Promise<DenyEntry[]>;
+  denyList(): Promise<DenyListFeed>;
   loadHubLoad(): Promise<Map<string, number>>;
   events(): Promise<EventsPort>;
 }
 
 export interface RuntimeOptions {
   now?: () => number;
+  /** How often the deny list's change log is read: a new entry reaches every instance within about this long. */
   denyRefreshMs?: number;
+  /** Past this long without a successful refresh, the log may have expired records this instance never read. */
+  denyFullReloadAfterMs?: number;
   policyRefreshMs?: number;
   hubLoadRefreshMs?: number;
   /** How long a request on a cold instance may wait for the first snapshots before answering 503. */
@@ -42,6 +52,10 @@ export class AllocationRuntime {
   private policyVersion: string | undefined;
   private policyProblem: string | undefined;
   private deny: DenySnapshot = snapshotOf([], 0);
+  /** The deny list's log position this snapshot is complete up to; undefined until the first full load. */
+  private denyPosition: number | undefined;
+  private denyRecheck: DenyIdentity[] = [];
+  private denyRefreshing: Promise<void> | undefined;
   private warnedUnreadable = false;
   private hubLoad = new Map<string, number>();
   private ready: Promise<void> | undefined;
@@ -73,7 +87,7 @@ export class AllocationRuntime {
       void this.ready.then(() => this.refreshHubLoad());
       const every = (ms: number, f: () => Promise<void>) => this.timers.push(setInterval(() => void f(), ms).unref());
       every(this.options.policyRefreshMs ?? 5000, () => this.refreshPolicy());
-      every(this.options.denyRefreshMs ?? 5000, () => this.refreshDenyList());
+      every(this.options.denyRefreshMs ?? 1000, () => this.refreshDenyList());
       every(this.options.hubLoadRefreshMs ?? 60_000, () => this.refreshHubLoad());
     }
     return this.ready;
@@ -106,15 +120,33 @@ export class AllocationRuntime {
     }
   }
 
-  async refreshDenyList(): Promise<void> {
+  /** One refresh at a time: a tick that finds one running waits for it instead of starting another. */
+  refreshDenyList(): Promise<void> {
+    this.denyRefreshing ??= this.syncDenyList().finally(() => (this.denyRefreshing = undefined));
+    return this.denyRefreshing;
+  }
+
+  private async syncDenyList(): Promise<void> {
     const started = this.now();
     try {
-      const entries = await this.sources.loadDenyList();
-      // Entries pushed while the load ran are kept: the load may have read the store before they were written.
-      const pushed = [...this.deny.entries.values()].filter(
-        (e) => e.createdAt && Date.parse(e.createdAt) >= started - 60_000,
-      );
-      this.deny = snapshotOf([...entries, ...pushed], started);
+      const feed = await this.sources.denyList();
+      const stale = started - this.deny.refreshedAt > (this.options.denyFullReloadAfterMs ?? 24 * 3600_000);
+      const changes =
+        this.denyPosition === undefined || stale ? 'gap' : await feed.changesSince(this.denyPosition, this.denyRecheck);
+      if (changes === 'gap') {
+        const { entries, position } = await feed.loadAll();
+        // Entries pushed while the load ran are kept: the load may have read the store before they were written.
+        const pushed = [...this.deny.entries.values()].filter(
+          (e) => e.createdAt && Date.parse(e.createdAt) >= started - 60_000,
+        );
+        this.deny = snapshotOf([...entries, ...pushed], started);
+        this.denyPosition = position;
+        this.denyRecheck = [];
+        return;
+      }
+      this.deny = withChanges(this.deny, changes.present, changes.absent, started);
+      this.denyPosition = changes.position;
+      this.denyRecheck = changes.changed;
     } catch (err) {
       this.log(
         `deny list not refreshed (snapshot is ${Math.round((this.now() - this.deny.refreshedAt) / 1000)} s old): ${String(err)}`,
@@ -133,19 +165,17 @@ export class AllocationRuntime {
   /** Breach containment pushes new entries here so this instance refuses them at once. */
   pushDenyEntries(entries: DenyEntry[]): void {
     const createdAt = new Date(this.now()).toISOString();
-    this.deny = snapshotOf(
-      [...this.deny.entries.values(), ...entries.map((e) => ({ createdAt, ...e }))],
+    this.deny = withChanges(
+      this.deny,
+      entries.map((e) => ({ createdAt, ...e })),
+      [],
       this.deny.refreshedAt,
     );
   }
 
   /** A released incident's entries leave this instance's snapshot at once. */
   removeDenyEntries(entries: DenyEntry[]): void {
-    const gone = new Set(snapshotOf(entries, 0).entries.keys());
-    this.deny = snapshotOf(
-      [...this.deny.entries].filter(([key]) => !gone.has(key)).map(([, entry]) => entry),
-      this.deny.refreshedAt,
-    );
+    this.deny = withChanges(this.deny, [], entries, this.deny.refreshedAt);
   }
 
   private async waitReady(): Promise<boolean> {

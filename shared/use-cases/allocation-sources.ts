@@ -1,29 +1,18 @@
-/** Where the allocation webhook's snapshots come from: the policy document, the deny list (Cosmos), hub load (registry statistics). */
-import type { DenyEntry } from '../allocation/deny-list';
-import { CONTAINERS } from '../containers';
-import type { ConfigDocument, LazyServices, StoredDocument } from '../ports';
+/** Where the allocation webhook's snapshots come from: the policy document, the deny list and its change log (Cosmos), hub load (registry statistics). */
+import type { DenyListFeed } from '../allocation/deny-list';
+import type { ConfigDocument, LazyServices } from '../ports';
 import type { AllocationSources } from './allocation-runtime';
 
 export const POLICY_DOCUMENT_ID = 'allocation';
 
-export function allocationSources(policy: ConfigDocument, services: LazyServices): AllocationSources {
+export function allocationSources(
+  policy: ConfigDocument,
+  services: LazyServices,
+  denyList: () => Promise<DenyListFeed>,
+): AllocationSources {
   return {
     loadPolicy: () => policy.read(),
-    async loadDenyList() {
-      const container = (await services.store()).container<StoredDocument & DenyEntry>(CONTAINERS.denyList.name);
-      const entries: DenyEntry[] = [];
-      let continuationToken: string | undefined;
-      do {
-        const page = await container.query(
-          'SELECT c.kind, c["value"], c.reason, c.incidentId, c.createdAt FROM c',
-          {},
-          { maxItems: 1000, continuationToken },
-        );
-        entries.push(...page.items);
-        continuationToken = page.continuationToken;
-      } while (continuationToken);
-      return entries;
-    },
+    denyList,
     async loadHubLoad() {
       const hubs = await services.hubs();
       const counts = await Promise.all(

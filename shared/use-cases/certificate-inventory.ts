@@ -5,6 +5,7 @@
  */
 import { auditRecord, type AuditRules } from '../certificates/audits';
 import { type CertificateRecord, mergeRecord, recordFromPem, recordsOfEnrollment } from '../certificates/record';
+import { forEachLimited } from '../concurrency';
 import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
@@ -67,18 +68,12 @@ export async function recordCertificates(
   const byId = new Map<string, CertificateRecord>();
   for (const record of seen) byId.set(record.id, mergeRecord(byId.get(record.id), record));
   const records = [...byId.values()];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, records.length) }, async () => {
-      while (next < records.length) {
-        const record = records[next++];
-        const stored = await container.read(record.id, record.expiryMonth);
-        const merged = mergeRecord(stored, record);
-        if (!stored || !sameRecord(stored, merged)) await container.upsert(merged as StoredCertificate);
-        await raiseAudits(store, options.events, merged, options.audit ?? {});
-      }
-    }),
-  );
+  await forEachLimited(records, concurrency, async (record) => {
+    const stored = await container.read(record.id, record.expiryMonth);
+    const merged = mergeRecord(stored, record);
+    if (!stored || !sameRecord(stored, merged)) await container.upsert(merged as StoredCertificate);
+    await raiseAudits(store, options.events, merged, options.audit ?? {});
+  });
 }
 
 const sameRecord = (a: CertificateRecord, b: CertificateRecord) =>

@@ -5,6 +5,7 @@
  * usages go too. A certificate that serves nowhere is no longer swept or reported.
  */
 import type { CertificateRecord, UsageKind } from '../certificates/record';
+import { forEachLimited } from '../concurrency';
 import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
 import type { DocumentStore, StoredDocument } from '../ports';
@@ -57,23 +58,17 @@ export async function trackUsages(
   const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
   const x509 = entries.filter((e) => e.records.length > 0); // not X.509: if it was, the end of the pass cleans its map
   let dropped = 0;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, x509.length) }, async () => {
-      while (next < x509.length) {
-        const entry = x509[next++];
-        const id = mapId(entry.kind, entry.id);
-        const stored = await maps.read(id, id);
-        const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
-        const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
-        for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
-        dropped += gone.length;
-        if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
-          await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
-        }
-      }
-    }),
-  );
+  await forEachLimited(x509, concurrency, async (entry) => {
+    const id = mapId(entry.kind, entry.id);
+    const stored = await maps.read(id, id);
+    const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
+    const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
+    for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
+    dropped += gone.length;
+    if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
+      await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+    }
+  });
   return dropped;
 }
 

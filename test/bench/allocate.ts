@@ -124,11 +124,12 @@ async function main(): Promise<void> {
   // The decision itself, in process (parse → deny check → rules → rendezvous → templates), without any HTTP host.
   const { AllocationRuntime } = await import('../../shared/use-cases/allocation-runtime');
   const { allocationSources, POLICY_DOCUMENT_ID } = await import('../../shared/use-cases/allocation-sources');
-  const { configDocument, lazyServices } = await import('../../shared/composition');
+  const { configDocument, denyListRepository, lazyServices } = await import('../../shared/composition');
   const runtime = new AllocationRuntime(
     allocationSources(
       configDocument(env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, lazyServices(env)),
       lazyServices(env),
+      denyListRepository(lazyServices(env)),
     ),
   );
   await runtime.start();

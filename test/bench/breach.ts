@@ -26,6 +26,7 @@ import type { Incident, StepState } from '../../shared/breach/model';
 import {
   buildServices,
   configDocument,
+  denyListRepository,
   incidentRepositories,
   lazyServices,
   type Services,
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
     allocationSources(
       configDocument(env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, lazyServices(env)),
       lazyServices(env),
+      denyListRepository(lazyServices(env)),
     ),
     { denyRefreshMs: 1000 },
   );

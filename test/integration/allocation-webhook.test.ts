@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
 import type { RunningHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
-import { CONTAINERS } from '../../shared/containers';
+import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -62,13 +62,11 @@ test('a device revoked in the deny list is refused at once (pushed) and after a 
     errorMessage: expect.stringContaining('reported stolen'),
   });
 
-  await stack.services.store.container(CONTAINERS.denyList.name).create({
-    id: 'registrationId:eu-meter-8',
-    kind: 'registrationId',
-    value: 'eu-meter-8',
-    reason: 'tampered',
-    createdAt: new Date().toISOString(),
-  });
+  // Another instance revokes it: this one learns it from the deny list's change log at its next refresh.
+  await new CosmosDenyListRepository(stack.services.store).hold(
+    [{ kind: 'registrationId', value: 'eu-meter-8', reason: 'tampered' }],
+    'inc-43',
+  );
   await runtime.refreshDenyList();
   await expect(register('eu-meter-8', { region: 'eu' })).rejects.toThrow();
   await expect(register('eu-meter-9', { region: 'eu' })).resolves.toMatchObject({

@@ -3,7 +3,7 @@
  * million certificates, which the embedded Cosmos server
  * cannot hold (its queries scan the whole container on every page: 20,000 documents take a minute to list). It
  * keeps each logical partition apart, as Cosmos does, and answers the one query shape the sweep and a naive scan
- * use — `SELECT * FROM c [WHERE c.f op value AND …]` — counting the documents it returned and the ones it examined.
+ * use — `SELECT * FROM c [WHERE c.f op value AND …] [ORDER BY c.f]` (ascending) — counting the documents it returned and the ones it examined.
  */
 import { ConflictError } from '../../shared/errors';
 import type { DocumentContainer, DocumentStore, Page, QueryOptions, StoredDocument } from '../../shared/ports';
@@ -19,7 +19,7 @@ const compare: Record<Op, (a: unknown, b: unknown) => boolean> = {
 };
 
 function predicate(sql: string, parameters: Record<string, unknown>): (doc: StoredDocument) => boolean {
-  const where = /^SELECT \* FROM c(?: WHERE (.+))?$/i.exec(sql.trim());
+  const where = /^SELECT \* FROM c(?: WHERE (.+?))?(?: ORDER BY c\.\w+)?$/i.exec(sql.trim());
   if (!where) throw new Error(`memory store: unsupported query ${sql}`);
   if (!where[1]) return () => true;
   const conditions = where[1].split(/\s+AND\s+/i).map((cond) => {
@@ -98,6 +98,8 @@ export class MemoryContainer<T extends StoredDocument> implements DocumentContai
         options.partitionKey !== undefined
           ? [...(this.partitions.get(options.partitionKey)?.values() ?? [])]
           : [...this.partitions.values()].flatMap((p) => [...p.values()]);
+      const order = /ORDER BY c\.(\w+)$/i.exec(sql.trim())?.[1];
+      if (order) source.sort((a, b) => ((a[order] as number) < (b[order] as number) ? -1 : 1));
       this.listings.set(listing, source);
     }
     const start = Number(offset);

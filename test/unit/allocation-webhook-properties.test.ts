@@ -23,7 +23,10 @@ let runtime: AllocationRuntime;
 beforeAll(async () => {
   runtime = new AllocationRuntime({
     loadPolicy: async () => ({ doc: POLICY, version: 'test' }),
-    loadDenyList: async () => [{ kind: 'issuer', value: 'CN=Revoked CA', reason: 'leaked' }],
+    denyList: async () => ({
+      loadAll: async () => ({ entries: [{ kind: 'issuer', value: 'CN=Revoked CA', reason: 'leaked' }], position: 0 }),
+      changesSince: async () => ({ present: [], absent: [], changed: [], position: 0 }),
+    }),
     loadHubLoad: async () => new Map(),
     events: async () => ({ publish: async () => undefined, close: async () => undefined }),
   });

@@ -3,7 +3,8 @@
  * puts back is the first holder's, and a holder who arrives while the last one lets go is never lost.
  */
 import type { DenyEntry } from '../../shared/allocation/deny-list';
-import { CosmosDenyListRepository, CosmosHoldRepository } from '../../shared/azure/hold-repository';
+import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
+import { CosmosHoldRepository } from '../../shared/azure/hold-repository';
 import { CosmosIncidentRepository } from '../../shared/azure/incident-repository';
 import { newIncident } from '../../shared/breach/model';
 import { holdId } from '../../shared/breach/repositories';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
 import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
-import { CONTAINERS, QUEUES } from '../../shared/containers';
+import { CONTAINERS, type ContainerSpec, QUEUES } from '../../shared/containers';
 import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
 
 const infra = (file: string) => readFileSync(join(__dirname, '..', '..', 'infra', file), 'utf8');
@@ -51,6 +51,14 @@ test('Cosmos containers and partition keys in infra are the ones the code uses',
   expect(declared.sort((a, b) => a.name.localeCompare(b.name))).toEqual(
     used.sort((a, b) => a.name.localeCompare(b.name)),
   );
+});
+
+test('a container whose documents expire has a default TTL in infra (without one, Cosmos ignores their ttl)', () => {
+  const declared = JSON.parse(infra('cosmos-containers.json')) as Array<{ name: string; defaultTtl?: number }>;
+  const expiring = Object.values(CONTAINERS as Record<string, ContainerSpec>).filter((c) => c.expiringItems);
+  expect(expiring.length).toBeGreaterThan(0);
+  for (const c of expiring) expect(declared.find((d) => d.name === c.name)?.defaultTtl).toBe(-1);
+  expect(infra('modules/cosmos.bicep')).toContain('defaultTtl: c.defaultTtl');
 });
 
 test('storage queues in infra are the ones the code uses', () => {

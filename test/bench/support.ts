@@ -1,5 +1,5 @@
 /** Shared by the benchmarks: child processes timed from spawn to first answer, autocannon runs, and printing. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 
@@ -35,6 +35,21 @@ export async function coldStart(
   } finally {
     child.kill();
   }
+}
+
+/** Spawns `script` (compiled JS) and waits for it to print `port=N`. */
+export async function serve(
+  script: string,
+  env: Record<string, string | undefined>,
+): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  while (!/port=\d+/.test(out))
+    out += ((await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer])[0].toString();
+  return { port: Number(/port=(\d+)/.exec(out)?.[1]), child };
 }
 
 export async function median(n: number, run: () => Promise<number>): Promise<number> {

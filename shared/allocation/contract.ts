@@ -4,7 +4,7 @@
  * shows the operator when it is missing (a 400, never a 500).
  */
 import type { EnrollmentGroup, IndividualEnrollment, TwinState, X509CertificateInfo } from '../dps-types';
-import { requestProblem } from './request-schema';
+import { requestProblem } from './request-validation';
 import { readX509Context, type X509Shape } from './x509-context';
 
 export interface DeviceRuntimeContext {

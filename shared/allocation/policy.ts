@@ -2,9 +2,10 @@
  * The allocation policy as data: pools of hubs and ordered rules, validated against a JSON Schema at load (with
  * every error's path in the message) and compiled once (regexes built, names lower-cased) for the hot path.
  */
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 
 import type { TwinState } from '../dps-types';
+import { validatePolicy } from '../generated/config-validators';
 
 export interface HubSpec {
   hostName: string;
@@ -48,88 +49,6 @@ export interface PolicyDocument {
   denyList?: { maxAgeSeconds?: number; failClosed?: boolean };
 }
 
-const scalarMap = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
-const twin = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    tags: { type: 'object' },
-    properties: { type: 'object', additionalProperties: false, properties: { desired: { type: 'object' } } },
-  },
-};
-const hostName = { type: 'string', pattern: '^[A-Za-z0-9.-]+$', minLength: 1 };
-
-export const POLICY_SCHEMA = {
-  type: 'object',
-  additionalProperties: true,
-  required: ['id', 'pools', 'rules'],
-  properties: {
-    id: { type: 'string', minLength: 1 },
-    pools: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['hubs'],
-        properties: {
-          hubs: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['hostName'],
-              properties: {
-                hostName,
-                weight: { type: 'number', minimum: 1, maximum: 1000 },
-                capacity: { type: 'integer', minimum: 0 },
-                enabled: { type: 'boolean' },
-              },
-            },
-          },
-        },
-      },
-    },
-    rules: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'match', 'pool'],
-        properties: {
-          name: { type: 'string', minLength: 1 },
-          pool: { type: 'string', minLength: 1 },
-          reprovision: { enum: ['sticky', 'migrate'] },
-          initialTwin: twin,
-          payload: {},
-          match: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              enrollmentGroupId: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-              registrationIdPattern: { type: 'string', format: 'regex' },
-              tags: scalarMap,
-              payload: scalarMap,
-              x509Subject: { type: 'string', format: 'regex' },
-              x509Issuer: { type: 'string', format: 'regex' },
-            },
-          },
-        },
-      },
-    },
-    default: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { pool: { type: 'string' }, initialTwin: twin, payload: {} },
-    },
-    denyList: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { maxAgeSeconds: { type: 'number', exclusiveMinimum: 0 }, failClosed: { type: 'boolean' } },
-    },
-  },
-} as const;
-
 export interface CompiledHub extends Required<Omit<HubSpec, 'capacity'>> {
   capacity?: number;
   key: string;
@@ -172,46 +91,61 @@ export class PolicyError extends Error {
   }
 }
 
-let validator: ReturnType<Ajv['compile']> | undefined;
-
 function describe(e: ErrorObject): string {
   return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`;
 }
 
+const PATTERN_FIELDS = ['registrationIdPattern', 'x509Subject', 'x509Issuer'] as const;
+
+/** The rules' regular expressions that do not compile (the generated schema code knows no `regex` format). */
+function patternProblems(doc: unknown): string[] {
+  const rules = (doc as { rules?: unknown } | null)?.rules;
+  if (!Array.isArray(rules)) return [];
+  return rules.flatMap((rule: { match?: Record<string, unknown> } | null, i) =>
+    PATTERN_FIELDS.flatMap((field) => {
+      const source = rule?.match?.[field];
+      if (typeof source !== 'string') return [];
+      try {
+        new RegExp(source);
+        return [];
+      } catch (err) {
+        return [`/rules/${i}/match/${field} is not a regular expression: ${(err as Error).message}`];
+      }
+    }),
+  );
+}
+
 export function compilePolicy(doc: unknown): CompiledPolicy {
-  validator ??= new Ajv({
-    allErrors: true,
-    allowUnionTypes: true,
-    formats: {
-      regex: {
-        validate: (s: string) => {
-          try {
-            new RegExp(s);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-      },
-    },
-  }).compile(POLICY_SCHEMA);
-  if (!validator(doc)) throw new PolicyError((validator.errors ?? []).map(describe));
+  const invalid = [
+    ...(validatePolicy(doc) ? [] : (validatePolicy.errors ?? []).map(describe)),
+    ...patternProblems(doc),
+  ];
+  if (invalid.length) throw new PolicyError(invalid);
   const policy = doc as PolicyDocument;
   const problems: string[] = [];
+  // Each pool compiled once, whatever the number of rules naming it (a thousand rules over 50 hubs would otherwise
+  // make 50,000 hub objects on every policy load).
+  const pools = new Map<string, CompiledHub[]>();
   const pool = (name: string, where: string): CompiledHub[] => {
     const found = policy.pools[name];
     if (!found) {
       problems.push(`${where} names pool "${name}", which is not defined`);
       return [];
     }
-    return found.hubs.map((h) => ({
-      hostName: h.hostName,
-      key: h.hostName.toLowerCase(),
-      weight: h.weight ?? 1,
-      capacity: h.capacity,
-      enabled: h.enabled ?? true,
-    }));
+    let hubs = pools.get(name);
+    if (!hubs) {
+      hubs = found.hubs.map((h) => ({
+        hostName: h.hostName,
+        key: h.hostName.toLowerCase(),
+        weight: h.weight ?? 1,
+        capacity: h.capacity,
+        enabled: h.enabled ?? true,
+      }));
+      pools.set(name, hubs);
+    }
+    return hubs;
   };
+  const pattern = (source: string | undefined) => (source === undefined ? undefined : new RegExp(source, 'i'));
   const names = new Set<string>();
   const rules = policy.rules.map((r, i): CompiledRule => {
     if (names.has(r.name)) problems.push(`/rules/${i} repeats the rule name "${r.name}"`);
@@ -222,11 +156,11 @@ export function compilePolicy(doc: unknown): CompiledPolicy {
       index: i,
       name: r.name,
       groupIds: groups && new Set(groups.map((g) => g.toLowerCase())),
-      registrationId: m.registrationIdPattern === undefined ? undefined : new RegExp(m.registrationIdPattern, 'i'),
+      registrationId: pattern(m.registrationIdPattern),
       tags: m.tags && Object.entries(m.tags),
       payload: m.payload && Object.entries(m.payload).map(([k, v]) => [k.split('.'), v]),
-      x509Subject: m.x509Subject === undefined ? undefined : new RegExp(m.x509Subject, 'i'),
-      x509Issuer: m.x509Issuer === undefined ? undefined : new RegExp(m.x509Issuer, 'i'),
+      x509Subject: pattern(m.x509Subject),
+      x509Issuer: pattern(m.x509Issuer),
       pool: pool(r.pool, `/rules/${i}`),
       poolName: r.pool,
       reprovision: r.reprovision ?? 'sticky',

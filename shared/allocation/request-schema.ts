@@ -1,10 +1,8 @@
 /**
- * The AllocationRequest DPS POSTs, as a JSON Schema compiled once (ajv): every field the decision reads has its type
+ * The AllocationRequest DPS POSTs, as a JSON Schema, compiled at build time (dev/generate-validators.ts): every field the decision reads has its type
  * and a length cap, so a malformed call is a 400 that names the path — before any rule runs — and no string is long
  * enough to make a normalisation slow. Unknown fields are allowed: DPS may add some.
  */
-import Ajv, { type ErrorObject } from 'ajv';
-
 /** DPS sends at most 96 KB a message; a request body above this is refused before it is parsed. */
 export const MAX_REQUEST_BYTES = 128 * 1024;
 
@@ -75,19 +73,3 @@ export const ALLOCATION_REQUEST_SCHEMA = {
   },
   anyOf: [{ required: ['individualEnrollment'] }, { required: ['enrollmentGroup'] }],
 } as const;
-
-let validate: ReturnType<Ajv['compile']> | undefined;
-
-function describe(e: ErrorObject): string {
-  if (e.keyword === 'anyOf') return '/ needs an individualEnrollment or an enrollmentGroup';
-  return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
-}
-
-/** Undefined when the body fits the schema; else what is wrong, path first. */
-export function requestProblem(body: unknown): string | undefined {
-  validate ??= new Ajv({ allErrors: false, allowUnionTypes: true, strict: false }).compile(ALLOCATION_REQUEST_SCHEMA);
-  if (validate(body)) return undefined;
-  const errors = validate.errors ?? [];
-  // anyOf reports its branches first; the reason a caller can act on is the anyOf itself.
-  return describe(errors.find((e) => e.keyword === 'anyOf') ?? errors[0]);
-}

@@ -3,7 +3,7 @@
  * that act for it, and the TPM vendor CAs that EK certificates must chain to. Validated data, like the allocation
  * policy: a file locally, the `manufacturers` document of the `policies` container in Azure.
  */
-import Ajv from 'ajv';
+import { validateImportConfig } from '../generated/config-validators';
 
 export interface Manufacturer {
   id: string;
@@ -24,36 +24,10 @@ export interface ImportConfig {
 
 export const MANUFACTURERS_DOCUMENT_ID = 'manufacturers';
 
-const schema = {
-  type: 'object',
-  required: ['manufacturers'],
-  properties: {
-    id: { type: 'string' },
-    manufacturers: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id'],
-        additionalProperties: false,
-        properties: {
-          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' },
-          displayName: { type: 'string' },
-          registrationIdPrefix: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$' },
-          entraAppIds: { type: 'array', items: { type: 'string', minLength: 1 } },
-          signingCertificates: { type: 'array', items: { type: 'string', pattern: '-----BEGIN CERTIFICATE-----' } },
-        },
-      },
-    },
-    tpmVendorCertificates: { type: 'array', items: { type: 'string' } },
-  },
-} as const;
-
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
-
 export function parseImportConfig(doc: unknown): ImportConfig {
-  if (!validate(doc))
+  if (!validateImportConfig(doc))
     throw new Error(
-      `manufacturers configuration is invalid: ${validate.errors?.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`,
+      `manufacturers configuration is invalid: ${validateImportConfig.errors?.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`,
     );
   const config = doc as unknown as ImportConfig;
   const ids = new Set<string>();

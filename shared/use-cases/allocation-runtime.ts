@@ -33,6 +33,7 @@ export interface RuntimeOptions {
   denyFullReloadAfterMs?: number;
   policyRefreshMs?: number;
   hubLoadRefreshMs?: number;
+  hubLoadFirstDelayMs?: number;
   /** How long a request on a cold instance may wait for the first snapshots before answering 503. */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
@@ -82,9 +83,13 @@ export class AllocationRuntime {
   start(): Promise<void> {
     if (!this.ready) {
       this.ready = Promise.all([this.refreshPolicy(), this.refreshDenyList()]).then(() => undefined);
-      // Hub load only after the first snapshots: loading the IoT Hub SDK blocks the event loop for ~75 ms, which the
-      // first registrations of a cold instance should not wait for (capacity rules simply have no figures until then).
-      void this.ready.then(() => this.refreshHubLoad());
+      // Hub load a second after the first snapshots: loading the IoT Hub SDK blocks the event loop for ~75 ms, which
+      // the first registrations of a cold instance should not wait for (capacity rules have no figures until then).
+      void this.ready.then(() =>
+        this.timers.push(
+          setTimeout(() => void this.refreshHubLoad(), this.options.hubLoadFirstDelayMs ?? 1000).unref(),
+        ),
+      );
       const every = (ms: number, f: () => Promise<void>) => this.timers.push(setInterval(() => void f(), ms).unref());
       every(this.options.policyRefreshMs ?? 5000, () => this.refreshPolicy());
       every(this.options.denyRefreshMs ?? 1000, () => this.refreshDenyList());
@@ -94,7 +99,7 @@ export class AllocationRuntime {
   }
 
   stop(): Promise<void> {
-    this.timers.forEach(clearInterval);
+    this.timers.forEach(clearTimeout); // clears intervals too
     this.timers = [];
     return this.events.flush();
   }

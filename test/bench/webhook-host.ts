@@ -22,5 +22,5 @@ async function main(): Promise<void> {
   console.log(`port=${host.port}`);
 }
 
-process.on('SIGINT', () => process.exit(0));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));
 void main();

@@ -145,7 +145,7 @@ test('an invalid policy is refused at load with every problem and where it is', 
   } catch (err) {
     const problems = (err as PolicyError).problems.join('\n');
     expect(problems).toMatch(/\/pools\/eu\/hubs\/0\/weight must be <= 1000/);
-    expect(problems).toMatch(/\/rules\/1\/match\/registrationIdPattern must match format "regex"/);
+    expect(problems).toMatch(/\/rules\/1\/match\/registrationIdPattern is not a regular expression/);
   }
   const unknownPool = fixture('allocation-policy.example.json');
   unknownPool.rules[0].pool = 'asia';

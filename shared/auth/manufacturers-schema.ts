@@ -8,7 +8,7 @@ export const IMPORT_CONFIG_SCHEMA = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['id'],
+        required: ['id', 'registrationIdPrefix'],
         additionalProperties: false,
         properties: {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' },

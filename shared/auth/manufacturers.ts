@@ -8,8 +8,11 @@ import { validateImportConfig } from '../generated/config-validators';
 export interface Manufacturer {
   id: string;
   displayName?: string;
-  /** Registration IDs this manufacturer gives must start with it (derived TPM IDs are bound to the EK instead). */
-  registrationIdPrefix?: string;
+  /**
+   * Registration IDs this manufacturer gives must start with it; no two manufacturers' prefixes overlap. (IDs derived
+   * from the EK, as the TPM SDKs compute them, cannot carry it: they are bound to the EK, whose first claim wins.)
+   */
+  registrationIdPrefix: string;
   /** Entra ID application (client) IDs whose tokens act for this manufacturer (`azp`/`appid` claim). */
   entraAppIds?: string[];
   /** PEM certificates whose keys sign the manufacturer's files: when set, every upload must carry a valid signature. */
@@ -21,6 +24,8 @@ export interface ImportConfig {
   /** PEM certificates of TPM vendor roots and intermediates; when present, EK certificates must chain to a root. */
   tpmVendorCertificates?: string[];
 }
+
+const key = (m: Manufacturer) => (m.registrationIdPrefix ?? '').toLowerCase();
 
 export const MANUFACTURERS_DOCUMENT_ID = 'manufacturers';
 
@@ -35,5 +40,19 @@ export function parseImportConfig(doc: unknown): ImportConfig {
     if (ids.has(m.id)) throw new Error(`manufacturers configuration is invalid: ${m.id} appears twice`);
     ids.add(m.id);
   }
+  const overlap = overlappingPrefixes(config.manufacturers);
+  if (overlap)
+    throw new Error(
+      `manufacturers configuration is invalid: the registration-ID prefixes of ${overlap[0].id} (${overlap[0].registrationIdPrefix}) and ${overlap[1].id} (${overlap[1].registrationIdPrefix}) overlap, so one could enroll IDs in the other's namespace; give each a prefix no other starts with`,
+    );
   return config;
+}
+
+/** Two manufacturers one of whose prefixes starts with the other's (IDs compared case-insensitively), if any. */
+function overlappingPrefixes(manufacturers: Manufacturer[]): [Manufacturer, Manufacturer] | undefined {
+  // Sorted, a prefix comes right before the prefixes that start with it: neighbours are enough.
+  const sorted = [...manufacturers].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  for (let i = 1; i < sorted.length; i++)
+    if (key(sorted[i]).startsWith(key(sorted[i - 1]))) return [sorted[i - 1], sorted[i]];
+  return undefined;
 }

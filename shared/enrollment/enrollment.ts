@@ -54,7 +54,8 @@ export function judgeExisting(
   const tags = (existing.initialTwin?.tags ?? {}) as Partial<EnrollmentTags>;
   const owner = tags.manufacturer;
   if (owner !== undefined && owner !== manufacturerId)
-    return { status: 'failed', reason: `registration ID ${row.registrationId} belongs to manufacturer ${owner}` };
+    // Whose it is stays unsaid: a maker learns nothing about another maker's devices from its report.
+    return { status: 'failed', reason: `registration ID ${row.registrationId} is enrolled by another manufacturer` };
   if (existing.attestation?.type !== 'tpm' || existing.attestation.tpm?.endorsementKey !== row.endorsementKey) {
     return {
       status: 'failed',

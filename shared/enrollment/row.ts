@@ -110,6 +110,12 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
     verdict[name] = value;
   }
   const cert = f.ekCertificate?.trim();
+  if (!cert && ns.ekTrust?.length)
+    return invalid(
+      row.line,
+      'ekCertificate is required: TPM vendor CAs are configured, and only an EK certificate that chains to one shows the key is a genuine TPM’s',
+      verdict.registrationId,
+    );
   if (cert) {
     const problem = ekCertificateProblem(cert, ek.ek.key, ns.ekTrust);
     if (problem) return invalid(row.line, problem, verdict.registrationId);

@@ -931,7 +931,7 @@ return errors === 0;
 }
 
 export const untyped_validateImportConfig = validate11;
-const schema12 = {"type":"object","required":["manufacturers"],"properties":{"id":{"type":"string"},"manufacturers":{"type":"array","items":{"type":"object","required":["id"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{1,62}$"},"displayName":{"type":"string"},"registrationIdPrefix":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},"entraAppIds":{"type":"array","items":{"type":"string","minLength":1}},"signingCertificates":{"type":"array","items":{"type":"string","pattern":"-----BEGIN CERTIFICATE-----"}}}}},"tpmVendorCertificates":{"type":"array","items":{"type":"string"}}}};
+const schema12 = {"type":"object","required":["manufacturers"],"properties":{"id":{"type":"string"},"manufacturers":{"type":"array","items":{"type":"object","required":["id","registrationIdPrefix"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{1,62}$"},"displayName":{"type":"string"},"registrationIdPrefix":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},"entraAppIds":{"type":"array","items":{"type":"string","minLength":1}},"signingCertificates":{"type":"array","items":{"type":"string","pattern":"-----BEGIN CERTIFICATE-----"}}}}},"tpmVendorCertificates":{"type":"array","items":{"type":"string"}}}};
 const pattern1 = new RegExp("^[a-z0-9][a-z0-9-]{1,62}$", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$", "u");
 const pattern3 = new RegExp("-----BEGIN CERTIFICATE-----", "u");
@@ -979,9 +979,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-for(const key0 in data2){
-if(!(((((key0 === "id") || (key0 === "displayName")) || (key0 === "registrationIdPrefix")) || (key0 === "entraAppIds")) || (key0 === "signingCertificates"))){
-const err3 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data2.registrationIdPrefix === undefined){
+const err3 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/required",keyword:"required",params:{missingProperty: "registrationIdPrefix"},message:"must have required property '"+"registrationIdPrefix"+"'"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -990,12 +989,9 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-if(data2.id !== undefined){
-let data3 = data2.id;
-if(typeof data3 === "string"){
-if(!pattern1.test(data3)){
-const err4 = {instancePath:instancePath+"/manufacturers/" + i0+"/id",schemaPath:"#/properties/manufacturers/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9-]{1,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9-]{1,62}$"+"\""};
+for(const key0 in data2){
+if(!(((((key0 === "id") || (key0 === "displayName")) || (key0 === "registrationIdPrefix")) || (key0 === "entraAppIds")) || (key0 === "signingCertificates"))){
+const err4 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -1005,8 +1001,11 @@ vErrors.push(err4);
 errors++;
 }
 }
-else {
-const err5 = {instancePath:instancePath+"/manufacturers/" + i0+"/id",schemaPath:"#/properties/manufacturers/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data2.id !== undefined){
+let data3 = data2.id;
+if(typeof data3 === "string"){
+if(!pattern1.test(data3)){
+const err5 = {instancePath:instancePath+"/manufacturers/" + i0+"/id",schemaPath:"#/properties/manufacturers/items/properties/id/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9-]{1,62}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9-]{1,62}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -1016,9 +1015,8 @@ vErrors.push(err5);
 errors++;
 }
 }
-if(data2.displayName !== undefined){
-if(typeof data2.displayName !== "string"){
-const err6 = {instancePath:instancePath+"/manufacturers/" + i0+"/displayName",schemaPath:"#/properties/manufacturers/items/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err6 = {instancePath:instancePath+"/manufacturers/" + i0+"/id",schemaPath:"#/properties/manufacturers/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -1028,11 +1026,9 @@ vErrors.push(err6);
 errors++;
 }
 }
-if(data2.registrationIdPrefix !== undefined){
-let data5 = data2.registrationIdPrefix;
-if(typeof data5 === "string"){
-if(!pattern2.test(data5)){
-const err7 = {instancePath:instancePath+"/manufacturers/" + i0+"/registrationIdPrefix",schemaPath:"#/properties/manufacturers/items/properties/registrationIdPrefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"+"\""};
+if(data2.displayName !== undefined){
+if(typeof data2.displayName !== "string"){
+const err7 = {instancePath:instancePath+"/manufacturers/" + i0+"/displayName",schemaPath:"#/properties/manufacturers/items/properties/displayName/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -1042,13 +1038,27 @@ vErrors.push(err7);
 errors++;
 }
 }
-else {
-const err8 = {instancePath:instancePath+"/manufacturers/" + i0+"/registrationIdPrefix",schemaPath:"#/properties/manufacturers/items/properties/registrationIdPrefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data2.registrationIdPrefix !== undefined){
+let data5 = data2.registrationIdPrefix;
+if(typeof data5 === "string"){
+if(!pattern2.test(data5)){
+const err8 = {instancePath:instancePath+"/manufacturers/" + i0+"/registrationIdPrefix",schemaPath:"#/properties/manufacturers/items/properties/registrationIdPrefix/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
 }
 else {
 vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/manufacturers/" + i0+"/registrationIdPrefix",schemaPath:"#/properties/manufacturers/items/properties/registrationIdPrefix/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
 }
 errors++;
 }
@@ -1061,18 +1071,7 @@ for(let i1=0; i1<len1; i1++){
 let data7 = data6[i1];
 if(typeof data7 === "string"){
 if(func2(data7) < 1){
-const err9 = {instancePath:instancePath+"/manufacturers/" + i0+"/entraAppIds/" + i1,schemaPath:"#/properties/manufacturers/items/properties/entraAppIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-else {
-const err10 = {instancePath:instancePath+"/manufacturers/" + i0+"/entraAppIds/" + i1,schemaPath:"#/properties/manufacturers/items/properties/entraAppIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err10 = {instancePath:instancePath+"/manufacturers/" + i0+"/entraAppIds/" + i1,schemaPath:"#/properties/manufacturers/items/properties/entraAppIds/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -1082,14 +1081,25 @@ vErrors.push(err10);
 errors++;
 }
 }
-}
 else {
-const err11 = {instancePath:instancePath+"/manufacturers/" + i0+"/entraAppIds",schemaPath:"#/properties/manufacturers/items/properties/entraAppIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err11 = {instancePath:instancePath+"/manufacturers/" + i0+"/entraAppIds/" + i1,schemaPath:"#/properties/manufacturers/items/properties/entraAppIds/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err11];
 }
 else {
 vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/manufacturers/" + i0+"/entraAppIds",schemaPath:"#/properties/manufacturers/items/properties/entraAppIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
 }
 errors++;
 }
@@ -1102,18 +1112,7 @@ for(let i2=0; i2<len2; i2++){
 let data9 = data8[i2];
 if(typeof data9 === "string"){
 if(!pattern3.test(data9)){
-const err12 = {instancePath:instancePath+"/manufacturers/" + i0+"/signingCertificates/" + i2,schemaPath:"#/properties/manufacturers/items/properties/signingCertificates/items/pattern",keyword:"pattern",params:{pattern: "-----BEGIN CERTIFICATE-----"},message:"must match pattern \""+"-----BEGIN CERTIFICATE-----"+"\""};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/manufacturers/" + i0+"/signingCertificates/" + i2,schemaPath:"#/properties/manufacturers/items/properties/signingCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err13 = {instancePath:instancePath+"/manufacturers/" + i0+"/signingCertificates/" + i2,schemaPath:"#/properties/manufacturers/items/properties/signingCertificates/items/pattern",keyword:"pattern",params:{pattern: "-----BEGIN CERTIFICATE-----"},message:"must match pattern \""+"-----BEGIN CERTIFICATE-----"+"\""};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1123,9 +1122,8 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
 else {
-const err14 = {instancePath:instancePath+"/manufacturers/" + i0+"/signingCertificates",schemaPath:"#/properties/manufacturers/items/properties/signingCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err14 = {instancePath:instancePath+"/manufacturers/" + i0+"/signingCertificates/" + i2,schemaPath:"#/properties/manufacturers/items/properties/signingCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1137,7 +1135,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err15 = {instancePath:instancePath+"/manufacturers/" + i0+"/signingCertificates",schemaPath:"#/properties/manufacturers/items/properties/signingCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1149,12 +1147,24 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/manufacturers",schemaPath:"#/properties/manufacturers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err16 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err16];
 }
 else {
 vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/manufacturers",schemaPath:"#/properties/manufacturers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -1165,19 +1175,7 @@ if(Array.isArray(data10)){
 const len3 = data10.length;
 for(let i3=0; i3<len3; i3++){
 if(typeof data10[i3] !== "string"){
-const err17 = {instancePath:instancePath+"/tpmVendorCertificates/" + i3,schemaPath:"#/properties/tpmVendorCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-}
-else {
-const err18 = {instancePath:instancePath+"/tpmVendorCertificates",schemaPath:"#/properties/tpmVendorCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err18 = {instancePath:instancePath+"/tpmVendorCertificates/" + i3,schemaPath:"#/properties/tpmVendorCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1189,12 +1187,24 @@ errors++;
 }
 }
 else {
-const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err19 = {instancePath:instancePath+"/tpmVendorCertificates",schemaPath:"#/properties/tpmVendorCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err19];
 }
 else {
 vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
 }
 errors++;
 }

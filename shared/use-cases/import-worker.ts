@@ -13,7 +13,7 @@ import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
-import { ekClaims } from './ek-claims';
+import { ekClaims, raiseEkClaimConflict } from './ek-claims';
 import { type ChunkDocument, chunkId, jobsContainer, readJob, type RowRecord } from './import-jobs';
 import { countChunk } from './import-progress';
 
@@ -34,23 +34,35 @@ export interface ChunkMessage {
 
 type Settled = { status: 'enrolled' | 'alreadyEnrolled' | 'failed'; reason?: string };
 
+/** What a maker is told when its row's EK is claimed by a registration ID it did not give: nothing about who holds it. */
+export const EK_CLAIMED_ELSEWHERE =
+  'this endorsement key is already claimed by another enrollment; the administrators have been told (finding EK_CLAIM_CONFLICT)';
+
 /** One EK, one registration ID: why not, or undefined when this row may have it. */
 async function claimEk(
+  deps: WorkerDeps,
   store: DocumentStore,
   row: ValidRow,
   manufacturerId: string,
   jobId: string,
 ): Promise<string | undefined> {
   const claims = ekClaims(store);
+  const attempt = { id: row.ekHash, registrationId: row.registrationId, manufacturerId, jobId, line: row.line };
   try {
-    await claims.create({ id: row.ekHash, registrationId: row.registrationId, manufacturerId, jobId, line: row.line });
+    await claims.create(attempt);
     return undefined;
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;
   }
   const existing = await claims.read(row.ekHash, row.ekHash);
-  if (!existing || existing.registrationId === row.registrationId) return undefined;
-  return `conflict: this endorsement key is already enrolled as ${existing.registrationId}`;
+  if (!existing) return undefined;
+  // Held for another maker (or for an enrollment no import made): the first claim stands, whoever sends the EK next.
+  if (existing.manufacturerId !== manufacturerId) {
+    await raiseEkClaimConflict(store, await deps.events(), existing, attempt);
+    return EK_CLAIMED_ELSEWHERE;
+  }
+  if (existing.registrationId === row.registrationId) return undefined;
+  return `conflict: this endorsement key is already enrolled as ${existing.registrationId}`; // one of its own devices
 }
 
 async function enrollBatch(
@@ -65,7 +77,7 @@ async function enrollBatch(
   const claimed: ValidRow[] = [];
   await Promise.all(
     rows.map(async (row) => {
-      const refused = await claimEk(store, row, manufacturerId, jobId);
+      const refused = await claimEk(deps, store, row, manufacturerId, jobId);
       if (refused) settled.set(row.registrationId, { status: 'failed', reason: refused });
       else claimed.push(row);
     }),

@@ -8,10 +8,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { randomEk } from '../../dev/ek-factory';
 import type { RunningHost } from '../../dev/host/host';
 import { enrollmentOf } from '../../shared/enrollment/enrollment';
+import { endorsementKeyHash, registrationIdFromHash } from '../../shared/enrollment/registration-id';
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { jobIdFor } from '../../shared/use-cases/import-intake';
 import type { JobDocument } from '../../shared/use-cases/import-jobs';
-import { enrollChunk } from '../../shared/use-cases/import-worker';
+import { EK_CLAIMED_ELSEWHERE, enrollChunk } from '../../shared/use-cases/import-worker';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -241,7 +242,8 @@ test("a later file: enrolled devices are recognised, conflicts and other makers'
   });
   expect((await waitDone(retry.headers.get('location') as string)).counts).toMatchObject({ enrolled: 1 });
 
-  // Globex sends an EK Acme enrolled (derived ID): DPS has it, it is Acme's, so it is refused and left alone.
+  // Globex sends an EK Acme enrolled (derived ID): the EK is Acme's claim, so the row is refused without naming Acme,
+  // and the admins get a finding with both claims.
   const acmeEk = randomEk();
   const acmeJob = await call('/api/manufacturers/acme-tpm/imports', {
     method: 'POST',
@@ -261,7 +263,21 @@ test("a later file: enrolled devices are recognised, conflicts and other makers'
   expect(
     ((await (await call(`${globex.headers.get('location')}/rows?status=failed`, { auth: GLOBEX })).json()) as Json)
       .rows[0].reason,
-  ).toMatch(/belongs to manufacturer acme-tpm/);
+  ).toBe(EK_CLAIMED_ELSEWHERE);
+  const findings = (await (await call('/api/findings?kind=audit', { auth: ADMIN })).json()) as Json;
+  expect(findings.findings).toContainEqual(
+    expect.objectContaining({
+      code: 'EK_CLAIM_CONFLICT',
+      claims: [
+        expect.objectContaining({ manufacturerId: 'acme-tpm', jobId: expect.stringMatching(/^acme-tpm-/) }),
+        expect.objectContaining({ manufacturerId: 'globex', jobId: expect.stringMatching(/^globex-/) }),
+      ],
+    }),
+  );
+  expect(
+    (await stack.services.enrollments.getEnrollment(registrationIdFromHash(endorsementKeyHash(acmeEk))))?.initialTwin
+      ?.tags,
+  ).toMatchObject({ manufacturer: 'acme-tpm' });
 });
 
 test("every call needs the function key and the manufacturer's identity, confined to its own namespace", async () => {

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { bundle } from '../../dev/bundle';
 import { registeredFunctions } from '../../functions/index';
 
-const describeAll = (list: Array<{ name: string; trigger: string }>) =>
+const describeAll = (list: ReadonlyArray<{ name: string; trigger: string }>) =>
   list.map((r) => `${r.name}:${r.trigger}`).sort();
 
 test('the bundled app loads on its own and registers every function the sources do', async () => {

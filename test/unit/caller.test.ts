@@ -2,7 +2,10 @@ import { identifyCaller, mayActFor, parseLocalSecrets } from '../../shared/auth/
 import { parseImportConfig } from '../../shared/auth/manufacturers';
 
 const config = parseImportConfig({
-  manufacturers: [{ id: 'acme-tpm', registrationIdPrefix: 'acme-', entraAppIds: ['app-acme'] }, { id: 'globex' }],
+  manufacturers: [
+    { id: 'acme-tpm', registrationIdPrefix: 'acme-', entraAppIds: ['app-acme'] },
+    { id: 'globex', registrationIdPrefix: 'globex-' },
+  ],
 });
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
 const principal = (claims: Array<[string, string]>) =>
@@ -71,7 +74,32 @@ describe('who is calling', () => {
   });
 
   it('refuses a configuration with duplicate or malformed manufacturers', () => {
-    expect(() => parseImportConfig({ manufacturers: [{ id: 'a-1' }, { id: 'a-1' }] })).toThrow(/appears twice/);
-    expect(() => parseImportConfig({ manufacturers: [{ id: 'Bad Id' }] })).toThrow(/invalid/);
+    const m = (id: string, registrationIdPrefix = `${id}-`) => ({ id, registrationIdPrefix });
+    expect(() => parseImportConfig({ manufacturers: [m('a-1'), m('a-1', 'other-')] })).toThrow(/appears twice/);
+    expect(() => parseImportConfig({ manufacturers: [m('Bad Id')] })).toThrow(/invalid/);
+  });
+
+  it('gives every manufacturer a namespace of its own: a prefix is required, and no prefix starts another', () => {
+    expect(() => parseImportConfig({ manufacturers: [{ id: 'acme' }] })).toThrow(
+      "/manufacturers/0 must have required property 'registrationIdPrefix'",
+    );
+    // Compared without case, as registration IDs are: ACME- would let its holder enroll acme-east- IDs.
+    expect(() =>
+      parseImportConfig({
+        manufacturers: [
+          { id: 'globex', registrationIdPrefix: 'globex-' },
+          { id: 'acme-east', registrationIdPrefix: 'acme-east-' },
+          { id: 'acme', registrationIdPrefix: 'ACME-' },
+        ],
+      }),
+    ).toThrow(/prefixes of acme \(ACME-\) and acme-east \(acme-east-\) overlap/);
+    expect(
+      parseImportConfig({
+        manufacturers: [
+          { id: 'acme', registrationIdPrefix: 'acme-' },
+          { id: 'acme-east', registrationIdPrefix: 'acmeeast-' },
+        ],
+      }).manufacturers,
+    ).toHaveLength(2);
   });
 });

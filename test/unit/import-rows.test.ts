@@ -6,6 +6,7 @@ import fc from 'fast-check';
 
 import { randomEk } from '../../dev/ek-factory';
 import { FileDuplicates } from '../../shared/enrollment/duplicates';
+import { enrollmentOf } from '../../shared/enrollment/enrollment';
 import { ekCertificateProblem } from '../../shared/enrollment/ek-certificate';
 import { FingerprintSet } from '../../shared/enrollment/fingerprint-set';
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
@@ -129,6 +130,28 @@ describe('a row on its own', () => {
     );
   });
 
+  it('keeps extra columns apart from the tags that say who made the device and which import enrolled it', () => {
+    const row = validateRow(
+      {
+        line: 3,
+        fields: {
+          endorsementKey: randomEk().toString('base64'),
+          manufacturer: 'globex',
+          importJob: 'forged',
+          lot: 'L',
+        },
+      },
+      rules,
+    ) as ValidRow;
+    const tags = enrollmentOf(row, 'acme-tpm', 'acme-tpm-job-1').initialTwin?.tags;
+    expect(tags).toMatchObject({
+      manufacturer: 'acme-tpm',
+      importJob: 'acme-tpm-job-1',
+      lot: 'L',
+      maker: { manufacturer: 'globex', importJob: 'forged' },
+    });
+  });
+
   it('puts extra columns in tags and refuses ones a twin cannot hold', () => {
     const ek = randomEk().toString('base64');
     expect(validateRow({ line: 2, fields: { endorsementKey: ek, color: 'red', lot: 'L1' } }, rules)).toMatchObject({
@@ -242,5 +265,15 @@ describe('EK certificates', () => {
     const someoneElse = parseEndorsementKey(randomEk());
     expect(someoneElse.ok && ekCertificateProblem(pem, someoneElse.key)).toMatch(/another public key/);
     expect(ekCertificateProblem('garbage', key)).toMatch(/not an X.509 certificate/);
+
+    // With vendor CAs configured, a row without an EK certificate is refused: anyone can copy a public EK.
+    const trusted = { ...rules, ekTrust: [new X509Certificate(rootCert.toString('pem'))] };
+    const ek = randomEk().toString('base64');
+    expect(validateRow({ line: 4, fields: { endorsementKey: ek } }, trusted)).toMatchObject({
+      status: 'invalid',
+      line: 4,
+      reason: expect.stringContaining('ekCertificate is required'),
+    });
+    expect(validateRow({ line: 4, fields: { endorsementKey: ek } }, rules)).toMatchObject({ status: 'valid' });
   });
 });

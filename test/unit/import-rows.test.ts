@@ -6,8 +6,8 @@ import fc from 'fast-check';
 
 import { randomEk } from '../../dev/ek-factory';
 import { FileDuplicates } from '../../shared/enrollment/duplicates';
-import { enrollmentOf } from '../../shared/enrollment/enrollment';
 import { ekCertificateProblem } from '../../shared/enrollment/ek-certificate';
+import { enrollmentOf } from '../../shared/enrollment/enrollment';
 import { FingerprintSet } from '../../shared/enrollment/fingerprint-set';
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { type ImportFormat, isBroken, rowsOf, type SourceRow } from '../../shared/enrollment/row-sources';

@@ -137,11 +137,14 @@ var backendSettings = {
   EVENTHUB_CONNECTION__clientId: identity.outputs.clientId
   EVENTHUB_NAME: eventsHubName
   AZURE_CLIENT_ID: identity.outputs.clientId
-  // Written by the postdeploy hook (infra/scripts/wire-allocation.sh); resolved by the platform with the app's identity.
   EXPIRY_HORIZONS_DAYS: '90,30,7'
   HUB_IMPORT_JOB_THRESHOLD: '1000'
   INCIDENT_AUTO_APPROVE_MAX_DEVICES: '10'
   CERT_MAX_AGE_DAYS: '3650'
+  // Import limits: 10 GB and 50 million rows a file (a 413 or a failed job above them).
+  IMPORT_MAX_FILE_BYTES: '10737418240'
+  IMPORT_MAX_ROWS: '50000000'
+  // Written by the postdeploy hook (infra/scripts/wire-allocation.sh); resolved by the platform with the app's identity.
   ALLOCATION_WEBHOOK_URL: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=allocation-webhook-url)'
 }
 

@@ -19,6 +19,7 @@ import type {
   LazyServices,
   QueuePort,
   Services,
+  StagedFilesPort,
 } from './ports';
 import type { SettingKey } from './settings';
 import { type Env, listSetting, requireSetting, setting } from './settings';
@@ -116,6 +117,16 @@ async function blobs(env: Env): Promise<BlobsPort> {
   );
 }
 
+async function stagedFiles(env: Env): Promise<StagedFilesPort> {
+  const { StorageStagedFiles } = await import('./azure/staged-files');
+  const connectionString = setting(env, 'storageConnection');
+  return new StorageStagedFiles(
+    connectionString
+      ? { connectionString }
+      : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) },
+  );
+}
+
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let made: Promise<T> | undefined;
   return () => {
@@ -138,6 +149,7 @@ export function lazyServices(env: Env): LazyServices {
     events: once(() => events(env)),
     queues: once(() => queues(env)),
     blobs: blobService,
+    stagedFiles: once(() => stagedFiles(env)),
   };
 }
 

@@ -66,6 +66,7 @@ export type ContainerName = (typeof CONTAINERS)[keyof typeof CONTAINERS]['name']
 
 /** Storage queues that drive queue-triggered workers. */
 export const QUEUES = {
+  importValidation: 'import-validation',
   importChunks: 'import-chunks',
   incidentSteps: 'incident-steps',
 } as const;

@@ -75,8 +75,12 @@ export class ValidationError extends Error {
 
 /** A body larger than the route takes: answered 413 before it is parsed. */
 export class PayloadTooLargeError extends ValidationError {
-  constructor(readonly limitBytes: number) {
-    super(`The body is larger than ${limitBytes} bytes.`);
+  /** `hint` says what to do instead (another route for bigger files). */
+  constructor(
+    readonly limitBytes: number,
+    hint = '',
+  ) {
+    super(`The body is larger than ${limitBytes} bytes${hint}.`);
     this.name = 'PayloadTooLargeError';
   }
 }

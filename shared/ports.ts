@@ -88,6 +88,19 @@ export interface BlobsPort {
   containerForHub(container: string): Promise<BlobContainerRef>;
 }
 
+/** Makers' files as uploaded, kept in Blob storage while their job is validated. */
+export interface StagedFilesPort {
+  /** Streams `body` into the file `name`; past `maxBytes` it stops, keeps nothing and throws PayloadTooLargeError. */
+  write(name: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<{ bytes: number }>;
+  /** The file's size in bytes; undefined when there is no such file. */
+  size(name: string): Promise<number | undefined>;
+  /** The file's bytes from `offset` on, fetched in ranges as they are consumed. */
+  read(name: string, offset: number): AsyncIterable<Uint8Array>;
+  /** A URL the maker PUTs the file to: this one file, create and write only, until `expiresOn`. */
+  uploadUrl(name: string, expiresOn: Date): Promise<string>;
+  delete(name: string): Promise<void>;
+}
+
 /** The IoT hubs this backend manages, by host name. */
 export interface HubDirectory {
   hostNames(): string[];
@@ -169,4 +182,7 @@ export interface Services {
 }
 
 /** Each service on first use; the same instance afterwards (the webhook's cold start loads only the SDKs it uses). */
-export type LazyServices = { [K in keyof Services]: () => Promise<Services[K]> };
+export type LazyServices = { [K in keyof Services]: () => Promise<Services[K]> } & {
+  /** Only the import routes and their validation use it; not part of `Services`, which tools and tests build whole. */
+  stagedFiles: () => Promise<StagedFilesPort>;
+};

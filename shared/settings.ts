@@ -35,6 +35,10 @@ export const SETTINGS = {
   dpsCaCertificatesFile: 'DPS_CA_CERTIFICATES_FILE',
   /** Certificate expiry horizons in days, loosest first (default 90,30,7); each is raised once per certificate. */
   expiryHorizonsDays: 'EXPIRY_HORIZONS_DAYS',
+  /** The largest file a maker may import, in bytes (default 10 GB); over the limit, a 413 or a failed job. */
+  importMaxFileBytes: 'IMPORT_MAX_FILE_BYTES',
+  /** The most rows one import file may hold (default 50,000,000). */
+  importMaxRows: 'IMPORT_MAX_ROWS',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
   manufacturersFile: 'MANUFACTURERS_FILE',
   /** Local stack only: bearer secrets standing in for Entra ID, `manufacturerId=secret,@admin=secret`. */

@@ -12,16 +12,20 @@ export type BlobAuth = { connectionString: string } | { serviceUri: string; cred
 
 const SAS_HOURS = 24;
 
+/** The Blob service by account key (Azurite locally) or by identity (Azure). */
+export function blobServiceClient(auth: BlobAuth): BlobServiceClient {
+  return 'connectionString' in auth
+    ? BlobServiceClient.fromConnectionString(auth.connectionString)
+    : new BlobServiceClient(auth.serviceUri, auth.credential);
+}
+
 export class StorageBlobs implements BlobsPort {
   private readonly service: BlobServiceClient;
   private readonly byKey: boolean;
 
   constructor(auth: BlobAuth) {
     this.byKey = 'connectionString' in auth;
-    this.service =
-      'connectionString' in auth
-        ? BlobServiceClient.fromConnectionString(auth.connectionString)
-        : new BlobServiceClient(auth.serviceUri, auth.credential);
+    this.service = blobServiceClient(auth);
   }
 
   async put(container: string, name: string, text: string): Promise<void> {

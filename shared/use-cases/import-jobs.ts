@@ -5,6 +5,7 @@
  */
 import { CONTAINERS } from '../containers';
 import type { RefusedRow, ValidRow } from '../enrollment/row';
+import type { ImportFormat, SourcePosition } from '../enrollment/row-sources';
 import { ConflictError } from '../errors';
 import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
 
@@ -48,7 +49,23 @@ export const zeroCounts = (): Counts => ({
   failed: 0,
 });
 
-export type JobStatus = 'validating' | 'enrolling' | 'done' | 'failed';
+/**
+ * awaitingUpload: a direct-upload URL was handed out; staging: the file is streaming into Blob storage; validating:
+ * the queue-driven validation reads it; enrolling: chunks are queued for DPS; then done or failed.
+ */
+export type JobStatus = 'awaitingUpload' | 'staging' | 'validating' | 'enrolling' | 'done' | 'failed';
+
+/** Where validation stands, saved every few thousand rows: a crash or the end of a share resumes from here. */
+export interface ValidationCheckpoint {
+  position: SourcePosition;
+  counts: Pick<Counts, 'rows' | 'valid' | 'invalid' | 'duplicate'>;
+  /** Chunks written (each complete) and the saved duplicate-detector segments, one per checkpoint. */
+  chunks: number;
+  segments: number;
+  /** Base64 bitmap: bit i set = chunk i has rows to enroll. */
+  toEnroll: string;
+  signatureChecked?: boolean;
+}
 
 export interface JobDocument extends StoredDocument {
   jobId: string;
@@ -56,9 +73,12 @@ export interface JobDocument extends StoredDocument {
   manufacturerId: string;
   createdBy: string;
   idempotencyKey?: string;
-  format: string;
+  format: ImportFormat;
   fileName?: string;
   status: JobStatus;
+  /** The uploaded file in Blob storage, and the maker's detached signature over it when it signs its files. */
+  staged?: { file: string; bytes: number; signature?: string };
+  validation?: ValidationCheckpoint;
   reason?: string;
   createdAt: string;
   updatedAt: string;

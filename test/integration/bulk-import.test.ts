@@ -7,12 +7,10 @@ import { generateKeyPairSync } from 'node:crypto';
 
 import { randomEk } from '../../dev/ek-factory';
 import type { RunningHost } from '../../dev/host/host';
-import { enrollmentOf } from '../../shared/enrollment/enrollment';
 import { endorsementKeyHash, registrationIdFromHash } from '../../shared/enrollment/registration-id';
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
-import { jobIdFor } from '../../shared/use-cases/import-intake';
-import type { JobDocument } from '../../shared/use-cases/import-jobs';
-import { EK_CLAIMED_ELSEWHERE, enrollChunk } from '../../shared/use-cases/import-worker';
+import { jobIdFor } from '../../shared/use-cases/import-staging';
+import { EK_CLAIMED_ELSEWHERE } from '../../shared/use-cases/import-worker';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -180,13 +178,14 @@ test('a CSV of EKs is checked row by row, enrolled in DPS, and reported for ever
 
 test("a later file: enrolled devices are recognised, conflicts and other makers' enrollments refused", async () => {
   const ek = randomEk();
-  await call('/api/manufacturers/acme-tpm/imports', {
+  const first = await call('/api/manufacturers/acme-tpm/imports', {
     method: 'POST',
     auth: ACME,
     idempotencyKey: 'acme-file-2',
     type: 'application/x-ndjson',
     body: JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(ek) }),
   });
+  await waitDone(first.headers.get('location') as string); // the 202 comes once the file is stored, not enrolled
   const other = [randomEk(), randomEk(), randomEk()];
   const ndjson = [
     JSON.stringify({ registrationId: 'acme-1000', endorsementKey: b64(ek), lot: 'lot-7' }), // the same device again
@@ -310,109 +309,6 @@ test("every call needs the function key and the manufacturer's identity, confine
   expect((await call(`${location}/rows?status=bogus`, { auth: ACME })).status).toBe(400);
 });
 
-test('a worker that died after DPS took a batch but before the checkpoint resumes without enrolling twice', async () => {
-  const eks = Array.from({ length: 25 }, () => randomEk());
-  const csv = ['registrationId,endorsementKey', ...eks.map((ek, i) => `acme-crash-${i},${b64(ek)}`)].join('\n');
-  // Validate and chunk only: the queue is not driven for this job because its messages are taken by the test.
-  const { startImport } = await import('../../shared/use-cases/import-intake');
-  const sent: unknown[] = [];
-  const queues = async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) });
-  const { job } = await startImport(
-    { store: async () => stack.services.store, events: async () => stack.services.events, queues },
-    {
-      rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' },
-      createdBy: 'test',
-      format: 'csv',
-      body: (async function* () {
-        yield Buffer.from(csv);
-      })(),
-    },
-  );
-  expect(sent).toEqual([{ jobId: job.jobId, chunk: 0 }]);
-
-  // The crashed attempt: DPS took the first batch of ten; the chunk document never heard of it.
-  const firstTen = eks
-    .slice(0, 10)
-    .map(
-      (ek, i) =>
-        validateRow(
-          { line: i + 2, fields: { registrationId: `acme-crash-${i}`, endorsementKey: b64(ek) } },
-          { manufacturerId: 'acme-tpm' },
-        ) as ValidRow,
-    );
-  expect(
-    (
-      await stack.services.enrollments.bulkEnrollments(
-        'create',
-        firstTen.map((r) => enrollmentOf(r, 'acme-tpm', job.jobId)),
-      )
-    ).isSuccessful,
-  ).toBe(true);
-
-  const deps = {
-    store: async () => stack.services.store,
-    events: async () => stack.services.events,
-    enrollments: async () => stack.services.enrollments,
-  };
-  const chunk = await enrollChunk(deps, { jobId: job.jobId, chunk: 0 });
-  expect(chunk?.rows.map((r) => r.status)).toEqual(Array(25).fill('enrolled'));
-  await enrollChunk(deps, { jobId: job.jobId, chunk: 0 }); // re-delivered message
-  const stored = (await stack.services.store.container('imports').read(job.jobId, job.jobId)) as JobDocument;
-  expect(stored).toMatchObject({
-    status: 'done',
-    chunksDone: 1,
-    counts: { valid: 25, enrolled: 25, alreadyEnrolled: 0, failed: 0 },
-  });
-  for (let i = 0; i < 25; i++)
-    expect((await stack.services.enrollments.getEnrollment(`acme-crash-${i}`))?.attestation.tpm?.endorsementKey).toBe(
-      b64(eks[i]),
-    );
-});
-
-test('a manufacturer that signs its files: a tampered file is refused before anything is enrolled', async () => {
-  const { createSign } = await import('node:crypto');
-  const { issue } = await import('../../dev/pki');
-  const { fileVerifier } = await import('../../shared/enrollment/file-signature');
-  const { startImport } = await import('../../shared/use-cases/import-intake');
-  const signer = await issue({ subject: 'CN=Initech file signing' });
-  const csv = [
-    'registrationId,endorsementKey',
-    `acme-signed-1,${b64(randomEk())}`,
-    `acme-signed-2,${b64(randomEk())}`,
-  ].join('\n');
-  const signature = createSign('sha256').update(csv).sign(signer.keyPem).toString('base64');
-  const sent: unknown[] = [];
-  const deps = {
-    store: async () => stack.services.store,
-    events: async () => stack.services.events,
-    queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }),
-  };
-  const run = (text: string, key: string) =>
-    startImport(deps, {
-      rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' },
-      createdBy: 'test',
-      format: 'csv',
-      idempotencyKey: key,
-      body: (async function* () {
-        for (let i = 0; i < text.length; i += 100) yield Buffer.from(text.slice(i, i + 100));
-      })(),
-      signature: fileVerifier([signer.certPem], signature),
-    });
-  const tampered = await run(csv.replace('acme-signed-2', 'acme-signed-9'), 'signed-file');
-  expect(tampered.job).toMatchObject({
-    status: 'failed',
-    reason: expect.stringContaining('signature does not verify'),
-  });
-  expect(sent).toEqual([]);
-  expect(
-    await stack.services.store.container('imports').read(`${tampered.job.jobId}.0`, tampered.job.jobId),
-  ).toBeUndefined();
-  // The genuine file under the same key starts the job again.
-  const genuine = await run(csv, 'signed-file');
-  expect(genuine.job).toMatchObject({ jobId: tampered.job.jobId, status: 'enrolling', counts: { valid: 2 } });
-  expect(sent).toEqual([{ jobId: genuine.job.jobId, chunk: 0 }]);
-});
-
 test('the command line uploads a file, follows the job to its end and prints the row report; the same file again is the same job', async () => {
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -459,79 +355,4 @@ test('the command line uploads a file, follows the job to its end and prints the
     lot: 'lot-77',
     manufacturer: 'acme-tpm',
   });
-});
-
-test('the same upload sent again while the first is still being read is not read twice; an abandoned one is started again', async () => {
-  const { startImport } = await import('../../shared/use-cases/import-intake');
-  const sent: unknown[] = [];
-  const deps = {
-    store: async () => stack.services.store,
-    events: async () => stack.services.events,
-    queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }),
-  };
-  let release: () => void = () => undefined;
-  const paused = new Promise<void>((r) => {
-    release = r;
-  });
-  // The body is read only after the job is written: once the first byte is pulled, the job exists.
-  let pulled: () => void = () => undefined;
-  const reading = new Promise<void>((r) => {
-    pulled = r;
-  });
-  const csv = (id: string) => ['registrationId,endorsementKey', `${id},${b64(randomEk())}`].join('\n');
-  const request = (body: AsyncIterable<Uint8Array>) => ({
-    rules: { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' },
-    createdBy: 'test',
-    format: 'csv' as const,
-    idempotencyKey: 'slow-upload',
-    body,
-  });
-  const first = startImport(
-    deps,
-    request(
-      (async function* () {
-        pulled();
-        yield Buffer.from('registrationId,endorsementKey\n');
-        await paused;
-        yield Buffer.from(`acme-slow-1,${b64(randomEk())}\n`);
-      })(),
-    ),
-  );
-  await reading;
-  const second = await startImport(
-    deps,
-    request(
-      (async function* () {
-        yield Buffer.from(csv('acme-slow-2'));
-      })(),
-    ),
-  );
-  expect(second).toMatchObject({ kind: 'existing', job: { status: 'validating' } });
-  release();
-  expect((await first).job).toMatchObject({ status: 'enrolling', counts: { rows: 1, valid: 1 } });
-
-  // An upload whose instance died while reading: after two minutes of silence, the retry reads it again.
-  const jobs = stack.services.store.container('imports');
-  const { job } = await startImport(deps, {
-    ...request(
-      (async function* () {
-        yield Buffer.from(csv('acme-dead-1'));
-      })(),
-    ),
-    idempotencyKey: 'dead-upload',
-  });
-  await jobs.replace({
-    ...(await jobs.read(job.jobId, job.jobId))!,
-    status: 'validating',
-    updatedAt: new Date(Date.now() - 5 * 60_000).toISOString(),
-  });
-  const retried = await startImport(deps, {
-    ...request(
-      (async function* () {
-        yield Buffer.from(csv('acme-dead-1'));
-      })(),
-    ),
-    idempotencyKey: 'dead-upload',
-  });
-  expect(retried).toMatchObject({ kind: 'accepted', job: { jobId: job.jobId, status: 'enrolling' } });
 });

@@ -13,7 +13,6 @@
 import { createHash, createSign } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Readable } from 'node:stream';
 
 import { Command } from 'commander';
 
@@ -21,6 +20,7 @@ import { formatOf } from '../shared/enrollment/row-sources';
 import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
 import { addIncidentCommands } from './incident-commands';
+import { upload } from './upload';
 
 interface JobView {
   jobId: string;
@@ -144,10 +144,18 @@ export function buildProgram(): Command {
     .option('-k, --idempotency-key <key>', 'default: the SHA-256 of the file, so sending it again is harmless')
     .option('--sign-key <pem>', 'sign the file with this private key (for manufacturers that sign their files)')
     .option('--follow', 'watch the job until it is done')
+    .option('--via-upload-url', 'send the file straight to Blob storage (the way for files over 100 MB)')
     .action(
       async (
         file: string,
-        opts: { manufacturer: string; format?: string; idempotencyKey?: string; signKey?: string; follow?: boolean },
+        opts: {
+          manufacturer: string;
+          format?: string;
+          idempotencyKey?: string;
+          signKey?: string;
+          follow?: boolean;
+          viaUploadUrl?: boolean;
+        },
       ) => {
         const config = clientConfig(opts.manufacturer);
         const format = formatOf(opts.format ?? file);
@@ -156,19 +164,17 @@ export function buildProgram(): Command {
         const size = statSync(file).size;
         console.log(`uploading ${basename(file)} (${(size / 1e6).toFixed(1)} MB, ${format}) for ${opts.manufacturer}…`);
         const contentType = { csv: 'text/csv', ndjson: 'application/x-ndjson', json: 'application/json' }[format];
-        const signature = opts.signKey
+        const signature: Record<string, string> = opts.signKey
           ? { 'x-content-signature': await signFile(file, readFileSync(opts.signKey, 'utf8')) }
           : {};
-        const { status, body } = await api<JobView>(
-          config,
-          `${jobPath(opts.manufacturer)}?fileName=${encodeURIComponent(basename(file))}`,
-          {
-            method: 'POST',
-            headers: { 'content-type': contentType, 'idempotency-key': key, ...signature },
-            body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-            duplex: 'half',
-          } as RequestInit,
-        );
+        const { status, body } = await upload<JobView>(config, {
+          path: `${jobPath(opts.manufacturer)}?fileName=${encodeURIComponent(basename(file))}`,
+          viaUploadUrl: opts.viaUploadUrl,
+          file,
+          size,
+          contentType,
+          headers: { 'idempotency-key': key, ...signature },
+        });
         console.log(`${status === 200 ? 'already imported as' : 'job'} ${body.jobId}`);
         const job =
           opts.follow && body.status !== 'done' && body.status !== 'failed'

@@ -443,3 +443,41 @@ test('a big file goes straight to Blob storage with an upload URL, then starts',
   expect(started).toMatchObject({ status: 202, body: { status: 'validating' } });
   expect(await settled(started.location!)).toMatchObject({ status: 'done', counts: { valid: 2, enrolled: 2 } });
 });
+
+test('the command line sends a file through the upload URL and follows the job to its end', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { buildProgram } = await import('../../cli/program');
+  const file = join(mkdtempSync(join(tmpdir(), 'cli-url-')), 'lot-88.csv');
+  writeFileSync(
+    file,
+    ['registrationId,endorsementKey', `acme-cli-url-1,${b64(randomEk())}`, `acme-cli-url-2,${b64(randomEk())}`].join(
+      '\n',
+    ),
+  );
+  Object.assign(process.env, {
+    DPS_LIFECYCLE_URL: host.baseUrl,
+    DPS_LIFECYCLE_FUNCTION_KEY: 'fk',
+    DPS_LIFECYCLE_TOKEN: ACME.slice('Bearer '.length),
+  });
+  const printed: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
+  try {
+    await buildProgram().parseAsync([
+      'node',
+      'dps-lifecycle',
+      'import',
+      file,
+      '--manufacturer',
+      'acme-tpm',
+      '--via-upload-url',
+      '--follow',
+    ]);
+  } finally {
+    log.mockRestore();
+  }
+  const out = printed.join('\n');
+  expect(out).toContain('uploaded in 1 blocks of 8 MB; starting');
+  expect(out).toContain('done: 2 rows, 2 valid, 0 invalid, 0 duplicate | 2 enrolled, 0 already, 0 failed');
+});

@@ -38,7 +38,7 @@ export async function* blocksOf(file: string, blockBytes = BLOCK_BYTES): AsyncGe
   if (length > 0) yield Buffer.concat(pending, length);
 }
 
-async function putToBlob(uploadUrl: string, file: string): Promise<number> {
+export async function putToBlob(uploadUrl: string, file: string): Promise<number> {
   const ids: string[] = [];
   for await (const block of blocksOf(file)) {
     const id = Buffer.from(String(ids.length).padStart(8, '0')).toString('base64');

@@ -1,12 +1,18 @@
-/** A Functions instance for the import benchmark: the local host with the queue worker driven; prints `port=N`. */
+/**
+ * A Functions instance for the import benchmark: the local host with the queues driven (only those named in
+ * BENCH_QUEUES, when set); prints `port=N`.
+ */
 import 'reflect-metadata';
 
 import { startFunctionsHost } from '../../dev/host/host';
 
 (async () => {
   const { registeredFunctions } = await import('../../functions/index');
+  const only = process.env.BENCH_QUEUES?.split(',');
   const host = await startFunctionsHost({
-    registrations: registeredFunctions(),
+    registrations: registeredFunctions().filter(
+      (r) => !only || r.trigger !== 'storageQueue' || only.includes(r.options.queueName),
+    ),
     port: 0,
     functionKey: 'fk',
     masterKey: 'mk',

@@ -6,6 +6,8 @@
  *    quota; enrollments/min as a ratio of the quota ceiling, and the 429s seen.
  * 3. kill -9 of the worker instance half-way through another 20,000 rows: a new instance resumes, and DPS ends with
  *    exactly the full set, none enrolled twice.
+ * 4. The staged path (import-staged.ts): the time to the 202 against file size, validation rows/s in the queue
+ *    function, its peak memory, and kill -9 in the middle of validating 1,000,000 rows.
  * DPS's quota (1,000 operations/min) is scaled ×SCALE so a run takes a minute; the ratio does not depend on it.
  */
 import 'reflect-metadata';
@@ -20,6 +22,7 @@ import { Readable } from 'node:stream';
 import { writeEkFile } from '../../dev/generate-eks';
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
+import { stagedBench } from './import-staged';
 import { fmt, ratio, runBench } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
   });
   const env = { ...stack.env, ALLOCATION_WEBHOOK_URL: 'https://example.invalid/api/allocate?code=x' };
   try {
+    await stagedBench(dir, env, startHost);
     console.log(
       `\nEnd to end through the endpoint, the queue worker (16 chunks at a time) and the simulated DPS at ${fmt(quota, 0)} operations/min (×${SCALE} the real 1,000):`,
     );

@@ -14,7 +14,8 @@ export interface ClientConfig {
   adminToken?: string;
 }
 
-function localSettings(): Record<string, string> {
+/** The local stack's settings (local.settings.json), when the command runs beside it. */
+export function localSettings(): Record<string, string> {
   for (const dir of [process.cwd(), join(__dirname, '..', '..'), join(__dirname, '..')]) {
     const file = join(dir, 'local.settings.json');
     if (existsSync(file))

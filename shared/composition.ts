@@ -18,8 +18,10 @@ import type {
   HubDirectory,
   LazyServices,
   QueuePort,
+  SecretsPort,
   Services,
   StagedFilesPort,
+  WebhookKeysPort,
 } from './ports';
 import type { SettingKey } from './settings';
 import { type Env, listSetting, requireSetting, setting } from './settings';
@@ -210,4 +212,35 @@ export function configDocument(
 ): ConfigDocument {
   const file = setting(env, fileSetting);
   return file ? jsonFileDocument(file) : storedConfigDocument(lazy.store, documentId);
+}
+
+/** Where the webhook's keys and URL live: a function app in Azure, or the local stack. */
+export type WebhookKeyTarget =
+  | { kind: 'azure'; subscriptionId: string; resourceGroup: string; appName: string; vaultName: string; env: Env }
+  | { kind: 'local'; hostUrl: string; masterKey: string; secretsFile: string };
+
+/**
+ * What `dps-lifecycle webhook rotate-key` works with. In Azure: the function's keys through Resource Manager and the
+ * URL in Key Vault, with the operator's identity. Locally: the local host's key API and a secrets file.
+ */
+export async function webhookKeyAdapters(
+  target: WebhookKeyTarget,
+): Promise<{ keys: WebhookKeysPort; secrets: SecretsPort }> {
+  if (target.kind === 'local') {
+    const { HostFunctionKeys, FileSecrets } = await import('./local/host-function-keys');
+    return {
+      keys: new HostFunctionKeys(target.hostUrl, target.masterKey, 'allocate'),
+      secrets: new FileSecrets(target.secretsFile),
+    };
+  }
+  const [{ ArmFunctionKeys }, { KeyVaultSecrets }, cred] = await Promise.all([
+    import('./azure/function-keys'),
+    import('./azure/key-vault'),
+    credential(target.env),
+  ]);
+  const app = { subscriptionId: target.subscriptionId, resourceGroup: target.resourceGroup, name: target.appName };
+  return {
+    keys: new ArmFunctionKeys({ ...app, functionName: 'allocate' }, cred),
+    secrets: new KeyVaultSecrets(target.vaultName, cred),
+  };
 }

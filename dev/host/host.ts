@@ -5,7 +5,7 @@
  * Event Hubs triggers from `POST /admin/eventhubs/{name}`, and any non-HTTP function on demand at
  * `POST /admin/functions/{name}` with the master key (the Functions admin convention).
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -14,6 +14,7 @@ import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext, ty
 import { Cron } from 'croner';
 
 import type { FunctionRegistration } from '../../functions/edge/registry';
+import { FunctionKeys, keyMatches } from './function-keys';
 import { compileRoute } from './routes';
 
 export interface HostOptions {
@@ -21,6 +22,8 @@ export interface HostOptions {
   port: number;
   functionKey: string;
   masterKey: string;
+  /** Keys of single functions, by function then key name (managed at runtime with the host's key API). */
+  functionKeys?: Record<string, Record<string, string>>;
   /** App settings: queue connections are looked up here by their setting name. */
   env: Record<string, string | undefined>;
   /** false: timers only run on demand (tests). */
@@ -40,11 +43,6 @@ export interface RunningHost {
   port: number;
   baseUrl: string;
   close(): Promise<void>;
-}
-
-function keyMatches(given: string | undefined, ...keys: string[]): boolean {
-  if (!given) return false;
-  return keys.some((k) => k.length === given.length && timingSafeEqual(Buffer.from(k), Buffer.from(given)));
 }
 
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -113,11 +111,18 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     }
   }
 
+  const keys = new FunctionKeys(options.functionKeys);
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const key = url.searchParams.get('code') ?? (req.headers['x-functions-key'] as string | undefined);
     const method = (req.method ?? 'GET').toUpperCase();
 
+    if (/^\/admin\/functions\/[^/]+\/keys/.test(url.pathname)) {
+      if (!keyMatches(key, options.masterKey)) return send(res, { status: 401 });
+      const body = (await readBody(req)).toString('utf8');
+      return send(res, keys.handle(method, url.pathname, body) ?? { status: 404 });
+    }
     const admin = /^\/admin\/(functions|eventhubs)\/([^/]+)\/?$/.exec(url.pathname);
     if (admin && method === 'POST') {
       if (!keyMatches(key, options.masterKey)) return send(res, { status: 401 });
@@ -154,7 +159,7 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       const methods = (r.options.methods ?? ['GET', 'POST']).map((x) => x.toUpperCase());
       if (!methods.includes(method)) continue;
       const level = r.options.authLevel ?? 'function';
-      if (level === 'function' && !keyMatches(key, options.functionKey, options.masterKey))
+      if (level === 'function' && !keyMatches(key, options.functionKey, options.masterKey, ...keys.of(r.name)))
         return send(res, { status: 401 });
       if (level === 'admin' && !keyMatches(key, options.masterKey)) return send(res, { status: 401 });
       // As in Azure with HTTP streaming on: the body reaches the handler as a stream. Client-principal headers are

@@ -7,7 +7,8 @@
 set -eu
 : "${AZURE_RESOURCE_GROUP:?}" "${AZURE_FUNCTION_APP_NAME:?}" "${AZURE_KEY_VAULT_NAME:?}" "${SERVICE_API_URL:?}"
 # Reuse the key once made: `keys set` without a value makes a new one, and every enrollment already carrying the old
-# key in its webhook URL would then get 401 (DPS fails its devices with 400209).
+# key in its webhook URL would then get 401 (DPS fails its devices with 400209). To change the key on purpose, run
+# `npx dps-lifecycle webhook rotate-key`: it rewrites every enrollment first and removes the old key last.
 key=$(az functionapp function keys list --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
   --function-name allocate --query dps -o tsv 2>/dev/null || true)
 if [ -z "$key" ]; then

@@ -56,6 +56,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
   const simulator = await startSimulator({
     tls: { cert: pki.server.certPem, key: pki.server.keyPem },
     port: options.persistent ? Number(v.LOCAL_IOT_ENDPOINT.split(':')[1]) : 0,
+    mqttPort: options.persistent ? 8883 : 0,
     dps: {
       hostName: dps.HostName,
       idScope: v.DPS_ID_SCOPE,
@@ -106,6 +107,8 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     ...v,
     LOCAL_CA_FILE: pki.caFile,
     LOCAL_IOT_ENDPOINT: `127.0.0.1:${simulator.port}`,
+    /** DPS's device API over MQTT, where a device is pointed as at a private endpoint (provisioning host). */
+    LOCAL_DPS_MQTT_HOST: `localhost:${simulator.mqttPort}`,
     COSMOS_CONNECTION: cosmos.connectionString,
     EVENT_LOG_PATH: resolvePath(v.EVENT_LOG_PATH ?? join(options.dataDir, 'events.ndjson')),
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),

@@ -49,6 +49,7 @@ ${registeredFunctions()
   .join('\n')}
   DPS (service)    https://${v.DPS_HOST_NAME}  → ${v.LOCAL_IOT_ENDPOINT}   ID scope ${v.DPS_ID_SCOPE}
   DPS (devices)    https://global.azure-devices-provisioning.net → ${v.LOCAL_IOT_ENDPOINT}
+                   mqtts://${v.LOCAL_DPS_MQTT_HOST} (MQTT: npm run demo:register -- --mqtt)
   IoT hubs         ${v.IOTHUB_HOST_NAMES.split(',').join(', ')} → ${v.LOCAL_IOT_ENDPOINT}
   Cosmos DB        ${stack.cosmos.endpoint} (database ${v.COSMOS_DATABASE})
   Azurite          ${/QueueEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1]} (queues), ${/BlobEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1]} (blobs)

@@ -59,8 +59,14 @@ interface Operation {
 
 const operations = new Map<string, Operation>();
 
-function attestSymmetricKey(ctx: DeviceSideContext, req: IncomingMessage, registrationId: string): Attested {
-  const token = parseSas(header(req, 'authorization'));
+/** What a device presents, whatever the transport: a SAS (HTTP Authorization, MQTT password) or its TLS chain. */
+export interface DeviceCredentials {
+  sas?: string;
+  chain: NodeX509[];
+}
+
+function attestSymmetricKey(ctx: DeviceSideContext, sas: string, registrationId: string): Attested {
+  const token = parseSas(sas);
   const resource = `${ctx.idScope}/registrations/${registrationId}`;
   const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
   const tryKeys = (keys: (string | undefined)[]) => {
@@ -99,8 +105,8 @@ function attestSymmetricKey(ctx: DeviceSideContext, req: IncomingMessage, regist
   throw new HttpError(401, 401002, 'Unauthorized');
 }
 
-function presentedChain(req: IncomingMessage): NodeX509[] {
-  const socket = req.socket as TLSSocket;
+/** The certificate chain a TLS client presented (leaf first). */
+export function presentedChain(socket: TLSSocket): NodeX509[] {
   const chain: NodeX509[] = [];
   let peer: PeerCertificate | DetailedPeerCertificate | undefined = socket.getPeerCertificate?.(true);
   const seen = new Set<string>();
@@ -112,8 +118,7 @@ function presentedChain(req: IncomingMessage): NodeX509[] {
   return chain;
 }
 
-function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId: string): Attested {
-  const chain = presentedChain(req);
+function attestX509(ctx: DeviceSideContext, chain: NodeX509[], registrationId: string): Attested {
   const leaf = chain[0];
   if (!leaf) throw new HttpError(401, 401002, 'No client certificate was presented.');
   const cn = /CN=([^\n,]+)/.exec(leaf.subject)?.[1];
@@ -159,9 +164,9 @@ function attestX509(ctx: DeviceSideContext, req: IncomingMessage, registrationId
   throw new HttpError(401, 401002, 'The client certificate matches no enrollment.');
 }
 
-function attest(ctx: DeviceSideContext, req: IncomingMessage, registrationId: string): Attested {
-  if (header(req, 'authorization')) return attestSymmetricKey(ctx, req, registrationId);
-  if ((req.socket as TLSSocket).getPeerCertificate?.()?.raw) return attestX509(ctx, req, registrationId);
+function attest(ctx: DeviceSideContext, credentials: DeviceCredentials, registrationId: string): Attested {
+  if (credentials.sas) return attestSymmetricKey(ctx, credentials.sas, registrationId);
+  if (credentials.chain.length) return attestX509(ctx, credentials.chain, registrationId);
   throw new HttpError(401, 401002, 'No credentials: send a SharedAccessSignature or a client certificate.');
 }
 
@@ -362,6 +367,64 @@ async function allocate(
   return record({ status: 'assigned', substatus, assignedHub: allocation.hub, deviceId, payload: allocation.payload });
 }
 
+/** A device API answer, whatever carries it (HTTP response, MQTT `$dps/registrations/res/{status}` message). */
+export interface DeviceAnswer {
+  status: number;
+  body: unknown;
+  retryAfterSeconds?: number;
+}
+
+/** `PUT …/register` (HTTP) or `$dps/registrations/PUT/iotdps-register` (MQTT): starts the registration. */
+export function startRegistration(
+  ctx: DeviceSideContext,
+  credentials: DeviceCredentials,
+  registrationId: string,
+  body: { registrationId?: string; payload?: unknown; tpm?: unknown } | undefined,
+): DeviceAnswer {
+  ctx.chargeRegistration();
+  if (body?.registrationId?.toLowerCase() !== registrationId.toLowerCase())
+    throw new HttpError(400, 400004, 'The body registrationId must match the URL.');
+  if (body.tpm)
+    throw new HttpError(
+      400,
+      400004,
+      'TPM attestation is not simulated locally: it needs a TPM to answer the nonce challenge.',
+    );
+  const attested = attest(ctx, credentials, registrationId);
+  const id = `4.${randomUUID().replace(/-/g, '').slice(0, 16)}.${randomUUID()}`;
+  const op: Operation = { registrationId };
+  operations.set(id, op);
+  void allocate(ctx, attested, registrationId, body.payload).then(
+    (done) => {
+      op.done = done;
+    },
+    (err) => {
+      op.done = {
+        status: 'failed',
+        registrationState: { registrationId, status: 'failed', errorCode: 500000, errorMessage: String(err) },
+      };
+    },
+  );
+  return { status: 202, body: { operationId: id, status: 'assigning' }, retryAfterSeconds: ctx.pollAfterSeconds };
+}
+
+/** `GET …/operations/{id}` (HTTP) or `$dps/registrations/GET/iotdps-get-operationstatus` (MQTT). */
+export function operationStatus(
+  ctx: DeviceSideContext,
+  credentials: DeviceCredentials,
+  registrationId: string,
+  operationId: string,
+): DeviceAnswer {
+  attest(ctx, credentials, registrationId);
+  const op = operations.get(operationId);
+  if (!op || op.registrationId.toLowerCase() !== registrationId.toLowerCase())
+    throw new HttpError(404, 404203, `Operation ${operationId} not found.`);
+  if (!op.done)
+    return { status: 202, body: { operationId, status: 'assigning' }, retryAfterSeconds: ctx.pollAfterSeconds };
+  operations.delete(operationId);
+  return { status: 200, body: { operationId, status: op.done.status, registrationState: op.done.registrationState } };
+}
+
 export async function handleDeviceSide(
   ctx: DeviceSideContext,
   req: IncomingMessage,
@@ -371,49 +434,17 @@ export async function handleDeviceSide(
   const [idScope, registrations, registrationId, verb, operationId] = segments;
   if (registrations?.toLowerCase() !== 'registrations' || !registrationId) return false;
   if (idScope !== ctx.idScope) throw new HttpError(401, 401002, `Unknown ID scope ${idScope}.`);
+  const credentials = { sas: header(req, 'authorization'), chain: presentedChain(req.socket as TLSSocket) };
+  const send = (a: DeviceAnswer) =>
+    sendJson(res, a.status, a.body, a.retryAfterSeconds ? { 'retry-after': String(a.retryAfterSeconds) } : {});
 
   if (req.method === 'PUT' && verb === 'register' && operationId === undefined) {
-    ctx.chargeRegistration();
     const body = await readJson<{ registrationId?: string; payload?: unknown; tpm?: unknown }>(req);
-    if (body?.registrationId?.toLowerCase() !== registrationId.toLowerCase())
-      throw new HttpError(400, 400004, 'The body registrationId must match the URL.');
-    if (body.tpm)
-      throw new HttpError(
-        400,
-        400004,
-        'TPM attestation is not simulated locally: it needs a TPM to answer the nonce challenge.',
-      );
-    const attested = attest(ctx, req, registrationId);
-    const id = `4.${randomUUID().replace(/-/g, '').slice(0, 16)}.${randomUUID()}`;
-    const op: Operation = { registrationId };
-    operations.set(id, op);
-    void allocate(ctx, attested, registrationId, body.payload).then(
-      (done) => {
-        op.done = done;
-      },
-      (err) => {
-        op.done = {
-          status: 'failed',
-          registrationState: { registrationId, status: 'failed', errorCode: 500000, errorMessage: String(err) },
-        };
-      },
-    );
-    sendJson(res, 202, { operationId: id, status: 'assigning' }, { 'retry-after': String(ctx.pollAfterSeconds) });
+    send(startRegistration(ctx, credentials, registrationId, body));
     return true;
   }
-
   if (req.method === 'GET' && verb === 'operations' && operationId) {
-    attest(ctx, req, registrationId);
-    const op = operations.get(operationId);
-    if (!op || op.registrationId.toLowerCase() !== registrationId.toLowerCase())
-      throw new HttpError(404, 404203, `Operation ${operationId} not found.`);
-    if (!op.done)
-      return (
-        sendJson(res, 202, { operationId, status: 'assigning' }, { 'retry-after': String(ctx.pollAfterSeconds) }),
-        true
-      );
-    operations.delete(operationId);
-    sendJson(res, 200, { operationId, status: op.done.status, registrationState: op.done.registrationState });
+    send(operationStatus(ctx, credentials, registrationId, operationId));
     return true;
   }
   return false;

@@ -1,7 +1,8 @@
 /**
  * The DPS and IoT Hub simulator: one HTTPS listener on loopback that serves the DPS service API, the DPS device
  * API and every simulated IoT hub, told apart by the Host header as the real services are by DNS. It checks SAS
- * tokens like the services, enforces their quotas with 429 + Retry-After, and answers errors in their shapes.
+ * tokens like the services, enforces their quotas with 429 + Retry-After, and answers errors in their shapes. Beside
+ * it, an MQTT listener (TLS) serves the DPS device API over MQTT (dps-mqtt.ts).
  */
 import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { handleDeviceSide, type WebhookRetry } from './dps-device';
+import { startDpsMqtt } from './dps-mqtt';
 import { handleDpsService } from './dps-service';
 import { handleHubJobs, type HubJob } from './hub-jobs';
 import { handleHub } from './iothub';
@@ -29,6 +31,8 @@ export interface SimulatorOptions {
   tls: { cert: string; key: string };
   host?: string;
   port?: number;
+  /** DPS's device API over MQTT (TLS); 0 or absent: any free port. */
+  mqttPort?: number;
   dps: { hostName: string; idScope: string; policyName: string; key: string };
   hubs: SimulatedHub[];
   quotas?: {
@@ -53,6 +57,7 @@ export interface SimulatorOptions {
 
 export interface RunningSimulator {
   port: number;
+  mqttPort: number;
   state: SimState;
   /** 429s answered so far, for benchmarks to report. */
   throttled: { dpsOperations: number; dpsRegistrations: number; hubRegistry: number };
@@ -190,12 +195,20 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   await new Promise<void>((resolve, reject) =>
     server.once('error', reject).listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
   );
+  const mqtt = await startDpsMqtt(deviceCtx, {
+    tls: options.tls,
+    host: options.host,
+    port: options.mqttPort,
+    log: options.log,
+  });
   return {
     port: (server.address() as AddressInfo).port,
+    mqttPort: mqtt.port,
     state,
     throttled,
     close: async () => {
       clearTimeout(saveTimer);
+      await mqtt.close();
       if (options.snapshotFile) saveState(state, options.snapshotFile);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

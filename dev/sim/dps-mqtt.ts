@@ -1,0 +1,135 @@
+/**
+ * DPS's device API over MQTT (api-version 2019-03-31), as `azure-iot-provisioning-device-mqtt` and the C SDK speak
+ * it, on an aedes broker behind TLS: the client connects with username `{idScope}/registrations/{registrationId}/
+ * api-version=…`, its SAS as the password or its X.509 certificate in TLS; subscribes to `$dps/registrations/res/#`;
+ * publishes `$dps/registrations/PUT/iotdps-register/?$rid={rid}` and
+ * `$dps/registrations/GET/iotdps-get-operationstatus/?$rid={rid}&operationId={id}`; and gets each answer, to itself
+ * only, on `$dps/registrations/res/{status}/?$rid={rid}[&retry-after={s}]`. The registration itself is the HTTP
+ * API's (dps-device.ts). TPM attestation is refused, as DPS refuses it over MQTT.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+
+// aedes 0.51: the last CommonJS line (1.x is ESM-only, which this CommonJS build and jest cannot `require`).
+import { type AuthenticateError, type Client, createBroker } from 'aedes';
+
+import {
+  type DeviceAnswer,
+  type DeviceCredentials,
+  type DeviceSideContext,
+  operationStatus,
+  presentedChain,
+  startRegistration,
+} from './dps-device';
+import { HttpError } from './wire';
+
+export interface RunningMqtt {
+  port: number;
+  close(): Promise<void>;
+}
+
+const USERNAME = /^([^/]+)\/registrations\/([^/]+)\/api-version=([^&]+)/;
+const RESPONSES = '$dps/registrations/res/#';
+
+interface Session {
+  registrationId: string;
+  credentials: DeviceCredentials;
+}
+
+function refused(message: string, code: 4 | 5): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
+}
+
+export async function startDpsMqtt(
+  ctx: DeviceSideContext,
+  options: { tls: { cert: string; key: string }; host?: string; port?: number; log?: (line: string) => void },
+): Promise<RunningMqtt> {
+  const sessions = new WeakMap<Client, Session>();
+  const broker = createBroker({
+    authenticate: (client, username, password, done) => {
+      const m = USERNAME.exec(username ?? '');
+      if (!m) return done(refused('username must be {idScope}/registrations/{registrationId}/api-version=…', 4), false);
+      if (m[1] !== ctx.idScope) return done(refused(`unknown ID scope ${m[1]}`, 5), false);
+      const chain = presentedChain(client.conn as TLSSocket);
+      const sas = password?.toString('utf8');
+      if (!sas && chain.length === 0) return done(refused('no SAS password and no client certificate', 5), false);
+      sessions.set(client, { registrationId: decodeURIComponent(m[2]), credentials: { sas, chain } });
+      done(null, true);
+    },
+    // A device listens for its own answers only; nothing else may be subscribed to.
+    authorizeSubscribe: (_client, subscription, callback) =>
+      callback(
+        subscription.topic === RESPONSES ? null : new Error(`only ${RESPONSES} may be subscribed`),
+        subscription,
+      ),
+    authorizePublish: (client, packet, callback) => {
+      const session = client && sessions.get(client);
+      if (client && session) answer(client, session, packet.topic, packet.payload);
+      callback(null); // no one subscribes to requests: the message goes nowhere else
+    },
+  });
+
+  function reply(client: Client, rid: string, a: DeviceAnswer): void {
+    const retry = a.retryAfterSeconds ? `&retry-after=${a.retryAfterSeconds}` : '';
+    client.publish(
+      {
+        cmd: 'publish',
+        topic: `$dps/registrations/res/${a.status}/?$rid=${rid}${retry}`,
+        payload: Buffer.from(JSON.stringify(a.body)),
+        qos: 0,
+        retain: false,
+        dup: false,
+      },
+      () => undefined,
+    );
+  }
+
+  function answer(client: Client, session: Session, topic: string, payload: Buffer | string): void {
+    const [path, query = ''] = topic.split('?');
+    const params = new URLSearchParams(query);
+    const rid = params.get('$rid') ?? '';
+    try {
+      if (path === '$dps/registrations/PUT/iotdps-register/') {
+        const body = JSON.parse(payload.toString() || '{}') as { registrationId?: string; tpm?: unknown };
+        if (body.tpm) throw new HttpError(400, 400004, 'TPM attestation is not supported over MQTT; use HTTPS.');
+        return reply(client, rid, startRegistration(ctx, session.credentials, session.registrationId, body));
+      }
+      if (path === '$dps/registrations/GET/iotdps-get-operationstatus/')
+        return reply(
+          client,
+          rid,
+          operationStatus(ctx, session.credentials, session.registrationId, params.get('operationId') ?? ''),
+        );
+      throw new HttpError(404, 404000, `No DPS operation on topic ${path}.`);
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(500, 500000, String(err));
+      if (e.status === 500) options.log?.(`dps-mqtt: ${topic} failed: ${String(err)}`);
+      reply(client, rid, {
+        status: e.status,
+        body: {
+          errorCode: e.code,
+          trackingId: randomUUID(),
+          message: e.message,
+          timestampUtc: new Date().toISOString(),
+        },
+        ...(e.status === 429 ? { retryAfterSeconds: 1 } : {}),
+      });
+    }
+  }
+
+  const server = createServer(
+    { cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false },
+    broker.handle,
+  );
+  await new Promise<void>((resolve, reject) =>
+    server.once('error', reject).listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

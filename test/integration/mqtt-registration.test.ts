@@ -1,0 +1,103 @@
+/**
+ * Devices provisioning over MQTT through the official transport (`azure-iot-provisioning-device-mqtt`), pointed at
+ * the local DPS's MQTT listener (TLS, the local CA) as at a private endpoint: symmetric key (SAS as the password) and
+ * X.509 (the client certificate in TLS), a wrong key refused, and an MQTT client speaking the raw topics.
+ */
+import { connect } from 'mqtt';
+
+import { deriveDeviceKey, registerSymmetricKeyDevice, registerX509Device } from '../../dev/device';
+import { issue } from '../../dev/pki';
+import { iotTransport } from '../../shared/azure/transport';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let stack: TestStack;
+const GROUP_KEY = Buffer.from('mqtt-group-key-for-tests-only-000').toString('base64');
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  await stack.services.enrollments.putGroup({
+    enrollmentGroupId: 'mqtt-fleet',
+    attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: GROUP_KEY, secondaryKey: GROUP_KEY } },
+    allocationPolicy: 'static',
+    iotHubHostName: 'hub-eu-1.azure-devices.net',
+  });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+test('a symmetric-key device registers over MQTT and lands on its hub; a wrong key is refused', async () => {
+  const result = await registerSymmetricKeyDevice(
+    stack.env,
+    'mqtt-meter-1',
+    deriveDeviceKey(GROUP_KEY, 'mqtt-meter-1'),
+    { model: 'm1' },
+    'mqtt',
+  );
+  expect(result).toMatchObject({ assignedHub: 'hub-eu-1.azure-devices.net', deviceId: 'mqtt-meter-1' });
+  expect(await stack.services.hubs.hub('hub-eu-1.azure-devices.net').getDevice('mqtt-meter-1')).toBeDefined();
+  await expect(
+    registerSymmetricKeyDevice(
+      stack.env,
+      'mqtt-meter-2',
+      deriveDeviceKey(GROUP_KEY, 'someone-else'),
+      undefined,
+      'mqtt',
+    ),
+  ).rejects.toThrow();
+});
+
+test('an X.509 device registers over MQTT with its certificate in TLS', async () => {
+  const cert = await issue({ subject: 'CN=mqtt-x509-1' });
+  await stack.services.enrollments.putEnrollment({
+    registrationId: 'mqtt-x509-1',
+    attestation: { type: 'x509', x509: { clientCertificates: { primary: { certificate: cert.certPem } } } },
+    allocationPolicy: 'static',
+    iotHubHostName: 'hub-us-1.azure-devices.net',
+  });
+  const result = await registerX509Device(stack.env, 'mqtt-x509-1', cert.certPem, cert.keyPem, undefined, 'mqtt');
+  expect(result.assignedHub).toBe('hub-us-1.azure-devices.net');
+});
+
+test('the raw topics: the answer comes to the asking client only, and TPM is refused as DPS refuses it over MQTT', async () => {
+  const [host, port] = (stack.env.LOCAL_DPS_MQTT_HOST as string).split(':');
+  const device = (id: string) =>
+    connect(`mqtts://${host}:${port}`, {
+      ca: iotTransport(stack.env)?.ca,
+      clientId: id,
+      username: `${stack.env.DPS_ID_SCOPE}/registrations/${id}/api-version=2019-03-31`,
+      password: 'SharedAccessSignature sr=x&sig=y&se=1',
+      protocolVersion: 4,
+    });
+  const asking = device('mqtt-raw-1');
+  const other = device('mqtt-raw-2');
+  try {
+    for (const c of [asking, other]) {
+      if (!c.connected)
+        await new Promise<void>((resolve, reject) => c.once('connect', () => resolve()).once('error', reject));
+      await c.subscribeAsync('$dps/registrations/res/#');
+    }
+    const overheard: string[] = [];
+    other.on('message', (topic) => overheard.push(topic));
+    const answer = new Promise<[string, string]>((resolve) =>
+      asking.once('message', (topic, payload) => resolve([topic, payload.toString()])),
+    );
+    await asking.publishAsync(
+      '$dps/registrations/PUT/iotdps-register/?$rid=7',
+      JSON.stringify({ registrationId: 'mqtt-raw-1', tpm: { endorsementKey: 'AAAA' } }),
+    );
+    const [topic, body] = await answer;
+    expect(topic).toBe('$dps/registrations/res/400/?$rid=7');
+    expect(JSON.parse(body)).toMatchObject({
+      errorCode: 400004,
+      message: expect.stringContaining('not supported over MQTT'),
+    });
+    // A round trip on the other client: had the answer been broadcast, it would have arrived before this one.
+    const own = new Promise<string>((resolve) => other.once('message', (t) => resolve(t)));
+    await other.publishAsync('$dps/registrations/GET/iotdps-get-operationstatus/?$rid=9&operationId=nope', '');
+    expect(await own).toBe('$dps/registrations/res/401/?$rid=9'); // its bogus SAS
+    expect(overheard).toEqual(['$dps/registrations/res/401/?$rid=9']);
+  } finally {
+    await Promise.all([asking.endAsync(), other.endAsync()]);
+  }
+});

@@ -25,6 +25,8 @@ const HEAD = 'head';
 export const DENY_LOG_RETENTION_SECONDS = 7 * 24 * 3600;
 const IDENTITIES_PER_RECORD = 1000;
 const READ_CONCURRENCY = 32;
+/** An incident may name 20,000 identities: written 32 at a time, not all at once. */
+const WRITE_CONCURRENCY = 32;
 
 type DenyDoc = StoredDocument & DenyEntry & { holders: string[] };
 type ChangeRecord = StoredDocument & { kind: typeof LOG; seq: number; identities: DenyIdentity[]; ttl: number };
@@ -52,26 +54,27 @@ export class CosmosDenyListRepository implements DenyListRepository, DenyListFee
 
   async hold(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]> {
     const createdAt = new Date().toISOString();
-    const results = await Promise.all(
-      entries.map((e) =>
-        changeHolders(this.entries, entryId(e), e.kind, add(incidentId), () => ({
-          ...e,
-          id: entryId(e),
-          createdAt,
-          holders: [incidentId],
-        })),
-      ),
-    );
+    const created = new Set<DenyEntry>();
+    await forEachLimited(entries, WRITE_CONCURRENCY, async (e) => {
+      const result = await changeHolders(this.entries, entryId(e), e.kind, add(incidentId), () => ({
+        ...e,
+        id: entryId(e),
+        createdAt,
+        holders: [incidentId],
+      }));
+      if (result.created) created.add(e);
+    });
     await this.logChanges(entries);
-    return entries.filter((_, i) => results[i].created);
+    return entries.filter((e) => created.has(e));
   }
 
   async release(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]> {
-    const results = await Promise.all(
-      entries.map((e) => changeHolders(this.entries, entryId(e), e.kind, remove(incidentId))),
-    );
+    const emptied = new Set<DenyEntry>();
+    await forEachLimited(entries, WRITE_CONCURRENCY, async (e) => {
+      if ((await changeHolders(this.entries, entryId(e), e.kind, remove(incidentId))).emptied) emptied.add(e);
+    });
     await this.logChanges(entries);
-    return entries.filter((_, i) => results[i].emptied);
+    return entries.filter((e) => emptied.has(e));
   }
 
   async loadAll(): Promise<{ entries: DenyEntry[]; position: number }> {

@@ -17,7 +17,13 @@ export const CONTAINERS = {
     name: 'denylist',
     partitionKeyPath: '/kind',
     purpose:
-      'revoked identities by kind (registrationId, endorsementKey, thumbprint, issuer), and the change log (partition #changes) every webhook instance follows',
+      'revoked identities by kind (registrationId, endorsementKey, thumbprint, issuer), with the incidents holding each',
+  },
+  denyLog: {
+    name: 'denylog',
+    partitionKeyPath: '/log',
+    purpose:
+      'the deny list’s change log every webhook instance follows: one logical partition, so records are seen in the order they were numbered; records expire after a week',
     expiringItems: true,
   },
   imports: {

@@ -1,6 +1,6 @@
 /**
  * The deny list on the document store: one document per identity (partitioned by kind) with the incidents holding
- * it, and beside it, in a partition of its own, a change log the webhook instances follow.
+ * it, and beside it, in a container of its own (one logical partition), a change log the webhook instances follow.
  *
  * Why a log of our own rather than the Cosmos change feed: the feed's default mode does not report deletes, and a
  * released entry must leave every instance. The log's records name identities only; a reader reads each named
@@ -19,8 +19,8 @@ import { ConflictError } from '../errors';
 import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
 import { add, changeHolders, remove, safeId } from './holders';
 
-/** The log's partition: not a deny kind, so no entry lands in it. */
-const LOG = '#changes';
+/** The log's one logical partition: records are read in the order they were numbered. */
+const LOG = 'deny';
 const HEAD = 'head';
 export const DENY_LOG_RETENTION_SECONDS = 7 * 24 * 3600;
 const IDENTITIES_PER_RECORD = 1000;
@@ -29,9 +29,9 @@ const READ_CONCURRENCY = 32;
 const WRITE_CONCURRENCY = 32;
 
 type DenyDoc = StoredDocument & DenyEntry & { holders: string[] };
-type ChangeRecord = StoredDocument & { kind: typeof LOG; seq: number; identities: DenyIdentity[]; ttl: number };
+type ChangeRecord = StoredDocument & { log: typeof LOG; seq: number; identities: DenyIdentity[]; ttl: number };
 /** The highest sequence number known to be taken; `head`, not `seq`, so that the log's query never returns it. */
-type HeadDoc = StoredDocument & { kind: typeof LOG; head: number };
+type HeadDoc = StoredDocument & { log: typeof LOG; head: number };
 
 const entryId = (e: DenyIdentity) => safeId(denyKey(e.kind, e.value));
 const recordId = (seq: number) => `change-${String(seq).padStart(12, '0')}`;
@@ -49,7 +49,7 @@ export class CosmosDenyListRepository implements DenyListRepository, DenyListFee
 
   constructor(store: DocumentStore) {
     this.entries = store.container<DenyDoc>(CONTAINERS.denyList.name);
-    this.log = store.container<ChangeRecord & HeadDoc>(CONTAINERS.denyList.name);
+    this.log = store.container<ChangeRecord & HeadDoc>(CONTAINERS.denyLog.name);
   }
 
   async hold(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]> {
@@ -84,8 +84,8 @@ export class CosmosDenyListRepository implements DenyListRepository, DenyListFee
     let continuationToken: string | undefined;
     do {
       const page = await this.entries.query(
-        'SELECT * FROM c WHERE c.kind != @log',
-        { '@log': LOG },
+        'SELECT * FROM c',
+        {},
         {
           maxItems: 1000,
           continuationToken,
@@ -137,7 +137,7 @@ export class CosmosDenyListRepository implements DenyListRepository, DenyListFee
       try {
         await this.log.create({
           id: recordId(seq),
-          kind: LOG,
+          log: LOG,
           seq,
           identities,
           ttl: DENY_LOG_RETENTION_SECONDS,
@@ -158,7 +158,7 @@ export class CosmosDenyListRepository implements DenyListRepository, DenyListFee
       if (head && head.head >= seq) return;
       try {
         if (head) await this.log.replace({ ...head, head: seq });
-        else await this.log.create({ id: HEAD, kind: LOG, head: seq } as ChangeRecord & HeadDoc);
+        else await this.log.create({ id: HEAD, log: LOG, head: seq } as ChangeRecord & HeadDoc);
         return;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;

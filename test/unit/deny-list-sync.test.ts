@@ -35,17 +35,22 @@ interface Instance {
 
 /** A webhook instance of its own (its own repository object) over the shared store, counting what it reads. */
 function instance(store: MemoryStore): Instance {
-  const container = store.container(CONTAINERS.denyList.name) as MemoryContainer<StoredDocument>;
+  const containers = [CONTAINERS.denyList.name, CONTAINERS.denyLog.name].map(
+    (name) => store.container(name) as MemoryContainer<StoredDocument>,
+  );
   let reads = 0;
   const feedStore = {
-    container: () => ({
-      ...container,
-      query: container.query.bind(container),
-      read: (id: string, pk: string) => {
-        reads++;
-        return container.read(id, pk);
-      },
-    }),
+    container: (name: string) => {
+      const container = store.container(name) as MemoryContainer<StoredDocument>;
+      return {
+        ...container,
+        query: container.query.bind(container),
+        read: (id: string, pk: string) => {
+          reads++;
+          return container.read(id, pk);
+        },
+      };
+    },
   } as unknown as MemoryStore;
   const feed = new CosmosDenyListRepository(feedStore);
   const runtime = new AllocationRuntime({
@@ -54,7 +59,7 @@ function instance(store: MemoryStore): Instance {
     loadHubLoad: async () => new Map(),
     events: async () => ({ publish: async () => undefined, close: async () => undefined }),
   });
-  return { runtime, documentsRead: () => reads + container.returned };
+  return { runtime, documentsRead: () => reads + containers.reduce((n, c) => n + c.returned, 0) };
 }
 
 async function status(runtime: AllocationRuntime): Promise<number> {
@@ -99,7 +104,7 @@ test('an entry still on its way to the replica the instance reads is read again 
   const { runtime } = instance(store);
   await runtime.start();
   await writer.hold([entry(DEVICE)], 'inc-new');
-  // The log record is visible, the entry not yet (another partition, a replica behind): the first read misses it.
+  // The log record is visible, the entry not yet (another container, a replica behind): the first read misses it.
   const container = store.container(CONTAINERS.denyList.name);
   const read = container.read.bind(container);
   container.read = async (id, pk) => (id.includes(DEVICE) ? ((container.read = read), undefined) : read(id, pk));
@@ -112,9 +117,7 @@ test('an entry still on its way to the replica the instance reads is read again 
 
 test('writers at the same time take every sequence number once, with no hole a reader would take for an expiry', async () => {
   await Promise.all(Array.from({ length: 8 }, (_, i) => writer.hold([entry(`burst-${i}`)], `inc-${i}`)));
-  const log = await store
-    .container(CONTAINERS.denyList.name)
-    .query('SELECT * FROM c WHERE c.kind = @log', { '@log': '#changes' }, { partitionKey: '#changes' });
+  const log = await store.container(CONTAINERS.denyLog.name).query('SELECT * FROM c', {}, { partitionKey: 'deny' });
   const seqs = log.items.map((r) => r.seq as number).filter((s) => s !== undefined);
   expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
   expect(log.items.find((r) => r.id === 'head')?.head).toBe(seqs.length);
@@ -128,11 +131,11 @@ test('an instance whose position the log no longer reaches loads the whole list 
   await writer.hold([entry('another')], 'inc-new');
   // The first of the two records expires (its ttl) before this instance reads it.
   const records = await store
-    .container(CONTAINERS.denyList.name)
-    .query('SELECT * FROM c WHERE c.seq > @after ORDER BY c.seq', { '@after': 0 }, { partitionKey: '#changes' });
+    .container(CONTAINERS.denyLog.name)
+    .query('SELECT * FROM c WHERE c.seq > @after ORDER BY c.seq', { '@after': 0 }, { partitionKey: 'deny' });
   const firstNew = records.items[records.items.length - 2];
   expect(firstNew.ttl).toBeGreaterThan(0);
-  await store.container(CONTAINERS.denyList.name).delete(firstNew.id, '#changes');
+  await store.container(CONTAINERS.denyLog.name).delete(firstNew.id, 'deny');
   const before = documentsRead();
   await runtime.refreshDenyList();
   expect(documentsRead() - before).toBeGreaterThanOrEqual(LIST_SIZE);

@@ -11,6 +11,12 @@ import { pathToFileURL } from 'node:url';
 import { bundle } from '../../dev/bundle';
 import { registeredFunctions } from '../../functions/index';
 
+// Importing the sources' entry point warms the webhook up when a stack's settings are in process.env (left there by an
+// earlier test file of this worker): its refresh timers must not outlive the file.
+afterAll(async () => {
+  await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();
+});
+
 const describeAll = (list: ReadonlyArray<{ name: string; trigger: string }>) =>
   list.map((r) => `${r.name}:${r.trigger}`).sort();
 

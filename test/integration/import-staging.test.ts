@@ -42,6 +42,8 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  // The imported enrollments point at the webhook: its runtime refreshes on timers until it is stopped.
+  await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();
   await host?.close();
   await stack?.close();
 });

@@ -19,7 +19,7 @@ import type {
   TwinState,
 } from '../../shared/dps-types';
 import { certificateInfo } from './certificates';
-import { storeDevice } from './iothub';
+import { deleteDevice, storeDevice } from './iothub';
 import { deriveDeviceKey, parseSas, verifySas } from './sas';
 import type { HubData, RegistrationRecord, SimState } from './state';
 import { header, HttpError, newEtag, readJson, sendJson } from './wire';
@@ -357,13 +357,19 @@ async function allocate(
         properties: { desired: { ...(base.properties?.desired ?? {}) }, reported: {} },
       });
   }
+  // DPS's published substatus: a device provisioned again to the hub it had is `reprovisionedToInitialAssignment`;
+  // one moved is `deviceDataMigrated` or `deviceDataReset`, and its identity leaves the old hub.
+  if (moved) {
+    const old = ctx.hub(current);
+    if (old) deleteDevice(old, existing?.deviceId ?? deviceId);
+  }
   const substatus = !current
     ? 'initialAssignment'
-    : moved && policy.migrateDeviceData !== false
-      ? 'deviceDataMigrated'
-      : moved
-        ? 'reprovisionedToInitialAssignment'
-        : 'initialAssignment';
+    : !moved
+      ? 'reprovisionedToInitialAssignment'
+      : policy.migrateDeviceData !== false
+        ? 'deviceDataMigrated'
+        : 'deviceDataReset';
   return record({ status: 'assigned', substatus, assignedHub: allocation.hub, deviceId, payload: allocation.payload });
 }
 
@@ -425,6 +431,19 @@ export function operationStatus(
   return { status: 200, body: { operationId, status: op.done.status, registrationState: op.done.registrationState } };
 }
 
+/** `POST /{idScope}/registrations/{registrationId}` (DeviceRegistrationStatusLookup): the device's own registration. */
+export function registrationStatus(
+  ctx: DeviceSideContext,
+  credentials: DeviceCredentials,
+  registrationId: string,
+): DeviceAnswer {
+  attest(ctx, credentials, registrationId);
+  const record = ctx.state.registrations.get(registrationId.toLowerCase());
+  if (!record) throw new HttpError(404, 404201, `No registration for ${registrationId}.`);
+  const { enrollmentGroupId: _g, ...registrationState } = record;
+  return { status: 200, body: registrationState };
+}
+
 export async function handleDeviceSide(
   ctx: DeviceSideContext,
   req: IncomingMessage,
@@ -445,6 +464,10 @@ export async function handleDeviceSide(
   }
   if (req.method === 'GET' && verb === 'operations' && operationId) {
     send(operationStatus(ctx, credentials, registrationId, operationId));
+    return true;
+  }
+  if (req.method === 'POST' && verb === undefined) {
+    send(registrationStatus(ctx, credentials, registrationId));
     return true;
   }
   return false;

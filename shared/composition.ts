@@ -4,6 +4,7 @@
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
 import { withAuditTrail } from './audit-trail';
+import type { BlobAuth } from './azure/blobs';
 import type { IotAuth } from './azure/iot-clients';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
 import { storedConfigDocument } from './config-documents';
@@ -109,24 +110,22 @@ async function queues(env: Env): Promise<QueuePort> {
   );
 }
 
+/** Blob storage by its connection string (Azurite locally) or by the app's identity (Azure). */
+async function blobAuth(env: Env): Promise<BlobAuth> {
+  const connectionString = setting(env, 'storageConnection');
+  return connectionString
+    ? { connectionString }
+    : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) };
+}
+
 async function blobs(env: Env): Promise<BlobsPort> {
   const { StorageBlobs } = await import('./azure/blobs');
-  const connectionString = setting(env, 'storageConnection');
-  return new StorageBlobs(
-    connectionString
-      ? { connectionString }
-      : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) },
-  );
+  return new StorageBlobs(await blobAuth(env));
 }
 
 async function stagedFiles(env: Env): Promise<StagedFilesPort> {
   const { StorageStagedFiles } = await import('./azure/staged-files');
-  const connectionString = setting(env, 'storageConnection');
-  return new StorageStagedFiles(
-    connectionString
-      ? { connectionString }
-      : { serviceUri: requireSetting(env, 'storageBlobServiceUri'), credential: await credential(env) },
-  );
+  return new StorageStagedFiles(await blobAuth(env));
 }
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {

@@ -10,18 +10,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { QUEUES } from '../containers';
 import type { ImportFormat } from '../enrollment/row-sources';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
-import type { DocumentStore, EventsPort, QueuePort, StagedFilesPort } from '../ports';
 import { type JobDocument, jobsContainer, type JobStatus, updateJob, zeroCounts } from './import-jobs';
 import { publishJob } from './import-progress';
-import { failJob, freshCheckpoint } from './import-validation';
+import { failJob, freshCheckpoint, type ValidationDeps } from './import-validation';
 
-export interface StagingDeps {
-  store: () => Promise<DocumentStore>;
-  queues: () => Promise<QueuePort>;
-  events: () => Promise<EventsPort>;
-  stagedFiles: () => Promise<StagedFilesPort>;
-  clock?: () => Date;
-}
+/** The same services as validation: the job, its queue, its events and the staged file. */
+export type StagingDeps = ValidationDeps;
 
 export interface NewImport {
   manufacturerId: string;

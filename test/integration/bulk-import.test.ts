@@ -12,6 +12,7 @@ import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { jobIdFor } from '../../shared/use-cases/import-staging';
 import { EK_CLAIMED_ELSEWHERE } from '../../shared/use-cases/import-worker';
 import { startAppHost } from '../support/app-host';
+import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -313,7 +314,6 @@ test('the command line uploads a file, follows the job to its end and prints the
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { buildProgram } = await import('../../cli/program');
   const file = join(mkdtempSync(join(tmpdir(), 'cli-')), 'lot-77.csv');
   writeFileSync(
     file,
@@ -324,33 +324,14 @@ test('the command line uploads a file, follows the job to its end and prints the
       'acme-cli-3,AAAA,lot-77',
     ].join('\n'),
   );
-  Object.assign(process.env, {
-    DPS_LIFECYCLE_URL: host.baseUrl,
-    DPS_LIFECYCLE_FUNCTION_KEY: 'fk',
-    DPS_LIFECYCLE_TOKEN: ACME.slice('Bearer '.length),
-  });
-  const printed: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
-  try {
-    await buildProgram().parseAsync([
-      'node',
-      'dps-lifecycle',
-      'import',
-      file,
-      '--manufacturer',
-      'acme-tpm',
-      '--follow',
-    ]);
-    const out = printed.join('\n');
-    expect(out).toMatch(/^job acme-tpm-[0-9a-f]{24}$/m);
-    expect(out).toContain('done: 3 rows, 2 valid, 1 invalid, 0 duplicate | 2 enrolled, 0 already, 0 failed');
-    expect(out).toMatch(/line\s+4\s+invalid\s+acme-cli-3\s+trailing bytes: TPM2B_PUBLIC says 0 bytes, 1 given/);
-    printed.length = 0;
-    await buildProgram().parseAsync(['node', 'dps-lifecycle', 'import', file, '--manufacturer', 'acme-tpm']);
-    expect(printed.join('\n')).toMatch(/^already imported as acme-tpm-[0-9a-f]{24}$/m);
-  } finally {
-    log.mockRestore();
-  }
+  const token = ACME.slice('Bearer '.length);
+  const out = await runCli(host.baseUrl, token, ['import', file, '--manufacturer', 'acme-tpm', '--follow']);
+  expect(out).toMatch(/^job acme-tpm-[0-9a-f]{24}$/m);
+  expect(out).toContain('done: 3 rows, 2 valid, 1 invalid, 0 duplicate | 2 enrolled, 0 already, 0 failed');
+  expect(out).toMatch(/line\s+4\s+invalid\s+acme-cli-3\s+trailing bytes: TPM2B_PUBLIC says 0 bytes, 1 given/);
+  expect(await runCli(host.baseUrl, token, ['import', file, '--manufacturer', 'acme-tpm'])).toMatch(
+    /^already imported as acme-tpm-[0-9a-f]{24}$/m,
+  );
   expect((await stack.services.enrollments.getEnrollment('acme-cli-2'))?.initialTwin?.tags).toMatchObject({
     lot: 'lot-77',
     manufacturer: 'acme-tpm',

@@ -20,6 +20,7 @@ import { jobIdFor, stageUpload } from '../../shared/use-cases/import-staging';
 import { validateStaged } from '../../shared/use-cases/import-validation';
 import { enrollChunk } from '../../shared/use-cases/import-worker';
 import { startAppHost } from '../support/app-host';
+import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -450,7 +451,6 @@ test('the command line sends a file through the upload URL and follows the job t
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { buildProgram } = await import('../../cli/program');
   const file = join(mkdtempSync(join(tmpdir(), 'cli-url-')), 'lot-88.csv');
   writeFileSync(
     file,
@@ -458,28 +458,14 @@ test('the command line sends a file through the upload URL and follows the job t
       '\n',
     ),
   );
-  Object.assign(process.env, {
-    DPS_LIFECYCLE_URL: host.baseUrl,
-    DPS_LIFECYCLE_FUNCTION_KEY: 'fk',
-    DPS_LIFECYCLE_TOKEN: ACME.slice('Bearer '.length),
-  });
-  const printed: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
-  try {
-    await buildProgram().parseAsync([
-      'node',
-      'dps-lifecycle',
-      'import',
-      file,
-      '--manufacturer',
-      'acme-tpm',
-      '--via-upload-url',
-      '--follow',
-    ]);
-  } finally {
-    log.mockRestore();
-  }
-  const out = printed.join('\n');
+  const out = await runCli(host.baseUrl, ACME.slice('Bearer '.length), [
+    'import',
+    file,
+    '--manufacturer',
+    'acme-tpm',
+    '--via-upload-url',
+    '--follow',
+  ]);
   expect(out).toContain('uploaded in 1 blocks of 8 MB; starting');
   expect(out).toContain('done: 2 rows, 2 valid, 0 invalid, 0 duplicate | 2 enrolled, 0 already, 0 failed');
 });

@@ -15,6 +15,7 @@ import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
 import { CONTAINERS } from '../../shared/containers';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { startAppHost } from '../support/app-host';
+import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -299,23 +300,8 @@ const alerts = (events: unknown[]) =>
     body: JSON.stringify(events),
   });
 const MAKER = { 'x-functions-key': 'fk', authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' };
-/** Runs the command line in process against the test host; answers what it printed. */
-async function cli(args: string[]): Promise<string> {
-  const { buildProgram } = await import('../../cli/program');
-  Object.assign(process.env, {
-    DPS_LIFECYCLE_URL: host.baseUrl,
-    DPS_LIFECYCLE_FUNCTION_KEY: 'fk',
-    DPS_LIFECYCLE_ADMIN_TOKEN: 'dev-admin-secret-not-a-secret',
-  });
-  const printed: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void printed.push(a.join(' ')));
-  try {
-    await buildProgram().parseAsync(['node', 'dps-lifecycle', ...args]);
-  } finally {
-    log.mockRestore();
-  }
-  return printed.join('\n');
-}
+/** Runs the command line in process against the test host, as an admin; answers what it printed. */
+const cli = (args: string[]) => runCli(host.baseUrl, { adminToken: 'dev-admin-secret-not-a-secret' }, args);
 const denied = (registrationId: string) =>
   stack.services.store.container(CONTAINERS.denyList.name).read(`registrationId:${registrationId}`, 'registrationId');
 

@@ -324,12 +324,12 @@ test('the command line uploads a file, follows the job to its end and prints the
       'acme-cli-3,AAAA,lot-77',
     ].join('\n'),
   );
-  const token = ACME.slice('Bearer '.length);
-  const out = await runCli(host.baseUrl, token, ['import', file, '--manufacturer', 'acme-tpm', '--follow']);
+  const maker = { token: ACME.slice('Bearer '.length) };
+  const out = await runCli(host.baseUrl, maker, ['import', file, '--manufacturer', 'acme-tpm', '--follow']);
   expect(out).toMatch(/^job acme-tpm-[0-9a-f]{24}$/m);
   expect(out).toContain('done: 3 rows, 2 valid, 1 invalid, 0 duplicate | 2 enrolled, 0 already, 0 failed');
   expect(out).toMatch(/line\s+4\s+invalid\s+acme-cli-3\s+trailing bytes: TPM2B_PUBLIC says 0 bytes, 1 given/);
-  expect(await runCli(host.baseUrl, token, ['import', file, '--manufacturer', 'acme-tpm'])).toMatch(
+  expect(await runCli(host.baseUrl, maker, ['import', file, '--manufacturer', 'acme-tpm'])).toMatch(
     /^already imported as acme-tpm-[0-9a-f]{24}$/m,
   );
   expect((await stack.services.enrollments.getEnrollment('acme-cli-2'))?.initialTwin?.tags).toMatchObject({

@@ -458,7 +458,7 @@ test('the command line sends a file through the upload URL and follows the job t
       '\n',
     ),
   );
-  const out = await runCli(host.baseUrl, ACME.slice('Bearer '.length), [
+  const out = await runCli(host.baseUrl, { token: ACME.slice('Bearer '.length) }, [
     'import',
     file,
     '--manufacturer',

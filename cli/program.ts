@@ -6,6 +6,7 @@
  *   dps-lifecycle incident report FILE.json | show ID | approve ID | cancel ID | release ID [--follow]
  *   dps-lifecycle certificates expiring [--within 30d]
  *   dps-lifecycle webhook rotate-key [--webhook-url URL] [--state FILE]
+ *   dps-lifecycle tpm harvest [--tpm HOST:PORT|/dev/tpmrm0] --out FILE [--serial S] [--model M] [--lot L]
  *   dps-lifecycle findings list [--kind audit|expiry] [--suppressed] | suppress KIND ID --reason TEXT
  * Where to and as whom: DPS_LIFECYCLE_URL, DPS_LIFECYCLE_FUNCTION_KEY, DPS_LIFECYCLE_TOKEN (Entra ID access token for
  * the API, or the local manufacturer secret), DPS_LIFECYCLE_ADMIN_TOKEN (an identity with the Admin role); against
@@ -21,6 +22,7 @@ import { formatOf } from '../shared/enrollment/row-sources';
 import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
 import { addIncidentCommands } from './incident-commands';
+import { addTpmCommands } from './tpm-commands';
 import { upload } from './upload';
 import { addWebhookCommands } from './webhook-commands';
 
@@ -212,6 +214,7 @@ export function buildProgram(): Command {
 
   addIncidentCommands(program);
   addWebhookCommands(program);
+  addTpmCommands(program);
 
   program
     .command('certificates')

@@ -105,6 +105,8 @@ export interface DeviceRegistrationState {
   lastUpdatedDateTimeUtc?: string;
   etag?: string;
   payload?: unknown;
+  /** Device API only: a TPM device's IoT Hub key, as an activation blob for its TPM. */
+  tpm?: { authenticationKey: string };
 }
 
 export type BulkEnrollmentMode = 'create' | 'update' | 'updateIfMatchEtag' | 'delete';

@@ -1,27 +1,27 @@
 /**
  * The device side of DPS (api-version 2019-03-31), which `azure-iot-provisioning-device-http` calls:
- * `PUT /{idScope}/registrations/{registrationId}/register` and operation-status polling. Symmetric-key devices
- * authenticate with a SAS, X.509 devices with their TLS client certificate. Allocation follows the enrollment's
+ * `PUT /{idScope}/registrations/{registrationId}/register` and operation-status polling. Who the device is comes from
+ * attestation.ts (SAS, TLS client certificate, TPM challenge). Allocation follows the enrollment's
  * policy; for `custom` the simulator POSTs DPS's AllocationRequest to the enrollment's webhook and treats the answer
  * as DPS does: 200 with a linked hub assigns; any other 4xx below 429 fails the registration (401 → 400209, else
  * 400207); 429 and every 5xx are retried, ten times, 1 s first and 9 s more each time.
  */
-import { createHash, randomUUID, type X509Certificate } from 'node:crypto';
-import { X509Certificate as NodeX509 } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 
-import type {
-  DeviceRegistrationState,
-  EnrollmentGroup,
-  HubDevice,
-  IndividualEnrollment,
-  TwinState,
-} from '../../shared/dps-types';
-import { certificateInfo } from './certificates';
+import type { DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, TwinState } from '../../shared/dps-types';
+import {
+  attest,
+  type AttestationContext,
+  type Attested,
+  type DeviceCredentials,
+  presentedChain,
+  type Source,
+} from './attestation';
 import { deleteDevice, storeDevice } from './iothub';
-import { deriveDeviceKey, parseSas, verifySas } from './sas';
-import type { HubData, RegistrationRecord, SimState } from './state';
+import type { HubData, RegistrationRecord } from './state';
+import { tpmChallenge, tpmHubIdentity } from './tpm-attestation';
 import { header, HttpError, newEtag, readJson, sendJson } from './wire';
 
 export interface WebhookRetry {
@@ -30,26 +30,17 @@ export interface WebhookRetry {
   incrementMs: number;
 }
 
-export interface DeviceSideContext {
-  state: SimState;
-  idScope: string;
+export type { DeviceCredentials } from './attestation';
+export { presentedChain } from './attestation';
+
+export interface DeviceSideContext extends AttestationContext {
   linkedHubs: () => string[];
   hub: (hostName: string) => HubData | undefined;
-  certificates: Map<string, Map<string, X509Certificate>>;
   chargeRegistration: () => void;
   /** Retry-After (seconds) DPS sends while a registration is assigning. */
   pollAfterSeconds: number;
   webhook: { timeoutMs: number; retry: WebhookRetry };
   changed: () => void;
-}
-
-type Source =
-  { individual: IndividualEnrollment; group?: undefined } | { group: EnrollmentGroup; individual?: undefined };
-
-interface Attested {
-  source: Source;
-  auth: HubDevice['authentication'];
-  runtime: Record<string, unknown>;
 }
 
 interface Operation {
@@ -58,117 +49,6 @@ interface Operation {
 }
 
 const operations = new Map<string, Operation>();
-
-/** What a device presents, whatever the transport: a SAS (HTTP Authorization, MQTT password) or its TLS chain. */
-export interface DeviceCredentials {
-  sas?: string;
-  chain: NodeX509[];
-}
-
-function attestSymmetricKey(ctx: DeviceSideContext, sas: string, registrationId: string): Attested {
-  const token = parseSas(sas);
-  const resource = `${ctx.idScope}/registrations/${registrationId}`;
-  const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
-  const tryKeys = (keys: (string | undefined)[]) => {
-    try {
-      verifySas(
-        token,
-        resource,
-        keys.filter((k): k is string => !!k),
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (individual?.attestation.type === 'symmetricKey') {
-    const k = individual.attestation.symmetricKey ?? {};
-    if (tryKeys([k.primaryKey, k.secondaryKey]))
-      return {
-        source: { individual },
-        auth: { type: 'sas', symmetricKey: { primaryKey: k.primaryKey, secondaryKey: k.secondaryKey } },
-        runtime: { symmetricKey: {} },
-      };
-  }
-  for (const group of ctx.state.groups.values()) {
-    if (group.attestation.type !== 'symmetricKey') continue;
-    const k = group.attestation.symmetricKey ?? {};
-    const derived = [k.primaryKey, k.secondaryKey].map((key) => key && deriveDeviceKey(key, registrationId));
-    if (tryKeys(derived))
-      return {
-        source: { group },
-        auth: { type: 'sas', symmetricKey: { primaryKey: derived[0], secondaryKey: derived[1] } },
-        runtime: { symmetricKey: {} },
-      };
-  }
-  verifySas(token, resource, []); // throws the precise 401 (expired, wrong resource, bad signature)
-  throw new HttpError(401, 401002, 'Unauthorized');
-}
-
-/** The certificate chain a TLS client presented (leaf first). */
-export function presentedChain(socket: TLSSocket): NodeX509[] {
-  const chain: NodeX509[] = [];
-  let peer: PeerCertificate | DetailedPeerCertificate | undefined = socket.getPeerCertificate?.(true);
-  const seen = new Set<string>();
-  while (peer && peer.raw && !seen.has(peer.fingerprint256)) {
-    seen.add(peer.fingerprint256);
-    chain.push(new NodeX509(peer.raw));
-    peer = (peer as DetailedPeerCertificate).issuerCertificate;
-  }
-  return chain;
-}
-
-function attestX509(ctx: DeviceSideContext, chain: NodeX509[], registrationId: string): Attested {
-  const leaf = chain[0];
-  if (!leaf) throw new HttpError(401, 401002, 'No client certificate was presented.');
-  const cn = /CN=([^\n,]+)/.exec(leaf.subject)?.[1];
-  if (cn?.toLowerCase() !== registrationId.toLowerCase())
-    throw new HttpError(401, 401002, `The certificate's CN (${cn}) is not the registration ID.`);
-  // The X.509 context in the shape of DPS's own registration state (`X509RegistrationResult`): the likeliest reading
-  // of the "certificate details" Microsoft documents; the webhook reads the other shapes too (x509-context.ts).
-  const runtime = { x509: { certificateInfo: certificateInfo(leaf) } };
-  const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
-  if (individual?.attestation.type === 'x509') {
-    const slots = individual.attestation.x509?.clientCertificates ?? {};
-    const thumbs = [slots.primary?.info?.sha256Thumbprint, slots.secondary?.info?.sha256Thumbprint];
-    const mine = leaf.fingerprint256.replace(/:/g, '');
-    if (thumbs.includes(mine)) {
-      const sha1 = leaf.fingerprint.replace(/:/g, '');
-      return {
-        source: { individual },
-        auth: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: sha1, secondaryThumbprint: null } },
-        runtime,
-      };
-    }
-  }
-  const now = Date.now();
-  for (const group of ctx.state.groups.values()) {
-    if (group.attestation.type !== 'x509') continue;
-    const signers = ctx.certificates.get('g:' + group.enrollmentGroupId.toLowerCase());
-    for (const signer of signers?.values() ?? []) {
-      if (new Date(signer.validTo).getTime() < now) continue;
-      // The signer must have issued some certificate of the presented chain, and every link below it must verify.
-      const at = chain.findIndex((c) => c.checkIssued(signer) && c.verify(signer.publicKey));
-      const linksHold =
-        at >= 0 && chain.slice(0, at).every((c, i) => c.checkIssued(chain[i + 1]) && c.verify(chain[i + 1].publicKey));
-      if (linksHold && chain.slice(0, at + 1).every((c) => new Date(c.validTo).getTime() > now)) {
-        const x509 = {
-          ...runtime.x509,
-          enrollmentGroupId: group.enrollmentGroupId,
-          signingCertificateInfo: certificateInfo(signer),
-        };
-        return { source: { group }, auth: { type: 'certificateAuthority' }, runtime: { x509 } };
-      }
-    }
-  }
-  throw new HttpError(401, 401002, 'The client certificate matches no enrollment.');
-}
-
-function attest(ctx: DeviceSideContext, credentials: DeviceCredentials, registrationId: string): Attested {
-  if (credentials.sas) return attestSymmetricKey(ctx, credentials.sas, registrationId);
-  if (credentials.chain.length) return attestX509(ctx, credentials.chain, registrationId);
-  throw new HttpError(401, 401002, 'No credentials: send a SharedAccessSignature or a client certificate.');
-}
 
 /** Rendezvous hashing, as a stand-in for DPS's "evenly weighted distribution". */
 function hashed(registrationId: string, hubs: string[]): string {
@@ -341,9 +221,10 @@ async function allocate(
   const moved = !!current && current.toLowerCase() !== allocation.hub.toLowerCase();
   const previous = moved ? ctx.hub(current)?.twins.get(deviceId.toLowerCase()) : undefined;
   const reset = !current || (moved && policy.migrateDeviceData === false);
+  const tpmIdentity = attested.tpm && tpmHubIdentity(attested.tpm, `${allocation.hub}/devices/${deviceId}`);
   storeDevice(
     target,
-    { deviceId, authentication: attested.auth, capabilities: enrollment.capabilities },
+    { deviceId, authentication: tpmIdentity?.authentication ?? attested.auth, capabilities: enrollment.capabilities },
     target.devices.get(deviceId.toLowerCase()),
   );
   const twin = target.twins.get(deviceId.toLowerCase());
@@ -370,7 +251,16 @@ async function allocate(
       : policy.migrateDeviceData !== false
         ? 'deviceDataMigrated'
         : 'deviceDataReset';
-  return record({ status: 'assigned', substatus, assignedHub: allocation.hub, deviceId, payload: allocation.payload });
+  const done = record({
+    status: 'assigned',
+    substatus,
+    assignedHub: allocation.hub,
+    deviceId,
+    payload: allocation.payload,
+  });
+  // Only the device sees its hub key, in its own answer: the service API's registration state has no `tpm`.
+  if (done && tpmIdentity) done.registrationState.tpm = { authenticationKey: tpmIdentity.authenticationKey };
+  return done;
 }
 
 /** A device API answer, whatever carries it (HTTP response, MQTT `$dps/registrations/res/{status}` message). */
@@ -380,22 +270,26 @@ export interface DeviceAnswer {
   retryAfterSeconds?: number;
 }
 
+/** The body of a register call (DeviceRegistration in the published device API). */
+export interface RegisterBody {
+  registrationId?: string;
+  payload?: unknown;
+  tpm?: { endorsementKey?: unknown; storageRootKey?: unknown };
+}
+
 /** `PUT …/register` (HTTP) or `$dps/registrations/PUT/iotdps-register` (MQTT): starts the registration. */
 export function startRegistration(
   ctx: DeviceSideContext,
   credentials: DeviceCredentials,
   registrationId: string,
-  body: { registrationId?: string; payload?: unknown; tpm?: unknown } | undefined,
+  body: RegisterBody | undefined,
 ): DeviceAnswer {
   ctx.chargeRegistration();
   if (body?.registrationId?.toLowerCase() !== registrationId.toLowerCase())
     throw new HttpError(400, 400004, 'The body registrationId must match the URL.');
-  if (body.tpm)
-    throw new HttpError(
-      400,
-      400004,
-      'TPM attestation is not simulated locally: it needs a TPM to answer the nonce challenge.',
-    );
+  if (body.tpm !== undefined && (typeof body.tpm !== 'object' || body.tpm === null))
+    throw new HttpError(400, 400004, 'tpm must be an object with endorsementKey and storageRootKey.');
+  if (body.tpm && !credentials.sas) return tpmChallenge(ctx, registrationId, body.tpm);
   const attested = attest(ctx, credentials, registrationId);
   const id = `4.${randomUUID().replace(/-/g, '').slice(0, 16)}.${randomUUID()}`;
   const op: Operation = { registrationId };
@@ -458,7 +352,7 @@ export async function handleDeviceSide(
     sendJson(res, a.status, a.body, a.retryAfterSeconds ? { 'retry-after': String(a.retryAfterSeconds) } : {});
 
   if (req.method === 'PUT' && verb === 'register' && operationId === undefined) {
-    const body = await readJson<{ registrationId?: string; payload?: unknown; tpm?: unknown }>(req);
+    const body = await readJson<RegisterBody>(req);
     send(startRegistration(ctx, credentials, registrationId, body));
     return true;
   }

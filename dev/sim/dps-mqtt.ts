@@ -20,6 +20,7 @@ import {
   type DeviceSideContext,
   operationStatus,
   presentedChain,
+  type RegisterBody,
   startRegistration,
 } from './dps-device';
 import { HttpError } from './wire';
@@ -91,7 +92,7 @@ export async function startDpsMqtt(
     const rid = params.get('$rid') ?? '';
     try {
       if (path === '$dps/registrations/PUT/iotdps-register/') {
-        const body = JSON.parse(payload.toString() || '{}') as { registrationId?: string; tpm?: unknown };
+        const body = JSON.parse(payload.toString() || '{}') as RegisterBody;
         if (body.tpm) throw new HttpError(400, 400004, 'TPM attestation is not supported over MQTT; use HTTPS.');
         return reply(client, rid, startRegistration(ctx, session.credentials, session.registrationId, body));
       }

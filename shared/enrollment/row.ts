@@ -77,8 +77,11 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
   const ek = readEndorsementKey(f.endorsementKey ?? '');
   if (!ek.ok) return invalid(row.line, ek.reason, givenId);
   const hash = endorsementKeyHash(ek.ek.bytes);
+  const derived = registrationIdFromHash(hash);
+  // A given ID that is the EK's own (what a harvest station writes) is bound to the key like a derived one.
+  const ownId = givenId?.toLowerCase() === derived;
   let registrationId = givenId;
-  if (givenId !== undefined) {
+  if (givenId !== undefined && !ownId) {
     const problem = registrationIdProblem(givenId);
     if (problem) return invalid(row.line, problem, givenId);
     if (ns.registrationIdPrefix && !givenId.toLowerCase().startsWith(ns.registrationIdPrefix.toLowerCase())) {
@@ -88,13 +91,13 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
         givenId,
       );
     }
-  } else registrationId = registrationIdFromHash(hash);
+  } else registrationId = derived;
 
   const verdict: ValidRow = {
     status: 'valid',
     line: row.line,
     registrationId: (registrationId as string).toLowerCase(),
-    derivedId: givenId === undefined,
+    derivedId: givenId === undefined || ownId,
     endorsementKey: ek.ek.bytes.toString('base64'),
     ekHash: hash.toString('hex'),
     tags: {},

@@ -130,6 +130,21 @@ describe('a row on its own', () => {
     );
   });
 
+  it("takes a given ID that is the EK's own (a harvest file's) without the namespace, and no other key's", () => {
+    const ek = randomEk().toString('base64');
+    const derived = validateRow({ line: 2, fields: { endorsementKey: ek } }, rules) as ValidRow;
+    const harvested = validateRow(
+      { line: 3, fields: { endorsementKey: ek, registrationId: derived.registrationId.toUpperCase() } },
+      rules,
+    );
+    expect(harvested).toMatchObject({ status: 'valid', registrationId: derived.registrationId, derivedId: true });
+    const otherKey = validateRow(
+      { line: 4, fields: { endorsementKey: randomEk().toString('base64'), registrationId: derived.registrationId } },
+      rules,
+    );
+    expect(otherKey).toMatchObject({ status: 'invalid', reason: expect.stringContaining('must start with acme-') });
+  });
+
   it('keeps extra columns apart from the tags that say who made the device and which import enrolled it', () => {
     const row = validateRow(
       {

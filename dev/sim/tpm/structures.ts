@@ -133,7 +133,11 @@ export function readRsaStorageKey(tpm2bPublic: Buffer, what: string): RsaStorage
   const e = Buffer.alloc(4);
   e.writeUInt32BE(exponent);
   const publicKey = createPublicKey({
-    key: { kty: 'RSA', n: modulus.toString('base64url'), e: e.subarray(e.findIndex((x) => x !== 0)).toString('base64url') },
+    key: {
+      kty: 'RSA',
+      n: modulus.toString('base64url'),
+      e: e.subarray(e.findIndex((x) => x !== 0)).toString('base64url'),
+    },
     format: 'jwk',
   });
   return { publicArea, name: objectName(publicArea), symmetricKeyBits, publicKey };

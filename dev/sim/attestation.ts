@@ -1,0 +1,147 @@
+/**
+ * How the local DPS knows a device, as DPS does: a SAS signed with an individual or group-derived symmetric key, a
+ * TLS client certificate matching an individual enrollment or chaining to a group's signer, or a SAS signed with the
+ * key a TPM challenge handed the device (tpm-attestation.ts).
+ */
+import { type X509Certificate } from 'node:crypto';
+import { X509Certificate as NodeX509 } from 'node:crypto';
+import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
+
+import type { EnrollmentGroup, HubDevice, IndividualEnrollment } from '../../shared/dps-types';
+import { certificateInfo } from './certificates';
+import { deriveDeviceKey, parseSas, verifySas } from './sas';
+import type { SimState } from './state';
+import { attestTpm, type DeviceTpmKeys, isTpmEnrollment } from './tpm-attestation';
+import { HttpError } from './wire';
+
+/** What attestation reads of the simulator. */
+export interface AttestationContext {
+  state: SimState;
+  idScope: string;
+  /** Verified signer certificates of each X.509 group, under `g:{groupId}`. */
+  certificates: Map<string, Map<string, X509Certificate>>;
+}
+
+export type Source =
+  { individual: IndividualEnrollment; group?: undefined } | { group: EnrollmentGroup; individual?: undefined };
+
+export interface Attested {
+  source: Source;
+  auth: HubDevice['authentication'];
+  runtime: Record<string, unknown>;
+  /** A TPM device's public keys: the hub key DPS makes for it goes back wrapped to them. */
+  tpm?: DeviceTpmKeys;
+}
+
+/** What a device presents, whatever the transport: a SAS (HTTP Authorization, MQTT password) or its TLS chain. */
+export interface DeviceCredentials {
+  sas?: string;
+  chain: NodeX509[];
+}
+
+function attestSymmetricKey(ctx: AttestationContext, sas: string, registrationId: string): Attested {
+  const token = parseSas(sas);
+  const resource = `${ctx.idScope}/registrations/${registrationId}`;
+  const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
+  const tryKeys = (keys: (string | undefined)[]) => {
+    try {
+      verifySas(
+        token,
+        resource,
+        keys.filter((k): k is string => !!k),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (individual?.attestation.type === 'symmetricKey') {
+    const k = individual.attestation.symmetricKey ?? {};
+    if (tryKeys([k.primaryKey, k.secondaryKey]))
+      return {
+        source: { individual },
+        auth: { type: 'sas', symmetricKey: { primaryKey: k.primaryKey, secondaryKey: k.secondaryKey } },
+        runtime: { symmetricKey: {} },
+      };
+  }
+  for (const group of ctx.state.groups.values()) {
+    if (group.attestation.type !== 'symmetricKey') continue;
+    const k = group.attestation.symmetricKey ?? {};
+    const derived = [k.primaryKey, k.secondaryKey].map((key) => key && deriveDeviceKey(key, registrationId));
+    if (tryKeys(derived))
+      return {
+        source: { group },
+        auth: { type: 'sas', symmetricKey: { primaryKey: derived[0], secondaryKey: derived[1] } },
+        runtime: { symmetricKey: {} },
+      };
+  }
+  verifySas(token, resource, []); // throws the precise 401 (expired, wrong resource, bad signature)
+  throw new HttpError(401, 401002, 'Unauthorized');
+}
+
+/** The certificate chain a TLS client presented (leaf first). */
+export function presentedChain(socket: TLSSocket): NodeX509[] {
+  const chain: NodeX509[] = [];
+  let peer: PeerCertificate | DetailedPeerCertificate | undefined = socket.getPeerCertificate?.(true);
+  const seen = new Set<string>();
+  while (peer && peer.raw && !seen.has(peer.fingerprint256)) {
+    seen.add(peer.fingerprint256);
+    chain.push(new NodeX509(peer.raw));
+    peer = (peer as DetailedPeerCertificate).issuerCertificate;
+  }
+  return chain;
+}
+
+function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: string): Attested {
+  const leaf = chain[0];
+  if (!leaf) throw new HttpError(401, 401002, 'No client certificate was presented.');
+  const cn = /CN=([^\n,]+)/.exec(leaf.subject)?.[1];
+  if (cn?.toLowerCase() !== registrationId.toLowerCase())
+    throw new HttpError(401, 401002, `The certificate's CN (${cn}) is not the registration ID.`);
+  // The X.509 context in the shape of DPS's own registration state (`X509RegistrationResult`): the likeliest reading
+  // of the "certificate details" Microsoft documents; the webhook reads the other shapes too (x509-context.ts).
+  const runtime = { x509: { certificateInfo: certificateInfo(leaf) } };
+  const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
+  if (individual?.attestation.type === 'x509') {
+    const slots = individual.attestation.x509?.clientCertificates ?? {};
+    const thumbs = [slots.primary?.info?.sha256Thumbprint, slots.secondary?.info?.sha256Thumbprint];
+    const mine = leaf.fingerprint256.replace(/:/g, '');
+    if (thumbs.includes(mine)) {
+      const sha1 = leaf.fingerprint.replace(/:/g, '');
+      return {
+        source: { individual },
+        auth: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: sha1, secondaryThumbprint: null } },
+        runtime,
+      };
+    }
+  }
+  const now = Date.now();
+  for (const group of ctx.state.groups.values()) {
+    if (group.attestation.type !== 'x509') continue;
+    const signers = ctx.certificates.get('g:' + group.enrollmentGroupId.toLowerCase());
+    for (const signer of signers?.values() ?? []) {
+      if (new Date(signer.validTo).getTime() < now) continue;
+      // The signer must have issued some certificate of the presented chain, and every link below it must verify.
+      const at = chain.findIndex((c) => c.checkIssued(signer) && c.verify(signer.publicKey));
+      const linksHold =
+        at >= 0 && chain.slice(0, at).every((c, i) => c.checkIssued(chain[i + 1]) && c.verify(chain[i + 1].publicKey));
+      if (linksHold && chain.slice(0, at + 1).every((c) => new Date(c.validTo).getTime() > now)) {
+        const x509 = {
+          ...runtime.x509,
+          enrollmentGroupId: group.enrollmentGroupId,
+          signingCertificateInfo: certificateInfo(signer),
+        };
+        return { source: { group }, auth: { type: 'certificateAuthority' }, runtime: { x509 } };
+      }
+    }
+  }
+  throw new HttpError(401, 401002, 'The client certificate matches no enrollment.');
+}
+
+/** Who the device is, by what it presents; throws the 401 DPS answers when that proves nothing. */
+export function attest(ctx: AttestationContext, credentials: DeviceCredentials, registrationId: string): Attested {
+  if (credentials.sas && isTpmEnrollment(ctx, registrationId)) return attestTpm(ctx, credentials.sas, registrationId);
+  if (credentials.sas) return attestSymmetricKey(ctx, credentials.sas, registrationId);
+  if (credentials.chain.length) return attestX509(ctx, credentials.chain, registrationId);
+  throw new HttpError(401, 401002, 'No credentials: send a SharedAccessSignature or a client certificate.');
+}

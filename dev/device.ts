@@ -1,6 +1,6 @@
 /**
  * A simulated device that registers through the official device SDK (`azure-iot-provisioning-device` over
- * `azure-iot-provisioning-device-http` or `-mqtt`, with `azure-iot-security-symmetric-key` or `-x509`), pointed at
+ * `azure-iot-provisioning-device-http` or `-mqtt`, with `azure-iot-security-symmetric-key`, `-x509` or `-tpm`), pointed at
  * the local simulator by the transport's agent or host and the local CA. The same code registers against real DPS when given no local transport.
  */
 import { createHmac } from 'node:crypto';
@@ -11,8 +11,10 @@ import { ProvisioningDeviceClient, type RegistrationResult } from 'azure-iot-pro
 import { Http as ProvisioningHttp } from 'azure-iot-provisioning-device-http';
 import { Mqtt as ProvisioningMqtt } from 'azure-iot-provisioning-device-mqtt';
 import { SymmetricKeySecurityClient } from 'azure-iot-security-symmetric-key';
+import { TpmSecurityClient } from 'azure-iot-security-tpm';
 import { X509Security } from 'azure-iot-security-x509';
 
+import { openTpm } from '../cli/tpm/connection';
 import { iotTransport } from '../shared/azure/transport';
 
 export const GLOBAL_DEVICE_ENDPOINT = 'global.azure-devices-provisioning.net';
@@ -72,4 +74,42 @@ export function registerX509Device(
   transport?: DeviceTransport,
 ): Promise<RegistrationResult> {
   return register(env, new X509Security(registrationId, { cert: certChainPem, key: keyPem }), payload, transport);
+}
+
+/** A TPM device after registering: what DPS answered, and its TPM, which now holds the device's hub key. */
+export interface RegisteredTpmDevice {
+  /** What the assigned registration says (the TPM flow answers with the whole operation, not the flat result). */
+  registration: { registrationId: string; assignedHub: string; deviceId: string; payload?: unknown };
+  /** HMAC-SHA256 with the hub key, inside the TPM: how the device signs its IoT Hub SAS tokens. */
+  sign(data: Buffer): Promise<Buffer>;
+  close(): void;
+}
+
+/**
+ * A TPM device at `tpmAddress` (HOST:PORT or a device path): the official TPM client reads its EK and SRK, answers
+ * DPS's challenge inside the TPM and keeps the hub key there. DPS takes TPM attestation over HTTPS only.
+ */
+export async function registerTpmDevice(
+  env: Record<string, string | undefined>,
+  tpmAddress: string,
+  payload?: unknown,
+): Promise<RegisteredTpmDevice> {
+  const connection = await openTpm(tpmAddress);
+  const security = new TpmSecurityClient(undefined, connection.tpm);
+  try {
+    const result = (await register(env, security, payload, 'http')) as RegistrationResult & {
+      registrationState?: RegisteredTpmDevice['registration'];
+    };
+    return {
+      registration: result.registrationState ?? (result as unknown as RegisteredTpmDevice['registration']),
+      sign: (data) =>
+        new Promise((resolve, reject) =>
+          security.signWithIdentity(data, (err, signed) => (err ? reject(err) : resolve(signed as Buffer))),
+        ),
+      close: () => connection.close(),
+    };
+  } catch (err) {
+    connection.close();
+    throw err;
+  }
 }

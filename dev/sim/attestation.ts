@@ -101,19 +101,19 @@ function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: 
   // The X.509 context in the shape of DPS's own registration state (`X509RegistrationResult`): the likeliest reading
   // of the "certificate details" Microsoft documents; the webhook reads the other shapes too (x509-context.ts).
   const runtime = { x509: { certificateInfo: certificateInfo(leaf) } };
+  // DPS creates every X.509 device on the hub as `selfSigned` with the presented certificate's SHA-256 thumbprint in
+  // both slots, whether it came through an individual enrollment or a CA group (what users of real DPS report:
+  // azure-docs #70976 and #108289, azure-iot-sdk-csharp #3360, iotedge #2951).
+  const thumbprint = leaf.fingerprint256.replace(/:/g, '');
+  const auth = {
+    type: 'selfSigned' as const,
+    x509Thumbprint: { primaryThumbprint: thumbprint, secondaryThumbprint: thumbprint },
+  };
   const individual = ctx.state.enrollments.get(registrationId.toLowerCase());
   if (individual?.attestation.type === 'x509') {
     const slots = individual.attestation.x509?.clientCertificates ?? {};
     const thumbs = [slots.primary?.info?.sha256Thumbprint, slots.secondary?.info?.sha256Thumbprint];
-    const mine = leaf.fingerprint256.replace(/:/g, '');
-    if (thumbs.includes(mine)) {
-      const sha1 = leaf.fingerprint.replace(/:/g, '');
-      return {
-        source: { individual },
-        auth: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: sha1, secondaryThumbprint: null } },
-        runtime,
-      };
-    }
+    if (thumbs.includes(thumbprint)) return { source: { individual }, auth, runtime };
   }
   const now = Date.now();
   for (const group of ctx.state.groups.values()) {
@@ -131,7 +131,7 @@ function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: 
           enrollmentGroupId: group.enrollmentGroupId,
           signingCertificateInfo: certificateInfo(signer),
         };
-        return { source: { group }, auth: { type: 'certificateAuthority' }, runtime: { x509 } };
+        return { source: { group }, auth, runtime: { x509 } };
       }
     }
   }

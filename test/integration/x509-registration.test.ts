@@ -3,6 +3,8 @@
  * certificate, a group by its root CA with the device presenting its intermediate, and the documented way to shut
  * one device of a group out (a disabled individual enrollment under its registration ID).
  */
+import { X509Certificate } from 'node:crypto';
+
 import { registerX509Device } from '../../dev/device';
 import { issue, type Issued } from '../../dev/pki';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -52,9 +54,12 @@ test('a group by root CA admits a device presenting its intermediate; a disabled
   const chain = (c: Issued) => `${c.certPem.trim()}\n${intermediate.certPem.trim()}\n`;
 
   const ra = await registerX509Device(stack.env, 'line7-a', chain(a), a.keyPem);
-  expect((await stack.services.hubs.hub(ra.assignedHub).getDevice('line7-a'))?.authentication?.type).toBe(
-    'certificateAuthority',
-  );
+  // As users of real DPS see it: a group's device is created selfSigned with its certificate's SHA-256 thumbprint.
+  const thumbprint = new X509Certificate(a.certPem).fingerprint256.replace(/:/g, '');
+  expect((await stack.services.hubs.hub(ra.assignedHub).getDevice('line7-a'))?.authentication).toMatchObject({
+    type: 'selfSigned',
+    x509Thumbprint: { primaryThumbprint: thumbprint, secondaryThumbprint: thumbprint },
+  });
   await expect(registerX509Device(stack.env, 'line7-a', a.certPem, a.keyPem)).rejects.toThrow(); // without the intermediate the chain is broken
 
   await stack.services.enrollments.putEnrollment({

@@ -29,6 +29,7 @@ export interface StackOptions {
   /** Skip Azurite when a test does not need queues (it is the slowest part to start). */
   withStorage?: boolean;
   log?: (line: string) => void;
+  onExchange?: SimulatorOptions['onExchange'];
 }
 
 export interface LocalStack {
@@ -70,6 +71,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     pollAfterSeconds: options.pollAfterSeconds,
     snapshotFile: options.persistent ? join(options.dataDir, 'iot-sim.json') : undefined,
     log: options.log,
+    onExchange: options.onExchange,
   });
 
   const started: Array<{ close(): Promise<void> }> = [simulator];

@@ -122,7 +122,7 @@ export interface HubDevice {
   generationId?: string;
   etag?: string;
   status?: 'enabled' | 'disabled';
-  statusReason?: string;
+  statusReason?: string | null;
   authentication?: {
     type: 'sas' | 'selfSigned' | 'certificateAuthority' | 'none';
     symmetricKey?: { primaryKey?: string | null; secondaryKey?: string | null };
@@ -130,7 +130,10 @@ export interface HubDevice {
   };
   capabilities?: { iotEdge: boolean };
   connectionState?: string;
+  connectionStateUpdatedTime?: string;
+  statusUpdatedTime?: string;
   lastActivityTime?: string;
+  cloudToDeviceMessageCount?: number;
 }
 
 export interface HubTwin {

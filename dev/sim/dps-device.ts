@@ -37,6 +37,8 @@ export interface DeviceSideContext extends AttestationContext {
   linkedHubs: () => string[];
   hub: (hostName: string) => HubData | undefined;
   chargeRegistration: () => void;
+  /** DPS's per-device polling limit; throws 429 with Retry-After when spent. Polls are not billed operations. */
+  chargePoll: (registrationId: string) => void;
   /** Retry-After (seconds) DPS sends while a registration is assigning. */
   pollAfterSeconds: number;
   webhook: { timeoutMs: number; retry: WebhookRetry };
@@ -316,6 +318,7 @@ export function operationStatus(
   operationId: string,
 ): DeviceAnswer {
   attest(ctx, credentials, registrationId);
+  ctx.chargePoll(registrationId);
   const op = operations.get(operationId);
   if (!op || op.registrationId.toLowerCase() !== registrationId.toLowerCase())
     throw new HttpError(404, 404203, `Operation ${operationId} not found.`);

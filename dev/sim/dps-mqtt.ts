@@ -23,7 +23,7 @@ import {
   type RegisterBody,
   startRegistration,
 } from './dps-device';
-import { HttpError } from './wire';
+import { apiVersionProblem, HttpError } from './wire';
 
 export interface RunningMqtt {
   port: number;
@@ -52,6 +52,8 @@ export async function startDpsMqtt(
       const m = USERNAME.exec(username ?? '');
       if (!m) return done(refused('username must be {idScope}/registrations/{registrationId}/api-version=…', 4), false);
       if (m[1] !== ctx.idScope) return done(refused(`unknown ID scope ${m[1]}`, 5), false);
+      const versionProblem = apiVersionProblem(decodeURIComponent(m[3]));
+      if (versionProblem) return done(refused(versionProblem, 4), false);
       const chain = presentedChain(client.conn as TLSSocket);
       const sas = password?.toString('utf8');
       if (!sas && chain.length === 0) return done(refused('no SAS password and no client certificate', 5), false);
@@ -114,7 +116,7 @@ export async function startDpsMqtt(
           message: e.message,
           timestampUtc: new Date().toISOString(),
         },
-        ...(e.status === 429 ? { retryAfterSeconds: 1 } : {}),
+        ...(e.status === 429 ? { retryAfterSeconds: Number(e.headers['retry-after'] ?? 1) } : {}),
       });
     }
   }

@@ -21,15 +21,27 @@ export interface HubContext {
 
 const newKey = () => randomBytes(32).toString('base64');
 
-/** Stores a device as the hub would: server-side fields filled, a twin made on creation. */
+/** What IoT Hub answers for a time that never happened (a device never connected, a status never changed). */
+const NEVER = '0001-01-01T00:00:00Z';
+
+/**
+ * Stores a device as the hub would: only the fields a caller may set are taken (anything else a client sends, such
+ * as the read-only times, is the hub's to fill), server-side fields filled, a twin made on creation.
+ */
 export function storeDevice(hub: HubData, input: HubDevice, existing: HubDevice | undefined): HubDevice {
   const auth = input.authentication ?? { type: 'sas' as const };
+  const statusChanged = existing && (input.status ?? 'enabled') !== existing.status;
   const device: HubDevice = {
-    ...input,
+    deviceId: input.deviceId,
     generationId: existing?.generationId ?? String(Date.now()) + Math.floor(Math.random() * 1000),
     etag: newEtag(),
     status: input.status ?? 'enabled',
+    statusReason: input.statusReason ?? null,
     connectionState: existing?.connectionState ?? 'Disconnected',
+    connectionStateUpdatedTime: existing?.connectionStateUpdatedTime ?? NEVER,
+    statusUpdatedTime: statusChanged ? new Date().toISOString() : (existing?.statusUpdatedTime ?? NEVER),
+    lastActivityTime: existing?.lastActivityTime ?? NEVER,
+    cloudToDeviceMessageCount: existing?.cloudToDeviceMessageCount ?? 0,
     capabilities: input.capabilities ?? { iotEdge: false },
     authentication:
       auth.type === 'sas'
@@ -100,27 +112,35 @@ function bulk(ctx: HubContext, body: unknown): HubBulkResult {
     throw new HttpError(400, 'TooManyDevices', `A bulk operation takes at most ${HUB_BULK_MAX} devices.`);
   ctx.charge(body.length);
   const errors: HubBulkResult['errors'] = [];
-  for (const item of body as Array<HubDevice & { id?: string; importMode?: string; eTag?: string }>) {
-    const id = item.id ?? item.deviceId;
+  // ExportImportDevice (the swagger's): `id`, `eTag`, `importMode`, and the settable fields of a device.
+  for (const item of body as Array<Omit<HubDevice, 'deviceId'> & { id?: string; importMode?: string; eTag?: string }>) {
+    const id = item.id;
     const mode = (item.importMode ?? 'create').toLowerCase();
     const existing = id ? ctx.data.devices.get(id.toLowerCase()) : undefined;
-    const fail = (errorCode: string, errorStatus: string) => errors.push({ deviceId: id, errorCode, errorStatus });
+    const fail = (errorCode: string, errorStatus: string) =>
+      errors.push({ deviceId: id ?? '', errorCode, errorStatus });
     if (!id) {
       fail('ArgumentInvalid', 'Device id is missing.');
       continue;
     }
-    const etag = item.eTag ?? item.etag;
+    const etag = item.eTag;
+    const settable = {
+      deviceId: id,
+      status: item.status,
+      authentication: item.authentication,
+      capabilities: item.capabilities,
+    };
     switch (mode) {
       case 'create':
         if (existing) fail('DeviceAlreadyExists', `Device ${id} already exists.`);
-        else storeDevice(ctx.data, { ...item, deviceId: id }, undefined);
+        else storeDevice(ctx.data, settable, undefined);
         break;
       case 'update':
       case 'updateifmatchetag':
         if (!existing) fail('DeviceNotFound', `Device ${id} not found.`);
         else if (mode === 'updateifmatchetag' && !ifMatchAllows(etag ?? '"none"', existing.etag))
           fail('PreconditionFailed', 'Etag mismatch.');
-        else storeDevice(ctx.data, { ...item, deviceId: id }, existing);
+        else storeDevice(ctx.data, settable, existing);
         break;
       case 'delete':
       case 'deleteifmatchetag':

@@ -16,8 +16,8 @@ import { handleHubJobs, type HubJob } from './hub-jobs';
 import { handleHub } from './iothub';
 import { parseSas, verifySas } from './sas';
 import { emptyState, type HubData, loadState, saveState, type SimState } from './state';
-import { TokenBucket } from './throttle';
-import { HttpError, sendDpsError, sendHubError } from './wire';
+import { SlidingWindowLimit, TokenBucket } from './throttle';
+import { apiVersionProblem, HttpError, recordExchange, sendDpsError, sendHubError, type WireExchange } from './wire';
 
 export interface SimulatedHub {
   hostName: string;
@@ -41,6 +41,8 @@ export interface SimulatorOptions {
     registryOpsPerMinutePerUnit?: number;
     /** How many seconds of quota may be spent in one burst. */
     burstSeconds?: number;
+    /** Operation-status polls a device may make in any 10 s (DPS: 5, not adjustable). */
+    devicePollsPer10Seconds?: number;
   };
   dpsBulkLimit?: number;
   pollAfterSeconds?: number;
@@ -53,6 +55,8 @@ export interface SimulatorOptions {
    */
   clock?: () => number;
   log?: (line: string) => void;
+  /** Every HTTP request and its answer, for the contract tests. */
+  onExchange?: (exchange: WireExchange) => void;
 }
 
 export interface RunningSimulator {
@@ -70,6 +74,7 @@ export const DEFAULT_QUOTAS = {
   dpsRegistrationsPerMinute: 1000,
   registryOpsPerMinutePerUnit: 100,
   burstSeconds: 10,
+  devicePollsPer10Seconds: 5,
 };
 
 function charger(bucket: TokenBucket, throttled: (retryAfter: number) => HttpError): (n?: number) => void {
@@ -136,7 +141,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     charge: chargeDps,
     changed,
   };
+  const polls = new SlidingWindowLimit(quotas.devicePollsPer10Seconds, 10_000, options.clock);
   const deviceCtx = {
+    chargePoll: (registrationId: string) => {
+      const taken = polls.take(registrationId.toLowerCase());
+      if (!taken.ok)
+        throw new HttpError(429, 429001, 'A device may poll its operation status 5 times in 10 seconds.', {
+          'retry-after': String(taken.retryAfterSeconds),
+        });
+    },
     state,
     idScope: options.dps.idScope,
     linkedHubs: () => hubNames,
@@ -154,6 +167,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   async function route(req: IncomingMessage, res: ServerResponse, host: string): Promise<boolean> {
     const url = new URL(req.url ?? '/', `https://${host}`);
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const versionProblem = apiVersionProblem(url.searchParams.get('api-version'));
+    if (versionProblem)
+      throw new HttpError(
+        400,
+        host.endsWith('.azure-devices-provisioning.net') ? 400001 : 'InvalidProtocolVersion',
+        versionProblem,
+      );
     if (host === options.dps.hostName.toLowerCase()) {
       const token = parseSas(req.headers.authorization);
       if (token.skn !== options.dps.policyName)
@@ -164,10 +184,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     if (host.endsWith('.azure-devices-provisioning.net')) return handleDeviceSide(deviceCtx, req, res, segments);
     const hub = hubs.get(host);
     if (!hub) throw new HttpError(404, 'IotHubNotFound', `No IoT hub ${host}.`);
-    const token = parseSas(req.headers.authorization);
-    if (token.skn !== hub.config.policyName)
-      throw new HttpError(401, 'IotHubUnauthorizedAccess', `Unknown shared access policy ${token.skn}.`);
-    verifySas(token, hub.config.hostName, [hub.config.key]);
+    try {
+      const token = parseSas(req.headers.authorization);
+      if (token.skn !== hub.config.policyName)
+        throw new HttpError(401, 0, `Unknown shared access policy ${token.skn}.`);
+      verifySas(token, hub.config.hostName, [hub.config.key]);
+    } catch (err) {
+      // IoT Hub names every refused credential IotHubUnauthorizedAccess (DPS's numeric codes are DPS's).
+      if (err instanceof HttpError) throw new HttpError(401, 'IotHubUnauthorizedAccess', err.message);
+      throw err;
+    }
     const data = state.hubs.get(host) as HubData;
     if (await handleHubJobs({ data, jobs: jobsOf(host), changed }, req, res, segments)) return true;
     return handleHub({ hostName: hub.config.hostName, data, charge: hub.charge, changed }, req, res, segments);
@@ -178,6 +204,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     (req, res) => {
       const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
       const isDps = host.endsWith('.azure-devices-provisioning.net');
+      if (options.onExchange) recordExchange(req, res, host, options.onExchange);
       const fail = (err: HttpError) => (isDps ? sendDpsError(res, err) : sendHubError(res, err));
       route(req, res, host).then(
         (handled) => {

@@ -38,3 +38,34 @@ export class TokenBucket {
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 }
+
+/**
+ * At most `limit` calls per key in any `windowMs` (a sliding window): DPS's "device polling operation, 5 per 10 s per
+ * device". Keys whose calls have all left the window are forgotten, so memory follows the devices polling now.
+ */
+export class SlidingWindowLimit {
+  private readonly calls = new Map<string, number[]>();
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  take(key: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const t = this.now();
+    const recent = (this.calls.get(key) ?? []).filter((at) => at > t - this.windowMs);
+    if (recent.length >= this.limit) {
+      this.calls.set(key, recent);
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((recent[0] + this.windowMs - t) / 1000)) };
+    }
+    recent.push(t);
+    this.calls.set(key, recent);
+    if (this.calls.size > 10_000) this.forgetIdle(t);
+    return { ok: true };
+  }
+
+  private forgetIdle(t: number): void {
+    for (const [key, at] of this.calls) if (at[at.length - 1] <= t - this.windowMs) this.calls.delete(key);
+  }
+}

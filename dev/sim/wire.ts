@@ -13,10 +13,53 @@ export class HttpError extends Error {
   }
 }
 
+/** Request bodies as read, for the exchange recorder (`SimulatorOptions.onExchange`). */
+const bodies = new WeakMap<IncomingMessage, string>();
+
 export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  const text = Buffer.concat(chunks).toString('utf8');
+  bodies.set(req, text);
+  return text;
+}
+
+/** The body a handler read from `req` ('' when none did). */
+export function bodyRead(req: IncomingMessage): string {
+  return bodies.get(req) ?? '';
+}
+
+/** One request and its answer, as they crossed the wire. */
+export interface WireExchange {
+  host: string;
+  method: string;
+  url: string;
+  requestBody: string;
+  status: number;
+  responseBody: string;
+}
+
+/** Calls `record` with the exchange once `res` is answered (bodies go out whole, through `res.end`). */
+export function recordExchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  host: string,
+  record: (e: WireExchange) => void,
+): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    const [chunk] = args;
+    const responseBody = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
+    record({
+      host,
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      requestBody: bodyRead(req),
+      status: res.statusCode,
+      responseBody,
+    });
+    return end(...args);
+  }) as ServerResponse['end'];
 }
 
 export async function readJson<T>(req: IncomingMessage): Promise<T | undefined> {
@@ -83,4 +126,15 @@ export function ifMatchAllows(ifMatch: string | undefined, current: string | und
   if (!ifMatch || ifMatch === '*' || ifMatch === '"*"') return true;
   const strip = (s: string) => s.replace(/^W\//, '').replace(/^"|"$/g, '');
   return current !== undefined && strip(ifMatch) === strip(current);
+}
+
+/** The form of every published api-version of DPS and IoT Hub (`2021-10-01`, `2025-07-01-preview`). */
+const API_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
+
+/** Why `value` is not an api-version the services take, or undefined when it is. Every operation requires one. */
+export function apiVersionProblem(value: string | null | undefined): string | undefined {
+  if (!value) return 'The api-version query parameter is required.';
+  if (!API_VERSION.test(value))
+    return `The api-version '${value}' is not a published API version (YYYY-MM-DD[-preview]).`;
+  return undefined;
 }

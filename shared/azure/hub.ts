@@ -34,6 +34,23 @@ function plainTwin(twin: Record<string, unknown>): HubTwin {
   };
 }
 
+/**
+ * A device as a bulk registry operation takes it (the swagger's ExportImportDevice; the SDK renames `deviceId` to
+ * `id` and adds `importMode`): the settable fields, and the etag as `eTag`, the name the *IfMatchETag modes read.
+ * Read-only fields of a device read back (times, connection state, counts) are left out.
+ */
+function importDevice(d: HubDevice): Record<string, unknown> {
+  const fields = {
+    deviceId: d.deviceId,
+    eTag: d.etag,
+    status: d.status,
+    statusReason: d.statusReason ?? undefined,
+    authentication: d.authentication,
+    capabilities: d.capabilities,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
 export class IotHubRegistry implements HubRegistryPort {
   private readonly sdk: Sdk;
 
@@ -63,9 +80,10 @@ export class IotHubRegistry implements HubRegistryPort {
       );
   }
 
-  async bulkDevices(mode: HubBulkMode, devices: HubDevice[]): Promise<HubBulkResult> {
-    if (devices.length > HUB_BULK_LIMIT)
-      throw new RangeError(`a bulk registry operation takes at most ${HUB_BULK_LIMIT} devices, got ${devices.length}`);
+  async bulkDevices(mode: HubBulkMode, all: HubDevice[]): Promise<HubBulkResult> {
+    if (all.length > HUB_BULK_LIMIT)
+      throw new RangeError(`a bulk registry operation takes at most ${HUB_BULK_LIMIT} devices, got ${all.length}`);
+    const devices = all.map(importDevice);
     switch (mode) {
       case 'create':
         return sdkCall(() => this.sdk.addDevices(devices));

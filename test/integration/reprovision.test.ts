@@ -4,12 +4,9 @@
  * identity leaves the hub it left. A device reads its own registration back with the status lookup
  * (`POST /{idScope}/registrations/{registrationId}`).
  */
-import { request } from 'node:https';
-
-import { deriveDeviceKey, GLOBAL_DEVICE_ENDPOINT, registerSymmetricKeyDevice } from '../../dev/device';
-import { sign } from '../../dev/sim/sas';
-import { iotTransport } from '../../shared/azure/transport';
+import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
 import type { EnrollmentGroup } from '../../shared/dps-types';
+import { statusLookup } from '../support/device-api';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -30,32 +27,7 @@ afterAll(async () => {
   await stack.close();
 });
 
-/** The status lookup of the device API, signed with the device's key as the SDKs sign it. */
-function lookup(registrationId: string, deviceKey: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const scope = stack.env.DPS_ID_SCOPE as string;
-  const resource = `${scope}/registrations/${registrationId}`;
-  const expiry = Math.floor(Date.now() / 1000) + 3600;
-  const sas = `SharedAccessSignature sr=${encodeURIComponent(resource)}&sig=${encodeURIComponent(sign(encodeURIComponent(resource), deviceKey, expiry))}&se=${expiry}&skn=registration`;
-  const transport = iotTransport(stack.env);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: GLOBAL_DEVICE_ENDPOINT,
-        path: `/${scope}/registrations/${registrationId}?api-version=2021-06-01`,
-        method: 'POST',
-        agent: transport?.agent,
-        headers: { authorization: sas, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ registrationId }));
-  });
-}
+const lookup = (registrationId: string, deviceKey: string) => statusLookup(stack.env, registrationId, deviceKey);
 
 test('again to the same hub, then moved with and without its data: the published substatus, and the old hub emptied', async () => {
   const dps = stack.services.enrollments;

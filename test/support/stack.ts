@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { LocalSettings } from '../../dev/local-settings';
 import { type LocalStack, type StackOptions, startLocalStack } from '../../dev/stack';
 import { buildServices, type Services } from '../../shared/composition';
+import { checkExchange } from '../contract/exchanges';
 
 const ROOT = join(__dirname, '..', '..');
 export const EXAMPLE_SETTINGS = JSON.parse(
@@ -22,8 +23,13 @@ export interface TestStack extends LocalStack {
 /** Quotas high enough that functional tests never meet them; throttling tests set their own. */
 const UNTHROTTLED = { dpsOperationsPerMinute: 1e7, dpsRegistrationsPerMinute: 1e7, registryOpsPerMinutePerUnit: 1e7 };
 
+/**
+ * Every test stack checks every exchange with the simulator against the published contract (test/contract/), and
+ * its test file fails at close, naming each call that broke it: no test passes on a shape Azure would not send.
+ */
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-'));
+  const broken: string[] = [];
   const stack = await startLocalStack(EXAMPLE_SETTINGS, {
     dataDir,
     persistent: false,
@@ -31,6 +37,10 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     pollAfterSeconds: 0,
     ...options,
     quotas: { ...UNTHROTTLED, ...options.quotas },
+    onExchange: (exchange) => {
+      if (broken.length < 20) broken.push(...checkExchange(exchange));
+      options.onExchange?.(exchange);
+    },
   });
   const services = await buildServices(stack.env);
   return {
@@ -41,6 +51,7 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
       await services.events.close();
       await stack.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (broken.length) throw new Error(`the published contract was broken:\n${broken.join('\n')}`);
     },
   };
 }

@@ -1,0 +1,66 @@
+/** Calls of DPS's device API the device SDK does not make (or not this way), signed as the SDKs sign them. */
+import { request } from 'node:https';
+
+import { GLOBAL_DEVICE_ENDPOINT } from '../../dev/device';
+import { sign } from '../../dev/sim/sas';
+import { iotTransport } from '../../shared/azure/transport';
+
+export interface DeviceApiAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+/** The SAS a device signs with its key for its own registration. */
+export function deviceSas(env: Record<string, string | undefined>, registrationId: string, deviceKey: string): string {
+  const resource = `${env.DPS_ID_SCOPE}/registrations/${registrationId}`;
+  const expiry = Math.floor(Date.now() / 1000) + 3600;
+  return `SharedAccessSignature sr=${encodeURIComponent(resource)}&sig=${encodeURIComponent(sign(encodeURIComponent(resource), deviceKey, expiry))}&se=${expiry}&skn=registration`;
+}
+
+/** One HTTPS call to the device API on `path` (after the ID scope), as a device would make it. */
+export function deviceApi(
+  env: Record<string, string | undefined>,
+  method: string,
+  path: string,
+  authorization?: string,
+  body?: unknown,
+): Promise<DeviceApiAnswer> {
+  const transport = iotTransport(env);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: GLOBAL_DEVICE_ENDPOINT,
+        path: `/${env.DPS_ID_SCOPE}${path}`,
+        method,
+        agent: transport?.agent,
+        headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text || '{}') }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** `POST /{idScope}/registrations/{registrationId}`: the device reads its own registration (DeviceRegistrationStatusLookup). */
+export function statusLookup(
+  env: Record<string, string | undefined>,
+  registrationId: string,
+  deviceKey: string,
+  apiVersion = '2021-06-01',
+): Promise<DeviceApiAnswer> {
+  return deviceApi(
+    env,
+    'POST',
+    `/registrations/${registrationId}?api-version=${apiVersion}`,
+    deviceSas(env, registrationId, deviceKey),
+    { registrationId },
+  );
+}

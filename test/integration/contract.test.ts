@@ -9,16 +9,19 @@ import { randomEk } from '../../dev/ek-factory';
 import { issue } from '../../dev/pki';
 import type { WireExchange } from '../../dev/sim/wire';
 import { checkExchange, operationOf, OPERATIONS } from '../contract/exchanges';
-import { statusLookup } from '../support/device-api';
+import { deviceApi, deviceSas, statusLookup } from '../support/device-api';
+import { manualClock } from '../support/manual-clock';
 import { startTestStack, type TestStack } from '../support/stack';
 
 const exchanges: WireExchange[] = [];
 let stack: TestStack;
+// The per-device polling window moves only when the test moves this clock.
+const clock = manualClock();
 const KEY = Buffer.from('contract-group-key-0123456789abcdef').toString('base64');
 const HUB = 'hub-eu-1.azure-devices.net';
 
 beforeAll(async () => {
-  stack = await startTestStack({ onExchange: (e) => exchanges.push(e) });
+  stack = await startTestStack({ clock: clock.now, onExchange: (e) => exchanges.push(e) });
 });
 afterAll(async () => {
   await stack?.close();
@@ -99,4 +102,37 @@ test('a whole session keeps the published DPS and IoT Hub contract, both ways', 
     'Jobs_GetImportExportJob',
   ]);
   expect(OPERATIONS.map((o) => o.id).filter((id) => !covered.has(id) && !notCalled.has(id))).toEqual([]);
+});
+
+test('every call needs an api-version of the published form: 400 without one', async () => {
+  const key = deriveDeviceKey(KEY, 'contract-sk-1');
+  const sas = deviceSas(stack.env, 'contract-sk-1', key);
+  const body = { registrationId: 'contract-sk-1' };
+  for (const query of ['', '?api-version=', '?api-version=latest']) {
+    const answer = await deviceApi(stack.env, 'POST', `/registrations/contract-sk-1${query}`, sas, body);
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { errorCode: 400001, message: expect.stringContaining('api-version') },
+    });
+  }
+  // With one, the call goes on (the session test deleted this registration record: 404).
+  expect(
+    (await deviceApi(stack.env, 'POST', '/registrations/contract-sk-1?api-version=2021-10-01', sas, body)).status,
+  ).toBe(404);
+});
+
+test('a device polls its operation status at most 5 times in 10 s: then 429 with Retry-After, until the window moves', async () => {
+  const id = 'contract-poll-1';
+  const sas = deviceSas(stack.env, id, deriveDeviceKey(KEY, id));
+  const put = await deviceApi(stack.env, 'PUT', `/registrations/${id}/register?api-version=2021-06-01`, sas, {
+    registrationId: id,
+  });
+  expect(put.status).toBe(202);
+  const poll = () =>
+    deviceApi(stack.env, 'GET', `/registrations/${id}/operations/${put.body.operationId}?api-version=2021-06-01`, sas);
+  for (let i = 0; i < 5; i++) expect((await poll()).status).not.toBe(429);
+  const refused = await poll();
+  expect(refused).toMatchObject({ status: 429, headers: { 'retry-after': '10' } });
+  clock.advance(10_000);
+  expect((await poll()).status).not.toBe(429);
 });

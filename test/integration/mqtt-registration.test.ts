@@ -101,3 +101,21 @@ test('the raw topics: the answer comes to the asking client only, and TPM is ref
     await Promise.all([asking.endAsync(), other.endAsync()]);
   }
 });
+
+test('a username without a published api-version is refused at CONNECT', async () => {
+  const [host, port] = (stack.env.LOCAL_DPS_MQTT_HOST as string).split(':');
+  const client = connect(`mqtts://${host}:${port}`, {
+    ca: iotTransport(stack.env)?.ca,
+    clientId: 'mqtt-no-version',
+    username: `${stack.env.DPS_ID_SCOPE}/registrations/mqtt-no-version/api-version=latest`,
+    password: 'SharedAccessSignature sr=x&sig=y&se=1',
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  try {
+    const refused = await new Promise<Error>((resolve) => client.once('error', resolve));
+    expect(refused.message).toMatch(/Bad username or password|Connection refused/i);
+  } finally {
+    client.end(true);
+  }
+});

@@ -77,6 +77,10 @@ test('each kind of break is named with the call', () => {
   ]);
   const noApiVersion = checkExchange(exchange({ url: '/enrollments/dev-1' }));
   expect(noApiVersion).toEqual([expect.stringContaining('no api-version')]);
+  const refusedForIt = { errorCode: 400001, message: 'The api-version query parameter is required.' };
+  expect(
+    checkExchange(exchange({ url: '/enrollments/dev-1', status: 400, responseBody: JSON.stringify(refusedForIt) })),
+  ).toEqual([]);
   const webhookWithoutVersion = { ...enrollment, customAllocationDefinition: { webhookUrl: 'https://x' } };
   expect(checkExchange(exchange({ method: 'PUT', requestBody: JSON.stringify(webhookWithoutVersion) }))).toEqual([
     expect.stringMatching(

@@ -18,6 +18,18 @@ export default tseslint.config(
     ],
   },
   js.configs.recommended,
+  {
+    // The console's page script runs in a browser, with uPlot inlined before it.
+    files: ['console/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'sessionStorage', 'fetch', 'URL', 'URLSearchParams', 'Blob']
+          .concat(['setInterval', 'setTimeout', 'prompt', 'console', 'uPlot'])
+          .map((name) => [name, 'readonly']),
+      ),
+    },
+  },
   ...tseslint.configs.recommended,
   prettier,
   {

@@ -38,8 +38,13 @@ async function main(): Promise<void> {
     `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`,
   );
 
+  const adminSecret = /@admin=([^,]+)/.exec(v.LOCAL_BEARER_SECRETS ?? '')?.[1] ?? '';
+  // The key in the query (the page's function key), the local admin's secret in the fragment (never sent anywhere).
+  const consoleLink = `${host.baseUrl}/api/console?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}#token=${encodeURIComponent(adminSecret)}`;
   console.log(`
 dps-lifecycle local stack is up (Ctrl-C to stop)
+  Console          ${consoleLink}
+                   (signed in as the local admin)
   Functions host   ${host.baseUrl}/api/…   function key: x-functions-key: ${v.DEV_FUNCTION_KEY}   master key: ${v.DEV_MASTER_KEY}
 ${registeredFunctions()
   .map(

@@ -14,7 +14,7 @@ import { reconcileInventory } from '../shared/use-cases/certificate-inventory';
 import type { FindingDocument } from '../shared/use-cases/expiry-sweep';
 import { listExpiring, sweepExpiries } from '../shared/use-cases/expiry-sweep';
 import { auditRevokedStillRegistered } from '../shared/use-cases/revoked-audit';
-import { authorizeAdmin } from './edge/caller';
+import { authorizeAdmin, authorizeViewer } from './edge/caller';
 import { badRequest, notFound, ok } from './edge/http-response';
 import { http, timer } from './edge/registry';
 
@@ -53,9 +53,9 @@ export async function reconcileCertificates(_timer: Timer, context: InvocationCo
   );
 }
 
-/** `GET /api/certificates/expiring?within=30d` (Admin role: every maker's certificates). */
+/** `GET /api/certificates/expiring?within=30d` (Admin or Reader role: every maker's certificates). */
 export async function getExpiring(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorizeAdmin(request);
+  const auth = await authorizeViewer(request);
   if (!auth.ok) return auth.response;
   const within = /^(\d{1,4})d$/.exec(request.query.get('within') ?? '30d');
   if (!within) return badRequest('within must be a number of days, like 30d');
@@ -70,7 +70,7 @@ const FINDING_KINDS = ['expiry', 'audit', 'alert'] as const;
  * open findings (or the suppressed ones), newest first.
  */
 export async function listFindings(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorizeAdmin(request);
+  const auth = await authorizeViewer(request);
   if (!auth.ok) return auth.response;
   const kind = request.query.get('kind') ?? 'audit';
   if (!FINDING_KINDS.includes(kind as (typeof FINDING_KINDS)[number]))

@@ -8,7 +8,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { parseIncident } from '../shared/breach/incident';
-import type { Incident } from '../shared/breach/model';
 import { incidentRepositories, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { ValidationError } from '../shared/errors';
@@ -22,8 +21,9 @@ import {
   submitIncident,
 } from '../shared/use-cases/incidents';
 import { allocationRuntime } from './edge/allocation-runtime';
-import { authorizeAdmin } from './edge/caller';
+import { authorizeAdmin, authorizeViewer } from './edge/caller';
 import { accepted, notFound, ok, problem } from './edge/http-response';
+import { incidentView } from './edge/incident-view';
 import { eventHub, http, storageQueue } from './edge/registry';
 
 /** A whole-number setting, or undefined when unset or not a number ≥ 0 (the use case's default then applies). */
@@ -47,10 +47,7 @@ function deps(log: (line: string) => void): IncidentDeps {
 }
 
 /** What the API shows of an incident: no lease, no etag, the resolution as its progress. */
-const view = ({ lease: _lease, _etag, resolution, undo: _undo, ...incident }: Incident) => ({
-  ...incident,
-  resolution: { phase: resolution.phase, pages: resolution.pages, caGroups: resolution.caGroups },
-});
+const view = incidentView;
 
 async function readJson(request: HttpRequest): Promise<unknown> {
   try {
@@ -81,7 +78,7 @@ export async function postIncident(request: HttpRequest, context: InvocationCont
 }
 
 export async function getIncident(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const auth = await authorizeAdmin(request);
+  const auth = await authorizeViewer(request);
   if (!auth.ok) return auth.response;
   const incident = await (await incidentRepositories(services()).incidents()).get(request.params.id);
   return incident ? ok(view(incident)) : notFound(`no incident ${request.params.id}`);

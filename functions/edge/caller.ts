@@ -48,3 +48,10 @@ export async function authorizeAdmin(request: HttpRequest): Promise<Authorized> 
   if (who.ok && who.caller.kind !== 'admin') return refuse(403, 'this route needs the Admin role');
   return who;
 }
+
+/** Fleet-wide reads for the console: the Admin role, or the Reader role (looks, never acts). */
+export async function authorizeViewer(request: HttpRequest): Promise<Authorized> {
+  const who = await identify(request);
+  if (who.ok && who.caller.kind === 'manufacturer') return refuse(403, 'this route needs the Admin or Reader role');
+  return who;
+}

@@ -8,11 +8,15 @@ import { timingSafeEqual } from 'node:crypto';
 
 import type { ImportConfig } from './manufacturers';
 
-export const ROLES = { import: 'Manufacturer.Import', admin: 'Admin' } as const;
+export const ROLES = { import: 'Manufacturer.Import', admin: 'Admin', reader: 'Reader' } as const;
 export const LOCAL_ADMIN = '@admin';
+/** The local stand-in for an operator who looks but does not act (the console's reader role). */
+export const LOCAL_READER = '@reader';
 
 export type Caller =
-  { kind: 'manufacturer'; manufacturerId: string; principal: string } | { kind: 'admin'; principal: string };
+  | { kind: 'manufacturer'; manufacturerId: string; principal: string }
+  | { kind: 'admin'; principal: string }
+  | { kind: 'reader'; principal: string };
 export type CallerResult = { ok: true; caller: Caller } | { ok: false; status: 401 | 403; reason: string };
 
 export interface HeaderSource {
@@ -69,6 +73,7 @@ export function identifyCaller(
     for (const [holder, secret] of localSecrets) {
       if (!same(bearer, secret)) continue;
       if (holder === LOCAL_ADMIN) return { ok: true, caller: { kind: 'admin', principal: 'local admin' } };
+      if (holder === LOCAL_READER) return { ok: true, caller: { kind: 'reader', principal: 'local reader' } };
       if (!config.manufacturers.some((m) => m.id === holder)) break;
       return { ok: true, caller: { kind: 'manufacturer', manufacturerId: holder, principal: `local:${holder}` } };
     }
@@ -93,6 +98,7 @@ export function identifyCaller(
   const appId = claims.get('azp')?.[0] ?? claims.get('appid')?.[0];
   const principal = appId ?? claims.get('oid')?.[0] ?? 'unknown';
   if (roles.has(ROLES.admin)) return { ok: true, caller: { kind: 'admin', principal } };
+  if (roles.has(ROLES.reader)) return { ok: true, caller: { kind: 'reader', principal } };
   const manufacturer = appId ? config.manufacturers.find((m) => m.entraAppIds?.includes(appId)) : undefined;
   if (!manufacturer)
     return { ok: false, status: 403, reason: `application ${appId ?? '(none)'} acts for no configured manufacturer` };
@@ -103,5 +109,5 @@ export function identifyCaller(
 
 /** A manufacturer acts only in its own namespace; an admin in any. */
 export function mayActFor(caller: Caller, manufacturerId: string): boolean {
-  return caller.kind === 'admin' || caller.manufacturerId === manufacturerId;
+  return caller.kind === 'admin' || (caller.kind === 'manufacturer' && caller.manufacturerId === manufacturerId);
 }

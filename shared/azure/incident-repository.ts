@@ -6,7 +6,7 @@ import type { Incident, Target } from '../breach/model';
 import type { IncidentRepository } from '../breach/repositories';
 import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
-import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
+import type { DocumentContainer, DocumentStore, Page, StoredDocument } from '../ports';
 
 type IncidentDoc = StoredDocument & Incident & { incidentId: string; type: 'incident' };
 type TargetsDoc = StoredDocument & { incidentId: string; type: 'targets'; page: number; targets: Target[] };
@@ -41,6 +41,15 @@ export class CosmosIncidentRepository implements IncidentRepository {
   async get(id: string): Promise<Incident | undefined> {
     const doc = await this.container.read(id, id);
     return doc && plain(doc);
+  }
+
+  async list(pageSize: number, continuationToken?: string): Promise<Page<Incident>> {
+    const page = await this.container.query(
+      'SELECT * FROM c WHERE c.type = "incident" ORDER BY c.receivedAt DESC',
+      {},
+      { maxItems: pageSize, continuationToken },
+    );
+    return { items: page.items.map(plain), continuationToken: page.continuationToken };
   }
 
   async update(id: string, change: (incident: Incident) => Incident | undefined): Promise<Incident | undefined> {

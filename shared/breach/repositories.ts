@@ -4,12 +4,15 @@
  * incidents that need it, and only the last one to let go lifts it.
  */
 import type { DenyEntry } from '../allocation/deny-list';
+import type { Page } from '../ports';
 import type { Incident, Target } from './model';
 
 export interface IncidentRepository {
   /** Creates the incident, or answers the one already stored under its id. */
   create(incident: Incident): Promise<{ created: true; incident: Incident } | { created: false; incident: Incident }>;
   get(id: string): Promise<Incident | undefined>;
+  /** Incidents, newest first, a page at a time (the console's list). */
+  list(pageSize: number, continuationToken?: string): Promise<Page<Incident>>;
   /**
    * Reads, changes and writes the incident under its etag, again on a concurrent write. `change` answers the new
    * incident, or undefined to leave it as it is.

@@ -4,6 +4,7 @@
  * A request only parses, decides from memory and queues an event.
  */
 import { parseAllocationRequest } from '../allocation/contract';
+import { AllocationCounters, type HourCounts } from '../allocation/counters';
 import {
   type DenyEntry,
   type DenyIdentity,
@@ -41,6 +42,16 @@ export interface RuntimeOptions {
   onDeviceCertificate?: (x509: Record<string, unknown>, registrationId: string, hub: string) => void;
 }
 
+export interface RuntimeState {
+  policy: CompiledPolicy | undefined;
+  policyProblem: string | undefined;
+  hubLoad: Map<string, number>;
+  denyEntries: number;
+  denyRefreshedAt: string | undefined;
+  /** This instance's decisions, hour by hour. */
+  lastDay: HourCounts[];
+}
+
 export interface HttpOutcome {
   status: number;
   body: unknown;
@@ -59,6 +70,7 @@ export class AllocationRuntime {
   private denyRefreshing: Promise<void> | undefined;
   private warnedUnreadable = false;
   private hubLoad = new Map<string, number>();
+  private readonly counters = new AllocationCounters();
   private ready: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
@@ -167,6 +179,19 @@ export class AllocationRuntime {
     }
   }
 
+  /** What this instance decides from now (the console's allocation view): policy, hub load, deny-list size. */
+  async state(): Promise<RuntimeState> {
+    await this.waitReady();
+    return {
+      policy: this.policy,
+      policyProblem: this.policyProblem,
+      hubLoad: new Map(this.hubLoad),
+      denyEntries: this.deny.entries.size,
+      denyRefreshedAt: this.deny.refreshedAt ? new Date(this.deny.refreshedAt).toISOString() : undefined,
+      lastDay: this.counters.lastDay(this.now()),
+    };
+  }
+
   /** Breach containment pushes new entries here so this instance refuses them at once. */
   pushDenyEntries(entries: DenyEntry[]): void {
     const createdAt = new Date(this.now()).toISOString();
@@ -227,6 +252,7 @@ export class AllocationRuntime {
 
   private answer(outcome: Outcome, started: number, registrationId: string | undefined, explain: boolean): HttpOutcome {
     const latencyMs = performance.now() - started;
+    if (!explain) this.counters.record(outcome, this.now());
     this.events.add({
       type: `allocation.${outcome.kind}`,
       subject: registrationId ?? 'unknown',

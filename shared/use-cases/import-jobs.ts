@@ -111,6 +111,20 @@ export async function readJob(store: DocumentStore, jobId: string): Promise<JobD
   return doc?.type === 'job' ? doc : undefined;
 }
 
+/** Every maker's jobs, newest first, a page at a time (the console's list; an admin's or reader's view). */
+export async function listJobs(
+  store: DocumentStore,
+  pageSize: number,
+  continuationToken?: string,
+): Promise<{ items: ReturnType<typeof jobView>[]; continuationToken?: string }> {
+  const page = await jobsContainer(store).query(
+    'SELECT * FROM c WHERE c.type = "job" ORDER BY c.createdAt DESC',
+    {},
+    { maxItems: pageSize, continuationToken },
+  );
+  return { items: (page.items as JobDocument[]).map((job) => jobView(job)), continuationToken: page.continuationToken };
+}
+
 /**
  * Read, change, write under the etag, again while someone else wrote meanwhile: the one way the job document
  * changes. `change` answers the new document, or undefined to leave the job as it is (answered as read).

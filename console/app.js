@@ -25,6 +25,13 @@ async function api(path, init = {}) {
   const headers = { 'x-functions-key': functionKey, ...(init.body ? { 'content-type': 'application/json' } : {}) };
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`/api/${path}`, { ...init, headers: { ...headers, ...init.headers } });
+  if (res.status === 401 && !token) {
+    // In Azure: not signed in yet. App Service Authentication signs the operator in and brings them back here.
+    location.assign(
+      `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(location.pathname + location.search)}`,
+    );
+    return new Promise(() => undefined);
+  }
   const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
   if (!res.ok)
     throw new Error(`${init.method ?? 'GET'} /api/${path}: ${res.status} ${body.reason ?? body.error ?? body}`);
@@ -46,8 +53,9 @@ function table(el, head, rows, onClick) {
     );
 }
 
-const bar = (percent) =>
-  `<span class="bar${percent >= 100 ? ' full' : ''}"><span style="width:${Math.min(percent ?? 0, 100)}%"></span></span> ${percent === undefined ? '' : `${percent}%`}`;
+/** A percentage bar; `filling` marks a full bar as a warning (a hub at capacity), not as progress done. */
+const bar = (percent, filling = false) =>
+  `<span class="bar${filling && percent >= 100 ? ' full' : ''}"><span style="width:${Math.min(percent ?? 0, 100)}%"></span></span> ${percent === undefined ? '' : `${percent}%`}`;
 
 function chart(el, data, series, title) {
   el.innerHTML = '';
@@ -73,7 +81,7 @@ async function showAllocation() {
     view.hubs.map((h) => [
       esc(h.hostName),
       fmt(h.devices),
-      h.percentOfCapacity === undefined ? 'no cap' : bar(h.percentOfCapacity),
+      h.percentOfCapacity === undefined ? 'no cap' : bar(h.percentOfCapacity, true),
       esc(
         h.pools
           .map((p) => `${p.pool} (${p.weight}${p.inRotation ? '' : ', out'}${p.capacity ? `, cap ${p.capacity}` : ''})`)

@@ -105,7 +105,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
 
 // App Service Authentication validates Entra ID tokens and passes their claims in x-ms-client-principal (a header
 // it strips from incoming requests). Anonymous callers still reach the app: DPS calls the webhook with a function
-// key only, and each manufacturer route checks the principal itself (shared/auth/caller.ts).
+// key only, and each manufacturer route checks the principal itself (shared/auth/caller.ts). The operator console
+// sends an operator who is not signed in to /.auth/login/aad; its calls then ride the session cookie.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(apiAppClientId)) {
   parent: app
   name: 'authsettingsV2'

@@ -8,7 +8,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { services } from '../shared/composition';
+import { appMetrics, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { formatOf, type ImportFormat } from '../shared/enrollment/row-sources';
 import { PayloadTooLargeError } from '../shared/errors';
@@ -184,6 +184,7 @@ export async function importWorker(message: unknown, context: InvocationContext)
     {
       ...services(),
       allocation: webhookUrl ? { webhookUrl, apiVersion: '2021-10-01' } : undefined,
+      metrics: appMetrics(),
       log: (l) => context.log(l),
     },
     m as ChunkMessage,

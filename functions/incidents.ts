@@ -8,7 +8,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { parseIncident } from '../shared/breach/incident';
-import { incidentRepositories, services } from '../shared/composition';
+import { appMetrics, incidentRepositories, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { ValidationError } from '../shared/errors';
 import { setting } from '../shared/settings';
@@ -42,6 +42,7 @@ function deps(log: (line: string) => void): IncidentDeps {
     autoApproveMaxDevices: countSetting('incidentAutoApproveMaxDevices'),
     onDeny: (entries) => allocationRuntime().pushDenyEntries(entries),
     onRelease: (entries) => allocationRuntime().removeDenyEntries(entries),
+    metrics: appMetrics(),
     log,
   };
 }

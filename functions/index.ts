@@ -13,6 +13,7 @@ import './console';
 
 import { app } from '@azure/functions';
 
+import { startMonitoring } from '../shared/composition';
 import { assertNoLocalSettingsInAzure } from '../shared/settings';
 import { type FunctionRegistration, registeredFunctions } from './edge/registry';
 
@@ -40,6 +41,10 @@ if (insideFunctionsHost()) {
   // Uploads of hundreds of MB reach the import function as a stream, not a buffer.
   app.setup({ enableHttpStream: true });
   for (const registration of registeredFunctions()) registerWithHost(registration);
+  // Azure Monitor for our own metrics, once the functions are registered: off the first request's path.
+  setImmediate(() =>
+    startMonitoring(process.env).catch((err: unknown) => console.error(`Azure Monitor not started: ${String(err)}`)),
+  );
 }
 
 export { registeredFunctions };

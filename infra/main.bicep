@@ -67,6 +67,12 @@ module monitoring 'modules/monitoring.bicep' = {
   params: { logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}', appInsightsName: '${abbrs.appInsights}${resourceToken}', location: location, tags: tags }
 }
 
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: { appInsightsId: monitoring.outputs.appInsightsId, location: location, tags: tags }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg

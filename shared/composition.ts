@@ -6,6 +6,7 @@
 import { withAuditTrail } from './audit-trail';
 import type { BlobAuth } from './azure/blobs';
 import type { IotAuth } from './azure/iot-clients';
+import { OtelMetrics } from './azure/metrics';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
@@ -18,6 +19,7 @@ import type {
   EventsPort,
   HubDirectory,
   LazyServices,
+  MetricsPort,
   QueuePort,
   SecretsPort,
   Services,
@@ -166,6 +168,20 @@ export async function buildServices(env: Env): Promise<Services> {
     lazy.blobs(),
   ]);
   return { enrollments: e, hubs: h, store: s, events: ev, queues: q, blobs: b };
+}
+
+let processMetrics: MetricsPort | undefined;
+
+/** The process's metrics (OpenTelemetry; exported to Azure Monitor once `startAzureMonitor` has run). */
+export function appMetrics(): MetricsPort {
+  processMetrics ??= new OtelMetrics();
+  return processMetrics;
+}
+
+/** Exports the metrics to Azure Monitor where Application Insights is configured; loaded only then. */
+export async function startMonitoring(env: Env): Promise<boolean> {
+  if (!env.APPLICATIONINSIGHTS_CONNECTION_STRING) return false;
+  return (await import('./azure/monitor')).startAzureMonitor(env);
 }
 
 let processServices: LazyServices | undefined;

@@ -199,3 +199,16 @@ export type LazyServices = { [K in keyof Services]: () => Promise<Services[K]> }
   /** Only the import routes and their validation use it; not part of `Services`, which tools and tests build whole. */
   stagedFiles: () => Promise<StagedFilesPort>;
 };
+
+/**
+ * Operational figures for Azure Monitor (OpenTelemetry metrics, shared/azure/metrics.ts). Calls cost a counter
+ * increment; where no exporter is configured (tests, the local stack) they record nothing.
+ */
+export interface MetricsPort {
+  /** One webhook decision: `allocate` (with its rule and hub), `deny`, `invalid` or `unavailable`. */
+  allocation(decision: { outcome: string; rule?: string; hub?: string; latencyMs: number }): void;
+  /** Import rows settled in DPS, by maker and outcome. */
+  importRows(manufacturerId: string, status: 'enrolled' | 'alreadyEnrolled' | 'failed', rows: number): void;
+  /** Where an incident's step stands (items done of all). */
+  incidentProgress(incidentId: string, step: string, done: number, total: number): void;
+}

@@ -3,7 +3,7 @@
  * the same instance so this process refuses a revoked device at once. Shared by the triggers that need it, so that no
  * trigger file imports another.
  */
-import { configDocument, denyListRepository, services } from '../../shared/composition';
+import { appMetrics, configDocument, denyListRepository, services } from '../../shared/composition';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
 import { deviceCertificateRecorder } from '../../shared/use-cases/device-certificates';
@@ -20,6 +20,7 @@ export function allocationRuntime(): AllocationRuntime {
     ),
     {
       log: (line) => console.log(line),
+      metrics: appMetrics(),
       onDeviceCertificate: deviceCertificateRecorder(
         () => s.store(),
         () => s.events(),

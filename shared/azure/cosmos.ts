@@ -6,6 +6,7 @@ import type { TokenCredential } from '@azure/identity';
 
 import { ConflictError, NotFoundError, ServiceError, ThrottledError } from '../errors';
 import type { DocumentContainer, DocumentStore, Page, QueryOptions, StoredDocument } from '../ports';
+import { countThrottle } from './metrics';
 
 export type CosmosAuth = { connectionString: string; ca?: string } | { endpoint: string; credential: TokenCredential };
 
@@ -32,6 +33,7 @@ function translate(err: unknown): Error {
     case 412:
       return new ConflictError(e.message, 412);
     case 429:
+      countThrottle('cosmos');
       return new ThrottledError(e.message, e.retryAfterInMs);
     default:
       return typeof e?.code === 'number' ? new ServiceError(e.message, e.code) : (err as Error);

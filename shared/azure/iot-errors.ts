@@ -8,6 +8,7 @@ import {
   ServiceError,
   ThrottledError,
 } from '../errors';
+import { countThrottle } from './metrics';
 
 interface SdkHttpError extends Error {
   response?: { statusCode?: number; headers?: Record<string, string | string[] | undefined> };
@@ -39,6 +40,8 @@ export function translateIotError(err: unknown): Error {
     case 412:
       return new ConflictError(message, status, code);
     case 429:
+      // DPS names its errors with numbers (429001), IoT Hub with words (ThrottlingException).
+      countThrottle(typeof code === 'number' || /^\d+$/.test(String(code)) ? 'dps' : 'iothub');
       return new ThrottledError(message, parseRetryAfter(e.response?.headers?.['retry-after']), code);
     case 401:
     case 403:

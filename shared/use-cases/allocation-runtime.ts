@@ -16,7 +16,7 @@ import {
 import { decide, type Outcome } from '../allocation/engine';
 import { type CompiledPolicy, compilePolicy } from '../allocation/policy';
 import { EventBuffer } from '../events/event-buffer';
-import type { EventsPort } from '../ports';
+import type { EventsPort, MetricsPort } from '../ports';
 
 export interface AllocationSources {
   /** The policy document and a version (mtime, etag) to skip unchanged reloads; undefined when none is configured. */
@@ -38,6 +38,8 @@ export interface RuntimeOptions {
   /** How long a request on a cold instance may wait for the first snapshots before answering 503. */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Every decision, for Azure Monitor. */
+  metrics?: MetricsPort;
   /** Told of every device certificate of an allocated registration, after the answer is made; must not block. */
   onDeviceCertificate?: (x509: Record<string, unknown>, registrationId: string, hub: string) => void;
 }
@@ -252,7 +254,14 @@ export class AllocationRuntime {
 
   private answer(outcome: Outcome, started: number, registrationId: string | undefined, explain: boolean): HttpOutcome {
     const latencyMs = performance.now() - started;
-    if (!explain) this.counters.record(outcome, this.now());
+    if (!explain) {
+      this.counters.record(outcome, this.now());
+      this.options.metrics?.allocation({
+        outcome: outcome.kind,
+        latencyMs,
+        ...(outcome.kind === 'allocate' ? { rule: outcome.rule, hub: outcome.response.iotHubHostName } : {}),
+      });
+    }
     this.events.add({
       type: `allocation.${outcome.kind}`,
       subject: registrationId ?? 'unknown',

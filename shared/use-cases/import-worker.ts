@@ -11,7 +11,7 @@ import { enrollmentOf, judgeExisting } from '../enrollment/enrollment';
 import type { ValidRow } from '../enrollment/row';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
-import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
+import type { DocumentStore, EnrollmentsPort, EventsPort, MetricsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { ekClaims, raiseEkClaimConflict } from './ek-claims';
 import { type ChunkDocument, chunkId, jobsContainer, readJob, type RowRecord } from './import-jobs';
@@ -24,6 +24,8 @@ export interface WorkerDeps {
   /** Enrollments point at our allocation webhook when it is configured. */
   allocation?: CustomAllocationDefinition;
   retry?: RetryOptions;
+  /** Rows settled, for Azure Monitor. */
+  metrics?: MetricsPort;
   log?: (line: string) => void;
 }
 
@@ -144,6 +146,8 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
       break;
     }
     const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId);
+    for (const status of ['enrolled', 'alreadyEnrolled', 'failed'] as const)
+      deps.metrics?.importRows(job.manufacturerId, status, [...settled.values()].filter((o) => o.status === status).length);
     const rows = chunk.rows.map((r) => {
       const outcome = r.status === 'valid' ? settled.get(r.registrationId as string) : undefined;
       if (!outcome) return r;

@@ -113,6 +113,8 @@ async function execute(
       }),
     );
     current = (await (await deps.incidents()).get(incident.id)) as Incident;
+    for (const s of current.steps as StepState[])
+      deps.metrics?.incidentProgress(incident.id, s.kind === 'hub' ? `hub ${s.hub}` : s.kind, s.done, s.total);
     if (finished.some((f) => !f)) return { incident: current, more: true };
   }
   const failed = (current.steps as StepState[]).some((s) => s.state === 'failed');

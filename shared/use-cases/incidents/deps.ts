@@ -2,7 +2,15 @@
 import type { DenyEntry } from '../../allocation/deny-list';
 import { audit } from '../../audit';
 import type { DenyListRepository, HoldRepository, IncidentRepository } from '../../breach/repositories';
-import type { BlobsPort, DocumentStore, EnrollmentsPort, EventsPort, HubDirectory, QueuePort } from '../../ports';
+import type {
+  BlobsPort,
+  DocumentStore,
+  EnrollmentsPort,
+  EventsPort,
+  HubDirectory,
+  MetricsPort,
+  QueuePort,
+} from '../../ports';
 import { type RetryOptions, retryThrottled } from '../../retry';
 
 export interface IncidentDeps {
@@ -28,6 +36,8 @@ export interface IncidentDeps {
   onDeny?: (entries: DenyEntry[]) => void;
   onRelease?: (entries: DenyEntry[]) => void;
   retry?: RetryOptions;
+  /** Each step's progress, for Azure Monitor. */
+  metrics?: MetricsPort;
   log?: (line: string) => void;
 }
 

@@ -36,7 +36,9 @@ function use(): Instruments {
   if (instruments) return instruments;
   const meter = metrics.getMeter('dps-lifecycle');
   instruments = {
-    allocations: meter.createCounter(METRIC_NAMES.allocations, { description: 'webhook decisions by outcome, rule and hub' }),
+    allocations: meter.createCounter(METRIC_NAMES.allocations, {
+      description: 'webhook decisions by outcome, rule and hub',
+    }),
     latency: meter.createHistogram(METRIC_NAMES.webhookLatency, { description: 'webhook decision time', unit: 'ms' }),
     importRows: meter.createCounter(METRIC_NAMES.importRows, { description: 'import rows settled in DPS' }),
     throttled: meter.createCounter(METRIC_NAMES.throttled, { description: '429s met, by service' }),

@@ -147,7 +147,11 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
     }
     const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId);
     for (const status of ['enrolled', 'alreadyEnrolled', 'failed'] as const)
-      deps.metrics?.importRows(job.manufacturerId, status, [...settled.values()].filter((o) => o.status === status).length);
+      deps.metrics?.importRows(
+        job.manufacturerId,
+        status,
+        [...settled.values()].filter((o) => o.status === status).length,
+      );
     const rows = chunk.rows.map((r) => {
       const outcome = r.status === 'valid' ? settled.get(r.registrationId as string) : undefined;
       if (!outcome) return r;

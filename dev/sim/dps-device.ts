@@ -1,37 +1,24 @@
 /**
  * The device side of DPS (api-version 2019-03-31), which `azure-iot-provisioning-device-http` calls:
  * `PUT /{idScope}/registrations/{registrationId}/register` and operation-status polling. Who the device is comes from
- * attestation.ts (SAS, TLS client certificate, TPM challenge). Allocation follows the enrollment's
- * policy; for `custom` the simulator POSTs DPS's AllocationRequest to the enrollment's webhook and treats the answer
- * as DPS does: 200 with a linked hub assigns; any other 4xx below 429 fails the registration (401 → 400209, else
- * 400207); 429 and every 5xx are retried, ten times, 1 s first and 9 s more each time.
+ * attestation.ts (SAS, TLS client certificate, TPM challenge). Allocation follows the enrollment's policy; `custom`
+ * calls the enrollment's webhook as DPS does (custom-allocation.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 
-import type { DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, TwinState } from '../../shared/dps-types';
-import {
-  attest,
-  type AttestationContext,
-  type Attested,
-  type DeviceCredentials,
-  presentedChain,
-  type Source,
-} from './attestation';
+import type { DeviceRegistrationState } from '../../shared/dps-types';
+import { attest, type AttestationContext, type Attested, type DeviceCredentials, presentedChain } from './attestation';
+import { type Allocation, callWebhook, enrollmentForWebhook, type WebhookRetry } from './custom-allocation';
 import { deleteDevice, storeDevice } from './iothub';
 import type { HubData, RegistrationRecord } from './state';
 import { tpmChallenge, tpmHubIdentity } from './tpm-attestation';
 import { header, HttpError, newEtag, readJson, sendJson } from './wire';
 
-export interface WebhookRetry {
-  attempts: number;
-  firstDelayMs: number;
-  incrementMs: number;
-}
-
 export type { DeviceCredentials } from './attestation';
 export { presentedChain } from './attestation';
+export type { WebhookRetry } from './custom-allocation';
 
 export interface DeviceSideContext extends AttestationContext {
   linkedHubs: () => string[];
@@ -57,100 +44,6 @@ function hashed(registrationId: string, hubs: string[]): string {
   const score = (hub: string) =>
     createHash('sha256').update(`${hub.toLowerCase()}|${registrationId.toLowerCase()}`).digest().readUInt32BE(0);
   return [...hubs].sort((a, b) => score(b) - score(a))[0];
-}
-
-interface Allocation {
-  hub?: string;
-  initialTwin?: TwinState;
-  payload?: unknown;
-  error?: { errorCode: number; errorMessage: string };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Strips secrets DPS does not hand to the webhook (symmetric keys) and our private fields. */
-function enrollmentForWebhook<T extends IndividualEnrollment | EnrollmentGroup>(e: T): T {
-  const copy = JSON.parse(JSON.stringify(e)) as T;
-  if (copy.attestation.symmetricKey) copy.attestation.symmetricKey = {};
-  return copy;
-}
-
-async function callWebhook(
-  ctx: DeviceSideContext,
-  source: Source,
-  body: unknown,
-  linked: string[],
-): Promise<Allocation> {
-  const url = (source.individual ?? source.group).customAllocationDefinition?.webhookUrl as string;
-  const { attempts, firstDelayMs, incrementMs } = ctx.webhook.retry;
-  let lastStatus = 0;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await sleep(firstDelayMs + (attempt - 1) * incrementMs);
-    let status: number;
-    let text = '';
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(ctx.webhook.timeoutMs),
-      });
-      status = res.status;
-      text = await res.text();
-    } catch {
-      status = 0; // unreachable or timed out: DPS retries
-    }
-    lastStatus = status;
-    if (status === 200) {
-      let answer: { iotHubHostName?: string; initialTwin?: TwinState; payload?: unknown };
-      try {
-        answer = JSON.parse(text);
-      } catch {
-        return {
-          error: {
-            errorCode: 400207,
-            errorMessage: 'Custom allocation failed: the webhook answered 200 with a body that is not JSON.',
-          },
-        };
-      }
-      if (!answer.iotHubHostName)
-        return {
-          error: {
-            errorCode: 400208,
-            errorMessage: 'Custom allocation webhook did not specify an IoT hub (CustomAllocationIotHubNotSpecified).',
-          },
-        };
-      const hub = linked.find((h) => h.toLowerCase() === answer.iotHubHostName?.toLowerCase());
-      if (!hub)
-        return {
-          error: {
-            errorCode: 400207,
-            errorMessage: `Custom allocation failed: ${answer.iotHubHostName} is not a linked IoT hub.`,
-          },
-        };
-      return { hub, initialTwin: answer.initialTwin, payload: answer.payload };
-    }
-    if (status === 401)
-      return {
-        error: {
-          errorCode: 400209,
-          errorMessage: 'Custom allocation webhook refused our call (CustomAllocationUnauthorizedAccess).',
-        },
-      };
-    if (status !== 0 && status < 429)
-      return {
-        error: {
-          errorCode: 400207,
-          errorMessage: `Custom allocation failed with status code ${status}: ${text.slice(0, 500)}`,
-        },
-      };
-  }
-  return {
-    error: {
-      errorCode: 400207,
-      errorMessage: `Custom allocation failed after ${attempts} attempts (last status ${lastStatus || 'unreachable'}).`,
-    },
-  };
 }
 
 async function allocate(

@@ -14,6 +14,7 @@ import {
   withChanges,
 } from '../allocation/deny-list';
 import { decide, type Outcome } from '../allocation/engine';
+import { type HttpOutcome, httpOutcome } from '../allocation/http-outcome';
 import { type CompiledPolicy, compilePolicy } from '../allocation/policy';
 import { EventBuffer } from '../events/event-buffer';
 import type { EventsPort, MetricsPort } from '../ports';
@@ -54,12 +55,7 @@ export interface RuntimeState {
   lastDay: HourCounts[];
 }
 
-export interface HttpOutcome {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-  outcome: Outcome;
-}
+export type { HttpOutcome } from '../allocation/http-outcome';
 
 export class AllocationRuntime {
   private policy: CompiledPolicy | undefined;
@@ -276,32 +272,12 @@ export class AllocationRuntime {
           : {}),
       },
     });
-    if (explain)
-      return {
-        status: 200,
-        body: {
-          outcome: outcome.kind,
-          ...outcome,
+    return explain
+      ? httpOutcome(outcome, {
           policy: this.policy?.id ?? null,
           denyListAgeMs: this.now() - this.deny.refreshedAt,
           latencyMs,
-        },
-        outcome,
-      };
-    switch (outcome.kind) {
-      case 'allocate':
-        return { status: 200, body: outcome.response, outcome };
-      case 'deny':
-        return { status: 403, body: { error: 'Denied', reason: outcome.reason }, outcome };
-      case 'invalid':
-        return { status: 400, body: { error: 'BadRequest', reason: outcome.reason }, outcome };
-      case 'unavailable':
-        return {
-          status: 503,
-          body: { error: 'Unavailable', reason: outcome.reason },
-          headers: { 'Retry-After': '1' },
-          outcome,
-        };
-    }
+        })
+      : httpOutcome(outcome);
   }
 }

@@ -107,6 +107,10 @@ export interface DeviceRegistrationState {
   payload?: unknown;
   /** Device API only: a TPM device's IoT Hub key, as an activation blob for its TPM. */
   tpm?: { authenticationKey: string };
+  /** Device API only: the certificates an X.509 device was admitted by, and its group. */
+  x509?: Record<string, unknown>;
+  /** Device API only: the group a symmetric-key device was admitted through. */
+  symmetricKey?: { enrollmentGroupId?: string };
 }
 
 export type BulkEnrollmentMode = 'create' | 'update' | 'updateIfMatchEtag' | 'delete';

@@ -138,6 +138,21 @@ function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: 
   throw new HttpError(401, 401002, 'The client certificate matches no enrollment.');
 }
 
+/**
+ * What the device API's DeviceRegistrationResult says of how the device was admitted: `x509` (its certificate, and
+ * the group's signer) or `symmetricKey` (its group); the service API's registration state says neither.
+ */
+export function admittedBy(attested: Attested): {
+  x509?: Record<string, unknown>;
+  symmetricKey?: { enrollmentGroupId?: string };
+} {
+  const x509 = attested.runtime.x509 as Record<string, unknown> | undefined;
+  if (x509) return { x509 };
+  if (attested.runtime.symmetricKey && attested.source.group)
+    return { symmetricKey: { enrollmentGroupId: attested.source.group.enrollmentGroupId } };
+  return {};
+}
+
 /** Who the device is, by what it presents; throws the 401 DPS answers when that proves nothing. */
 export function attest(ctx: AttestationContext, credentials: DeviceCredentials, registrationId: string): Attested {
   if (credentials.sas && isTpmEnrollment(ctx, registrationId)) return attestTpm(ctx, credentials.sas, registrationId);

@@ -9,7 +9,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 
 import type { DeviceRegistrationState } from '../../shared/dps-types';
-import { attest, type AttestationContext, type Attested, type DeviceCredentials, presentedChain } from './attestation';
+import {
+  admittedBy,
+  attest,
+  type AttestationContext,
+  type Attested,
+  type DeviceCredentials,
+  presentedChain,
+} from './attestation';
 import { type Allocation, callWebhook, enrollmentForWebhook, type WebhookRetry } from './custom-allocation';
 import { deleteDevice, storeDevice } from './iothub';
 import type { HubData, RegistrationRecord } from './state';
@@ -153,7 +160,8 @@ async function allocate(
     deviceId,
     payload: allocation.payload,
   });
-  // Only the device sees its hub key, in its own answer: the service API's registration state has no `tpm`.
+  // Only the device sees these, in its own answer: the service API's registration state has neither.
+  if (done) Object.assign(done.registrationState, admittedBy(attested));
   if (done && tpmIdentity) done.registrationState.tpm = { authenticationKey: tpmIdentity.authenticationKey };
   return done;
 }

@@ -64,10 +64,17 @@ test('a whole session keeps the published DPS and IoT Hub contract, both ways', 
 
   // The device API, through the official device SDK and the status lookup.
   const deviceKey = deriveDeviceKey(KEY, 'contract-sk-1');
-  await registerSymmetricKeyDevice(stack.env, 'contract-sk-1', deviceKey, { modelId: 'dtmi:contoso:x;1' });
+  const keyed = await registerSymmetricKeyDevice(stack.env, 'contract-sk-1', deviceKey, {
+    modelId: 'dtmi:contoso:x;1',
+  });
+  // The device's answer says how it was admitted, as DeviceRegistrationResult publishes it.
+  expect(keyed).toMatchObject({ symmetricKey: { enrollmentGroupId: 'contract-keys' } });
   await expect(registerSymmetricKeyDevice(stack.env, 'contract-sk-2', KEY)).rejects.toThrow(); // a wrong key: 401
   expect((await statusLookup(stack.env, 'contract-sk-1', deviceKey)).status).toBe(200);
-  await registerX509Device(stack.env, 'contract-x509-1', x509Device.certPem, x509Device.keyPem);
+  const certified = await registerX509Device(stack.env, 'contract-x509-1', x509Device.certPem, x509Device.keyPem);
+  expect(certified).toMatchObject({
+    x509: { enrollmentGroupId: 'contract-x509', certificateInfo: { subjectName: 'CN=contract-x509-1' } },
+  });
 
   expect(await dps.getRegistrationState('contract-sk-1')).toMatchObject({ status: 'assigned' });
   expect((await dps.queryGroupRegistrations('contract-keys', 10)).items).toHaveLength(1);

@@ -66,7 +66,7 @@ function chart(el, data, series, title) {
   );
 }
 
-/* Allocation: hubs against capacity and weight, rules, the deny list, this instance's decisions, explain. */
+/* Allocation: hubs against capacity and weight, rules, the deny list, every instance's decisions, explain. */
 const SAMPLE_REQUEST = {
   individualEnrollment: { registrationId: 'sample-device-1', attestation: { type: 'symmetricKey' } },
   deviceRuntimeContext: { registrationId: 'sample-device-1', payload: { region: 'eu' } },
@@ -107,7 +107,7 @@ async function showAllocation() {
       ...rules.map((r, i) => ({ label: `rule ${r}`, stroke: palette[i % palette.length] })),
       { label: 'deny-list hits', stroke: '#d1242f' },
     ],
-    `Allocations per rule and deny-list hits, per hour (this instance; ${view.lastDay.reduce((n, h) => n + Object.values(h.byRule).reduce((a, b) => a + b, 0), 0)} allocations)`,
+    `Allocations per rule and deny-list hits, per hour (all instances; ${view.lastDay.reduce((n, h) => n + Object.values(h.byRule).reduce((a, b) => a + b, 0), 0)} allocations)`,
   );
   const request = { ...SAMPLE_REQUEST, linkedHubs: view.hubs.map((h) => h.hostName) };
   const area = $('#explain textarea');

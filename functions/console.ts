@@ -13,6 +13,7 @@ import { incidentRepositories, services } from '../shared/composition';
 import { CONSOLE_PAGE } from '../shared/generated/console-page';
 import { setting } from '../shared/settings';
 import { certificateTimeline } from '../shared/use-cases/certificate-timeline';
+import { fleetDecisions } from '../shared/use-cases/decision-counts';
 import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeViewer } from './edge/caller';
@@ -37,8 +38,12 @@ export async function consolePage(_request: HttpRequest, _context: InvocationCon
 export async function allocationView(request: HttpRequest): Promise<HttpResponseInit> {
   const auth = await authorizeViewer(request);
   if (!auth.ok) return auth.response;
-  const hubs = await services().hubs();
-  return ok(allocationOverview(await allocationRuntime().state(), hubs.hostNames()));
+  const runtime = allocationRuntime();
+  const [hubs, state] = await Promise.all([services().hubs(), runtime.state()]);
+  // Every instance's decisions: this one's written first, the others' at most a minute old.
+  await runtime.flushDecisions();
+  const lastDay = await fleetDecisions(await services().store(), new Date());
+  return ok(allocationOverview({ ...state, lastDay }, hubs.hostNames()));
 }
 
 const pageSize = (request: HttpRequest) => Math.min(Math.max(Number(request.query.get('pageSize')) || 50, 1), 200);

@@ -61,6 +61,13 @@ export const CONTAINERS = {
     partitionKeyPath: '/day',
     purpose: 'append-only audit trail of every change to enrollments and hubs',
   },
+  decisions: {
+    name: 'decisions',
+    partitionKeyPath: '/hour',
+    purpose:
+      'what each webhook instance decided, hour by hour (one small document per instance and hour, written once a minute), summed by the console; expires after two days',
+    expiringItems: true,
+  },
   checkpoints: {
     name: 'checkpoints',
     partitionKeyPath: '/id',

@@ -18,17 +18,51 @@ export interface HourCounts {
   unavailable: number;
 }
 
+/** Empty counts for the hour starting at `startMs`. */
+const emptyHour = (startMs: number): HourCounts => ({
+  hour: new Date(startMs).toISOString(),
+  byRule: {},
+  byHub: {},
+  denied: 0,
+  invalid: 0,
+  unavailable: 0,
+});
+
+const add = (into: Record<string, number>, from: Record<string, number>) => {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+};
+
+/** Several instances' counts summed hour by hour, over the 24 hours up to `nowMs` (oldest first). */
+export function sumHours(counts: readonly HourCounts[], nowMs: number): HourCounts[] {
+  const current = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
+  const hours = Array.from({ length: KEEP_HOURS }, (_, i) => emptyHour(current - (KEEP_HOURS - 1 - i) * HOUR_MS));
+  const byHour = new Map(hours.map((h) => [h.hour, h]));
+  for (const c of counts) {
+    const h = byHour.get(c.hour);
+    if (!h) continue;
+    add(h.byRule, c.byRule);
+    add(h.byHub, c.byHub);
+    h.denied += c.denied;
+    h.invalid += c.invalid;
+    h.unavailable += c.unavailable;
+  }
+  return hours;
+}
+
 export class AllocationCounters {
   private readonly hours = new Map<number, HourCounts>();
+  /** Hours changed since `takeChanged` last ran: what an instance writes to the shared store. */
+  private readonly changed = new Set<number>();
 
   record(outcome: Outcome, nowMs: number): void {
     const start = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
     let counts = this.hours.get(start);
     if (!counts) {
-      counts = { hour: new Date(start).toISOString(), byRule: {}, byHub: {}, denied: 0, invalid: 0, unavailable: 0 };
+      counts = emptyHour(start);
       this.hours.set(start, counts);
       for (const h of this.hours.keys()) if (h <= start - KEEP_HOURS * HOUR_MS) this.hours.delete(h);
     }
+    this.changed.add(start);
     if (outcome.kind === 'allocate') {
       counts.byRule[outcome.rule] = (counts.byRule[outcome.rule] ?? 0) + 1;
       const hub = outcome.response.iotHubHostName;
@@ -40,13 +74,16 @@ export class AllocationCounters {
 
   /** The last 24 hours, oldest first, the current one last; an hour with nothing decided counts zeros. */
   lastDay(nowMs: number): HourCounts[] {
-    const current = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
-    return Array.from({ length: KEEP_HOURS }, (_, i) => {
-      const start = current - (KEEP_HOURS - 1 - i) * HOUR_MS;
+    return sumHours([...this.hours.values()], nowMs);
+  }
+
+  /** The whole counts of every hour changed since the last call (each instance's documents are its own). */
+  takeChanged(): HourCounts[] {
+    const hours = [...this.changed].flatMap((start) => {
       const counts = this.hours.get(start);
-      return counts
-        ? structuredClone(counts)
-        : { hour: new Date(start).toISOString(), byRule: {}, byHub: {}, denied: 0, invalid: 0, unavailable: 0 };
+      return counts ? [structuredClone(counts)] : [];
     });
+    this.changed.clear();
+    return hours;
   }
 }

@@ -20,7 +20,7 @@ export interface AllocationOverview {
   rules: Array<{ name: string; pool: string; matches: string[] }>;
   defaultPool: string | undefined;
   denyList: { entries: number; refreshedAt: string | undefined };
-  /** The serving instance's decisions, hour by hour, for the last day. */
+  /** Decisions of every instance, hour by hour, for the last day. */
   lastDay: HourCounts[];
 }
 

@@ -25,6 +25,8 @@ export interface AllocationSources {
   denyList(): Promise<DenyListFeed>;
   loadHubLoad(): Promise<Map<string, number>>;
   events(): Promise<EventsPort>;
+  /** Stores this instance's counts of the given hours beside every other instance's. */
+  saveDecisions?(hours: HourCounts[]): Promise<void>;
 }
 
 export interface RuntimeOptions {
@@ -36,6 +38,8 @@ export interface RuntimeOptions {
   policyRefreshMs?: number;
   hubLoadRefreshMs?: number;
   hubLoadFirstDelayMs?: number;
+  /** How often this instance's decision counts are written for the console (at most a minute behind). */
+  decisionsFlushMs?: number;
   /** How long a request on a cold instance may wait for the first snapshots before answering 503. */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
@@ -104,14 +108,27 @@ export class AllocationRuntime {
       every(this.options.policyRefreshMs ?? 5000, () => this.refreshPolicy());
       every(this.options.denyRefreshMs ?? 1000, () => this.refreshDenyList());
       every(this.options.hubLoadRefreshMs ?? 60_000, () => this.refreshHubLoad());
+      every(this.options.decisionsFlushMs ?? 60_000, () => this.flushDecisions());
     }
     return this.ready;
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.timers.forEach(clearTimeout); // clears intervals too
     this.timers = [];
+    await this.flushDecisions();
     return this.events.flush();
+  }
+
+  /** Writes this instance's changed hours of decisions where every instance's are summed (the console's). */
+  async flushDecisions(): Promise<void> {
+    const changed = this.counters.takeChanged();
+    if (!changed.length || !this.sources.saveDecisions) return;
+    try {
+      await this.sources.saveDecisions(changed);
+    } catch (err) {
+      this.log(`decision counts not saved: ${String(err)}`);
+    }
   }
 
   async refreshPolicy(): Promise<void> {

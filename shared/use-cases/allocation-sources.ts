@@ -1,9 +1,15 @@
 /** Where the allocation webhook's snapshots come from: the policy document, the deny list and its change log (Cosmos), hub load (registry statistics). */
+import { randomUUID } from 'node:crypto';
+
 import type { DenyListFeed } from '../allocation/deny-list';
 import type { ConfigDocument, LazyServices } from '../ports';
 import type { AllocationSources } from './allocation-runtime';
+import { saveDecisionCounts } from './decision-counts';
 
 export const POLICY_DOCUMENT_ID = 'allocation';
+
+/** This process, among the webhook's instances: its decision counts are its own documents. */
+const INSTANCE = randomUUID();
 
 export function allocationSources(
   policy: ConfigDocument,
@@ -23,5 +29,6 @@ export function allocationSources(
       return new Map(counts);
     },
     events: () => services.events(),
+    saveDecisions: async (hours) => saveDecisionCounts(await services.store(), INSTANCE, hours, new Date()),
   };
 }

@@ -3,7 +3,7 @@
  * the compiled policy, and the generated page kept in step with its sources.
  */
 import { consolePage } from '../../dev/generate-console';
-import { AllocationCounters } from '../../shared/allocation/counters';
+import { AllocationCounters, sumHours } from '../../shared/allocation/counters';
 import type { Outcome } from '../../shared/allocation/engine';
 import { allocationOverview } from '../../shared/allocation/overview';
 import { compilePolicy } from '../../shared/allocation/policy';
@@ -84,4 +84,24 @@ test('the overview shows each linked hub against the pools that use it, and the 
 test('the generated page is the console sources with uPlot inlined (npm run generate:console)', () => {
   expect(CONSOLE_PAGE).toBe(consolePage());
   expect(CONSOLE_PAGE).not.toMatch(/<script[^>]+src=|<link[^>]+href=/); // nothing fetched from anywhere
+});
+
+test('instances write only the hours they changed, and their documents sum hour by hour', () => {
+  const a = new AllocationCounters();
+  const b = new AllocationCounters();
+  const t0 = Date.UTC(2026, 10, 29, 10, 15);
+  a.record(allocated('eu', 'hub-1'), t0);
+  a.record(allocated('eu', 'hub-1'), t0 + HOUR);
+  b.record(allocated('eu', 'hub-2'), t0 + HOUR);
+  b.record({ kind: 'deny', reason: 'revoked' } as Outcome, t0 + HOUR);
+  const written = [...a.takeChanged(), ...b.takeChanged()];
+  expect(written.map((h) => h.hour).sort()).toEqual([
+    '2026-11-29T10:00:00.000Z',
+    '2026-11-29T11:00:00.000Z',
+    '2026-11-29T11:00:00.000Z',
+  ]);
+  expect(a.takeChanged()).toEqual([]); // nothing new since
+  const day = sumHours(written, t0 + HOUR);
+  expect(day[23]).toMatchObject({ byRule: { eu: 2 }, byHub: { 'hub-1': 1, 'hub-2': 1 }, denied: 1 });
+  expect(day[22]).toMatchObject({ byRule: { eu: 1 } });
 });

@@ -37,7 +37,13 @@ export async function fleetDecisions(store: DocumentStore, now: Date): Promise<H
       const docs: DecisionDocument[] = [];
       let continuationToken: string | undefined;
       do {
-        const page = await decisions(store).query('SELECT * FROM c', {}, { partitionKey: hour, continuationToken });
+        // The filter repeats the partition key: a store that answers a partition-scoped query from the whole
+        // container (the embedded emulator does) still sums each hour once.
+        const page = await decisions(store).query(
+          'SELECT * FROM c WHERE c.hour = @hour',
+          { '@hour': hour },
+          { partitionKey: hour, continuationToken },
+        );
         docs.push(...page.items);
         continuationToken = page.continuationToken;
       } while (continuationToken);

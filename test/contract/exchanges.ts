@@ -5,18 +5,13 @@
  */
 import type { ValidateFunction } from 'ajv';
 
+import type { WireExchange } from '../../dev/sim/wire';
 import { DPS_DEVICE, DPS_SERVICE } from './dps-contract';
 import { IOT_HUB } from './iothub-contract';
 import { compileDefinitions } from './schema-kit';
 
-export interface Exchange {
-  host: string;
-  method: string;
-  url: string;
-  requestBody: string;
-  status: number;
-  responseBody: string;
-}
+/** One request and its answer, as the simulator recorded them. */
+export type Exchange = WireExchange;
 
 export type Api = 'dps-service' | 'dps-device' | 'iothub';
 

@@ -257,6 +257,15 @@ async function openIncident(id) {
   $('#incident-title').textContent = `${i.id}: ${i.request.reason ?? ''}`;
   $('#incident-status').textContent =
     `${i.status} — ${i.request.mode}, submitted by ${i.submittedBy}${i.approvedBy ? `, approved by ${i.approvedBy}` : ''}`;
+  // Only the decisions this status allows are offered (the server refuses the others with its reason anyway).
+  const allowed = {
+    approve: ['awaitingApproval'],
+    cancel: ['received', 'planning', 'awaitingApproval'],
+    release: ['quarantined', 'contained', 'failed'],
+  };
+  document.querySelectorAll('#incident-actions button').forEach((b) => {
+    b.hidden = !allowed[b.dataset.action].includes(i.status);
+  });
   const plan = i.plan;
   table(
     $('#plan'),

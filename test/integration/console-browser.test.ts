@@ -161,10 +161,16 @@ test('the console shows every view live, and an admin approves an incident from 
   await page.locator('#incident-list tr', { hasText: 'console-inc-1' }).click();
   await page.locator('#incident-status', { hasText: /^awaitingApproval/ }).waitFor();
   await expect(page.locator('#plan').innerText()).resolves.toMatch(/devices reached\t1/);
+  await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual([
+    'Approve',
+    'Cancel',
+  ]);
   await shot('incident-awaiting-approval');
   await page.click('#incident-actions button[data-action="approve"]');
   await page.locator('#incident-status', { hasText: /^quarantined/ }).waitFor({ timeout: 45_000 });
   await expect(page.locator('#steps').innerText()).resolves.toMatch(/done/);
+  // Once it has run, it can be released, no longer approved or cancelled.
+  await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual(['Release']);
   await shot('incident-approved');
   await page.locator('#error').waitFor({ state: 'hidden' });
 });

@@ -6,12 +6,10 @@
  */
 import type { Command } from 'commander';
 
+import { ROW_ATTRIBUTE } from '../shared/enrollment/row';
 import { DEFAULT_TPM_DEVICE, DEFAULT_TPM_TCP, openTpm } from './tpm/connection';
 import { appendHarvestRow } from './tpm/harvest-file';
 import { readTpmIdentity } from './tpm/identity';
-
-/** What the import accepts in serialNumber, model and lot: refused here, at the station, not days later. */
-const ATTRIBUTE = /^[\x20-\x7e]{1,128}$/;
 
 interface HarvestOptions {
   tpm?: string;
@@ -27,7 +25,8 @@ export async function harvest(opts: HarvestOptions, print: (line: string) => voi
     ['--model', opts.model],
     ['--lot', opts.lot],
   ] as const)
-    if (value !== undefined && !ATTRIBUTE.test(value))
+    // What the import would refuse is refused here, at the station, not days later.
+    if (value !== undefined && !ROW_ATTRIBUTE.test(value))
       throw new Error(`${flag} must be 1–128 printable ASCII characters`);
   const connection = await openTpm(opts.tpm);
   try {

@@ -21,6 +21,14 @@ function showError(message) {
   box.hidden = !message;
 }
 
+/** Runs an operator's action, showing what went wrong instead of dropping it. */
+const acting =
+  (action) =>
+  (...args) =>
+    Promise.resolve()
+      .then(() => action(...args))
+      .catch((err) => showError(err.message));
+
 async function api(path, init = {}) {
   const headers = { 'x-functions-key': functionKey, ...(init.body ? { 'content-type': 'application/json' } : {}) };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -114,15 +122,14 @@ async function showAllocation() {
   if (!area.value) area.value = JSON.stringify(request, null, 2);
 }
 
-$('#explain').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  try {
+$('#explain').addEventListener(
+  'submit',
+  acting(async (e) => {
+    e.preventDefault();
     const answer = await api('allocate/explain', { method: 'POST', body: $('#explain textarea').value });
     $('#explained').textContent = JSON.stringify(answer, null, 2);
-  } catch (err) {
-    showError(err.message);
-  }
-});
+  }),
+);
 
 /* Imports: jobs with live progress, rows by status, bad rows as CSV. */
 let jobs = [];
@@ -142,9 +149,9 @@ async function showImports() {
       `${fmt(j.ratePerMinute)}/min`,
       j.etaSeconds ? `${Math.ceil(j.etaSeconds / 60)} min` : '–',
     ]),
-    (i) => openJob(jobs[i]),
+    acting((i) => openJob(jobs[i])),
   );
-  if (currentJob) openJob(jobs.find((j) => j.jobId === currentJob.jobId) ?? currentJob);
+  if (currentJob) await openJob(jobs.find((j) => j.jobId === currentJob.jobId) ?? currentJob);
 }
 
 async function openJob(job) {
@@ -163,25 +170,31 @@ async function openJob(job) {
   );
 }
 
-$('#row-status').addEventListener('change', () => currentJob && openJob(currentJob).catch((e) => showError(e.message)));
+$('#row-status').addEventListener(
+  'change',
+  acting(() => currentJob && openJob(currentJob)),
+);
 
-$('#bad-rows').addEventListener('click', async () => {
-  const lines = ['line,registrationId,status,reason'];
-  const csv = (v) => (/[",\n]/.test(String(v ?? '')) ? `"${String(v).replace(/"/g, '""')}"` : String(v ?? ''));
-  for (const status of ['invalid', 'duplicate', 'failed']) {
-    let continuationToken;
-    do {
-      const q = `status=${status}${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ''}`;
-      const page = await api(`views/imports/${encodeURIComponent(currentJob.jobId)}/rows?${q}`);
-      for (const r of page.rows) lines.push([r.line, r.registrationId, r.status, r.reason].map(csv).join(','));
-      continuationToken = page.continuationToken;
-    } while (continuationToken);
-  }
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));
-  link.download = `${currentJob.jobId}-bad-rows.csv`;
-  link.click();
-});
+$('#bad-rows').addEventListener(
+  'click',
+  acting(async () => {
+    const lines = ['line,registrationId,status,reason'];
+    const csv = (v) => (/[",\n]/.test(String(v ?? '')) ? `"${String(v).replace(/"/g, '""')}"` : String(v ?? ''));
+    for (const status of ['invalid', 'duplicate', 'failed']) {
+      let continuationToken;
+      do {
+        const q = `status=${status}${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ''}`;
+        const page = await api(`views/imports/${encodeURIComponent(currentJob.jobId)}/rows?${q}`);
+        for (const r of page.rows) lines.push([r.line, r.registrationId, r.status, r.reason].map(csv).join(','));
+        continuationToken = page.continuationToken;
+      } while (continuationToken);
+    }
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));
+    link.download = `${currentJob.jobId}-bad-rows.csv`;
+    link.click();
+  }),
+);
 
 /* Certificates: the expiry timeline by horizon, and findings with suppression. */
 async function showCertificates() {
@@ -219,19 +232,18 @@ async function showCertificates() {
     ]),
   );
   document.querySelectorAll('[data-suppress]').forEach((b) =>
-    b.addEventListener('click', async () => {
-      const reason = prompt('Why is this finding suppressed? (required)');
-      if (!reason?.trim()) return showError('A suppression needs a reason.');
-      try {
+    b.addEventListener(
+      'click',
+      acting(async () => {
+        const reason = prompt('Why is this finding suppressed? (required)');
+        if (!reason?.trim()) return showError('A suppression needs a reason.');
         await api(`findings/expiry/${encodeURIComponent(b.dataset.suppress)}/suppress`, {
           method: 'POST',
           body: JSON.stringify({ reason }),
         });
         await showCertificates();
-      } catch (err) {
-        showError(err.message);
-      }
-    }),
+      }),
+    ),
   );
 }
 
@@ -245,7 +257,7 @@ async function showIncidents() {
     $('#incident-list'),
     ['incident', 'status', 'mode', 'source', 'received'],
     incidents.map((i) => [esc(i.id), esc(i.status), esc(i.request.mode), esc(i.source), esc(i.receivedAt)]),
-    (n) => openIncident(incidents[n].id),
+    acting((n) => openIncident(incidents[n].id)),
   );
   if (currentIncident) await openIncident(currentIncident.id);
 }
@@ -296,17 +308,16 @@ async function openIncident(id) {
 }
 
 document.querySelectorAll('#incident-actions button').forEach((b) =>
-  b.addEventListener('click', async () => {
-    try {
+  b.addEventListener(
+    'click',
+    acting(async () => {
       await api(`incidents/${encodeURIComponent(currentIncident.id)}/${b.dataset.action}`, {
         method: 'POST',
         body: '{}',
       });
       await showIncidents();
-    } catch (err) {
-      showError(err.message);
-    }
-  }),
+    }),
+  ),
 );
 
 /* Navigation, and live refresh of the view on screen. */

@@ -15,6 +15,7 @@ import { TpmSecurityClient } from 'azure-iot-security-tpm';
 import { X509Security } from 'azure-iot-security-x509';
 
 import { openTpm } from '../cli/tpm/connection';
+import { call } from '../cli/tpm/identity';
 import { iotTransport } from '../shared/azure/transport';
 
 export const GLOBAL_DEVICE_ENDPOINT = 'global.azure-devices-provisioning.net';
@@ -102,10 +103,7 @@ export async function registerTpmDevice(
     };
     return {
       registration: result.registrationState ?? (result as unknown as RegisteredTpmDevice['registration']),
-      sign: (data) =>
-        new Promise((resolve, reject) =>
-          security.signWithIdentity(data, (err, signed) => (err ? reject(err) : resolve(signed as Buffer))),
-        ),
+      sign: (data) => call<Buffer>((done) => security.signWithIdentity(data, done)),
       close: () => connection.close(),
     };
   } catch (err) {

@@ -23,9 +23,11 @@ export interface TpmIdentity {
   ekCertificate?: Buffer;
 }
 
-type Callback<T> = (err: Error | null | undefined, result?: T) => void;
+/** The callback the TSS and the official TPM client answer through. */
+export type Callback<T> = (err: Error | null | undefined, result?: T) => void;
 
-function call<T>(run: (done: Callback<T>) => void): Promise<T> {
+/** One TSS or TPM-client call, as a promise. */
+export function call<T>(run: (done: Callback<T>) => void): Promise<T> {
   return new Promise((resolve, reject) => run((err, result) => (err ? reject(err) : resolve(result as T))));
 }
 

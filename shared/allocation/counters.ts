@@ -18,9 +18,15 @@ export interface HourCounts {
   unavailable: number;
 }
 
-/** Empty counts for the hour starting at `startMs`. */
-const emptyHour = (startMs: number): HourCounts => ({
-  hour: new Date(startMs).toISOString(),
+/** The starts of the last 24 hours up to `nowMs` (ISO, oldest first, the current hour last). */
+export function lastDayHours(nowMs: number): string[] {
+  const current = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
+  return Array.from({ length: KEEP_HOURS }, (_, i) => new Date(current - (KEEP_HOURS - 1 - i) * HOUR_MS).toISOString());
+}
+
+/** Empty counts for the hour starting at `hour` (ISO). */
+const emptyHour = (hour: string): HourCounts => ({
+  hour,
   byRule: {},
   byHub: {},
   denied: 0,
@@ -34,8 +40,7 @@ const add = (into: Record<string, number>, from: Record<string, number>) => {
 
 /** Several instances' counts summed hour by hour, over the 24 hours up to `nowMs` (oldest first). */
 export function sumHours(counts: readonly HourCounts[], nowMs: number): HourCounts[] {
-  const current = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
-  const hours = Array.from({ length: KEEP_HOURS }, (_, i) => emptyHour(current - (KEEP_HOURS - 1 - i) * HOUR_MS));
+  const hours = lastDayHours(nowMs).map(emptyHour);
   const byHour = new Map(hours.map((h) => [h.hour, h]));
   for (const c of counts) {
     const h = byHour.get(c.hour);
@@ -58,7 +63,7 @@ export class AllocationCounters {
     const start = Math.floor(nowMs / HOUR_MS) * HOUR_MS;
     let counts = this.hours.get(start);
     if (!counts) {
-      counts = emptyHour(start);
+      counts = emptyHour(new Date(start).toISOString());
       this.hours.set(start, counts);
       for (const h of this.hours.keys()) if (h <= start - KEEP_HOURS * HOUR_MS) this.hours.delete(h);
     }
@@ -70,11 +75,6 @@ export class AllocationCounters {
     } else if (outcome.kind === 'deny') counts.denied++;
     else if (outcome.kind === 'invalid') counts.invalid++;
     else counts.unavailable++;
-  }
-
-  /** The last 24 hours, oldest first, the current one last; an hour with nothing decided counts zeros. */
-  lastDay(nowMs: number): HourCounts[] {
-    return sumHours([...this.hours.values()], nowMs);
   }
 
   /** The whole counts of every hour changed since the last call (each instance's documents are its own). */

@@ -62,7 +62,8 @@ const KNOWN = new Set<string>(KNOWN_COLUMNS);
 /** Twin tag names: no `.`, `$`, `#` or space (IoT Hub), and short enough to index. */
 const TAG_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_TAG_VALUE = 512;
-const ATTRIBUTE = /^[\x20-\x7e]{1,128}$/;
+/** serialNumber, model and lot: 1–128 printable ASCII characters. */
+export const ROW_ATTRIBUTE = /^[\x20-\x7e]{1,128}$/;
 
 const invalid = (line: number, reason: string, registrationId?: string): RefusedRow => ({
   status: 'invalid',
@@ -108,7 +109,7 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
   for (const name of ['serialNumber', 'model', 'lot'] as const) {
     const value = f[name]?.trim();
     if (!value) continue;
-    if (!ATTRIBUTE.test(value))
+    if (!ROW_ATTRIBUTE.test(value))
       return invalid(row.line, `${name} must be 1–128 printable ASCII characters`, verdict.registrationId);
     verdict[name] = value;
   }

@@ -55,8 +55,6 @@ export interface RuntimeState {
   hubLoad: Map<string, number>;
   denyEntries: number;
   denyRefreshedAt: string | undefined;
-  /** This instance's decisions, hour by hour. */
-  lastDay: HourCounts[];
 }
 
 export type { HttpOutcome } from '../allocation/http-outcome';
@@ -203,7 +201,6 @@ export class AllocationRuntime {
       hubLoad: new Map(this.hubLoad),
       denyEntries: this.deny.entries.size,
       denyRefreshedAt: this.deny.refreshedAt ? new Date(this.deny.refreshedAt).toISOString() : undefined,
-      lastDay: this.counters.lastDay(this.now()),
     };
   }
 

@@ -2,9 +2,8 @@
  * The console's expiry timeline: open certificates ending in each of the next weeks. One COUNT a week and month
  * partition, served by the index on notAfter: what is read is a number a week, never the fleet.
  */
-import { monthOf } from '../certificates/record';
 import type { DocumentStore } from '../ports';
-import { certificates } from './certificate-inventory-store';
+import { certificates, monthsBetween } from './certificate-inventory-store';
 
 const WEEK_MS = 7 * 86_400_000;
 
@@ -12,12 +11,6 @@ export interface TimelineWeek {
   /** The week's first instant (inclusive); the week ends 7 days later. */
   start: string;
   count: number;
-}
-
-/** Months (YYYY-MM) a [from, to) range touches. */
-function monthsOf(from: Date, to: Date): string[] {
-  const months = new Set([monthOf(from.toISOString()), monthOf(new Date(to.getTime() - 1).toISOString())]);
-  return [...months];
 }
 
 export async function certificateTimeline(store: DocumentStore, now: Date, weeks: number): Promise<TimelineWeek[]> {
@@ -28,7 +21,7 @@ export async function certificateTimeline(store: DocumentStore, now: Date, weeks
       const from = new Date(now.getTime() + i * WEEK_MS);
       const to = new Date(from.getTime() + WEEK_MS);
       const counts = await Promise.all(
-        monthsOf(from, to).map(async (month) => {
+        monthsBetween(from, new Date(to.getTime() - 1)).map(async (month) => {
           const page = await certificates(store).query(
             sql,
             { '@month': month, '@from': from.toISOString(), '@to': to.toISOString() },

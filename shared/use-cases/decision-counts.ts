@@ -3,14 +3,13 @@
  * it decided in (one small document per instance and hour, at most once a minute), and the console sums the
  * documents of the last 24 hours — 24 single-partition reads, whatever the fleet's size or traffic.
  */
-import { type HourCounts, sumHours } from '../allocation/counters';
+import { type HourCounts, lastDayHours, sumHours } from '../allocation/counters';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, StoredDocument } from '../ports';
 
 type DecisionDocument = StoredDocument & HourCounts & { instance: string; updatedAt: string; ttl: number };
 
 const TWO_DAYS_S = 2 * 86_400;
-const HOUR_MS = 3_600_000;
 
 const decisions = (store: DocumentStore) => store.container<DecisionDocument>(CONTAINERS.decisions.name);
 
@@ -30,8 +29,7 @@ export async function saveDecisionCounts(
 
 /** Every instance's counts, summed hour by hour over the last 24 hours (oldest first). */
 export async function fleetDecisions(store: DocumentStore, now: Date): Promise<HourCounts[]> {
-  const current = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS;
-  const hours = Array.from({ length: 24 }, (_, i) => new Date(current - (23 - i) * HOUR_MS).toISOString());
+  const hours = lastDayHours(now.getTime());
   const perHour = await Promise.all(
     hours.map(async (hour) => {
       const docs: DecisionDocument[] = [];

@@ -11,7 +11,7 @@ import { endorsementKeyHash, registrationIdFromHash } from '../../shared/enrollm
 import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import { jobIdFor } from '../../shared/use-cases/import-staging';
 import { EK_CLAIMED_ELSEWHERE } from '../../shared/use-cases/import-worker';
-import { startAppHost } from '../support/app-host';
+import { startFunctionApp } from '../support/app-host';
 import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -63,13 +63,7 @@ const b64 = (b: Buffer) => b.toString('base64');
 beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
   Object.assign(process.env, stack.env);
-  const functions = await import('../../functions/index');
-  host = await startAppHost({
-    registrations: functions.registeredFunctions(),
-    env: process.env,
-    queue: { retryDelaySeconds: 1 },
-  });
-  process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=fk`;
+  host = await startFunctionApp();
 });
 afterAll(async () => {
   await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();

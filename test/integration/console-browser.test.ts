@@ -15,7 +15,7 @@ import { randomEk } from '../../dev/ek-factory';
 import type { RunningHost } from '../../dev/host/host';
 import { issue } from '../../dev/pki';
 import { seedDemo } from '../../dev/seed';
-import { startAppHost } from '../support/app-host';
+import { startFunctionApp } from '../support/app-host';
 import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -35,13 +35,7 @@ beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
   // Every HTTP incident waits for an approval here, so the page has one to approve.
   Object.assign(process.env, stack.env, { INCIDENT_AUTO_APPROVE_MAX_DEVICES: '0' });
-  const functions = await import('../../functions/index');
-  host = await startAppHost({
-    registrations: functions.registeredFunctions(),
-    env: process.env,
-    queue: { retryDelaySeconds: 1 },
-  });
-  process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=fk`;
+  host = await startFunctionApp();
 
   // Live data, made the way production makes it.
   const { primaryKey } = await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`);

@@ -15,7 +15,7 @@ import { registerTpmDevice } from '../../dev/device';
 import type { RunningHost } from '../../dev/host/host';
 import { activationBlob } from '../../dev/sim/tpm/activation';
 import { findSwtpm, type RunningTpm, startSwtpm, SWTPM_INSTALL } from '../../dev/swtpm';
-import { startAppHost } from '../support/app-host';
+import { startFunctionApp } from '../support/app-host';
 import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 import { activateCredential, ekCertificateFor, hmac, provisionEkCertificate, tpmClient } from '../support/tpm';
@@ -37,9 +37,7 @@ describeWithTpm(title, () => {
     tpms = await Promise.all([0, 1, 2, 3].map(() => startSwtpm()));
     stack = await startTestStack({ withStorage: true });
     Object.assign(process.env, stack.env);
-    const functions = await import('../../functions/index');
-    host = await startAppHost({ registrations: functions.registeredFunctions(), env: process.env });
-    process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=fk`;
+    host = await startFunctionApp();
   });
   afterAll(async () => {
     await (await import('../../functions/edge/allocation-runtime')).allocationRuntime().stop();

@@ -20,3 +20,19 @@ export function startAppHost(
     ...options,
   });
 }
+
+/**
+ * The whole function app on the local host, over the stack whose settings are in `process.env`: queues driven
+ * (retries after a second), and the imports' enrollments pointed at its allocation webhook, as `npm start` does.
+ */
+export async function startFunctionApp(options: Partial<HostOptions> = {}): Promise<RunningHost> {
+  const { registeredFunctions } = await import('../../functions/index');
+  const host = await startAppHost({
+    registrations: registeredFunctions(),
+    env: process.env,
+    queue: { retryDelaySeconds: 1 },
+    ...options,
+  });
+  process.env.ALLOCATION_WEBHOOK_URL = `${host.baseUrl}/api/allocate?code=${FUNCTION_KEY}`;
+  return host;
+}

@@ -20,12 +20,8 @@ import {
 } from 'tss.js';
 
 import { openTpm } from '../../cli/tpm/connection';
-import { EK_CERTIFICATE_NV_INDEX } from '../../cli/tpm/identity';
+import { call, type Callback, EK_CERTIFICATE_NV_INDEX } from '../../cli/tpm/identity';
 import { readRsaStorageKey } from '../../dev/sim/tpm/structures';
-
-type Callback<T> = (err: Error | null | undefined, result?: T) => void;
-export const call = <T>(run: (done: Callback<T>) => void): Promise<T> =>
-  new Promise((resolve, reject) => run((err, result) => (err ? reject(err) : resolve(result as T))));
 
 /** The official client on one TPM, for one test step; swtpm serves one connection at a time, so close it after. */
 export async function tpmClient(address: string) {

@@ -1,17 +1,19 @@
 /**
- * What the webhook tells about itself: every decision goes to its metrics port and to its own hour-by-hour
- * account (the console's), with its rule and hub; an explain call is no decision and counts in neither.
+ * What the webhook tells about itself: every decision goes to its metrics port and to the hour-by-hour counts it
+ * writes for the console, with its rule and hub; an explain call is no decision and counts in neither.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { HourCounts } from '../../shared/allocation/counters';
 import type { MetricsPort } from '../../shared/ports';
 import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8'));
 
-test('decisions reach the metrics and the runtime state; explain calls do not', async () => {
+test('decisions reach the metrics and the counts written for the console; explain calls do not', async () => {
   const seen: Array<Parameters<MetricsPort['allocation']>[0]> = [];
+  const saved: HourCounts[] = [];
   const metrics: MetricsPort = {
     allocation: (d) => void seen.push(d),
     importRows: () => undefined,
@@ -26,6 +28,7 @@ test('decisions reach the metrics and the runtime state; explain calls do not', 
       }),
       loadHubLoad: async () => new Map(),
       events: async () => ({ publish: async () => undefined, close: async () => undefined }),
+      saveDecisions: async (hours) => void saved.push(...hours),
     },
     { metrics },
   );
@@ -42,7 +45,8 @@ test('decisions reach the metrics and the runtime state; explain calls do not', 
       { outcome: 'allocate', rule: expect.any(String), hub, latencyMs: expect.any(Number) },
       { outcome: 'invalid', latencyMs: expect.any(Number) },
     ]);
-    const hour = (await runtime.state()).lastDay.at(-1);
+    await runtime.flushDecisions();
+    const hour = saved.at(-1);
     expect(hour).toMatchObject({ byHub: { [hub]: 1 }, invalid: 1 });
     expect(Object.values(hour?.byRule ?? {})).toEqual([1]);
   } finally {

@@ -20,7 +20,8 @@ test('counts allocations per rule and hub, and refusals, hour by hour for the la
   counters.record(allocated('eu', 'hub-2'), t0 + 60_000);
   counters.record({ kind: 'deny', reason: 'revoked' } as Outcome, t0 + HOUR);
   counters.record({ kind: 'invalid', reason: 'x' } as Outcome, t0 + HOUR);
-  const day = counters.lastDay(t0 + HOUR);
+  const written = counters.takeChanged();
+  const day = sumHours(written, t0 + HOUR);
   expect(day).toHaveLength(24);
   expect(day[22]).toMatchObject({
     hour: '2026-11-29T10:00:00.000Z',
@@ -30,7 +31,7 @@ test('counts allocations per rule and hub, and refusals, hour by hour for the la
   expect(day[23]).toMatchObject({ hour: '2026-11-29T11:00:00.000Z', denied: 1, invalid: 1, byRule: {} });
   // A day later the old hours are gone, whatever is recorded since.
   counters.record(allocated('us', 'hub-3'), t0 + 25 * HOUR);
-  const later = counters.lastDay(t0 + 25 * HOUR);
+  const later = sumHours([...written, ...counters.takeChanged()], t0 + 25 * HOUR);
   expect(later.flatMap((h) => Object.keys(h.byRule))).toEqual(['us']);
 });
 

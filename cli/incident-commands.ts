@@ -14,11 +14,15 @@ import { follow } from './follow';
 type IncidentView = Omit<Incident, 'resolution'> & { resolution: { phase: string; pages: number } };
 
 /** Statuses a follower stops at: the incident waits for someone, or has ended. */
-const SETTLED = ['awaitingApproval', 'quarantined', 'contained', 'failed', 'cancelled', 'released'];
+const SETTLED = ['awaitingApproval', 'quarantined', 'contained', 'failed', 'nothingFound', 'cancelled', 'released'];
 
 export function describeIncident(doc: IncidentView): string[] {
   const lines = [`incident ${doc.id}: ${doc.status} (${doc.request.mode}, submitted by ${doc.submittedBy})`];
   if (doc.approvedBy) lines.push(`  approved by ${doc.approvedBy}`);
+  else if (doc.approval && doc.status === 'awaitingApproval')
+    lines.push(
+      `  approval: ${doc.approval.otherAdmin ? `an admin other than ${doc.submittedBy}` : 'any admin'} (${doc.approval.why})`,
+    );
   const plan = doc.plan;
   if (plan) {
     lines.push(`  plan: ${plan.devices} devices${plan.withoutHub ? ` (${plan.withoutHub} on no hub)` : ''}`);
@@ -26,7 +30,13 @@ export function describeIncident(doc: IncidentView): string[] {
     lines.push(
       `    DPS: ${plan.groupsToDisable.length} groups disabled${plan.groupsToDisable.length ? ` (${plan.groupsToDisable.join(', ')})` : ''}, ${plan.enrollmentsToDisable} enrollments disabled, ${plan.groupDevicesToBlock} group devices blocked${plan.deleteRegistrationRecords ? `, ${plan.deleteRegistrationRecords} registration records deleted` : ''}`,
     );
+    if (plan.disallowCa)
+      lines.push(
+        `    DPS disallows the CA ${plan.disallowCa.thumbprint} (disabled group ${plan.disallowCa.enrollmentGroupId})`,
+      );
     if (plan.sample.length) lines.push(`    e.g. ${plan.sample.slice(0, 10).join(', ')}`);
+    if (plan.notFound?.count)
+      lines.push(`    not found (${plan.notFound.count}): ${plan.notFound.sample.slice(0, 10).join(', ')}`);
   } else lines.push(`  resolving: ${doc.resolution.phase}, ${doc.resolution.pages} pages of devices found`);
   if (doc.status === 'awaitingApproval')
     lines.push(`  waiting: dps-lifecycle incident approve ${doc.id}   (or cancel ${doc.id})`);

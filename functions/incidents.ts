@@ -8,10 +8,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { parseIncident } from '../shared/breach/incident';
-import { appMetrics, incidentRepositories, services } from '../shared/composition';
+import { appMetrics, configDocument, incidentRepositories, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { ValidationError } from '../shared/errors';
 import { setting } from '../shared/settings';
+import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/use-cases/ca-certificates';
 import {
   advanceIncident,
   decideIncident,
@@ -40,6 +41,11 @@ function deps(log: (line: string) => void): IncidentDeps {
     ...incidentRepositories(s),
     importJobThreshold: countSetting('hubImportJobThreshold') || undefined,
     autoApproveMaxDevices: countSetting('incidentAutoApproveMaxDevices'),
+    fourEyes: setting(process.env, 'incidentFourEyes')?.toLowerCase() !== 'false',
+    alertImmediateDenyMax: countSetting('incidentAlertImmediateDenyMax'),
+    caCertificates: caCertificatesSource(
+      configDocument(process.env, 'dpsCaCertificatesFile', CA_DOCUMENT_ID, services()),
+    ),
     onDeny: (entries) => allocationRuntime().pushDenyEntries(entries),
     onRelease: (entries) => allocationRuntime().removeDenyEntries(entries),
     metrics: appMetrics(),
@@ -97,6 +103,7 @@ function decision(kind: Decision) {
     );
     if (result.kind === 'notFound') return notFound(`no incident ${request.params.id}`);
     if (result.kind === 'conflict') return problem(409, 'Conflict', result.reason);
+    if (result.kind === 'forbidden') return problem(403, 'Forbidden', result.reason);
     return ok(view(result.incident));
   };
 }

@@ -146,6 +146,10 @@ var backendSettings = {
   EXPIRY_HORIZONS_DAYS: '90,30,7'
   HUB_IMPORT_JOB_THRESHOLD: '1000'
   INCIDENT_AUTO_APPROVE_MAX_DEVICES: '10'
+  // Four eyes: a plan that disables a group or a CA, or reaches more than the number above, is approved by another admin.
+  INCIDENT_FOUR_EYES: 'true'
+  // An alert refuses at once at most this many of the certificates and devices it names; the rest wait for an admin.
+  INCIDENT_ALERT_IMMEDIATE_DENY_MAX: '100'
   CERT_MAX_AGE_DAYS: '3650'
   // Import limits: 10 GB and 50 million rows a file (a 413 or a failed job above them).
   IMPORT_MAX_FILE_BYTES: '10737418240'

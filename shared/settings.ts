@@ -27,8 +27,12 @@ export const SETTINGS = {
   allocationWebhookUrl: 'ALLOCATION_WEBHOOK_URL',
   /** Devices on one hub above which containment deletes with an IoT Hub import job instead of bulk calls (default 1000). */
   hubImportJobThreshold: 'HUB_IMPORT_JOB_THRESHOLD',
-  /** Plans of at most this many devices, submitted by an admin over HTTP, run without waiting for approval (default 10). */
+  /** Plans of at most this many devices that disable no group and no CA, submitted by an admin over HTTP, run without waiting for approval (default 10). */
   incidentAutoApproveMaxDevices: 'INCIDENT_AUTO_APPROVE_MAX_DEVICES',
+  /** `false` lets the submitter of a wide plan approve it too; by default another admin must (four eyes). */
+  incidentFourEyes: 'INCIDENT_FOUR_EYES',
+  /** An alert refuses at once at most this many of the certificates and devices it names (default 100). */
+  incidentAlertImmediateDenyMax: 'INCIDENT_ALERT_IMMEDIATE_DENY_MAX',
   /** Certificates issued longer ago than this many days are raised as CERT_TOO_OLD. */
   certMaxAgeDays: 'CERT_MAX_AGE_DAYS',
   /** Local stack: the DPS instance's verified CA certificates as a file; in Azure the `dps-ca-certificates` policy document. */

@@ -31,6 +31,8 @@ export interface Attested {
   runtime: Record<string, unknown>;
   /** A TPM device's public keys: the hub key DPS makes for it goes back wrapped to them. */
   tpm?: DeviceTpmKeys;
+  /** A disabled enrollment entry holding a certificate of the device's chain: the registration fails (disabled). */
+  disallowedBy?: string;
 }
 
 /** What a device presents, whatever the transport: a SAS (HTTP Authorization, MQTT password) or its TLS chain. */
@@ -92,6 +94,28 @@ export function presentedChain(socket: TLSSocket): NodeX509[] {
   return chain;
 }
 
+/**
+ * DPS's disallow rule (how-to-revoke-device-access-portal, and the seed on rolling certificates): a certificate that is
+ * part of a *disabled* enrollment entry fails every registration that uses it, even where another entry enables it.
+ * A chain uses a certificate it presents, the group signer that verified it, and the CA that issued either.
+ */
+function disallowingEntry(ctx: AttestationContext, used: NodeX509[]): string | undefined {
+  const entries = [
+    ...[...ctx.state.groups.values()].map((g) => ({ entry: g, key: 'g:' + g.enrollmentGroupId.toLowerCase() })),
+    ...[...ctx.state.enrollments.values()].map((e) => ({ entry: e, key: 'e:' + e.registrationId.toLowerCase() })),
+  ];
+  for (const { entry, key } of entries) {
+    if (entry.provisioningStatus !== 'disabled' || entry.attestation.type !== 'x509') continue;
+    for (const held of ctx.certificates.get(key)?.values() ?? []) {
+      const inChain = used.some(
+        (c) => c.fingerprint256 === held.fingerprint256 || (c.checkIssued(held) && c.verify(held.publicKey)),
+      );
+      if (inChain) return key.startsWith('g:') ? `enrollment group ${key.slice(2)}` : `enrollment ${key.slice(2)}`;
+    }
+  }
+  return undefined;
+}
+
 function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: string): Attested {
   const leaf = chain[0];
   if (!leaf) throw new HttpError(401, 401002, 'No client certificate was presented.');
@@ -113,7 +137,8 @@ function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: 
   if (individual?.attestation.type === 'x509') {
     const slots = individual.attestation.x509?.clientCertificates ?? {};
     const thumbs = [slots.primary?.info?.sha256Thumbprint, slots.secondary?.info?.sha256Thumbprint];
-    if (thumbs.includes(thumbprint)) return { source: { individual }, auth, runtime };
+    if (thumbs.includes(thumbprint))
+      return { source: { individual }, auth, runtime, disallowedBy: disallowingEntry(ctx, chain) };
   }
   const now = Date.now();
   for (const group of ctx.state.groups.values()) {
@@ -131,7 +156,7 @@ function attestX509(ctx: AttestationContext, chain: NodeX509[], registrationId: 
           enrollmentGroupId: group.enrollmentGroupId,
           signingCertificateInfo: certificateInfo(signer),
         };
-        return { source: { group }, auth, runtime: { x509 } };
+        return { source: { group }, auth, runtime: { x509 }, disallowedBy: disallowingEntry(ctx, [...chain, signer]) };
       }
     }
   }

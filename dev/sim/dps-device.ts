@@ -79,9 +79,14 @@ async function allocate(
     return { status: state.status, registrationState };
   };
 
-  // DPS checks individual enrollments before groups: a disabled one under this ID shuts the device out.
+  // DPS checks individual enrollments before groups: a disabled one under this ID shuts the device out; so does a
+  // disabled entry holding a certificate of the device's chain (attestation.ts).
   const blocking = ctx.state.enrollments.get(key);
-  if (blocking?.provisioningStatus === 'disabled' || enrollment.provisioningStatus === 'disabled') {
+  if (
+    blocking?.provisioningStatus === 'disabled' ||
+    enrollment.provisioningStatus === 'disabled' ||
+    attested.disallowedBy
+  ) {
     return record({ status: 'disabled', assignedHub: existing?.assignedHub, deviceId: existing?.deviceId });
   }
 

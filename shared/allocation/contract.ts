@@ -13,6 +13,8 @@ export interface DeviceRuntimeContext {
   currentDeviceId?: string;
   /** The device certificate, read from whichever shape DPS sent (x509-context.ts). */
   x509?: Partial<X509CertificateInfo>;
+  /** The CA certificate of the group that verified the device's chain (`signingCertificateInfo`), when DPS says. */
+  x509Signer?: Partial<X509CertificateInfo>;
   /** DPS sent a certificate context this webhook cannot read: why. Revocation by certificate cannot be checked. */
   x509Unreadable?: string;
   /** Which shape the certificate came in, for the logs. */
@@ -81,6 +83,7 @@ export function parseAllocationRequest(body: unknown): Parsed<AllocationRequest>
         currentIotHubHostName: typeof current === 'string' && current !== '' ? current : undefined,
         currentDeviceId: typeof currentDeviceId === 'string' ? currentDeviceId : undefined,
         x509: x509.kind === 'read' ? x509.info : undefined,
+        x509Signer: x509.kind === 'read' ? x509.signer : undefined,
         x509Shape: x509.kind === 'read' ? x509.shape : undefined,
         x509Unreadable: x509.kind === 'unreadable' ? x509.reason : undefined,
       } as DeviceRuntimeContext,

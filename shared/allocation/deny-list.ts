@@ -99,7 +99,7 @@ export function withChanges(
 /** The first entry that refuses this request, if any. */
 export function deniedBy(snapshot: DenySnapshot, request: AllocationRequest): DenyEntry | undefined {
   const { deviceRuntimeContext: ctx, individualEnrollment, enrollmentGroup } = request;
-  const x509 = ctx.x509;
+  const { x509, x509Signer: signer } = ctx;
   if (ctx.x509Unreadable && snapshot.certificateEntries > 0)
     // Certificates are revoked here, and this one cannot be read: refuse rather than let a revoked one through.
     return {
@@ -113,6 +113,12 @@ export function deniedBy(snapshot: DenySnapshot, request: AllocationRequest): De
     ['thumbprint', x509?.sha1Thumbprint],
     ['thumbprint', x509?.sha256Thumbprint],
     ['issuer', x509?.issuerName],
+    // The chain above the device, as far as DPS shows it: the group's signer is the revoked CA (by thumbprint, or by
+    // subject), or the revoked CA issued it. A CA deeper in the chain is DPS's to refuse (a disabled group holds it).
+    ['thumbprint', signer?.sha1Thumbprint],
+    ['thumbprint', signer?.sha256Thumbprint],
+    ['issuer', signer?.subjectName],
+    ['issuer', signer?.issuerName],
     ['enrollmentGroupId', enrollmentGroup?.enrollmentGroupId],
   ];
   for (const [kind, value] of candidates) {

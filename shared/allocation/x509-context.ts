@@ -2,7 +2,8 @@
  * The device's certificate as DPS hands it to the webhook (`deviceRuntimeContext.x509`), read in every shape it may
  * take, into the one form the rules, the deny list and the inventory use: DPS's certificate info (`subjectName`,
  * `issuerName`, both thumbprints, `notAfterUtc`, …). Microsoft documents the field only as "certificate details", so:
- * - the registration-state shape, `{ certificateInfo: {…}, enrollmentGroupId?, signingCertificateInfo? }`;
+ * - the registration-state shape, `{ certificateInfo: {…}, enrollmentGroupId?, signingCertificateInfo? }`, whose
+ *   signer (the group's CA that verified the chain) is read too: a revoked CA is refused there as well;
  * - the same details flat, `{ subjectName, sha1Thumbprint, … }`;
  * - a raw client certificate, `{ clientCertificate: <base64 DER or PEM> }`, parsed here once.
  * A certificate that cannot be parsed, or an object in none of these shapes, is `unreadable`: never "no certificate".
@@ -15,7 +16,7 @@ export type X509Shape = 'certificateInfo' | 'details' | 'clientCertificate';
 
 export type X509Context =
   | { kind: 'absent' }
-  | { kind: 'read'; shape: X509Shape; info: Partial<X509CertificateInfo> }
+  | { kind: 'read'; shape: X509Shape; info: Partial<X509CertificateInfo>; signer?: Partial<X509CertificateInfo> }
   | { kind: 'unreadable'; reason: string };
 
 /** Node prints a DN one RDN a line; DPS's info gives one line, comma-separated. */
@@ -71,7 +72,8 @@ export function readX509Context(x509: unknown): X509Context {
   }
   if (isObject(x509.certificateInfo)) {
     const info = details(x509.certificateInfo);
-    if (info) return { kind: 'read', shape: 'certificateInfo', info };
+    const signer = isObject(x509.signingCertificateInfo) ? details(x509.signingCertificateInfo) : undefined;
+    if (info) return { kind: 'read', shape: 'certificateInfo', info, ...(signer ? { signer } : {}) };
   }
   const flat = details(x509);
   if (flat) return { kind: 'read', shape: 'details', info: flat };

@@ -2,14 +2,18 @@
  * Who is calling. In Azure, App Service Authentication (Easy Auth, set up by infra/) validates the Entra ID bearer
  * token and hands its claims in `x-ms-client-principal` — a header the platform strips from incoming requests, so
  * it cannot be forged. The app maps the token's application (`azp`/`appid`) to a manufacturer and reads its app
- * roles. Locally there is no Entra ID: each manufacturer (and `@admin`) has a bearer secret in local settings.
+ * roles. Who acted is recorded as a principal: an operator's is the user (`oid`), never the client application many
+ * operators sign in through (four eyes compares them); a manufacturer's is its application. Locally there is no
+ * Entra ID: each manufacturer, each admin (`@admin`, `@admin2`, …) and `@reader` has a bearer secret in local settings.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 import type { ImportConfig } from './manufacturers';
 
 export const ROLES = { import: 'Manufacturer.Import', admin: 'Admin', reader: 'Reader' } as const;
 export const LOCAL_ADMIN = '@admin';
+/** Local admins: `@admin`, and `@admin2`, `@admin3`, … so that four eyes can run locally. */
+const LOCAL_ADMIN_HOLDER = /^@admin(\d*)$/;
 /** The local stand-in for an operator who looks but does not act (the console's reader role). */
 export const LOCAL_READER = '@reader';
 
@@ -38,7 +42,12 @@ function principalClaims(header: string): Map<string, string[]> | undefined {
   }
 }
 
-const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/**
+ * Secrets are compared by digest: equal lengths whatever the input, so neither a length check nor timingSafeEqual's
+ * throw on unequal byte lengths (a 500 for a right-length secret in multi-byte characters) tells an attacker anything.
+ */
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
 
 /** `acme-tpm=secret,@admin=secret2` → map of secret holders (local stack only). */
 export function parseLocalSecrets(value: string | undefined): Map<string, string> | undefined {
@@ -72,7 +81,9 @@ export function identifyCaller(
     if (!bearer) return { ok: false, status: 401, reason: 'Authorization: Bearer <manufacturer secret> is required' };
     for (const [holder, secret] of localSecrets) {
       if (!same(bearer, secret)) continue;
-      if (holder === LOCAL_ADMIN) return { ok: true, caller: { kind: 'admin', principal: 'local admin' } };
+      const admin = LOCAL_ADMIN_HOLDER.exec(holder);
+      if (admin)
+        return { ok: true, caller: { kind: 'admin', principal: `local admin${admin[1] ? ` ${admin[1]}` : ''}` } };
       if (holder === LOCAL_READER) return { ok: true, caller: { kind: 'reader', principal: 'local reader' } };
       if (!config.manufacturers.some((m) => m.id === holder)) break;
       return { ok: true, caller: { kind: 'manufacturer', manufacturerId: holder, principal: `local:${holder}` } };
@@ -96,9 +107,16 @@ export function identifyCaller(
     ...(claims.get('http://schemas.microsoft.com/ws/2008/06/identity/claims/role') ?? []),
   ]);
   const appId = claims.get('azp')?.[0] ?? claims.get('appid')?.[0];
-  const principal = appId ?? claims.get('oid')?.[0] ?? 'unknown';
-  if (roles.has(ROLES.admin)) return { ok: true, caller: { kind: 'admin', principal } };
-  if (roles.has(ROLES.reader)) return { ok: true, caller: { kind: 'reader', principal } };
+  // An operator is the user (or, for an app-only token, the service principal): `oid` is theirs alone, while `azp`
+  // is the client app every operator of the console or the command line signs in through.
+  const operator =
+    claims.get('oid')?.[0] ?? claims.get('http://schemas.microsoft.com/identity/claims/objectidentifier')?.[0];
+  if (roles.has(ROLES.admin) || roles.has(ROLES.reader)) {
+    if (!operator)
+      return { ok: false, status: 403, reason: 'the token names no user (oid): an operator acts as a person' };
+    return { ok: true, caller: { kind: roles.has(ROLES.admin) ? 'admin' : 'reader', principal: operator } };
+  }
+  const principal = appId ?? 'unknown';
   const manufacturer = appId ? config.manufacturers.find((m) => m.entraAppIds?.includes(appId)) : undefined;
   if (!manufacturer)
     return { ok: false, status: 403, reason: `application ${appId ?? '(none)'} acts for no configured manufacturer` };

@@ -1,9 +1,12 @@
 /**
  * A breach incident as an operator or security tooling reports it (HTTP body or Event Hubs alert, one JSON shape):
  * `{ id, reason, mode: "contain" | "quarantine", scope: { registrationIds?, deviceIds?, certificateThumbprints?,
- * issuerThumbprint?, enrollmentGroupId?, lot?: { manufacturer, lot } } }`. Parsing refuses anything unclear, with
- * the reason. A lot is named with its maker: lot names are the makers' own, and two makers may use the same one.
+ * caCertificate?, issuerThumbprint?, enrollmentGroupId?, lot?: { manufacturer, lot } } }`. Parsing refuses anything
+ * unclear, with the reason. A lot is named with its maker: lot names are the makers' own, and two makers may use the
+ * same one. A compromised CA is best named by its certificate (PEM): only with it can DPS be told to disallow it.
  */
+import { X509Certificate } from 'node:crypto';
+
 import type { Parsed } from '../allocation/contract';
 
 export type IncidentMode = 'contain' | 'quarantine';
@@ -12,6 +15,8 @@ export interface IncidentScope {
   registrationIds?: string[];
   deviceIds?: string[];
   certificateThumbprints?: string[];
+  /** The compromised CA's certificate, PEM (normalised); `issuerThumbprint` is then its SHA-256 thumbprint. */
+  caCertificate?: string;
   issuerThumbprint?: string;
   enrollmentGroupId?: string;
   /** A maker's lot: the enrollments the import tagged `manufacturer` and `lot`. */
@@ -37,6 +42,8 @@ const THUMBPRINT = /^(?:[0-9A-Fa-f]{2}:?){20}$|^(?:[0-9A-Fa-f]{2}:?){32}$/;
  * larger set is a group, a CA or a lot — or several incidents.
  */
 export const MAX_IDS = 20_000;
+/** A CA certificate is a few kilobytes; a chain or a bundle is not one certificate. */
+export const MAX_CA_CERTIFICATE_CHARS = 16 * 1024;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -67,6 +74,35 @@ function parseLot(value: unknown): Parsed<LotScope> {
 
 export const normalizeThumbprint = (t: string) => t.replace(/:/g, '').toUpperCase();
 
+const thumbprintsOf = (cert: X509Certificate) => [cert.fingerprint, cert.fingerprint256].map(normalizeThumbprint);
+
+/** The CA certificate an incident names: one certificate, PEM or base64 DER, of a CA (basicConstraints CA:TRUE). */
+function parseCaCertificate(value: unknown): Parsed<X509Certificate> {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_CA_CERTIFICATE_CHARS)
+    return {
+      ok: false,
+      reason: `scope.caCertificate must be one PEM certificate of at most ${MAX_CA_CERTIFICATE_CHARS} characters`,
+    };
+  if ((value.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length > 1)
+    return { ok: false, reason: 'scope.caCertificate holds several certificates: name the compromised CA alone' };
+  let cert: X509Certificate;
+  try {
+    const pem = value.includes('-----BEGIN')
+      ? value
+      : `-----BEGIN CERTIFICATE-----\n${value.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`;
+    cert = new X509Certificate(pem);
+  } catch {
+    return { ok: false, reason: 'scope.caCertificate is not an X.509 certificate (PEM or base64 DER)' };
+  }
+  if (!cert.ca)
+    return {
+      ok: false,
+      reason:
+        'scope.caCertificate is not a CA certificate (basicConstraints CA:TRUE): name a device certificate in certificateThumbprints',
+    };
+  return { ok: true, value: cert };
+}
+
 export function parseIncident(body: unknown): Parsed<IncidentRequest> {
   if (!isObject(body)) return { ok: false, reason: 'The body must be a JSON object with id, reason, mode and scope.' };
   const { id, reason, mode, scope } = body;
@@ -84,6 +120,7 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
     'registrationIds',
     'deviceIds',
     'certificateThumbprints',
+    'caCertificate',
     'issuerThumbprint',
     'enrollmentGroupId',
     'lot',
@@ -121,6 +158,15 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
     if (name === 'issuerThumbprint' && !THUMBPRINT.test(v))
       return { ok: false, reason: 'scope.issuerThumbprint must be a SHA-1 or SHA-256 thumbprint in hex' };
     out[name] = name === 'issuerThumbprint' ? normalizeThumbprint(v) : v;
+  }
+  if (scope.caCertificate !== undefined) {
+    const ca = parseCaCertificate(scope.caCertificate);
+    if (!ca.ok) return ca;
+    const thumbs = thumbprintsOf(ca.value);
+    if (out.issuerThumbprint && !thumbs.includes(out.issuerThumbprint))
+      return { ok: false, reason: 'scope.issuerThumbprint is not the thumbprint of scope.caCertificate' };
+    out.caCertificate = ca.value.toString();
+    out.issuerThumbprint = out.issuerThumbprint ?? thumbs[1];
   }
   if (Object.keys(out).length === 0) return { ok: false, reason: 'scope names nothing to contain' };
   return { ok: true, value: { id, reason: reason.trim(), mode, scope: out } };

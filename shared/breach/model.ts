@@ -1,7 +1,8 @@
 /**
  * The incident aggregate: what an operator reads on `GET /api/incidents/{id}`, and the checkpoint every worker
  * resumes from. Its life: received → planning → awaitingApproval → running → quarantined | contained | failed;
- * cancelling → cancelled before approval; releasing → released after the run. The devices it reaches are kept
+ * planning → nothingFound when its scope matched nothing (never reported contained); cancelling → cancelled before
+ * approval; releasing → released after the run (or after nothingFound, to lift its deny entries). The devices it reaches are kept
  * outside it, in pages (an incident may reach 100,000 devices; a document may not hold them).
  */
 import type { IncidentRequest } from './incident';
@@ -14,21 +15,11 @@ export type IncidentStatus =
   | 'quarantined'
   | 'contained'
   | 'failed'
+  | 'nothingFound'
   | 'cancelling'
   | 'cancelled'
   | 'releasing'
   | 'released';
-
-/** Statuses in which the incident still needs its holds; only these may own a deny entry or a disabled thing. */
-export const OPEN_STATUSES: ReadonlySet<IncidentStatus> = new Set([
-  'received',
-  'planning',
-  'awaitingApproval',
-  'running',
-  'quarantined',
-  'contained',
-  'failed',
-]);
 
 /** A device the incident reaches, as resolution found it. */
 export interface Target {
@@ -40,10 +31,26 @@ export interface Target {
   enrollmentGroupId?: string;
 }
 
-/** A compromised CA's enrollment group, and the subject the deny list refuses. */
+/**
+ * A group every member of which chains through the compromised CA: its signer is the CA (`signer`), or a CA the
+ * compromised one issued (`issuedByCa`). Disabled whole; `caSubject` is its signer's subject.
+ */
 export interface CompromisedGroup {
   enrollmentGroupId: string;
   caSubject: string;
+  relation?: 'signer' | 'issuedByCa';
+}
+
+/** The compromised CA as the incident came to know it. */
+export interface CompromisedCa {
+  sha1Thumbprint?: string;
+  sha256Thumbprint?: string;
+  subject?: string;
+  issuer?: string;
+  /** Its certificate (PEM): only with it can DPS be told to disallow the CA (a disabled group holding it). */
+  pem?: string;
+  /** Where it was found: the incident itself, DPS's verified CA certificates, the inventory, a group's info. */
+  source: 'incident' | 'dpsCaCertificates' | 'inventory' | 'enrollmentGroup' | 'unknown';
 }
 
 /**
@@ -51,7 +58,7 @@ export interface CompromisedGroup {
  * anywhere goes on from the last page it saved.
  */
 export interface ResolutionCursor {
-  phase: 'caGroups' | 'ids' | 'members' | 'enrollments' | 'hubDevices' | 'done';
+  phase: 'caGroups' | 'ids' | 'members' | 'caMembers' | 'enrollments' | 'hubDevices' | 'done';
   /** Position in the phase's list (IDs named in the scope, groups whose members are listed). */
   index: number;
   continuationToken?: string;
@@ -60,6 +67,8 @@ export interface ResolutionCursor {
   /** Groups whose members the incident reaches (named, or holding the CA). */
   memberGroups: string[];
   caGroups: CompromisedGroup[];
+  /** The CA the scope names (`caCertificate` or `issuerThumbprint`), once looked up. */
+  ca?: CompromisedCa;
   /**
    * Device IDs named in the scope that are not also registration IDs: looked for among individual enrollments
    * (their `deviceId`), then on the hubs (a device registered outside DPS).
@@ -80,8 +89,19 @@ export interface PlanSummary {
   /** What each hub step will do: disable (quarantine) or delete (contain), and how. */
   hubActions: Array<{ hub: string; action: 'disable' | 'delete'; devices: number; path: HubPath }>;
   deleteRegistrationRecords: number;
+  /** The disabled group that makes DPS refuse every chain holding the compromised CA (its certificate known). */
+  disallowCa?: { enrollmentGroupId: string; thumbprint: string };
   /** The first few registration IDs, for a human to recognise. */
   sample: string[];
+  /** IDs the scope named that no enrollment, registration or hub device answers to: how many, and the first few. */
+  notFound: { count: number; sample: string[] };
+}
+
+/** Who may let the plan run: nobody needed (auto), any admin, or an admin other than its submitter (four eyes). */
+export interface Approval {
+  auto: boolean;
+  otherAdmin: boolean;
+  why: string;
 }
 
 /** How a hub step runs: bulk registry calls (≤ 100 devices each, within the throttle), or an IoT Hub import job. */
@@ -101,6 +121,8 @@ interface Progress {
 }
 
 export type StepState =
+  /** An alert's refusals beyond what it named one by one: groups, the CA, and every device found (after approval). */
+  | ({ kind: 'refuse' } & Progress)
   | ({ kind: 'dps'; groupsToDisable: string[]; groupsDone: number } & Progress)
   | ({ kind: 'hub'; hub: string; action: 'disable' | 'delete'; path: HubPath; jobId?: string } & Progress)
   | ({ kind: 'registrations' } & Progress);
@@ -131,14 +153,13 @@ export interface Incident {
   notes: string[];
   resolution: ResolutionCursor;
   plan?: PlanSummary;
+  approval?: Approval;
   steps?: StepState[];
   undo?: UndoCursor;
   /** One worker at a time: the others drop their message while the lease holds. */
   lease?: { owner: string; until: number };
   _etag?: string;
 }
-
-export const TERMINAL: ReadonlySet<IncidentStatus> = new Set(['cancelled', 'released']);
 
 export function newIncident(
   request: IncidentRequest,

@@ -6,7 +6,16 @@
  */
 import type { DenyEntry } from '../allocation/deny-list';
 import type { IncidentRequest } from './incident';
-import type { CompromisedGroup, HubPath, PlanSummary, StepState, Target } from './model';
+import type {
+  Approval,
+  CompromisedCa,
+  CompromisedGroup,
+  HubPath,
+  Incident,
+  PlanSummary,
+  StepState,
+  Target,
+} from './model';
 
 export const DEFAULT_IMPORT_JOB_THRESHOLD = 1000;
 const SAMPLE = 20;
@@ -17,17 +26,60 @@ function entry(request: IncidentRequest, kind: DenyEntry['kind'], value: string)
   return { kind, value, reason: request.reason, incidentId: request.id };
 }
 
-/** What the incident refuses from its scope alone, and the subject of every compromised CA's group. */
-export function directDenyEntries(request: IncidentRequest, caGroups: CompromisedGroup[]): DenyEntry[] {
+/** The identities an incident names one by one: certificates and devices. */
+function namedEntries(request: IncidentRequest): DenyEntry[] {
   const { scope } = request;
-  const entries = [
+  return dedupe([
     ...(scope.certificateThumbprints ?? []).map((t) => entry(request, 'thumbprint', t)),
-    ...caGroups.filter((g) => g.caSubject).map((g) => entry(request, 'issuer', g.caSubject)),
-    ...(scope.enrollmentGroupId ? [entry(request, 'enrollmentGroupId', scope.enrollmentGroupId)] : []),
     // A device's ID is its registration ID unless its enrollment says otherwise: refuse it under both names.
     ...[...(scope.registrationIds ?? []), ...(scope.deviceIds ?? [])].map((id) => entry(request, 'registrationId', id)),
+  ]);
+}
+
+/**
+ * The compromised CA as the webhook refuses it, wherever it sits in a device's chain: by its thumbprints (a group's
+ * signer, as DPS reports it) and by its subject (the issuer of a certificate it signed: the device's, or a group
+ * signer's). Only the subjects of the groups it takes whole otherwise.
+ */
+function caEntries(request: IncidentRequest, caGroups: CompromisedGroup[], ca: CompromisedCa | undefined) {
+  return [
+    ...[ca?.sha1Thumbprint, ca?.sha256Thumbprint].flatMap((t) => (t ? [entry(request, 'thumbprint', t)] : [])),
+    ...(ca?.subject ? [entry(request, 'issuer', ca.subject)] : []),
+    ...caGroups
+      .filter((g) => g.caSubject && g.relation !== 'issuedByCa')
+      .map((g) => entry(request, 'issuer', g.caSubject)),
   ];
-  return dedupe(entries);
+}
+
+/** Everything the incident refuses from its scope alone: named identities, the CA, the group it names. */
+export function directDenyEntries(
+  request: IncidentRequest,
+  caGroups: CompromisedGroup[],
+  ca?: CompromisedCa,
+): DenyEntry[] {
+  const { scope } = request;
+  const named = namedEntries(request);
+  return dedupe([
+    ...named.filter((e) => e.kind === 'thumbprint'),
+    ...caEntries(request, caGroups, ca),
+    ...(scope.enrollmentGroupId ? [entry(request, 'enrollmentGroupId', scope.enrollmentGroupId)] : []),
+    ...named.filter((e) => e.kind !== 'thumbprint'),
+  ]);
+}
+
+/**
+ * What an incident refuses the moment it is accepted. An operator's (HTTP) refuses everything its scope names; an
+ * alert only the certificates and devices it names one by one, at most `alertCap` of them: whoever can write to the
+ * alert hub must not be able to shut a group, a CA or a lot out of provisioning with no human involved.
+ */
+export function immediateDenyEntries(
+  incident: Pick<Incident, 'request' | 'source'>,
+  caGroups: CompromisedGroup[],
+  ca: CompromisedCa | undefined,
+  alertCap: number,
+): DenyEntry[] {
+  if (incident.source === 'http') return directDenyEntries(incident.request, caGroups, ca);
+  return namedEntries(incident.request).slice(0, alertCap);
 }
 
 /** What the incident refuses for the devices resolution found. */
@@ -71,12 +123,19 @@ export function hubPath(action: 'disable' | 'delete', devices: number, threshold
 
 const progress = (total: number) => ({ state: 'pending' as const, done: 0, total, page: 0, offset: 0, errors: [] });
 
+/** The group that disallows a CA in DPS: disabled, holding the CA's certificate; one per CA, whoever needs it. */
+export const disallowGroupId = (sha256Thumbprint: string) => `disallow-ca-${sha256Thumbprint.toLowerCase()}`;
+
+/** Where a target was not found at all: named, but no enrollment, registration or hub device answers to it. */
+const notFound = (t: Target) => t.via === 'none' && !t.hub;
+
 /** The plan an operator approves, and the steps that carry it out, from every page of targets. */
 export function planIncident(
   request: IncidentRequest,
   caGroups: CompromisedGroup[],
   pages: Iterable<Target[]>,
   importJobThreshold = DEFAULT_IMPORT_JOB_THRESHOLD,
+  options: { ca?: CompromisedCa; source?: Incident['source'] } = {},
 ): { plan: PlanSummary; steps: StepState[] } {
   const groups = groupsToDisable(request, caGroups);
   const disabled = new Set(groups.map(lower));
@@ -90,7 +149,11 @@ export function planIncident(
   let blocks = 0;
   let dpsItems = 0;
   let records = 0;
+  let targetCount = 0;
+  const missing: string[] = [];
+  let missingCount = 0;
   for (const page of pages) {
+    targetCount += page.length;
     for (const t of page) {
       const act = dpsActionFor(t, disabled);
       if (act) dpsItems++;
@@ -102,6 +165,7 @@ export function planIncident(
       if (devices.has(key)) continue;
       devices.add(key);
       if (sample.length < SAMPLE) sample.push(t.registrationId);
+      if (notFound(t) && missingCount++ < SAMPLE) missing.push(t.registrationId);
       if (act?.type === 'disableEnrollment') enrollments++;
       if (act?.type === 'blockGroupDevice') blocks++;
       if (t.hub && t.deviceId) {
@@ -115,7 +179,14 @@ export function planIncident(
     const count = (perHub.get(hub) as Set<string>).size;
     return { hub, action, devices: count, path: hubPath(action, count, importJobThreshold) } as const;
   });
+  const { ca, source } = options;
+  const disallowCa =
+    ca?.pem && ca.sha256Thumbprint
+      ? { enrollmentGroupId: disallowGroupId(ca.sha256Thumbprint), thumbprint: ca.sha256Thumbprint }
+      : undefined;
   const steps: StepState[] = [];
+  // An alert refused only what it named; the rest of its refusals wait for this approved step, before anything else.
+  if (source === 'alert') steps.push({ kind: 'refuse', ...progress(targetCount + 1) });
   if (dpsItems || groups.length)
     steps.push({ kind: 'dps', groupsToDisable: groups, groupsDone: 0, ...progress(dpsItems + groups.length) });
   for (const h of hubActions)
@@ -130,7 +201,48 @@ export function planIncident(
     groupsToDisable: groups,
     hubActions,
     deleteRegistrationRecords: request.mode === 'contain' ? devices.size - withoutHub : 0,
+    ...(disallowCa ? { disallowCa } : {}),
     sample,
+    notFound: { count: missingCount, sample: missing },
   };
   return { plan, steps };
+}
+
+/** Nothing of the scope was found: no device, no group, no CA certificate to disallow. Never reported contained. */
+export function foundNothing(plan: PlanSummary): boolean {
+  return plan.devices - plan.notFound.count === 0 && plan.groupsToDisable.length === 0 && !plan.disallowCa;
+}
+
+export interface ApprovalRules {
+  /** Plans of at most this many devices, disabling no group and no CA, are small. */
+  maxDevices: number;
+  /** A plan that is not small needs an admin other than its submitter. */
+  fourEyes: boolean;
+}
+
+/**
+ * Who lets a plan run. A small plan an admin submitted over HTTP runs at once; a plan that disables a group or a CA,
+ * or reaches more devices than `maxDevices`, waits for an admin other than its submitter (with four eyes on); an
+ * alert's plan always waits for an admin. What counts is what the plan disables, not what is registered: a group with
+ * no registrations is still a group.
+ */
+export function approvalFor(plan: PlanSummary, source: Incident['source'], rules: ApprovalRules): Approval {
+  const wide = [
+    ...(plan.groupsToDisable.length ? [`disables ${plan.groupsToDisable.length} enrollment group(s)`] : []),
+    ...(plan.disallowCa ? ['disallows a CA in DPS'] : []),
+    ...(plan.devices > rules.maxDevices ? [`reaches ${plan.devices} devices (more than ${rules.maxDevices})`] : []),
+  ];
+  if (wide.length)
+    return {
+      auto: false,
+      otherAdmin: rules.fourEyes,
+      why: `the plan ${wide.join(', ')}: ${rules.fourEyes ? 'an admin other than its submitter' : 'an admin'} approves it`,
+    };
+  if (source === 'alert')
+    return { auto: false, otherAdmin: false, why: 'a security alert never runs on its own: an admin approves it' };
+  return {
+    auto: true,
+    otherAdmin: false,
+    why: `${plan.devices} ≤ ${rules.maxDevices} devices and no group or CA: runs without waiting`,
+  };
 }

@@ -28,6 +28,7 @@ export type Restore =
   | { type: 'enableEnrollment'; registrationId: string }
   | { type: 'deleteBlock'; registrationId: string }
   | { type: 'enableGroup'; enrollmentGroupId: string }
+  | { type: 'deleteDisallowGroup'; enrollmentGroupId: string }
   | { type: 'enableDevice'; hub: string; deviceId: string };
 
 export interface Hold {
@@ -56,5 +57,7 @@ export const holdId = {
   enrollment: (registrationId: string) => `enrollment:${registrationId.toLowerCase()}`,
   block: (registrationId: string) => `block:${registrationId.toLowerCase()}`,
   group: (enrollmentGroupId: string) => `group:${enrollmentGroupId.toLowerCase()}`,
+  /** The disabled group that disallows a compromised CA in DPS. */
+  disallow: (sha256Thumbprint: string) => `disallow:${sha256Thumbprint.toUpperCase()}`,
   device: (hub: string, deviceId: string) => `device:${hub.toLowerCase()}:${deviceId.toLowerCase()}`,
 };

@@ -47,3 +47,34 @@ export async function* recordsEndingBy(
     } while (continuationToken);
   }
 }
+
+/** The inventory's record of a certificate by its SHA-256 (its id) or SHA-1 thumbprint, if any. */
+export async function certificateByThumbprint(
+  store: DocumentStore,
+  thumbprint: string,
+): Promise<StoredCertificate | undefined> {
+  const t = thumbprint.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+  const page = await certificates(store).query(
+    t.length === 40 ? 'SELECT * FROM c WHERE c.sha1Thumbprint = @t' : 'SELECT * FROM c WHERE c.id = @t',
+    { '@t': t },
+    { maxItems: 1 },
+  );
+  return page.items[0];
+}
+
+/**
+ * One page of the certificates a CA issued, by its subject as the deny list compares names (`issuerKey`): how a
+ * compromised CA finds the devices that presented a certificate it signed, whichever group admitted them.
+ */
+export function certificatesIssuedBy(
+  store: DocumentStore,
+  issuerKey: string,
+  pageSize: number,
+  continuationToken?: string,
+) {
+  return certificates(store).query(
+    'SELECT * FROM c WHERE c.issuerKey = @key',
+    { '@key': issuerKey },
+    { maxItems: pageSize, continuationToken },
+  );
+}

@@ -55,9 +55,53 @@ describe('who is calling', () => {
     expect(
       call([
         ['appid', 'ops-console'],
+        ['oid', 'user-ana'],
         ['roles', 'Admin'],
       ]),
-    ).toMatchObject({ ok: true, caller: { kind: 'admin' } });
+    ).toMatchObject({ ok: true, caller: { kind: 'admin', principal: 'user-ana' } });
+  });
+
+  it('an operator is the user, not the client app: two admins through one console are two principals', () => {
+    const call = (claims: Array<[string, string]>) =>
+      identifyCaller(headers({ 'x-ms-client-principal': principal(claims) }), config, { platformAuth: true });
+    const through = (oid: string) =>
+      call([
+        ['azp', 'ops-console'],
+        ['oid', oid],
+        ['roles', 'Admin'],
+      ]);
+    const [ana, ben] = [through('user-ana'), through('user-ben')];
+    expect(ana).toMatchObject({ ok: true, caller: { principal: 'user-ana' } });
+    expect(ben).toMatchObject({ ok: true, caller: { principal: 'user-ben' } });
+    // An admin token that names no user cannot be told from another: refused rather than recorded as the app.
+    expect(
+      call([
+        ['azp', 'ops-console'],
+        ['roles', 'Admin'],
+      ]),
+    ).toMatchObject({ ok: false, status: 403, reason: expect.stringContaining('oid') });
+    // A manufacturer is its application.
+    expect(
+      call([
+        ['azp', 'app-acme'],
+        ['oid', 'sp-acme'],
+        ['roles', 'Manufacturer.Import'],
+      ]),
+    ).toMatchObject({ ok: true, caller: { principal: 'app-acme' } });
+  });
+
+  it('local admins are told apart, and a secret of the right length in other characters is refused, not a 500', () => {
+    const secrets = parseLocalSecrets('@admin=s2,@admin2=s4');
+    const who = (bearer: string) =>
+      identifyCaller(headers({ authorization: `Bearer ${bearer}` }), config, {
+        localSecrets: secrets,
+        platformAuth: false,
+      });
+    expect(who('s2')).toMatchObject({ ok: true, caller: { kind: 'admin', principal: 'local admin' } });
+    expect(who('s4')).toMatchObject({ ok: true, caller: { kind: 'admin', principal: 'local admin 2' } });
+    // 'é' is two bytes in UTF-8: before, timingSafeEqual threw on the unequal byte lengths (a length oracle).
+    expect(() => who('sé')).not.toThrow();
+    expect(who('sé')).toMatchObject({ ok: false, status: 401 });
   });
 
   it('fails closed when App Service Authentication is off: the principal header could be forged', () => {

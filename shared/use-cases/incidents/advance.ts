@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { Incident, StepState, Target } from '../../breach/model';
-import { DEFAULT_IMPORT_JOB_THRESHOLD, planIncident } from '../../breach/plan';
+import { approvalFor, DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from '../../breach/plan';
 import { deadlineOf, DEFAULT_AUTO_APPROVE_MAX_DEVICES, DEFAULT_BUDGET_MS, emit, type IncidentDeps, now } from './deps';
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
@@ -46,7 +46,11 @@ async function* pagesOf(deps: IncidentDeps, incident: Incident): AsyncGenerator<
   for (let page = 0; page < incident.resolution.pages; page++) yield (await repo.targets(incident.id, page)) ?? [];
 }
 
-/** The plan from every page; small plans an admin submitted over HTTP run at once, the rest wait for approval. */
+/**
+ * The plan from every page, and who lets it run (breach/plan.ts approvalFor): small plans an admin submitted over
+ * HTTP run at once, the rest wait for an admin — another than the submitter when the plan is wide. A scope that
+ * matched nothing ends `nothingFound`, saying what it did not find, and is never reported contained.
+ */
 async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Incident> {
   const pages: Target[][] = [];
   for await (const page of pagesOf(deps, incident)) pages.push(page);
@@ -55,9 +59,12 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
     incident.resolution.caGroups,
     pages,
     deps.importJobThreshold ?? DEFAULT_IMPORT_JOB_THRESHOLD,
+    { ca: incident.resolution.ca, source: incident.source },
   );
   const max = deps.autoApproveMaxDevices ?? DEFAULT_AUTO_APPROVE_MAX_DEVICES;
-  const auto = incident.source === 'http' && plan.devices <= max;
+  const approval = approvalFor(plan, incident.source, { maxDevices: max, fourEyes: deps.fourEyes ?? true });
+  const nothing = foundNothing(plan);
+  const status = nothing ? 'nothingFound' : approval.auto ? 'running' : 'awaitingApproval';
   // Only an incident still planning gets its plan: one cancelled meanwhile stays cancelled, and never runs.
   const planned = (await (
     await deps.incidents()
@@ -68,18 +75,30 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
           ...i,
           plan,
           steps,
+          approval,
           plannedAt: now(),
-          status: auto ? 'running' : 'awaitingApproval',
-          ...(auto
+          status,
+          ...(nothing
             ? {
-                approvedBy: `auto-approved (${plan.devices} ≤ ${max} devices, submitted by ${i.submittedBy})`,
-                approvedAt: now(),
+                completedAt: now(),
+                notes: [
+                  ...i.notes,
+                  `nothing of the scope was found: no device, enrollment group or CA certificate to act on${plan.notFound.count ? ` (not found: ${plan.notFound.sample.join(', ')}${plan.notFound.count > plan.notFound.sample.length ? ', …' : ''})` : ''}; what it named stays refused until it is released`,
+                ],
               }
+            : {}),
+          ...(status === 'running'
+            ? { approvedBy: `auto-approved (${approval.why}; submitted by ${i.submittedBy})`, approvedAt: now() }
             : {}),
         },
   )) as Incident;
-  if (planned.status !== 'running' && planned.status !== 'awaitingApproval') return planned;
-  await emit(deps, 'incident.planned', incident.id, { devices: plan.devices, perHub: plan.perHub, autoApproved: auto });
+  if (!['running', 'awaitingApproval', 'nothingFound'].includes(planned.status)) return planned;
+  await emit(deps, nothing ? 'incident.nothingFound' : 'incident.planned', incident.id, {
+    devices: plan.devices,
+    perHub: plan.perHub,
+    autoApproved: status === 'running',
+    approval,
+  });
   return planned;
 }
 
@@ -90,7 +109,7 @@ async function execute(
   deadline: number,
 ): Promise<{ incident: Incident; more: boolean }> {
   const steps = incident.steps as StepState[];
-  const phases: Array<StepState['kind']> = ['dps', 'hub', 'registrations'];
+  const phases: Array<StepState['kind']> = ['refuse', 'dps', 'hub', 'registrations'];
   let current = incident;
   for (const kind of phases) {
     const indexes = [...steps.keys()].filter(

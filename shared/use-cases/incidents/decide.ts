@@ -1,7 +1,9 @@
 /**
  * What an operator decides about an incident: approve its plan, cancel it before approval, release it after its
  * run. Each records who decided and queues the worker; deciding the same thing twice is harmless, and a decision
- * the incident's status does not allow is a conflict that says why.
+ * the incident's status does not allow is a conflict that says why. A wide plan (breach/plan.ts approvalFor) is
+ * approved by an admin other than its submitter: four eyes, compared by principal (a user's object id, never the
+ * client app both may sign in through).
  */
 import type { Incident, IncidentStatus } from '../../breach/model';
 import { QUEUES } from '../../containers';
@@ -10,7 +12,10 @@ import { emit, type IncidentDeps, now } from './deps';
 export type Decision = 'approve' | 'cancel' | 'release';
 
 export type DecisionResult =
-  { kind: 'done' | 'unchanged'; incident: Incident } | { kind: 'notFound' } | { kind: 'conflict'; reason: string };
+  | { kind: 'done' | 'unchanged'; incident: Incident }
+  | { kind: 'notFound' }
+  | { kind: 'conflict'; reason: string }
+  | { kind: 'forbidden'; reason: string };
 
 const RULES: Record<Decision, { from: IncidentStatus[]; already: IncidentStatus[]; to: IncidentStatus }> = {
   approve: { from: ['awaitingApproval'], already: ['running', 'quarantined', 'contained', 'failed'], to: 'running' },
@@ -19,7 +24,11 @@ const RULES: Record<Decision, { from: IncidentStatus[]; already: IncidentStatus[
     already: ['cancelling', 'cancelled'],
     to: 'cancelling',
   },
-  release: { from: ['quarantined', 'contained', 'failed'], already: ['releasing', 'released'], to: 'releasing' },
+  release: {
+    from: ['quarantined', 'contained', 'failed', 'nothingFound'],
+    already: ['releasing', 'released'],
+    to: 'releasing',
+  },
 };
 
 const WHY: Record<Decision, string> = {
@@ -27,6 +36,8 @@ const WHY: Record<Decision, string> = {
   cancel: 'only an incident not yet approved can be cancelled; release it once it has run',
   release: 'only an incident that has run can be released; cancel it before approval',
 };
+
+const samePrincipal = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
 
 export async function decideIncident(
   deps: IncidentDeps,
@@ -45,6 +56,13 @@ export async function decideIncident(
     }
     if (!rule.from.includes(i.status)) {
       outcome = { kind: 'conflict', reason: `incident ${id} is ${i.status}: ${WHY[decision]}` };
+      return undefined;
+    }
+    if (decision === 'approve' && i.approval?.otherAdmin && samePrincipal(i.submittedBy, by)) {
+      outcome = {
+        kind: 'forbidden',
+        reason: `incident ${id} was submitted by ${by}, and ${i.approval.why}: another admin must approve it`,
+      };
       return undefined;
     }
     const next: Incident = { ...i, status: rule.to };

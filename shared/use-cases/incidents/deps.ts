@@ -24,10 +24,19 @@ export interface IncidentDeps {
   queues: () => Promise<QueuePort>;
   events: () => Promise<EventsPort>;
   blobs?: () => Promise<BlobsPort>;
+  /** DPS's verified CA certificates (`{ name, pem }`): where a CA named by thumbprint may be found whole. */
+  caCertificates?: () => Promise<Array<{ name: string; pem: string }>>;
   /** Devices on one hub above which containment deletes them with an import job instead of bulk calls. */
   importJobThreshold?: number;
-  /** Plans of at most this many devices, submitted by an admin over HTTP, run without waiting for approval. */
+  /**
+   * Plans of at most this many devices that disable no group and no CA, submitted by an admin over HTTP, run without
+   * waiting for approval; larger ones, and any that disables a group or a CA, wait for an admin.
+   */
   autoApproveMaxDevices?: number;
+  /** Plans that are not small are approved by an admin other than their submitter (default on). */
+  fourEyes?: boolean;
+  /** At most this many identities an alert names one by one are refused at once; the rest wait for approval. */
+  alertImmediateDenyMax?: number;
   /** How long one invocation works before it checkpoints and queues the rest (well under the host's timeout). */
   budgetMs?: number;
   /** How often an import job is polled (ms). */
@@ -42,6 +51,7 @@ export interface IncidentDeps {
 }
 
 export const DEFAULT_AUTO_APPROVE_MAX_DEVICES = 10;
+export const DEFAULT_ALERT_IMMEDIATE_DENY_MAX = 100;
 export const DEFAULT_BUDGET_MS = 4 * 60_000;
 
 export const now = () => new Date().toISOString();

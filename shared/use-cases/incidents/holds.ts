@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 
 import { audit } from '../../audit';
+import type { CompromisedCa } from '../../breach/model';
+import { disallowGroupId } from '../../breach/plan';
 import { holdId, type Restore } from '../../breach/repositories';
 import type { HubDevice } from '../../dps-types';
 import { actorOf, type IncidentDeps, lower, withRetry } from './deps';
@@ -87,6 +89,39 @@ export async function disableGroup(deps: IncidentDeps, incidentId: string, enrol
     target: { kind: 'enrollmentGroup', id: group.enrollmentGroupId },
     before: { provisioningStatus: group.provisioningStatus, etag: group.etag },
     after: { provisioningStatus: after.provisioningStatus, etag: after.etag },
+  });
+}
+
+/**
+ * DPS told to refuse every chain that holds the compromised CA, as Microsoft documents it: a *disabled* enrollment
+ * group holding the CA's certificate. A certificate in a disabled entry fails every registration that uses it, even
+ * where an enabled group above it would admit the device. One group per CA, held by every incident that needs it.
+ */
+export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: CompromisedCa): Promise<void> {
+  if (!ca.pem || !ca.sha256Thumbprint) return;
+  const enrollmentGroupId = disallowGroupId(ca.sha256Thumbprint);
+  await (
+    await deps.holds()
+  ).acquire(holdId.disallow(ca.sha256Thumbprint), incidentId, { type: 'deleteDisallowGroup', enrollmentGroupId });
+  const dps = await deps.enrollments();
+  const r = withRetry(deps);
+  const existing = await r(() => dps.getGroup(enrollmentGroupId));
+  if (existing?.provisioningStatus === 'disabled') return; // another incident's, or this one's before a crash
+  const group = await r(() =>
+    dps.putGroup({
+      ...(existing ?? {}),
+      enrollmentGroupId,
+      provisioningStatus: 'disabled',
+      attestation: { type: 'x509', x509: { signingCertificates: { primary: { certificate: ca.pem } } } },
+      initialTwin: { tags: { disallowedByIncident: incidentId, disallowedCa: ca.subject ?? ca.sha256Thumbprint } },
+    }),
+  );
+  await audit(await deps.store(), {
+    actor: actorOf(incidentId),
+    action: 'disallowCa',
+    target: { kind: 'enrollmentGroup', id: group.enrollmentGroupId },
+    before: existing ? { provisioningStatus: existing.provisioningStatus } : null,
+    after: { provisioningStatus: 'disabled', caThumbprint: ca.sha256Thumbprint, caSubject: ca.subject },
   });
 }
 
@@ -173,6 +208,18 @@ async function restore(deps: IncidentDeps, what: Restore, actor: string): Promis
         target: { kind: 'enrollmentGroup', id: g.enrollmentGroupId },
         before: { provisioningStatus: 'disabled' },
         after: { provisioningStatus: 'enabled' },
+      });
+    }
+    case 'deleteDisallowGroup': {
+      const g = await r(() => dps.getGroup(what.enrollmentGroupId));
+      if (!g?.initialTwin?.tags?.disallowedByIncident) return; // not our disallow: leave it
+      await r(() => dps.deleteGroup(what.enrollmentGroupId));
+      return audit(store, {
+        actor,
+        action: 'allowCa',
+        target: { kind: 'enrollmentGroup', id: what.enrollmentGroupId },
+        before: { provisioningStatus: g.provisioningStatus },
+        after: null,
       });
     }
     case 'enableDevice': {

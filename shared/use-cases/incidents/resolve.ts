@@ -1,48 +1,35 @@
 /**
  * Resolving an incident's scope into pages of targets, through DPS, a bounded slice at a time (one DPS page, or 50
  * named IDs): each slice is followed by a checkpoint (its page of targets written, the continuation token kept in
- * the incident), so a worker stopped anywhere goes on from there. Every page's devices are denied as they are found.
+ * the incident), so a worker stopped anywhere goes on from there. Every page's devices are denied as they are found
+ * (an alert's only once an admin approves).
  */
+import { denyKey } from '../../allocation/deny-list';
 import { normalizeThumbprint } from '../../breach/incident';
-import type { CompromisedGroup, Incident, ResolutionCursor, Target } from '../../breach/model';
+import type { Incident, ResolutionCursor, Target } from '../../breach/model';
 import { targetDenyEntries } from '../../breach/plan';
-import type { DeviceRegistrationState, EnrollmentGroup, IndividualEnrollment, X509Certificates } from '../../dps-types';
+import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../../dps-types';
 import type { EnrollmentsPort, HubDirectory } from '../../ports';
+import { certificatesIssuedBy } from '../certificate-inventory-store';
+import { compromisedCa } from './compromised-ca';
 import { holdDeny, type IncidentDeps, lower, withRetry } from './deps';
 
 const DPS_PAGE = 100;
 /** IDs named in the scope looked up per checkpoint. */
 const IDS_PER_SLICE = 50;
 
-/** The certificates of a slot pair, by their thumbprints (both kinds, normalised) and subject. */
-function certificates(slots: X509Certificates | undefined): Array<{ thumbs: string[]; subject?: string }> {
+/** The certificates of a slot pair, by their thumbprints (both kinds, normalised) and issuer. */
+function certificates(slots: X509Certificates | undefined): Array<{ thumbs: string[]; issuer?: string }> {
   return [slots?.primary?.info, slots?.secondary?.info].flatMap((info) =>
     info
       ? [
           {
             thumbs: [info.sha1Thumbprint, info.sha256Thumbprint].filter(Boolean).map(normalizeThumbprint),
-            subject: info.subjectName,
+            issuer: info.issuerName,
           },
         ]
       : [],
   );
-}
-
-/** The enrollment groups whose signing certificate is the CA (DPS allows at most 100 X.509 groups: a page or two). */
-export async function groupsHoldingCa(deps: IncidentDeps, thumbprint: string): Promise<CompromisedGroup[]> {
-  const dps = await deps.enrollments();
-  const r = withRetry(deps);
-  const groups: CompromisedGroup[] = [];
-  let token: string | undefined;
-  do {
-    const page = await r(() => dps.queryGroups(DPS_PAGE, token));
-    for (const g of page.items as EnrollmentGroup[]) {
-      const hit = certificates(g.attestation.x509?.signingCertificates).find((c) => c.thumbs.includes(thumbprint));
-      if (hit) groups.push({ enrollmentGroupId: g.enrollmentGroupId, caSubject: hit.subject ?? '' });
-    }
-    token = page.continuationToken;
-  } while (token);
-  return groups;
 }
 
 /** A device named by its device ID, when a registration under the same ID gives exactly that device. */
@@ -85,18 +72,15 @@ async function byRegistrationId(dps: EnrollmentsPort, deps: IncidentDeps, id: st
 }
 
 /**
- * The first, small part of resolution, done while the incident is accepted: the groups holding a compromised CA
- * (their subject is denied at once) and the groups whose members the incident reaches.
+ * The first, small part of resolution, done while the incident is accepted: the compromised CA (what is known of
+ * it, denied at once) and the groups taken whole because of it, and the groups whose members the incident reaches.
  */
 export async function firstResolution(
   deps: IncidentDeps,
   incident: Incident,
 ): Promise<{ resolution: ResolutionCursor; notes: string[] }> {
   const { scope } = incident.request;
-  const notes: string[] = [];
-  const caGroups = scope.issuerThumbprint ? await groupsHoldingCa(deps, scope.issuerThumbprint) : [];
-  if (scope.issuerThumbprint && caGroups.length === 0)
-    notes.push(`no enrollment group holds CA ${scope.issuerThumbprint}: nothing to disable in DPS for it`);
+  const { ca, groups: caGroups, notes } = await compromisedCa(deps, scope);
   if (scope.enrollmentGroupId) {
     const dps = await deps.enrollments();
     if (!(await withRetry(deps)(() => dps.getGroup(scope.enrollmentGroupId as string))))
@@ -106,7 +90,7 @@ export async function firstResolution(
     ...(scope.enrollmentGroupId ? [scope.enrollmentGroupId] : []),
     ...caGroups.map((g) => g.enrollmentGroupId).filter((g) => lower(g) !== lower(scope.enrollmentGroupId ?? '')),
   ];
-  return { resolution: { ...incident.resolution, phase: 'ids', index: 0, memberGroups, caGroups }, notes };
+  return { resolution: { ...incident.resolution, phase: 'ids', index: 0, memberGroups, caGroups, ca }, notes };
 }
 
 interface Slice {
@@ -159,7 +143,7 @@ async function resolveSlice(deps: IncidentDeps, incident: Incident): Promise<Sli
     }
     case 'members': {
       const groupId = cursor.memberGroups[cursor.index];
-      if (groupId === undefined) return { targets: [], notes, next: move('enrollments') };
+      if (groupId === undefined) return { targets: [], notes, next: move('caMembers') };
       const page = await r(() => dps.queryGroupRegistrations(groupId, DPS_PAGE, cursor.continuationToken));
       const targets = (page.items as DeviceRegistrationState[]).map((s) => ({
         registrationId: s.registrationId,
@@ -173,15 +157,32 @@ async function resolveSlice(deps: IncidentDeps, incident: Incident): Promise<Sli
         : { ...cursor, index: cursor.index + 1, continuationToken: undefined };
       return { targets, notes, next };
     }
+    case 'caMembers': {
+      // Devices that presented a certificate the CA signed, whichever group admitted them (one above the CA
+      // included): the inventory learns each device certificate the webhook sees, with its issuer.
+      if (!cursor.ca?.subject) return { targets: [], notes, next: move('enrollments') };
+      const store = await deps.store();
+      const key = denyKey('issuer', cursor.ca.subject);
+      const page = await r(() => certificatesIssuedBy(store, key, DPS_PAGE, cursor.continuationToken));
+      const usages = page.items.flatMap((c) => c.usages.filter((u) => u.kind === 'device'));
+      const targets = await Promise.all(usages.map((u) => byRegistrationId(dps, deps, u.id)));
+      const next = page.continuationToken
+        ? { ...cursor, continuationToken: page.continuationToken }
+        : move('enrollments');
+      return { targets, notes, next };
+    }
     case 'enrollments': {
       const unmatched = new Map((cursor.unmatchedDeviceIds ?? []).map((id) => [lower(id), id]));
-      if (!scope.certificateThumbprints && !scope.lot && unmatched.size === 0)
+      const caSubject = cursor.ca?.subject && denyKey('issuer', cursor.ca.subject);
+      if (!scope.certificateThumbprints && !scope.lot && !caSubject && unmatched.size === 0)
         return { targets: [], notes, next: move('hubDevices') };
       const wanted = new Set(scope.certificateThumbprints ?? []);
       const page = await r(() => dps.queryEnrollments(DPS_PAGE, cursor.continuationToken));
       const found = (page.items as IndividualEnrollment[]).filter((e) => {
-        const byCert = certificates(e.attestation.x509?.clientCertificates).some((c) =>
-          c.thumbs.some((t) => wanted.has(t)),
+        const byCert = certificates(e.attestation.x509?.clientCertificates).some(
+          (c) =>
+            c.thumbs.some((t) => wanted.has(t)) ||
+            (!!caSubject && !!c.issuer && denyKey('issuer', c.issuer) === caSubject),
         );
         const tags = e.initialTwin?.tags as Record<string, unknown> | undefined;
         const byLot = !!scope.lot && tags?.manufacturer === scope.lot.manufacturer && tags?.lot === scope.lot.lot;
@@ -239,7 +240,9 @@ export async function resolveScope(deps: IncidentDeps, incident: Incident, deadl
     const page = current.resolution.pages;
     if (slice.targets.length) {
       await repo.putTargets(current.id, page, slice.targets);
-      await holdDeny(deps, current.id, targetDenyEntries(current.request, slice.targets));
+      // An operator's incident refuses what it finds at once; an alert's waits for an admin (its refuse step).
+      if (current.source === 'http')
+        await holdDeny(deps, current.id, targetDenyEntries(current.request, slice.targets));
     }
     const pages = page + (slice.targets.length ? 1 : 0);
     current = (await repo.update(current.id, (i) => ({

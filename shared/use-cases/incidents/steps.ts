@@ -1,21 +1,48 @@
 /**
- * The steps of an approved incident, each resumable: DPS (groups, then each device's enrollment or block), each
+ * The steps of an approved incident, each resumable: an alert's refusals (every device found, then its groups and
+ * CA), DPS (groups, then each device's enrollment or block), each
  * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
  * the DPS registration records.
  */
 import { audit } from '../../audit';
 import type { Incident, StepState, Target } from '../../breach/model';
-import { dpsActionFor } from '../../breach/plan';
+import { directDenyEntries, dpsActionFor, targetDenyEntries } from '../../breach/plan';
 import { NotFoundError } from '../../errors';
 import { DPS_BATCH, HUB_BATCH } from '../../limits';
-import { actorOf, type IncidentDeps, lower, withRetry } from './deps';
-import { disableEnrollment, disableGroup, disableHubDevices } from './holds';
+import { actorOf, holdDeny, type IncidentDeps, lower, withRetry } from './deps';
+import { disableEnrollment, disableGroup, disableHubDevices, disallowCa } from './holds';
 import { runHubImportJob } from './hub-import-job';
 import { updateStep, walkPages } from './page-walker';
 
 type Runner = (deps: IncidentDeps, incident: Incident, index: number, deadline: number) => Promise<boolean>;
 
 const onHub = (hub: string) => (t: Target) => !!t.deviceId && lower(t.hub ?? '') === lower(hub);
+
+/** An alert's refusals, once an admin approved them: the devices resolution found, page by page, then the rest. */
+const runRefuse: Runner = async (deps, incident, index, deadline) => {
+  const walked = await walkPages(
+    deps,
+    incident,
+    index,
+    {
+      matches: () => true,
+      batch: Number.MAX_SAFE_INTEGER,
+      act: async (targets) => {
+        await holdDeny(deps, incident.id, targetDenyEntries(incident.request, targets));
+        return [];
+      },
+    },
+    deadline,
+  );
+  if (!walked) return false;
+  const { caGroups, ca } = incident.resolution;
+  await holdDeny(deps, incident.id, directDenyEntries(incident.request, caGroups, ca));
+  if (ca) await disallowCa(deps, incident.id, ca);
+  await updateStep(deps, incident.id, index, (s) => {
+    s.done = s.total;
+  });
+  return true;
+};
 
 const runDps: Runner = async (deps, incident, index, deadline) => {
   let step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'dps' }>;
@@ -127,4 +154,9 @@ const runRegistrations: Runner = (deps, incident, index, deadline) =>
     deadline,
   );
 
-export const RUNNERS: Record<StepState['kind'], Runner> = { dps: runDps, hub: runHub, registrations: runRegistrations };
+export const RUNNERS: Record<StepState['kind'], Runner> = {
+  refuse: runRefuse,
+  dps: runDps,
+  hub: runHub,
+  registrations: runRegistrations,
+};

@@ -1,17 +1,46 @@
 /**
- * Accepting an incident: it is recorded with who submitted it, what it names directly is denied at once (the webhook
- * refuses it within seconds; no connected device is harmed), and the worker is queued to resolve and plan the rest.
- * The same incident submitted again (a re-delivered alert) changes nothing.
+ * Accepting an incident: it is recorded with who submitted it and where from, what it may refuse at once is denied
+ * (the webhook refuses it within seconds; no connected device is harmed), and the worker is queued to resolve and
+ * plan the rest. An operator's incident refuses everything its scope names and has DPS disallow a compromised CA;
+ * an alert refuses only the certificates and devices it names one by one (breach/plan.ts immediateDenyEntries). The
+ * same incident submitted again (a re-delivered alert, a client's retry) changes nothing, and finishes the refusals
+ * if a first attempt stopped before them.
  */
 import type { IncidentRequest } from '../../breach/incident';
 import { type Incident, newIncident } from '../../breach/model';
-import { directDenyEntries } from '../../breach/plan';
+import { immediateDenyEntries } from '../../breach/plan';
 import { QUEUES } from '../../containers';
-import { emit, holdDeny, type IncidentDeps, now } from './deps';
+import { DEFAULT_ALERT_IMMEDIATE_DENY_MAX, emit, holdDeny, type IncidentDeps, now } from './deps';
+import { disallowCa } from './holds';
 import { firstResolution } from './resolve';
 
 export type SubmitResult =
   { kind: 'accepted' | 'duplicate'; incident: Incident } | { kind: 'conflict'; reason: string };
+
+async function refuseNow(deps: IncidentDeps, incident: Incident): Promise<Incident> {
+  const { id } = incident.request;
+  const first = await firstResolution(deps, incident);
+  const { caGroups, ca } = first.resolution;
+  const cap = deps.alertImmediateDenyMax ?? DEFAULT_ALERT_IMMEDIATE_DENY_MAX;
+  const entries = immediateDenyEntries(incident, caGroups, ca, cap);
+  await holdDeny(deps, id, entries);
+  if (incident.source === 'http' && ca) await disallowCa(deps, id, ca);
+  const notes = [...first.notes];
+  if (incident.source === 'alert')
+    notes.push(
+      `an alert: ${entries.length} identit${entries.length === 1 ? 'y' : 'ies'} it named one by one refused at once (at most ${cap}); groups, CAs, lots and the devices found behind them are refused once an admin approves`,
+    );
+  const denied = (await (
+    await deps.incidents()
+  ).update(id, (i) => ({
+    ...i,
+    deniedAt: now(),
+    resolution: first.resolution,
+    notes: [...i.notes, ...notes],
+  }))) as Incident;
+  await (await deps.queues()).send(QUEUES.incidentSteps, { incidentId: id });
+  return denied;
+}
 
 export async function submitIncident(
   deps: IncidentDeps,
@@ -21,25 +50,17 @@ export async function submitIncident(
   const repo = await deps.incidents();
   const { created, incident } = await repo.create(newIncident(request, by.principal, by.source, now()));
   if (!created) {
-    return JSON.stringify(incident.request) === JSON.stringify(request)
-      ? { kind: 'duplicate', incident }
-      : { kind: 'conflict', reason: `incident ${request.id} already exists with another scope, reason or mode` };
+    if (JSON.stringify(incident.request) !== JSON.stringify(request))
+      return { kind: 'conflict', reason: `incident ${request.id} already exists with another scope, reason or mode` };
+    return { kind: 'duplicate', incident: incident.deniedAt ? incident : await refuseNow(deps, incident) };
   }
-  // Refuse first: everything named directly, and a compromised CA by its subject (found among the few groups).
-  const first = await firstResolution(deps, incident);
-  await holdDeny(deps, request.id, directDenyEntries(request, first.resolution.caGroups));
-  const denied = (await repo.update(request.id, (i) => ({
-    ...i,
-    deniedAt: now(),
-    resolution: first.resolution,
-    notes: [...i.notes, ...first.notes],
-  }))) as Incident;
-  await (await deps.queues()).send(QUEUES.incidentSteps, { incidentId: request.id });
+  const denied = await refuseNow(deps, incident);
   await emit(deps, 'incident.received', request.id, {
     reason: request.reason,
     mode: request.mode,
-    scope: request.scope,
+    scope: { ...request.scope, caCertificate: request.scope.caCertificate ? '(PEM)' : undefined },
     submittedBy: by.principal,
+    source: by.source,
   });
   return { kind: 'accepted', incident: denied };
 }

@@ -1,7 +1,8 @@
 /**
  * Undoing an incident — cancelled before approval, or released after its run — a bounded share at a time: for every
  * page of targets, its holds let go (what no other incident holds is put back: enrollments and hub devices enabled,
- * blocks deleted) and its deny entries released; then the groups; then what the scope named directly. Deleted hub
+ * blocks deleted) and its deny entries released; then the groups; then what the scope named directly, and the CA's
+ * disallow group in DPS (deleted once no incident holds it). Deleted hub
  * registrations are not restored: the devices come back when they provision again.
  */
 import type { Incident, UndoCursor } from '../../breach/model';
@@ -38,7 +39,9 @@ export async function undoIncident(deps: IncidentDeps, incident: Incident, deadl
         await releaseHold(deps, incident.id, holdId.group(g), by);
       await save({ page: 0, phase: 'direct' });
     } else {
-      await releaseDeny(deps, incident.id, directDenyEntries(incident.request, incident.resolution.caGroups), by);
+      const { caGroups, ca } = incident.resolution;
+      await releaseDeny(deps, incident.id, directDenyEntries(incident.request, caGroups, ca), by);
+      if (ca?.sha256Thumbprint) await releaseHold(deps, incident.id, holdId.disallow(ca.sha256Thumbprint), by);
       await save({ page: 0, phase: 'done' });
     }
   }

@@ -159,11 +159,13 @@ test('a validation that dies in the middle resumes from its checkpoint: no row l
     ...files,
     write: (...a) => files.write(...a),
     size: (n) => files.size(n),
+    pin: (...a) => files.pin(...a),
+    unchangedSince: (...a) => files.unchangedSince(...a),
     delete: (n) => files.delete(n),
     uploadUrl: (...a) => files.uploadUrl(...a),
-    async *read(name, offset) {
+    async *read(name, offset, pin) {
       let read = 0;
-      for await (const chunk of files.read(name, offset)) {
+      for await (const chunk of files.read(name, offset, pin)) {
         read += chunk.byteLength;
         // The instance dies 7,000 rows in, past the first checkpoint and before the second.
         if (failOnce && name.endsWith('/upload') && offset === 0 && read > 7_000 * 450) {
@@ -215,6 +217,29 @@ test('a manufacturer that signs its files: the signature is checked over the sta
   // The genuine file under the same key starts the job again.
   const genuine = await stageAndValidate(csv, signed);
   expect(genuine.job).toMatchObject({ jobId: tampered.job?.jobId, status: 'enrolling', counts: { valid: 2 } });
+});
+
+test('a pinned file reads as it was pinned, whatever its upload URL writes after; deleting it takes the pin too', async () => {
+  const name = 'pin-check/upload';
+  const { etag } = await files.write(name, streamOf('as started\n'), 1 << 20);
+  const url = await files.uploadUrl(name, new Date(Date.now() + 10 * 60_000));
+  const pin = (await files.pin(name, etag))!;
+  expect(pin).toMatchObject({ etag, bytes: 11 });
+  const put = await fetch(url, { method: 'PUT', body: 'written later\n', headers: { 'x-ms-blob-type': 'BlockBlob' } });
+  expect(put.status).toBe(201);
+  const text = async (chunks: AsyncIterable<Uint8Array>) => {
+    const parts: Buffer[] = [];
+    for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+    return Buffer.concat(parts).toString();
+  };
+  expect(await text(files.read(name, 0, pin))).toBe('as started\n');
+  expect(await text(files.read(name, 3, pin))).toBe('started\n');
+  expect(await text(files.read(name, 0))).toBe('written later\n');
+  expect(await files.unchangedSince(name, pin)).toBe(false);
+  await expect(files.pin(name, etag)).rejects.toThrow(/written again/); // a pin under a stale etag is refused
+  await files.delete(name);
+  expect(await files.size(name)).toBeUndefined();
+  await expect(text(files.read(name, 0, pin))).rejects.toMatchObject({ statusCode: 404 });
 });
 
 test('the same upload sent again while the first is being stored is not stored twice; an abandoned one is again', async () => {

@@ -88,16 +88,33 @@ export interface BlobsPort {
   containerForHub(container: string): Promise<BlobContainerRef>;
 }
 
+/**
+ * A staged file frozen at one moment: a read-only copy (`snapshot`) that nothing — the maker's upload URL included —
+ * can write, and the file's `etag` at that moment, which tells whether the file was written since.
+ */
+export interface FilePin {
+  snapshot: string;
+  etag: string;
+}
+
 /** Makers' files as uploaded, kept in Blob storage while their job is validated. */
 export interface StagedFilesPort {
   /** Streams `body` into the file `name`; past `maxBytes` it stops, keeps nothing and throws PayloadTooLargeError. */
-  write(name: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<{ bytes: number }>;
+  write(name: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<{ bytes: number; etag: string }>;
   /** The file's size in bytes; undefined when there is no such file. */
   size(name: string): Promise<number | undefined>;
-  /** The file's bytes from `offset` on, fetched in ranges as they are consumed. */
-  read(name: string, offset: number): AsyncIterable<Uint8Array>;
+  /**
+   * Freezes the file as it is now (as `etag`, when given) and answers its pin and size; undefined when there is no
+   * such file. Throws ConflictError when the file changes while it is being pinned (or is no longer `etag`).
+   */
+  pin(name: string, etag?: string): Promise<(FilePin & { bytes: number }) | undefined>;
+  /** The file's bytes from `offset` on — of the pinned copy when `pin` is given — fetched in ranges as consumed. */
+  read(name: string, offset: number, pin?: FilePin): AsyncIterable<Uint8Array>;
+  /** Whether the file is still what was pinned: false once anything wrote to it (or removed it) since. */
+  unchangedSince(name: string, pin: FilePin): Promise<boolean>;
   /** A URL the maker PUTs the file to: this one file, create and write only, until `expiresOn`. */
   uploadUrl(name: string, expiresOn: Date): Promise<string>;
+  /** Removes the file and every pinned copy of it. */
   delete(name: string): Promise<void>;
 }
 

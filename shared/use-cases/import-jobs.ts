@@ -7,7 +7,7 @@ import { CONTAINERS } from '../containers';
 import type { RefusedRow, ValidRow } from '../enrollment/row';
 import type { ImportFormat, SourcePosition } from '../enrollment/row-sources';
 import { ConflictError } from '../errors';
-import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
+import type { DocumentContainer, DocumentStore, FilePin, StoredDocument } from '../ports';
 
 /** Rows per chunk: ten DPS bulk calls, one queue message, one checkpointed document of ~60 KB. */
 export const CHUNK_ROWS = 100;
@@ -76,8 +76,11 @@ export interface JobDocument extends StoredDocument {
   format: ImportFormat;
   fileName?: string;
   status: JobStatus;
-  /** The uploaded file in Blob storage, and the maker's detached signature over it when it signs its files. */
-  staged?: { file: string; bytes: number; signature?: string };
+  /**
+   * The uploaded file in Blob storage, pinned when the job started (validation reads only the pinned bytes), and the
+   * maker's detached signature over it when it signs its files.
+   */
+  staged?: { file: string; bytes: number; signature?: string; pin?: FilePin };
   validation?: ValidationCheckpoint;
   reason?: string;
   createdAt: string;

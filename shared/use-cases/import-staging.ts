@@ -3,13 +3,15 @@
  * or uploaded by the maker straight to a short-lived URL for that one blob — and the job is handed to the
  * `import-validation` queue. Nothing is validated while the maker waits, so the answer comes as soon as the file is
  * stored, whatever it holds. A retried upload (same Idempotency-Key) finds its job; one whose upload broke is staged
- * again.
+ * again. The file is pinned as it is handed over: an upload URL stays writable until it expires, so validation reads
+ * the pinned bytes, never the file as it is later (shared/azure/staged-files.ts says how).
  */
 import { createHash, randomUUID } from 'node:crypto';
 
 import { QUEUES } from '../containers';
 import type { ImportFormat } from '../enrollment/row-sources';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
+import type { FilePin } from '../ports';
 import { type JobDocument, jobsContainer, type JobStatus, updateJob, zeroCounts } from './import-jobs';
 import { publishJob } from './import-progress';
 import { failJob, freshCheckpoint, type ValidationDeps } from './import-validation';
@@ -128,17 +130,28 @@ export async function stageUpload(
   const opened = await openJob(deps, request, 'staging');
   if (opened.kind === 'existing') return opened;
   const file = stagedFileOf(opened.job.jobId);
-  let bytes: number;
+  const files = await deps.stagedFiles();
+  let written: { bytes: number; etag: string };
   try {
-    ({ bytes } = await (await deps.stagedFiles()).write(file, request.body, request.maxBytes));
+    written = await files.write(file, request.body, request.maxBytes);
   } catch (err) {
     if (err instanceof PayloadTooLargeError)
       return tooLarge(deps, opened.job.jobId, request.maxBytes, request.hint ?? '');
     throw err;
   }
-  if (bytes === 0) throw new ValidationError('the body is empty');
-  return { kind: 'accepted', job: await handOver(deps, opened.job, { file, bytes, signature: request.signature }) };
+  if (written.bytes === 0) throw new ValidationError('the body is empty');
+  // Pinned as written: an upload URL handed out earlier under the same Idempotency-Key can still write this blob.
+  const pinned = await files.pin(file, written.etag);
+  if (!pinned) throw new Error(`the staged file ${file} vanished as it was stored`);
+  return { kind: 'accepted', job: await handOver(deps, opened.job, stagedAs(file, pinned, request.signature)) };
 }
+
+const stagedAs = (file: string, pinned: FilePin & { bytes: number }, signature?: string) => ({
+  file,
+  bytes: pinned.bytes,
+  signature,
+  pin: { snapshot: pinned.snapshot, etag: pinned.etag },
+});
 
 /** `POST …/imports/uploads`: a job waiting for its file, and the URL the maker PUTs it to. */
 export async function openUploadSlot(
@@ -161,11 +174,13 @@ export async function startUploaded(
   if (job.status !== 'awaitingUpload') return { kind: 'existing', job };
   const file = stagedFileOf(job.jobId);
   const files = await deps.stagedFiles();
-  const bytes = await files.size(file);
-  if (!bytes) throw new ValidationError('nothing was uploaded to the upload URL yet: PUT the file to it, then start');
-  if (bytes > request.maxBytes) {
+  // The upload URL cannot be recalled: what it writes after this moment never reaches the pinned copy validated.
+  const pinned = await files.pin(file);
+  if (!pinned?.bytes)
+    throw new ValidationError('nothing was uploaded to the upload URL yet: PUT the file to it, then start');
+  if (pinned.bytes > request.maxBytes) {
     await files.delete(file);
     return tooLarge(deps, job.jobId, request.maxBytes, '');
   }
-  return { kind: 'accepted', job: await handOver(deps, job, { file, bytes, signature: request.signature }) };
+  return { kind: 'accepted', job: await handOver(deps, job, stagedAs(file, pinned, request.signature)) };
 }

@@ -5,6 +5,8 @@
  * learnt are saved. A crash resumes from the last checkpoint; a share that has run for `budgetMs` saves one, queues
  * its own continuation and returns, so no invocation outgrows the host's timeout whatever the file's size. Chunks are
  * written with create: those a crashed share wrote after its last checkpoint are the same when written again.
+ * Every read — the signature's and every share's, a resume included — is of the copy pinned when the job started, and
+ * a file written since (its upload URL outlives the start) fails the job before any of its rows is queued.
  */
 import { QUEUES } from '../containers';
 import { FileDuplicates } from '../enrollment/duplicates';
@@ -65,10 +67,24 @@ export const freshCheckpoint = (): ValidationCheckpoint => ({
 const isUnreadableFile = (err: unknown) => String((err as { code?: unknown }).code ?? '').startsWith('CSV_');
 
 /** Reads the whole signed file through the maker's certificates: a tampered file fails before any row is read. */
-async function signatureHolds(files: StagedFilesPort, job: JobDocument, certificates: string[]): Promise<boolean> {
-  const verifier = fileVerifier(certificates, job.staged?.signature ?? '');
-  for await (const chunk of files.read(job.staged?.file as string, 0)) verifier.update(chunk);
+async function signatureHolds(files: StagedFilesPort, staged: StagedFile, certificates: string[]): Promise<boolean> {
+  const verifier = fileVerifier(certificates, staged.signature ?? '');
+  for await (const chunk of files.read(staged.file, 0, staged.pin)) verifier.update(chunk);
   return verifier.verify();
+}
+
+type StagedFile = NonNullable<JobDocument['staged']>;
+
+/**
+ * Why the staged file can no longer be validated, if it cannot: it was written after start. The pinned copy is what
+ * is read either way; this tells the maker that what it wrote later was not taken, rather than enrolling the started
+ * file as if nothing had happened. A job staged before files were pinned has no pin to read, so it is refused too.
+ */
+async function notAsStarted(files: StagedFilesPort, staged: StagedFile): Promise<string | undefined> {
+  if (!staged.pin)
+    return 'the staged file was not pinned when the import started: upload it again; nothing was enrolled';
+  if (await files.unchangedSince(staged.file, staged.pin)) return undefined;
+  return 'the staged file changed after start: only the file as it was when the import started can be imported, and nothing of it was enrolled; send the new file as a new import';
 }
 
 /** One share of a job's validation. Answers what became of the job: validated, continued in another share, or not ours. */
@@ -83,11 +99,17 @@ export async function validateStaged(
   const files = await deps.stagedFiles();
   const job = await readJob(store, message.jobId);
   if (!job || job.status !== 'validating' || !job.staged) return 'skipped'; // done already, or never staged
+  const staged = job.staged;
   const checkpoint = { ...(job.validation ?? freshCheckpoint()) };
+  const changed = await notAsStarted(files, staged);
+  if (changed) {
+    await failJob(deps, store, job.jobId, changed, clock);
+    return 'failed';
+  }
 
   const certificates = options.rules.signingCertificates ?? [];
   if (certificates.length && !checkpoint.signatureChecked) {
-    if (!(await signatureHolds(files, job, certificates))) {
+    if (!(await signatureHolds(files, staged, certificates))) {
       await failJob(
         deps,
         store,
@@ -171,7 +193,7 @@ export async function validateStaged(
   };
 
   try {
-    const input = files.read(job.staged.file, resumeOffset(job.format, position));
+    const input = files.read(staged.file, resumeOffset(job.format, position), staged.pin);
     for await (const source of rowsOf(job.format, input, position)) {
       if (counts.rows >= options.maxRows) {
         await Promise.allSettled(inFlight);
@@ -204,6 +226,11 @@ export async function validateStaged(
     }
     if (rows.length) await flush();
     await Promise.all(inFlight);
+    const changedMeanwhile = await notAsStarted(files, staged);
+    if (changedMeanwhile) {
+      await failJob(deps, store, job.jobId, changedMeanwhile, clock);
+      return 'failed';
+    }
   } catch (err) {
     await Promise.allSettled(inFlight);
     // Storage or database trouble: the message comes back and the next attempt resumes from the checkpoint.
@@ -221,7 +248,7 @@ export async function validateStaged(
   await enrollValidated(deps, store, job.jobId, { counts, chunks, toEnroll: toEnroll.toString('base64') }, clock);
   // Every row is in the chunks now: the file and the detector's segments go.
   await Promise.all(
-    [job.staged.file, ...Array.from({ length: segments }, (_, i) => segmentFile(job.jobId, i))].map((f) =>
+    [staged.file, ...Array.from({ length: segments }, (_, i) => segmentFile(job.jobId, i))].map((f) =>
       files.delete(f).catch(() => undefined),
     ),
   );

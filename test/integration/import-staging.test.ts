@@ -16,7 +16,7 @@ import { validateRow, type ValidRow } from '../../shared/enrollment/row';
 import type { ImportFormat } from '../../shared/enrollment/row-sources';
 import type { StagedFilesPort } from '../../shared/ports';
 import { listRows, readJob } from '../../shared/use-cases/import-jobs';
-import { jobIdFor, stageUpload } from '../../shared/use-cases/import-staging';
+import { jobIdFor, openUploadSlot, stageUpload, startUploaded } from '../../shared/use-cases/import-staging';
 import { validateStaged } from '../../shared/use-cases/import-validation';
 import { enrollChunk } from '../../shared/use-cases/import-worker';
 import { startAppHost } from '../support/app-host';
@@ -159,11 +159,13 @@ test('a validation that dies in the middle resumes from its checkpoint: no row l
     ...files,
     write: (...a) => files.write(...a),
     size: (n) => files.size(n),
+    pin: (...a) => files.pin(...a),
+    unchangedSince: (...a) => files.unchangedSince(...a),
     delete: (n) => files.delete(n),
     uploadUrl: (...a) => files.uploadUrl(...a),
-    async *read(name, offset) {
+    async *read(name, offset, pin) {
       let read = 0;
-      for await (const chunk of files.read(name, offset)) {
+      for await (const chunk of files.read(name, offset, pin)) {
         read += chunk.byteLength;
         // The instance dies 7,000 rows in, past the first checkpoint and before the second.
         if (failOnce && name.endsWith('/upload') && offset === 0 && read > 7_000 * 450) {
@@ -215,6 +217,91 @@ test('a manufacturer that signs its files: the signature is checked over the sta
   // The genuine file under the same key starts the job again.
   const genuine = await stageAndValidate(csv, signed);
   expect(genuine.job).toMatchObject({ jobId: tampered.job?.jobId, status: 'enrolling', counts: { valid: 2 } });
+});
+
+/** A job opened for the upload URL, `first` PUT there and started: the maker's side of the big-file path. */
+async function uploadedAndStarted(sent: Sent[], key: string, first: string, signature?: string) {
+  const deps = captured(sent);
+  const slot = await openUploadSlot(deps, {
+    manufacturerId: 'acme-tpm',
+    createdBy: 'test',
+    format: 'csv',
+    idempotencyKey: key,
+  });
+  const putTo = (text: string) =>
+    fetch(slot.uploadUrl!, { method: 'PUT', body: text, headers: { 'x-ms-blob-type': 'BlockBlob' } });
+  expect((await putTo(first)).status).toBe(201);
+  const started = await startUploaded(deps, slot.job, { signature, maxBytes: 1 << 30 });
+  expect(started.job).toMatchObject({ status: 'validating' });
+  return { deps, jobId: slot.job.jobId, putTo };
+}
+
+const csvOf = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${i},${b64(randomEk())}\n`).join('');
+
+test('a signed file changed at its upload URL between two shares: no row the maker did not sign is validated', async () => {
+  // The security review's bypass: the signature pass checkpoints `signatureChecked` with the first share, the URL
+  // still writes for its hour, and the next share resumed from a byte offset in whatever the blob held then.
+  const signer = await issue({ subject: 'CN=Acme file signing' });
+  const signed = `registrationId,endorsementKey\n${csvOf('acme-signed-big', 5_000)}`;
+  const signature = createSign('sha256').update(signed).sign(signer.keyPem).toString('base64');
+  const sent: Sent[] = [];
+  const { deps, jobId, putTo } = await uploadedAndStarted(sent, 'signed-then-changed', signed, signature);
+  const options = { rules: { ...RULES, signingCertificates: [signer.certPem] }, maxRows: 1_000_000, budgetMs: 0 };
+  expect(await validateStaged(deps, { jobId }, options)).toBe('continued'); // 5,000 rows: one checkpoint
+  expect(await readJob(stack.services.store, jobId)).toMatchObject({ validation: { signatureChecked: true } });
+
+  // The signed bytes, then 1,000 rows the maker never signed: the URL takes the write (a SAS cannot be recalled).
+  expect((await putTo(signed + csvOf('acme-unsigned', 1_000))).status).toBe(201);
+  let outcome: string;
+  do outcome = await validateStaged(deps, { jobId }, options);
+  while (outcome === 'continued');
+
+  const unsigned = (await allRows(jobId)).filter((r) => String(r.registrationId).startsWith('acme-unsigned'));
+  expect(unsigned).toHaveLength(0);
+  expect(sent.filter((s) => s.queue === QUEUES.importChunks)).toEqual([]);
+  expect(await readJob(stack.services.store, jobId)).toMatchObject({
+    status: 'failed',
+    reason: expect.stringContaining('the staged file changed after start'),
+  });
+});
+
+test('an unsigned file changed at its upload URL after start fails the job, and none of its rows is validated', async () => {
+  const sent: Sent[] = [];
+  const started = `registrationId,endorsementKey\n${csvOf('acme-started', 2)}`;
+  const { deps, jobId, putTo } = await uploadedAndStarted(sent, 'unsigned-then-changed', started);
+  expect((await putTo(`registrationId,endorsementKey\n${csvOf('acme-swapped', 3)}`)).status).toBe(201);
+  expect(await validateStaged(deps, { jobId }, { rules: RULES, maxRows: 1_000_000 })).toBe('failed');
+  expect(await readJob(stack.services.store, jobId)).toMatchObject({
+    status: 'failed',
+    reason: expect.stringContaining('the staged file changed after start'),
+    counts: { rows: 0 },
+  });
+  expect(sent.filter((s) => s.queue === QUEUES.importChunks)).toEqual([]);
+  expect(await allRows(jobId)).toEqual([]);
+});
+
+test('a pinned file reads as it was pinned, whatever its upload URL writes after; deleting it takes the pin too', async () => {
+  const name = 'pin-check/upload';
+  const { etag } = await files.write(name, streamOf('as started\n'), 1 << 20);
+  const url = await files.uploadUrl(name, new Date(Date.now() + 10 * 60_000));
+  const pin = (await files.pin(name, etag))!;
+  expect(pin).toMatchObject({ etag, bytes: 11 });
+  const put = await fetch(url, { method: 'PUT', body: 'written later\n', headers: { 'x-ms-blob-type': 'BlockBlob' } });
+  expect(put.status).toBe(201);
+  const text = async (chunks: AsyncIterable<Uint8Array>) => {
+    const parts: Buffer[] = [];
+    for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+    return Buffer.concat(parts).toString();
+  };
+  expect(await text(files.read(name, 0, pin))).toBe('as started\n');
+  expect(await text(files.read(name, 3, pin))).toBe('started\n');
+  expect(await text(files.read(name, 0))).toBe('written later\n');
+  expect(await files.unchangedSince(name, pin)).toBe(false);
+  await expect(files.pin(name, etag)).rejects.toThrow(/written again/); // a pin under a stale etag is refused
+  await files.delete(name);
+  expect(await files.size(name)).toBeUndefined();
+  await expect(text(files.read(name, 0, pin))).rejects.toMatchObject({ statusCode: 404 });
 });
 
 test('the same upload sent again while the first is being stored is not stored twice; an abandoned one is again', async () => {

@@ -92,7 +92,9 @@ export async function compromisedCa(
     token = page.continuationToken;
   } while (token);
   // A CA known by its thumbprint alone takes its names from the group it signs for, if any.
-  const own = all.flatMap((g) => g.signers).find((s) => hasThumbprint(ca, s.sha1Thumbprint ?? s.sha256Thumbprint));
+  const isCa = (s: Partial<X509CertificateInfo>) =>
+    hasThumbprint(ca, s.sha1Thumbprint) || hasThumbprint(ca, s.sha256Thumbprint);
+  const own = all.flatMap((g) => g.signers).find(isCa);
   if (own && !ca.subject)
     Object.assign(ca, {
       subject: own.subjectName,
@@ -103,7 +105,7 @@ export async function compromisedCa(
     });
   const groups: CompromisedGroup[] = [];
   for (const { group, signers } of all) {
-    const signer = signers.find((s) => hasThumbprint(ca, s.sha1Thumbprint) || hasThumbprint(ca, s.sha256Thumbprint));
+    const signer = signers.find(isCa);
     const issued = signers.find((s) => sameName(s.issuerName, ca.subject) && !sameName(s.subjectName, ca.subject));
     if (signer)
       groups.push({

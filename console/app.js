@@ -1,5 +1,6 @@
 /* The operator console: reads the backend's own routes, shows them, and acts through them. No framework, no CDN. */
 'use strict';
+/* global csvLine */ // console/csv.js, inlined before this script
 
 const params = new URLSearchParams(location.search);
 const functionKey = params.get('code') || '';
@@ -178,14 +179,14 @@ $('#row-status').addEventListener(
 $('#bad-rows').addEventListener(
   'click',
   acting(async () => {
-    const lines = ['line,registrationId,status,reason'];
-    const csv = (v) => (/[",\n]/.test(String(v ?? '')) ? `"${String(v).replace(/"/g, '""')}"` : String(v ?? ''));
+    // csvLine (csv.js): makers' registration IDs must not run as formulas in the operator's spreadsheet.
+    const lines = [csvLine(['line', 'registrationId', 'status', 'reason'])];
     for (const status of ['invalid', 'duplicate', 'failed']) {
       let continuationToken;
       do {
         const q = `status=${status}${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ''}`;
         const page = await api(`views/imports/${encodeURIComponent(currentJob.jobId)}/rows?${q}`);
-        for (const r of page.rows) lines.push([r.line, r.registrationId, r.status, r.reason].map(csv).join(','));
+        for (const r of page.rows) lines.push(csvLine([r.line, r.registrationId, r.status, r.reason]));
         continuationToken = page.continuationToken;
       } while (continuationToken);
     }

@@ -1,6 +1,6 @@
 /**
  * `npm run generate:console`: the operator console as one self-contained HTML document — console/index.html with
- * console/style.css, console/app.js and uPlot (its IIFE build and stylesheet) inlined — written to
+ * console/style.css, console/csv.js, console/app.js and uPlot (its IIFE build and stylesheet) inlined — written to
  * shared/generated/console-page.ts, so the function app serves it from memory in every build (tsc and the bundle)
  * with no file to find at run time and nothing to fetch from a CDN. A unit test fails when it is stale.
  */
@@ -23,7 +23,8 @@ export function consolePage(root = ROOT): string {
   html = inline(html, '/* uPlot css */', at('node_modules', 'uplot', 'dist', 'uPlot.min.css'));
   html = inline(html, '/* console css */', at('console', 'style.css'));
   html = inline(html, '/* uPlot js */', at('node_modules', 'uplot', 'dist', 'uPlot.iife.min.js'));
-  html = inline(html, '/* console js */', at('console', 'app.js'));
+  // csv.js first: app.js writes the bad-rows download with it (one script, one hash in the page's CSP).
+  html = inline(html, '/* console js */', `${at('console', 'csv.js')}\n${at('console', 'app.js')}`);
   return html;
 }
 

@@ -61,6 +61,8 @@ beforeAll(async () => {
     'registrationId,endorsementKey',
     `acme-console-1,${randomEk().toString('base64')}`,
     'acme-console-2,AAAA',
+    // A maker's value that Excel would run as a formula: the bad-rows download must hold it as text.
+    '"=HYPERLINK(""http://evil.example/"",""x"")",AAAA',
   ];
   const file = join(mkdtempSync(join(tmpdir(), 'console-')), 'console.csv');
   writeFileSync(file, csv.join('\n'));
@@ -120,15 +122,16 @@ test('the console shows every view live, and an admin approves an incident from 
   await view('imports');
   await page.locator('#jobs tr', { hasText: 'acme-tpm' }).first().click();
   await page.waitForSelector('#rows tr:nth-child(3)');
-  await expect(page.locator('#job-progress').innerText()).resolves.toMatch(/done: 2 rows, 1 valid, 1 invalid/);
+  await expect(page.locator('#job-progress').innerText()).resolves.toMatch(/done: 3 rows, 1 valid, 2 invalid/);
   await expect(page.locator('#rows').innerText()).resolves.toContain('acme-console-2');
   await shot('imports');
   const download = page.waitForEvent('download');
   await page.click('#bad-rows');
   const csv = readFileSync(await (await download).path(), 'utf8');
   expect(csv.trim().split('\n')).toEqual([
-    'line,registrationId,status,reason',
-    expect.stringMatching(/^3,acme-console-2,invalid,/),
+    '"line","registrationId","status","reason"',
+    expect.stringMatching(/^"3","acme-console-2","invalid",/),
+    expect.stringMatching(/^"4","'=HYPERLINK\(""http:\/\/evil\.example\/"",""x""\)","invalid",/),
   ]);
 
   // Certificates: the two device certificates on the year's timeline; the expiry sweep's finding, suppressible.

@@ -56,6 +56,10 @@ function table(el, head, rows, onClick) {
           `<tr data-i="${i}"${onClick ? ' class="selectable"' : ''}>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`,
       )
       .join('');
+  // Widths through the CSSOM: the page's CSP allows no style attribute in markup.
+  el.querySelectorAll('[data-width]').forEach((span) => {
+    span.style.width = `${Number(span.dataset.width)}%`;
+  });
   if (onClick)
     el.querySelectorAll('tr[data-i]').forEach((tr) =>
       tr.addEventListener('click', () => onClick(Number(tr.dataset.i))),
@@ -64,7 +68,7 @@ function table(el, head, rows, onClick) {
 
 /** A percentage bar; `filling` marks a full bar as a warning (a hub at capacity), not as progress done. */
 const bar = (percent, filling = false) =>
-  `<span class="bar${filling && percent >= 100 ? ' full' : ''}"><span style="width:${Math.min(percent ?? 0, 100)}%"></span></span> ${percent === undefined ? '' : `${percent}%`}`;
+  `<span class="bar${filling && percent >= 100 ? ' full' : ''}"><span data-width="${Math.min(percent ?? 0, 100)}"></span></span> ${percent === undefined ? '' : `${percent}%`}`;
 
 function chart(el, data, series, title) {
   el.innerHTML = '';

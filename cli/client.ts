@@ -57,6 +57,12 @@ export async function api<T>(
 ): Promise<{ status: number; body: T; headers: Headers }> {
   const headers = new Headers(init.headers);
   if (config.functionKey) headers.set('x-functions-key', config.functionKey);
+  // A state-changing call without a body still says JSON: the server refuses one without a Content-Type (415), as any
+  // web page could send that from another site.
+  if (!['GET', 'HEAD'].includes((init.method ?? 'GET').toUpperCase()) && init.body === undefined) {
+    init = { ...init, body: '{}' };
+    headers.set('content-type', 'application/json');
+  }
   const token = init.admin ? config.adminToken : config.token;
   if (token) headers.set('authorization', `Bearer ${token}`);
   const response = await fetch(`${config.baseUrl}${path}`, { ...init, headers });

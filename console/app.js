@@ -1,5 +1,6 @@
 /* The operator console: reads the backend's own routes, shows them, and acts through them. No framework, no CDN. */
 'use strict';
+/* global csvLine */ // console/csv.js, inlined before this script
 
 const params = new URLSearchParams(location.search);
 const functionKey = params.get('code') || '';
@@ -55,6 +56,10 @@ function table(el, head, rows, onClick) {
           `<tr data-i="${i}"${onClick ? ' class="selectable"' : ''}>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`,
       )
       .join('');
+  // Widths through the CSSOM: the page's CSP allows no style attribute in markup.
+  el.querySelectorAll('[data-width]').forEach((span) => {
+    span.style.width = `${Number(span.dataset.width)}%`;
+  });
   if (onClick)
     el.querySelectorAll('tr[data-i]').forEach((tr) =>
       tr.addEventListener('click', () => onClick(Number(tr.dataset.i))),
@@ -63,7 +68,7 @@ function table(el, head, rows, onClick) {
 
 /** A percentage bar; `filling` marks a full bar as a warning (a hub at capacity), not as progress done. */
 const bar = (percent, filling = false) =>
-  `<span class="bar${filling && percent >= 100 ? ' full' : ''}"><span style="width:${Math.min(percent ?? 0, 100)}%"></span></span> ${percent === undefined ? '' : `${percent}%`}`;
+  `<span class="bar${filling && percent >= 100 ? ' full' : ''}"><span data-width="${Math.min(percent ?? 0, 100)}"></span></span> ${percent === undefined ? '' : `${percent}%`}`;
 
 function chart(el, data, series, title) {
   el.innerHTML = '';
@@ -178,14 +183,14 @@ $('#row-status').addEventListener(
 $('#bad-rows').addEventListener(
   'click',
   acting(async () => {
-    const lines = ['line,registrationId,status,reason'];
-    const csv = (v) => (/[",\n]/.test(String(v ?? '')) ? `"${String(v).replace(/"/g, '""')}"` : String(v ?? ''));
+    // csvLine (csv.js): makers' registration IDs must not run as formulas in the operator's spreadsheet.
+    const lines = [csvLine(['line', 'registrationId', 'status', 'reason'])];
     for (const status of ['invalid', 'duplicate', 'failed']) {
       let continuationToken;
       do {
         const q = `status=${status}${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ''}`;
         const page = await api(`views/imports/${encodeURIComponent(currentJob.jobId)}/rows?${q}`);
-        for (const r of page.rows) lines.push([r.line, r.registrationId, r.status, r.reason].map(csv).join(','));
+        for (const r of page.rows) lines.push(csvLine([r.line, r.registrationId, r.status, r.reason]));
         continuationToken = page.continuationToken;
       } while (continuationToken);
     }

@@ -6,6 +6,8 @@
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 
+import { consoleFunctionKeys } from '../functions/edge/console-key';
+
 export const ROOT = join(__dirname, '..', existsSync(join(__dirname, '..', 'package.json')) ? '' : '..');
 
 export interface LocalSettings {
@@ -28,4 +30,22 @@ export function loadLocalSettings(root = ROOT): LocalSettings {
 /** Resolves a settings path (relative paths are relative to the project root). */
 export function resolvePath(path: string, root = ROOT): string {
   return isAbsolute(path) ? path : join(root, path);
+}
+
+/** The local host's keys as `npm start` gives them: the host-wide function key, the master key, the console's own key. */
+export function localHostKeys(values: Record<string, string | undefined>) {
+  return {
+    functionKey: values.DEV_FUNCTION_KEY ?? '',
+    masterKey: values.DEV_MASTER_KEY ?? '',
+    functionKeys: consoleFunctionKeys(values.DEV_CONSOLE_KEY ?? ''),
+  };
+}
+
+/**
+ * The console's link `npm start` prints: the console's key in the query (it opens the console's functions only, never
+ * the webhook or the imports), the local admin's secret in the fragment (which no browser sends to a server).
+ */
+export function consoleLink(baseUrl: string, values: Record<string, string | undefined>): string {
+  const adminSecret = /@admin=([^,]+)/.exec(values.LOCAL_BEARER_SECRETS ?? '')?.[1] ?? '';
+  return `${baseUrl}/api/console?code=${encodeURIComponent(values.DEV_CONSOLE_KEY ?? '')}#token=${encodeURIComponent(adminSecret)}`;
 }

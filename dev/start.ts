@@ -8,7 +8,7 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 
 import { startFunctionsHost } from './host/host';
-import { loadLocalSettings, ROOT } from './local-settings';
+import { consoleLink, loadLocalSettings, localHostKeys, ROOT } from './local-settings';
 import { seedDemo } from './seed';
 import { startLocalStack } from './stack';
 
@@ -26,8 +26,7 @@ async function main(): Promise<void> {
   const host = await startFunctionsHost({
     registrations: registeredFunctions(),
     port: settings.Host?.LocalHttpPort ?? 7071,
-    functionKey: v.DEV_FUNCTION_KEY,
-    masterKey: v.DEV_MASTER_KEY,
+    ...localHostKeys(v),
     env: process.env,
     log,
   });
@@ -38,13 +37,10 @@ async function main(): Promise<void> {
     `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`,
   );
 
-  const adminSecret = /@admin=([^,]+)/.exec(v.LOCAL_BEARER_SECRETS ?? '')?.[1] ?? '';
-  // The key in the query (the page's function key), the local admin's secret in the fragment (never sent anywhere).
-  const consoleLink = `${host.baseUrl}/api/console?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}#token=${encodeURIComponent(adminSecret)}`;
   console.log(`
 dps-lifecycle local stack is up (Ctrl-C to stop)
-  Console          ${consoleLink}
-                   (signed in as the local admin)
+  Console          ${consoleLink(host.baseUrl, v)}
+                   (signed in as the local admin; the key opens the console's functions only: ${v.DEV_CONSOLE_KEY})
   Functions host   ${host.baseUrl}/api/…   function key: x-functions-key: ${v.DEV_FUNCTION_KEY}   master key: ${v.DEV_MASTER_KEY}
 ${registeredFunctions()
   .map(

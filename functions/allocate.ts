@@ -35,7 +35,13 @@ export async function explainAllocation(request: HttpRequest, _context: Invocati
   return handle(request, true);
 }
 
-http('allocate', { route: 'allocate', methods: ['POST'], authLevel: 'function', handler: allocate });
+// DPS is the caller, not a browser, and its Content-Type is not ours to demand; the function key alone admits it, and a
+// page elsewhere that held the key would not need to forge anything.
+http(
+  'allocate',
+  { route: 'allocate', methods: ['POST'], authLevel: 'function', handler: allocate },
+  { simpleRequests: 'accepted' },
+);
 http('allocate-explain', {
   route: 'allocate/explain',
   methods: ['POST'],

@@ -75,7 +75,12 @@ const answer = (result: StagingResult, extra: Record<string, unknown> = {}) => {
   return result.kind === 'existing' ? ok(view, { Location: where }) : accepted(view, where);
 };
 
-/** `POST …/imports`: the file streams into Blob storage; 202 as soon as it is stored. */
+/**
+ * `POST …/imports`: the file streams into Blob storage; 202 as soon as it is stored. Cross-site forgery: a maker
+ * calls with a bearer token, which a page on another site cannot set, and the file's types (text/csv,
+ * application/x-ndjson, application/json) are not ones such a page can send; the edge still refuses a simple request
+ * (text/plain or no type with `?format=`), since an admin, who also acts for makers, may be signed in with a cookie.
+ */
 export async function postImport(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const who = await maker(request);
   if (!who.ok) return who.response;

@@ -4,11 +4,19 @@
  * `GET /admin/functions/{name}/keys` → `{ keys: [{ name, value }] }`, `PUT /admin/functions/{name}/keys/{keyName}`
  * with `{ name, value }` (a value is generated when absent), `DELETE /admin/functions/{name}/keys/{keyName}`.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * Compared as SHA-256 digests: always 32 bytes each, so timingSafeEqual never throws (it does on unequal byte lengths,
+ * which a right-length key in non-ASCII characters reached: a 500 that told the key's length) and nothing is compared
+ * by length first. Every key is compared, so the time does not say which one matched either.
+ */
 export function keyMatches(given: string | undefined, ...keys: string[]): boolean {
   if (!given) return false;
-  return keys.some((k) => k.length === given.length && timingSafeEqual(Buffer.from(k), Buffer.from(given)));
+  const theirs = digest(given);
+  return keys.map((k) => timingSafeEqual(digest(k), theirs)).includes(true);
 }
 
 export interface KeyAnswer {

@@ -2,7 +2,8 @@
  * One registration list for every function: `@azure/functions` keeps no registry that can be read back, so each
  * trigger file adds itself here as plain data. `functions/index.ts` hands the list to `app.*` inside the Functions
  * host; the local host (dev/host) and the tests read the same list. Every HTTP handler is wrapped in the one
- * error-to-HTTP mapping (http-errors.ts).
+ * error-to-HTTP mapping (http-errors.ts) and, unless it says otherwise, refuses cross-site simple requests
+ * (simple-requests.ts).
  */
 import type {
   EventHubFunctionOptions,
@@ -12,6 +13,7 @@ import type {
 } from '@azure/functions';
 
 import { withHttpErrors } from './http-errors';
+import { refusingSimpleRequests } from './simple-requests';
 
 export type FunctionRegistration =
   | { name: string; trigger: 'http'; options: HttpFunctionOptions }
@@ -27,8 +29,18 @@ function add(registration: FunctionRegistration): void {
   registrations.push(registration);
 }
 
-export function http(name: string, options: HttpFunctionOptions): void {
-  add({ name, trigger: 'http', options: { ...options, handler: withHttpErrors(options.handler) } });
+export interface EdgeOptions {
+  /**
+   * 'accepted': a POST without a Content-Type or with a simple one (text/plain, a form's) reaches the handler. Only
+   * for a caller that is no browser and whose content type is not ours to demand (DPS calling the webhook); every
+   * other state-changing route refuses them with a 415 (simple-requests.ts).
+   */
+  simpleRequests?: 'accepted';
+}
+
+export function http(name: string, options: HttpFunctionOptions, edge: EdgeOptions = {}): void {
+  const handler = edge.simpleRequests === 'accepted' ? options.handler : refusingSimpleRequests(options.handler);
+  add({ name, trigger: 'http', options: { ...options, handler: withHttpErrors(handler) } });
 }
 
 export function timer(name: string, options: TimerFunctionOptions): void {

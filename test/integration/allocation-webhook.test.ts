@@ -83,7 +83,11 @@ test('explain (the Admin role only) shows the rule, each candidate’s score, an
   const post = (bearer?: string) =>
     fetch(`${host.baseUrl}/api/allocate/explain`, {
       method: 'POST',
-      headers: { 'x-functions-key': 'fk', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      headers: {
+        'x-functions-key': 'fk',
+        'content-type': 'application/json',
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
       body: JSON.stringify(request),
     });
   expect((await post()).status).toBe(401);

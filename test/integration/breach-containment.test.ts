@@ -293,10 +293,13 @@ test('incident routes want a function key and the Admin role', async () => {
     (await fetch(`${host.baseUrl}/api/incidents`, { method: 'POST', headers: { authorization: ADMIN }, body: '{}' }))
       .status,
   ).toBe(401);
-  expect((await fetch(`${host.baseUrl}/api/incidents?code=fk`, { method: 'POST', body: '{}' })).status).toBe(401);
+  const json = { 'content-type': 'application/json' };
+  expect(
+    (await fetch(`${host.baseUrl}/api/incidents?code=fk`, { method: 'POST', headers: json, body: '{}' })).status,
+  ).toBe(401);
   const maker = await fetch(`${host.baseUrl}/api/incidents?code=fk`, {
     method: 'POST',
-    headers: { authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' },
+    headers: { ...json, authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' },
     body: '{}',
   });
   expect(maker.status).toBe(403);
@@ -316,7 +319,11 @@ const alerts = (events: unknown[]) =>
     headers: { 'x-functions-key': 'mk', 'content-type': 'application/json' },
     body: JSON.stringify(events),
   });
-const MAKER = { 'x-functions-key': 'fk', authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' };
+const MAKER = {
+  'x-functions-key': 'fk',
+  authorization: 'Bearer dev-acme-tpm-secret-not-a-secret',
+  'content-type': 'application/json',
+};
 /** Runs the command line in process against the test host, as an admin; answers what it printed. */
 const cli = (args: string[]) => runCli(host.baseUrl, { adminToken: 'dev-admin-secret-not-a-secret' }, args);
 const denied = (registrationId: string) =>
@@ -356,7 +363,14 @@ test('an alert waits for approval with its plan; a malformed alert in the batch 
   expect(
     (await fetch(`${host.baseUrl}/api/incidents/alert-q-1/approve`, { method: 'POST', headers: MAKER })).status,
   ).toBe(403);
-  expect((await fetch(`${host.baseUrl}/api/incidents/alert-q-1/approve?code=fk`, { method: 'POST' })).status).toBe(401);
+  expect(
+    (
+      await fetch(`${host.baseUrl}/api/incidents/alert-q-1/approve?code=fk`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      })
+    ).status,
+  ).toBe(401);
   expect(await cli(['incident', 'approve', 'alert-q-1'])).toMatch(/^incident alert-q-1: running/);
   const done = await waitFor('alert-q-1', 'quarantined');
   expect(done).toMatchObject({ approvedBy: 'local admin' });

@@ -15,7 +15,7 @@ import { randomEk } from '../../dev/ek-factory';
 import type { RunningHost } from '../../dev/host/host';
 import { issue } from '../../dev/pki';
 import { seedDemo } from '../../dev/seed';
-import { startFunctionApp } from '../support/app-host';
+import { CONSOLE_KEY, startFunctionApp } from '../support/app-host';
 import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -28,6 +28,7 @@ let stack: TestStack;
 let host: RunningHost;
 let browser: Browser;
 let page: Page;
+const refusedByCsp: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -61,6 +62,8 @@ beforeAll(async () => {
     'registrationId,endorsementKey',
     `acme-console-1,${randomEk().toString('base64')}`,
     'acme-console-2,AAAA',
+    // A maker's value that Excel would run as a formula: the bad-rows download must hold it as text.
+    '"=HYPERLINK(""http://evil.example/"",""x"")",AAAA',
   ];
   const file = join(mkdtempSync(join(tmpdir(), 'console-')), 'console.csv');
   writeFileSync(file, csv.join('\n'));
@@ -86,6 +89,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+  // The page runs under a CSP without 'unsafe-inline': anything it refuses to run or apply is reported here.
+  page.on('console', (m) => void (/Content Security Policy/i.test(m.text()) && refusedByCsp.push(m.text())));
 });
 afterAll(async () => {
   await browser?.close();
@@ -101,8 +106,9 @@ const view = async (name: string) => {
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 test('the console shows every view live, and an admin approves an incident from it', async () => {
-  // Signed in through the link npm start prints: the key in the query, the local admin's secret in the fragment.
-  await page.goto(`${host.baseUrl}/api/console?code=fk#token=${ADMIN}`);
+  // Signed in through the link npm start prints: the console's own key in the query (it opens the console's functions
+  // only), the local admin's secret in the fragment.
+  await page.goto(`${host.baseUrl}/api/console?code=${CONSOLE_KEY}#token=${ADMIN}`);
   expect(page.url()).not.toContain('token='); // the secret leaves the address bar at once
 
   // Allocation: the hub the device landed on counts it; the rule that placed it is in the chart.
@@ -120,15 +126,18 @@ test('the console shows every view live, and an admin approves an incident from 
   await view('imports');
   await page.locator('#jobs tr', { hasText: 'acme-tpm' }).first().click();
   await page.waitForSelector('#rows tr:nth-child(3)');
-  await expect(page.locator('#job-progress').innerText()).resolves.toMatch(/done: 2 rows, 1 valid, 1 invalid/);
+  await expect(page.locator('#job-progress').innerText()).resolves.toMatch(/done: 3 rows, 1 valid, 2 invalid/);
   await expect(page.locator('#rows').innerText()).resolves.toContain('acme-console-2');
+  // The progress bar's width is set through the CSSOM (a style attribute in markup would be refused by the CSP).
+  await expect(page.locator('#jobs .bar > span').first().getAttribute('style')).resolves.toBe('width: 100%;');
   await shot('imports');
   const download = page.waitForEvent('download');
   await page.click('#bad-rows');
   const csv = readFileSync(await (await download).path(), 'utf8');
   expect(csv.trim().split('\n')).toEqual([
-    'line,registrationId,status,reason',
-    expect.stringMatching(/^3,acme-console-2,invalid,/),
+    '"line","registrationId","status","reason"',
+    expect.stringMatching(/^"3","acme-console-2","invalid",/),
+    expect.stringMatching(/^"4","'=HYPERLINK\(""http:\/\/evil\.example\/"",""x""\)","invalid",/),
   ]);
 
   // Certificates: the two device certificates on the year's timeline; the expiry sweep's finding, suppressible.
@@ -167,4 +176,5 @@ test('the console shows every view live, and an admin approves an incident from 
   await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual(['Release']);
   await shot('incident-approved');
   await page.locator('#error').waitFor({ state: 'hidden' });
+  expect(refusedByCsp).toEqual([]);
 });

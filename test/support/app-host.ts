@@ -1,12 +1,15 @@
 /**
- * The local Functions host as the integration tests run it: a free port, the keys `fk` (function) and `mk` (master),
- * no timers (tests run them on demand), and quiet. Each test says only what differs: its functions, its settings,
+ * The local Functions host as the integration tests run it: a free port, the keys `fk` (function), `mk` (master) and
+ * `ck` (the console's functions only), no timers (tests run them on demand), and quiet. Each test says only what differs: its functions, its settings,
  * whether queues are driven and how retries are paced.
  */
 import { type HostOptions, type RunningHost, startFunctionsHost } from '../../dev/host/host';
+import { consoleFunctionKeys } from '../../functions/edge/console-key';
 
 export const FUNCTION_KEY = 'fk';
 export const MASTER_KEY = 'mk';
+/** The console's key, on the console's functions only (as `npm start` gives it). */
+export const CONSOLE_KEY = 'ck';
 
 export function startAppHost(
   options: Pick<HostOptions, 'registrations' | 'env'> & Partial<HostOptions>,
@@ -15,6 +18,7 @@ export function startAppHost(
     port: 0,
     functionKey: FUNCTION_KEY,
     masterKey: MASTER_KEY,
+    functionKeys: consoleFunctionKeys(CONSOLE_KEY),
     runTimers: false,
     log: () => undefined,
     ...options,

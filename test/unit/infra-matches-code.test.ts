@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
-import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
 import { UPLOADS_CONTAINER } from '../../shared/azure/staged-files';
+import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
 import { CONTAINERS, type ContainerSpec, QUEUES } from '../../shared/containers';
 import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
 

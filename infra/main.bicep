@@ -81,6 +81,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     queueNames: loadJsonContent('storage-queues.json')
+    containerNames: loadJsonContent('storage-containers.json')
     deploymentContainerName: deploymentContainerName
   }
 }
@@ -198,6 +199,7 @@ module rbac 'modules/rbac.bicep' = {
     principalId: identity.outputs.principalId
     operatorPrincipalId: principalId
     storageAccountName: storage.outputs.name
+    blobContainerNames: storage.outputs.appContainerNames
     cosmosAccountName: cosmos.outputs.accountName
     cosmosDatabaseName: databaseName
     cosmosContainers: map(loadJsonContent('cosmos-containers.json'), c => c.name)

@@ -8,13 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 
 import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext, type Timer } from '@azure/functions';
 import { Cron } from 'croner';
 
 import type { FunctionRegistration } from '../../functions/edge/registry';
 import { FunctionKeys, keyMatches } from './function-keys';
+import { bodyStream, drainUnread } from './request-body';
 import { compileRoute } from './routes';
 
 export interface HostOptions {
@@ -64,13 +64,19 @@ function context(
   });
 }
 
-async function send(res: http.ServerResponse, result: HttpResponseInit | HttpResponse | void): Promise<void> {
+async function send(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  result: HttpResponseInit | HttpResponse | void,
+): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
   const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => {
     headers[key] = value;
   });
+  // A body the handler left unread (a 413 at the limit) is read off the connection first, or the connection closes.
+  if (!(await drainUnread(req))) headers.connection = 'close';
   res.writeHead(response.status ?? 200, headers);
   res.end(body);
 }
@@ -119,38 +125,38 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
     const method = (req.method ?? 'GET').toUpperCase();
 
     if (/^\/admin\/functions\/[^/]+\/keys/.test(url.pathname)) {
-      if (!keyMatches(key, options.masterKey)) return send(res, { status: 401 });
+      if (!keyMatches(key, options.masterKey)) return send(req, res, { status: 401 });
       const body = (await readBody(req)).toString('utf8');
-      return send(res, keys.handle(method, url.pathname, body) ?? { status: 404 });
+      return send(req, res, keys.handle(method, url.pathname, body) ?? { status: 404 });
     }
     const admin = /^\/admin\/(functions|eventhubs)\/([^/]+)\/?$/.exec(url.pathname);
     if (admin && method === 'POST') {
-      if (!keyMatches(key, options.masterKey)) return send(res, { status: 401 });
+      if (!keyMatches(key, options.masterKey)) return send(req, res, { status: 401 });
       const body = (await readBody(req)).toString('utf8');
       const parsed = body ? JSON.parse(body) : {};
       if (admin[1] === 'functions') {
         const r = byName.get(admin[2].toLowerCase());
         if (!r || r.trigger === 'http')
-          return send(res, {
+          return send(req, res, {
             status: 404,
             jsonBody: { error: 'NotFound', reason: `no non-HTTP function ${admin[2]}` },
           });
         await invokeNonHttp(r, parsed.input);
-        return send(res, { status: 202 });
+        return send(req, res, { status: 202 });
       }
       const targets = options.registrations.filter(
         (r) => r.trigger === 'eventHub' && r.options.eventHubName.toLowerCase() === admin[2].toLowerCase(),
       );
       if (targets.length === 0)
-        return send(res, {
+        return send(req, res, {
           status: 404,
           jsonBody: { error: 'NotFound', reason: `no function listens to event hub ${admin[2]}` },
         });
       for (const r of targets) await invokeNonHttp(r, parsed);
-      return send(res, { status: 202 });
+      return send(req, res, { status: 202 });
     }
 
-    if (!url.pathname.startsWith('/api/')) return send(res, { status: 404 });
+    if (!url.pathname.startsWith('/api/')) return send(req, res, { status: 404 });
     const path = url.pathname.slice('/api'.length);
     for (const { r, match } of httpRoutes) {
       if (r.trigger !== 'http') continue;
@@ -160,8 +166,8 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       if (!methods.includes(method)) continue;
       const level = r.options.authLevel ?? 'function';
       if (level === 'function' && !keyMatches(key, options.functionKey, options.masterKey, ...keys.of(r.name)))
-        return send(res, { status: 401 });
-      if (level === 'admin' && !keyMatches(key, options.masterKey)) return send(res, { status: 401 });
+        return send(req, res, { status: 401 });
+      if (level === 'admin' && !keyMatches(key, options.masterKey)) return send(req, res, { status: 401 });
       // As in Azure with HTTP streaming on: the body reaches the handler as a stream. Client-principal headers are
       // dropped, as App Service Authentication drops them, so only an authenticated platform could set them.
       const headers = new Headers();
@@ -171,19 +177,19 @@ export async function startFunctionsHost(options: HostOptions): Promise<RunningH
       const nativeRequest = new Request(url.toString(), {
         method,
         headers,
-        ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
+        ...(hasBody ? { body: bodyStream(req), duplex: 'half' } : {}),
       } as RequestInit);
       // `nativeRequest` is how @azure/functions itself builds a streamed request (createStreamRequest); it is not in the public init type.
       const request = new HttpRequest({ nativeRequest, params: m.params } as never);
-      return send(res, await r.options.handler(request, context(r.name, log)));
+      return send(req, res, await r.options.handler(request, context(r.name, log)));
     }
-    return send(res, { status: 404 });
+    return send(req, res, { status: 404 });
   }
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log(`host: ${req.method} ${req.url} failed: ${(err as Error)?.stack ?? String(err)}`);
-      if (!res.headersSent) res.writeHead(500).end();
+      if (!res.headersSent) res.writeHead(500, req.complete ? {} : { connection: 'close' }).end();
     });
   });
   server.keepAliveTimeout = 30_000;

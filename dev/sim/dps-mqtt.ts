@@ -5,7 +5,9 @@
  * publishes `$dps/registrations/PUT/iotdps-register/?$rid={rid}` and
  * `$dps/registrations/GET/iotdps-get-operationstatus/?$rid={rid}&operationId={id}`; and gets each answer, to itself
  * only, on `$dps/registrations/res/{status}/?$rid={rid}[&retry-after={s}]`. The registration itself is the HTTP
- * API's (dps-device.ts). TPM attestation is refused, as DPS refuses it over MQTT.
+ * API's (dps-device.ts). TPM attestation is refused, as DPS refuses it over MQTT. A device publishes nothing but those
+ * two requests: anything else (a forged answer on `res/…` for another device to receive, a will message) is refused,
+ * which in MQTT 3.1.1 means the connection is closed (MQTT-3.3.5-2).
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +34,22 @@ export interface RunningMqtt {
 
 const USERNAME = /^([^/]+)\/registrations\/([^/]+)\/api-version=([^&]+)/;
 const RESPONSES = '$dps/registrations/res/#';
+const REGISTER = '$dps/registrations/PUT/iotdps-register/';
+const STATUS = '$dps/registrations/GET/iotdps-get-operationstatus/';
+
+type DpsRequest = { kind: 'register'; rid: string } | { kind: 'status'; rid: string; operationId: string };
+
+/** One of the two requests DPS accepts from a device, with the parameters it needs; undefined for any other topic. */
+function requestOf(topic: string): DpsRequest | undefined {
+  const [path, query = ''] = topic.split('?');
+  const params = new URLSearchParams(query);
+  const rid = params.get('$rid');
+  const operationId = params.get('operationId');
+  if (!rid) return undefined;
+  if (path === REGISTER) return { kind: 'register', rid };
+  if (path === STATUS && operationId) return { kind: 'status', rid, operationId };
+  return undefined;
+}
 
 interface Session {
   registrationId: string;
@@ -66,10 +84,14 @@ export async function startDpsMqtt(
         subscription.topic === RESPONSES ? null : new Error(`only ${RESPONSES} may be subscribed`),
         subscription,
       ),
+    // Only the two requests, from an authenticated device; an error closes the publisher's connection.
     authorizePublish: (client, packet, callback) => {
-      const session = client && sessions.get(client);
-      if (client && session) answer(client, session, packet.topic, packet.payload);
-      callback(null); // no one subscribes to requests: the message goes nowhere else
+      const session = client ? sessions.get(client) : undefined;
+      const request = requestOf(packet.topic);
+      if (!client || !session || !request)
+        return callback(new Error(`${packet.topic}: a device may publish only DPS's register and status requests`));
+      answer(client, session, request, packet.payload);
+      callback(null); // no one can subscribe to a request topic: the message goes nowhere else
     },
   });
 
@@ -88,26 +110,18 @@ export async function startDpsMqtt(
     );
   }
 
-  function answer(client: Client, session: Session, topic: string, payload: Buffer | string): void {
-    const [path, query = ''] = topic.split('?');
-    const params = new URLSearchParams(query);
-    const rid = params.get('$rid') ?? '';
+  function answer(client: Client, session: Session, request: DpsRequest, payload: Buffer | string): void {
+    const { rid } = request;
     try {
-      if (path === '$dps/registrations/PUT/iotdps-register/') {
+      if (request.kind === 'register') {
         const body = JSON.parse(payload.toString() || '{}') as RegisterBody;
         if (body.tpm) throw new HttpError(400, 400004, 'TPM attestation is not supported over MQTT; use HTTPS.');
         return reply(client, rid, startRegistration(ctx, session.credentials, session.registrationId, body));
       }
-      if (path === '$dps/registrations/GET/iotdps-get-operationstatus/')
-        return reply(
-          client,
-          rid,
-          operationStatus(ctx, session.credentials, session.registrationId, params.get('operationId') ?? ''),
-        );
-      throw new HttpError(404, 404000, `No DPS operation on topic ${path}.`);
+      return reply(client, rid, operationStatus(ctx, session.credentials, session.registrationId, request.operationId));
     } catch (err) {
       const e = err instanceof HttpError ? err : new HttpError(500, 500000, String(err));
-      if (e.status === 500) options.log?.(`dps-mqtt: ${topic} failed: ${String(err)}`);
+      if (e.status === 500) options.log?.(`dps-mqtt: ${request.kind} failed: ${String(err)}`);
       reply(client, rid, {
         status: e.status,
         body: {

@@ -8,6 +8,9 @@ param operatorPrincipalId string = ''
 @description('Storage account name.')
 param storageAccountName string
 
+@description('Blob containers the app identity works in: the deployment package, the audit trail, staged uploads, the host\'s own.')
+param blobContainerNames array
+
 @description('Cosmos DB account name.')
 param cosmosAccountName string
 
@@ -66,7 +69,8 @@ var blobJobDataActions = [
 var hubJobContainerPrefix = 'jobs-'
 
 var roles = {
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
@@ -115,13 +119,67 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-// The Functions host's own storage (leases, deployment package) and the worker queues.
-resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roles.storageBlobDataOwner)
-  scope: storage
-  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner) }
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
 }
 
+resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for c in blobContainerNames: {
+  parent: blobService
+  name: c
+}]
+
+// Blobs, container by container (storage.bicep creates them all): the deployment package, the audit trail (its
+// retention policy, not this role, keeps it from being rewritten), staged uploads, and the Functions host's own
+// azure-webjobs-hosts (locks, timers) and azure-webjobs-secrets (function keys). No blob right on the whole account.
+resource blobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in blobContainerNames: {
+  name: guid(blobContainers[i].id, principalId, roles.storageBlobDataContributor)
+  scope: blobContainers[i]
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor) }
+}]
+
+// The makers' upload URLs are user-delegation SAS: the key is requested at account level, and this role grants that
+// one action and no data access (the SAS reaches only what the signer itself may write: import-uploads).
+resource blobDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, roles.storageBlobDelegator)
+  scope: storage
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator) }
+}
+
+// Containment creates one container per hub import job, named at run time (jobs-<hub>-<hash>), so no per-container
+// assignment can exist beforehand: the app may create containers, and read and write blobs only in those that start
+// with jobs- (a condition can restrict data actions only; creating a container is not one, deleting one is not granted).
+resource appJobBlobsRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'dps-lifecycle-app-job-blobs')
+  properties: {
+    roleName: 'dps-lifecycle app import-job blobs (${uniqueString(resourceGroup().id)})'
+    description: 'Create blob containers; read and write blobs, limited by a condition on each assignment to the import-job containers.'
+    type: 'customRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: ['Microsoft.Storage/storageAccounts/blobServices/containers/write']
+        notActions: []
+        dataActions: blobJobDataActions
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource appJobBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, appJobBlobsRole.id)
+  scope: storage
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: appJobBlobsRole.id
+    conditionVersion: '2.0'
+    condition: '((${join(map(blobJobDataActions, a => '!(ActionMatches{\'${a}\'})'), ' AND ')}) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringStartsWith \'${hubJobContainerPrefix}\'))'
+  }
+}
+
+// The worker queues and the host's own queues; tables for the host's diagnostic events.
 resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, roles.storageQueueDataContributor)
   scope: storage

@@ -13,6 +13,9 @@ param queueNames array
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
 
+@description('Blob containers the app and its host use, besides the deployment package and the audit trail (storage-containers.json): created here so the app needs no right to create them.')
+param containerNames array
+
 @description('Blob container of the immutable audit trail (AUDIT_TRAIL_CONTAINER in shared/audit-trail.ts).')
 param auditTrailContainerName string = 'audit-trail'
 
@@ -45,6 +48,11 @@ resource deployment 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   name: deploymentContainerName
 }
 
+resource appContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for c in containerNames: {
+  parent: blobs
+  name: c
+}]
+
 // The audit trail's copy the app cannot rewrite (shared/audit-trail.ts): append blobs under a time-based retention
 // policy that allows protected append writes — blocks may be added, nothing changed or deleted for the period. The
 // policy is created unlocked, so a first deployment can still be corrected; lock it once reviewed (README).
@@ -71,6 +79,9 @@ resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-
   parent: queueService
   name: queue
 }]
+
+@description('Every blob container the app identity works in, each given its own role assignment (rbac.bicep).')
+output appContainerNames array = concat([deploymentContainerName, auditTrailContainerName], containerNames)
 
 @description('Storage account resource ID.')
 output resourceId string = storage.id

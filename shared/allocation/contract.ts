@@ -41,12 +41,16 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads a property case-insensitively: older docs spell `currentIoTHubHostName`. */
-function prop(obj: Record<string, unknown>, name: string): unknown {
-  if (name in obj) return obj[name];
-  const key = Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
-  return key === undefined ? undefined : obj[key];
-}
+/**
+ * A property read with exactly the spelling the schema (request-schema.ts) validates: a case-insensitive read could
+ * pick up a key the schema never checked (`EnrollmentGroup: {}` beside a valid body) and fail later as a 500.
+ */
+const prop = (obj: Record<string, unknown>, name: string): unknown =>
+  Object.prototype.hasOwnProperty.call(obj, name) ? obj[name] : undefined;
+
+/** The hub DPS assigned before; older docs spell it `currentIoTHubHostName`, and the schema validates both spellings. */
+const currentHub = (ctx: Record<string, unknown>): unknown =>
+  prop(ctx, 'currentIotHubHostName') ?? prop(ctx, 'currentIoTHubHostName');
 
 export function parseAllocationRequest(body: unknown): Parsed<AllocationRequest> {
   if (!isObject(body)) return { ok: false, reason: 'The body must be a JSON object (DPS AllocationRequest).' };
@@ -67,7 +71,7 @@ export function parseAllocationRequest(body: unknown): Parsed<AllocationRequest>
   // Everything else the decision reads, typed and capped: a 400 that names the path, never a TypeError later.
   const problem = requestProblem(body);
   if (problem) return { ok: false, reason: problem };
-  const current = prop(ctx, 'currentIotHubHostName');
+  const current = currentHub(ctx);
   const currentDeviceId = prop(ctx, 'currentDeviceId');
   const x509 = readX509Context(prop(ctx, 'x509'));
   return {

@@ -1,7 +1,8 @@
 /**
  * The AllocationRequest DPS POSTs, as a JSON Schema, compiled at build time (dev/generate-validators.ts): every field the decision reads has its type
  * and a length cap, so a malformed call is a 400 that names the path — before any rule runs — and no string is long
- * enough to make a normalisation slow. Unknown fields are allowed: DPS may add some.
+ * enough to make a normalisation slow. Unknown fields are allowed: DPS may add some. The contract (contract.ts) reads
+ * keys with exactly these spellings, so what it reads is what this schema checked.
  */
 /** DPS sends at most 96 KB a message; a request body above this is refused before it is parsed. */
 export const MAX_REQUEST_BYTES = 128 * 1024;
@@ -55,6 +56,8 @@ export const ALLOCATION_REQUEST_SCHEMA = {
       properties: {
         registrationId: { type: 'string', minLength: 1, maxLength: 128 },
         currentIotHubHostName: { type: ['string', 'null'], maxLength: 253 },
+        // Older docs' spelling; the contract reads it when the current one is absent.
+        currentIoTHubHostName: { type: ['string', 'null'], maxLength: 253 },
         currentDeviceId: { type: ['string', 'null'], maxLength: 128 },
         tpm: { type: ['object', 'null'], properties: { endorsementKey: text(4096), storageRootKey: text(4096) } },
         symmetricKey: { type: ['object', 'null'] },

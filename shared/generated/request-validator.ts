@@ -4,7 +4,7 @@
 import type { ValidateFunction } from 'ajv';
 "use strict";
 export const untyped_validateAllocationRequest = validate10;
-const schema11 = {"type":"object","required":["deviceRuntimeContext","linkedHubs"],"properties":{"individualEnrollment":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}}}},"enrollmentGroup":{"type":"object","required":["enrollmentGroupId"],"properties":{"enrollmentGroupId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}}}},"linkedHubs":{"type":"array","minItems":1,"maxItems":50,"items":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[A-Za-z0-9.-]+$"}},"deviceRuntimeContext":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"currentIotHubHostName":{"type":["string","null"],"maxLength":253},"currentDeviceId":{"type":["string","null"],"maxLength":128},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}},"symmetricKey":{"type":["object","null"]},"x509":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128},"certificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"signingCertificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"enrollmentGroupId":{"type":["string","null"],"maxLength":128},"clientCertificate":{"type":["string","null"],"maxLength":16384}}}}}},"anyOf":[{"required":["individualEnrollment"]},{"required":["enrollmentGroup"]}]};
+const schema11 = {"type":"object","required":["deviceRuntimeContext","linkedHubs"],"properties":{"individualEnrollment":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}}}},"enrollmentGroup":{"type":"object","required":["enrollmentGroupId"],"properties":{"enrollmentGroupId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}}}},"linkedHubs":{"type":"array","minItems":1,"maxItems":50,"items":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[A-Za-z0-9.-]+$"}},"deviceRuntimeContext":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"currentIotHubHostName":{"type":["string","null"],"maxLength":253},"currentIoTHubHostName":{"type":["string","null"],"maxLength":253},"currentDeviceId":{"type":["string","null"],"maxLength":128},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}},"symmetricKey":{"type":["object","null"]},"x509":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128},"certificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"signingCertificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"enrollmentGroupId":{"type":["string","null"],"maxLength":128},"clientCertificate":{"type":["string","null"],"maxLength":16384}}}}}},"anyOf":[{"required":["individualEnrollment"]},{"required":["enrollmentGroup"]}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9.-]+$", "u");
 
@@ -616,17 +616,17 @@ else {
 var valid11 = true;
 }
 if(valid11){
-if(data22.currentDeviceId !== undefined){
-let data25 = data22.currentDeviceId;
+if(data22.currentIoTHubHostName !== undefined){
+let data25 = data22.currentIoTHubHostName;
 const _errs54 = errors;
 if((typeof data25 !== "string") && (data25 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentDeviceId.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIoTHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIoTHubHostName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentIoTHubHostName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs54){
 if(typeof data25 === "string"){
-if(func2(data25) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data25) > 253){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIoTHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIoTHubHostName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 }
@@ -637,56 +637,18 @@ else {
 var valid11 = true;
 }
 if(valid11){
-if(data22.tpm !== undefined){
-let data26 = data22.tpm;
+if(data22.currentDeviceId !== undefined){
+let data26 = data22.currentDeviceId;
 const _errs56 = errors;
-if((!(data26 && typeof data26 == "object" && !Array.isArray(data26))) && (data26 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.type},message:"must be object,null"}];
+if((typeof data26 !== "string") && (data26 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentDeviceId.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs56){
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.endorsementKey !== undefined){
-let data27 = data26.endorsementKey;
-const _errs58 = errors;
-if((typeof data27 !== "string") && (data27 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.endorsementKey.type},message:"must be string,null"}];
+if(typeof data26 === "string"){
+if(func2(data26) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
-}
-if(errors === _errs58){
-if(typeof data27 === "string"){
-if(func2(data27) > 4096){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
-return false;
-}
-}
-}
-var valid12 = _errs58 === errors;
-}
-else {
-var valid12 = true;
-}
-if(valid12){
-if(data26.storageRootKey !== undefined){
-let data28 = data26.storageRootKey;
-const _errs60 = errors;
-if((typeof data28 !== "string") && (data28 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.storageRootKey.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs60){
-if(typeof data28 === "string"){
-if(func2(data28) > 4096){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
-return false;
-}
-}
-}
-var valid12 = _errs60 === errors;
-}
-else {
-var valid12 = true;
-}
 }
 }
 }
@@ -696,60 +658,98 @@ else {
 var valid11 = true;
 }
 if(valid11){
-if(data22.symmetricKey !== undefined){
-let data29 = data22.symmetricKey;
+if(data22.tpm !== undefined){
+let data27 = data22.tpm;
+const _errs58 = errors;
+if((!(data27 && typeof data27 == "object" && !Array.isArray(data27))) && (data27 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.type},message:"must be object,null"}];
+return false;
+}
+if(errors === _errs58){
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.endorsementKey !== undefined){
+let data28 = data27.endorsementKey;
+const _errs60 = errors;
+if((typeof data28 !== "string") && (data28 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.endorsementKey.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs60){
+if(typeof data28 === "string"){
+if(func2(data28) > 4096){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
+return false;
+}
+}
+}
+var valid12 = _errs60 === errors;
+}
+else {
+var valid12 = true;
+}
+if(valid12){
+if(data27.storageRootKey !== undefined){
+let data29 = data27.storageRootKey;
 const _errs62 = errors;
-if((!(data29 && typeof data29 == "object" && !Array.isArray(data29))) && (data29 !== null)){
+if((typeof data29 !== "string") && (data29 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.storageRootKey.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs62){
+if(typeof data29 === "string"){
+if(func2(data29) > 4096){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
+return false;
+}
+}
+}
+var valid12 = _errs62 === errors;
+}
+else {
+var valid12 = true;
+}
+}
+}
+}
+var valid11 = _errs58 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data22.symmetricKey !== undefined){
+let data30 = data22.symmetricKey;
+const _errs64 = errors;
+if((!(data30 && typeof data30 == "object" && !Array.isArray(data30))) && (data30 !== null)){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/symmetricKey",schemaPath:"#/properties/deviceRuntimeContext/properties/symmetricKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.symmetricKey.type},message:"must be object,null"}];
 return false;
 }
-var valid11 = _errs62 === errors;
+var valid11 = _errs64 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
 if(data22.x509 !== undefined){
-let data30 = data22.x509;
-const _errs64 = errors;
-if((!(data30 && typeof data30 == "object" && !Array.isArray(data30))) && (data30 !== null)){
+let data31 = data22.x509;
+const _errs66 = errors;
+if((!(data31 && typeof data31 == "object" && !Array.isArray(data31))) && (data31 !== null)){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.type},message:"must be object,null"}];
 return false;
 }
-if(errors === _errs64){
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.subjectName !== undefined){
-let data31 = data30.subjectName;
-const _errs66 = errors;
-if((typeof data31 !== "string") && (data31 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.subjectName.type},message:"must be string,null"}];
-return false;
-}
 if(errors === _errs66){
-if(typeof data31 === "string"){
-if(func2(data31) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
-return false;
-}
-}
-}
-var valid13 = _errs66 === errors;
-}
-else {
-var valid13 = true;
-}
-if(valid13){
-if(data30.issuerName !== undefined){
-let data32 = data30.issuerName;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+if(data31.subjectName !== undefined){
+let data32 = data31.subjectName;
 const _errs68 = errors;
 if((typeof data32 !== "string") && (data32 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.issuerName.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.subjectName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs68){
 if(typeof data32 === "string"){
 if(func2(data32) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -760,17 +760,17 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.sha1Thumbprint !== undefined){
-let data33 = data30.sha1Thumbprint;
+if(data31.issuerName !== undefined){
+let data33 = data31.issuerName;
 const _errs70 = errors;
 if((typeof data33 !== "string") && (data33 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha1Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.issuerName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs70){
 if(typeof data33 === "string"){
-if(func2(data33) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data33) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -781,17 +781,17 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.sha256Thumbprint !== undefined){
-let data34 = data30.sha256Thumbprint;
+if(data31.sha1Thumbprint !== undefined){
+let data34 = data31.sha1Thumbprint;
 const _errs72 = errors;
 if((typeof data34 !== "string") && (data34 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha256Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha1Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs72){
 if(typeof data34 === "string"){
 if(func2(data34) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -802,17 +802,17 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.notBeforeUtc !== undefined){
-let data35 = data30.notBeforeUtc;
+if(data31.sha256Thumbprint !== undefined){
+let data35 = data31.sha256Thumbprint;
 const _errs74 = errors;
 if((typeof data35 !== "string") && (data35 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notBeforeUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha256Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs74){
 if(typeof data35 === "string"){
-if(func2(data35) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func2(data35) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -823,17 +823,17 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.notAfterUtc !== undefined){
-let data36 = data30.notAfterUtc;
+if(data31.notBeforeUtc !== undefined){
+let data36 = data31.notBeforeUtc;
 const _errs76 = errors;
 if((typeof data36 !== "string") && (data36 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notAfterUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notBeforeUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs76){
 if(typeof data36 === "string"){
 if(func2(data36) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
@@ -844,17 +844,17 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.serialNumber !== undefined){
-let data37 = data30.serialNumber;
+if(data31.notAfterUtc !== undefined){
+let data37 = data31.notAfterUtc;
 const _errs78 = errors;
 if((typeof data37 !== "string") && (data37 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.serialNumber.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notAfterUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs78){
 if(typeof data37 === "string"){
-if(func2(data37) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data37) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
@@ -865,47 +865,47 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.certificateInfo !== undefined){
-let data38 = data30.certificateInfo;
+if(data31.serialNumber !== undefined){
+let data38 = data31.serialNumber;
 const _errs80 = errors;
-if((!(data38 && typeof data38 == "object" && !Array.isArray(data38))) && (data38 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.type},message:"must be object,null"}];
+if((typeof data38 !== "string") && (data38 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.serialNumber.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs80){
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.subjectName !== undefined){
-let data39 = data38.subjectName;
+if(typeof data38 === "string"){
+if(func2(data38) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs80 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data31.certificateInfo !== undefined){
+let data39 = data31.certificateInfo;
 const _errs82 = errors;
-if((typeof data39 !== "string") && (data39 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.subjectName.type},message:"must be string,null"}];
+if((!(data39 && typeof data39 == "object" && !Array.isArray(data39))) && (data39 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.type},message:"must be object,null"}];
 return false;
 }
 if(errors === _errs82){
-if(typeof data39 === "string"){
-if(func2(data39) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs82 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data38.issuerName !== undefined){
-let data40 = data38.issuerName;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(data39.subjectName !== undefined){
+let data40 = data39.subjectName;
 const _errs84 = errors;
 if((typeof data40 !== "string") && (data40 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.issuerName.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.subjectName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs84){
 if(typeof data40 === "string"){
 if(func2(data40) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -916,17 +916,17 @@ else {
 var valid14 = true;
 }
 if(valid14){
-if(data38.sha1Thumbprint !== undefined){
-let data41 = data38.sha1Thumbprint;
+if(data39.issuerName !== undefined){
+let data41 = data39.issuerName;
 const _errs86 = errors;
 if((typeof data41 !== "string") && (data41 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.issuerName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs86){
 if(typeof data41 === "string"){
-if(func2(data41) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data41) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -937,17 +937,17 @@ else {
 var valid14 = true;
 }
 if(valid14){
-if(data38.sha256Thumbprint !== undefined){
-let data42 = data38.sha256Thumbprint;
+if(data39.sha1Thumbprint !== undefined){
+let data42 = data39.sha1Thumbprint;
 const _errs88 = errors;
 if((typeof data42 !== "string") && (data42 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs88){
 if(typeof data42 === "string"){
 if(func2(data42) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -958,17 +958,17 @@ else {
 var valid14 = true;
 }
 if(valid14){
-if(data38.notBeforeUtc !== undefined){
-let data43 = data38.notBeforeUtc;
+if(data39.sha256Thumbprint !== undefined){
+let data43 = data39.sha256Thumbprint;
 const _errs90 = errors;
 if((typeof data43 !== "string") && (data43 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs90){
 if(typeof data43 === "string"){
-if(func2(data43) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func2(data43) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -979,17 +979,17 @@ else {
 var valid14 = true;
 }
 if(valid14){
-if(data38.notAfterUtc !== undefined){
-let data44 = data38.notAfterUtc;
+if(data39.notBeforeUtc !== undefined){
+let data44 = data39.notBeforeUtc;
 const _errs92 = errors;
 if((typeof data44 !== "string") && (data44 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs92){
 if(typeof data44 === "string"){
 if(func2(data44) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
@@ -1000,22 +1000,43 @@ else {
 var valid14 = true;
 }
 if(valid14){
-if(data38.serialNumber !== undefined){
-let data45 = data38.serialNumber;
+if(data39.notAfterUtc !== undefined){
+let data45 = data39.notAfterUtc;
 const _errs94 = errors;
 if((typeof data45 !== "string") && (data45 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.serialNumber.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs94){
 if(typeof data45 === "string"){
-if(func2(data45) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data45) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
 }
 var valid14 = _errs94 === errors;
+}
+else {
+var valid14 = true;
+}
+if(valid14){
+if(data39.serialNumber !== undefined){
+let data46 = data39.serialNumber;
+const _errs96 = errors;
+if((typeof data46 !== "string") && (data46 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.serialNumber.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs96){
+if(typeof data46 === "string"){
+if(func2(data46) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid14 = _errs96 === errors;
 }
 else {
 var valid14 = true;
@@ -1028,53 +1049,32 @@ var valid14 = true;
 }
 }
 }
-var valid13 = _errs80 === errors;
+var valid13 = _errs82 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.signingCertificateInfo !== undefined){
-let data46 = data30.signingCertificateInfo;
-const _errs96 = errors;
-if((!(data46 && typeof data46 == "object" && !Array.isArray(data46))) && (data46 !== null)){
+if(data31.signingCertificateInfo !== undefined){
+let data47 = data31.signingCertificateInfo;
+const _errs98 = errors;
+if((!(data47 && typeof data47 == "object" && !Array.isArray(data47))) && (data47 !== null)){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.type},message:"must be object,null"}];
 return false;
 }
-if(errors === _errs96){
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-if(data46.subjectName !== undefined){
-let data47 = data46.subjectName;
-const _errs98 = errors;
-if((typeof data47 !== "string") && (data47 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.subjectName.type},message:"must be string,null"}];
-return false;
-}
 if(errors === _errs98){
-if(typeof data47 === "string"){
-if(func2(data47) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
-return false;
-}
-}
-}
-var valid15 = _errs98 === errors;
-}
-else {
-var valid15 = true;
-}
-if(valid15){
-if(data46.issuerName !== undefined){
-let data48 = data46.issuerName;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.subjectName !== undefined){
+let data48 = data47.subjectName;
 const _errs100 = errors;
 if((typeof data48 !== "string") && (data48 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.issuerName.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.subjectName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs100){
 if(typeof data48 === "string"){
 if(func2(data48) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -1085,17 +1085,17 @@ else {
 var valid15 = true;
 }
 if(valid15){
-if(data46.sha1Thumbprint !== undefined){
-let data49 = data46.sha1Thumbprint;
+if(data47.issuerName !== undefined){
+let data49 = data47.issuerName;
 const _errs102 = errors;
 if((typeof data49 !== "string") && (data49 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.issuerName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs102){
 if(typeof data49 === "string"){
-if(func2(data49) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data49) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -1106,17 +1106,17 @@ else {
 var valid15 = true;
 }
 if(valid15){
-if(data46.sha256Thumbprint !== undefined){
-let data50 = data46.sha256Thumbprint;
+if(data47.sha1Thumbprint !== undefined){
+let data50 = data47.sha1Thumbprint;
 const _errs104 = errors;
 if((typeof data50 !== "string") && (data50 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs104){
 if(typeof data50 === "string"){
 if(func2(data50) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -1127,17 +1127,17 @@ else {
 var valid15 = true;
 }
 if(valid15){
-if(data46.notBeforeUtc !== undefined){
-let data51 = data46.notBeforeUtc;
+if(data47.sha256Thumbprint !== undefined){
+let data51 = data47.sha256Thumbprint;
 const _errs106 = errors;
 if((typeof data51 !== "string") && (data51 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs106){
 if(typeof data51 === "string"){
-if(func2(data51) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func2(data51) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -1148,17 +1148,17 @@ else {
 var valid15 = true;
 }
 if(valid15){
-if(data46.notAfterUtc !== undefined){
-let data52 = data46.notAfterUtc;
+if(data47.notBeforeUtc !== undefined){
+let data52 = data47.notBeforeUtc;
 const _errs108 = errors;
 if((typeof data52 !== "string") && (data52 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs108){
 if(typeof data52 === "string"){
 if(func2(data52) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
@@ -1169,22 +1169,43 @@ else {
 var valid15 = true;
 }
 if(valid15){
-if(data46.serialNumber !== undefined){
-let data53 = data46.serialNumber;
+if(data47.notAfterUtc !== undefined){
+let data53 = data47.notAfterUtc;
 const _errs110 = errors;
 if((typeof data53 !== "string") && (data53 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.serialNumber.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs110){
 if(typeof data53 === "string"){
-if(func2(data53) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data53) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
 }
 var valid15 = _errs110 === errors;
+}
+else {
+var valid15 = true;
+}
+if(valid15){
+if(data47.serialNumber !== undefined){
+let data54 = data47.serialNumber;
+const _errs112 = errors;
+if((typeof data54 !== "string") && (data54 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.serialNumber.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs112){
+if(typeof data54 === "string"){
+if(func2(data54) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs112 === errors;
 }
 else {
 var valid15 = true;
@@ -1197,44 +1218,23 @@ var valid15 = true;
 }
 }
 }
-var valid13 = _errs96 === errors;
+var valid13 = _errs98 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data30.enrollmentGroupId !== undefined){
-let data54 = data30.enrollmentGroupId;
-const _errs112 = errors;
-if((typeof data54 !== "string") && (data54 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/enrollmentGroupId",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/enrollmentGroupId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.enrollmentGroupId.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs112){
-if(typeof data54 === "string"){
-if(func2(data54) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/enrollmentGroupId",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/enrollmentGroupId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-}
-}
-var valid13 = _errs112 === errors;
-}
-else {
-var valid13 = true;
-}
-if(valid13){
-if(data30.clientCertificate !== undefined){
-let data55 = data30.clientCertificate;
+if(data31.enrollmentGroupId !== undefined){
+let data55 = data31.enrollmentGroupId;
 const _errs114 = errors;
 if((typeof data55 !== "string") && (data55 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/clientCertificate",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/clientCertificate/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.clientCertificate.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/enrollmentGroupId",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/enrollmentGroupId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.enrollmentGroupId.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs114){
 if(typeof data55 === "string"){
-if(func2(data55) > 16384){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/clientCertificate",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/clientCertificate/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
+if(func2(data55) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/enrollmentGroupId",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/enrollmentGroupId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
@@ -1244,6 +1244,26 @@ var valid13 = _errs114 === errors;
 else {
 var valid13 = true;
 }
+if(valid13){
+if(data31.clientCertificate !== undefined){
+let data56 = data31.clientCertificate;
+const _errs116 = errors;
+if((typeof data56 !== "string") && (data56 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/clientCertificate",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/clientCertificate/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.clientCertificate.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs116){
+if(typeof data56 === "string"){
+if(func2(data56) > 16384){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/clientCertificate",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/clientCertificate/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs116 === errors;
+}
+else {
+var valid13 = true;
 }
 }
 }
@@ -1256,10 +1276,12 @@ var valid13 = true;
 }
 }
 }
-var valid11 = _errs64 === errors;
+}
+var valid11 = _errs66 === errors;
 }
 else {
 var valid11 = true;
+}
 }
 }
 }

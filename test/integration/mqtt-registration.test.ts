@@ -3,7 +3,7 @@
  * the local DPS's MQTT listener (TLS, the local CA) as at a private endpoint: symmetric key (SAS as the password) and
  * X.509 (the client certificate in TLS), a wrong key refused, and an MQTT client speaking the raw topics.
  */
-import { connect } from 'mqtt';
+import { connect, type MqttClient } from 'mqtt';
 
 import { deriveDeviceKey, registerSymmetricKeyDevice, registerX509Device } from '../../dev/device';
 import { issue } from '../../dev/pki';
@@ -11,6 +11,24 @@ import { iotTransport } from '../../shared/azure/transport';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
+
+/** A raw MQTT client, connected with a well-formed username (any SAS passes CONNECT) and subscribed to the answers. */
+async function device(id: string): Promise<MqttClient> {
+  const [host, port] = (stack.env.LOCAL_DPS_MQTT_HOST as string).split(':');
+  const client = connect(`mqtts://${host}:${port}`, {
+    ca: iotTransport(stack.env)?.ca,
+    clientId: id,
+    username: `${stack.env.DPS_ID_SCOPE}/registrations/${id}/api-version=2019-03-31`,
+    password: 'SharedAccessSignature sr=x&sig=y&se=1',
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  if (!client.connected)
+    await new Promise<void>((resolve, reject) => client.once('connect', () => resolve()).once('error', reject));
+  await client.subscribeAsync('$dps/registrations/res/#');
+  return client;
+}
+
 const GROUP_KEY = Buffer.from('mqtt-group-key-for-tests-only-000').toString('base64');
 
 beforeAll(async () => {
@@ -60,23 +78,9 @@ test('an X.509 device registers over MQTT with its certificate in TLS', async ()
 });
 
 test('the raw topics: the answer comes to the asking client only, and TPM is refused as DPS refuses it over MQTT', async () => {
-  const [host, port] = (stack.env.LOCAL_DPS_MQTT_HOST as string).split(':');
-  const device = (id: string) =>
-    connect(`mqtts://${host}:${port}`, {
-      ca: iotTransport(stack.env)?.ca,
-      clientId: id,
-      username: `${stack.env.DPS_ID_SCOPE}/registrations/${id}/api-version=2019-03-31`,
-      password: 'SharedAccessSignature sr=x&sig=y&se=1',
-      protocolVersion: 4,
-    });
-  const asking = device('mqtt-raw-1');
-  const other = device('mqtt-raw-2');
+  const asking = await device('mqtt-raw-1');
+  const other = await device('mqtt-raw-2');
   try {
-    for (const c of [asking, other]) {
-      if (!c.connected)
-        await new Promise<void>((resolve, reject) => c.once('connect', () => resolve()).once('error', reject));
-      await c.subscribeAsync('$dps/registrations/res/#');
-    }
     const overheard: string[] = [];
     other.on('message', (topic) => overheard.push(topic));
     const answer = new Promise<[string, string]>((resolve) =>
@@ -99,6 +103,42 @@ test('the raw topics: the answer comes to the asking client only, and TPM is ref
     expect(overheard).toEqual(['$dps/registrations/res/401/?$rid=9']);
   } finally {
     await Promise.all([asking.endAsync(), other.endAsync()]);
+  }
+});
+
+test.each([
+  ['a forged answer to another device', '$dps/registrations/res/200/?$rid=1'],
+  ['a topic DPS does not serve', 'devices/mqtt-forger/messages/events/'],
+  ['a register request without its $rid', '$dps/registrations/PUT/iotdps-register/'],
+  ['a status request without its operationId', '$dps/registrations/GET/iotdps-get-operationstatus/?$rid=3'],
+])('%s is refused: the publisher is disconnected and no device receives it', async (_, topic) => {
+  const victim = await device('mqtt-victim');
+  const forger = await device('mqtt-forger');
+  const received: string[] = [];
+  victim.on('message', (t) => received.push(t));
+  try {
+    const forged = JSON.stringify({
+      operationId: 'forged',
+      status: 'assigned',
+      registrationState: { registrationId: 'mqtt-victim', assignedHub: 'evil-hub.example.net', deviceId: 'x' },
+    });
+    // QoS 1: a broker that takes the message acknowledges it; one that refuses it closes the connection (MQTT 3.1.1
+    // has no negative acknowledgement, MQTT-3.3.5-2).
+    const outcome = await Promise.race([
+      forger.publishAsync(topic, forged, { qos: 1 }).then(
+        () => 'acknowledged',
+        () => 'closed',
+      ),
+      new Promise<string>((resolve) => forger.once('close', () => resolve('closed'))),
+    ]);
+    expect(outcome).toBe('closed');
+    // The victim's own round trip comes after the refusal: a relayed forgery would have been queued before it.
+    const own = new Promise<string>((resolve) => victim.once('message', (t) => resolve(t)));
+    await victim.publishAsync('$dps/registrations/GET/iotdps-get-operationstatus/?$rid=5&operationId=x', '');
+    expect(await own).toBe('$dps/registrations/res/401/?$rid=5');
+    expect(received).toEqual(['$dps/registrations/res/401/?$rid=5']);
+  } finally {
+    await Promise.all([victim.endAsync(true), forger.endAsync(true)]);
   }
 });
 

@@ -26,6 +26,23 @@ test('currentIoTHubHostName (older docs’ spelling) is read too', () => {
   );
 });
 
+test('the older spelling is checked by the schema like the current one', () => {
+  const request = fixture('allocation-request.symmetric-key-group.json');
+  request.deviceRuntimeContext.currentIoTHubHostName = 42;
+  const parsed = parseAllocationRequest(request);
+  expect(!parsed.ok && parsed.reason).toMatch(/\/deviceRuntimeContext\/currentIoTHubHostName must be string,null/);
+});
+
+test('a key in any other case is not read: the schema did not check it', () => {
+  const request = fixture('allocation-request.tpm-individual.json');
+  request.EnrollmentGroup = { enrollmentGroupId: 42 };
+  request.deviceRuntimeContext.CURRENTIOTHUBHOSTNAME = 'hub-us-1.azure-devices.net';
+  const parsed = parseAllocationRequest(request);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  expect(parsed.value.enrollmentGroup).toBeUndefined();
+  expect(parsed.value.deviceRuntimeContext.currentIotHubHostName).toBeUndefined();
+});
+
 test.each([
   [null, /JSON object/],
   [{ linkedHubs: ['h'] }, /deviceRuntimeContext is missing/],

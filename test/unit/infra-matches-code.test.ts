@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
+import { UPLOADS_CONTAINER } from '../../shared/azure/staged-files';
 import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
 import { CONTAINERS, type ContainerSpec, QUEUES } from '../../shared/containers';
 import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
@@ -18,6 +19,28 @@ function bicepObjectKeys(source: string, variable: string): string[] {
   if (start < 0) throw new Error(`var ${variable} not found`);
   const body = source.slice(start, source.indexOf('\n}', start));
   return [...body.matchAll(/^\s+([A-Za-z_][\w]*):/gm)].map((m) => m[1]);
+}
+
+interface RoleAssignment {
+  name: string;
+  scope: string;
+  /** `roles.<name>` for a built-in role, else the expression that names the role definition. */
+  role: string;
+  condition: boolean;
+}
+
+/** The `Microsoft.Authorization/roleAssignments` of a Bicep file: symbolic name, scope, role, and whether conditioned. */
+function roleAssignments(source: string): RoleAssignment[] {
+  return source
+    .split(/\n(?=resource )/)
+    .filter((block) => /^resource \w+ 'Microsoft\.Authorization\/roleAssignments@/.test(block))
+    .map((block) => ({
+      name: /^resource (\w+)/.exec(block)![1],
+      scope: /\bscope: ([^\n]+)/.exec(block)?.[1].trim() ?? 'resourceGroup',
+      role:
+        /roleDefinitions', (roles\.\w+)\)/.exec(block)?.[1] ?? /roleDefinitionId: ([\w.[\]]+)/.exec(block)?.[1] ?? '?',
+      condition: /\bcondition: /.test(block),
+    }));
 }
 
 /** Read by the Functions host and its trigger extensions (storage, Event Hubs trigger, telemetry), not by our code. */
@@ -84,7 +107,8 @@ test("each hub's blob rights are limited to the containers its import jobs use, 
   ).toBe(true);
   expect(rbac).toContain("StringStartsWith \\'${hubJobContainerPrefix}${toLower(hubNames[i])}-\\'");
   // No built-in role on the whole account for the hubs: that would reach the deployment package and the host's keys.
-  expect(rbac).not.toMatch(/ba92f5b4-2d11-453d-a403-e96b0029c9fe/);
+  const hubBlobs = roleAssignments(rbac).find((a) => a.name === 'hubBlobs');
+  expect(hubBlobs).toMatchObject({ scope: 'storage', role: 'hubJobBlobs.id' });
 });
 
 test('the Flex Consumption always-ready instances are given to the http group, where the webhook runs', () => {
@@ -122,4 +146,51 @@ test('the audit trail cannot be rewritten by the app: append-only in Cosmos, imm
   const storage = infra('modules/storage.bicep');
   expect(/param auditTrailContainerName string = '([^']+)'/.exec(storage)?.[1]).toBe(AUDIT_TRAIL_CONTAINER);
   expect(storage).toContain('allowProtectedAppendWrites: true');
+});
+
+describe("the app identity's blob rights", () => {
+  const rbac = infra('modules/rbac.bicep');
+  const assignments = roleAssignments(rbac);
+  const roleIds = /var roles = \{([^}]*)\}/.exec(rbac)?.[1] ?? '';
+
+  test('nothing grants Storage Blob Data Owner, and no built-in blob data role covers the whole account', () => {
+    expect(assignments.length).toBeGreaterThan(0);
+    expect(rbac).not.toMatch(/b7e6dc6d-f1e8-4753-8033-0f276bb0955b/i); // Storage Blob Data Owner
+    expect(assignments.filter((a) => /blobDataOwner/i.test(a.role))).toEqual([]);
+    const onAccount = assignments.filter((a) => a.scope === 'storage');
+    expect(onAccount.filter((a) => /storageBlobData/.test(a.role))).toEqual([]);
+    // On the account only: the key that signs upload SAS URLs (Storage Blob Delegator), queues, tables, and the
+    // hub-job blobs behind a condition on the container name.
+    for (const a of onAccount)
+      expect(
+        [
+          'roles.storageBlobDelegator',
+          'roles.storageQueueDataContributor',
+          'roles.storageTableDataContributor',
+        ].includes(a.role) || a.condition,
+      ).toBe(true);
+  });
+
+  test('Storage Blob Data Contributor on each container the app or its host uses, and on nothing else', () => {
+    expect(roleIds).toContain("storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'");
+    expect(roleIds).toContain("storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'");
+    const contributor = assignments.filter((a) => a.role === 'roles.storageBlobDataContributor');
+    expect(contributor).toEqual([expect.objectContaining({ name: 'blobContributor', scope: 'blobContainers[i]' })]);
+    const containers = JSON.parse(infra('storage-containers.json')) as string[];
+    // The app's containers (staged uploads; the audit trail is its own resource with its retention policy) and the
+    // host's own (keys and locks); the deployment package's container comes from main.bicep.
+    expect(containers.sort()).toEqual([UPLOADS_CONTAINER, 'azure-webjobs-hosts', 'azure-webjobs-secrets'].sort());
+    const storage = infra('modules/storage.bicep');
+    expect(storage).toMatch(
+      /output appContainerNames array = concat\(\[deploymentContainerName, auditTrailContainerName\], containerNames\)/,
+    );
+    expect(infra('main.bicep')).toContain('blobContainerNames: storage.outputs.appContainerNames');
+  });
+
+  test("the app's hub-job containers are reached through a condition on the prefix the code names them with", () => {
+    const jobs = assignments.find((a) => a.name === 'appJobBlobs');
+    expect(jobs).toMatchObject({ scope: 'storage', role: 'appJobBlobsRole.id', condition: true });
+    const block = rbac.slice(rbac.indexOf('resource appJobBlobs'));
+    expect(block).toContain("StringStartsWith \\'${hubJobContainerPrefix}\\'");
+  });
 });

@@ -272,13 +272,16 @@ async function openIncident(id) {
   const i = currentIncident;
   $('#incident').hidden = false;
   $('#incident-title').textContent = `${i.id}: ${i.request.reason ?? ''}`;
+  // Who submitted, and who may approve: four eyes are the server's rule, the page only says it.
+  const approver = i.approval?.otherAdmin ? `an admin other than ${i.submittedBy}` : 'any admin';
+  const waiting = i.status === 'awaitingApproval' && i.approval ? ` — approved by ${approver} (${i.approval.why})` : '';
   $('#incident-status').textContent =
-    `${i.status} — ${i.request.mode}, submitted by ${i.submittedBy}${i.approvedBy ? `, approved by ${i.approvedBy}` : ''}`;
+    `${i.status} — ${i.request.mode}, submitted by ${i.submittedBy}${i.approvedBy ? `, approved by ${i.approvedBy}` : ''}${waiting}`;
   // Only the decisions this status allows are offered (the server refuses the others with its reason anyway).
   const allowed = {
     approve: ['awaitingApproval'],
     cancel: ['received', 'planning', 'awaitingApproval'],
-    release: ['quarantined', 'contained', 'failed'],
+    release: ['quarantined', 'contained', 'failed', 'nothingFound'],
   };
   document.querySelectorAll('#incident-actions button').forEach((b) => {
     b.hidden = !allowed[b.dataset.action].includes(i.status);
@@ -297,7 +300,9 @@ async function openIncident(id) {
           ['groups to disable', esc(plan.groupsToDisable.join(', ') || '–')],
           ...plan.hubActions.map((a) => [`${esc(a.action)} on ${esc(a.hub)} (${esc(a.path)})`, fmt(a.devices)]),
           ['registration records to delete', fmt(plan.deleteRegistrationRecords)],
+          ['CA disallowed in DPS', esc(plan.disallowCa ? plan.disallowCa.enrollmentGroupId : '–')],
           ['for example', esc(plan.sample.join(', '))],
+          ['not found', esc(plan.notFound?.count ? `${plan.notFound.count}: ${plan.notFound.sample.join(', ')}` : '–')],
         ]
       : [['no plan yet', esc(i.resolution?.phase ?? '')]],
   );

@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   console.log(
     `plan ready ${fmt((performance.now() - planning) / 1000, 1)} s later: ${planned.status}, ${fmt(planned.plan?.devices ?? 0, 0)} devices on ${Object.keys(planned.plan?.perHub ?? {}).length} hubs`,
   );
-  await decideIncident(deps, 'bench-a', 'approve', 'bench admin');
+  await decideIncident(deps, 'bench-a', 'approve', 'second bench admin');
   const started = performance.now();
   await runWorker(env, 'bench-a');
   const total = (performance.now() - started) / 1000;
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     admin,
   );
   await runWorker(env, 'bench-b');
-  await decideIncident(deps, 'bench-b', 'approve', 'bench admin');
+  await decideIncident(deps, 'bench-b', 'approve', 'second bench admin');
   // Workers run until half the devices are gone (one that fails first is replaced, as redelivery would); then kill -9.
   let current = worker(env, 'bench-b');
   let exited = false;

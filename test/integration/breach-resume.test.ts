@@ -36,6 +36,8 @@ const depsOf = (extra: Partial<IncidentDeps> = {}): IncidentDeps => {
   return { ...lazy, ...incidentRepositories(lazy), ...extra };
 };
 const ADMIN = { principal: 'test admin', source: 'http' as const };
+/** Plans that disable a group are approved by an admin other than their submitter. */
+const SECOND_ADMIN = 'second admin';
 
 /** Runs shares of the incident's work until it needs nothing more (what the queue trigger does, message by message). */
 async function advanceToEnd(deps: IncidentDeps, id: string): Promise<Incident | undefined> {
@@ -83,7 +85,7 @@ test('a containment interrupted by throttling resumes from its checkpoint and de
   // 150 devices is more than an admin's incident runs without approval: it stops at its plan.
   expect((await advanceToEnd(deps, 'inc-recall'))?.status).toBe('awaitingApproval');
   expect(devicesOnHub()).toBe(150);
-  expect((await decideIncident(deps, 'inc-recall', 'approve', 'test admin')).kind).toBe('done');
+  expect((await decideIncident(deps, 'inc-recall', 'approve', SECOND_ADMIN)).kind).toBe('done');
   await expect(advanceIncident(deps, 'inc-recall')).rejects.toBeInstanceOf(ThrottledError);
 
   const halfway = await (await deps.incidents()).get('inc-recall');
@@ -142,7 +144,7 @@ test('a scope beyond the bulk threshold is deleted by an IoT Hub import job, whi
     ADMIN,
   );
   expect((await advanceToEnd(deps, 'inc-big'))?.status).toBe('awaitingApproval');
-  await decideIncident(deps, 'inc-big', 'approve', 'test admin');
+  await decideIncident(deps, 'inc-big', 'approve', SECOND_ADMIN);
   // Another import job already running on the hub: IoT Hub refuses ours with 403 JobQuotaExceeded until it ends.
   const blobs = await deps.blobs!();
   await blobs.put('other-job', 'devices.txt', JSON.stringify({ id: 'not-there', importMode: 'delete' }));

@@ -74,9 +74,14 @@ beforeAll(async () => {
     'acme-tpm',
     '--follow',
   ]);
+  // Submitted by the second local admin: the plan waits for an admin other than its submitter, and the page's is one.
   const incident = await fetch(`${host.baseUrl}/api/incidents`, {
     method: 'POST',
-    headers: { 'x-functions-key': 'fk', authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    headers: {
+      'x-functions-key': 'fk',
+      authorization: 'Bearer dev-admin2-secret-not-a-secret',
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({
       id: 'console-inc-1',
       reason: 'tamper alarm on the line',
@@ -163,6 +168,9 @@ test('the console shows every view live, and an admin approves an incident from 
   await view('incidents');
   await page.locator('#incident-list tr', { hasText: 'console-inc-1' }).click();
   await page.locator('#incident-status', { hasText: /^awaitingApproval/ }).waitFor();
+  await expect(page.locator('#incident-status').innerText()).resolves.toMatch(
+    /submitted by local admin 2 — approved by an admin other than local admin 2/,
+  );
   await expect(page.locator('#plan').innerText()).resolves.toMatch(/devices reached\t1/);
   await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual([
     'Approve',

@@ -14,7 +14,7 @@ import { issue, type Issued } from '../../dev/pki';
 import { infoOf } from '../../shared/allocation/x509-context';
 import { CONTAINERS } from '../../shared/containers';
 import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
-import { startAppHost } from '../support/app-host';
+import { startFunctionApp } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -93,13 +93,8 @@ const hubDevice = async (id: string) => {
 beforeAll(async () => {
   stack = await startTestStack({ withStorage: true });
   Object.assign(process.env, stack.env);
-  const functions = await import('../../functions/index');
+  host = await startFunctionApp();
   runtime = (await import('../../functions/edge/allocation-runtime')).allocationRuntime();
-  host = await startAppHost({
-    registrations: functions.registeredFunctions(),
-    env: process.env,
-    queue: { retryDelaySeconds: 1 },
-  });
   root = await issue({ subject: 'CN=Fabrikam Root CA', isCa: true });
   lineA = await issue({ subject: 'CN=Fabrikam Line A', isCa: true, issuer: root });
   lineB = await issue({ subject: 'CN=Fabrikam Line B', isCa: true, issuer: root });

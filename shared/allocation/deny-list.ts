@@ -6,7 +6,12 @@
  */
 import type { AllocationRequest } from './contract';
 
-export type DenyKind = 'registrationId' | 'endorsementKey' | 'thumbprint' | 'issuer' | 'enrollmentGroupId';
+/**
+ * `thumbprint` is a device's own certificate; `caThumbprint` a CA's, compared with the group signer DPS reports. Kept
+ * apart so that naming a certificate (which an alert may do at once) can never refuse a whole group's signer.
+ */
+export type DenyKind =
+  'registrationId' | 'endorsementKey' | 'thumbprint' | 'caThumbprint' | 'issuer' | 'enrollmentGroupId';
 
 export interface DenyEntry {
   kind: DenyKind;
@@ -46,19 +51,36 @@ export interface DenySnapshot {
   certificateEntries: number;
 }
 
-/** Registration IDs and group IDs are case-insensitive; thumbprints are hex (any case, any separators); DNs are compared without spacing or case. */
+/**
+ * A distinguished name as the deny list compares it: its attributes without spacing or case, in a fixed order. Node
+ * prints a name in its DER order (`C=US, O=Contoso, CN=…`), .NET — and so, most likely, DPS — the other way round
+ * (`CN=…, O=Contoso, C=US`): sorted, both are one name. Commas escaped inside a value (`O=Contoso\, Inc.`) stay in it.
+ */
+export function nameKey(dn: string): string {
+  // Split and trim rather than one regular expression around the separators, which backtracks quadratically on long
+  // runs of spaces: this is linear in the length of the name (plus the sort of its few attributes).
+  return dn
+    .toLowerCase()
+    .split(/(?<!\\),/)
+    .map((rdn) =>
+      rdn
+        .split('=')
+        .map((part) => part.trim())
+        .join('='),
+    )
+    .filter(Boolean)
+    .sort()
+    .join(',');
+}
+
+/** Registration IDs and group IDs are case-insensitive; thumbprints are hex (any case, any separators); DNs as nameKey. */
 export function denyKey(kind: DenyKind, value: string): string {
   switch (kind) {
     case 'thumbprint':
+    case 'caThumbprint':
       return `${kind}:${value.replace(/[^0-9a-f]/gi, '').toUpperCase()}`;
     case 'issuer':
-      // Split and trim rather than one regular expression around the separators, which backtracks quadratically
-      // on long runs of spaces: this is linear in the length of the name.
-      return `${kind}:${value
-        .toLowerCase()
-        .split(/([,=])/)
-        .map((part) => part.trim())
-        .join('')}`;
+      return `${kind}:${nameKey(value)}`;
     case 'endorsementKey':
       return `${kind}:${value.trim()}`;
     default:
@@ -66,7 +88,8 @@ export function denyKey(kind: DenyKind, value: string): string {
   }
 }
 
-const isCertificateEntry = (e: DenyIdentity) => e.kind === 'thumbprint' || e.kind === 'issuer';
+const isCertificateEntry = (e: DenyIdentity) =>
+  e.kind === 'thumbprint' || e.kind === 'caThumbprint' || e.kind === 'issuer';
 
 export function snapshotOf(entries: Iterable<DenyEntry>, refreshedAt: number): DenySnapshot {
   return withChanges({ refreshedAt, entries: new Map(), certificateEntries: 0 }, [...entries], [], refreshedAt);
@@ -115,8 +138,8 @@ export function deniedBy(snapshot: DenySnapshot, request: AllocationRequest): De
     ['issuer', x509?.issuerName],
     // The chain above the device, as far as DPS shows it: the group's signer is the revoked CA (by thumbprint, or by
     // subject), or the revoked CA issued it. A CA deeper in the chain is DPS's to refuse (a disabled group holds it).
-    ['thumbprint', signer?.sha1Thumbprint],
-    ['thumbprint', signer?.sha256Thumbprint],
+    ['caThumbprint', signer?.sha1Thumbprint],
+    ['caThumbprint', signer?.sha256Thumbprint],
     ['issuer', signer?.subjectName],
     ['issuer', signer?.issuerName],
     ['enrollmentGroupId', enrollmentGroup?.enrollmentGroupId],

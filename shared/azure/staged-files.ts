@@ -11,7 +11,7 @@
  * signature check and every validation share read exactly the started bytes. Snapshots over the other choices: blob
  * versioning would need `isVersioningEnabled` on the whole account and Azurite does not implement it; If-Match reads
  * of the base blob alone would fail a job over a write but never keep the bytes that were started. Snapshots need
- * nothing deployed (infra/modules/storage.bicep as it is; the app's Storage Blob Data Owner role covers them) and
+ * nothing deployed (infra/modules/storage.bicep as it is; the app's Storage Blob Data Contributor role on import-uploads covers them) and
  * Azurite implements them.
  */
 import { Readable } from 'node:stream';

@@ -49,6 +49,8 @@ export interface CompromisedCa {
   issuer?: string;
   /** Its certificate (PEM): only with it can DPS be told to disallow the CA (a disabled group holding it). */
   pem?: string;
+  /** A disabled group already disallows it in DPS (another incident's): this one holds it too. */
+  disallowedInDps?: boolean;
   /** Where it was found: the incident itself, DPS's verified CA certificates, the inventory, a group's info. */
   source: 'incident' | 'dpsCaCertificates' | 'inventory' | 'enrollmentGroup' | 'unknown';
 }
@@ -69,6 +71,8 @@ export interface ResolutionCursor {
   caGroups: CompromisedGroup[];
   /** The CA the scope names (`caCertificate` or `issuerThumbprint`), once looked up. */
   ca?: CompromisedCa;
+  /** The group the scope names, when DPS has no such group: nothing to disable, said in the notes. */
+  missingGroups?: string[];
   /**
    * Device IDs named in the scope that are not also registration IDs: looked for among individual enrollments
    * (their `deviceId`), then on the hubs (a device registered outside DPS).

@@ -43,7 +43,7 @@ function namedEntries(request: IncidentRequest): DenyEntry[] {
  */
 function caEntries(request: IncidentRequest, caGroups: CompromisedGroup[], ca: CompromisedCa | undefined) {
   return [
-    ...[ca?.sha1Thumbprint, ca?.sha256Thumbprint].flatMap((t) => (t ? [entry(request, 'thumbprint', t)] : [])),
+    ...[ca?.sha1Thumbprint, ca?.sha256Thumbprint].flatMap((t) => (t ? [entry(request, 'caThumbprint', t)] : [])),
     ...(ca?.subject ? [entry(request, 'issuer', ca.subject)] : []),
     ...caGroups
       .filter((g) => g.caSubject && g.relation !== 'issuedByCa')
@@ -96,11 +96,16 @@ function dedupe(entries: DenyEntry[]): DenyEntry[] {
 export type DpsAction =
   { type: 'disableEnrollment'; registrationId: string } | { type: 'blockGroupDevice'; registrationId: string };
 
-/** Groups disabled whole: the compromised CA's, and the one the scope names. */
-export function groupsToDisable(request: IncidentRequest, caGroups: CompromisedGroup[]): string[] {
+/** Groups disabled whole: the compromised CA's, and the one the scope names (unless DPS has no such group). */
+export function groupsToDisable(
+  request: IncidentRequest,
+  caGroups: CompromisedGroup[],
+  missingGroups: readonly string[] = [],
+): string[] {
   const ids = new Map<string, string>();
   for (const g of caGroups) ids.set(lower(g.enrollmentGroupId), g.enrollmentGroupId);
   if (request.scope.enrollmentGroupId) ids.set(lower(request.scope.enrollmentGroupId), request.scope.enrollmentGroupId);
+  for (const missing of missingGroups) ids.delete(lower(missing));
   return [...ids.values()];
 }
 
@@ -135,9 +140,9 @@ export function planIncident(
   caGroups: CompromisedGroup[],
   pages: Iterable<Target[]>,
   importJobThreshold = DEFAULT_IMPORT_JOB_THRESHOLD,
-  options: { ca?: CompromisedCa; source?: Incident['source'] } = {},
+  options: { ca?: CompromisedCa; source?: Incident['source']; missingGroups?: readonly string[] } = {},
 ): { plan: PlanSummary; steps: StepState[] } {
-  const groups = groupsToDisable(request, caGroups);
+  const groups = groupsToDisable(request, caGroups, options.missingGroups);
   const disabled = new Set(groups.map(lower));
   const action = request.mode === 'contain' ? 'delete' : 'disable';
   const devices = new Set<string>();
@@ -181,7 +186,7 @@ export function planIncident(
   });
   const { ca, source } = options;
   const disallowCa =
-    ca?.pem && ca.sha256Thumbprint
+    (ca?.pem || ca?.disallowedInDps) && ca.sha256Thumbprint
       ? { enrollmentGroupId: disallowGroupId(ca.sha256Thumbprint), thumbprint: ca.sha256Thumbprint }
       : undefined;
   const steps: StepState[] = [];

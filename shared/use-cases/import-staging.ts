@@ -91,16 +91,24 @@ async function handOver(
 ): Promise<JobDocument> {
   const clock = deps.clock ?? (() => new Date());
   const store = await deps.store();
+  let handed = false;
+  // Only a job still waiting for its file is handed over: of two `start` calls racing, the second finds it validating
+  // and changes nothing — never a new pin under a checkpoint whose signature was checked over the first.
   const validating =
-    (await updateJob(store, job.jobId, (d) => ({
-      ...d,
-      status: 'validating',
-      staged,
-      validation: freshCheckpoint(),
-      counts: zeroCounts(),
-      chunks: 0,
-      updatedAt: clock().toISOString(),
-    }))) ?? job;
+    (await updateJob(store, job.jobId, (d) => {
+      if (d.status !== 'awaitingUpload' && d.status !== 'staging') return undefined;
+      handed = true;
+      return {
+        ...d,
+        status: 'validating',
+        staged,
+        validation: freshCheckpoint(),
+        counts: zeroCounts(),
+        chunks: 0,
+        updatedAt: clock().toISOString(),
+      };
+    })) ?? job;
+  if (!handed) return validating;
   await (await deps.queues()).send(QUEUES.importValidation, { jobId: job.jobId });
   await publishJob(deps, 'import.started', validating, {
     format: validating.format,

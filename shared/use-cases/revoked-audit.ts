@@ -38,7 +38,7 @@ export async function auditRevokedStillRegistered(
   const deny = store.container<StoredDocument & DenyEntry>(CONTAINERS.denyList.name);
   const inventory = certificates(store);
   const revoked = new Map<string, { cert: StoredCertificate; entry: DenyEntry }>();
-  for (const kind of ['thumbprint', 'issuer'] as const) {
+  for (const kind of ['thumbprint', 'caThumbprint', 'issuer'] as const) {
     const entries = await all((t) =>
       deny.query(
         'SELECT * FROM c WHERE c.kind = @kind',
@@ -48,11 +48,11 @@ export async function auditRevokedStillRegistered(
     );
     for (const entry of entries) {
       const certs =
-        kind === 'thumbprint'
+        kind !== 'issuer'
           ? await all((t) =>
               inventory.query(
                 'SELECT * FROM c WHERE c.id = @id',
-                { '@id': denyKey('thumbprint', entry.value).slice('thumbprint:'.length) },
+                { '@id': denyKey('thumbprint', entry.value).slice('thumbprint:'.length) }, // a CA's too: its own record
                 { continuationToken: t },
               ),
             )

@@ -167,6 +167,30 @@ test('a leaked intermediate under a root group: minted certificates refused at o
   await expect(register('minted-1', lineA)).resolves.toMatchObject({ assignedHub: expect.any(String) });
 });
 
+test('two incidents naming one CA share its disallow group: the first let go leaves it to the second', async () => {
+  const thumbprint = new X509Certificate(lineA.certPem).fingerprint256.replace(/:/g, '');
+  const disallowId = `disallow-ca-${thumbprint.toLowerCase()}`;
+  const report = (id: string, scope: Record<string, unknown>) =>
+    call('/api/incidents', { id, reason: 'line A again', mode: 'quarantine', scope });
+  expect((await report('ca-a2', { caCertificate: lineA.certPem })).status).toBe(202);
+  // The second knows the CA by thumbprint only: it finds the disallow group, holds it, and does not plan it as a group.
+  expect((await report('ca-a3', { issuerThumbprint: thumbprint })).status).toBe(202);
+  const second = await waitFor('ca-a3', 'awaitingApproval');
+  expect(second.plan.groupsToDisable).not.toContain(disallowId);
+  expect(second.plan.disallowCa).toMatchObject({ enrollmentGroupId: disallowId });
+
+  expect((await call('/api/incidents/ca-a2/cancel', {})).status).toBe(200);
+  await waitFor('ca-a2', 'cancelled');
+  expect(await stack.services.enrollments.getGroup(disallowId)).toMatchObject({ provisioningStatus: 'disabled' });
+  await device('minted-3', lineA);
+  await expect(register('minted-3', lineA)).rejects.toThrow();
+  expect(await stack.services.enrollments.getRegistrationState('minted-3')).toMatchObject({ status: 'disabled' });
+
+  expect((await call('/api/incidents/ca-a3/cancel', {})).status).toBe(200);
+  await waitFor('ca-a3', 'cancelled');
+  expect(await stack.services.enrollments.getGroup(disallowId)).toBeUndefined();
+});
+
 test('the root named by thumbprint alone: refused through the group signer while the plan waits', async () => {
   const rootThumbprint = new X509Certificate(root.certPem).fingerprint; // SHA-1, any spelling
   expect(
@@ -187,9 +211,9 @@ test('the root named by thumbprint alone: refused through the group signer while
     errorMessage: expect.stringContaining('root key leaked'),
   });
   const waiting = await waitFor('ca-root', 'awaitingApproval');
-  // Every registration of the root's group: a-1, a-2, b-1, b-2, minted-1 (after the release above), and minted-2's
-  // refused registration record.
-  expect(waiting.plan).toMatchObject({ devices: 6, groupsToDisable: ['fabrikam-root'] });
+  // Every registration of the root's group: a-1, a-2, b-1, b-2, minted-1 (after the release above), and the refused
+  // registration records of minted-3 and minted-2.
+  expect(waiting.plan).toMatchObject({ devices: 7, groupsToDisable: ['fabrikam-root'] });
   expect(waiting.plan.disallowCa).toBeUndefined();
   expect(waiting.notes).toEqual(
     expect.arrayContaining([expect.stringContaining('report the incident with scope.caCertificate')]),
@@ -257,7 +281,7 @@ test('an alert naming a group refuses nothing of it before an admin approves', a
   });
   expect(alert.status).toBe(202);
   const waiting = await waitFor('siem-1', 'awaitingApproval');
-  expect(waiting).toMatchObject({ source: 'alert', plan: { devices: 6, groupsToDisable: ['fabrikam-root'] } });
+  expect(waiting).toMatchObject({ source: 'alert', plan: { devices: 7, groupsToDisable: ['fabrikam-root'] } });
   // The whole fleet of the root still provisions: no deny entry, no block, while it waits.
   const deny = stack.services.store.container(CONTAINERS.denyList.name);
   expect(await deny.read('enrollmentGroupId:fabrikam-root', 'enrollmentGroupId')).toBeUndefined();

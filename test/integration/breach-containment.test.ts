@@ -192,8 +192,8 @@ test('one incident naming the intermediate CA contains every device of its group
     target: {
       kind: 'denyList',
       ids: [
-        `thumbprint:${ca.fingerprint.replace(/:/g, '')}`,
-        `thumbprint:${ca.fingerprint256.replace(/:/g, '')}`,
+        `caThumbprint:${ca.fingerprint.replace(/:/g, '')}`,
+        `caThumbprint:${ca.fingerprint256.replace(/:/g, '')}`,
         'issuer:CN=Fabrikam Line 9 Intermediate',
       ],
     },

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 
 import { issue, type Issued } from '../../dev/pki';
 import { parseAllocationRequest } from '../../shared/allocation/contract';
-import { deniedBy, snapshotOf } from '../../shared/allocation/deny-list';
+import { deniedBy, nameKey, snapshotOf } from '../../shared/allocation/deny-list';
 import { infoOf } from '../../shared/allocation/x509-context';
 import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
 import type { CompromisedCa, Target } from '../../shared/breach/model';
@@ -86,6 +86,62 @@ describe('a compromised CA is refused wherever it sits in the chain the webhook 
   });
 });
 
+describe('the attacker-side review', () => {
+  test("a certificate an alert names refuses that device's certificate only, never a group's signer", () => {
+    // The alert names the root's thumbprint as if it were a device certificate: no group signed by the root is refused.
+    const alert = immediateDenyEntries(
+      { request: request({ certificateThumbprints: [info(root).sha256Thumbprint] }), source: 'alert' },
+      [],
+      undefined,
+      100,
+    );
+    const deny = snapshotOf(alert, Date.now());
+    expect(deniedBy(deny, registration(device9, root))).toBeUndefined();
+    expect(deniedBy(deny, registration(device8, root))).toBeUndefined();
+  });
+
+  test("a CA name in DPS's order (CN first) is the same name as in the certificate (C first)", async () => {
+    const ca = await issue({ subject: 'C=US, O=Contoso, CN=Leaked CA', isCa: true });
+    const leaf = await issue({ subject: 'CN=dev-x', issuer: ca });
+    const deny = denyOf(caOf(ca)); // its subject as node:crypto prints it: C=US, O=Contoso, CN=Leaked CA
+    const parsed = parseAllocationRequest({
+      enrollmentGroup: { enrollmentGroupId: 'g', attestation: { type: 'x509' } },
+      deviceRuntimeContext: {
+        registrationId: 'dev-x',
+        x509: {
+          certificateInfo: { ...info(leaf), issuerName: 'CN=Leaked CA, O=Contoso, C=US' },
+          enrollmentGroupId: 'g',
+          signingCertificateInfo: info(root),
+        },
+      },
+      linkedHubs: ['hub-1.azure-devices.net'],
+    });
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(deniedBy(deny, parsed.value)).toMatchObject({ reason: 'key leaked' });
+    // Another CA of the same organisation is another name.
+    expect(nameKey('CN=Leaked CA, O=Contoso, C=US')).not.toBe(nameKey('CN=Other CA, O=Contoso, C=US'));
+    expect(nameKey('CN=A, O=Contoso\\, Inc.')).toBe(nameKey('O=Contoso\\, Inc., CN=A'));
+  });
+
+  test('a group the scope names that DPS does not have is not planned as disabled: nothing found', () => {
+    const { plan } = planIncident(request({ enrollmentGroupId: 'no-such-group' }), [], [], 1000, {
+      source: 'http',
+      missingGroups: ['no-such-group'],
+    });
+    expect(plan.groupsToDisable).toEqual([]);
+    expect(foundNothing(plan)).toBe(true);
+  });
+
+  test('a CA another incident already disallows in DPS is planned as held, even known by thumbprint alone', () => {
+    const { sha256Thumbprint } = caOf(line9);
+    const { plan } = planIncident(request({ issuerThumbprint: sha256Thumbprint }), [], [], 1000, {
+      ca: { sha256Thumbprint, disallowedInDps: true, source: 'enrollmentGroup' },
+      source: 'http',
+    });
+    expect(plan.disallowCa).toMatchObject({ thumbprint: sha256Thumbprint });
+  });
+});
+
 describe('an incident names a CA by its certificate', () => {
   test('the PEM is kept normalised and its SHA-256 thumbprint becomes issuerThumbprint', () => {
     const parsed = parseIncident({ ...request({}), scope: { caCertificate: `\n${line9.certPem}\n` } });
@@ -134,12 +190,12 @@ describe('an alert refuses only what it names one by one', () => {
     const operator = immediateDenyEntries({ request: request(scope), source: 'http' }, groups, ca, 3);
     expect(operator.map((e) => e.kind).sort()).toEqual(
       [
+        'caThumbprint',
         'enrollmentGroupId',
         'issuer',
         'registrationId',
         'registrationId',
         'registrationId',
-        'thumbprint',
         'thumbprint',
       ].sort(),
     );

@@ -59,7 +59,7 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
     incident.resolution.caGroups,
     pages,
     deps.importJobThreshold ?? DEFAULT_IMPORT_JOB_THRESHOLD,
-    { ca: incident.resolution.ca, source: incident.source },
+    { ca: incident.resolution.ca, source: incident.source, missingGroups: incident.resolution.missingGroups },
   );
   const max = deps.autoApproveMaxDevices ?? DEFAULT_AUTO_APPROVE_MAX_DEVICES;
   const approval = approvalFor(plan, incident.source, { maxDevices: max, fourEyes: deps.fourEyes ?? true });

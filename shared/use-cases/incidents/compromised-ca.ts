@@ -105,6 +105,11 @@ export async function compromisedCa(
     });
   const groups: CompromisedGroup[] = [];
   for (const { group, signers } of all) {
+    // A disallow group (an incident's, holding the CA) is not a group of devices: this incident holds it too.
+    if (group.initialTwin?.tags?.disallowedByIncident) {
+      if (signers.some(isCa)) ca.disallowedInDps = true;
+      continue;
+    }
     const signer = signers.find(isCa);
     const issued = signers.find((s) => sameName(s.issuerName, ca.subject) && !sameName(s.subjectName, ca.subject));
     if (signer)
@@ -120,8 +125,10 @@ export async function compromisedCa(
         relation: 'issuedByCa',
       });
   }
-  const notes: string[] = [];
-  if (!ca.pem)
+  const notes: string[] = [
+    'a device whose chain holds the CA two or more levels above its own certificate, admitted by a group verified above the CA, is refused by DPS (the disallow group) but cannot be found here: DPS reports no device chain and the inventory knows each certificate by its direct issuer',
+  ];
+  if (!ca.pem && !ca.disallowedInDps)
     notes.push(
       `the certificate of CA ${scope.issuerThumbprint} is not known here (not in the incident, DPS's CA certificates or the inventory): DPS cannot be told to disallow it, so a device chaining through it deeper than the webhook sees may still provision through an enabled group above it — report the incident with scope.caCertificate`,
     );

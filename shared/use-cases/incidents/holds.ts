@@ -98,7 +98,7 @@ export async function disableGroup(deps: IncidentDeps, incidentId: string, enrol
  * where an enabled group above it would admit the device. One group per CA, held by every incident that needs it.
  */
 export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: CompromisedCa): Promise<void> {
-  if (!ca.pem || !ca.sha256Thumbprint) return;
+  if (!ca.sha256Thumbprint || (!ca.pem && !ca.disallowedInDps)) return;
   const enrollmentGroupId = disallowGroupId(ca.sha256Thumbprint);
   await (
     await deps.holds()
@@ -107,6 +107,7 @@ export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: Com
   const r = withRetry(deps);
   const existing = await r(() => dps.getGroup(enrollmentGroupId));
   if (existing?.provisioningStatus === 'disabled') return; // another incident's, or this one's before a crash
+  if (!ca.pem) return; // known only by thumbprint: held, but there is nothing this incident could write
   const group = await r(() =>
     dps.putGroup({
       ...(existing ?? {}),

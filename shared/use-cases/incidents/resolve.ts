@@ -81,16 +81,22 @@ export async function firstResolution(
 ): Promise<{ resolution: ResolutionCursor; notes: string[] }> {
   const { scope } = incident.request;
   const { ca, groups: caGroups, notes } = await compromisedCa(deps, scope);
+  const missingGroups: string[] = [];
   if (scope.enrollmentGroupId) {
     const dps = await deps.enrollments();
-    if (!(await withRetry(deps)(() => dps.getGroup(scope.enrollmentGroupId as string))))
-      notes.push(`enrollment group ${scope.enrollmentGroupId} not found`);
+    if (!(await withRetry(deps)(() => dps.getGroup(scope.enrollmentGroupId as string)))) {
+      notes.push(`enrollment group ${scope.enrollmentGroupId} not found: nothing to disable for it`);
+      missingGroups.push(scope.enrollmentGroupId);
+    }
   }
   const memberGroups = [
-    ...(scope.enrollmentGroupId ? [scope.enrollmentGroupId] : []),
+    ...(scope.enrollmentGroupId && !missingGroups.length ? [scope.enrollmentGroupId] : []),
     ...caGroups.map((g) => g.enrollmentGroupId).filter((g) => lower(g) !== lower(scope.enrollmentGroupId ?? '')),
   ];
-  return { resolution: { ...incident.resolution, phase: 'ids', index: 0, memberGroups, caGroups, ca }, notes };
+  return {
+    resolution: { ...incident.resolution, phase: 'ids', index: 0, memberGroups, caGroups, ca, missingGroups },
+    notes,
+  };
 }
 
 interface Slice {

@@ -12,6 +12,9 @@ import { ConnectionString } from 'azure-iot-common';
 import { QUEUES } from '../shared/containers';
 import { type RunningAzurite, startAzurite } from './azurite';
 import { type RunningCosmos, startCosmos } from './cosmos';
+import { FaultInjector } from './faults/injector';
+import type { FaultPlan } from './faults/plan';
+import { type ProxiedService, proxyCosmos, proxyStorage } from './faults/proxies';
 import { type LocalSettings, resolvePath } from './local-settings';
 import { localPki } from './pki';
 import { type RunningSimulator, type SimulatorOptions, startSimulator } from './sim/simulator';
@@ -30,6 +33,12 @@ export interface StackOptions {
   withStorage?: boolean;
   log?: (line: string) => void;
   onExchange?: SimulatorOptions['onExchange'];
+  /**
+   * Faults on demand (dev/faults/, README "Faults on demand"). Given (even `{ rules: [] }`), the simulator checks
+   * every request against the plan and fault proxies stand in front of Cosmos and Azurite; absent, neither exists
+   * and the stack runs exactly as without faults. Windows are on `clock`.
+   */
+  faults?: FaultPlan;
 }
 
 export interface LocalStack {
@@ -37,6 +46,8 @@ export interface LocalStack {
   simulator: RunningSimulator;
   cosmos: RunningCosmos;
   azurite?: RunningAzurite;
+  /** The fault plan's handle when `faults` was given: `set(plan)` at run time, `counts()`, `summary()`, `events`. */
+  faults?: FaultInjector;
   close(): Promise<void>;
 }
 
@@ -54,6 +65,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
   const hubs = v.IOTHUB_CONNECTION_STRINGS.split(',')
     .map(parse)
     .map((h) => ({ hostName: h.HostName, policyName: h.SharedAccessKeyName, key: h.SharedAccessKey, units: 1 }));
+  const faults = options.faults ? new FaultInjector(options.faults, options.clock) : undefined;
   const simulator = await startSimulator({
     tls: { cert: pki.server.certPem, key: pki.server.keyPem },
     port: options.persistent ? Number(v.LOCAL_IOT_ENDPOINT.split(':')[1]) : 0,
@@ -72,6 +84,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     snapshotFile: options.persistent ? join(options.dataDir, 'iot-sim.json') : undefined,
     log: options.log,
     onExchange: options.onExchange,
+    faults,
   });
 
   const started: Array<{ close(): Promise<void> }> = [simulator];
@@ -89,6 +102,17 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     snapshotFile: options.persistent ? join(options.dataDir, 'cosmos.json') : undefined,
   }).catch(abandon);
   started.push(cosmos);
+  // Clients reach Cosmos and Azurite through the fault proxies; the stack's own setup (containers, queues, snapshots)
+  // keeps its direct connections, so a plan never breaks the stack itself.
+  let cosmosProxy: ProxiedService | undefined;
+  if (faults) {
+    cosmosProxy = await proxyCosmos(faults, cosmos, {
+      cert: pki.server.certPem,
+      key: pki.server.keyPem,
+      ca: pki.ca.certPem,
+    }).catch(abandon);
+    started.push(cosmosProxy);
+  }
 
   let azurite: RunningAzurite | undefined;
   if (options.withStorage !== false) {
@@ -104,6 +128,8 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     const service = QueueServiceClient.fromConnectionString(azurite.connectionString);
     for (const name of Object.values(QUEUES)) await service.getQueueClient(name).createIfNotExists();
   }
+  const storageProxy =
+    faults && azurite ? await proxyStorage(faults, azurite.connectionString).catch(abandon) : undefined;
 
   const env: Record<string, string> = {
     ...v,
@@ -111,9 +137,9 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     LOCAL_IOT_ENDPOINT: `127.0.0.1:${simulator.port}`,
     /** DPS's device API over MQTT, where a device is pointed as at a private endpoint (provisioning host). */
     LOCAL_DPS_MQTT_HOST: `localhost:${simulator.mqttPort}`,
-    COSMOS_CONNECTION: cosmos.connectionString,
+    COSMOS_CONNECTION: (cosmosProxy ?? cosmos).connectionString,
     EVENT_LOG_PATH: resolvePath(v.EVENT_LOG_PATH ?? join(options.dataDir, 'events.ndjson')),
-    ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
+    ...(azurite ? { AzureWebJobsStorage: (storageProxy ?? azurite).connectionString } : {}),
   };
   if (!options.persistent) env.EVENT_LOG_PATH = join(options.dataDir, 'events.ndjson');
 
@@ -122,8 +148,11 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     simulator,
     cosmos,
     azurite,
+    faults,
     close: async () => {
       await simulator.close();
+      await storageProxy?.close();
+      await cosmosProxy?.close();
       await cosmos.close();
       await azurite?.close();
     },

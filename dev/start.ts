@@ -7,6 +7,7 @@ import 'reflect-metadata';
 
 import { join } from 'node:path';
 
+import { faultsFile, followFaultPlan, initialFaultPlan } from './faults/settings';
 import { startFunctionsHost } from './host/host';
 import { consoleLink, loadLocalSettings, localHostKeys, ROOT } from './local-settings';
 import { seedDemo } from './seed';
@@ -16,7 +17,14 @@ async function main(): Promise<void> {
   const settings = loadLocalSettings();
   const dataDir = join(ROOT, '.data');
   const log = (line: string) => console.log(line);
-  const stack = await startLocalStack(settings, { dataDir, persistent: true, log });
+  const faultPlanFile = faultsFile(settings.Values);
+  const stack = await startLocalStack(settings, {
+    dataDir,
+    persistent: true,
+    log,
+    faults: initialFaultPlan(faultPlanFile),
+  });
+  const unfollow = faultPlanFile && stack.faults ? followFaultPlan(faultPlanFile, stack.faults, log) : undefined;
   Object.assign(process.env, stack.env);
 
   // Loaded only now: the functions read their settings from process.env.
@@ -56,6 +64,7 @@ ${registeredFunctions()
   Azurite          ${/QueueEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1]} (queues), ${/BlobEndpoint=([^;]+)/.exec(v.AzureWebJobsStorage)?.[1]} (blobs)
   Event log        ${v.EVENT_LOG_PATH}
   Local CA         ${v.LOCAL_CA_FILE}
+  Faults           ${faultPlanFile ? `${faultPlanFile} (${stack.faults?.current().rules.length} rules; reloaded when it changes; Cosmos and Azurite through fault proxies)` : 'none (set LOCAL_FAULTS_FILE to a fault plan)'}
   Demo             enrollment group ${demo.groupId} (custom allocation → ${host.baseUrl}/api/allocate)
                    register a device: npm run demo:register
   Manufacturers    ${settings.Values.MANUFACTURERS_FILE} — demo acme-tpm, Authorization: Bearer ${/acme-tpm=([^,]+)/.exec(v.LOCAL_BEARER_SECRETS ?? '')?.[1]}
@@ -67,6 +76,8 @@ ${registeredFunctions()
     if (stopping) return;
     stopping = true;
     console.log('stopping…');
+    unfollow?.();
+    if (stack.faults) console.log(`faults: ${stack.faults.summary()}`);
     await host.close();
     await (await services().events()).close();
     await stack.close();

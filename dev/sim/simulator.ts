@@ -9,6 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
+import { dpsCode, hubCode } from '../faults/answers';
+import { applyFault, retryAfterHeader } from '../faults/http';
+import type { FaultInjector } from '../faults/injector';
+import { simulatorCall } from '../faults/operations';
 import { handleDeviceSide, type WebhookRetry } from './dps-device';
 import { startDpsMqtt } from './dps-mqtt';
 import { handleDpsService } from './dps-service';
@@ -57,6 +61,8 @@ export interface SimulatorOptions {
   log?: (line: string) => void;
   /** Every HTTP request and its answer, for the contract tests. */
   onExchange?: (exchange: WireExchange) => void;
+  /** Faults on demand (dev/faults/): each HTTPS request may meet one before it is routed. Absent: none. */
+  faults?: FaultInjector;
 }
 
 export interface RunningSimulator {
@@ -206,16 +212,31 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       const isDps = host.endsWith('.azure-devices-provisioning.net');
       if (options.onExchange) recordExchange(req, res, host, options.onExchange);
       const fail = (err: HttpError) => (isDps ? sendDpsError(res, err) : sendHubError(res, err));
-      route(req, res, host).then(
-        (handled) => {
-          if (!handled) fail(new HttpError(404, isDps ? 404000 : 'NotFound', `No route for ${req.method} ${req.url}`));
-        },
-        (err: unknown) => {
-          const httpErr =
-            err instanceof HttpError ? err : new HttpError(500, isDps ? 500000 : 'ServerError', String(err));
-          if (httpErr.status === 500) options.log?.(`iot-sim: ${req.method} ${host}${req.url} failed: ${String(err)}`);
-          if (!res.headersSent) fail(httpErr);
-        },
+      const handle = () =>
+        void route(req, res, host).then(
+          (handled) => {
+            if (!handled)
+              fail(new HttpError(404, isDps ? 404000 : 'NotFound', `No route for ${req.method} ${req.url}`));
+          },
+          (err: unknown) => {
+            const httpErr =
+              err instanceof HttpError ? err : new HttpError(500, isDps ? 500000 : 'ServerError', String(err));
+            if (httpErr.status === 500)
+              options.log?.(`iot-sim: ${req.method} ${host}${req.url} failed: ${String(err)}`);
+            if (!res.headersSent) fail(httpErr);
+          },
+        );
+      if (!options.faults) return handle();
+      const fault = options.faults.decide(simulatorCall(req, host, options.dps.hostName.toLowerCase()));
+      applyFault(fault, req, res, handle, (f) =>
+        fail(
+          new HttpError(
+            f.status,
+            isDps ? dpsCode(f) : hubCode(f),
+            'Injected by the local stack (fault plan).',
+            retryAfterHeader(f),
+          ),
+        ),
       );
     },
   );

@@ -111,3 +111,12 @@ export async function registerTpmDevice(
     throw err;
   }
 }
+
+// Registration with a CSR (DPS 2026-11-01), which the SDK cannot send: the device API's own HTTPS exchange.
+export {
+  checkIssuedChain,
+  type IssuedDevice,
+  registerSymmetricKeyDeviceWithCsr,
+  registerTpmDeviceWithCsr,
+  registerX509DeviceWithCsr,
+} from './device-csr';

@@ -78,7 +78,13 @@ export async function issue(options: IssueOptions): Promise<Issued> {
   return { certPem: cert.toString('pem'), keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
 }
 
-export const SIMULATOR_HOST_NAMES = ['*.azure-devices-provisioning.net', '*.azure-devices.net', 'localhost'];
+export const SIMULATOR_HOST_NAMES = [
+  '*.azure-devices-provisioning.net',
+  '*.azure-devices.net',
+  // The local Azure Device Registry answers Azure Resource Manager's host name on the same listener.
+  'management.azure.com',
+  'localhost',
+];
 
 export interface LocalPki {
   ca: Issued;
@@ -95,9 +101,12 @@ export async function localPki(dir: string): Promise<LocalPki> {
     cert: join(dir, 'server.pem'),
     key: join(dir, 'server.key'),
   };
+  const kept = Object.values(files).every(existsSync) ? new X509Certificate(readFileSync(files.cert)) : undefined;
+  // A certificate made before a host name joined the list is made again, so an old `.data/` keeps working.
   const fresh =
-    Object.values(files).every(existsSync) &&
-    new Date(new X509Certificate(readFileSync(files.cert)).validTo).getTime() > Date.now() + 7 * DAY;
+    !!kept &&
+    new Date(kept.validTo).getTime() > Date.now() + 7 * DAY &&
+    SIMULATOR_HOST_NAMES.every((name) => kept.subjectAltName?.includes(`DNS:${name}`));
   if (!fresh) {
     const ca = await issue({
       subject: 'CN=dps-lifecycle local CA',

@@ -82,6 +82,7 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     webhook: options.webhook,
     pollAfterSeconds: options.pollAfterSeconds,
     snapshotFile: options.persistent ? join(options.dataDir, 'iot-sim.json') : undefined,
+    adrDir: join(options.dataDir, 'adr'),
     log: options.log,
     onExchange: options.onExchange,
     faults,

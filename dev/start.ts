@@ -11,6 +11,7 @@ import { faultsFile, followFaultPlan, initialFaultPlan } from './faults/settings
 import { startFunctionsHost } from './host/host';
 import { consoleLink, loadLocalSettings, localHostKeys, ROOT } from './local-settings';
 import { seedDemo } from './seed';
+import { DEMO_ADR, DEMO_CERTIFICATES_GROUP, seedAdrDemo, seedCertificatesGroup } from './seed-certificates';
 import { startLocalStack } from './stack';
 
 async function main(): Promise<void> {
@@ -44,6 +45,9 @@ async function main(): Promise<void> {
     await services().enrollments(),
     `${host.baseUrl}/api/allocate?code=${encodeURIComponent(v.DEV_FUNCTION_KEY)}`,
   );
+  // Certificate issuance: the demo ADR namespace, its CAs and policy, and a DPS group that names the policy.
+  await seedAdrDemo(v);
+  await seedCertificatesGroup(v);
 
   console.log(`
 dps-lifecycle local stack is up (Ctrl-C to stop)
@@ -65,6 +69,9 @@ ${registeredFunctions()
   Event log        ${v.EVENT_LOG_PATH}
   Local CA         ${v.LOCAL_CA_FILE}
   Faults           ${faultPlanFile ? `${faultPlanFile} (${stack.faults?.current().rules.length} rules; reloaded when it changes; Cosmos and Azurite through fault proxies)` : 'none (set LOCAL_FAULTS_FILE to a fault plan)'}
+  ADR              https://management.azure.com → ${v.LOCAL_IOT_ENDPOINT} (api-version 2026-11-01, any bearer token)
+                   namespace ${DEMO_ADR.namespace}: root ${DEMO_ADR.root}, intermediate ${DEMO_ADR.ica}, policy ${DEMO_ADR.policy} (${DEMO_ADR.validityPeriodInDays} days)
+                   group ${DEMO_CERTIFICATES_GROUP} names it; devices that send a CSR: npm run demo:certificates
   Demo             enrollment group ${demo.groupId} (custom allocation → ${host.baseUrl}/api/allocate)
                    register a device: npm run demo:register
   Manufacturers    ${settings.Values.MANUFACTURERS_FILE} — demo acme-tpm, Authorization: Bearer ${/acme-tpm=([^,]+)/.exec(v.LOCAL_BEARER_SECRETS ?? '')?.[1]}

@@ -4,6 +4,7 @@
  * and no answer are retried, ten times, 1 s first and 9 s more each time.
  */
 import type { EnrollmentGroup, IndividualEnrollment, TwinState } from '../../shared/dps-types';
+import { knowsIssuance, withoutNames } from './adr-link';
 import type { Source } from './attestation';
 
 export interface WebhookRetry {
@@ -23,7 +24,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Strips secrets DPS does not hand to the webhook (symmetric keys) and our private fields. */
 export function enrollmentForWebhook<T extends IndividualEnrollment | EnrollmentGroup>(e: T): T {
-  const copy = JSON.parse(JSON.stringify(e)) as T;
+  // The enrollment follows customAllocationDefinition.apiVersion: before 2026-11-01 it has no ADR policy names.
+  const copy = JSON.parse(
+    JSON.stringify(knowsIssuance(e.customAllocationDefinition?.apiVersion) ? e : withoutNames(e)),
+  ) as T;
   if (copy.attestation.symmetricKey) copy.attestation.symmetricKey = {};
   return copy;
 }

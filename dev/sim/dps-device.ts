@@ -8,7 +8,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 
-import type { DeviceRegistrationState } from '../../shared/dps-types';
+import type { DeviceRegistrationState, HubDevice } from '../../shared/dps-types';
+import { type AdrPolicyRef, IssuanceProblem, type LocalAdr } from './adr';
+import { knowsIssuance, policyOf } from './adr-link';
+import { checkCsr, CsrProblem } from './adr-pki';
 import {
   admittedBy,
   attest,
@@ -28,6 +31,8 @@ export { presentedChain } from './attestation';
 export type { WebhookRetry } from './custom-allocation';
 
 export interface DeviceSideContext extends AttestationContext {
+  /** The local ADR: the policies enrollments name, and the registry devices of their namespaces. */
+  adr: LocalAdr;
   linkedHubs: () => string[];
   hub: (hostName: string) => HubData | undefined;
   chargeRegistration: () => void;
@@ -58,6 +63,7 @@ async function allocate(
   attested: Attested,
   registrationId: string,
   devicePayload: unknown,
+  issuance?: { policy: AdrPolicyRef; csr: string },
 ): Promise<Operation['done']> {
   const { source } = attested;
   const enrollment = source.individual ?? source.group;
@@ -89,6 +95,13 @@ async function allocate(
   ) {
     return record({ status: 'disabled', assignedHub: existing?.assignedHub, deviceId: existing?.deviceId });
   }
+
+  const deviceIdOf = source.individual?.deviceId || registrationId;
+  // A device provisioned through an enrollment that names an ADR policy is registered in its namespace; a disabled
+  // registry device "cannot … reprovision" (RegistryDevicePropertiesBase.enablementState).
+  const linkedPolicy = policyOf(enrollment);
+  if (linkedPolicy && ctx.adr.admitDevice(linkedPolicy.namespaceName, deviceIdOf) === 'Disabled')
+    return record({ status: 'disabled', assignedHub: existing?.assignedHub, deviceId: existing?.deviceId });
 
   const allLinked = ctx.linkedHubs();
   let linked = enrollment.iotHubs?.length ? enrollment.iotHubs : allLinked;
@@ -124,6 +137,16 @@ async function allocate(
   const target = ctx.hub(allocation.hub);
   if (!target)
     return record({ status: 'failed', errorCode: 400207, errorMessage: `IoT hub ${allocation.hub} is not linked.` });
+  // The policy's issuing CA signs before the hub identity is made: a policy that cannot issue leaves no identity behind.
+  let chain: Buffer[] | undefined;
+  if (issuance) {
+    try {
+      chain = await ctx.adr.issue(issuance.policy, issuance.csr, registrationId);
+    } catch (err) {
+      if (!(err instanceof IssuanceProblem || err instanceof CsrProblem)) throw err;
+      return record({ status: 'failed', errorCode: 400004, errorMessage: err.message });
+    }
+  }
   const initialTwin = allocation.initialTwin ?? enrollment.initialTwin;
   const moved = !!current && current.toLowerCase() !== allocation.hub.toLowerCase();
   const previous = moved ? ctx.hub(current)?.twins.get(deviceId.toLowerCase()) : undefined;
@@ -131,7 +154,11 @@ async function allocate(
   const tpmIdentity = attested.tpm && tpmHubIdentity(attested.tpm, `${allocation.hub}/devices/${deviceId}`);
   storeDevice(
     target,
-    { deviceId, authentication: tpmIdentity?.authentication ?? attested.auth, capabilities: enrollment.capabilities },
+    {
+      deviceId,
+      authentication: chain ? CA_AUTHENTICATION : (tpmIdentity?.authentication ?? attested.auth),
+      capabilities: enrollment.capabilities,
+    },
     target.devices.get(deviceId.toLowerCase()),
   );
   const twin = target.twins.get(deviceId.toLowerCase());
@@ -168,8 +195,23 @@ async function allocate(
   // Only the device sees these, in its own answer: the service API's registration state has neither.
   if (done) Object.assign(done.registrationState, admittedBy(attested));
   if (done && tpmIdentity) done.registrationState.tpm = { authenticationKey: tpmIdentity.authenticationKey };
+  // The chain goes to the device in this answer only: the status lookup and the service API never show it.
+  if (done && chain)
+    Object.assign(done.registrationState, { issuedCertificateChain: chain.map((c) => c.toString('base64')) });
   return done;
 }
+
+/**
+ * How a device with an issued certificate exists on its hub: authenticated by the CA that issued its certificate, which
+ * the hub trusts through ADR's credential sync (concept-certificate-issuance, "IoT Hub trust and credential sync"); no
+ * thumbprint is pinned, since the certificate changes at every renewal. Inferred from Microsoft's pages, not verified
+ * against a hub.
+ */
+const CA_AUTHENTICATION: HubDevice['authentication'] = {
+  type: 'certificateAuthority',
+  symmetricKey: { primaryKey: null, secondaryKey: null },
+  x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
+};
 
 /** A device API answer, whatever carries it (HTTP response, MQTT `$dps/registrations/res/{status}` message). */
 export interface DeviceAnswer {
@@ -183,26 +225,48 @@ export interface RegisterBody {
   registrationId?: string;
   payload?: unknown;
   tpm?: { endorsementKey?: unknown; storageRootKey?: unknown };
+  /** 2026-11-01: base64 DER PKCS#10, CN = the registration ID, for an operational certificate. */
+  csr?: unknown;
 }
 
+/** Refusals of a request, before any registration starts. */
+const badRequest = (message: string) => new HttpError(400, 400004, message);
+
 /** `PUT …/register` (HTTP) or `$dps/registrations/PUT/iotdps-register` (MQTT): starts the registration. */
-export function startRegistration(
+export async function startRegistration(
   ctx: DeviceSideContext,
   credentials: DeviceCredentials,
   registrationId: string,
   body: RegisterBody | undefined,
-): DeviceAnswer {
+  apiVersion: string | null,
+): Promise<DeviceAnswer> {
   ctx.chargeRegistration();
   if (body?.registrationId?.toLowerCase() !== registrationId.toLowerCase())
     throw new HttpError(400, 400004, 'The body registrationId must match the URL.');
   if (body.tpm !== undefined && (typeof body.tpm !== 'object' || body.tpm === null))
     throw new HttpError(400, 400004, 'tpm must be an object with endorsementKey and storageRootKey.');
   if (body.tpm && !credentials.sas) return tpmChallenge(ctx, registrationId, body.tpm);
+  if (body.csr !== undefined && !knowsIssuance(apiVersion))
+    throw badRequest(`csr is not part of DeviceRegistration in api-version ${apiVersion}: use 2026-11-01.`);
   const attested = attest(ctx, credentials, registrationId);
+  let issuance: { policy: AdrPolicyRef; csr: string } | undefined;
+  if (body.csr !== undefined) {
+    // Assumed (DPS documents no code): both refusals are a 400 at once, before the registration starts.
+    const policy = policyOf(attested.source.individual ?? attested.source.group);
+    if (!policy)
+      throw badRequest('A csr needs an enrollment that names an ADR certificate policy; this one names none.');
+    try {
+      await checkCsr(body.csr as string, registrationId);
+    } catch (err) {
+      if (err instanceof CsrProblem) throw badRequest(err.message);
+      throw err;
+    }
+    issuance = { policy, csr: body.csr as string };
+  }
   const id = `4.${randomUUID().replace(/-/g, '').slice(0, 16)}.${randomUUID()}`;
   const op: Operation = { registrationId };
   operations.set(id, op);
-  void allocate(ctx, attested, registrationId, body.payload).then(
+  void allocate(ctx, attested, registrationId, body.payload, issuance).then(
     (done) => {
       op.done = done;
     },
@@ -239,7 +303,11 @@ export function registrationStatus(
   ctx: DeviceSideContext,
   credentials: DeviceCredentials,
   registrationId: string,
+  body: RegisterBody | undefined,
 ): DeviceAnswer {
+  // device.json 2026-11-01: "Including this field in the RuntimeRegistration_DeviceRegistrationStatusLookup operation
+  // will result in a bad request."
+  if (body?.csr !== undefined) throw badRequest('csr is not taken by the registration status lookup.');
   attest(ctx, credentials, registrationId);
   const record = ctx.state.registrations.get(registrationId.toLowerCase());
   if (!record) throw new HttpError(404, 404201, `No registration for ${registrationId}.`);
@@ -257,12 +325,32 @@ export async function handleDeviceSide(
   if (registrations?.toLowerCase() !== 'registrations' || !registrationId) return false;
   if (idScope !== ctx.idScope) throw new HttpError(401, 401002, `Unknown ID scope ${idScope}.`);
   const credentials = { sas: header(req, 'authorization'), chain: presentedChain(req.socket as TLSSocket) };
+  const apiVersion = new URL(req.url ?? '/', 'https://x').searchParams.get('api-version');
+  try {
+    return await route(ctx, req, res, registrationId, operationId, verb, credentials, apiVersion);
+  } catch (err) {
+    // 2026-11-01 publishes `x-ms-error-code` on every error answer; its values are not published (the numeric code, assumed).
+    if (err instanceof HttpError && knowsIssuance(apiVersion)) err.headers['x-ms-error-code'] = String(err.code);
+    throw err;
+  }
+}
+
+async function route(
+  ctx: DeviceSideContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  registrationId: string,
+  operationId: string | undefined,
+  verb: string | undefined,
+  credentials: DeviceCredentials,
+  apiVersion: string | null,
+): Promise<boolean> {
   const send = (a: DeviceAnswer) =>
     sendJson(res, a.status, a.body, a.retryAfterSeconds ? { 'retry-after': String(a.retryAfterSeconds) } : {});
 
   if (req.method === 'PUT' && verb === 'register' && operationId === undefined) {
     const body = await readJson<RegisterBody>(req);
-    send(startRegistration(ctx, credentials, registrationId, body));
+    send(await startRegistration(ctx, credentials, registrationId, body, apiVersion));
     return true;
   }
   if (req.method === 'GET' && verb === 'operations' && operationId) {
@@ -270,7 +358,7 @@ export async function handleDeviceSide(
     return true;
   }
   if (req.method === 'POST' && verb === undefined) {
-    send(registrationStatus(ctx, credentials, registrationId));
+    send(registrationStatus(ctx, credentials, registrationId, await readJson<RegisterBody>(req)));
     return true;
   }
   return false;

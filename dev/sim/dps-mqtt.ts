@@ -53,6 +53,8 @@ function requestOf(topic: string): DpsRequest | undefined {
 
 interface Session {
   registrationId: string;
+  /** From the username: a `csr` is taken under an api-version that knows it (2026-11-01). */
+  apiVersion: string;
   credentials: DeviceCredentials;
 }
 
@@ -75,7 +77,11 @@ export async function startDpsMqtt(
       const chain = presentedChain(client.conn as TLSSocket);
       const sas = password?.toString('utf8');
       if (!sas && chain.length === 0) return done(refused('no SAS password and no client certificate', 5), false);
-      sessions.set(client, { registrationId: decodeURIComponent(m[2]), credentials: { sas, chain } });
+      sessions.set(client, {
+        registrationId: decodeURIComponent(m[2]),
+        apiVersion: decodeURIComponent(m[3]),
+        credentials: { sas, chain },
+      });
       done(null, true);
     },
     // A device listens for its own answers only; nothing else may be subscribed to.
@@ -90,7 +96,7 @@ export async function startDpsMqtt(
       const request = requestOf(packet.topic);
       if (!client || !session || !request)
         return callback(new Error(`${packet.topic}: a device may publish only DPS's register and status requests`));
-      answer(client, session, request, packet.payload);
+      void answer(client, session, request, packet.payload);
       callback(null); // no one can subscribe to a request topic: the message goes nowhere else
     },
   });
@@ -110,13 +116,19 @@ export async function startDpsMqtt(
     );
   }
 
-  function answer(client: Client, session: Session, request: DpsRequest, payload: Buffer | string): void {
+  async function answer(
+    client: Client,
+    session: Session,
+    request: DpsRequest,
+    payload: Buffer | string,
+  ): Promise<void> {
     const { rid } = request;
     try {
       if (request.kind === 'register') {
         const body = JSON.parse(payload.toString() || '{}') as RegisterBody;
         if (body.tpm) throw new HttpError(400, 400004, 'TPM attestation is not supported over MQTT; use HTTPS.');
-        return reply(client, rid, startRegistration(ctx, session.credentials, session.registrationId, body));
+        const { registrationId, credentials, apiVersion } = session;
+        return reply(client, rid, await startRegistration(ctx, credentials, registrationId, body, apiVersion));
       }
       return reply(client, rid, operationStatus(ctx, session.credentials, session.registrationId, request.operationId));
     } catch (err) {

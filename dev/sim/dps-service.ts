@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { BulkEnrollmentOperationResult, EnrollmentGroup, IndividualEnrollment } from '../../shared/dps-types';
+import { knowsIssuance, namesToStore, withoutNames } from './adr-link';
 import { withInfo } from './certificates';
 import { pageOf, type SimState } from './state';
 import { header, HttpError, ifMatchAllows, newEtag, readJson, sendJson } from './wire';
@@ -114,6 +115,7 @@ function put<T extends Entry>(
   input: T,
   ifMatch: string | undefined,
   isGroup: boolean,
+  apiVersion: string | null,
 ): T {
   const key = id.toLowerCase();
   const existing = map.get(key);
@@ -121,7 +123,9 @@ function put<T extends Entry>(
     throw new HttpError(412, 412001, 'Precondition failed: the enrollment does not exist.');
   if (!ifMatchAllows(ifMatch, existing?.etag))
     throw new HttpError(412, 412001, 'Precondition failed: the etag does not match.');
-  const stored = normalize(ctx, (isGroup ? 'g:' : 'e:') + key, input, existing, isGroup);
+  // The ADR policy names (2026-11-01) are checked before anything is stored; older versions keep what is stored.
+  const names = namesToStore(input, existing, apiVersion);
+  const stored = { ...withoutNames(normalize(ctx, (isGroup ? 'g:' : 'e:') + key, input, existing, isGroup)), ...names };
   map.set(key, stored);
   ctx.changed();
   return stored;
@@ -130,6 +134,7 @@ function put<T extends Entry>(
 function bulk(
   ctx: DpsServiceContext,
   body: { mode?: string; enrollments?: IndividualEnrollment[] } | undefined,
+  apiVersion: string | null,
 ): BulkEnrollmentOperationResult {
   const mode = body?.mode?.toLowerCase();
   const list = body?.enrollments;
@@ -158,7 +163,7 @@ function bulk(
       }
       if (mode !== 'create' && !existing) throw new HttpError(404, 404201, `Enrollment ${id} not found.`);
       const etag = mode === 'updateifmatchetag' ? (e.etag ?? '"missing"') : undefined;
-      put(ctx, ctx.state.enrollments, id, { ...e, etag: undefined }, etag, false);
+      put(ctx, ctx.state.enrollments, id, { ...e, etag: undefined }, etag, false, apiVersion);
     } catch (err) {
       const h = err instanceof HttpError ? err : new HttpError(500, 500000, String(err));
       errors.push({ registrationId: id, errorCode: Number(h.code), errorStatus: h.message });
@@ -184,16 +189,19 @@ export async function handleDpsService(
   const [collection, id, sub] = segments;
   const kind = collection?.toLowerCase();
   const { state } = ctx;
+  const apiVersion = new URL(req.url ?? '/', 'https://x').searchParams.get('api-version');
+  // What this api-version shows of an enrollment: before 2026-11-01, nothing of its ADR policy.
+  const show = <T extends object>(e: T): T => (knowsIssuance(apiVersion) ? e : withoutNames(e));
 
   if (kind === 'enrollments' || kind === 'enrollmentgroups') {
     const isGroup = kind === 'enrollmentgroups';
     const map = (isGroup ? state.groups : state.enrollments) as Map<string, Entry>;
     const noun = isGroup ? 'Enrollment group' : 'Enrollment';
     if (method === 'POST' && id === undefined && !isGroup)
-      return (sendJson(res, 200, bulk(ctx, await readJson(req))), true);
+      return (sendJson(res, 200, bulk(ctx, await readJson(req), apiVersion)), true);
     if (method === 'POST' && id?.toLowerCase() === 'query' && sub === undefined) {
       ctx.charge(1);
-      return (query(req, res, [...map.values()], isGroup ? 'EnrollmentGroup' : 'Enrollment'), true);
+      return (query(req, res, [...map.values()].map(show), isGroup ? 'EnrollmentGroup' : 'Enrollment'), true);
     }
     if (id === undefined) return false;
     ctx.charge(1);
@@ -207,7 +215,7 @@ export async function handleDpsService(
     if (method === 'GET') {
       const found = map.get(key);
       if (!found) throw new HttpError(404, isGroup ? 404204 : 404201, `${noun} ${id} not found.`);
-      return (sendJson(res, 200, found, { etag: found.etag as string }), true);
+      return (sendJson(res, 200, show(found), { etag: found.etag as string }), true);
     }
     if (method === 'PUT') {
       const body = await readJson<Entry>(req);
@@ -218,8 +226,8 @@ export async function handleDpsService(
       if (!bodyId || bodyId.toLowerCase() !== key)
         throw new HttpError(400, 400004, `The body's id '${bodyId}' does not match the URL's '${id}'.`);
       checkRegistrationId(id);
-      const stored = put(ctx, map, id, { ...body, etag: undefined }, header(req, 'if-match'), isGroup);
-      return (sendJson(res, 200, stored, { etag: stored.etag as string }), true);
+      const stored = put(ctx, map, id, { ...body, etag: undefined }, header(req, 'if-match'), isGroup, apiVersion);
+      return (sendJson(res, 200, show(stored), { etag: stored.etag as string }), true);
     }
     if (method === 'DELETE') {
       const found = map.get(key);

@@ -5,14 +5,19 @@
  * it, an MQTT listener (TLS) serves the DPS device API over MQTT (dps-mqtt.ts).
  */
 import type { X509Certificate } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { dpsCode, hubCode } from '../faults/answers';
 import { applyFault, retryAfterHeader } from '../faults/http';
 import type { FaultInjector } from '../faults/injector';
 import { simulatorCall } from '../faults/operations';
+import { ADR_HOST, LocalAdr } from './adr';
+import { handleAdr } from './adr-routes';
 import { handleDeviceSide, type WebhookRetry } from './dps-device';
 import { startDpsMqtt } from './dps-mqtt';
 import { handleDpsService } from './dps-service';
@@ -51,6 +56,8 @@ export interface SimulatorOptions {
   dpsBulkLimit?: number;
   pollAfterSeconds?: number;
   webhook?: { timeoutMs?: number; retry?: Partial<WebhookRetry> };
+  /** Where the local ADR keeps its resources and CA keys (`.data/adr`); absent: a fresh temporary directory. */
+  adrDir?: string;
   /** Where state is kept across restarts; absent = in memory only. */
   snapshotFile?: string;
   /**
@@ -69,6 +76,8 @@ export interface RunningSimulator {
   port: number;
   mqttPort: number;
   state: SimState;
+  /** The local Azure Device Registry served at management.azure.com. */
+  adr: LocalAdr;
   /** 429s answered so far, for benchmarks to report. */
   throttled: { dpsOperations: number; dpsRegistrations: number; hubRegistry: number };
   close(): Promise<void>;
@@ -147,6 +156,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     charge: chargeDps,
     changed,
   };
+  const adr = new LocalAdr(options.adrDir ?? mkdtempSync(join(tmpdir(), 'adr-')));
   const polls = new SlidingWindowLimit(quotas.devicePollsPer10Seconds, 10_000, options.clock);
   const deviceCtx = {
     chargePoll: (registrationId: string) => {
@@ -157,6 +167,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         });
     },
     state,
+    adr,
     idScope: options.dps.idScope,
     linkedHubs: () => hubNames,
     certificates,
@@ -173,6 +184,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   async function route(req: IncomingMessage, res: ServerResponse, host: string): Promise<boolean> {
     const url = new URL(req.url ?? '/', `https://${host}`);
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (host === ADR_HOST) return handleAdr(adr, req, res, url);
     const versionProblem = apiVersionProblem(url.searchParams.get('api-version'));
     if (versionProblem)
       throw new HttpError(
@@ -253,6 +265,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     port: (server.address() as AddressInfo).port,
     mqttPort: mqtt.port,
     state,
+    adr,
     throttled,
     close: async () => {
       clearTimeout(saveTimer);

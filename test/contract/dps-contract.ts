@@ -154,3 +154,37 @@ export const DPS_DEVICE: Record<string, Schema> = {
   TpmAuthenticationChallenge: obj({ message: str, authenticationKey: str, keyName: str }, ['authenticationKey']),
   ProvisioningServiceErrorDetails: DPS_SERVICE.ProvisioningServiceErrorDetails,
 };
+
+/**
+ * api-version 2026-11-01 (Azure/azure-rest-api-specs …/DeviceProvisioningServices/stable/2026-11-01/service.json):
+ * individual enrollments and groups add the ADR policy they issue certificates from, three names with the spec's
+ * lengths and patterns. Everything else is 2021-10-01's.
+ */
+const adrNames = {
+  namespaceName: { type: 'string', minLength: 3, maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*[a-z0-9]$' },
+  certificateAuthorityName: { type: 'string', minLength: 3, maxLength: 63, pattern: '^[0-9a-zA-Z][a-zA-Z0-9-]*$' },
+  certificatePolicyName: { type: 'string', minLength: 3, maxLength: 63, pattern: '^[0-9a-zA-Z][a-zA-Z0-9-]*$' },
+};
+const withProperties = (schema: Schema, extra: Record<string, Schema>): Schema => ({
+  ...schema,
+  properties: { ...(schema.properties as Record<string, Schema>), ...extra },
+});
+
+export const DPS_SERVICE_2026: Record<string, Schema> = {
+  ...DPS_SERVICE,
+  IndividualEnrollment: withProperties(DPS_SERVICE.IndividualEnrollment, adrNames),
+  EnrollmentGroup: withProperties(DPS_SERVICE.EnrollmentGroup, adrNames),
+};
+
+/**
+ * device.json 2026-11-01: DeviceRegistration adds `csr` (base64 DER PKCS#10); DeviceRegistrationResult adds
+ * `issuedCertificateChain` (an array of `format: byte`, leaf first).
+ */
+const base64: Schema = { type: 'string', pattern: '^[A-Za-z0-9+/]+={0,2}$' };
+export const DPS_DEVICE_2026: Record<string, Schema> = {
+  ...DPS_DEVICE,
+  DeviceRegistration: withProperties(DPS_DEVICE.DeviceRegistration, { csr: str }),
+  DeviceRegistrationResult: withProperties(DPS_DEVICE.DeviceRegistrationResult, {
+    issuedCertificateChain: arrayOf(base64),
+  }),
+};

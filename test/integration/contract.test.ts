@@ -107,6 +107,8 @@ test('a whole session keeps the published DPS and IoT Hub contract, both ways', 
     'Devices_UpdateTwin', // the backend never patches twins; DPS writes initial twins itself
     'Jobs_CreateImportExportJob', // met by the breach tests (hub import jobs), with Azurite
     'Jobs_GetImportExportJob',
+    // The backend has no ADR adapter yet: certificate-issuance.test.ts walks the local ADR's operations.
+    ...OPERATIONS.filter((o) => o.api === 'adr').map((o) => o.id),
   ]);
   expect(OPERATIONS.map((o) => o.id).filter((id) => !covered.has(id) && !notCalled.has(id))).toEqual([]);
 });

@@ -130,6 +130,7 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
             const session: Session = { deviceId, subscriptions: new Set() };
             if (presented.sas) session.expiry = closeAtExpiry(client, presented.sas);
             sessions.set(client, session);
+            accepted(client, session);
           }
         }
         if (!reason) return done(null, true);
@@ -196,23 +197,23 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
     });
 
     const live = new Map<string, Client>();
-    broker.on('clientReady', (client) => {
-      const session = sessions.get(client);
-      if (!session) return;
-      live.set(session.deviceId.toLowerCase(), client);
+    /**
+     * Connected from the moment the hub accepts CONNECT (before CONNACK is written, so a client that has its CONNACK
+     * already reads `Connected`), until its socket closes, whoever closed it.
+     */
+    function accepted(client: Client, session: Session): void {
+      const key = session.deviceId.toLowerCase();
+      live.set(key, client);
       ledger.connected(session.deviceId);
       events.emit('connected', { hub: hostName, deviceId: session.deviceId });
-    });
-    broker.on('clientDisconnect', (client) => {
-      const session = sessions.get(client);
-      if (!session) return;
-      clearTimeout(session.expiry);
-      const key = session.deviceId.toLowerCase();
-      if (live.get(key) !== client) return; // replaced by a newer connection of the same device
-      live.delete(key);
-      ledger.disconnected(session.deviceId);
-      events.emit('disconnected', { hub: hostName, deviceId: session.deviceId });
-    });
+      client.conn.once('close', () => {
+        clearTimeout(session.expiry);
+        if (live.get(key) !== client) return; // replaced by a newer connection of the same device
+        live.delete(key);
+        ledger.disconnected(session.deviceId);
+        events.emit('disconnected', { hub: hostName, deviceId: session.deviceId });
+      });
+    }
 
     /** IoT Hub ends a connection whose SAS token expires; the SDKs renew before that by reconnecting. */
     function closeAtExpiry(client: Client, sas: string): NodeJS.Timeout | undefined {

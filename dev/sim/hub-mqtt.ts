@@ -41,7 +41,10 @@ export interface HubTelemetry {
 
 /** What tests (and the demo) see of the devices on the hubs. */
 export interface HubDevices {
-  /** `telemetry` (HubTelemetry), `connected` / `disconnected` ({ hub, deviceId }), `refused` ({ hub, deviceId, reason }). */
+  /**
+   * `telemetry` (HubTelemetry), `connected` / `disconnected` ({ hub, deviceId }), `refused` ({ hub, deviceId, reason }),
+   * `subscribed` ({ hub, deviceId, topic }).
+   */
   events: EventEmitter;
   /** Telemetry a hub received, oldest first (the last 10,000 a hub). */
   received(hostName: string, deviceId?: string): HubTelemetry[];
@@ -144,6 +147,7 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
         if (!session || !allowed?.includes(subscription.topic)) return callback(null, null as never); // SUBACK 0x80
         session.subscriptions.add(subscription.topic);
         callback(null, { ...subscription, qos: Math.min(subscription.qos, 1) as 0 | 1 }); // IoT Hub grants QoS 1 at most
+        events.emit('subscribed', { hub: hostName, deviceId: session.deviceId, topic: subscription.topic });
       },
       // An error closes the publisher's connection, which is what IoT Hub does with a topic it does not serve.
       authorizePublish: (client, packet, callback) => {

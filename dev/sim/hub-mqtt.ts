@@ -212,11 +212,26 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
       events.emit('connected', { hub: hostName, deviceId: session.deviceId });
       client.conn.once('close', () => {
         clearTimeout(session.expiry);
-        if (live.get(key) !== client) return; // replaced by a newer connection of the same device
-        live.delete(key);
-        ledger.disconnected(session.deviceId);
-        events.emit('disconnected', { hub: hostName, deviceId: session.deviceId });
+        ended(client, session);
       });
+    }
+
+    /** Disconnected, once: when its socket closes, or at once when the hub itself drops it. */
+    function ended(client: Client, session: Session): void {
+      const key = session.deviceId.toLowerCase();
+      if (live.get(key) !== client) return; // already ended, or replaced by a newer connection of the same device
+      live.delete(key);
+      ledger.disconnected(session.deviceId);
+      events.emit('disconnected', { hub: hostName, deviceId: session.deviceId });
+    }
+
+    /** The registry shows the device Disconnected before its socket is gone, so a caller reads it right away. */
+    function drop(deviceId: string): void {
+      const client = live.get(deviceId.toLowerCase());
+      const session = client && sessions.get(client);
+      if (!client || !session) return;
+      ended(client, session);
+      client.close();
     }
 
     /** IoT Hub ends a connection whose SAS token expires; the SDKs renew before that by reconnecting. */
@@ -229,7 +244,7 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
       device: (deviceId, device) => {
         ledger.mirror(deviceId);
         if (!device) twins.forget(deviceId);
-        if (!device || device.status === 'disabled') live.get(deviceId.toLowerCase())?.close();
+        if (!device || device.status === 'disabled') drop(deviceId);
       },
       desired: (deviceId, patch) => {
         const body = twins.desiredPatched(deviceId, patch);

@@ -64,8 +64,8 @@ test('telemetry reaches the hub; the backend reads Connected, the last activity,
   expect(page.result.map((t) => t.deviceId)).toContain('meter-1');
 
   const after = await read('meter-1');
-  expect(new Date(after.lastActivityTime).getTime()).toBeGreaterThanOrEqual(
-    new Date(connected.lastActivityTime).getTime(),
+  expect(new Date(String(after.lastActivityTime)).getTime()).toBeGreaterThanOrEqual(
+    new Date(String(connected.lastActivityTime)).getTime(),
   );
   expect(after.lastActivityTime).not.toBe(NEVER);
 

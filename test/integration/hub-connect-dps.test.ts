@@ -4,10 +4,10 @@
  * member with its derived key (registering over MQTT, on the listener the hubs share), an X.509 device with its
  * certificate, and (with swtpm) a TPM device whose hub key never leaves its TPM.
  */
-import { findSwtpm, type RunningTpm, startSwtpm } from '../../dev/swtpm';
-import { connectHubDevice } from '../../dev/hub-device';
 import { deriveDeviceKey, registerSymmetricKeyDevice, registerTpmDevice, registerX509Device } from '../../dev/device';
+import { connectHubDevice } from '../../dev/hub-device';
 import { issue } from '../../dev/pki';
+import { findSwtpm, type RunningTpm, startSwtpm } from '../../dev/swtpm';
 import { hubSdk } from '../support/sdk-clients';
 import { startTestStack, type TestStack } from '../support/stack';
 import { tpmClient } from '../support/tpm';

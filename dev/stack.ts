@@ -138,6 +138,11 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
     LOCAL_IOT_ENDPOINT: `127.0.0.1:${simulator.port}`,
     /** DPS's device API over MQTT, where a device is pointed as at a private endpoint (provisioning host). */
     LOCAL_DPS_MQTT_HOST: `localhost:${simulator.mqttPort}`,
+    /**
+     * What a device puts in its connection string as `GatewayHostName` to reach its hub locally (hub-device.ts): the
+     * same listener; the SDK dials 8883 when no port is given, as `npm start` listens.
+     */
+    LOCAL_HUB_GATEWAY_HOST: simulator.mqttPort === 8883 ? 'localhost' : `localhost:${simulator.mqttPort}`,
     COSMOS_CONNECTION: (cosmosProxy ?? cosmos).connectionString,
     EVENT_LOG_PATH: resolvePath(v.EVENT_LOG_PATH ?? join(options.dataDir, 'events.ndjson')),
     ...(azurite ? { AzureWebJobsStorage: (storageProxy ?? azurite).connectionString } : {}),

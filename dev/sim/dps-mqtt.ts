@@ -25,6 +25,7 @@ import {
   type RegisterBody,
   startRegistration,
 } from './dps-device';
+import type { MqttFront } from './mqtt-front';
 import { apiVersionProblem, HttpError } from './wire';
 
 export interface RunningMqtt {
@@ -64,7 +65,14 @@ function refused(message: string, code: 4 | 5): AuthenticateError {
 
 export async function startDpsMqtt(
   ctx: DeviceSideContext,
-  options: { tls: { cert: string; key: string }; host?: string; port?: number; log?: (line: string) => void },
+  options: {
+    tls: { cert: string; key: string };
+    host?: string;
+    port?: number;
+    log?: (line: string) => void;
+    /** The listener shared with the hubs (mqtt-front.ts): DPS takes what no hub claims. Absent: a listener of its own. */
+    front?: MqttFront;
+  },
 ): Promise<RunningMqtt> {
   const sessions = new WeakMap<Client, Session>();
   const broker = createBroker({
@@ -147,6 +155,10 @@ export async function startDpsMqtt(
     }
   }
 
+  if (options.front) {
+    options.front.setFallback(broker.handle);
+    return { port: options.front.port, close: () => new Promise<void>((resolve) => broker.close(() => resolve())) };
+  }
   const server = createServer(
     { cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false },
     broker.handle,

@@ -64,12 +64,14 @@ export function storeDevice(hub: HubData, input: HubDevice, existing: HubDevice 
     properties: twin?.properties ?? { desired: {}, reported: {} },
     status: device.status,
   });
+  hub.watch?.device(device.deviceId, device);
   return device;
 }
 
 export function deleteDevice(hub: HubData, deviceId: string): void {
   hub.devices.delete(deviceId.toLowerCase());
   hub.twins.delete(deviceId.toLowerCase());
+  hub.watch?.device(deviceId, undefined);
 }
 
 function notFound(id: string): HttpError {
@@ -243,6 +245,7 @@ export async function handleHub(
         properties: { ...twin.properties, desired: { ...twin.properties?.desired, ...patch.properties?.desired } },
       };
       data.twins.set(id.toLowerCase(), next);
+      if (patch.properties?.desired) data.watch?.desired(twin.deviceId, patch.properties.desired);
       ctx.changed();
       return (sendJson(res, 200, next), true);
     }

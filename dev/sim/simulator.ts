@@ -22,7 +22,9 @@ import { handleDeviceSide, type WebhookRetry } from './dps-device';
 import { startDpsMqtt } from './dps-mqtt';
 import { handleDpsService } from './dps-service';
 import { handleHubJobs, type HubJob } from './hub-jobs';
+import { type HubDevices, startHubMqtt } from './hub-mqtt';
 import { handleHub } from './iothub';
+import { startMqttFront } from './mqtt-front';
 import { parseSas, verifySas } from './sas';
 import { emptyState, type HubData, loadState, saveState, type SimState } from './state';
 import { SlidingWindowLimit, TokenBucket } from './throttle';
@@ -34,13 +36,15 @@ export interface SimulatedHub {
   key: string;
   /** S1 units: the registry throttle is `registryOpsPerMinutePerUnit × units`. */
   units: number;
+  /** The hub's verified CA certificates (PEM), for CA-signed X.509 devices; tests may change them at run time. */
+  verifiedCas?: string[];
 }
 
 export interface SimulatorOptions {
   tls: { cert: string; key: string };
   host?: string;
   port?: number;
-  /** DPS's device API over MQTT (TLS); 0 or absent: any free port. */
+  /** The MQTT listener (TLS) of DPS's device API and every hub's device endpoint; 0 or absent: any free port. */
   mqttPort?: number;
   dps: { hostName: string; idScope: string; policyName: string; key: string };
   hubs: SimulatedHub[];
@@ -78,6 +82,8 @@ export interface RunningSimulator {
   state: SimState;
   /** The local Azure Device Registry served at management.azure.com. */
   adr: LocalAdr;
+  /** Devices connected to the hubs over MQTT: telemetry received, connections, verified CAs, C2D (hub-mqtt.ts). */
+  hubDevices: HubDevices;
   /** 429s answered so far, for benchmarks to report. */
   throttled: { dpsOperations: number; dpsRegistrations: number; hubRegistry: number };
   close(): Promise<void>;
@@ -255,10 +261,17 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   await new Promise<void>((resolve, reject) =>
     server.once('error', reject).listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
   );
-  const mqtt = await startDpsMqtt(deviceCtx, {
-    tls: options.tls,
-    host: options.host,
-    port: options.mqttPort,
+  // One listener for DPS and the hubs, as one gateway host name reaches both locally (mqtt-front.ts).
+  const front = await startMqttFront({ tls: options.tls, host: options.host, port: options.mqttPort });
+  const mqtt = await startDpsMqtt(deviceCtx, { tls: options.tls, log: options.log, front });
+  const hubDevices = startHubMqtt({
+    hubs: options.hubs.map((h) => ({
+      hostName: h.hostName,
+      data: state.hubs.get(h.hostName.toLowerCase()) as HubData,
+      verifiedCas: h.verifiedCas,
+    })),
+    front,
+    changed,
     log: options.log,
   });
   return {
@@ -266,10 +279,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     mqttPort: mqtt.port,
     state,
     adr,
+    hubDevices,
     throttled,
     close: async () => {
       clearTimeout(saveTimer);
+      await hubDevices.close();
       await mqtt.close();
+      await front.close();
       if (options.snapshotFile) saveState(state, options.snapshotFile);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -14,9 +14,21 @@ export interface RegistrationRecord extends DeviceRegistrationState {
   enrollmentGroupId?: string;
 }
 
+/**
+ * Told of every change the registry makes, whatever made it (REST, bulk, import job, DPS), so that the hub's device
+ * endpoint (hub-mqtt.ts) can follow: disconnect a device that was disabled or deleted, push desired properties.
+ */
+export interface HubWatch {
+  /** After a device was stored (`device`) or deleted (undefined). */
+  device(deviceId: string, device: HubDevice | undefined): void;
+  /** After the service patched a twin's desired properties with `patch`. */
+  desired(deviceId: string, patch: Record<string, unknown>): void;
+}
+
 export interface HubData {
   devices: Map<string, HubDevice>;
   twins: Map<string, HubTwin>;
+  watch?: HubWatch;
 }
 
 export interface SimState {

@@ -316,6 +316,30 @@ export class LocalAdr {
       : [leaf, derOf(issuing.certPem), derOf(root.certPem)];
   }
 
+  /**
+   * Renewal through the hub (concept-certificate-renewal, "Submit a new CSR directly to IoT Hub"): the device's policy is
+   * the one of the CA whose current certificate issued the certificate it connected with (one policy a CA), so the new
+   * chain comes from that CA's current key, valid for the policy's days. A certificate of a revoked intermediate names
+   * no current CA: the device must provision again through DPS, as the page says of revocation. A registry device that
+   * is Disabled is refused (assumed: the spec says only that it cannot provision again).
+   */
+  async renew(presented: X509Certificate, csrBase64: string, deviceId: string): Promise<Buffer[]> {
+    const issuer = Object.entries(this.data.cas).find(([, r]) => {
+      if (r.properties.provisioningState !== 'Succeeded') return false;
+      const ca = new X509Certificate(r.properties.certificatePem as string);
+      return presented.checkIssued(ca) && presented.verify(ca.publicKey);
+    });
+    if (!issuer)
+      throw new IssuanceProblem('The certificate presented was not issued by a current ADR certificate authority.');
+    const [ns, ca] = issuer[0].split('/');
+    const [policy] = this.policiesOf(ns, ca);
+    if (!policy) throw new IssuanceProblem(`ADR certificate authority ${ns}/${ca} has no certificate policy.`);
+    if (this.device(ns, registryDeviceName(deviceId))?.properties.enablementState === 'Disabled')
+      throw new IssuanceProblem(`Registry device ${deviceId} is disabled in namespace ${ns}.`);
+    const ref = { namespaceName: ns, certificateAuthorityName: ca, certificatePolicyName: policy[0].split('/')[2] };
+    return this.issue(ref, csrBase64, deviceId);
+  }
+
   /** Whether a device DPS provisions through `ref` may proceed: creates its registry device (Enabled) on first sight. */
   admitDevice(ns: string, deviceId: string): 'Enabled' | 'Disabled' {
     const name = registryDeviceName(deviceId);
@@ -331,8 +355,8 @@ export class LocalAdr {
 
   /**
    * Whether a hub would accept `chain` (leaf first, DER) in TLS: some current issuing CA of a namespace (what credential
-   * sync put on the hub) issued the leaf, and no revoked intermediate is in it. Devices never connect to the simulated
-   * hubs, so tests ask this directly.
+   * sync put on the hub) issued the leaf, and no revoked intermediate is in it. The hubs' MQTT endpoint asks it at every
+   * CONNECT of a device authenticated by CA (simulator.ts), so a rotation refuses the revoked CA's certificates at once.
    */
   hubTrusts(chain: Buffer[], now = Date.now()): boolean {
     const certs = chain.map((d) => new X509Certificate(d));

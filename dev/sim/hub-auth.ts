@@ -4,7 +4,8 @@
  *   secondary key (a TPM device's key from DPS is such a key: the simulator stores it in the identity);
  * - `selfSigned`: the client certificate's SHA-256 or SHA-1 thumbprint is the primary or secondary thumbprint;
  * - `certificateAuthority`: the client certificate chains (through what the device presented) to one of the hub's
- *   verified CA certificates, and its subject CN is the device ID;
+ *   verified CA certificates — or, for a certificate Azure Device Registry issued, the hub trusts it through ADR's
+ *   credential sync (`TrustContext.trusts`) — and its subject CN is the device ID;
  * - certificates are refused outside their validity period; a disabled or unknown device is refused.
  * The answer is a reason to refuse, or undefined: the caller turns a reason into CONNACK 5 (see hub-mqtt.ts).
  */
@@ -24,6 +25,11 @@ export interface TrustContext {
   /** The hub's verified CA certificates (root or intermediate), as uploaded and verified in the portal. */
   verifiedCas: X509Certificate[];
   now: Date;
+  /**
+   * Trust kept outside the hub's CA list: the issuing CAs that ADR's credential sync pushes to the hub, minus every
+   * intermediate revokeAndRotate revoked (a predicate, not anchors: a revoked certificate anywhere in the chain refuses it).
+   */
+  trusts?: (chain: X509Certificate[]) => boolean;
 }
 
 const hex = (s: string | null | undefined) => (s ?? '').replace(/:/g, '').toUpperCase();
@@ -91,7 +97,7 @@ export function refusalReason(
   if (auth.type === 'certificateAuthority') {
     if (!leaf) return `Device ${deviceId} authenticates with a certificate, and none was presented.`;
     if (commonName(leaf) !== deviceId) return `The certificate's CN is not the device ID ${deviceId}.`;
-    return chainsToVerifiedCa(presented.chain, trust)
+    return chainsToVerifiedCa(presented.chain, trust) || trust.trusts?.(presented.chain)
       ? undefined
       : `The certificate does not chain to a verified CA of ${hubHostName}.`;
   }

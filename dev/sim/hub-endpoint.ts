@@ -13,6 +13,7 @@ import { type AuthenticateError, type Client, createBroker } from 'aedes';
 import { presentedChain } from './attestation';
 import { type PresentedCredentials, refusalReason } from './hub-auth';
 import { ConnectionLedger } from './hub-connections';
+import { type CredentialContext, CredentialRequests } from './hub-credentials';
 import { TwinVersions } from './hub-twin';
 import { parseSas } from './sas';
 import type { HubData } from './state';
@@ -29,8 +30,12 @@ export interface HubTelemetry {
 export interface EndpointContext {
   hostName: string;
   data: HubData;
-  /** The hub's verified CAs and any further trust anchors, read at every CONNECT. */
+  /** The hub's verified CAs, read at every CONNECT. */
   trustAnchors: () => X509Certificate[];
+  /** Trust beside the verified CAs (ADR's issuing CAs), asked at every CONNECT of a CA-authenticated device. */
+  trusts?: (chain: X509Certificate[]) => boolean;
+  /** Certificate renewal through the hub (hub-credentials.ts); without it every renewal fails after its 202. */
+  credentials?: Pick<CredentialContext, 'issue' | 'gate'>;
   telemetry: (message: HubTelemetry) => void;
   events: EventEmitter;
   changed: () => void;
@@ -39,6 +44,8 @@ export interface EndpointContext {
 
 export interface Session {
   deviceId: string;
+  /** The TLS client chain it connected with (leaf first): a renewal is answered from the leaf's issuing CA. */
+  chain: X509Certificate[];
   subscriptions: Set<string>;
   expiry?: NodeJS.Timeout;
 }
@@ -50,7 +57,13 @@ export interface HubEndpoint {
   sessions: WeakMap<Client, Session>;
 }
 
-const API_TOPICS = ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#', '$iothub/methods/POST/#'];
+const CREDENTIALS_RES = '$iothub/credentials/res/#';
+const API_TOPICS = [
+  '$iothub/twin/res/#',
+  '$iothub/twin/PATCH/properties/desired/#',
+  '$iothub/methods/POST/#',
+  CREDENTIALS_RES,
+];
 
 /** CONNACK 5 "not authorized", IoT Hub's answer to every refused device (hub-mqtt.ts says what is verified). */
 function refused(message: string): AuthenticateError {
@@ -66,6 +79,16 @@ export function hubEndpoint(ctx: EndpointContext): HubEndpoint {
   const sessions = new WeakMap<Client, Session>();
   const ledger = new ConnectionLedger(data, ctx.changed);
   const twins = new TwinVersions(data);
+  const credentials = new CredentialRequests({
+    issue: ctx.credentials?.issue ?? (() => Promise.reject(new Error('No certificate authority issues here.'))),
+    gate: ctx.credentials?.gate ?? (() => Promise.resolve()),
+    respond: (deviceId, topic, body) => {
+      const client = live.get(deviceId.toLowerCase());
+      if (!client || !sessions.get(client)?.subscriptions.has(CREDENTIALS_RES)) return false;
+      reply(client, topic, body);
+      return true;
+    },
+  });
   const reply = (client: Client, topic: string, body: unknown) =>
     client.publish(
       {
@@ -93,10 +116,10 @@ export function hubEndpoint(ctx: EndpointContext): HubEndpoint {
           sas: password?.toString('utf8') || undefined,
           chain: presentedChain(client.conn as TLSSocket),
         };
-        const trust = { verifiedCas: ctx.trustAnchors(), now: new Date() };
+        const trust = { verifiedCas: ctx.trustAnchors(), now: new Date(), trusts: ctx.trusts };
         reason = refusalReason(hostName, deviceId, data.devices.get(deviceId.toLowerCase()), presented, trust);
         if (!reason) {
-          const session: Session = { deviceId, subscriptions: new Set() };
+          const session: Session = { deviceId, chain: presented.chain, subscriptions: new Set() };
           if (presented.sas) session.expiry = closeAtExpiry(client, presented.sas);
           sessions.set(client, session);
           accepted(client, session);
@@ -114,6 +137,7 @@ export function hubEndpoint(ctx: EndpointContext): HubEndpoint {
       session.subscriptions.add(subscription.topic);
       callback(null, { ...subscription, qos: Math.min(subscription.qos, 1) as 0 | 1 }); // IoT Hub grants QoS 1 at most
       ctx.events.emit('subscribed', { hub: hostName, deviceId: session.deviceId, topic: subscription.topic });
+      if (subscription.topic === CREDENTIALS_RES) setImmediate(() => credentials.subscribed(session.deviceId));
     },
     // An error closes the publisher's connection, which is what IoT Hub does with a topic it does not serve.
     authorizePublish: (client, packet, callback) => {
@@ -157,6 +181,11 @@ export function hubEndpoint(ctx: EndpointContext): HubEndpoint {
         const version = twins.reportPatch(session.deviceId, patch as Record<string, unknown>);
         ctx.changed();
         reply(client, `$iothub/twin/res/${version ? 204 : 404}/?$rid=${rid}&$version=${version ?? 0}`, undefined);
+        return callback(null);
+      }
+      if (path === '$iothub/credentials/POST/issueCertificate/') {
+        ledger.active(session.deviceId);
+        credentials.request(session.deviceId, session.chain, params.get('$rid'), Buffer.from(packet.payload));
         return callback(null);
       }
       if (path.startsWith('$iothub/methods/res/')) return callback(null); // no direct method is ever invoked here

@@ -35,6 +35,11 @@ export interface HubDevices {
   received(hostName: string, deviceId?: string): HubTelemetry[];
   /** The device IDs connected to a hub now. */
   connected(hostName: string): string[];
+  /**
+   * Holds every hub's certificate renewals after their 202 until the returned function is called, so a test sees an
+   * operation in flight whatever the machine's speed.
+   */
+  holdRenewals(): () => void;
   /** Replaces a hub's verified CA certificates (PEM), as uploading and verifying them in the portal does. */
   setVerifiedCas(hostName: string, pems: string[]): void;
   /** A cloud-to-device message to a connected device subscribed to its C2D topic; false when it is not. */
@@ -48,10 +53,12 @@ export interface HubMqttOptions {
   /** Called after a change worth keeping in a snapshot (connection state, reported properties). */
   changed: () => void;
   /**
-   * Hook for issued certificates (Azure Device Registry, DPS 2026-11-01): more trust anchors for a hub, e.g. the
-   * namespace's issuing CAs. Consulted on every CONNECT, so a rotation takes effect for the next connection.
+   * Issued certificates (Azure Device Registry, DPS 2026-11-01): whether a hub trusts a chain through ADR's credential
+   * sync (the local ADR's `hubTrusts`). Asked on every CONNECT, so a rotation takes effect for the next connection.
    */
-  extraTrustAnchors?: (hostName: string) => X509Certificate[];
+  extraTrust?: (hostName: string, chain: X509Certificate[]) => boolean;
+  /** Renewal through the hub: the new chain from the device's ADR policy (the local ADR's `renew`). */
+  renew?: (hostName: string, deviceId: string, presented: X509Certificate[], csr: string) => Promise<Buffer[]>;
   log?: (line: string) => void;
 }
 
@@ -62,6 +69,7 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
   const received = new Map<string, HubTelemetry[]>();
   const verifiedCas = new Map<string, X509Certificate[]>();
   const endpoints = new Map<string, HubEndpoint>();
+  let held: Promise<void> = Promise.resolve();
 
   for (const h of options.hubs) {
     const hub = h.hostName.toLowerCase();
@@ -69,7 +77,13 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
     const endpoint = hubEndpoint({
       hostName: h.hostName,
       data: h.data,
-      trustAnchors: () => [...(verifiedCas.get(hub) ?? []), ...(options.extraTrustAnchors?.(h.hostName) ?? [])],
+      trustAnchors: () => verifiedCas.get(hub) ?? [],
+      trusts: options.extraTrust && ((chain) => options.extraTrust?.(h.hostName, chain) ?? false),
+      credentials: options.renew && {
+        issue: (deviceId, presented, csr) =>
+          options.renew?.(h.hostName, deviceId, presented, csr) ?? Promise.reject(new Error('no issuer')),
+        gate: () => held,
+      },
       telemetry: (message) => {
         const list = received.get(hub) ?? (received.set(hub, []), received.get(hub) as HubTelemetry[]);
         if (list.push(message) > KEEP) list.shift();
@@ -88,6 +102,14 @@ export function startHubMqtt(options: HubMqttOptions): HubDevices {
     received: (hostName, deviceId) =>
       (received.get(hostName.toLowerCase()) ?? []).filter((m) => !deviceId || m.deviceId === deviceId),
     connected: (hostName) => [...(endpoints.get(hostName.toLowerCase())?.live.values() ?? [])].map((c) => c.id),
+    holdRenewals: () => {
+      let release = () => undefined as void;
+      held = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        release();
+        held = Promise.resolve();
+      };
+    },
     setVerifiedCas: (hostName, pems) => void verifiedCas.set(hostName.toLowerCase(), pems.map(parseCertificate)),
     sendToDevice: (hostName, deviceId, body, properties = {}) => {
       const endpoint = endpoints.get(hostName.toLowerCase());

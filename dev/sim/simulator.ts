@@ -272,6 +272,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     })),
     front,
     changed,
+    // Credential sync is immediate locally: every hub trusts ADR's current issuing CAs and no revoked one (adr.ts).
+    extraTrust: (_hub, chain) => adr.hubTrusts(chain.map((c) => c.raw)),
+    renew: (_hub, deviceId, presented, csr) =>
+      presented[0]
+        ? adr.renew(presented[0], csr, deviceId)
+        : Promise.reject(new Error('No certificate was presented.')),
     log: options.log,
   });
   return {

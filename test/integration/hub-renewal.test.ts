@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 
 import { deriveDeviceKey, type IssuedDevice, registerSymmetricKeyDeviceWithCsr } from '../../dev/device';
 import { chainPem, newCsr } from '../../dev/device-csr';
-import { type ConnectedDevice,connectHubDevice } from '../../dev/hub-device';
+import { type ConnectedDevice, connectHubDevice } from '../../dev/hub-device';
 import { renewCertificate, sendCredentialRequest } from '../../dev/hub-renew';
 import { adrPaths, armCall, DEMO_ADR, seedAdrDemo, seedCertificatesGroup } from '../../dev/seed-certificates';
 import { startTestStack, type TestStack } from '../support/stack';

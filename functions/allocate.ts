@@ -6,7 +6,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { MAX_REQUEST_BYTES } from '../shared/allocation/request-schema';
+import { MAX_REQUEST_BYTES } from '../shared/allocation/rules/request-schema';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
 import { readText } from './edge/http-body';

@@ -7,13 +7,13 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { allocationOverview } from '../shared/allocation/overview';
+import { fleetDecisions } from '../shared/allocation/decision-counts';
+import { allocationOverview } from '../shared/allocation/rules/overview';
 import { parseHorizons } from '../shared/certificates/horizons';
 import { incidentRepositories, services } from '../shared/composition';
 import { CONSOLE_CSP, CONSOLE_PAGE } from '../shared/generated/console-page';
 import { setting } from '../shared/settings';
 import { certificateTimeline } from '../shared/use-cases/certificate-timeline';
-import { fleetDecisions } from '../shared/use-cases/decision-counts';
 import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeViewer } from './edge/caller';

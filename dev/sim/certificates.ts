@@ -1,7 +1,7 @@
 /** Certificate parsing as DPS does on write: the certificate goes in, its `info` comes back. */
 import { X509Certificate } from 'node:crypto';
 
-import { infoOf, parseCertificateText } from '../../shared/allocation/x509-context';
+import { infoOf, parseCertificateText } from '../../shared/allocation/rules/x509-context';
 import type { X509CertificateInfo, X509Certificates, X509CertificateWithInfo } from '../../shared/dps-types';
 import { HttpError } from './wire';
 

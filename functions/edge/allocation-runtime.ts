@@ -3,9 +3,9 @@
  * the same instance so this process refuses a revoked device at once. Shared by the triggers that need it, so that no
  * trigger file imports another.
  */
+import { AllocationRuntime } from '../../shared/allocation/runtime';
+import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/allocation/sources';
 import { appMetrics, configDocument, denyListRepository, services } from '../../shared/composition';
-import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
-import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
 import { deviceCertificateRecorder } from '../../shared/use-cases/device-certificates';
 
 let runtime: AllocationRuntime | undefined;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
-import type { DenyEntry } from '../../shared/allocation/deny-list';
+import type { DenyEntry } from '../../shared/allocation/rules/deny-list';
 import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
 import { buildServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
 import type { RunningHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
+import type { AllocationRuntime } from '../../shared/allocation/runtime';
 import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
-import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 

@@ -11,9 +11,9 @@ import { X509Certificate } from 'node:crypto';
 import { registerX509Device } from '../../dev/device';
 import type { RunningHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
-import { infoOf } from '../../shared/allocation/x509-context';
+import { infoOf } from '../../shared/allocation/rules/x509-context';
+import type { AllocationRuntime } from '../../shared/allocation/runtime';
 import { CONTAINERS } from '../../shared/containers';
-import type { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 

@@ -7,7 +7,7 @@ import * as http from 'node:http';
 
 import type { RunningHost } from '../../dev/host/host';
 import { registeredFunctions } from '../../functions/edge/registry';
-import { MAX_REQUEST_BYTES } from '../../shared/allocation/request-schema';
+import { MAX_REQUEST_BYTES } from '../../shared/allocation/rules/request-schema';
 import { FUNCTION_KEY, startAppHost } from '../support/app-host';
 
 let host: RunningHost;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { parseAllocationRequest } from '../../shared/allocation/contract';
+import { parseAllocationRequest } from '../../shared/allocation/rules/contract';
 
 export const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8'));
 

@@ -1,8 +1,8 @@
 /** The policy engine on DPS's exact request shapes: rules, pools, stickiness, capacity, templates, the deny list. */
-import { type AllocationRequest, parseAllocationRequest } from '../../shared/allocation/contract';
-import { type DenyEntry, snapshotOf } from '../../shared/allocation/deny-list';
-import { decide, type Snapshots } from '../../shared/allocation/engine';
-import { compilePolicy, PolicyError } from '../../shared/allocation/policy';
+import { type AllocationRequest, parseAllocationRequest } from '../../shared/allocation/rules/contract';
+import { type DenyEntry, snapshotOf } from '../../shared/allocation/rules/deny-list';
+import { decide, type Snapshots } from '../../shared/allocation/rules/engine';
+import { compilePolicy, PolicyError } from '../../shared/allocation/rules/policy';
 import { fixture } from './allocation-contract.test';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');

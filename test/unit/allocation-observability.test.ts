@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { HourCounts } from '../../shared/allocation/counters';
+import type { HourCounts } from '../../shared/allocation/rules/counters';
+import { AllocationRuntime } from '../../shared/allocation/runtime';
 import type { MetricsPort } from '../../shared/ports';
-import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8'));
 

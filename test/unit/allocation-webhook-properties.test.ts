@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import fc from 'fast-check';
 
-import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
+import { AllocationRuntime } from '../../shared/allocation/runtime';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8')) as Record<string, unknown>;

@@ -6,9 +6,9 @@
 import { X509Certificate } from 'node:crypto';
 
 import { issue, type Issued } from '../../dev/pki';
-import { parseAllocationRequest } from '../../shared/allocation/contract';
-import { deniedBy, snapshotOf } from '../../shared/allocation/deny-list';
-import { infoOf } from '../../shared/allocation/x509-context';
+import { parseAllocationRequest } from '../../shared/allocation/rules/contract';
+import { deniedBy, snapshotOf } from '../../shared/allocation/rules/deny-list';
+import { infoOf } from '../../shared/allocation/rules/x509-context';
 import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
 import type { CompromisedCa, Target } from '../../shared/breach/model';
 import {

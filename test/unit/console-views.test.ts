@@ -3,10 +3,10 @@
  * the compiled policy, and the generated page kept in step with its sources.
  */
 import { consolePage } from '../../dev/generate-console';
-import { AllocationCounters, sumHours } from '../../shared/allocation/counters';
-import type { Outcome } from '../../shared/allocation/engine';
-import { allocationOverview } from '../../shared/allocation/overview';
-import { compilePolicy } from '../../shared/allocation/policy';
+import { AllocationCounters, sumHours } from '../../shared/allocation/rules/counters';
+import type { Outcome } from '../../shared/allocation/rules/engine';
+import { allocationOverview } from '../../shared/allocation/rules/overview';
+import { compilePolicy } from '../../shared/allocation/rules/policy';
 import { CONSOLE_PAGE } from '../../shared/generated/console-page';
 
 const HOUR = 3_600_000;

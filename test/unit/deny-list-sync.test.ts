@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { DenyEntry } from '../../shared/allocation/deny-list';
+import type { DenyEntry } from '../../shared/allocation/rules/deny-list';
+import { AllocationRuntime } from '../../shared/allocation/runtime';
 import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
 import { CONTAINERS } from '../../shared/containers';
 import type { StoredDocument } from '../../shared/ports';
-import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
 import { type MemoryContainer, MemoryStore } from '../support/memory-store';
 
 const fixture = (name: string) =>

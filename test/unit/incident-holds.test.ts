@@ -2,7 +2,7 @@
  * Every hold has owners, over the in-memory document store: a hold is lifted only by its last holder, what lifting
  * puts back is the first holder's, and a holder who arrives while the last one lets go is never lost.
  */
-import type { DenyEntry } from '../../shared/allocation/deny-list';
+import type { DenyEntry } from '../../shared/allocation/rules/deny-list';
 import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
 import { CosmosHoldRepository } from '../../shared/azure/hold-repository';
 import { CosmosIncidentRepository } from '../../shared/azure/incident-repository';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-import { rank } from '../../shared/allocation/rendezvous';
+import { rank } from '../../shared/allocation/rules/rendezvous';
 
 const hubs = (n: number) => Array.from({ length: n }, (_, i) => ({ hostName: `hub-${i}.azure-devices.net` }));
 const ids = Array.from({ length: 20000 }, (_, i) => `device-${i}`);

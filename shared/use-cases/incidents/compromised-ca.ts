@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { denyKey } from '../../allocation/deny-list';
+import { denyKey } from '../../allocation/rules/deny-list';
 import { normalizeThumbprint } from '../../breach/incident';
 import type { CompromisedCa, CompromisedGroup } from '../../breach/model';
 import type { EnrollmentGroup, X509CertificateInfo } from '../../dps-types';

@@ -1,5 +1,5 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
-import type { DenyEntry } from '../../allocation/deny-list';
+import type { DenyEntry } from '../../allocation/rules/deny-list';
 import { audit } from '../../audit';
 import type { DenyListRepository, HoldRepository, IncidentRepository } from '../../breach/repositories';
 import type {

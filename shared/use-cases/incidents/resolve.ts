@@ -4,7 +4,7 @@
  * the incident), so a worker stopped anywhere goes on from there. Every page's devices are denied as they are found
  * (an alert's only once an admin approves).
  */
-import { denyKey } from '../../allocation/deny-list';
+import { denyKey } from '../../allocation/rules/deny-list';
 import { normalizeThumbprint } from '../../breach/incident';
 import type { Incident, ResolutionCursor, Target } from '../../breach/model';
 import { targetDenyEntries } from '../../breach/plan';

@@ -4,7 +4,7 @@
  * (or the default), keep a re-provisioning device on its hub when the rule is sticky and the hub still qualifies,
  * otherwise take the best-ranked qualifying hub by weighted rendezvous hashing.
  */
-import type { TwinState } from '../dps-types';
+import type { TwinState } from '../../dps-types';
 import type { AllocationRequest, AllocationResponse } from './contract';
 import { deniedBy, type DenyEntry, type DenySnapshot } from './deny-list';
 import type { CompiledHub, CompiledPolicy, CompiledRule, Scalar } from './policy';

@@ -3,8 +3,10 @@
  * snapshot, each refreshed in the background (timers, never on a request), plus the decision-event buffer.
  * A request only parses, decides from memory and queues an event.
  */
-import { parseAllocationRequest } from '../allocation/contract';
-import { AllocationCounters, type HourCounts } from '../allocation/counters';
+import { EventBuffer } from '../events/event-buffer';
+import type { EventsPort, MetricsPort } from '../ports';
+import { parseAllocationRequest } from './rules/contract';
+import { AllocationCounters, type HourCounts } from './rules/counters';
 import {
   type DenyEntry,
   type DenyIdentity,
@@ -12,12 +14,10 @@ import {
   type DenySnapshot,
   snapshotOf,
   withChanges,
-} from '../allocation/deny-list';
-import { decide, type Outcome } from '../allocation/engine';
-import { type HttpOutcome, httpOutcome } from '../allocation/http-outcome';
-import { type CompiledPolicy, compilePolicy } from '../allocation/policy';
-import { EventBuffer } from '../events/event-buffer';
-import type { EventsPort, MetricsPort } from '../ports';
+} from './rules/deny-list';
+import { decide, type Outcome } from './rules/engine';
+import { type HttpOutcome, httpOutcome } from './rules/http-outcome';
+import { type CompiledPolicy, compilePolicy } from './rules/policy';
 
 export interface AllocationSources {
   /** The policy document and a version (mtime, etag) to skip unchanged reloads; undefined when none is configured. */
@@ -57,7 +57,7 @@ export interface RuntimeState {
   denyRefreshedAt: string | undefined;
 }
 
-export type { HttpOutcome } from '../allocation/http-outcome';
+export type { HttpOutcome } from './rules/http-outcome';
 
 export class AllocationRuntime {
   private policy: CompiledPolicy | undefined;

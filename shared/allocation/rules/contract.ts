@@ -3,7 +3,7 @@
  * the AllocationResponse it expects. Parsing is strict about what the decision needs and gives a reason DPS
  * shows the operator when it is missing (a 400, never a 500).
  */
-import type { EnrollmentGroup, IndividualEnrollment, TwinState, X509CertificateInfo } from '../dps-types';
+import type { EnrollmentGroup, IndividualEnrollment, TwinState, X509CertificateInfo } from '../../dps-types';
 import { requestProblem } from './request-validation';
 import { readX509Context, type X509Shape } from './x509-context';
 

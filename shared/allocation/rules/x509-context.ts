@@ -10,7 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import type { X509CertificateInfo } from '../dps-types';
+import type { X509CertificateInfo } from '../../dps-types';
 
 export type X509Shape = 'certificateInfo' | 'details' | 'clientCertificate';
 

@@ -3,9 +3,9 @@
  * it decided in (one small document per instance and hour, at most once a minute), and the console sums the
  * documents of the last 24 hours — 24 single-partition reads, whatever the fleet's size or traffic.
  */
-import { type HourCounts, lastDayHours, sumHours } from '../allocation/counters';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, StoredDocument } from '../ports';
+import { type HourCounts, lastDayHours, sumHours } from './rules/counters';
 
 type DecisionDocument = StoredDocument & HourCounts & { instance: string; updatedAt: string; ttl: number };
 

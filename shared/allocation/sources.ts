@@ -1,10 +1,10 @@
 /** Where the allocation webhook's snapshots come from: the policy document, the deny list and its change log (Cosmos), hub load (registry statistics). */
 import { randomUUID } from 'node:crypto';
 
-import type { DenyListFeed } from '../allocation/deny-list';
 import type { ConfigDocument, LazyServices } from '../ports';
-import type { AllocationSources } from './allocation-runtime';
 import { saveDecisionCounts } from './decision-counts';
+import type { DenyListFeed } from './rules/deny-list';
+import type { AllocationSources } from './runtime';
 
 export const POLICY_DOCUMENT_ID = 'allocation';
 

@@ -2,7 +2,7 @@
  * Initial-twin and payload templates: `{{path}}` in a string is replaced from the request's context. A string that is
  * only a placeholder keeps the value's type, and is dropped when the value is absent (no empty tags).
  */
-import type { TwinState } from '../dps-types';
+import type { TwinState } from '../../dps-types';
 
 export type TemplateContext = Record<string, unknown>;
 

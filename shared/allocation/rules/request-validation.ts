@@ -1,7 +1,7 @@
 /** The AllocationRequest checked against its schema (request-schema.ts) by the code generated from it at build time. */
 import type { ErrorObject } from 'ajv';
 
-import { validateAllocationRequest } from '../generated/request-validator';
+import { validateAllocationRequest } from '../../generated/request-validator';
 
 function describe(e: ErrorObject): string {
   if (e.keyword === 'anyOf') return '/ needs an individualEnrollment or an enrollmentGroup';

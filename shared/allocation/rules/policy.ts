@@ -4,8 +4,8 @@
  */
 import type { ErrorObject } from 'ajv';
 
-import type { TwinState } from '../dps-types';
-import { validatePolicy } from '../generated/config-validators';
+import type { TwinState } from '../../dps-types';
+import { validatePolicy } from '../../generated/config-validators';
 
 export interface HubSpec {
   hostName: string;

@@ -10,13 +10,13 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { appMetrics, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
-import { formatOf, type ImportFormat } from '../shared/enrollment/row-sources';
 import { PayloadTooLargeError } from '../shared/errors';
+import { type ChunkMessage, enrollChunk } from '../shared/imports/enroll-chunk';
+import { jobView, listRows, readJob, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
+import { formatOf, type ImportFormat } from '../shared/imports/rules/row-sources';
+import { openUploadSlot, stageUpload, type StagingResult, startUploaded } from '../shared/imports/stage';
+import { type ValidateMessage, validateStaged } from '../shared/imports/validate';
 import { setting } from '../shared/settings';
-import { jobView, listRows, readJob, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
-import { openUploadSlot, stageUpload, type StagingResult, startUploaded } from '../shared/use-cases/import-staging';
-import { type ValidateMessage, validateStaged } from '../shared/use-cases/import-validation';
-import { type ChunkMessage, enrollChunk } from '../shared/use-cases/import-worker';
 import { authorizeManufacturer, importConfig } from './edge/caller';
 import { accepted, badRequest, conflict, notFound, ok } from './edge/http-response';
 import { http, storageQueue } from './edge/registry';

@@ -7,8 +7,8 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { type Caller, identifyCaller, mayActFor, parseLocalSecrets } from '../../shared/auth/caller';
 import { MANUFACTURERS_DOCUMENT_ID } from '../../shared/auth/manufacturers';
 import { configDocument, services } from '../../shared/composition';
+import { importConfigSource, type LoadedImportConfig } from '../../shared/imports/config';
 import { setting } from '../../shared/settings';
-import { importConfigSource, type LoadedImportConfig } from '../../shared/use-cases/import-config';
 import { problem } from './http-response';
 
 export const importConfig: () => Promise<LoadedImportConfig> = importConfigSource(

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 
 import type { IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
+import { ekClaims } from '../imports/ek-claims';
 import type { DocumentStore, EventsPort } from '../ports';
-import { ekClaims } from './ek-claims';
 import { type FindingBase, raiseOnce } from './findings';
 
 export interface EkFinding extends FindingBase {

@@ -7,10 +7,10 @@ import { generateKeyPairSync } from 'node:crypto';
 
 import { randomEk } from '../../dev/ek-factory';
 import type { RunningHost } from '../../dev/host/host';
-import { endorsementKeyHash, registrationIdFromHash } from '../../shared/enrollment/registration-id';
-import { validateRow, type ValidRow } from '../../shared/enrollment/row';
-import { jobIdFor } from '../../shared/use-cases/import-staging';
-import { EK_CLAIMED_ELSEWHERE } from '../../shared/use-cases/import-worker';
+import { EK_CLAIMED_ELSEWHERE } from '../../shared/imports/enroll-chunk';
+import { endorsementKeyHash, registrationIdFromHash } from '../../shared/imports/rules/registration-id';
+import { validateRow, type ValidRow } from '../../shared/imports/rules/row';
+import { jobIdFor } from '../../shared/imports/stage';
 import { startFunctionApp } from '../support/app-host';
 import { runCli } from '../support/cli';
 import { startTestStack, type TestStack } from '../support/stack';

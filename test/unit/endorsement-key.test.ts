@@ -3,13 +3,13 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 
 import { randomEk } from '../../dev/ek-factory';
-import { readEndorsementKey } from '../../shared/enrollment/endorsement-key';
+import { readEndorsementKey } from '../../shared/imports/rules/endorsement-key';
 import {
   endorsementKeyHash,
   registrationIdFromHash,
   registrationIdProblem,
-} from '../../shared/enrollment/registration-id';
-import { endorsementKeyFromRsa, L1_EK_LENGTH, parseEndorsementKey } from '../../shared/enrollment/tpm-public';
+} from '../../shared/imports/rules/registration-id';
+import { endorsementKeyFromRsa, L1_EK_LENGTH, parseEndorsementKey } from '../../shared/imports/rules/tpm-public';
 
 /** RFC 4648 base32, written out bit by bit, to check the library-based derivation against. */
 function base32Reference(bytes: Buffer): string {

@@ -5,13 +5,13 @@ import * as x509 from '@peculiar/x509';
 import fc from 'fast-check';
 
 import { randomEk } from '../../dev/ek-factory';
-import { FileDuplicates } from '../../shared/enrollment/duplicates';
-import { ekCertificateProblem } from '../../shared/enrollment/ek-certificate';
-import { enrollmentOf } from '../../shared/enrollment/enrollment';
-import { FingerprintSet } from '../../shared/enrollment/fingerprint-set';
-import { validateRow, type ValidRow } from '../../shared/enrollment/row';
-import { type ImportFormat, isBroken, rowsOf, type SourceRow } from '../../shared/enrollment/row-sources';
-import { parseEndorsementKey } from '../../shared/enrollment/tpm-public';
+import { FileDuplicates } from '../../shared/imports/rules/duplicates';
+import { ekCertificateProblem } from '../../shared/imports/rules/ek-certificate';
+import { enrollmentOf } from '../../shared/imports/rules/enrollment';
+import { FingerprintSet } from '../../shared/imports/rules/fingerprint-set';
+import { validateRow, type ValidRow } from '../../shared/imports/rules/row';
+import { type ImportFormat, isBroken, rowsOf, type SourceRow } from '../../shared/imports/rules/row-sources';
+import { parseEndorsementKey } from '../../shared/imports/rules/tpm-public';
 
 x509.cryptoProvider.set(webcrypto as never);
 const rules = { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' };

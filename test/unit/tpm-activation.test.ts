@@ -17,7 +17,7 @@ import { emptyState } from '../../dev/sim/state';
 import { activationBlob, kdfa } from '../../dev/sim/tpm/activation';
 import { objectName, readRsaStorageKey, sha256 } from '../../dev/sim/tpm/structures';
 import { attestTpm, tpmChallenge } from '../../dev/sim/tpm-attestation';
-import { endorsementKeyFromRsa } from '../../shared/enrollment/tpm-public';
+import { endorsementKeyFromRsa } from '../../shared/imports/rules/tpm-public';
 
 /** An RSA-2048 key as a TPM would report it (template L-1), with its private half. */
 function tpmKey(): { pub: Buffer; priv: KeyObject } {

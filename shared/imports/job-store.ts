@@ -4,10 +4,10 @@
  * exactly-once however often a chunk's message is delivered. Also the read side: the job's view and its rows.
  */
 import { CONTAINERS } from '../containers';
-import type { RefusedRow, ValidRow } from '../enrollment/row';
-import type { ImportFormat, SourcePosition } from '../enrollment/row-sources';
 import { ConflictError } from '../errors';
 import type { DocumentContainer, DocumentStore, FilePin, StoredDocument } from '../ports';
+import type { RefusedRow, ValidRow } from './rules/row';
+import type { ImportFormat, SourcePosition } from './rules/row-sources';
 
 /** Rows per chunk: ten DPS bulk calls, one queue message, one checkpointed document of ~60 KB. */
 export const CHUNK_ROWS = 100;

@@ -3,7 +3,7 @@
  * its etag), and the job is done when every chunk is counted. Emits `import.progress` and `import.completed`.
  */
 import type { DocumentStore, EventsPort } from '../ports';
-import { bitIsSet, type ChunkDocument, type Counts, type JobDocument, setBit, updateJob } from './import-jobs';
+import { bitIsSet, type ChunkDocument, type Counts, type JobDocument, setBit, updateJob } from './job-store';
 
 export interface ProgressDeps {
   store: () => Promise<DocumentStore>;

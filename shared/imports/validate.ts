@@ -9,10 +9,6 @@
  * a file written since (its upload URL outlives the start) fails the job before any of its rows is queued.
  */
 import { QUEUES } from '../containers';
-import { FileDuplicates } from '../enrollment/duplicates';
-import { fileVerifier } from '../enrollment/file-signature';
-import { type RowRules, validateRow } from '../enrollment/row';
-import { isBroken, resumeOffset, rowsOf, type SourcePosition, START } from '../enrollment/row-sources';
 import { ConflictError } from '../errors';
 import type { DocumentStore, EventsPort, QueuePort, StagedFilesPort } from '../ports';
 import {
@@ -25,8 +21,12 @@ import {
   type RowRecord,
   updateJob,
   type ValidationCheckpoint,
-} from './import-jobs';
-import { finishIfComplete, publishJob } from './import-progress';
+} from './job-store';
+import { finishIfComplete, publishJob } from './progress';
+import { FileDuplicates } from './rules/duplicates';
+import { fileVerifier } from './rules/file-signature';
+import { type RowRules, validateRow } from './rules/row';
+import { isBroken, resumeOffset, rowsOf, type SourcePosition, START } from './rules/row-sources';
 
 export interface ValidationDeps {
   store: () => Promise<DocumentStore>;

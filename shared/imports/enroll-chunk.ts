@@ -7,15 +7,15 @@
  */
 import { audit } from '../audit';
 import type { CustomAllocationDefinition } from '../dps-types';
-import { enrollmentOf, judgeExisting } from '../enrollment/enrollment';
-import type { ValidRow } from '../enrollment/row';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
 import type { DocumentStore, EnrollmentsPort, EventsPort, MetricsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { ekClaims, raiseEkClaimConflict } from './ek-claims';
-import { type ChunkDocument, chunkId, jobsContainer, readJob, type RowRecord } from './import-jobs';
-import { countChunk } from './import-progress';
+import { type ChunkDocument, chunkId, jobsContainer, readJob, type RowRecord } from './job-store';
+import { countChunk } from './progress';
+import { enrollmentOf, judgeExisting } from './rules/enrollment';
+import type { ValidRow } from './rules/row';
 
 export interface WorkerDeps {
   store: () => Promise<DocumentStore>;

@@ -6,9 +6,9 @@
 import type { X509Certificate } from 'node:crypto';
 
 import { type ImportConfig, type Manufacturer, parseImportConfig } from '../auth/manufacturers';
-import { readTrust } from '../enrollment/ek-certificate';
-import type { RowRules } from '../enrollment/row';
 import type { ConfigDocument } from '../ports';
+import { readTrust } from './rules/ek-certificate';
+import type { RowRules } from './rules/row';
 
 export interface LoadedImportConfig {
   config: ImportConfig;

@@ -9,12 +9,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 
 import { QUEUES } from '../containers';
-import type { ImportFormat } from '../enrollment/row-sources';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
 import type { FilePin } from '../ports';
-import { type JobDocument, jobsContainer, type JobStatus, updateJob, zeroCounts } from './import-jobs';
-import { publishJob } from './import-progress';
-import { failJob, freshCheckpoint, type ValidationDeps } from './import-validation';
+import { type JobDocument, jobsContainer, type JobStatus, updateJob, zeroCounts } from './job-store';
+import { publishJob } from './progress';
+import type { ImportFormat } from './rules/row-sources';
+import { failJob, freshCheckpoint, type ValidationDeps } from './validate';
 
 /** The same services as validation: the job, its queue, its events and the staged file. */
 export type StagingDeps = ValidationDeps;

@@ -3,7 +3,7 @@
  * ID means for the row. Tags carry who made the device and which import enrolled it, so a retried import knows its
  * own work (enrolled) from a device that was there before (alreadyEnrolled) and from someone else's (refused).
  */
-import type { CustomAllocationDefinition, IndividualEnrollment } from '../dps-types';
+import type { CustomAllocationDefinition, IndividualEnrollment } from '../../dps-types';
 import type { ValidRow } from './row';
 
 export interface EnrollmentTags {

@@ -5,15 +5,15 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 
 import { audit } from '../shared/audit';
-import { parseHorizons } from '../shared/certificates/horizons';
+import { auditRevokedStillRegistered } from '../shared/certificates/audits/revoked';
+import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/certificates/ca-certificates';
+import type { FindingDocument } from '../shared/certificates/expiry-sweep';
+import { listExpiring, sweepExpiries } from '../shared/certificates/expiry-sweep';
+import { reconcileInventory } from '../shared/certificates/inventory';
+import { parseHorizons } from '../shared/certificates/rules/horizons';
 import { configDocument, services } from '../shared/composition';
 import { CONTAINERS } from '../shared/containers';
 import { setting } from '../shared/settings';
-import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/use-cases/ca-certificates';
-import { reconcileInventory } from '../shared/use-cases/certificate-inventory';
-import type { FindingDocument } from '../shared/use-cases/expiry-sweep';
-import { listExpiring, sweepExpiries } from '../shared/use-cases/expiry-sweep';
-import { auditRevokedStillRegistered } from '../shared/use-cases/revoked-audit';
 import { authorizeAdmin, authorizeViewer } from './edge/caller';
 import { badRequest, notFound, ok } from './edge/http-response';
 import { http, timer } from './edge/registry';

@@ -9,12 +9,12 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { fleetDecisions } from '../shared/allocation/decision-counts';
 import { allocationOverview } from '../shared/allocation/rules/overview';
-import { parseHorizons } from '../shared/certificates/horizons';
+import { parseHorizons } from '../shared/certificates/rules/horizons';
+import { certificateTimeline } from '../shared/certificates/timeline';
 import { incidentRepositories, services } from '../shared/composition';
 import { CONSOLE_CSP, CONSOLE_PAGE } from '../shared/generated/console-page';
 import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
 import { setting } from '../shared/settings';
-import { certificateTimeline } from '../shared/use-cases/certificate-timeline';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeViewer } from './edge/caller';
 import { badRequest, ok } from './edge/http-response';

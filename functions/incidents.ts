@@ -8,11 +8,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { parseIncident } from '../shared/breach/incident';
+import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/certificates/ca-certificates';
 import { appMetrics, configDocument, incidentRepositories, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { ValidationError } from '../shared/errors';
 import { setting } from '../shared/settings';
-import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/use-cases/ca-certificates';
 import {
   advanceIncident,
   decideIncident,

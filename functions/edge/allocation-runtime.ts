@@ -5,8 +5,8 @@
  */
 import { AllocationRuntime } from '../../shared/allocation/runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/allocation/sources';
+import { deviceCertificateRecorder } from '../../shared/certificates/device-certificates';
 import { appMetrics, configDocument, denyListRepository, services } from '../../shared/composition';
-import { deviceCertificateRecorder } from '../../shared/use-cases/device-certificates';
 
 let runtime: AllocationRuntime | undefined;
 

@@ -1,7 +1,7 @@
 /** One EK, one registration ID: the claims the import makes and the reconciliation pass audits, by SHA-256 of the EK. */
 import { CONTAINERS } from '../containers';
+import { type FindingBase, raiseOnce } from '../findings/raise';
 import type { DocumentStore, EventsPort, StoredDocument } from '../ports';
-import { type FindingBase, raiseOnce } from '../use-cases/findings';
 
 export interface EkClaim extends StoredDocument {
   registrationId: string;

@@ -16,13 +16,13 @@ import { join } from 'node:path';
 
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
-import { DEFAULT_HORIZONS, horizonToRaise } from '../../shared/certificates/horizons';
-import { type CertificateRecord, monthOf } from '../../shared/certificates/record';
+import { sweepExpiries } from '../../shared/certificates/expiry-sweep';
+import { reconcileInventory } from '../../shared/certificates/inventory';
+import { DEFAULT_HORIZONS, horizonToRaise } from '../../shared/certificates/rules/horizons';
+import { type CertificateRecord, monthOf } from '../../shared/certificates/rules/record';
 import { buildServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import type { DomainEvent, EnrollmentsPort, EventsPort, StoredDocument } from '../../shared/ports';
-import { reconcileInventory } from '../../shared/use-cases/certificate-inventory';
-import { sweepExpiries } from '../../shared/use-cases/expiry-sweep';
 import { MemoryStore } from '../support/memory-store';
 import { fmt, ratio, runBench } from './support';
 

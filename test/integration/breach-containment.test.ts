@@ -200,7 +200,7 @@ test('one incident naming the intermediate CA contains every device of its group
   });
 
   // The revocation audit: nothing left to find… until a device of the revoked CA is back on a hub outside DPS.
-  const { auditRevokedStillRegistered } = await import('../../shared/use-cases/revoked-audit');
+  const { auditRevokedStillRegistered } = await import('../../shared/certificates/audits/revoked');
   const auditDeps = {
     store: async () => stack.services.store,
     hubs: async () => stack.services.hubs,

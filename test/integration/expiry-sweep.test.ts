@@ -7,10 +7,10 @@ import { X509Certificate } from 'node:crypto';
 
 import type { RunningHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
-import { DEFAULT_HORIZONS } from '../../shared/certificates/horizons';
+import { type FindingDocument, sweepExpiries } from '../../shared/certificates/expiry-sweep';
+import { RECONCILE_CHECKPOINT, reconcileInventory } from '../../shared/certificates/inventory';
+import { DEFAULT_HORIZONS } from '../../shared/certificates/rules/horizons';
 import { CONTAINERS } from '../../shared/containers';
-import { RECONCILE_CHECKPOINT, reconcileInventory } from '../../shared/use-cases/certificate-inventory';
-import { type FindingDocument, sweepExpiries } from '../../shared/use-cases/expiry-sweep';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 

@@ -15,7 +15,7 @@ import type { RunningHost } from '../../dev/host/host';
 import { DEMO_GROUP_ID, seedDemo } from '../../dev/seed';
 import { FileSecrets, HostFunctionKeys } from '../../shared/local/host-function-keys';
 import type { EnrollmentsPort } from '../../shared/ports';
-import { rotateWebhookKey, type RotationState } from '../../shared/use-cases/webhook-key-rotation';
+import { rotateWebhookKey, type RotationState } from '../../shared/webhook-keys/rotate';
 import { MASTER_KEY, startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 
-import { findingCode, horizonToRaise, parseHorizons, reachedHorizon } from '../../shared/certificates/horizons';
-import { mergeRecord, recordFromInfo } from '../../shared/certificates/record';
-import { planRoll } from '../../shared/certificates/rolling';
+import { findingCode, horizonToRaise, parseHorizons, reachedHorizon } from '../../shared/certificates/rules/horizons';
+import { mergeRecord, recordFromInfo } from '../../shared/certificates/rules/record';
+import { planRoll } from '../../shared/certificates/rules/rolling';
 
 const DAY = 86_400_000;
 const now = new Date('2026-11-25T12:00:00Z');
@@ -116,8 +116,8 @@ describe('audits of one record', () => {
   it('flags a weak key seen in a whole certificate, and a certificate shared by enrollments or devices', async () => {
     const { webcrypto } = await import('node:crypto');
     const x509 = await import('@peculiar/x509');
-    const { recordFromPem } = await import('../../shared/certificates/record');
-    const { auditRecord } = await import('../../shared/certificates/audits');
+    const { recordFromPem } = await import('../../shared/certificates/rules/record');
+    const { auditRecord } = await import('../../shared/certificates/rules/audits');
     x509.cryptoProvider.set(webcrypto as never);
     const alg = {
       name: 'RSASSA-PKCS1-v1_5',

@@ -10,8 +10,8 @@ import { X509Certificate } from 'node:crypto';
 import { denyKey } from '../../allocation/rules/deny-list';
 import { normalizeThumbprint } from '../../breach/incident';
 import type { CompromisedCa, CompromisedGroup } from '../../breach/model';
+import { certificateByThumbprint } from '../../certificates/inventory-store';
 import type { EnrollmentGroup, X509CertificateInfo } from '../../dps-types';
-import { certificateByThumbprint } from '../certificate-inventory-store';
 import { type IncidentDeps, withRetry } from './deps';
 
 const DPS_PAGE = 100;

@@ -8,9 +8,9 @@ import { denyKey } from '../../allocation/rules/deny-list';
 import { normalizeThumbprint } from '../../breach/incident';
 import type { Incident, ResolutionCursor, Target } from '../../breach/model';
 import { targetDenyEntries } from '../../breach/plan';
+import { certificatesIssuedBy } from '../../certificates/inventory-store';
 import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../../dps-types';
 import type { EnrollmentsPort, HubDirectory } from '../../ports';
-import { certificatesIssuedBy } from '../certificate-inventory-store';
 import { compromisedCa } from './compromised-ca';
 import { holdDeny, type IncidentDeps, lower, withRetry } from './deps';
 

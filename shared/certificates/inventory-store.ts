@@ -1,7 +1,7 @@
 /** The inventory's container, typed, and the one way it is read by expiry: month partition by month. */
-import { type CertificateRecord, monthOf } from '../certificates/record';
 import { CONTAINERS } from '../containers';
 import type { DocumentStore, StoredDocument } from '../ports';
+import { type CertificateRecord, monthOf } from './rules/record';
 
 export type StoredCertificate = CertificateRecord & StoredDocument;
 

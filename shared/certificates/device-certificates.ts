@@ -3,10 +3,10 @@
  * certificate of a group, so this is where the inventory learns them. Off the webhook's hot path: written after the
  * answer, at most a few at a time, and a certificate already recorded by this instance is not written again.
  */
-import { recordFromInfo } from '../certificates/record';
 import type { X509CertificateInfo } from '../dps-types';
 import type { DocumentStore, EventsPort } from '../ports';
-import { recordCertificates } from './certificate-inventory';
+import { recordCertificates } from './inventory';
+import { recordFromInfo } from './rules/record';
 
 const REMEMBERED = 50_000;
 const IN_FLIGHT = 8;

@@ -3,7 +3,7 @@
  * slot; when the primary has expired or is inside the last horizon, the secondary is promoted and the old primary
  * removed — provisioning never stops. Never removes the only valid certificate.
  */
-import type { X509Certificates, X509CertificateWithInfo } from '../dps-types';
+import type { X509Certificates, X509CertificateWithInfo } from '../../dps-types';
 
 export type RollDecision = { roll: true; slots: X509Certificates; reason: string } | { roll: false; reason: string };
 

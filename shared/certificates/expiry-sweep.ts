@@ -5,16 +5,16 @@
  * valid secondary is staged. Its cost grows with the certificates near their end, not with the fleet.
  */
 import { audit } from '../audit';
-import { findingCode, horizonToRaise, lookahead, reachedHorizon } from '../certificates/horizons';
-import { type CertificateUsage, monthOf, recordsOfEnrollment } from '../certificates/record';
-import { planRoll } from '../certificates/rolling';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
+import { type FindingBase, raiseOnce } from '../findings/raise';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
-import { certificates, recordCertificates, type StoredCertificate } from './certificate-inventory';
-import { LOOKBACK_DAYS, monthsBetween, recordsEndingBy } from './certificate-inventory-store';
-import { type FindingBase, raiseOnce } from './findings';
+import { certificates, recordCertificates, type StoredCertificate } from './inventory';
+import { LOOKBACK_DAYS, monthsBetween, recordsEndingBy } from './inventory-store';
+import { findingCode, horizonToRaise, lookahead, reachedHorizon } from './rules/horizons';
+import { type CertificateUsage, monthOf, recordsOfEnrollment } from './rules/record';
+import { planRoll } from './rules/rolling';
 
 export interface SweepDeps {
   store: () => Promise<DocumentStore>;

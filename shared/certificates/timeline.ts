@@ -3,7 +3,7 @@
  * partition, served by the index on notAfter: what is read is a number a week, never the fleet.
  */
 import type { DocumentStore } from '../ports';
-import { certificates, monthsBetween } from './certificate-inventory-store';
+import { certificates, monthsBetween } from './inventory-store';
 
 const WEEK_MS = 7 * 86_400_000;
 

@@ -4,11 +4,11 @@
  * Only enrollments with an explicit, different `deviceId` can collide, so only they are tracked: a claim document
  * per such device ID in `checkpoints`, and one DPS read for the registration ID of the same name. Raised once.
  */
-import { CONTAINERS } from '../containers';
-import type { IndividualEnrollment } from '../dps-types';
-import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
-import { type FindingBase, raiseOnce } from './findings';
+import { CONTAINERS } from '../../containers';
+import type { IndividualEnrollment } from '../../dps-types';
+import { type FindingBase, raiseOnce } from '../../findings/raise';
+import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../../ports';
+import { type RetryOptions, retryThrottled } from '../../retry';
 
 interface DeviceIdClaim extends StoredDocument {
   deviceId: string;

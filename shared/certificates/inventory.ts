@@ -3,20 +3,20 @@
  * and the reconciliation pass that re-reads DPS enrollments and groups page by page. Its continuation token is
  * checkpointed after every page, so a pass survives restarts and the function time limit and goes on where it was.
  */
-import { auditRecord, type AuditRules } from '../certificates/audits';
-import { type CertificateRecord, mergeRecord, recordFromPem, recordsOfEnrollment } from '../certificates/record';
 import { forEachLimited } from '../concurrency';
 import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
+import { type FindingBase, raiseOnce } from '../findings/raise';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
-import { certificates, type StoredCertificate } from './certificate-inventory-store';
-import { auditDeviceIds } from './device-id-audit';
-import { auditEndorsementKeys } from './ek-audit';
-import { type FindingBase, raiseOnce } from './findings';
+import { auditDeviceIds } from './audits/device-id';
+import { auditEndorsementKeys } from './audits/ek';
+import { certificates, type StoredCertificate } from './inventory-store';
+import { auditRecord, type AuditRules } from './rules/audits';
+import { type CertificateRecord, mergeRecord, recordFromPem, recordsOfEnrollment } from './rules/record';
 import { dropUnseen, trackUsages } from './usage-drift';
 
-export { certificates, type StoredCertificate } from './certificate-inventory-store';
+export { certificates, type StoredCertificate } from './inventory-store';
 
 export interface AuditFindingDocument extends FindingBase {
   kind: 'audit';

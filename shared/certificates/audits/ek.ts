@@ -5,11 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { IndividualEnrollment } from '../dps-types';
-import { ConflictError } from '../errors';
-import { ekClaims } from '../imports/ek-claims';
-import type { DocumentStore, EventsPort } from '../ports';
-import { type FindingBase, raiseOnce } from './findings';
+import type { IndividualEnrollment } from '../../dps-types';
+import { ConflictError } from '../../errors';
+import { type FindingBase, raiseOnce } from '../../findings/raise';
+import { ekClaims } from '../../imports/ek-claims';
+import type { DocumentStore, EventsPort } from '../../ports';
 
 export interface EkFinding extends FindingBase {
   kind: 'audit';

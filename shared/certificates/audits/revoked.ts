@@ -4,12 +4,12 @@
  * certificate and issuer entries, the inventory's device certificates under them, and asks each hub. Its cost grows
  * with what was revoked, not with the fleet. Each device is raised once.
  */
-import { type DenyEntry, denyKey } from '../allocation/rules/deny-list';
-import { CONTAINERS } from '../containers';
-import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
-import { type AuditFindingDocument, certificates, type StoredCertificate } from './certificate-inventory';
-import { raiseOnce } from './findings';
+import { type DenyEntry, denyKey } from '../../allocation/rules/deny-list';
+import { CONTAINERS } from '../../containers';
+import { raiseOnce } from '../../findings/raise';
+import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../../ports';
+import { type RetryOptions, retryThrottled } from '../../retry';
+import { type AuditFindingDocument, certificates, type StoredCertificate } from '../inventory';
 
 export interface RevokedAuditDeps {
   store: () => Promise<DocumentStore>;

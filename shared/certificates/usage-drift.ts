@@ -4,12 +4,12 @@
  * at the end of a pass, maps the pass did not touch belong to enrollments deleted (or no longer X.509) and their
  * usages go too. A certificate that serves nowhere is no longer swept or reported.
  */
-import type { CertificateRecord, UsageKind } from '../certificates/record';
 import { forEachLimited } from '../concurrency';
 import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
 import type { DocumentStore, StoredDocument } from '../ports';
-import { certificates } from './certificate-inventory-store';
+import { certificates } from './inventory-store';
+import type { CertificateRecord, UsageKind } from './rules/record';
 
 interface CertRef {
   id: string;

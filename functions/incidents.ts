@@ -7,12 +7,10 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { parseIncident } from '../shared/breach/incident';
 import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/certificates/ca-certificates';
 import { appMetrics, configDocument, incidentRepositories, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { ValidationError } from '../shared/errors';
-import { setting } from '../shared/settings';
 import {
   advanceIncident,
   decideIncident,
@@ -20,7 +18,9 @@ import {
   type IncidentDeps,
   recordRejectedAlert,
   submitIncident,
-} from '../shared/use-cases/incidents';
+} from '../shared/incidents';
+import { parseIncident } from '../shared/incidents/rules/incident';
+import { setting } from '../shared/settings';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin, authorizeViewer } from './edge/caller';
 import { accepted, notFound, ok, problem } from './edge/http-response';

@@ -201,9 +201,12 @@ export type { LazyServices, Services };
 export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
   return {
     incidents: once(
-      async () => new (await import('./azure/incident-repository')).CosmosIncidentRepository(await lazy.store()),
+      async () =>
+        new (await import('./incidents/store/incident-repository')).CosmosIncidentRepository(await lazy.store()),
     ),
-    holds: once(async () => new (await import('./azure/hold-repository')).CosmosHoldRepository(await lazy.store())),
+    holds: once(
+      async () => new (await import('./incidents/store/hold-repository')).CosmosHoldRepository(await lazy.store()),
+    ),
     denyList: denyListRepository(lazy),
   };
 }
@@ -211,7 +214,8 @@ export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
 /** The deny list: written by containment, followed by every webhook instance through its change log. */
 export function denyListRepository(lazy: Pick<LazyServices, 'store'>) {
   return once(
-    async () => new (await import('./azure/deny-list-repository')).CosmosDenyListRepository(await lazy.store()),
+    async () =>
+      new (await import('./incidents/store/deny-list-repository')).CosmosDenyListRepository(await lazy.store()),
   );
 }
 

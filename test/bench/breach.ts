@@ -23,8 +23,6 @@ import { type LocalStack, startLocalStack } from '../../dev/stack';
 import { AllocationRuntime } from '../../shared/allocation/runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/allocation/sources';
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
-import { normalizeThumbprint } from '../../shared/breach/incident';
-import type { Incident, StepState } from '../../shared/breach/model';
 import {
   buildServices,
   configDocument,
@@ -33,7 +31,9 @@ import {
   lazyServices,
   type Services,
 } from '../../shared/composition';
-import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/use-cases/incidents';
+import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/incidents';
+import { normalizeThumbprint } from '../../shared/incidents/rules/incident';
+import type { Incident, StepState } from '../../shared/incidents/rules/model';
 import { fmt, ratio, runBench, tearDown, WORKER_OVERRAN } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);

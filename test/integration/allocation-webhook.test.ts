@@ -10,7 +10,7 @@ import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
 import type { RunningHost } from '../../dev/host/host';
 import { seedDemo } from '../../dev/seed';
 import type { AllocationRuntime } from '../../shared/allocation/runtime';
-import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
+import { CosmosDenyListRepository } from '../../shared/incidents/store/deny-list-repository';
 import { startAppHost } from '../support/app-host';
 import { startTestStack, type TestStack } from '../support/stack';
 

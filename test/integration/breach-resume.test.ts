@@ -4,11 +4,11 @@
  * by IoT Hub import job, which waits out another job's 403 JobQuotaExceeded and is followed, not restarted.
  */
 import { deriveDeviceKey, registerSymmetricKeyDevice } from '../../dev/device';
-import type { Incident, StepState } from '../../shared/breach/model';
 import { incidentRepositories, lazyServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { ThrottledError } from '../../shared/errors';
-import { advanceIncident, decideIncident, type IncidentDeps, submitIncident } from '../../shared/use-cases/incidents';
+import { advanceIncident, decideIncident, type IncidentDeps, submitIncident } from '../../shared/incidents';
+import type { Incident, StepState } from '../../shared/incidents/rules/model';
 import { manualClock } from '../support/manual-clock';
 import { startTestStack, type TestStack } from '../support/stack';
 

@@ -1,8 +1,8 @@
 /** Incident parsing and planning, pure: what is refused, in which order, and which path each device takes. */
-import { hubJobContainer } from '../../shared/breach/hub-job-container';
-import { type IncidentRequest, MAX_IDS, parseIncident } from '../../shared/breach/incident';
-import type { Target } from '../../shared/breach/model';
-import { directDenyEntries, dpsActionFor, planIncident } from '../../shared/breach/plan';
+import { hubJobContainer } from '../../shared/incidents/rules/hub-job-container';
+import { type IncidentRequest, MAX_IDS, parseIncident } from '../../shared/incidents/rules/incident';
+import type { Target } from '../../shared/incidents/rules/model';
+import { directDenyEntries, dpsActionFor, planIncident } from '../../shared/incidents/rules/plan';
 
 const incident = (scope: IncidentRequest['scope'], mode: IncidentRequest['mode'] = 'contain'): IncidentRequest => ({
   id: 'inc-1',

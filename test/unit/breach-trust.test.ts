@@ -9,15 +9,15 @@ import { issue, type Issued } from '../../dev/pki';
 import { parseAllocationRequest } from '../../shared/allocation/rules/contract';
 import { deniedBy, snapshotOf } from '../../shared/allocation/rules/deny-list';
 import { infoOf } from '../../shared/allocation/rules/x509-context';
-import { type IncidentRequest, parseIncident } from '../../shared/breach/incident';
-import type { CompromisedCa, Target } from '../../shared/breach/model';
+import { type IncidentRequest, parseIncident } from '../../shared/incidents/rules/incident';
+import type { CompromisedCa, Target } from '../../shared/incidents/rules/model';
 import {
   approvalFor,
   directDenyEntries,
   foundNothing,
   immediateDenyEntries,
   planIncident,
-} from '../../shared/breach/plan';
+} from '../../shared/incidents/rules/plan';
 
 let root: Issued;
 let line9: Issued;

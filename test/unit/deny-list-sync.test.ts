@@ -8,8 +8,8 @@ import { join } from 'node:path';
 
 import type { DenyEntry } from '../../shared/allocation/rules/deny-list';
 import { AllocationRuntime } from '../../shared/allocation/runtime';
-import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
 import { CONTAINERS } from '../../shared/containers';
+import { CosmosDenyListRepository } from '../../shared/incidents/store/deny-list-repository';
 import type { StoredDocument } from '../../shared/ports';
 import { type MemoryContainer, MemoryStore } from '../support/memory-store';
 

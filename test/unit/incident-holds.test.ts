@@ -3,12 +3,12 @@
  * puts back is the first holder's, and a holder who arrives while the last one lets go is never lost.
  */
 import type { DenyEntry } from '../../shared/allocation/rules/deny-list';
-import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
-import { CosmosHoldRepository } from '../../shared/azure/hold-repository';
-import { CosmosIncidentRepository } from '../../shared/azure/incident-repository';
-import { newIncident } from '../../shared/breach/model';
-import { holdId } from '../../shared/breach/repositories';
 import { CONTAINERS } from '../../shared/containers';
+import { holdId } from '../../shared/incidents/repositories';
+import { newIncident } from '../../shared/incidents/rules/model';
+import { CosmosDenyListRepository } from '../../shared/incidents/store/deny-list-repository';
+import { CosmosHoldRepository } from '../../shared/incidents/store/hold-repository';
+import { CosmosIncidentRepository } from '../../shared/incidents/store/incident-repository';
 import { MemoryStore } from '../support/memory-store';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));

@@ -3,11 +3,11 @@
  * killed instance would) goes on, in the next share, from the batch after its last checkpoint — every target acted on,
  * only the batch that was cut short done again.
  */
-import { CosmosIncidentRepository } from '../../shared/azure/incident-repository';
-import { type Incident, newIncident, type StepState, type Target } from '../../shared/breach/model';
 import { CONTAINERS } from '../../shared/containers';
-import type { IncidentDeps } from '../../shared/use-cases/incidents';
-import { walkPages } from '../../shared/use-cases/incidents/page-walker';
+import type { IncidentDeps } from '../../shared/incidents';
+import { walkPages } from '../../shared/incidents/page-walker';
+import { type Incident, newIncident, type StepState, type Target } from '../../shared/incidents/rules/model';
+import { CosmosIncidentRepository } from '../../shared/incidents/store/incident-repository';
 import { MemoryStore } from '../support/memory-store';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));

@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Incident, StepState, Target } from '../../breach/model';
-import { approvalFor, DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from '../../breach/plan';
 import { deadlineOf, DEFAULT_AUTO_APPROVE_MAX_DEVICES, DEFAULT_BUDGET_MS, emit, type IncidentDeps, now } from './deps';
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
+import type { Incident, StepState, Target } from './rules/model';
+import { approvalFor, DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from './rules/plan';
 import { RUNNERS } from './steps';
 import { undoIncident } from './undo';
 

@@ -2,11 +2,11 @@
  * IncidentRepository on the document store (Cosmos DB): the incident and its pages of targets share one partition
  * (`incidentId`), so a page is a point read and the incident's etag guards every checkpoint.
  */
-import type { Incident, Target } from '../breach/model';
-import type { IncidentRepository } from '../breach/repositories';
-import { CONTAINERS } from '../containers';
-import { ConflictError } from '../errors';
-import type { DocumentContainer, DocumentStore, Page, StoredDocument } from '../ports';
+import { CONTAINERS } from '../../containers';
+import { ConflictError } from '../../errors';
+import type { DocumentContainer, DocumentStore, Page, StoredDocument } from '../../ports';
+import type { IncidentRepository } from '../repositories';
+import type { Incident, Target } from '../rules/model';
 
 type IncidentDoc = StoredDocument & Incident & { incidentId: string; type: 'incident' };
 type TargetsDoc = StoredDocument & { incidentId: string; type: 'targets'; page: number; targets: Target[] };

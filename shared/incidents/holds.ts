@@ -5,12 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { audit } from '../../audit';
-import type { CompromisedCa } from '../../breach/model';
-import { disallowGroupId } from '../../breach/plan';
-import { holdId, type Restore } from '../../breach/repositories';
-import type { HubDevice } from '../../dps-types';
+import { audit } from '../audit';
+import type { HubDevice } from '../dps-types';
 import { actorOf, type IncidentDeps, lower, withRetry } from './deps';
+import { holdId, type Restore } from './repositories';
+import type { CompromisedCa } from './rules/model';
+import { disallowGroupId } from './rules/plan';
 
 /** The incident's individual enrollment disabled (a device of a group gets a disabled enrollment of its own). */
 export async function disableEnrollment(

@@ -1,7 +1,7 @@
 /** HoldRepository on the document store: the incidents holding each disabled thing kept in its document. */
-import type { Hold, HoldRepository, Restore } from '../breach/repositories';
-import { CONTAINERS } from '../containers';
-import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
+import { CONTAINERS } from '../../containers';
+import type { DocumentContainer, DocumentStore, StoredDocument } from '../../ports';
+import type { Hold, HoldRepository, Restore } from '../repositories';
 import { add, changeHolders, remove, safeId } from './holders';
 
 type HoldDoc = StoredDocument & Hold;

@@ -5,9 +5,9 @@
  * approved by an admin other than its submitter: four eyes, compared by principal (a user's object id, never the
  * client app both may sign in through).
  */
-import type { Incident, IncidentStatus } from '../../breach/model';
-import { QUEUES } from '../../containers';
+import { QUEUES } from '../containers';
 import { emit, type IncidentDeps, now } from './deps';
+import type { Incident, IncidentStatus } from './rules/model';
 
 export type Decision = 'approve' | 'cancel' | 'release';
 

@@ -4,12 +4,12 @@
  * with 403 JobQuotaExceeded — its id checkpointed, then polled to its end; a resumed worker polls the same job
  * instead of starting another. `importErrors.log` tells which devices were not deleted.
  */
-import { audit } from '../../audit';
-import { hubJobContainer } from '../../breach/hub-job-container';
-import type { Incident, StepState } from '../../breach/model';
-import { JobQuotaExceededError } from '../../errors';
+import { audit } from '../audit';
+import { JobQuotaExceededError } from '../errors';
 import { actorOf, type IncidentDeps, lower, withRetry } from './deps';
 import { updateStep } from './page-walker';
+import { hubJobContainer } from './rules/hub-job-container';
+import type { Incident, StepState } from './rules/model';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -1,7 +1,6 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
-import type { DenyEntry } from '../../allocation/rules/deny-list';
-import { audit } from '../../audit';
-import type { DenyListRepository, HoldRepository, IncidentRepository } from '../../breach/repositories';
+import type { DenyEntry } from '../allocation/rules/deny-list';
+import { audit } from '../audit';
 import type {
   BlobsPort,
   DocumentStore,
@@ -10,8 +9,9 @@ import type {
   HubDirectory,
   MetricsPort,
   QueuePort,
-} from '../../ports';
-import { type RetryOptions, retryThrottled } from '../../retry';
+} from '../ports';
+import { type RetryOptions, retryThrottled } from '../retry';
+import type { DenyListRepository, HoldRepository, IncidentRepository } from './repositories';
 
 export interface IncidentDeps {
   incidents: () => Promise<IncidentRepository>;

@@ -7,12 +7,12 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { denyKey } from '../../allocation/rules/deny-list';
-import { normalizeThumbprint } from '../../breach/incident';
-import type { CompromisedCa, CompromisedGroup } from '../../breach/model';
-import { certificateByThumbprint } from '../../certificates/inventory-store';
-import type { EnrollmentGroup, X509CertificateInfo } from '../../dps-types';
+import { denyKey } from '../allocation/rules/deny-list';
+import { certificateByThumbprint } from '../certificates/inventory-store';
+import type { EnrollmentGroup, X509CertificateInfo } from '../dps-types';
 import { type IncidentDeps, withRetry } from './deps';
+import { normalizeThumbprint } from './rules/incident';
+import type { CompromisedCa, CompromisedGroup } from './rules/model';
 
 const DPS_PAGE = 100;
 

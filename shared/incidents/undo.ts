@@ -5,11 +5,11 @@
  * disallow group in DPS (deleted once no incident holds it). Deleted hub
  * registrations are not restored: the devices come back when they provision again.
  */
-import type { Incident, UndoCursor } from '../../breach/model';
-import { directDenyEntries, groupsToDisable, targetDenyEntries } from '../../breach/plan';
-import { holdId } from '../../breach/repositories';
 import { emit, type IncidentDeps, now, releaseDeny } from './deps';
 import { releaseHold } from './holds';
+import { holdId } from './repositories';
+import type { Incident, UndoCursor } from './rules/model';
+import { directDenyEntries, groupsToDisable, targetDenyEntries } from './rules/plan';
 
 export async function undoIncident(deps: IncidentDeps, incident: Incident, deadline: number) {
   const repo = await deps.incidents();

@@ -1,6 +1,6 @@
 /** Documents held by incidents: the holders kept in the document and changed under its etag, the last one deleting it. */
-import { ConflictError } from '../errors';
-import type { DocumentContainer, StoredDocument } from '../ports';
+import { ConflictError } from '../../errors';
+import type { DocumentContainer, StoredDocument } from '../../ports';
 
 /** Cosmos ids may not hold / \ ? #. */
 export const safeId = (id: string) => id.replace(/[/\\?#]/g, '_');

@@ -3,8 +3,8 @@
  * offset within the page's matching targets), its count and its errors after every batch. A worker stopped anywhere
  * goes on from the batch after the last checkpoint; a batch done again is harmless, since every action is idempotent.
  */
-import type { Incident, StepState, Target } from '../../breach/model';
 import { type IncidentDeps, now } from './deps';
+import type { Incident, StepState, Target } from './rules/model';
 
 export interface Walk {
   /** Which targets of a page the step acts on. */

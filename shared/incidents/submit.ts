@@ -6,13 +6,13 @@
  * same incident submitted again (a re-delivered alert, a client's retry) changes nothing, and finishes the refusals
  * if a first attempt stopped before them.
  */
-import type { IncidentRequest } from '../../breach/incident';
-import { type Incident, newIncident } from '../../breach/model';
-import { immediateDenyEntries } from '../../breach/plan';
-import { QUEUES } from '../../containers';
+import { QUEUES } from '../containers';
 import { DEFAULT_ALERT_IMMEDIATE_DENY_MAX, emit, holdDeny, type IncidentDeps, now } from './deps';
 import { disallowCa } from './holds';
 import { firstResolution } from './resolve';
+import type { IncidentRequest } from './rules/incident';
+import { type Incident, newIncident } from './rules/model';
+import { immediateDenyEntries } from './rules/plan';
 
 export type SubmitResult =
   { kind: 'accepted' | 'duplicate'; incident: Incident } | { kind: 'conflict'; reason: string };

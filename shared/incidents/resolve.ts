@@ -4,15 +4,15 @@
  * the incident), so a worker stopped anywhere goes on from there. Every page's devices are denied as they are found
  * (an alert's only once an admin approves).
  */
-import { denyKey } from '../../allocation/rules/deny-list';
-import { normalizeThumbprint } from '../../breach/incident';
-import type { Incident, ResolutionCursor, Target } from '../../breach/model';
-import { targetDenyEntries } from '../../breach/plan';
-import { certificatesIssuedBy } from '../../certificates/inventory-store';
-import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../../dps-types';
-import type { EnrollmentsPort, HubDirectory } from '../../ports';
+import { denyKey } from '../allocation/rules/deny-list';
+import { certificatesIssuedBy } from '../certificates/inventory-store';
+import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../dps-types';
+import type { EnrollmentsPort, HubDirectory } from '../ports';
 import { compromisedCa } from './compromised-ca';
 import { holdDeny, type IncidentDeps, lower, withRetry } from './deps';
+import { normalizeThumbprint } from './rules/incident';
+import type { Incident, ResolutionCursor, Target } from './rules/model';
+import { targetDenyEntries } from './rules/plan';
 
 const DPS_PAGE = 100;
 /** IDs named in the scope looked up per checkpoint. */

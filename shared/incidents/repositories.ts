@@ -5,7 +5,7 @@
  */
 import type { DenyEntry } from '../allocation/rules/deny-list';
 import type { Page } from '../ports';
-import type { Incident, Target } from './model';
+import type { Incident, Target } from './rules/model';
 
 export interface IncidentRepository {
   /** Creates the incident, or answers the one already stored under its id. */

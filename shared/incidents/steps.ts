@@ -4,15 +4,15 @@
  * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
  * the DPS registration records.
  */
-import { audit } from '../../audit';
-import type { Incident, StepState, Target } from '../../breach/model';
-import { directDenyEntries, dpsActionFor, targetDenyEntries } from '../../breach/plan';
-import { NotFoundError } from '../../errors';
-import { DPS_BATCH, HUB_BATCH } from '../../limits';
+import { audit } from '../audit';
+import { NotFoundError } from '../errors';
+import { DPS_BATCH, HUB_BATCH } from '../limits';
 import { actorOf, holdDeny, type IncidentDeps, lower, withRetry } from './deps';
 import { disableEnrollment, disableGroup, disableHubDevices, disallowCa } from './holds';
 import { runHubImportJob } from './hub-import-job';
 import { updateStep, walkPages } from './page-walker';
+import type { Incident, StepState, Target } from './rules/model';
+import { directDenyEntries, dpsActionFor, targetDenyEntries } from './rules/plan';
 
 type Runner = (deps: IncidentDeps, incident: Incident, index: number, deadline: number) => Promise<boolean>;
 

@@ -10,13 +10,13 @@
  * conflict means another writer took that number, and the next one is tried. Records expire after a week (the
  * container's TTL); a reader further behind than that loads the whole list again.
  */
-import type { DenyChanges, DenyEntry, DenyIdentity, DenyListFeed } from '../allocation/rules/deny-list';
-import { denyKey } from '../allocation/rules/deny-list';
-import type { DenyListRepository } from '../breach/repositories';
-import { forEachLimited } from '../concurrency';
-import { CONTAINERS } from '../containers';
-import { ConflictError } from '../errors';
-import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
+import type { DenyChanges, DenyEntry, DenyIdentity, DenyListFeed } from '../../allocation/rules/deny-list';
+import { denyKey } from '../../allocation/rules/deny-list';
+import { forEachLimited } from '../../concurrency';
+import { CONTAINERS } from '../../containers';
+import { ConflictError } from '../../errors';
+import type { DocumentContainer, DocumentStore, StoredDocument } from '../../ports';
+import type { DenyListRepository } from '../repositories';
 import { add, changeHolders, remove, safeId } from './holders';
 
 /** The log's one logical partition: records are read in the order they were numbered. */

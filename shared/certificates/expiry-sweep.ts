@@ -7,7 +7,7 @@
 import { audit } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
-import { type FindingBase, raiseOnce } from '../findings/raise';
+import { type FindingBase, raiseOnce } from '../findings';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { certificates, recordCertificates, type StoredCertificate } from './inventory';

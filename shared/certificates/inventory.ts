@@ -6,7 +6,7 @@
 import { forEachLimited } from '../concurrency';
 import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
-import { type FindingBase, raiseOnce } from '../findings/raise';
+import { type FindingBase, raiseOnce } from '../findings';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { auditDeviceIds } from './audits/device-id';

@@ -5,7 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 
-import { type ImportConfig, type Manufacturer, parseImportConfig } from '../auth/manufacturers';
+import { type ImportConfig, type Manufacturer, parseImportConfig } from '../auth';
 import type { ConfigDocument } from '../ports';
 import { readTrust } from './rules/ek-certificate';
 import type { RowRules } from './rules/row';

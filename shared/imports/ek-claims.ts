@@ -1,6 +1,6 @@
 /** One EK, one registration ID: the claims the import makes and the reconciliation pass audits, by SHA-256 of the EK. */
 import { CONTAINERS } from '../containers';
-import { type FindingBase, raiseOnce } from '../findings/raise';
+import { type FindingBase, raiseOnce } from '../findings';
 import type { DocumentStore, EventsPort, StoredDocument } from '../ports';
 
 export interface EkClaim extends StoredDocument {

@@ -7,8 +7,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { denyKey } from '../allocation/rules/deny-list';
-import { certificateByThumbprint } from '../certificates/inventory-store';
+import { denyKey } from '../allocation';
+import { certificateByThumbprint } from '../certificates';
 import type { EnrollmentGroup, X509CertificateInfo } from '../dps-types';
 import { type IncidentDeps, withRetry } from './deps';
 import { normalizeThumbprint } from './rules/incident';

@@ -1,5 +1,5 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
-import type { DenyEntry } from '../allocation/rules/deny-list';
+import type { DenyEntry } from '../allocation';
 import { audit } from '../audit';
 import type {
   BlobsPort,

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { type FindingBase, raiseOnce } from '../findings/raise';
+import { type FindingBase, raiseOnce } from '../findings';
 import type { IncidentDeps } from './deps';
 
 const KEPT_CHARS = 2000;

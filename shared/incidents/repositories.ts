@@ -3,7 +3,7 @@
  * shared/azure/). Every hold has owners: a deny entry, a disabled enrollment, group or hub device is held by the
  * incidents that need it, and only the last one to let go lifts it.
  */
-import type { DenyEntry } from '../allocation/rules/deny-list';
+import type { DenyEntry } from '../allocation';
 import type { Page } from '../ports';
 import type { Incident, Target } from './rules/model';
 

@@ -4,8 +4,8 @@
  * the incident), so a worker stopped anywhere goes on from there. Every page's devices are denied as they are found
  * (an alert's only once an admin approves).
  */
-import { denyKey } from '../allocation/rules/deny-list';
-import { certificatesIssuedBy } from '../certificates/inventory-store';
+import { denyKey } from '../allocation';
+import { certificatesIssuedBy } from '../certificates';
 import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../dps-types';
 import type { EnrollmentsPort, HubDirectory } from '../ports';
 import { compromisedCa } from './compromised-ca';

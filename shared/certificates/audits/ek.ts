@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 
 import type { IndividualEnrollment } from '../../dps-types';
 import { ConflictError } from '../../errors';
-import { type FindingBase, raiseOnce } from '../../findings/raise';
-import { ekClaims } from '../../imports/ek-claims';
+import { type FindingBase, raiseOnce } from '../../findings';
+import { ekClaims } from '../../imports';
 import type { DocumentStore, EventsPort } from '../../ports';
 
 export interface EkFinding extends FindingBase {

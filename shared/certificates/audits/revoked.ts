@@ -4,9 +4,9 @@
  * certificate and issuer entries, the inventory's device certificates under them, and asks each hub. Its cost grows
  * with what was revoked, not with the fleet. Each device is raised once.
  */
-import { type DenyEntry, denyKey } from '../../allocation/rules/deny-list';
+import { type DenyEntry, denyKey } from '../../allocation';
 import { CONTAINERS } from '../../containers';
-import { raiseOnce } from '../../findings/raise';
+import { raiseOnce } from '../../findings';
 import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../../ports';
 import { type RetryOptions, retryThrottled } from '../../retry';
 import { type AuditFindingDocument, certificates, type StoredCertificate } from '../inventory';

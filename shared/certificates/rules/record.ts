@@ -4,7 +4,7 @@
  * are known only for certificates we saw whole (CA certificates from configuration, staged certificates).
  * Partitioned by the month of notAfter: "everything expiring before D" reads only the months up to D.
  */
-import { denyKey } from '../../allocation/rules/deny-list';
+import { denyKey } from '../../allocation';
 import type { X509CertificateInfo } from '../../dps-types';
 
 export type UsageKind = 'enrollment' | 'enrollmentGroup' | 'dpsCa' | 'device';

@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import type { Parsed } from '../../allocation/rules/contract';
+import type { Parsed } from '../../allocation';
 
 export type IncidentMode = 'contain' | 'quarantine';
 

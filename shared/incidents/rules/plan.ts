@@ -4,7 +4,7 @@
  * out of DPS, then disable (quarantine) or delete (contain) their hub registrations, hub by hub, then — when
  * containing — delete their DPS registration records, which would otherwise count against the DPS quota.
  */
-import type { DenyEntry } from '../../allocation/rules/deny-list';
+import type { DenyEntry } from '../../allocation';
 import type { IncidentRequest } from './incident';
 import type {
   Approval,

@@ -10,8 +10,8 @@
  * conflict means another writer took that number, and the next one is tried. Records expire after a week (the
  * container's TTL); a reader further behind than that loads the whole list again.
  */
-import type { DenyChanges, DenyEntry, DenyIdentity, DenyListFeed } from '../../allocation/rules/deny-list';
-import { denyKey } from '../../allocation/rules/deny-list';
+import type { DenyChanges, DenyEntry, DenyIdentity, DenyListFeed } from '../../allocation';
+import { denyKey } from '../../allocation';
 import { forEachLimited } from '../../concurrency';
 import { CONTAINERS } from '../../containers';
 import { ConflictError } from '../../errors';

@@ -59,7 +59,7 @@ export async function getExpiring(request: HttpRequest, _context: InvocationCont
   if (!auth.ok) return auth.response;
   const within = /^(\d{1,4})d$/.exec(request.query.get('within') ?? '30d');
   if (!within) return badRequest('within must be a number of days, like 30d');
-  const view = await listExpiring(await services().store(), new Date(), Number(within[1]), horizons());
+  const view = await listExpiring(await services().certificates(), new Date(), Number(within[1]), horizons());
   return ok({ within: `${within[1]}d`, ...view });
 }
 

@@ -87,7 +87,7 @@ export async function certificatesView(request: HttpRequest): Promise<HttpRespon
   const now = new Date();
   return ok({
     horizons: parseHorizons(setting(process.env, 'expiryHorizonsDays')),
-    weeks: await certificateTimeline(await services().store(), now, weeks),
+    weeks: await certificateTimeline(await services().certificates(), now, weeks),
   });
 }
 

@@ -3,13 +3,16 @@
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
+import type { DenyListFeed } from './allocation';
 import { withAuditTrail } from './audit-trail';
 import type { BlobAuth } from './azure/blobs';
 import type { IotAuth } from './azure/iot-clients';
 import { OtelMetrics } from './azure/metrics';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
+import type { CertificateRepository } from './certificates';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
+import type { DenyListRepository } from './incidents';
 import { jsonFileDocument } from './local/json-file';
 import type {
   BlobsPort,
@@ -141,11 +144,31 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
   };
 }
 
-export function lazyServices(env: Env): LazyServices {
+/** The repositories every capability reads and writes through, each built on first use over the document store. */
+export interface Repositories {
+  certificates: () => Promise<CertificateRepository>;
+  denyList: () => Promise<DenyListRepository & DenyListFeed>;
+}
+
+/** The adapters and the repositories: what the triggers hand the use cases. */
+export type AppServices = LazyServices & Repositories;
+
+/** The repositories over a document store (Cosmos in Azure and locally; the memory store in unit tests and benches). */
+export function repositories(lazy: Pick<LazyServices, 'store'>): Repositories {
+  return {
+    certificates: once(
+      async () =>
+        new (await import('./certificates/store/cosmos-certificates')).CosmosCertificateRepository(await lazy.store()),
+    ),
+    denyList: denyListRepository(lazy),
+  };
+}
+
+export function lazyServices(env: Env): AppServices {
   const blobService = once(() => blobs(env));
   // Where blob storage is configured (always in Azure), every audit record also goes to the immutable trail.
   const withTrail = setting(env, 'storageConnection') ?? setting(env, 'storageBlobServiceUri');
-  return {
+  const lazy: LazyServices = {
     enrollments: once(() => enrollments(env)),
     hubs: once(() => hubs(env)),
     store: once(async () => (withTrail ? withAuditTrail(await store(env), blobService) : store(env))),
@@ -154,6 +177,7 @@ export function lazyServices(env: Env): LazyServices {
     blobs: blobService,
     stagedFiles: once(() => stagedFiles(env)),
   };
+  return { ...lazy, ...repositories(lazy) };
 }
 
 /** Every service built at once: for tools and tests. */
@@ -184,10 +208,10 @@ export async function startMonitoring(env: Env): Promise<boolean> {
   return (await import('./azure/monitor')).startAzureMonitor(env);
 }
 
-let processServices: LazyServices | undefined;
+let processServices: AppServices | undefined;
 
 /** The process-wide services of the function app. */
-export function services(): LazyServices {
+export function services(): AppServices {
   processServices ??= lazyServices(process.env);
   return processServices;
 }
@@ -198,7 +222,7 @@ export type { LazyServices, Services };
  * The repositories of breach containment, on the document store; like every adapter, each module is loaded when
  * first asked for, so the webhook's cold start does not pay for containment.
  */
-export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
+export function incidentRepositories(lazy: Pick<AppServices, 'store' | 'denyList'>) {
   return {
     incidents: once(
       async () =>
@@ -207,12 +231,14 @@ export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
     holds: once(
       async () => new (await import('./incidents/store/hold-repository')).CosmosHoldRepository(await lazy.store()),
     ),
-    denyList: denyListRepository(lazy),
+    denyList: lazy.denyList,
   };
 }
 
 /** The deny list: written by containment, followed by every webhook instance through its change log. */
-export function denyListRepository(lazy: Pick<LazyServices, 'store'>) {
+export function denyListRepository(
+  lazy: Pick<LazyServices, 'store'>,
+): () => Promise<DenyListRepository & DenyListFeed> {
   return once(
     async () =>
       new (await import('./incidents/store/deny-list-repository')).CosmosDenyListRepository(await lazy.store()),

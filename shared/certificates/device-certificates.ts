@@ -6,12 +6,14 @@
 import type { X509CertificateInfo } from '../dps-types';
 import type { DocumentStore, EventsPort } from '../ports';
 import { recordCertificates } from './inventory';
+import type { CertificateRepository } from './inventory-store';
 import { recordFromInfo } from './rules/record';
 
 const REMEMBERED = 50_000;
 const IN_FLIGHT = 8;
 
 export function deviceCertificateRecorder(
+  inventory: () => Promise<CertificateRepository>,
   store: () => Promise<DocumentStore>,
   events: () => Promise<EventsPort>,
   log: (line: string) => void,
@@ -26,9 +28,9 @@ export function deviceCertificateRecorder(
     if (seen.size >= REMEMBERED) seen.clear();
     seen.add(key);
     inFlight++;
-    void Promise.all([store(), events()])
-      .then(([s, e]) =>
-        recordCertificates(s, [recordFromInfo(info, { kind: 'device', id: registrationId, hub })], { events: e }),
+    void Promise.all([inventory(), store(), events()])
+      .then(([i, s, e]) =>
+        recordCertificates(i, s, [recordFromInfo(info, { kind: 'device', id: registrationId, hub })], { events: e }),
       )
       .catch((err: unknown) => {
         seen.delete(key);

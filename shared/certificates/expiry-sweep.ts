@@ -10,14 +10,16 @@ import { ConflictError } from '../errors';
 import { type FindingBase, raiseOnce } from '../findings';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
-import { certificates, recordCertificates, type StoredCertificate } from './inventory';
-import { LOOKBACK_DAYS, monthsBetween, recordsEndingBy } from './inventory-store';
+import { recordCertificates } from './inventory';
+import { type CertificateRepository, LOOKBACK_DAYS, monthsBetween, type StoredCertificate } from './inventory-store';
 import { findingCode, horizonToRaise, lookahead, reachedHorizon } from './rules/horizons';
 import { type CertificateUsage, monthOf, recordsOfEnrollment } from './rules/record';
 import { planRoll } from './rules/rolling';
 
 export interface SweepDeps {
+  /** Findings and the audit. */
   store: () => Promise<DocumentStore>;
+  certificates: () => Promise<CertificateRepository>;
   enrollments: () => Promise<EnrollmentsPort>;
   events: () => Promise<EventsPort>;
   retry?: RetryOptions;
@@ -52,6 +54,7 @@ export interface SweepReport {
 
 async function roll(
   deps: SweepDeps,
+  inventory: CertificateRepository,
   store: DocumentStore,
   usage: CertificateUsage,
   now: Date,
@@ -68,7 +71,7 @@ async function roll(
   const slots = group ? x509.signingCertificates : x509.clientCertificates;
   const secondaryInfo = slots?.secondary?.info;
   const secondaryRecord = secondaryInfo
-    ? await certificates(store).read(
+    ? await inventory.read(
         secondaryInfo.sha256Thumbprint.replace(/:/g, '').toUpperCase(),
         monthOf(new Date(secondaryInfo.notAfterUtc).toISOString()),
       )
@@ -87,7 +90,7 @@ async function roll(
     ? await dps.putGroup(updated as EnrollmentGroup)
     : await dps.putEnrollment(updated as IndividualEnrollment);
   const after = group ? written.attestation.x509?.signingCertificates : written.attestation.x509?.clientCertificates;
-  await recordCertificates(store, recordsOfEnrollment(written));
+  await recordCertificates(inventory, store, recordsOfEnrollment(written));
   await audit(store, {
     actor: 'expiry-sweep',
     action: 'certificate.rolled',
@@ -111,12 +114,12 @@ async function roll(
 export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Promise<SweepReport> {
   const { now, horizons, lookbackDays = LOOKBACK_DAYS } = options;
   const store = await deps.store();
-  const inventory = certificates(store);
+  const inventory = await deps.certificates();
   const until = lookahead(now, horizons);
   const lastHorizon = Math.min(...horizons);
   const months = monthsBetween(new Date(now.getTime() - lookbackDays * DAY), until);
   const report: SweepReport = { months: months.length, documentsRead: 0, raised: [], rolled: [], notRolled: [] };
-  for await (const page of recordsEndingBy(store, months, until, true)) {
+  for await (const page of inventory.endingBy(months, until, true)) {
     report.documentsRead += page.length;
     for (const cert of page) await sweepOne(deps, store, inventory, cert, options, lastHorizon, report);
   }
@@ -124,11 +127,15 @@ export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Pro
 }
 
 /** What `GET /api/certificates/expiring` shows: certificates in use that end within `withinDays`, soonest first. */
-export async function listExpiring(store: DocumentStore, now: Date, withinDays: number, horizons: readonly number[]) {
+export async function listExpiring(
+  inventory: CertificateRepository,
+  now: Date,
+  withinDays: number,
+  horizons: readonly number[],
+) {
   const until = new Date(now.getTime() + withinDays * DAY);
   const items = [];
-  for await (const page of recordsEndingBy(
-    store,
+  for await (const page of inventory.endingBy(
     monthsBetween(new Date(now.getTime() - LOOKBACK_DAYS * DAY), until),
     until,
     false,
@@ -155,7 +162,7 @@ export async function listExpiring(store: DocumentStore, now: Date, withinDays: 
 async function sweepOne(
   deps: SweepDeps,
   store: DocumentStore,
-  inventory: ReturnType<typeof certificates>,
+  inventory: CertificateRepository,
   cert: StoredCertificate,
   options: SweepOptions,
   lastHorizon: number,
@@ -168,7 +175,7 @@ async function sweepOne(
     for (const usage of cert.usages.filter(
       (u) => u.slot === 'primary' && (u.kind === 'enrollment' || u.kind === 'enrollmentGroup'),
     )) {
-      const outcome = await roll(deps, store, usage, now, lastHorizon).catch((err: unknown) => {
+      const outcome = await roll(deps, inventory, store, usage, now, lastHorizon).catch((err: unknown) => {
         if (err instanceof ConflictError)
           return { rolled: false, reason: 'changed meanwhile (etag); the next sweep looks again' };
         throw err;

@@ -11,12 +11,12 @@ import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from 
 import { type RetryOptions, retryThrottled } from '../retry';
 import { auditDeviceIds } from './audits/device-id';
 import { auditEndorsementKeys } from './audits/ek';
-import { certificates, type StoredCertificate } from './inventory-store';
+import type { CertificateRepository, StoredCertificate } from './inventory-store';
 import { auditRecord, type AuditRules } from './rules/audits';
 import { type CertificateRecord, mergeRecord, recordFromPem, recordsOfEnrollment } from './rules/record';
 import { dropUnseen, trackUsages } from './usage-drift';
 
-export { certificates, type StoredCertificate } from './inventory-store';
+export type { CertificateRepository, StoredCertificate } from './inventory-store';
 
 export interface AuditFindingDocument extends FindingBase {
   kind: 'audit';
@@ -58,20 +58,20 @@ async function raiseAudits(
  * Audit findings are raised once each (a record re-seen is audited again: a certificate grows old unchanged).
  */
 export async function recordCertificates(
+  inventory: CertificateRepository,
   store: DocumentStore,
   seen: CertificateRecord[],
   options: { events?: EventsPort; concurrency?: number; audit?: AuditRules } = {},
 ): Promise<void> {
   const concurrency = options.concurrency ?? 16;
-  const container = certificates(store);
   // One certificate serving several enrollments of the page is written once, with all of them.
   const byId = new Map<string, CertificateRecord>();
   for (const record of seen) byId.set(record.id, mergeRecord(byId.get(record.id), record));
   const records = [...byId.values()];
   await forEachLimited(records, concurrency, async (record) => {
-    const stored = await container.read(record.id, record.expiryMonth);
+    const stored = await inventory.read(record.id, record.expiryMonth);
     const merged = mergeRecord(stored, record);
-    if (!stored || !sameRecord(stored, merged)) await container.upsert(merged as StoredCertificate);
+    if (!stored || !sameRecord(stored, merged)) await inventory.upsert(merged as StoredCertificate);
     await raiseAudits(store, options.events, merged, options.audit ?? {});
   });
 }
@@ -91,7 +91,9 @@ export interface ReconcileCheckpoint extends StoredDocument {
 }
 
 export interface ReconcileDeps {
+  /** Findings, checkpoints and claims. */
   store: () => Promise<DocumentStore>;
+  certificates: () => Promise<CertificateRepository>;
   enrollments: () => Promise<EnrollmentsPort>;
   events?: () => Promise<EventsPort>;
   /** The DPS instance's verified CA certificates (PEM), from configuration: read whole, so key and algorithm are known. */
@@ -111,6 +113,7 @@ export async function reconcileInventory(
   const { pageSize = 100, budgetMs = 8 * 60_000 } = options;
   const clock = deps.clock ?? (() => new Date());
   const store = await deps.store();
+  const inventory = await deps.certificates();
   const dps = await deps.enrollments();
   const checkpoints = store.container<ReconcileCheckpoint>(CONTAINERS.checkpoints.name);
   const started = Date.now();
@@ -128,20 +131,21 @@ export async function reconcileInventory(
     if (checkpoint.phase === 'enrollments' && !token && deps.caCertificates) {
       const cas = await deps.caCertificates();
       const records = await Promise.all(cas.map((ca) => recordFromPem(ca.pem, { kind: 'dpsCa', id: ca.name })));
-      await recordCertificates(store, records, { events: await deps.events?.(), audit: deps.audit });
+      await recordCertificates(inventory, store, records, { events: await deps.events?.(), audit: deps.audit });
     }
     const page =
       checkpoint.phase === 'enrollments'
         ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
         : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
     await recordCertificates(
+      inventory,
       store,
       page.items.flatMap((e) => recordsOfEnrollment(e)),
       { events: await deps.events?.(), audit: deps.audit },
     );
     const kind = checkpoint.phase === 'enrollments' ? ('enrollment' as const) : ('enrollmentGroup' as const);
     await trackUsages(
-      store,
+      inventory,
       page.items.map((e) => ({
         kind,
         id:
@@ -164,7 +168,7 @@ export async function reconcileInventory(
     if (!page.continuationToken) {
       if (checkpoint.phase === 'enrollments') checkpoint = { ...checkpoint, phase: 'groups' };
       else {
-        await dropUnseen(store, checkpoint.passes + 1);
+        await dropUnseen(inventory, checkpoint.passes + 1);
         const now = clock().toISOString();
         checkpoint = {
           ...checkpoint,

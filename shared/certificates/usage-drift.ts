@@ -5,23 +5,13 @@
  * usages go too. A certificate that serves nowhere is no longer swept or reported.
  */
 import { forEachLimited } from '../concurrency';
-import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
-import type { DocumentStore, StoredDocument } from '../ports';
-import { certificates } from './inventory-store';
+import type { CertificateRepository } from './inventory-store';
 import type { CertificateRecord, UsageKind } from './rules/record';
 
 interface CertRef {
   id: string;
   expiryMonth: string;
-}
-
-interface UsageMap extends StoredDocument {
-  type: 'usage-map';
-  kind: UsageKind;
-  entryId: string;
-  certs: CertRef[];
-  pass: number;
 }
 
 export interface SeenEntry {
@@ -30,17 +20,19 @@ export interface SeenEntry {
   records: CertificateRecord[];
 }
 
-const mapId = (kind: string, id: string) => `usage-map.${kind}.${id.toLowerCase()}`;
-
-async function removeUsage(store: DocumentStore, cert: CertRef, kind: UsageKind, id: string): Promise<void> {
-  const container = certificates(store);
+async function removeUsage(
+  inventory: CertificateRepository,
+  cert: CertRef,
+  kind: UsageKind,
+  id: string,
+): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const record = await container.read(cert.id, cert.expiryMonth);
+    const record = await inventory.read(cert.id, cert.expiryMonth);
     if (!record) return;
     const usages = record.usages.filter((u) => !(u.kind === kind && u.id.toLowerCase() === id.toLowerCase()));
     if (usages.length === record.usages.length) return;
     try {
-      await container.replace({ ...record, usages });
+      await inventory.replace({ ...record, usages });
       return;
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err; // written meanwhile: read again
@@ -50,43 +42,36 @@ async function removeUsage(store: DocumentStore, cert: CertRef, kind: UsageKind,
 
 /** Records what each entry uses now, dropping the usages it no longer has. Returns how many usages were dropped. */
 export async function trackUsages(
-  store: DocumentStore,
+  inventory: CertificateRepository,
   entries: SeenEntry[],
   pass: number,
   concurrency = 16,
 ): Promise<number> {
-  const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
   const x509 = entries.filter((e) => e.records.length > 0); // not X.509: if it was, the end of the pass cleans its map
   let dropped = 0;
   await forEachLimited(x509, concurrency, async (entry) => {
-    const id = mapId(entry.kind, entry.id);
-    const stored = await maps.read(id, id);
+    const stored = await inventory.usageMap(entry.kind, entry.id);
     const certs = entry.records.map((r) => ({ id: r.id, expiryMonth: r.expiryMonth }));
     const gone = (stored?.certs ?? []).filter((c) => !certs.some((n) => n.id === c.id));
-    for (const cert of gone) await removeUsage(store, cert, entry.kind, entry.id);
+    for (const cert of gone) await removeUsage(inventory, cert, entry.kind, entry.id);
     dropped += gone.length;
     if (!stored || gone.length || stored.certs.length !== certs.length || stored.pass !== pass) {
-      await maps.upsert({ id, type: 'usage-map', kind: entry.kind, entryId: entry.id, certs, pass });
+      await inventory.saveUsageMap({ kind: entry.kind, entryId: entry.id, certs, pass });
     }
   });
   return dropped;
 }
 
 /** At the end of pass `pass`: what the pass did not see is gone from DPS. Returns how many entries were gone. */
-export async function dropUnseen(store: DocumentStore, pass: number): Promise<number> {
-  const maps = store.container<UsageMap>(CONTAINERS.checkpoints.name);
+export async function dropUnseen(inventory: CertificateRepository, pass: number): Promise<number> {
   let gone = 0;
   let token: string | undefined;
   do {
-    const page = await maps.query(
-      'SELECT * FROM c WHERE c.type = "usage-map" AND c.pass < @pass',
-      { '@pass': pass },
-      { maxItems: 100, continuationToken: token },
-    );
+    const page = await inventory.usageMapsBefore(pass, 100, token);
     token = page.continuationToken;
     for (const map of page.items) {
-      for (const cert of map.certs) await removeUsage(store, cert, map.kind, map.entryId);
-      await maps.delete(map.id, map.id);
+      for (const cert of map.certs) await removeUsage(inventory, cert, map.kind, map.entryId);
+      await inventory.deleteUsageMap(map);
       gone++;
     }
   } while (token);

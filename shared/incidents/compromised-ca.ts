@@ -8,7 +8,6 @@
 import { X509Certificate } from 'node:crypto';
 
 import { denyKey } from '../allocation';
-import { certificateByThumbprint } from '../certificates';
 import type { EnrollmentGroup, X509CertificateInfo } from '../dps-types';
 import { type IncidentDeps, withRetry } from './deps';
 import { normalizeThumbprint } from './rules/incident';
@@ -42,7 +41,7 @@ async function lookUp(deps: IncidentDeps, thumbprint: string): Promise<Compromis
     const ca = fromCertificate(pem, 'dpsCaCertificates');
     if (hasThumbprint(ca, thumbprint)) return ca;
   }
-  const stored = await certificateByThumbprint(await deps.store(), thumbprint);
+  const stored = await (await deps.certificates()).byThumbprint(thumbprint);
   if (stored?.pem) return fromCertificate(stored.pem, 'inventory');
   return thumbprint.length === 40
     ? { sha1Thumbprint: thumbprint, source: 'unknown' }

@@ -1,6 +1,7 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
 import type { DenyEntry } from '../allocation';
 import { audit } from '../audit';
+import type { CertificateRepository } from '../certificates';
 import type {
   BlobsPort,
   DocumentStore,
@@ -19,6 +20,8 @@ export interface IncidentDeps {
   denyList: () => Promise<DenyListRepository>;
   /** The audit trail. */
   store: () => Promise<DocumentStore>;
+  /** The certificate inventory: a CA incident finds its CA and the devices it issued for there. */
+  certificates: () => Promise<CertificateRepository>;
   enrollments: () => Promise<EnrollmentsPort>;
   hubs: () => Promise<HubDirectory>;
   queues: () => Promise<QueuePort>;

@@ -1,9 +1,9 @@
 /**
  * What containment keeps, as repositories with intention-revealing methods (their Cosmos implementations are in
- * shared/azure/). Every hold has owners: a deny entry, a disabled enrollment, group or hub device is held by the
+ * store/). Every hold has owners: a deny entry, a disabled enrollment, group or hub device is held by the
  * incidents that need it, and only the last one to let go lifts it.
  */
-import type { DenyEntry } from '../allocation';
+import type { DenyEntry, DenyKind } from '../allocation';
 import type { Page } from '../ports';
 import type { Incident, Target } from './rules/model';
 
@@ -50,6 +50,8 @@ export interface DenyListRepository {
   hold(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]>;
   /** Removes the incident from each entry's holders; answers the entries no incident holds any more (deleted). */
   release(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]>;
+  /** Every entry of one kind (the revocation audit reads the certificate and issuer entries). */
+  entriesOfKind(kind: DenyKind): Promise<DenyEntry[]>;
 }
 
 /** Hold ids: one per thing an incident can disable. */

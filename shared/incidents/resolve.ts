@@ -5,7 +5,6 @@
  * (an alert's only once an admin approves).
  */
 import { denyKey } from '../allocation';
-import { certificatesIssuedBy } from '../certificates';
 import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../dps-types';
 import type { EnrollmentsPort, HubDirectory } from '../ports';
 import { compromisedCa } from './compromised-ca';
@@ -161,9 +160,9 @@ async function resolveSlice(deps: IncidentDeps, incident: Incident): Promise<Sli
       // Devices that presented a certificate the CA signed, whichever group admitted them (one above the CA
       // included): the inventory learns each device certificate the webhook sees, with its issuer.
       if (!cursor.ca?.subject) return { targets: [], notes, next: move('enrollments') };
-      const store = await deps.store();
+      const inventory = await deps.certificates();
       const key = denyKey('issuer', cursor.ca.subject);
-      const page = await r(() => certificatesIssuedBy(store, key, DPS_PAGE, cursor.continuationToken));
+      const page = await r(() => inventory.issuedBy(key, DPS_PAGE, cursor.continuationToken));
       const usages = page.items.flatMap((c) => c.usages.filter((u) => u.kind === 'device'));
       const targets = await Promise.all(usages.map((u) => byRegistrationId(dps, deps, u.id)));
       const next = page.continuationToken

@@ -4,65 +4,41 @@
  * certificate and issuer entries, the inventory's device certificates under them, and asks each hub. Its cost grows
  * with what was revoked, not with the fleet. Each device is raised once.
  */
-import { type DenyEntry, denyKey } from '../../allocation';
-import { CONTAINERS } from '../../containers';
+import { type DenyEntry, denyKey, type DenyKind } from '../../allocation';
 import { raiseOnce } from '../../findings';
-import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../../ports';
+import type { DocumentStore, EventsPort, HubDirectory } from '../../ports';
 import { type RetryOptions, retryThrottled } from '../../retry';
-import { type AuditFindingDocument, certificates, type StoredCertificate } from '../inventory';
+import type { AuditFindingDocument } from '../inventory';
+import type { CertificateRepository, StoredCertificate } from '../inventory-store';
+
+/** What the audit reads of the deny list (containment's deny-list repository answers it). */
+export interface RevokedEntries {
+  entriesOfKind(kind: DenyKind): Promise<DenyEntry[]>;
+}
 
 export interface RevokedAuditDeps {
+  /** Findings. */
   store: () => Promise<DocumentStore>;
+  certificates: () => Promise<CertificateRepository>;
+  denyList: () => Promise<RevokedEntries>;
   hubs: () => Promise<HubDirectory>;
   events: () => Promise<EventsPort>;
   retry?: RetryOptions;
-}
-
-async function all<T extends StoredDocument>(
-  query: (token?: string) => Promise<{ items: T[]; continuationToken?: string }>,
-): Promise<T[]> {
-  const out: T[] = [];
-  let token: string | undefined;
-  do {
-    const page = await query(token);
-    out.push(...page.items);
-    token = page.continuationToken;
-  } while (token);
-  return out;
 }
 
 export async function auditRevokedStillRegistered(
   deps: RevokedAuditDeps,
 ): Promise<{ certificates: number; raised: string[] }> {
   const store = await deps.store();
-  const deny = store.container<StoredDocument & DenyEntry>(CONTAINERS.denyList.name);
-  const inventory = certificates(store);
+  const deny = await deps.denyList();
+  const inventory = await deps.certificates();
   const revoked = new Map<string, { cert: StoredCertificate; entry: DenyEntry }>();
   for (const kind of ['thumbprint', 'issuer'] as const) {
-    const entries = await all((t) =>
-      deny.query(
-        'SELECT * FROM c WHERE c.kind = @kind',
-        { '@kind': kind },
-        { partitionKey: kind, continuationToken: t },
-      ),
-    );
-    for (const entry of entries) {
+    for (const entry of await deny.entriesOfKind(kind)) {
       const certs =
         kind === 'thumbprint'
-          ? await all((t) =>
-              inventory.query(
-                'SELECT * FROM c WHERE c.id = @id',
-                { '@id': denyKey('thumbprint', entry.value).slice('thumbprint:'.length) },
-                { continuationToken: t },
-              ),
-            )
-          : await all((t) =>
-              inventory.query(
-                'SELECT * FROM c WHERE c.issuerKey = @key',
-                { '@key': denyKey('issuer', entry.value) },
-                { continuationToken: t },
-              ),
-            );
+          ? await inventory.allWithThumbprint(denyKey('thumbprint', entry.value).slice('thumbprint:'.length))
+          : await inventory.allIssuedBy(denyKey('issuer', entry.value));
       for (const cert of certs) revoked.set(cert.id, { cert, entry });
     }
   }

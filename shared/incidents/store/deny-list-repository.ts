@@ -10,7 +10,7 @@
  * conflict means another writer took that number, and the next one is tried. Records expire after a week (the
  * container's TTL); a reader further behind than that loads the whole list again.
  */
-import type { DenyChanges, DenyEntry, DenyIdentity, DenyListFeed } from '../../allocation';
+import type { DenyChanges, DenyEntry, DenyIdentity, DenyKind, DenyListFeed } from '../../allocation';
 import { denyKey } from '../../allocation';
 import { forEachLimited } from '../../concurrency';
 import { CONTAINERS } from '../../containers';
@@ -95,6 +95,22 @@ export class CosmosDenyListRepository implements DenyListRepository, DenyListFee
       continuationToken = page.continuationToken;
     } while (continuationToken);
     return { entries, position };
+  }
+
+  /** Every entry of one kind (its partition): what the revocation audit reads. */
+  async entriesOfKind(kind: DenyKind): Promise<DenyEntry[]> {
+    const entries: DenyEntry[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.entries.query(
+        'SELECT * FROM c WHERE c.kind = @kind',
+        { '@kind': kind },
+        { partitionKey: kind, continuationToken },
+      );
+      entries.push(...page.items.map(asEntry));
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return entries;
   }
 
   async changesSince(position: number, alsoRead: DenyIdentity[]): Promise<DenyChanges | 'gap'> {

@@ -10,6 +10,7 @@ import { issue, type Issued } from '../../../dev/pki';
 import { type FindingDocument, sweepExpiries } from '../../../shared/certificates/expiry-sweep';
 import { RECONCILE_CHECKPOINT, reconcileInventory } from '../../../shared/certificates/inventory';
 import { DEFAULT_HORIZONS } from '../../../shared/certificates/rules/horizons';
+import { CosmosCertificateRepository } from '../../../shared/certificates/store/cosmos-certificates';
 import { CONTAINERS } from '../../../shared/containers';
 import { startAppHost } from '../../support/app-host';
 import { startTestStack, type TestStack } from '../../support/stack';
@@ -97,7 +98,11 @@ afterAll(async () => {
 
 test('the reconciliation pass builds the inventory page by page, its continuation token checkpointed', async () => {
   const first = await reconcileInventory(
-    { store: async () => stack.services.store, enrollments: async () => stack.services.enrollments },
+    {
+      store: async () => stack.services.store,
+      certificates: async () => new CosmosCertificateRepository(stack.services.store),
+      enrollments: async () => stack.services.enrollments,
+    },
     { pageSize: 2, budgetMs: 0 },
   );
   expect(first).toMatchObject({
@@ -107,7 +112,11 @@ test('the reconciliation pass builds the inventory page by page, its continuatio
     seenThisPass: 2,
   });
   const rest = await reconcileInventory(
-    { store: async () => stack.services.store, enrollments: async () => stack.services.enrollments },
+    {
+      store: async () => stack.services.store,
+      certificates: async () => new CosmosCertificateRepository(stack.services.store),
+      enrollments: async () => stack.services.enrollments,
+    },
     { pageSize: 2 },
   );
   expect(rest).toMatchObject({ passes: 1, lastPassSeen: 11, phase: 'enrollments' });
@@ -127,6 +136,7 @@ test('the reconciliation pass builds the inventory page by page, its continuatio
 test('each certificate is raised once for the tightest horizon it reached; a staged secondary is promoted', async () => {
   const deps = {
     store: async () => stack.services.store,
+    certificates: async () => new CosmosCertificateRepository(stack.services.store),
     enrollments: async () => stack.services.enrollments,
     events: async () => stack.services.events,
   };
@@ -255,6 +265,7 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
   await reconcileInventory(
     {
       store: async () => stack.services.store,
+      certificates: async () => new CosmosCertificateRepository(stack.services.store),
       enrollments: async () => stack.services.enrollments,
       events: async () => stack.services.events,
     },
@@ -320,6 +331,7 @@ test('the pass reads the configured DPS CA certificates whole (key, algorithm, w
   await reconcileInventory(
     {
       store: async () => stack.services.store,
+      certificates: async () => new CosmosCertificateRepository(stack.services.store),
       enrollments: async () => stack.services.enrollments,
       events: async () => stack.services.events,
       caCertificates: async () => [{ name: 'legacy-root', pem: weakCa.toString('pem') }],
@@ -359,7 +371,11 @@ test('the pass reads the configured DPS CA certificates whole (key, algorithm, w
 });
 
 test('drift is repaired: a certificate replaced outside the backend, or an enrollment deleted, loses its usage', async () => {
-  const deps = { store: async () => stack.services.store, enrollments: async () => stack.services.enrollments };
+  const deps = {
+    store: async () => stack.services.store,
+    certificates: async () => new CosmosCertificateRepository(stack.services.store),
+    enrollments: async () => stack.services.enrollments,
+  };
   const inventory = stack.services.store.container(CONTAINERS.certificates.name);
   const month = (c: Issued) => new Date(new X509Certificate(c.certPem).validTo).toISOString().slice(0, 7);
   const replacement = await issue({ subject: 'CN=dev-400', notAfter: new Date(now.getTime() + 700 * DAY) });

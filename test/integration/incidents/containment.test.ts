@@ -201,7 +201,9 @@ test('one incident naming the intermediate CA contains every device of its group
 
   // The revocation audit: nothing left to find… until a device of the revoked CA is back on a hub outside DPS.
   const { auditRevokedStillRegistered } = await import('../../../shared/certificates/audits/revoked');
+  const { repositories } = await import('../../../shared/composition');
   const auditDeps = {
+    ...repositories({ store: async () => stack.services.store }),
     store: async () => stack.services.store,
     hubs: async () => stack.services.hubs,
     events: async () => stack.services.events,

@@ -23,6 +23,7 @@ import { parseIncident } from '../shared/incidents/rules/incident';
 import { setting } from '../shared/settings';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin, authorizeViewer } from './edge/caller';
+import { readJson } from './edge/http-body';
 import { accepted, notFound, ok, problem } from './edge/http-response';
 import { incidentView } from './edge/incident-view';
 import { eventHub, http, storageQueue } from './edge/registry';
@@ -56,18 +57,15 @@ function deps(log: (line: string) => void): IncidentDeps {
 /** What the API shows of an incident: no lease, no etag, the resolution as its progress. */
 const view = incidentView;
 
-async function readJson(request: HttpRequest): Promise<unknown> {
-  try {
-    return JSON.parse(await request.text());
-  } catch {
-    throw new ValidationError('The body is not JSON: send { id, reason, mode, scope }.');
-  }
-}
+/** An incident names identities, not fleets: lists of devices go in as a lot or a CA. */
+const MAX_INCIDENT_BYTES = 4 * 1024 * 1024;
 
 export async function postIncident(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const auth = await authorizeAdmin(request);
   if (!auth.ok) return auth.response;
-  const parsed = parseIncident(await readJson(request));
+  const parsed = parseIncident(
+    await readJson(request, MAX_INCIDENT_BYTES, 'The body is not JSON: send { id, reason, mode, scope }.'),
+  );
   if (!parsed.ok) throw new ValidationError(parsed.reason);
   const result = await submitIncident(
     deps((l) => context.log(l)),

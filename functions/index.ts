@@ -9,6 +9,7 @@ import './allocate';
 import './incidents';
 import './imports';
 import './certificates';
+import './findings';
 import './console';
 
 import { app } from '@azure/functions';

@@ -12,6 +12,7 @@ import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
 import type { CertificateRepository } from './certificates';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
+import type { FindingRepository } from './findings';
 import type { DenyListRepository } from './incidents';
 import { jsonFileDocument } from './local/json-file';
 import type {
@@ -148,6 +149,7 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 export interface Repositories {
   certificates: () => Promise<CertificateRepository>;
   denyList: () => Promise<DenyListRepository & DenyListFeed>;
+  findings: () => Promise<FindingRepository>;
 }
 
 /** The adapters and the repositories: what the triggers hand the use cases. */
@@ -161,6 +163,9 @@ export function repositories(lazy: Pick<LazyServices, 'store'>): Repositories {
         new (await import('./certificates/store/cosmos-certificates')).CosmosCertificateRepository(await lazy.store()),
     ),
     denyList: denyListRepository(lazy),
+    findings: once(
+      async () => new (await import('./findings/store/cosmos-findings')).CosmosFindingRepository(await lazy.store()),
+    ),
   };
 }
 

@@ -42,7 +42,7 @@ export async function allocationView(request: HttpRequest): Promise<HttpResponse
   const [hubs, state] = await Promise.all([services().hubs(), runtime.state()]);
   // Every instance's decisions: this one's written first, the others' at most a minute old.
   await runtime.flushDecisions();
-  const lastDay = await fleetDecisions(await services().store(), new Date());
+  const lastDay = await fleetDecisions(await services().decisionCounts(), new Date());
   return ok(allocationOverview({ ...state, lastDay }, hubs.hostNames()));
 }
 
@@ -52,7 +52,7 @@ const continuation = (request: HttpRequest) => request.query.get('continuationTo
 export async function importsView(request: HttpRequest): Promise<HttpResponseInit> {
   const auth = await authorizeViewer(request);
   if (!auth.ok) return auth.response;
-  return ok(await listJobs(await services().store(), pageSize(request), continuation(request)));
+  return ok(await listJobs(await services().importJobs(), pageSize(request), continuation(request)));
 }
 
 export async function importRowsView(request: HttpRequest): Promise<HttpResponseInit> {
@@ -62,7 +62,7 @@ export async function importRowsView(request: HttpRequest): Promise<HttpResponse
   if (status && !ROW_STATUSES.includes(status as RowStatus))
     return badRequest(`status must be one of ${ROW_STATUSES.join(', ')}`);
   const page = await listRows(
-    await services().store(),
+    await services().importJobs(),
     request.params.jobId,
     status as RowStatus | undefined,
     continuation(request),

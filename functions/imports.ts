@@ -12,7 +12,7 @@ import { appMetrics, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { PayloadTooLargeError } from '../shared/errors';
 import { type ChunkMessage, enrollChunk } from '../shared/imports/enroll-chunk';
-import { jobView, listRows, readJob, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
+import { jobView, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
 import { formatOf, type ImportFormat } from '../shared/imports/rules/row-sources';
 import { openUploadSlot, stageUpload, type StagingResult, startUploaded } from '../shared/imports/stage';
 import { type ValidateMessage, validateStaged } from '../shared/imports/validate';
@@ -136,8 +136,7 @@ export async function importValidator(message: unknown, context: InvocationConte
   const m = message as Partial<ValidateMessage>;
   if (typeof m?.jobId !== 'string')
     return context.error(`import-validation message is not { jobId }: ${JSON.stringify(message)}`);
-  const store = await services().store();
-  const job = await readJob(store, m.jobId);
+  const job = await (await services().importJobs()).get(m.jobId);
   if (!job) return context.error(`import-validation: no job ${m.jobId}`);
   const { config, rulesFor } = await importConfig();
   const manufacturer = config.manufacturers.find((x) => x.id === job.manufacturerId);
@@ -150,7 +149,7 @@ export async function importValidator(message: unknown, context: InvocationConte
 }
 
 async function ownJob(request: HttpRequest) {
-  const job = await readJob(await services().store(), request.params.jobId);
+  const job = await (await services().importJobs()).get(request.params.jobId);
   return job && job.manufacturerId === request.params.manufacturerId ? job : undefined;
 }
 
@@ -172,7 +171,7 @@ export async function getImportRows(request: HttpRequest, _context: InvocationCo
   const job = await ownJob(request);
   if (!job) return notFound(`no import ${request.params.jobId} for manufacturer ${request.params.manufacturerId}`);
   const page = await listRows(
-    await services().store(),
+    await services().importJobs(),
     job.jobId,
     status as RowStatus | undefined,
     request.query.get('continuationToken') ?? undefined,

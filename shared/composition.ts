@@ -3,7 +3,7 @@
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
-import type { DenyListFeed } from './allocation';
+import type { DecisionCountRepository, DenyListFeed } from './allocation';
 import { withAuditTrail } from './audit-trail';
 import type { BlobAuth } from './azure/blobs';
 import type { IotAuth } from './azure/iot-clients';
@@ -13,6 +13,7 @@ import type { CertificateRepository } from './certificates';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
 import type { FindingRepository } from './findings';
+import type { ImportJobRepository } from './imports';
 import type { DenyListRepository } from './incidents';
 import { jsonFileDocument } from './local/json-file';
 import type {
@@ -150,6 +151,8 @@ export interface Repositories {
   certificates: () => Promise<CertificateRepository>;
   denyList: () => Promise<DenyListRepository & DenyListFeed>;
   findings: () => Promise<FindingRepository>;
+  importJobs: () => Promise<ImportJobRepository>;
+  decisionCounts: () => Promise<DecisionCountRepository>;
 }
 
 /** The adapters and the repositories: what the triggers hand the use cases. */
@@ -165,6 +168,15 @@ export function repositories(lazy: Pick<LazyServices, 'store'>): Repositories {
     denyList: denyListRepository(lazy),
     findings: once(
       async () => new (await import('./findings/store/cosmos-findings')).CosmosFindingRepository(await lazy.store()),
+    ),
+    importJobs: once(
+      async () => new (await import('./imports/store/cosmos-jobs')).CosmosImportJobRepository(await lazy.store()),
+    ),
+    decisionCounts: once(
+      async () =>
+        new (await import('./allocation/store/cosmos-decision-counts')).CosmosDecisionCountRepository(
+          await lazy.store(),
+        ),
     ),
   };
 }

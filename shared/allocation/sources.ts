@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { ConfigDocument, LazyServices } from '../ports';
-import { saveDecisionCounts } from './decision-counts';
+import type { DecisionCountRepository } from './decision-counts';
 import type { DenyListFeed } from './rules/deny-list';
 import type { AllocationSources } from './runtime';
 
@@ -13,7 +13,7 @@ const INSTANCE = randomUUID();
 
 export function allocationSources(
   policy: ConfigDocument,
-  services: LazyServices,
+  services: Pick<LazyServices, 'hubs' | 'events'> & { decisionCounts: () => Promise<DecisionCountRepository> },
   denyList: () => Promise<DenyListFeed>,
 ): AllocationSources {
   return {
@@ -29,6 +29,6 @@ export function allocationSources(
       return new Map(counts);
     },
     events: () => services.events(),
-    saveDecisions: async (hours) => saveDecisionCounts(await services.store(), INSTANCE, hours, new Date()),
+    saveDecisions: async (hours) => (await services.decisionCounts()).save(INSTANCE, hours, new Date()),
   };
 }

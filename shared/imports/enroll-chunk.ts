@@ -12,13 +12,15 @@ import { DPS_BATCH } from '../limits';
 import type { DocumentStore, EnrollmentsPort, EventsPort, MetricsPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { ekClaims, raiseEkClaimConflict } from './ek-claims';
-import { type ChunkDocument, chunkId, jobsContainer, readJob, type RowRecord } from './job-store';
+import { type ChunkDocument, type ImportJobRepository, type RowRecord } from './job-store';
 import { countChunk } from './progress';
 import { enrollmentOf, judgeExisting } from './rules/enrollment';
 import type { ValidRow } from './rules/row';
 
 export interface WorkerDeps {
+  /** EK claims and the audit. */
   store: () => Promise<DocumentStore>;
+  importJobs: () => Promise<ImportJobRepository>;
   enrollments: () => Promise<EnrollmentsPort>;
   events: () => Promise<EventsPort>;
   /** Enrollments point at our allocation webhook when it is configured. */
@@ -132,9 +134,9 @@ async function enrollBatch(
 
 /** Enrolls what is left of one chunk, checkpointing as it goes, then counts it into its job. */
 export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Promise<ChunkDocument | undefined> {
-  const container = jobsContainer(await deps.store());
-  const job = await readJob(await deps.store(), message.jobId);
-  let chunk = (await container.read(chunkId(message.jobId, message.chunk), message.jobId)) as ChunkDocument | undefined;
+  const jobs = await deps.importJobs();
+  const job = await jobs.get(message.jobId);
+  let chunk = await jobs.chunk(message.jobId, message.chunk);
   if (!job || !chunk) {
     deps.log?.(`import ${message.jobId} chunk ${message.chunk}: not found`);
     return undefined;
@@ -142,7 +144,7 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
   while (chunk.state !== 'done') {
     const pending = chunk.rows.filter((r): r is RowRecord & ValidRow => r.status === 'valid').slice(0, DPS_BATCH);
     if (pending.length === 0) {
-      chunk = (await container.replace({ ...chunk, state: 'done' })) as ChunkDocument;
+      chunk = await jobs.replaceChunk({ ...chunk, state: 'done' });
       break;
     }
     const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId);
@@ -159,7 +161,7 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
       const { endorsementKey: _ek, ekCertificate: _cert, ...rest } = r as RowRecord & Partial<ValidRow>;
       return { ...rest, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) } as RowRecord;
     });
-    chunk = (await container.replace({ ...chunk, rows })) as ChunkDocument;
+    chunk = await jobs.replaceChunk({ ...chunk, rows });
   }
   await countChunk(deps, chunk);
   return chunk;

@@ -3,9 +3,7 @@
  * each, every row's verdict and outcome). The job counts what is settled; a bitmap of counted chunks makes counting
  * exactly-once however often a chunk's message is delivered. Also the read side: the job's view and its rows.
  */
-import { CONTAINERS } from '../containers';
-import { ConflictError } from '../errors';
-import type { DocumentContainer, DocumentStore, FilePin, StoredDocument } from '../ports';
+import type { FilePin, Page, StoredDocument } from '../ports';
 import type { RefusedRow, ValidRow } from './rules/row';
 import type { ImportFormat, SourcePosition } from './rules/row-sources';
 
@@ -105,50 +103,39 @@ export interface ChunkDocument extends StoredDocument {
 
 export const chunkId = (jobId: string, index: number) => `${jobId}.${index}`;
 
-export function jobsContainer(store: DocumentStore): DocumentContainer<JobDocument | ChunkDocument> {
-  return store.container<JobDocument | ChunkDocument>(CONTAINERS.imports.name);
-}
-
-export async function readJob(store: DocumentStore, jobId: string): Promise<JobDocument | undefined> {
-  const doc = await jobsContainer(store).read(jobId, jobId);
-  return doc?.type === 'job' ? doc : undefined;
+/**
+ * The import jobs and their chunks (one partition a job), as the use cases keep them; the Cosmos implementation is
+ * `store/cosmos-jobs.ts`.
+ */
+export interface ImportJobRepository {
+  get(jobId: string): Promise<JobDocument | undefined>;
+  /** Creates the job (a ConflictError when the id is taken). */
+  create(job: JobDocument): Promise<JobDocument>;
+  /** Writes the job over the one read, under its etag (a ConflictError when written meanwhile). */
+  replace(job: JobDocument): Promise<JobDocument>;
+  /**
+   * Read, change, write under the etag, again while someone else wrote meanwhile: the one way the job document
+   * changes. `change` answers the new document, or undefined to leave the job as it is (answered as read).
+   */
+  update(jobId: string, change: (current: JobDocument) => JobDocument | undefined): Promise<JobDocument | undefined>;
+  /** Every maker's jobs, newest first, a page at a time. */
+  list(pageSize: number, continuationToken?: string): Promise<Page<JobDocument>>;
+  chunk(jobId: string, index: number): Promise<ChunkDocument | undefined>;
+  /** Creates the chunk (a ConflictError when it was written before: the first write stands). */
+  createChunk(chunk: ChunkDocument): Promise<void>;
+  replaceChunk(chunk: ChunkDocument): Promise<ChunkDocument>;
+  /** The job's chunks in file order, a page of `pageSize` chunks at a time. */
+  chunksOf(jobId: string, pageSize: number, continuationToken?: string): Promise<Page<ChunkDocument>>;
 }
 
 /** Every maker's jobs, newest first, a page at a time (the console's list; an admin's or reader's view). */
 export async function listJobs(
-  store: DocumentStore,
+  jobs: ImportJobRepository,
   pageSize: number,
   continuationToken?: string,
 ): Promise<{ items: ReturnType<typeof jobView>[]; continuationToken?: string }> {
-  const page = await jobsContainer(store).query(
-    'SELECT * FROM c WHERE c.type = "job" ORDER BY c.createdAt DESC',
-    {},
-    { maxItems: pageSize, continuationToken },
-  );
-  return { items: (page.items as JobDocument[]).map((job) => jobView(job)), continuationToken: page.continuationToken };
-}
-
-/**
- * Read, change, write under the etag, again while someone else wrote meanwhile: the one way the job document
- * changes. `change` answers the new document, or undefined to leave the job as it is (answered as read).
- */
-export async function updateJob(
-  store: DocumentStore,
-  jobId: string,
-  change: (current: JobDocument) => JobDocument | undefined,
-): Promise<JobDocument | undefined> {
-  const container = jobsContainer(store);
-  for (;;) {
-    const current = (await container.read(jobId, jobId)) as JobDocument | undefined;
-    if (!current || current.type !== 'job') return undefined;
-    const next = change(current);
-    if (!next) return current;
-    try {
-      return (await container.replace(next)) as JobDocument;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
+  const page = await jobs.list(pageSize, continuationToken);
+  return { items: page.items.map((job) => jobView(job)), continuationToken: page.continuationToken };
 }
 
 export function bitIsSet(bitmap: string, index: number): boolean {
@@ -200,19 +187,13 @@ export interface RowsPage {
 
 /** Rows of a job, in file order, optionally of one status; paged by chunk. */
 export async function listRows(
-  store: DocumentStore,
+  jobs: ImportJobRepository,
   jobId: string,
   status: RowStatus | undefined,
   continuationToken?: string,
   chunksPerPage = 20,
 ): Promise<RowsPage> {
-  const page = await store
-    .container<ChunkDocument>(CONTAINERS.imports.name)
-    .query(
-      'SELECT * FROM c WHERE c.jobId = @jobId AND c.type = "chunk" ORDER BY c["index"]',
-      { '@jobId': jobId },
-      { partitionKey: jobId, maxItems: chunksPerPage, continuationToken },
-    );
+  const page = await jobs.chunksOf(jobId, chunksPerPage, continuationToken);
   const rows = page.items.flatMap((chunk) =>
     chunk.rows
       .filter((r) => !status || r.status === status)

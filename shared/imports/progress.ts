@@ -2,11 +2,18 @@
  * Settling a job's counts: each chunk's outcomes are added exactly once (the job's bitmap of counted chunks, under
  * its etag), and the job is done when every chunk is counted. Emits `import.progress` and `import.completed`.
  */
-import type { DocumentStore, EventsPort } from '../ports';
-import { bitIsSet, type ChunkDocument, type Counts, type JobDocument, setBit, updateJob } from './job-store';
+import type { EventsPort } from '../ports';
+import {
+  bitIsSet,
+  type ChunkDocument,
+  type Counts,
+  type ImportJobRepository,
+  type JobDocument,
+  setBit,
+} from './job-store';
 
 export interface ProgressDeps {
-  store: () => Promise<DocumentStore>;
+  importJobs: () => Promise<ImportJobRepository>;
   events: () => Promise<EventsPort>;
   clock?: () => Date;
 }
@@ -43,7 +50,9 @@ export async function finishIfComplete(deps: ProgressDeps, job: JobDocument): Pr
   if (job.status !== 'enrolling' || job.chunksDone < job.chunks) return job;
   let finished = false;
   const now = (deps.clock ?? (() => new Date()))().toISOString();
-  const current = await updateJob(await deps.store(), job.jobId, (d) => {
+  const current = await (
+    await deps.importJobs()
+  ).update(job.jobId, (d) => {
     finished = d.status === 'enrolling' && d.chunksDone >= d.chunks;
     return finished ? { ...d, status: 'done', completedAt: now, updatedAt: now } : undefined;
   });
@@ -62,7 +71,9 @@ function outcomes(chunk: ChunkDocument): Pick<Counts, 'enrolled' | 'alreadyEnrol
 export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Promise<JobDocument | undefined> {
   const add = outcomes(chunk);
   let added = false;
-  const job = await updateJob(await deps.store(), chunk.jobId, (d) => {
+  const job = await (
+    await deps.importJobs()
+  ).update(chunk.jobId, (d) => {
     added = !bitIsSet(d.countedChunks, chunk.index);
     return added
       ? {

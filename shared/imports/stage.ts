@@ -11,7 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { QUEUES } from '../containers';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
 import type { FilePin } from '../ports';
-import { type JobDocument, jobsContainer, type JobStatus, updateJob, zeroCounts } from './job-store';
+import { type JobDocument, type JobStatus, zeroCounts } from './job-store';
 import { publishJob } from './progress';
 import type { ImportFormat } from './rules/row-sources';
 import { failJob, freshCheckpoint, type ValidationDeps } from './validate';
@@ -45,7 +45,7 @@ const stagedFileOf = (jobId: string) => `${jobId}/upload`;
 async function openJob(deps: StagingDeps, request: NewImport, status: JobStatus): Promise<StagingResult> {
   const clock = deps.clock ?? (() => new Date());
   const now = clock().toISOString();
-  const container = jobsContainer(await deps.store());
+  const jobs = await deps.importJobs();
   const jobId = jobIdFor(request.manufacturerId, request.idempotencyKey);
   const fresh: JobDocument = {
     id: jobId,
@@ -65,21 +65,21 @@ async function openJob(deps: StagingDeps, request: NewImport, status: JobStatus)
     countedChunks: '',
   };
   try {
-    return { kind: 'accepted', job: (await container.create(fresh)) as JobDocument };
+    return { kind: 'accepted', job: await jobs.create(fresh) };
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;
   }
-  const existing = (await container.read(jobId, jobId)) as JobDocument;
+  const existing = (await jobs.get(jobId)) as JobDocument;
   const abandoned =
     existing.status === 'staging' && Date.parse(now) - Date.parse(existing.updatedAt) > ABANDONED_AFTER_MS;
   const refusedBeforeValidation = existing.status === 'failed' && existing.validatedAt === undefined;
   const waitingForUpload = existing.status === 'awaitingUpload';
   if (!abandoned && !refusedBeforeValidation && !waitingForUpload) return { kind: 'existing', job: existing };
-  const restarted = (await container.replace({
+  const restarted = await jobs.replace({
     ...fresh,
     _etag: existing._etag,
     createdAt: existing.createdAt,
-  })) as JobDocument;
+  });
   return { kind: 'accepted', job: restarted };
 }
 
@@ -90,9 +90,10 @@ async function handOver(
   staged: NonNullable<JobDocument['staged']>,
 ): Promise<JobDocument> {
   const clock = deps.clock ?? (() => new Date());
-  const store = await deps.store();
   const validating =
-    (await updateJob(store, job.jobId, (d) => ({
+    (await (
+      await deps.importJobs()
+    ).update(job.jobId, (d) => ({
       ...d,
       status: 'validating',
       staged,
@@ -114,7 +115,7 @@ async function handOver(
 async function tooLarge(deps: StagingDeps, jobId: string, limit: number, hint: string): Promise<never> {
   await failJob(
     deps,
-    await deps.store(),
+    await deps.importJobs(),
     jobId,
     `the file is larger than ${limit} bytes${hint}`,
     deps.clock ?? (() => new Date()),

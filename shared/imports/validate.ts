@@ -10,16 +10,14 @@
  */
 import { QUEUES } from '../containers';
 import { ConflictError } from '../errors';
-import type { DocumentStore, EventsPort, QueuePort, StagedFilesPort } from '../ports';
+import type { EventsPort, QueuePort, StagedFilesPort } from '../ports';
 import {
   CHUNK_ROWS,
   type ChunkDocument,
   chunkId,
+  type ImportJobRepository,
   type JobDocument,
-  jobsContainer,
-  readJob,
   type RowRecord,
-  updateJob,
   type ValidationCheckpoint,
 } from './job-store';
 import { finishIfComplete, publishJob } from './progress';
@@ -29,7 +27,7 @@ import { type RowRules, validateRow } from './rules/row';
 import { isBroken, resumeOffset, rowsOf, type SourcePosition, START } from './rules/row-sources';
 
 export interface ValidationDeps {
-  store: () => Promise<DocumentStore>;
+  importJobs: () => Promise<ImportJobRepository>;
   queues: () => Promise<QueuePort>;
   events: () => Promise<EventsPort>;
   stagedFiles: () => Promise<StagedFilesPort>;
@@ -95,15 +93,15 @@ export async function validateStaged(
 ): Promise<'validated' | 'continued' | 'failed' | 'skipped'> {
   const clock = deps.clock ?? (() => new Date());
   const started = clock().getTime();
-  const store = await deps.store();
+  const jobs = await deps.importJobs();
   const files = await deps.stagedFiles();
-  const job = await readJob(store, message.jobId);
+  const job = await jobs.get(message.jobId);
   if (!job || job.status !== 'validating' || !job.staged) return 'skipped'; // done already, or never staged
   const staged = job.staged;
   const checkpoint = { ...(job.validation ?? freshCheckpoint()) };
   const changed = await notAsStarted(files, staged);
   if (changed) {
-    await failJob(deps, store, job.jobId, changed, clock);
+    await failJob(deps, jobs, job.jobId, changed, clock);
     return 'failed';
   }
 
@@ -112,7 +110,7 @@ export async function validateStaged(
     if (!(await signatureHolds(files, staged, certificates))) {
       await failJob(
         deps,
-        store,
+        jobs,
         job.jobId,
         "the file's signature does not verify with the manufacturer's signing certificate: the file was changed or signed by someone else; nothing was enrolled",
         clock,
@@ -130,7 +128,6 @@ export async function validateStaged(
     duplicates.restore(Buffer.concat(parts));
   }
 
-  const container = jobsContainer(store);
   const counts = { ...checkpoint.counts };
   let toEnroll = Buffer.from(checkpoint.toEnroll, 'base64');
   let chunks = checkpoint.chunks;
@@ -158,7 +155,7 @@ export async function validateStaged(
       segments,
       toEnroll: toEnroll.toString('base64'),
     };
-    await updateJob(store, job.jobId, (d) =>
+    await jobs.update(job.jobId, (d) =>
       d.status === 'validating'
         ? { ...d, validation: saved, counts: { ...d.counts, ...counts }, chunks, updatedAt: clock().toISOString() }
         : undefined,
@@ -181,7 +178,7 @@ export async function validateStaged(
     chunks++;
     rows = [];
     // create, not upsert: a chunk written again after a crash is the same chunk, and the first write stands.
-    const write = container.create(doc).then(
+    const write = jobs.createChunk(doc).then(
       () => undefined,
       (err: unknown) => {
         if (!(err instanceof ConflictError)) throw err;
@@ -199,7 +196,7 @@ export async function validateStaged(
         await Promise.allSettled(inFlight);
         await failJob(
           deps,
-          store,
+          jobs,
           job.jobId,
           `the file has more than ${options.maxRows} rows (line ${source.line}); split it into several imports`,
           clock,
@@ -228,7 +225,7 @@ export async function validateStaged(
     await Promise.all(inFlight);
     const changedMeanwhile = await notAsStarted(files, staged);
     if (changedMeanwhile) {
-      await failJob(deps, store, job.jobId, changedMeanwhile, clock);
+      await failJob(deps, jobs, job.jobId, changedMeanwhile, clock);
       return 'failed';
     }
   } catch (err) {
@@ -237,7 +234,7 @@ export async function validateStaged(
     if (!isUnreadableFile(err)) throw err;
     await failJob(
       deps,
-      store,
+      jobs,
       job.jobId,
       `the file cannot be read past line ${position.line}: ${(err as Error).message}`,
       clock,
@@ -245,7 +242,7 @@ export async function validateStaged(
     return 'failed';
   }
 
-  await enrollValidated(deps, store, job.jobId, { counts, chunks, toEnroll: toEnroll.toString('base64') }, clock);
+  await enrollValidated(deps, jobs, job.jobId, { counts, chunks, toEnroll: toEnroll.toString('base64') }, clock);
   // Every row is in the chunks now: the file and the detector's segments go.
   await Promise.all(
     [staged.file, ...Array.from({ length: segments }, (_, i) => segmentFile(job.jobId, i))].map((f) =>
@@ -258,7 +255,7 @@ export async function validateStaged(
 /** Queues the chunks with rows to enroll, then says "enrolling": a crash in between leaves the job validating. */
 async function enrollValidated(
   deps: ValidationDeps,
-  store: DocumentStore,
+  jobs: ImportJobRepository,
   jobId: string,
   result: Pick<ValidationCheckpoint, 'counts' | 'chunks' | 'toEnroll'>,
   clock: () => Date,
@@ -273,7 +270,7 @@ async function enrollValidated(
         .slice(i, i + QUEUE_SENDS_IN_FLIGHT)
         .map((index) => queues.send(QUEUES.importChunks, { jobId, chunk: index })),
     );
-  let job = await updateJob(store, jobId, (d) => {
+  let job = await jobs.update(jobId, (d) => {
     if (d.status !== 'validating') return undefined;
     const counted = Buffer.alloc(Math.ceil(result.chunks / 8));
     Buffer.from(d.countedChunks, 'base64').copy(counted);
@@ -304,12 +301,12 @@ async function enrollValidated(
 /** The job fails with its reason; `import.completed` says so. */
 export async function failJob(
   deps: Pick<ValidationDeps, 'events'>,
-  store: DocumentStore,
+  jobs: ImportJobRepository,
   jobId: string,
   reason: string,
   clock: () => Date,
 ): Promise<JobDocument | undefined> {
-  const job = await updateJob(store, jobId, (d) => ({
+  const job = await jobs.update(jobId, (d) => ({
     ...d,
     status: 'failed',
     reason,

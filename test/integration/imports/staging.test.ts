@@ -12,11 +12,12 @@ import { issue } from '../../../dev/pki';
 import { lazyServices } from '../../../shared/composition';
 import { QUEUES } from '../../../shared/containers';
 import { enrollChunk } from '../../../shared/imports/enroll-chunk';
-import { listRows, readJob } from '../../../shared/imports/job-store';
+import { listRows } from '../../../shared/imports/job-store';
 import { enrollmentOf } from '../../../shared/imports/rules/enrollment';
 import { validateRow, type ValidRow } from '../../../shared/imports/rules/row';
 import type { ImportFormat } from '../../../shared/imports/rules/row-sources';
 import { jobIdFor, openUploadSlot, stageUpload, startUploaded } from '../../../shared/imports/stage';
+import { CosmosImportJobRepository } from '../../../shared/imports/store/cosmos-jobs';
 import { validateStaged } from '../../../shared/imports/validate';
 import type { StagedFilesPort } from '../../../shared/ports';
 import { startAppHost } from '../../support/app-host';
@@ -28,6 +29,8 @@ const RULES = { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' };
 const b64 = (b: Buffer) => b.toString('base64');
 
 let stack: TestStack;
+/** The import jobs as the use cases keep them, on the stack's Cosmos. */
+const jobs = () => new CosmosImportJobRepository(stack.services.store);
 let host: RunningHost;
 let files: StagedFilesPort;
 
@@ -57,7 +60,7 @@ interface Sent {
 /** Use-case dependencies whose queue messages are kept here instead of being sent. */
 function captured(sent: Sent[], stagedFiles: StagedFilesPort = files) {
   return {
-    store: async () => stack.services.store,
+    importJobs: async () => jobs(),
     events: async () => stack.services.events,
     queues: async () => ({
       send: async (queue: string, message: unknown) => void sent.push({ queue, message } as Sent),
@@ -105,14 +108,14 @@ async function stageAndValidate(
     );
     shares++;
   } while (outcome === 'continued');
-  return { staged: staged.job, job: await readJob(stack.services.store, jobId), sent, shares, outcome };
+  return { staged: staged.job, job: await jobs().get(jobId), sent, shares, outcome };
 }
 
 async function allRows(jobId: string) {
   const rows = [];
   let token: string | undefined;
   do {
-    const page = await listRows(stack.services.store, jobId, undefined, token);
+    const page = await listRows(jobs(), jobId, undefined, token);
     rows.push(...page.rows);
     token = page.continuationToken;
   } while (token);
@@ -181,13 +184,13 @@ test('a validation that dies in the middle resumes from its checkpoint: no row l
   );
   const sent: Sent[] = [];
   const crashed = { jobId: jobIdFor('acme-tpm', 'big-crash') };
-  const before = await readJob(stack.services.store, crashed.jobId);
+  const before = await jobs().get(crashed.jobId);
   expect(before).toMatchObject({ status: 'validating', validation: { chunks: 50, counts: { rows: 5_000 } } });
   // The message comes back: the next attempt starts from the checkpoint.
   expect(await validateStaged(captured(sent), { jobId: crashed.jobId }, { rules: RULES, maxRows: 1_000_000 })).toBe(
     'validated',
   );
-  expect(await readJob(stack.services.store, crashed.jobId)).toMatchObject({
+  expect(await jobs().get(crashed.jobId)).toMatchObject({
     status: 'enrolling',
     counts: { rows: 12_000, valid: 11_998, invalid: 1, duplicate: 1 },
     chunks: 120,
@@ -249,7 +252,7 @@ test('a signed file changed at its upload URL between two shares: no row the mak
   const { deps, jobId, putTo } = await uploadedAndStarted(sent, 'signed-then-changed', signed, signature);
   const options = { rules: { ...RULES, signingCertificates: [signer.certPem] }, maxRows: 1_000_000, budgetMs: 0 };
   expect(await validateStaged(deps, { jobId }, options)).toBe('continued'); // 5,000 rows: one checkpoint
-  expect(await readJob(stack.services.store, jobId)).toMatchObject({ validation: { signatureChecked: true } });
+  expect(await jobs().get(jobId)).toMatchObject({ validation: { signatureChecked: true } });
 
   // The signed bytes, then 1,000 rows the maker never signed: the URL takes the write (a SAS cannot be recalled).
   expect((await putTo(signed + csvOf('acme-unsigned', 1_000))).status).toBe(201);
@@ -260,7 +263,7 @@ test('a signed file changed at its upload URL between two shares: no row the mak
   const unsigned = (await allRows(jobId)).filter((r) => String(r.registrationId).startsWith('acme-unsigned'));
   expect(unsigned).toHaveLength(0);
   expect(sent.filter((s) => s.queue === QUEUES.importChunks)).toEqual([]);
-  expect(await readJob(stack.services.store, jobId)).toMatchObject({
+  expect(await jobs().get(jobId)).toMatchObject({
     status: 'failed',
     reason: expect.stringContaining('the staged file changed after start'),
   });
@@ -272,7 +275,7 @@ test('an unsigned file changed at its upload URL after start fails the job, and 
   const { deps, jobId, putTo } = await uploadedAndStarted(sent, 'unsigned-then-changed', started);
   expect((await putTo(`registrationId,endorsementKey\n${csvOf('acme-swapped', 3)}`)).status).toBe(201);
   expect(await validateStaged(deps, { jobId }, { rules: RULES, maxRows: 1_000_000 })).toBe('failed');
-  expect(await readJob(stack.services.store, jobId)).toMatchObject({
+  expect(await jobs().get(jobId)).toMatchObject({
     status: 'failed',
     reason: expect.stringContaining('the staged file changed after start'),
     counts: { rows: 0 },
@@ -379,13 +382,14 @@ test('a worker that died after DPS took a batch but before the checkpoint resume
   ).toBe(true);
   const deps = {
     store: async () => stack.services.store,
+    importJobs: async () => jobs(),
     events: async () => stack.services.events,
     enrollments: async () => stack.services.enrollments,
   };
   const chunk = await enrollChunk(deps, { jobId: job!.jobId, chunk: 0 });
   expect(chunk?.rows.map((r) => r.status)).toEqual(Array(25).fill('enrolled'));
   await enrollChunk(deps, { jobId: job!.jobId, chunk: 0 }); // re-delivered message
-  expect(await readJob(stack.services.store, job!.jobId)).toMatchObject({
+  expect(await jobs().get(job!.jobId)).toMatchObject({
     status: 'done',
     chunksDone: 1,
     counts: { valid: 25, enrolled: 25, alreadyEnrolled: 0, failed: 0 },
@@ -455,7 +459,7 @@ test('every limit has its clear refusal: file size (413), rows (a failed job), r
       { 'idempotency-key': 'streamed-too-big' },
     );
     expect(streamed.status).toBe(413);
-    const job = await readJob(stack.services.store, jobIdFor('acme-tpm', 'streamed-too-big'));
+    const job = await jobs().get(jobIdFor('acme-tpm', 'streamed-too-big'));
     expect(job).toMatchObject({ status: 'failed', reason: 'the file is larger than 2000 bytes' });
   });
 

@@ -6,24 +6,16 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 
 import { auditRevokedStillRegistered } from '../shared/certificates/audits/revoked';
-import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/certificates/ca-certificates';
 import { listExpiring, sweepExpiries } from '../shared/certificates/expiry-sweep';
 import { reconcileInventory } from '../shared/certificates/inventory';
-import { parseHorizons } from '../shared/certificates/rules/horizons';
-import { configDocument, services } from '../shared/composition';
-import { setting } from '../shared/settings';
+import { expiryHorizons, reconcileDeps, services, sweepDeps } from '../shared/composition';
 import { authorizeViewer } from './edge/caller';
 import { badRequest, ok } from './edge/http-response';
 import { http, timer } from './edge/registry';
 
-const horizons = () => parseHorizons(setting(process.env, 'expiryHorizonsDays'));
-
 export async function expirySweep(_timer: Timer, context: InvocationContext): Promise<void> {
-  const report = await sweepExpiries(
-    { ...services(), retry: { attempts: 20 } },
-    { now: new Date(), horizons: horizons() },
-  );
-  const revoked = await auditRevokedStillRegistered({ ...services(), retry: { attempts: 20 } });
+  const report = await sweepExpiries(sweepDeps(), { now: new Date(), horizons: expiryHorizons() });
+  const revoked = await auditRevokedStillRegistered(sweepDeps());
   context.log(
     `revocation audit: ${revoked.certificates} revoked certificates known, ${revoked.raised.length} devices still registered raised`,
   );
@@ -34,18 +26,7 @@ export async function expirySweep(_timer: Timer, context: InvocationContext): Pr
 
 export async function reconcileCertificates(_timer: Timer, context: InvocationContext): Promise<void> {
   // Flex Consumption stops a function at its timeout; 8 minutes of pages, then the next run goes on from the checkpoint.
-  const maxAge = Number(setting(process.env, 'certMaxAgeDays'));
-  const checkpoint = await reconcileInventory(
-    {
-      ...services(),
-      retry: { attempts: 20 },
-      caCertificates: caCertificatesSource(
-        configDocument(process.env, 'dpsCaCertificatesFile', CA_DOCUMENT_ID, services()),
-      ),
-      audit: Number.isFinite(maxAge) && maxAge > 0 ? { maxAgeDays: maxAge } : {},
-    },
-    { budgetMs: 8 * 60_000 },
-  );
+  const checkpoint = await reconcileInventory(reconcileDeps(), { budgetMs: 8 * 60_000 });
   context.log(
     `reconciliation: ${checkpoint.pagesThisRun} pages this run, phase ${checkpoint.phase}, ${checkpoint.passes} passes completed`,
   );
@@ -57,7 +38,7 @@ export async function getExpiring(request: HttpRequest, _context: InvocationCont
   if (!auth.ok) return auth.response;
   const within = /^(\d{1,4})d$/.exec(request.query.get('within') ?? '30d');
   if (!within) return badRequest('within must be a number of days, like 30d');
-  const view = await listExpiring(await services().certificates(), new Date(), Number(within[1]), horizons());
+  const view = await listExpiring(await services().certificates(), new Date(), Number(within[1]), expiryHorizons());
   return ok({ within: `${within[1]}d`, ...view });
 }
 

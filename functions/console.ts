@@ -9,12 +9,10 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { fleetDecisions } from '../shared/allocation/decision-counts';
 import { allocationOverview } from '../shared/allocation/rules/overview';
-import { parseHorizons } from '../shared/certificates/rules/horizons';
 import { certificateTimeline } from '../shared/certificates/timeline';
-import { incidentRepositories, services } from '../shared/composition';
+import { expiryHorizons, incidentRepositories, services } from '../shared/composition';
 import { CONSOLE_CSP, CONSOLE_PAGE } from '../shared/generated/console-page';
 import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
-import { setting } from '../shared/settings';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeViewer } from './edge/caller';
 import { badRequest, ok } from './edge/http-response';
@@ -86,7 +84,7 @@ export async function certificatesView(request: HttpRequest): Promise<HttpRespon
     return badRequest('weeks must be a whole number from 1 to 104');
   const now = new Date();
   return ok({
-    horizons: parseHorizons(setting(process.env, 'expiryHorizonsDays')),
+    horizons: expiryHorizons(),
     weeks: await certificateTimeline(await services().certificates(), now, weeks),
   });
 }

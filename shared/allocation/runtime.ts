@@ -4,7 +4,7 @@
  * A request only parses, decides from memory and queues an event.
  */
 import { EventBuffer } from '../events/event-buffer';
-import type { EventsPort, MetricsPort } from '../ports';
+import { type Clock, type EventsPort, type MetricsPort, systemClock } from '../ports';
 import { parseAllocationRequest } from './rules/contract';
 import { AllocationCounters, type HourCounts } from './rules/counters';
 import {
@@ -30,7 +30,7 @@ export interface AllocationSources {
 }
 
 export interface RuntimeOptions {
-  now?: () => number;
+  clock?: Clock;
   /** How often the deny list's change log is read: a new entry reaches every instance within about this long. */
   denyRefreshMs?: number;
   /** Past this long without a successful refresh, the log may have expired records this instance never read. */
@@ -81,7 +81,7 @@ export class AllocationRuntime {
     private readonly sources: AllocationSources,
     private readonly options: RuntimeOptions = {},
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = () => (options.clock ?? systemClock).now().getTime();
     this.log = options.log ?? (() => undefined);
     this.events = new EventBuffer(() => sources.events(), {
       capacity: 10_000,

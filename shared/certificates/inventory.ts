@@ -7,7 +7,14 @@ import { forEachLimited } from '../concurrency';
 import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import { type FindingBase, raiseOnce } from '../findings';
-import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../ports';
+import {
+  type Clock,
+  type DocumentStore,
+  type EnrollmentsPort,
+  type EventsPort,
+  type StoredDocument,
+  timeOf,
+} from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { auditDeviceIds } from './audits/device-id';
 import { auditEndorsementKeys } from './audits/ek';
@@ -100,7 +107,7 @@ export interface ReconcileDeps {
   caCertificates?: () => Promise<Array<{ name: string; pem: string }>>;
   audit?: AuditRules;
   retry?: RetryOptions;
-  clock?: () => Date;
+  clock?: Clock;
 }
 
 export const RECONCILE_CHECKPOINT = 'reconcile-certificates';
@@ -111,7 +118,7 @@ export async function reconcileInventory(
   options: { pageSize?: number; budgetMs?: number } = {},
 ): Promise<ReconcileCheckpoint & { pagesThisRun: number }> {
   const { pageSize = 100, budgetMs = 8 * 60_000 } = options;
-  const clock = deps.clock ?? (() => new Date());
+  const clock = timeOf(deps);
   const store = await deps.store();
   const inventory = await deps.certificates();
   const dps = await deps.enrollments();

@@ -2,7 +2,7 @@
  * Settling a job's counts: each chunk's outcomes are added exactly once (the job's bitmap of counted chunks, under
  * its etag), and the job is done when every chunk is counted. Emits `import.progress` and `import.completed`.
  */
-import type { EventsPort } from '../ports';
+import { type Clock, type EventsPort, timeOf } from '../ports';
 import {
   bitIsSet,
   type ChunkDocument,
@@ -15,7 +15,7 @@ import {
 export interface ProgressDeps {
   importJobs: () => Promise<ImportJobRepository>;
   events: () => Promise<EventsPort>;
-  clock?: () => Date;
+  clock?: Clock;
 }
 
 /** `import.*` events carry the job's counts and progress; `data` adds what only that moment knows. */
@@ -49,7 +49,7 @@ export async function publishJob(
 export async function finishIfComplete(deps: ProgressDeps, job: JobDocument): Promise<JobDocument> {
   if (job.status !== 'enrolling' || job.chunksDone < job.chunks) return job;
   let finished = false;
-  const now = (deps.clock ?? (() => new Date()))().toISOString();
+  const now = timeOf(deps)().toISOString();
   const current = await (
     await deps.importJobs()
   ).update(job.jobId, (d) => {

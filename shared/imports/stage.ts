@@ -10,7 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 
 import { QUEUES } from '../containers';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
-import type { FilePin } from '../ports';
+import { type FilePin, timeOf } from '../ports';
 import { type JobDocument, type JobStatus, zeroCounts } from './job-store';
 import { publishJob } from './progress';
 import type { ImportFormat } from './rules/row-sources';
@@ -43,7 +43,7 @@ const stagedFileOf = (jobId: string) => `${jobId}/upload`;
 
 /** Creates the job, or finds the one this idempotency key made; a job that never got its file is taken over. */
 async function openJob(deps: StagingDeps, request: NewImport, status: JobStatus): Promise<StagingResult> {
-  const clock = deps.clock ?? (() => new Date());
+  const clock = timeOf(deps);
   const now = clock().toISOString();
   const jobs = await deps.importJobs();
   const jobId = jobIdFor(request.manufacturerId, request.idempotencyKey);
@@ -89,7 +89,7 @@ async function handOver(
   job: JobDocument,
   staged: NonNullable<JobDocument['staged']>,
 ): Promise<JobDocument> {
-  const clock = deps.clock ?? (() => new Date());
+  const clock = timeOf(deps);
   const validating =
     (await (
       await deps.importJobs()
@@ -113,13 +113,7 @@ async function handOver(
 
 /** The file over its limit: the job fails saying so, and the caller answers 413. */
 async function tooLarge(deps: StagingDeps, jobId: string, limit: number, hint: string): Promise<never> {
-  await failJob(
-    deps,
-    await deps.importJobs(),
-    jobId,
-    `the file is larger than ${limit} bytes${hint}`,
-    deps.clock ?? (() => new Date()),
-  );
+  await failJob(deps, await deps.importJobs(), jobId, `the file is larger than ${limit} bytes${hint}`, timeOf(deps));
   throw new PayloadTooLargeError(limit, hint);
 }
 
@@ -161,7 +155,7 @@ export async function openUploadSlot(
 ): Promise<StagingResult & { uploadUrl?: string; expiresOn?: string }> {
   const opened = await openJob(deps, request, 'awaitingUpload');
   if (opened.job.status !== 'awaitingUpload') return opened;
-  const expiresOn = new Date((deps.clock ?? (() => new Date()))().getTime() + UPLOAD_URL_MINUTES * 60_000);
+  const expiresOn = new Date(timeOf(deps)().getTime() + UPLOAD_URL_MINUTES * 60_000);
   const uploadUrl = await (await deps.stagedFiles()).uploadUrl(stagedFileOf(opened.job.jobId), expiresOn);
   return { ...opened, uploadUrl, expiresOn: expiresOn.toISOString() };
 }

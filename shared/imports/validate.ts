@@ -10,7 +10,7 @@
  */
 import { QUEUES } from '../containers';
 import { ConflictError } from '../errors';
-import type { EventsPort, QueuePort, StagedFilesPort } from '../ports';
+import { type Clock, type EventsPort, type QueuePort, type StagedFilesPort, timeOf } from '../ports';
 import {
   CHUNK_ROWS,
   type ChunkDocument,
@@ -31,7 +31,7 @@ export interface ValidationDeps {
   queues: () => Promise<QueuePort>;
   events: () => Promise<EventsPort>;
   stagedFiles: () => Promise<StagedFilesPort>;
-  clock?: () => Date;
+  clock?: Clock;
 }
 
 export interface ValidationOptions {
@@ -91,7 +91,7 @@ export async function validateStaged(
   message: ValidateMessage,
   options: ValidationOptions,
 ): Promise<'validated' | 'continued' | 'failed' | 'skipped'> {
-  const clock = deps.clock ?? (() => new Date());
+  const clock = timeOf(deps);
   const started = clock().getTime();
   const jobs = await deps.importJobs();
   const files = await deps.stagedFiles();

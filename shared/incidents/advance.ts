@@ -6,7 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { deadlineOf, DEFAULT_AUTO_APPROVE_MAX_DEVICES, DEFAULT_BUDGET_MS, emit, type IncidentDeps, now } from './deps';
+import {
+  deadlineOf,
+  DEFAULT_AUTO_APPROVE_MAX_DEVICES,
+  DEFAULT_BUDGET_MS,
+  emit,
+  type IncidentDeps,
+  millis,
+  now,
+} from './deps';
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
 import type { Incident, StepState, Target } from './rules/model';
@@ -26,12 +34,12 @@ export interface Advanced {
 const LEASE_MARGIN_MS = 15_000;
 
 async function takeLease(deps: IncidentDeps, id: string, owner: string): Promise<Incident | undefined> {
-  const until = Date.now() + (deps.budgetMs ?? DEFAULT_BUDGET_MS) + LEASE_MARGIN_MS;
+  const until = millis(deps) + (deps.budgetMs ?? DEFAULT_BUDGET_MS) + LEASE_MARGIN_MS;
   let taken = false;
   const incident = await (
     await deps.incidents()
   ).update(id, (i) => {
-    taken = !i.lease || i.lease.until < Date.now() || i.lease.owner === owner;
+    taken = !i.lease || i.lease.until < millis(deps) || i.lease.owner === owner;
     return taken ? { ...i, lease: { owner, until } } : undefined;
   });
   return taken ? incident : undefined;
@@ -76,11 +84,11 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
           plan,
           steps,
           approval,
-          plannedAt: now(),
+          plannedAt: now(deps),
           status,
           ...(nothing
             ? {
-                completedAt: now(),
+                completedAt: now(deps),
                 notes: [
                   ...i.notes,
                   `nothing of the scope was found: no device, enrollment group or CA certificate to act on${plan.notFound.count ? ` (not found: ${plan.notFound.sample.join(', ')}${plan.notFound.count > plan.notFound.sample.length ? ', …' : ''})` : ''}; what it named stays refused until it is released`,
@@ -88,7 +96,7 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
               }
             : {}),
           ...(status === 'running'
-            ? { approvedBy: `auto-approved (${approval.why}; submitted by ${i.submittedBy})`, approvedAt: now() }
+            ? { approvedBy: `auto-approved (${approval.why}; submitted by ${i.submittedBy})`, approvedAt: now(deps) }
             : {}),
         },
   )) as Incident;
@@ -140,7 +148,7 @@ async function execute(
   const status = failed ? 'failed' : current.request.mode === 'contain' ? 'contained' : 'quarantined';
   current = (await (
     await deps.incidents()
-  ).update(incident.id, (i) => ({ ...i, status, completedAt: now() }))) as Incident;
+  ).update(incident.id, (i) => ({ ...i, status, completedAt: now(deps) }))) as Incident;
   await emit(deps, `incident.${status}`, incident.id, { devices: current.plan?.devices });
   return { incident: current, more: false };
 }
@@ -152,7 +160,7 @@ export async function advanceIncident(deps: IncidentDeps, incidentId: string): P
   if (!incident) {
     const held = await (await deps.incidents()).get(incidentId);
     if (!held) return { more: false };
-    return { incident: held, more: true, retryAfterMs: Math.max(1000, (held.lease?.until ?? 0) - Date.now()) };
+    return { incident: held, more: true, retryAfterMs: Math.max(1000, (held.lease?.until ?? 0) - millis(deps)) };
   }
   const deadline = deadlineOf(deps);
   try {

@@ -66,7 +66,7 @@ export async function decideIncident(
       return undefined;
     }
     const next: Incident = { ...i, status: rule.to };
-    if (decision === 'approve') Object.assign(next, { approvedBy: by, approvedAt: now() });
+    if (decision === 'approve') Object.assign(next, { approvedBy: by, approvedAt: now(deps) });
     if (decision === 'cancel') Object.assign(next, { cancelledBy: by });
     if (decision === 'release') Object.assign(next, { releasedBy: by, undo: undefined });
     outcome = { kind: 'done', incident: next };

@@ -2,14 +2,16 @@
 import type { DenyEntry } from '../allocation';
 import { audit } from '../audit';
 import type { CertificateRepository } from '../certificates';
-import type {
-  BlobsPort,
-  DocumentStore,
-  EnrollmentsPort,
-  EventsPort,
-  HubDirectory,
-  MetricsPort,
-  QueuePort,
+import {
+  type BlobsPort,
+  type Clock,
+  type DocumentStore,
+  type EnrollmentsPort,
+  type EventsPort,
+  type HubDirectory,
+  type MetricsPort,
+  type QueuePort,
+  timeOf,
 } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import type { DenyListRepository, HoldRepository, IncidentRepository } from './repositories';
@@ -48,6 +50,8 @@ export interface IncidentDeps {
   onDeny?: (entries: DenyEntry[]) => void;
   onRelease?: (entries: DenyEntry[]) => void;
   retry?: RetryOptions;
+  /** The time (the system's unless a test gives its own). */
+  clock?: Clock;
   /** Each step's progress, for Azure Monitor. */
   metrics?: MetricsPort;
   log?: (line: string) => void;
@@ -57,7 +61,10 @@ export const DEFAULT_AUTO_APPROVE_MAX_DEVICES = 10;
 export const DEFAULT_ALERT_IMMEDIATE_DENY_MAX = 100;
 export const DEFAULT_BUDGET_MS = 4 * 60_000;
 
-export const now = () => new Date().toISOString();
+/** The time now (ISO) and in milliseconds, from the deps' clock. */
+export const now = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)().toISOString();
+export const millis = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)().getTime();
+export const dateOf = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)();
 export const lower = (s: string) => s.toLowerCase();
 export const actorOf = (incidentId: string) => `incident:${incidentId}`;
 
@@ -66,7 +73,7 @@ export function withRetry(deps: IncidentDeps) {
 }
 
 export async function emit(deps: IncidentDeps, type: string, incidentId: string, data: Record<string, unknown> = {}) {
-  await (await deps.events()).publish([{ type, subject: incidentId, time: now(), data: { incidentId, ...data } }]);
+  await (await deps.events()).publish([{ type, subject: incidentId, time: now(deps), data: { incidentId, ...data } }]);
 }
 
 /** Holds deny entries for the incident: the new ones go to this instance's webhook at once, and into the audit. */
@@ -102,5 +109,5 @@ async function auditDeny(deps: IncidentDeps, incidentId: string, action: string,
 
 /** A deadline for this invocation's work. */
 export function deadlineOf(deps: IncidentDeps): number {
-  return Date.now() + (deps.budgetMs ?? DEFAULT_BUDGET_MS);
+  return millis(deps) + (deps.budgetMs ?? DEFAULT_BUDGET_MS);
 }

@@ -6,7 +6,7 @@
  */
 import { audit } from '../audit';
 import { JobQuotaExceededError } from '../errors';
-import { actorOf, type IncidentDeps, lower, withRetry } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, withRetry } from './deps';
 import { updateStep } from './page-walker';
 import { hubJobContainer } from './rules/hub-job-container';
 import type { Incident, StepState } from './rules/model';
@@ -46,7 +46,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
       } catch (err) {
         // One import or export job at a time per hub: wait for the running one, or hand over to the next message.
         if (!(err instanceof JobQuotaExceededError)) throw err;
-        if (Date.now() + poll >= deadline) return false;
+        if (millis(deps) + poll >= deadline) return false;
         await sleep(poll);
       }
     }
@@ -66,7 +66,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
       return true;
     }
     if (job.status === 'completed') break;
-    if (Date.now() + poll >= deadline) return false;
+    if (millis(deps) + poll >= deadline) return false;
     await sleep(poll);
   }
   const failed = new Map<string, string>();
@@ -89,7 +89,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
             before: { registered: true },
             after: { registered: false, via: `import job ${jobId}` },
           },
-          new Date(),
+          dateOf(deps),
           `${incident.id}.${lower(step.hub)}.${lower(id)}.deleted`,
         ),
       ),

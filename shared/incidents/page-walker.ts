@@ -3,7 +3,7 @@
  * offset within the page's matching targets), its count and its errors after every batch. A worker stopped anywhere
  * goes on from the batch after the last checkpoint; a batch done again is harmless, since every action is idempotent.
  */
-import { type IncidentDeps, now } from './deps';
+import { type IncidentDeps, millis, now } from './deps';
 import type { Incident, StepState, Target } from './rules/model';
 
 export interface Walk {
@@ -41,7 +41,7 @@ export async function walkPages(deps: IncidentDeps, incident: Incident, index: n
         .steps![index];
       continue;
     }
-    if (Date.now() >= deadline) return false;
+    if (millis(deps) >= deadline) return false;
     const slice = targets.slice(step.offset, step.offset + walk.batch);
     const errors = await walk.act(slice);
     step = (
@@ -57,12 +57,12 @@ export async function walkPages(deps: IncidentDeps, incident: Incident, index: n
 
 export async function startStep(deps: IncidentDeps, incidentId: string, index: number) {
   return updateStep(deps, incidentId, index, (s) => {
-    if (s.state === 'pending') Object.assign(s, { state: 'running', startedAt: now() });
+    if (s.state === 'pending') Object.assign(s, { state: 'running', startedAt: now(deps) });
   });
 }
 
 export async function finishStep(deps: IncidentDeps, incidentId: string, index: number) {
   return updateStep(deps, incidentId, index, (s) => {
-    Object.assign(s, { state: s.errors.length ? 'failed' : 'done', finishedAt: now() });
+    Object.assign(s, { state: s.errors.length ? 'failed' : 'done', finishedAt: now(deps) });
   });
 }

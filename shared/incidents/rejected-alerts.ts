@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 
 import { type FindingBase, raiseOnce } from '../findings';
-import type { IncidentDeps } from './deps';
+import { dateOf, type IncidentDeps } from './deps';
 
 const KEPT_CHARS = 2000;
 
@@ -15,7 +15,7 @@ export async function recordRejectedAlert(deps: IncidentDeps, raw: string, reaso
     id: `alert.${digest}`,
     kind: 'alert',
     code: 'ALERT_REJECTED',
-    raisedAt: new Date().toISOString(),
+    raisedAt: dateOf(deps).toISOString(),
     reason,
     alert: raw.slice(0, KEPT_CHARS),
   };

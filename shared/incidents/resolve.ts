@@ -8,7 +8,7 @@ import { denyKey } from '../allocation';
 import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } from '../dps-types';
 import type { EnrollmentsPort, HubDirectory } from '../ports';
 import { compromisedCa } from './compromised-ca';
-import { holdDeny, type IncidentDeps, lower, withRetry } from './deps';
+import { holdDeny, type IncidentDeps, lower, millis, withRetry } from './deps';
 import { normalizeThumbprint } from './rules/incident';
 import type { Incident, ResolutionCursor, Target } from './rules/model';
 import { targetDenyEntries } from './rules/plan';
@@ -234,7 +234,7 @@ export async function resolveScope(deps: IncidentDeps, incident: Incident, deadl
   const repo = await deps.incidents();
   let current = incident;
   // A cancel arriving meanwhile stops resolution at the next checkpoint; what was found is then released.
-  while (current.resolution.phase !== 'done' && current.status === 'planning' && Date.now() < deadline) {
+  while (current.resolution.phase !== 'done' && current.status === 'planning' && millis(deps) < deadline) {
     const slice = await resolveSlice(deps, current);
     const page = current.resolution.pages;
     if (slice.targets.length) {

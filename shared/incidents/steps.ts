@@ -7,7 +7,7 @@
 import { audit } from '../audit';
 import { NotFoundError } from '../errors';
 import { DPS_BATCH, HUB_BATCH } from '../limits';
-import { actorOf, holdDeny, type IncidentDeps, lower, withRetry } from './deps';
+import { actorOf, dateOf, holdDeny, type IncidentDeps, lower, millis, withRetry } from './deps';
 import { disableEnrollment, disableGroup, disableHubDevices, disallowCa } from './holds';
 import { runHubImportJob } from './hub-import-job';
 import { updateStep, walkPages } from './page-walker';
@@ -47,7 +47,7 @@ const runRefuse: Runner = async (deps, incident, index, deadline) => {
 const runDps: Runner = async (deps, incident, index, deadline) => {
   let step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'dps' }>;
   while (step.groupsDone < step.groupsToDisable.length) {
-    if (Date.now() >= deadline) return false;
+    if (millis(deps) >= deadline) return false;
     await disableGroup(deps, incident.id, step.groupsToDisable[step.groupsDone]);
     const updated = await updateStep(deps, incident.id, index, (s) => {
       const d = s as typeof step;
@@ -103,7 +103,7 @@ async function deleteHubDevices(deps: IncidentDeps, incidentId: string, hubName:
             before: { registered: failed.has(lower(id)) ? 'notFound' : true },
             after: { registered: false },
           },
-          new Date(),
+          dateOf(deps),
           `${incidentId}.${lower(hubName)}.${lower(id)}.deleted`,
         ),
       ),

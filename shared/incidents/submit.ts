@@ -34,7 +34,7 @@ async function refuseNow(deps: IncidentDeps, incident: Incident): Promise<Incide
     await deps.incidents()
   ).update(id, (i) => ({
     ...i,
-    deniedAt: now(),
+    deniedAt: now(deps),
     resolution: first.resolution,
     notes: [...i.notes, ...notes],
   }))) as Incident;
@@ -48,7 +48,7 @@ export async function submitIncident(
   by: { principal: string; source: Incident['source'] },
 ): Promise<SubmitResult> {
   const repo = await deps.incidents();
-  const { created, incident } = await repo.create(newIncident(request, by.principal, by.source, now()));
+  const { created, incident } = await repo.create(newIncident(request, by.principal, by.source, now(deps)));
   if (!created) {
     if (JSON.stringify(incident.request) !== JSON.stringify(request))
       return { kind: 'conflict', reason: `incident ${request.id} already exists with another scope, reason or mode` };

@@ -5,7 +5,7 @@
  * disallow group in DPS (deleted once no incident holds it). Deleted hub
  * registrations are not restored: the devices come back when they provision again.
  */
-import { emit, type IncidentDeps, now, releaseDeny } from './deps';
+import { emit, type IncidentDeps, millis, now, releaseDeny } from './deps';
 import { releaseHold } from './holds';
 import { holdId } from './repositories';
 import type { Incident, UndoCursor } from './rules/model';
@@ -20,7 +20,7 @@ export async function undoIncident(deps: IncidentDeps, incident: Incident, deadl
     return (await repo.update(incident.id, (i) => ({ ...i, undo: next }))) as Incident;
   };
   while (cursor.phase !== 'done') {
-    if (Date.now() >= deadline) return { incident: (await repo.get(incident.id)) as Incident, more: true };
+    if (millis(deps) >= deadline) return { incident: (await repo.get(incident.id)) as Incident, more: true };
     if (cursor.phase === 'targets') {
       if (cursor.page >= incident.resolution.pages) {
         await save({ page: 0, phase: 'groups' });
@@ -49,7 +49,7 @@ export async function undoIncident(deps: IncidentDeps, incident: Incident, deadl
   const done = (await repo.update(incident.id, (i) => ({
     ...i,
     status,
-    ...(status === 'cancelled' ? { cancelledAt: now() } : { releasedAt: now() }),
+    ...(status === 'cancelled' ? { cancelledAt: now(deps) } : { releasedAt: now(deps) }),
   }))) as Incident;
   await emit(deps, `incident.${status}`, incident.id, { by });
   return { incident: done, more: false };

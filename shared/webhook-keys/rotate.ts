@@ -8,7 +8,7 @@
  */
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
-import type { EnrollmentsPort, Page, SecretsPort, WebhookKeysPort } from '../ports';
+import { type Clock, type EnrollmentsPort, type Page, type SecretsPort, timeOf, type WebhookKeysPort } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 
 export type RotationPhase =
@@ -36,7 +36,7 @@ export interface RotationDeps {
   /** Where the state is kept between runs (a file for the command line). */
   state: { load(): Promise<RotationState | undefined>; save(state: RotationState): Promise<void> };
   retry?: RetryOptions;
-  clock?: () => Date;
+  clock?: Clock;
   log?: (line: string) => void;
 }
 
@@ -80,7 +80,7 @@ async function walk<T extends Enrollment>(
 }
 
 export async function rotateWebhookKey(deps: RotationDeps, request: RotationRequest): Promise<RotationState> {
-  const clock = deps.clock ?? (() => new Date());
+  const clock = timeOf(deps);
   const log = deps.log ?? (() => undefined);
   let state = await deps.state.load();
   if (!state || state.phase === 'done') {

@@ -23,7 +23,7 @@ beforeAll(async () => {
   // 100 registry operations a second in bursts of one second: one bulk call of 100 passes, the next must wait.
   stack = await startTestStack({
     withStorage: true,
-    clock: clock.now,
+    clock: clock.millis,
     quotas: { registryOpsPerMinutePerUnit: 6000, burstSeconds: 1 },
   });
 });

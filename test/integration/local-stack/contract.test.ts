@@ -21,7 +21,7 @@ const KEY = Buffer.from('contract-group-key-0123456789abcdef').toString('base64'
 const HUB = 'hub-eu-1.azure-devices.net';
 
 beforeAll(async () => {
-  stack = await startTestStack({ clock: clock.now, onExchange: (e) => exchanges.push(e) });
+  stack = await startTestStack({ clock: clock.millis, onExchange: (e) => exchanges.push(e) });
 });
 afterAll(async () => {
   await stack?.close();

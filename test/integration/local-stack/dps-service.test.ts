@@ -121,7 +121,7 @@ describe('throttling', () => {
   // 60 operations a minute in bursts of 3 s: 3 calls, then a 429 until the test moves the quota's clock.
   const clock = manualClock();
   beforeAll(async () => {
-    small = await startTestStack({ clock: clock.now, quotas: { dpsOperationsPerMinute: 60, burstSeconds: 3 } });
+    small = await startTestStack({ clock: clock.millis, quotas: { dpsOperationsPerMinute: 60, burstSeconds: 3 } });
   });
   afterAll(async () => {
     await small.close();

@@ -1,6 +1,6 @@
 /**
  * Validating a staged file, driven by the `import-validation` queue: the file is read from Blob storage by ranges,
- * every row goes through the pure checks (shared/enrollment), verdicts land in chunk documents, and every
+ * every row goes through the pure checks (shared/imports/rules), verdicts land in chunk documents, and every
  * CHECKPOINT_CHUNKS chunks the position (byte offset, line, CSV header), the counts and what the duplicate detector
  * learnt are saved. A crash resumes from the last checkpoint; a share that has run for `budgetMs` saves one, queues
  * its own continuation and returns, so no invocation outgrows the host's timeout whatever the file's size. Chunks are

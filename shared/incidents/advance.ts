@@ -55,7 +55,7 @@ async function* pagesOf(deps: IncidentDeps, incident: Incident): AsyncGenerator<
 }
 
 /**
- * The plan from every page, and who lets it run (breach/plan.ts approvalFor): small plans an admin submitted over
+ * The plan from every page, and who lets it run (rules/plan.ts approvalFor): small plans an admin submitted over
  * HTTP run at once, the rest wait for an admin — another than the submitter when the plan is wide. A scope that
  * matched nothing ends `nothingFound`, saying what it did not find, and is never reported contained.
  */

@@ -1,41 +1,22 @@
 /**
  * What an operator decides about an incident: approve its plan, cancel it before approval, release it after its
  * run. Each records who decided and queues the worker; deciding the same thing twice is harmless, and a decision
- * the incident's status does not allow is a conflict that says why. A wide plan (breach/plan.ts approvalFor) is
+ * the incident's status does not allow is a conflict that says why. A wide plan (rules/plan.ts approvalFor; the state machine is rules/decisions.ts) is
  * approved by an admin other than its submitter: four eyes, compared by principal (a user's object id, never the
  * client app both may sign in through).
  */
 import { QUEUES } from '../containers';
 import { emit, type IncidentDeps, now } from './deps';
-import type { Incident, IncidentStatus } from './rules/model';
+import { type Decision, transition } from './rules/decisions';
+import type { Incident } from './rules/model';
 
-export type Decision = 'approve' | 'cancel' | 'release';
+export type { Decision } from './rules/decisions';
 
 export type DecisionResult =
   | { kind: 'done' | 'unchanged'; incident: Incident }
   | { kind: 'notFound' }
   | { kind: 'conflict'; reason: string }
   | { kind: 'forbidden'; reason: string };
-
-const RULES: Record<Decision, { from: IncidentStatus[]; already: IncidentStatus[]; to: IncidentStatus }> = {
-  approve: { from: ['awaitingApproval'], already: ['running', 'quarantined', 'contained', 'failed'], to: 'running' },
-  cancel: {
-    from: ['received', 'planning', 'awaitingApproval'],
-    already: ['cancelling', 'cancelled'],
-    to: 'cancelling',
-  },
-  release: {
-    from: ['quarantined', 'contained', 'failed', 'nothingFound'],
-    already: ['releasing', 'released'],
-    to: 'releasing',
-  },
-};
-
-const WHY: Record<Decision, string> = {
-  approve: 'only a plan awaiting approval can be approved',
-  cancel: 'only an incident not yet approved can be cancelled; release it once it has run',
-  release: 'only an incident that has run can be released; cancel it before approval',
-};
 
 const samePrincipal = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
 
@@ -45,17 +26,17 @@ export async function decideIncident(
   decision: Decision,
   by: string,
 ): Promise<DecisionResult> {
-  const rule = RULES[decision];
   let outcome = { kind: 'notFound' } as DecisionResult;
   await (
     await deps.incidents()
   ).update(id, (i) => {
-    if (rule.already.includes(i.status)) {
+    const step = transition(i.status, decision);
+    if ('unchanged' in step) {
       outcome = { kind: 'unchanged', incident: i };
       return undefined;
     }
-    if (!rule.from.includes(i.status)) {
-      outcome = { kind: 'conflict', reason: `incident ${id} is ${i.status}: ${WHY[decision]}` };
+    if ('refused' in step) {
+      outcome = { kind: 'conflict', reason: `incident ${id} is ${i.status}: ${step.refused}` };
       return undefined;
     }
     if (decision === 'approve' && i.approval?.otherAdmin && samePrincipal(i.submittedBy, by)) {
@@ -65,7 +46,7 @@ export async function decideIncident(
       };
       return undefined;
     }
-    const next: Incident = { ...i, status: rule.to };
+    const next: Incident = { ...i, status: step.to };
     if (decision === 'approve') Object.assign(next, { approvedBy: by, approvedAt: now(deps) });
     if (decision === 'cancel') Object.assign(next, { cancelledBy: by });
     if (decision === 'release') Object.assign(next, { releasedBy: by, undo: undefined });

@@ -2,7 +2,7 @@
  * Accepting an incident: it is recorded with who submitted it and where from, what it may refuse at once is denied
  * (the webhook refuses it within seconds; no connected device is harmed), and the worker is queued to resolve and
  * plan the rest. An operator's incident refuses everything its scope names and has DPS disallow a compromised CA;
- * an alert refuses only the certificates and devices it names one by one (breach/plan.ts immediateDenyEntries). The
+ * an alert refuses only the certificates and devices it names one by one (rules/plan.ts immediateDenyEntries). The
  * same incident submitted again (a re-delivered alert, a client's retry) changes nothing, and finishes the refusals
  * if a first attempt stopped before them.
  */

@@ -95,6 +95,22 @@ module.exports = {
       },
     },
     {
+      name: 'simulator-borrows-production',
+      comment:
+        "The simulator never runs production code for what it stands in for (a shared builder cannot catch a wrong shape): of shared/ it takes DPS's and IoT Hub's types only.",
+      severity: 'error',
+      from: { path: '^dev/sim/' },
+      to: { path: '^shared/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'simulator-cycle',
+      comment:
+        "The simulator's modules import one another one way: shared types live in their own file (attestation-types.ts).",
+      severity: 'error',
+      from: { path: '^dev/sim/' },
+      to: { path: '^dev/sim/', circular: true },
+    },
+    {
       name: 'production-imports-dev',
       comment: 'The local stack (dev/) is never part of what runs in Azure.',
       severity: 'error',

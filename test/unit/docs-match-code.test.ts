@@ -55,3 +55,12 @@ test('the code cites docs/architecture.md, which exists, and no plan outside the
   for (const file of [...sources('functions'), ...sources('shared'), ...sources('dev'), ...sources('cli')])
     expect(readFileSync(join(ROOT, file), 'utf8')).not.toMatch(/DESIGN\.md/);
 });
+
+test('every source path the README and docs/architecture.md cite exists', () => {
+  for (const doc of ['README.md', join('docs', 'architecture.md')]) {
+    const text = readFileSync(join(ROOT, doc), 'utf8');
+    const cited = [...text.matchAll(/`((?:shared|functions|dev|cli|test)\/[A-Za-z0-9_./-]+)`/g)].map((m) => m[1]);
+    expect(cited.length).toBeGreaterThan(5);
+    expect([doc, cited.filter((path) => !existsSync(join(ROOT, path)))]).toEqual([doc, []]);
+  }
+});

@@ -85,6 +85,182 @@ async function notAsStarted(files: StagedFilesPort, staged: StagedFile): Promise
   return 'the staged file changed after start: only the file as it was when the import started can be imported, and nothing of it was enrolled; send the new file as a new import';
 }
 
+/** A signed file is read whole through the maker's certificates once, before its first row: false when it does not verify. */
+async function signatureChecked(
+  files: StagedFilesPort,
+  staged: StagedFile,
+  rules: ValidationOptions['rules'],
+  checkpoint: ValidationCheckpoint,
+): Promise<boolean> {
+  const certificates = rules.signingCertificates ?? [];
+  if (!certificates.length || checkpoint.signatureChecked) return true;
+  if (!(await signatureHolds(files, staged, certificates))) return false;
+  checkpoint.signatureChecked = true;
+  return true;
+}
+
+/** What the duplicate detector knew at the checkpoint: the segments saved with it. */
+async function restoredDuplicates(files: StagedFilesPort, jobId: string, segments: number): Promise<FileDuplicates> {
+  const duplicates = new FileDuplicates();
+  for (let segment = 0; segment < segments; segment++) {
+    const parts: Buffer[] = [];
+    for await (const chunk of files.read(segmentFile(jobId, segment), 0)) parts.push(Buffer.from(chunk));
+    duplicates.restore(Buffer.concat(parts));
+  }
+  return duplicates;
+}
+
+/**
+ * One share's writing: rows gather into chunks (written as they fill, a few at a time), chunks with valid rows are
+ * marked to enroll, and a checkpoint saves the position, the counts and what the duplicate detector learnt.
+ */
+class ShareWriter {
+  readonly counts: ValidationCheckpoint['counts'];
+  chunks: number;
+  segments: number;
+  position: SourcePosition;
+  private toEnroll: Buffer;
+  private rows: RowRecord[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly jobs: ImportJobRepository,
+    private readonly files: StagedFilesPort,
+    private readonly jobId: string,
+    private readonly checkpoint: ValidationCheckpoint,
+    readonly duplicates: FileDuplicates,
+    private readonly clock: () => Date,
+  ) {
+    this.counts = { ...checkpoint.counts };
+    this.toEnroll = Buffer.from(checkpoint.toEnroll, 'base64');
+    this.chunks = checkpoint.chunks;
+    this.segments = checkpoint.segments;
+    this.position = checkpoint.position;
+  }
+
+  /** Adds a row's verdict; answers true when a chunk filled up and was handed to be written. */
+  async add(row: RowRecord, next: SourcePosition): Promise<boolean> {
+    this.counts.rows++;
+    if (row.status === 'valid') this.counts.valid++;
+    else if (row.status === 'invalid') this.counts.invalid++;
+    else this.counts.duplicate++;
+    this.rows.push(row);
+    this.position = next;
+    if (this.rows.length < CHUNK_ROWS) return false;
+    await this.flush();
+    return true;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.rows.length) return;
+    const index = this.chunks;
+    const doc: ChunkDocument = {
+      id: chunkId(this.jobId, index),
+      jobId: this.jobId,
+      type: 'chunk',
+      index,
+      state: 'pending',
+      rows: this.rows,
+    };
+    if (this.rows.some((r) => r.status === 'valid')) {
+      if (this.toEnroll.length <= index >> 3)
+        this.toEnroll = Buffer.concat([this.toEnroll, Buffer.alloc(this.toEnroll.length + 64)]);
+      this.toEnroll[index >> 3] |= 1 << (index & 7);
+    }
+    this.chunks++;
+    this.rows = [];
+    // create, not upsert: a chunk written again after a crash is the same chunk, and the first write stands.
+    const write = this.jobs.createChunk(doc).then(
+      () => undefined,
+      (err: unknown) => {
+        if (!(err instanceof ConflictError)) throw err;
+      },
+    );
+    this.inFlight.add(write);
+    void write.finally(() => this.inFlight.delete(write)).catch(() => undefined);
+    if (this.inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(this.inFlight);
+  }
+
+  /** Every chunk handed over is written (or has failed). */
+  written(): Promise<unknown> {
+    return Promise.all(this.inFlight);
+  }
+
+  settled(): Promise<unknown> {
+    return Promise.allSettled(this.inFlight);
+  }
+
+  /** A checkpoint counts only chunks that are written. */
+  async save(): Promise<void> {
+    await this.written();
+    const duplicates = this.duplicates;
+    await this.files.write(
+      segmentFile(this.jobId, this.segments),
+      (async function* () {
+        yield duplicates.takeSaved();
+      })(),
+      Number.MAX_SAFE_INTEGER,
+    );
+    this.segments++;
+    const saved: ValidationCheckpoint = {
+      ...this.checkpoint,
+      position: this.position,
+      counts: { ...this.counts },
+      chunks: this.chunks,
+      segments: this.segments,
+      toEnroll: this.toEnroll.toString('base64'),
+    };
+    const { counts, chunks } = this;
+    await this.jobs.update(this.jobId, (d) =>
+      d.status === 'validating'
+        ? { ...d, validation: saved, counts: { ...d.counts, ...counts }, chunks, updatedAt: this.clock().toISOString() }
+        : undefined,
+    );
+  }
+
+  result(): Pick<ValidationCheckpoint, 'counts' | 'chunks' | 'toEnroll'> {
+    return { counts: this.counts, chunks: this.chunks, toEnroll: this.toEnroll.toString('base64') };
+  }
+}
+
+/**
+ * Reads rows from the checkpoint's position into the writer until the file ends ('ended'), the share's budget is
+ * spent at a checkpoint ('continued': the rest is queued), or a rule fails the job (its reason).
+ */
+async function readShare(
+  deps: ValidationDeps,
+  job: JobDocument & { staged: StagedFile },
+  writer: ShareWriter,
+  message: ValidateMessage,
+  options: ValidationOptions,
+  startedMs: number,
+  clock: () => Date,
+): Promise<'ended' | 'continued' | { fail: string }> {
+  const files = await deps.stagedFiles();
+  const input = files.read(job.staged.file, resumeOffset(job.format, writer.position), job.staged.pin);
+  for await (const source of rowsOf(job.format, input, writer.position)) {
+    if (writer.counts.rows >= options.maxRows) {
+      await writer.settled();
+      return {
+        fail: `the file has more than ${options.maxRows} rows (line ${source.line}); split it into several imports`,
+      };
+    }
+    const verdict = isBroken(source)
+      ? { status: 'invalid' as const, line: source.line, reason: source.error }
+      : validateRow(source, options.rules);
+    const final = verdict.status === 'valid' ? writer.duplicates.check(verdict) : verdict;
+    if (!(await writer.add(final, source.next))) continue;
+    if (writer.chunks % CHECKPOINT_CHUNKS !== 0) continue;
+    await writer.save();
+    if (clock().getTime() - startedMs < (options.budgetMs ?? DEFAULT_BUDGET_MS)) continue;
+    await (await deps.queues()).send(QUEUES.importValidation, message);
+    return 'continued';
+  }
+  await writer.flush();
+  await writer.written();
+  return 'ended';
+}
+
 /** One share of a job's validation. Answers what became of the job: validated, continued in another share, or not ours. */
 export async function validateStaged(
   deps: ValidationDeps,
@@ -99,157 +275,51 @@ export async function validateStaged(
   if (!job || job.status !== 'validating' || !job.staged) return 'skipped'; // done already, or never staged
   const staged = job.staged;
   const checkpoint = { ...(job.validation ?? freshCheckpoint()) };
+  const fail = async (reason: string) => {
+    await failJob(deps, jobs, job.jobId, reason, clock);
+    return 'failed' as const;
+  };
   const changed = await notAsStarted(files, staged);
-  if (changed) {
-    await failJob(deps, jobs, job.jobId, changed, clock);
-    return 'failed';
-  }
-
-  const certificates = options.rules.signingCertificates ?? [];
-  if (certificates.length && !checkpoint.signatureChecked) {
-    if (!(await signatureHolds(files, staged, certificates))) {
-      await failJob(
-        deps,
-        jobs,
-        job.jobId,
-        "the file's signature does not verify with the manufacturer's signing certificate: the file was changed or signed by someone else; nothing was enrolled",
-        clock,
-      );
-      return 'failed';
-    }
-    checkpoint.signatureChecked = true;
-  }
-
-  // What the duplicate detector knew at the checkpoint: the segments saved with it.
-  const duplicates = new FileDuplicates();
-  for (let segment = 0; segment < checkpoint.segments; segment++) {
-    const parts: Buffer[] = [];
-    for await (const chunk of files.read(segmentFile(job.jobId, segment), 0)) parts.push(Buffer.from(chunk));
-    duplicates.restore(Buffer.concat(parts));
-  }
-
-  const counts = { ...checkpoint.counts };
-  let toEnroll = Buffer.from(checkpoint.toEnroll, 'base64');
-  let chunks = checkpoint.chunks;
-  let segments = checkpoint.segments;
-  let position: SourcePosition = checkpoint.position;
-  let rows: RowRecord[] = [];
-  const inFlight = new Set<Promise<void>>();
-
-  const save = async (extra: Partial<ValidationCheckpoint> = {}) => {
-    await Promise.all(inFlight); // a checkpoint only counts chunks that are written
-    await files.write(
-      segmentFile(job.jobId, segments),
-      (async function* () {
-        yield duplicates.takeSaved();
-      })(),
-      Number.MAX_SAFE_INTEGER,
+  if (changed) return fail(changed);
+  if (!(await signatureChecked(files, staged, options.rules, checkpoint)))
+    return fail(
+      "the file's signature does not verify with the manufacturer's signing certificate: the file was changed or signed by someone else; nothing was enrolled",
     );
-    segments++;
-    const saved: ValidationCheckpoint = {
-      ...checkpoint,
-      ...extra,
-      position,
-      counts: { ...counts },
-      chunks,
-      segments,
-      toEnroll: toEnroll.toString('base64'),
-    };
-    await jobs.update(job.jobId, (d) =>
-      d.status === 'validating'
-        ? { ...d, validation: saved, counts: { ...d.counts, ...counts }, chunks, updatedAt: clock().toISOString() }
-        : undefined,
-    );
-  };
 
-  const flush = async () => {
-    const doc: ChunkDocument = {
-      id: chunkId(job.jobId, chunks),
-      jobId: job.jobId,
-      type: 'chunk',
-      index: chunks,
-      state: 'pending',
-      rows,
-    };
-    if (rows.some((r) => r.status === 'valid')) {
-      if (toEnroll.length <= chunks >> 3) toEnroll = Buffer.concat([toEnroll, Buffer.alloc(toEnroll.length + 64)]);
-      toEnroll[chunks >> 3] |= 1 << (chunks & 7);
-    }
-    chunks++;
-    rows = [];
-    // create, not upsert: a chunk written again after a crash is the same chunk, and the first write stands.
-    const write = jobs.createChunk(doc).then(
-      () => undefined,
-      (err: unknown) => {
-        if (!(err instanceof ConflictError)) throw err;
-      },
-    );
-    inFlight.add(write);
-    void write.finally(() => inFlight.delete(write)).catch(() => undefined);
-    if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight);
-  };
-
+  const duplicates = await restoredDuplicates(files, job.jobId, checkpoint.segments);
+  const writer = new ShareWriter(jobs, files, job.jobId, checkpoint, duplicates, clock);
   try {
-    const input = files.read(staged.file, resumeOffset(job.format, position), staged.pin);
-    for await (const source of rowsOf(job.format, input, position)) {
-      if (counts.rows >= options.maxRows) {
-        await Promise.allSettled(inFlight);
-        await failJob(
-          deps,
-          jobs,
-          job.jobId,
-          `the file has more than ${options.maxRows} rows (line ${source.line}); split it into several imports`,
-          clock,
-        );
-        return 'failed';
-      }
-      const verdict = isBroken(source)
-        ? { status: 'invalid' as const, line: source.line, reason: source.error }
-        : validateRow(source, options.rules);
-      const final = verdict.status === 'valid' ? duplicates.check(verdict) : verdict;
-      counts.rows++;
-      if (final.status === 'valid') counts.valid++;
-      else if (final.status === 'invalid') counts.invalid++;
-      else counts.duplicate++;
-      rows.push(final);
-      position = source.next;
-      if (rows.length < CHUNK_ROWS) continue;
-      await flush();
-      if (chunks % CHECKPOINT_CHUNKS !== 0) continue;
-      await save();
-      if (clock().getTime() - started < (options.budgetMs ?? DEFAULT_BUDGET_MS)) continue;
-      await (await deps.queues()).send(QUEUES.importValidation, message);
-      return 'continued';
-    }
-    if (rows.length) await flush();
-    await Promise.all(inFlight);
+    const share = await readShare(deps, { ...job, staged }, writer, message, options, started, clock);
+    if (share === 'continued') return 'continued';
+    if (share !== 'ended') return fail(share.fail);
     const changedMeanwhile = await notAsStarted(files, staged);
-    if (changedMeanwhile) {
-      await failJob(deps, jobs, job.jobId, changedMeanwhile, clock);
-      return 'failed';
-    }
+    if (changedMeanwhile) return fail(changedMeanwhile);
   } catch (err) {
-    await Promise.allSettled(inFlight);
+    await writer.settled();
     // Storage or database trouble: the message comes back and the next attempt resumes from the checkpoint.
     if (!isUnreadableFile(err)) throw err;
-    await failJob(
-      deps,
-      jobs,
-      job.jobId,
-      `the file cannot be read past line ${position.line}: ${(err as Error).message}`,
-      clock,
-    );
-    return 'failed';
+    return fail(`the file cannot be read past line ${writer.position.line}: ${(err as Error).message}`);
   }
+  await finishValidation(deps, jobs, job.jobId, staged, writer, clock);
+  return 'validated';
+}
 
-  await enrollValidated(deps, jobs, job.jobId, { counts, chunks, toEnroll: toEnroll.toString('base64') }, clock);
-  // Every row is in the chunks now: the file and the detector's segments go.
+/** Every row is in the chunks: the job moves on to enrolling, and the file and the detector's segments go. */
+async function finishValidation(
+  deps: ValidationDeps,
+  jobs: ImportJobRepository,
+  jobId: string,
+  staged: StagedFile,
+  writer: ShareWriter,
+  clock: () => Date,
+): Promise<void> {
+  await enrollValidated(deps, jobs, jobId, writer.result(), clock);
+  const files = await deps.stagedFiles();
   await Promise.all(
-    [staged.file, ...Array.from({ length: segments }, (_, i) => segmentFile(job.jobId, i))].map((f) =>
+    [staged.file, ...Array.from({ length: writer.segments }, (_, i) => segmentFile(jobId, i))].map((f) =>
       files.delete(f).catch(() => undefined),
     ),
   );
-  return 'validated';
 }
 
 /** Queues the chunks with rows to enroll, then says "enrolling": a crash in between leaves the job validating. */

@@ -43,4 +43,14 @@ export default tseslint.config(
       'simple-import-sort/exports': 'error',
     },
   },
+  {
+    // Wiring in one place: the composition root reads the app settings; a trigger never does.
+    files: ['functions/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Settings are read by shared/composition.ts, not by triggers.' },
+      ],
+    },
+  },
 );

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import type { Command } from 'commander';
 
-import type { Incident } from '../shared/breach/model';
+import type { Incident } from '../shared/incidents/rules/model';
 import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
 

@@ -18,7 +18,7 @@ import { basename } from 'node:path';
 
 import { Command } from 'commander';
 
-import { formatOf } from '../shared/enrollment/row-sources';
+import { formatOf } from '../shared/imports/rules/row-sources';
 import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
 import { addIncidentCommands } from './incident-commands';

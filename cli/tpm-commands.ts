@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 
-import { ROW_ATTRIBUTE } from '../shared/enrollment/row';
+import { ROW_ATTRIBUTE } from '../shared/imports/rules/row';
 import { DEFAULT_TPM_DEVICE, DEFAULT_TPM_TCP, openTpm } from './tpm/connection';
 import { appendHarvestRow } from './tpm/harvest-file';
 import { readTpmIdentity } from './tpm/identity';

@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 
 import { lazyServices, webhookKeyAdapters, type WebhookKeyTarget } from '../shared/composition';
-import { rotateWebhookKey, type RotationState } from '../shared/use-cases/webhook-key-rotation';
+import { rotateWebhookKey, type RotationState } from '../shared/webhook-keys';
 import { localSettings } from './client';
 
 function target(env: NodeJS.ProcessEnv, local: Record<string, string>): WebhookKeyTarget {

@@ -6,7 +6,8 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { MAX_REQUEST_BYTES } from '../shared/allocation/request-schema';
+import { MAX_REQUEST_BYTES } from '../shared/allocation/rules/request-schema';
+import { warmAllocation } from '../shared/composition';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
 import { readText } from './edge/http-body';
@@ -50,4 +51,4 @@ http('allocate-explain', {
 });
 
 // Started when this module loads, so the first snapshots are in memory before DPS's first call.
-if (process.env.DPS_HOST_NAME) void allocationRuntime().start();
+warmAllocation();

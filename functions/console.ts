@@ -7,14 +7,12 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { allocationOverview } from '../shared/allocation/overview';
-import { parseHorizons } from '../shared/certificates/horizons';
-import { incidentRepositories, services } from '../shared/composition';
+import { fleetDecisions } from '../shared/allocation/decision-counts';
+import { allocationOverview } from '../shared/allocation/rules/overview';
+import { certificateTimeline } from '../shared/certificates/timeline';
+import { expiryHorizons, incidentRepositories, services } from '../shared/composition';
 import { CONSOLE_CSP, CONSOLE_PAGE } from '../shared/generated/console-page';
-import { setting } from '../shared/settings';
-import { certificateTimeline } from '../shared/use-cases/certificate-timeline';
-import { fleetDecisions } from '../shared/use-cases/decision-counts';
-import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
+import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeViewer } from './edge/caller';
 import { badRequest, ok } from './edge/http-response';
@@ -42,7 +40,7 @@ export async function allocationView(request: HttpRequest): Promise<HttpResponse
   const [hubs, state] = await Promise.all([services().hubs(), runtime.state()]);
   // Every instance's decisions: this one's written first, the others' at most a minute old.
   await runtime.flushDecisions();
-  const lastDay = await fleetDecisions(await services().store(), new Date());
+  const lastDay = await fleetDecisions(await services().decisionCounts(), new Date());
   return ok(allocationOverview({ ...state, lastDay }, hubs.hostNames()));
 }
 
@@ -52,7 +50,7 @@ const continuation = (request: HttpRequest) => request.query.get('continuationTo
 export async function importsView(request: HttpRequest): Promise<HttpResponseInit> {
   const auth = await authorizeViewer(request);
   if (!auth.ok) return auth.response;
-  return ok(await listJobs(await services().store(), pageSize(request), continuation(request)));
+  return ok(await listJobs(await services().importJobs(), pageSize(request), continuation(request)));
 }
 
 export async function importRowsView(request: HttpRequest): Promise<HttpResponseInit> {
@@ -62,7 +60,7 @@ export async function importRowsView(request: HttpRequest): Promise<HttpResponse
   if (status && !ROW_STATUSES.includes(status as RowStatus))
     return badRequest(`status must be one of ${ROW_STATUSES.join(', ')}`);
   const page = await listRows(
-    await services().store(),
+    await services().importJobs(),
     request.params.jobId,
     status as RowStatus | undefined,
     continuation(request),
@@ -86,8 +84,8 @@ export async function certificatesView(request: HttpRequest): Promise<HttpRespon
     return badRequest('weeks must be a whole number from 1 to 104');
   const now = new Date();
   return ok({
-    horizons: parseHorizons(setting(process.env, 'expiryHorizonsDays')),
-    weeks: await certificateTimeline(await services().store(), now, weeks),
+    horizons: expiryHorizons(),
+    weeks: await certificateTimeline(await services().certificates(), now, weeks),
   });
 }
 

@@ -8,15 +8,14 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { appMetrics, services } from '../shared/composition';
+import { importLimits, importWorkerDeps, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
-import { formatOf, type ImportFormat } from '../shared/enrollment/row-sources';
 import { PayloadTooLargeError } from '../shared/errors';
-import { setting } from '../shared/settings';
-import { jobView, listRows, readJob, ROW_STATUSES, type RowStatus } from '../shared/use-cases/import-jobs';
-import { openUploadSlot, stageUpload, type StagingResult, startUploaded } from '../shared/use-cases/import-staging';
-import { type ValidateMessage, validateStaged } from '../shared/use-cases/import-validation';
-import { type ChunkMessage, enrollChunk } from '../shared/use-cases/import-worker';
+import { type ChunkMessage, enrollChunk } from '../shared/imports/enroll-chunk';
+import { jobView, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
+import { formatOf, type ImportFormat } from '../shared/imports/rules/row-sources';
+import { openUploadSlot, stageUpload, type StagingResult, startUploaded } from '../shared/imports/stage';
+import { type ValidateMessage, validateStaged } from '../shared/imports/validate';
 import { authorizeManufacturer, importConfig } from './edge/caller';
 import { accepted, badRequest, conflict, notFound, ok } from './edge/http-response';
 import { http, storageQueue } from './edge/registry';
@@ -29,16 +28,8 @@ const location = (manufacturerId: string, jobId: string) =>
 
 /** Files up to this size may stream through the request; larger ones go to an upload URL (the front end's limit). */
 const DIRECT_UPLOAD_MAX_BYTES = 100 * 1024 * 1024;
-const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 3;
-const DEFAULT_MAX_ROWS = 50_000_000;
-
-const maxFileBytes = () => positiveSetting('importMaxFileBytes') ?? DEFAULT_MAX_FILE_BYTES;
-const maxRows = () => positiveSetting('importMaxRows') ?? DEFAULT_MAX_ROWS;
-
-function positiveSetting(key: 'importMaxFileBytes' | 'importMaxRows'): number | undefined {
-  const value = Number(setting(process.env, key));
-  return Number.isFinite(value) && value > 0 ? value : undefined;
-}
+const maxFileBytes = () => importLimits().maxFileBytes;
+const maxRows = () => importLimits().maxRows;
 
 /** The maker named in the route, its rules and how it signs its files; or the answer that refuses the call. */
 async function maker(request: HttpRequest) {
@@ -136,8 +127,7 @@ export async function importValidator(message: unknown, context: InvocationConte
   const m = message as Partial<ValidateMessage>;
   if (typeof m?.jobId !== 'string')
     return context.error(`import-validation message is not { jobId }: ${JSON.stringify(message)}`);
-  const store = await services().store();
-  const job = await readJob(store, m.jobId);
+  const job = await (await services().importJobs()).get(m.jobId);
   if (!job) return context.error(`import-validation: no job ${m.jobId}`);
   const { config, rulesFor } = await importConfig();
   const manufacturer = config.manufacturers.find((x) => x.id === job.manufacturerId);
@@ -150,7 +140,7 @@ export async function importValidator(message: unknown, context: InvocationConte
 }
 
 async function ownJob(request: HttpRequest) {
-  const job = await readJob(await services().store(), request.params.jobId);
+  const job = await (await services().importJobs()).get(request.params.jobId);
   return job && job.manufacturerId === request.params.manufacturerId ? job : undefined;
 }
 
@@ -172,7 +162,7 @@ export async function getImportRows(request: HttpRequest, _context: InvocationCo
   const job = await ownJob(request);
   if (!job) return notFound(`no import ${request.params.jobId} for manufacturer ${request.params.manufacturerId}`);
   const page = await listRows(
-    await services().store(),
+    await services().importJobs(),
     job.jobId,
     status as RowStatus | undefined,
     request.query.get('continuationToken') ?? undefined,
@@ -184,14 +174,8 @@ export async function importWorker(message: unknown, context: InvocationContext)
   const m = message as Partial<ChunkMessage>;
   if (typeof m?.jobId !== 'string' || typeof m.chunk !== 'number')
     return context.error(`import-chunks message is not { jobId, chunk }: ${JSON.stringify(message)}`);
-  const webhookUrl = setting(process.env, 'allocationWebhookUrl');
   const chunk = await enrollChunk(
-    {
-      ...services(),
-      allocation: webhookUrl ? { webhookUrl, apiVersion: '2021-10-01' } : undefined,
-      metrics: appMetrics(),
-      log: (l) => context.log(l),
-    },
+    importWorkerDeps((l) => context.log(l)),
     m as ChunkMessage,
   );
   context.log(`import ${m.jobId} chunk ${m.chunk}: ${chunk?.state ?? 'not found'}`);

@@ -7,67 +7,44 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { parseIncident } from '../shared/breach/incident';
-import { appMetrics, configDocument, incidentRepositories, services } from '../shared/composition';
+import { incidentDeps, incidentRepositories, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
 import { ValidationError } from '../shared/errors';
-import { setting } from '../shared/settings';
-import { CA_DOCUMENT_ID, caCertificatesSource } from '../shared/use-cases/ca-certificates';
 import {
   advanceIncident,
   decideIncident,
   type Decision,
-  type IncidentDeps,
   recordRejectedAlert,
   submitIncident,
-} from '../shared/use-cases/incidents';
+} from '../shared/incidents';
+import { parseIncident } from '../shared/incidents/rules/incident';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin, authorizeViewer } from './edge/caller';
+import { readJson } from './edge/http-body';
 import { accepted, notFound, ok, problem } from './edge/http-response';
 import { incidentView } from './edge/incident-view';
 import { eventHub, http, storageQueue } from './edge/registry';
 
-/** A whole-number setting, or undefined when unset or not a number ≥ 0 (the use case's default then applies). */
-function countSetting(name: Parameters<typeof setting>[1]): number | undefined {
-  const raw = setting(process.env, name);
-  const n = Number(raw);
-  return raw !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined;
-}
-
-function deps(log: (line: string) => void): IncidentDeps {
-  const s = services();
-  return {
-    ...s,
-    ...incidentRepositories(s),
-    importJobThreshold: countSetting('hubImportJobThreshold') || undefined,
-    autoApproveMaxDevices: countSetting('incidentAutoApproveMaxDevices'),
-    fourEyes: setting(process.env, 'incidentFourEyes')?.toLowerCase() !== 'false',
-    alertImmediateDenyMax: countSetting('incidentAlertImmediateDenyMax'),
-    caCertificates: caCertificatesSource(
-      configDocument(process.env, 'dpsCaCertificatesFile', CA_DOCUMENT_ID, services()),
-    ),
+/** Containment's dependencies, with this process's allocation runtime told of deny entries at once. */
+const deps = (log: (line: string) => void) =>
+  incidentDeps({
     onDeny: (entries) => allocationRuntime().pushDenyEntries(entries),
     onRelease: (entries) => allocationRuntime().removeDenyEntries(entries),
-    metrics: appMetrics(),
     log,
-  };
-}
+  });
 
 /** What the API shows of an incident: no lease, no etag, the resolution as its progress. */
 const view = incidentView;
 
-async function readJson(request: HttpRequest): Promise<unknown> {
-  try {
-    return JSON.parse(await request.text());
-  } catch {
-    throw new ValidationError('The body is not JSON: send { id, reason, mode, scope }.');
-  }
-}
+/** An incident names identities, not fleets: lists of devices go in as a lot or a CA. */
+const MAX_INCIDENT_BYTES = 4 * 1024 * 1024;
 
 export async function postIncident(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const auth = await authorizeAdmin(request);
   if (!auth.ok) return auth.response;
-  const parsed = parseIncident(await readJson(request));
+  const parsed = parseIncident(
+    await readJson(request, MAX_INCIDENT_BYTES, 'The body is not JSON: send { id, reason, mode, scope }.'),
+  );
   if (!parsed.ok) throw new ValidationError(parsed.reason);
   const result = await submitIncident(
     deps((l) => context.log(l)),

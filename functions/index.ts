@@ -9,12 +9,12 @@ import './allocate';
 import './incidents';
 import './imports';
 import './certificates';
+import './findings';
 import './console';
 
 import { app } from '@azure/functions';
 
-import { startMonitoring } from '../shared/composition';
-import { assertNoLocalSettingsInAzure } from '../shared/settings';
+import { refuseLocalSettingsInAzure, startMonitoringSoon } from '../shared/composition';
 import { type FunctionRegistration, registeredFunctions } from './edge/registry';
 
 /** The Node worker of the Functions host serves the built-in module `@azure/functions-core`; nothing else does. */
@@ -36,15 +36,11 @@ function registerWithHost(r: FunctionRegistration): void {
 }
 
 if (insideFunctionsHost()) {
-  // Development secrets (the local bearer secrets, keyed connection strings, files) are never accepted in Azure.
-  assertNoLocalSettingsInAzure(process.env);
+  refuseLocalSettingsInAzure();
   // Uploads of hundreds of MB reach the import function as a stream, not a buffer.
   app.setup({ enableHttpStream: true });
   for (const registration of registeredFunctions()) registerWithHost(registration);
-  // Azure Monitor for our own metrics, once the functions are registered: off the first request's path.
-  setImmediate(() =>
-    startMonitoring(process.env).catch((err: unknown) => console.error(`Azure Monitor not started: ${String(err)}`)),
-  );
+  startMonitoringSoon();
 }
 
 export { registeredFunctions };

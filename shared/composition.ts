@@ -3,13 +3,30 @@
  * cases their ports. Each adapter module (and so its SDK) is imported only when first asked for, so the allocation
  * webhook's cold start does not pay for SDKs it does not use on its hot path.
  */
+import type { DecisionCountRepository, DenyListFeed } from './allocation';
+import { AllocationRuntime } from './allocation/runtime';
+import { allocationSources, POLICY_DOCUMENT_ID } from './allocation/sources';
 import { withAuditTrail } from './audit-trail';
+import { parseLocalSecrets } from './auth/caller';
+import { MANUFACTURERS_DOCUMENT_ID } from './auth/manufacturers';
 import type { BlobAuth } from './azure/blobs';
 import type { IotAuth } from './azure/iot-clients';
 import { OtelMetrics } from './azure/metrics';
 import { IOTHUB_TOKEN_SCOPE } from './azure/scopes';
+import type { CertificateRepository } from './certificates';
+import type { RevokedAuditDeps } from './certificates/audits/revoked';
+import { CA_DOCUMENT_ID, type CaCertificate, caCertificatesSource } from './certificates/ca-certificates';
+import { deviceCertificateRecorder } from './certificates/device-certificates';
+import type { SweepDeps } from './certificates/expiry-sweep';
+import type { ReconcileDeps } from './certificates/inventory';
+import { parseHorizons } from './certificates/rules/horizons';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
+import type { FindingRepository } from './findings';
+import type { ImportJobRepository } from './imports';
+import { importConfigSource } from './imports/config';
+import type { WorkerDeps } from './imports/enroll-chunk';
+import type { DenyListRepository, IncidentDeps } from './incidents';
 import { jsonFileDocument } from './local/json-file';
 import type {
   BlobsPort,
@@ -27,7 +44,14 @@ import type {
   WebhookKeysPort,
 } from './ports';
 import type { SettingKey } from './settings';
-import { type Env, listSetting, requireSetting, setting } from './settings';
+import {
+  assertNoLocalSettingsInAzure,
+  type Env,
+  listSetting,
+  numberSetting,
+  requireSetting,
+  setting,
+} from './settings';
 
 const PARTITION_KEYS: Record<string, string> = Object.fromEntries(
   Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]),
@@ -141,11 +165,46 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
   };
 }
 
-export function lazyServices(env: Env): LazyServices {
+/** The repositories every capability reads and writes through, each built on first use over the document store. */
+export interface Repositories {
+  certificates: () => Promise<CertificateRepository>;
+  denyList: () => Promise<DenyListRepository & DenyListFeed>;
+  findings: () => Promise<FindingRepository>;
+  importJobs: () => Promise<ImportJobRepository>;
+  decisionCounts: () => Promise<DecisionCountRepository>;
+}
+
+/** The adapters and the repositories: what the triggers hand the use cases. */
+export type AppServices = LazyServices & Repositories;
+
+/** The repositories over a document store (Cosmos in Azure and locally; the memory store in unit tests and benches). */
+export function repositories(lazy: Pick<LazyServices, 'store'>): Repositories {
+  return {
+    certificates: once(
+      async () =>
+        new (await import('./certificates/store/cosmos-certificates')).CosmosCertificateRepository(await lazy.store()),
+    ),
+    denyList: denyListRepository(lazy),
+    findings: once(
+      async () => new (await import('./findings/store/cosmos-findings')).CosmosFindingRepository(await lazy.store()),
+    ),
+    importJobs: once(
+      async () => new (await import('./imports/store/cosmos-jobs')).CosmosImportJobRepository(await lazy.store()),
+    ),
+    decisionCounts: once(
+      async () =>
+        new (await import('./allocation/store/cosmos-decision-counts')).CosmosDecisionCountRepository(
+          await lazy.store(),
+        ),
+    ),
+  };
+}
+
+export function lazyServices(env: Env): AppServices {
   const blobService = once(() => blobs(env));
   // Where blob storage is configured (always in Azure), every audit record also goes to the immutable trail.
   const withTrail = setting(env, 'storageConnection') ?? setting(env, 'storageBlobServiceUri');
-  return {
+  const lazy: LazyServices = {
     enrollments: once(() => enrollments(env)),
     hubs: once(() => hubs(env)),
     store: once(async () => (withTrail ? withAuditTrail(await store(env), blobService) : store(env))),
@@ -154,6 +213,7 @@ export function lazyServices(env: Env): LazyServices {
     blobs: blobService,
     stagedFiles: once(() => stagedFiles(env)),
   };
+  return { ...lazy, ...repositories(lazy) };
 }
 
 /** Every service built at once: for tools and tests. */
@@ -184,10 +244,10 @@ export async function startMonitoring(env: Env): Promise<boolean> {
   return (await import('./azure/monitor')).startAzureMonitor(env);
 }
 
-let processServices: LazyServices | undefined;
+let processServices: AppServices | undefined;
 
 /** The process-wide services of the function app. */
-export function services(): LazyServices {
+export function services(): AppServices {
   processServices ??= lazyServices(process.env);
   return processServices;
 }
@@ -198,20 +258,26 @@ export type { LazyServices, Services };
  * The repositories of breach containment, on the document store; like every adapter, each module is loaded when
  * first asked for, so the webhook's cold start does not pay for containment.
  */
-export function incidentRepositories(lazy: Pick<LazyServices, 'store'>) {
+export function incidentRepositories(lazy: Pick<AppServices, 'store' | 'denyList'>) {
   return {
     incidents: once(
-      async () => new (await import('./azure/incident-repository')).CosmosIncidentRepository(await lazy.store()),
+      async () =>
+        new (await import('./incidents/store/incident-repository')).CosmosIncidentRepository(await lazy.store()),
     ),
-    holds: once(async () => new (await import('./azure/hold-repository')).CosmosHoldRepository(await lazy.store())),
-    denyList: denyListRepository(lazy),
+    holds: once(
+      async () => new (await import('./incidents/store/hold-repository')).CosmosHoldRepository(await lazy.store()),
+    ),
+    denyList: lazy.denyList,
   };
 }
 
 /** The deny list: written by containment, followed by every webhook instance through its change log. */
-export function denyListRepository(lazy: Pick<LazyServices, 'store'>) {
+export function denyListRepository(
+  lazy: Pick<LazyServices, 'store'>,
+): () => Promise<DenyListRepository & DenyListFeed> {
   return once(
-    async () => new (await import('./azure/deny-list-repository')).CosmosDenyListRepository(await lazy.store()),
+    async () =>
+      new (await import('./incidents/store/deny-list-repository')).CosmosDenyListRepository(await lazy.store()),
   );
 }
 
@@ -258,4 +324,135 @@ export async function webhookKeyAdapters(
     keys: new ArmFunctionKeys({ ...app, functionName: 'allocate' }, cred),
     secrets: new KeyVaultSecrets(target.vaultName, cred),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What each trigger hands its use case: the services above, the process-wide hooks, and the app settings, read
+// here and nowhere else. Triggers parse, authorise, call one use case and map its result.
+// ---------------------------------------------------------------------------------------------------------------
+
+const appEnv = (): Env => process.env;
+const wholeNumber = (n: number) => Number.isInteger(n) && n >= 0;
+const positive = (n: number) => n > 0;
+
+/** The expiry horizons (days) the sweep raises findings at, and the API and the console show. */
+export function expiryHorizons(): number[] {
+  return parseHorizons(setting(appEnv(), 'expiryHorizonsDays'));
+}
+
+const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 3;
+const DEFAULT_MAX_ROWS = 50_000_000;
+
+/** How large a maker's file may be, in bytes and in rows. */
+export function importLimits(): { maxFileBytes: number; maxRows: number } {
+  return {
+    maxFileBytes: numberSetting(appEnv(), 'importMaxFileBytes', positive) ?? DEFAULT_MAX_FILE_BYTES,
+    maxRows: numberSetting(appEnv(), 'importMaxRows', positive) ?? DEFAULT_MAX_ROWS,
+  };
+}
+
+/** DPS's verified CA certificates, from their configuration document. */
+function caCertificates(): () => Promise<CaCertificate[]> {
+  return caCertificatesSource(configDocument(appEnv(), 'dpsCaCertificatesFile', CA_DOCUMENT_ID, services()));
+}
+
+/** The hourly expiry sweep and the revocation audit after it. */
+export function sweepDeps(): SweepDeps & RevokedAuditDeps {
+  return { ...services(), retry: { attempts: 20 } };
+}
+
+/** The reconciliation of the inventory against DPS, with the audit rules of the settings. */
+export function reconcileDeps(): ReconcileDeps {
+  const maxAgeDays = numberSetting(appEnv(), 'certMaxAgeDays', positive);
+  return {
+    ...services(),
+    retry: { attempts: 20 },
+    caCertificates: caCertificates(),
+    audit: maxAgeDays ? { maxAgeDays } : {},
+  };
+}
+
+/** The chunk worker: enrollments point at our webhook when it is configured. */
+export function importWorkerDeps(log: (line: string) => void): WorkerDeps {
+  const webhookUrl = setting(appEnv(), 'allocationWebhookUrl');
+  return {
+    ...services(),
+    allocation: webhookUrl ? { webhookUrl, apiVersion: '2021-10-01' } : undefined,
+    metrics: appMetrics(),
+    log,
+  };
+}
+
+/**
+ * Containment, with the settings that bound what runs without approval. `hooks` are the process's own: the
+ * allocation runtime of this instance learns new deny entries at once.
+ */
+export function incidentDeps(hooks: Pick<IncidentDeps, 'onDeny' | 'onRelease' | 'log'>): IncidentDeps {
+  const s = services();
+  const env = appEnv();
+  return {
+    ...s,
+    ...incidentRepositories(s),
+    importJobThreshold: numberSetting(env, 'hubImportJobThreshold', wholeNumber) || undefined,
+    autoApproveMaxDevices: numberSetting(env, 'incidentAutoApproveMaxDevices', wholeNumber),
+    fourEyes: setting(env, 'incidentFourEyes')?.toLowerCase() !== 'false',
+    alertImmediateDenyMax: numberSetting(env, 'incidentAlertImmediateDenyMax', wholeNumber),
+    caCertificates: caCertificates(),
+    metrics: appMetrics(),
+    ...hooks,
+  };
+}
+
+/** Who may call, and the makers' configuration: built once, on the first call that needs them. */
+export const callerSettings = onceSync(() => {
+  const env = appEnv();
+  return {
+    importConfig: importConfigSource(configDocument(env, 'manufacturersFile', MANUFACTURERS_DOCUMENT_ID, services())),
+    localSecrets: parseLocalSecrets(setting(env, 'localBearerSecrets')),
+    // Set by the platform (not by us) when App Service Authentication is on.
+    platformAuth: env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true',
+  };
+});
+
+/**
+ * The process's allocation runtime: the webhook decides from its snapshots, and containment pushes deny entries
+ * into the same instance so this process refuses a revoked device at once.
+ */
+export const allocationRuntime = onceSync(() => {
+  const s = services();
+  return new AllocationRuntime(
+    allocationSources(configDocument(appEnv(), 'allocationPolicyFile', POLICY_DOCUMENT_ID, s), s, s.denyList),
+    {
+      log: (line) => console.log(line),
+      metrics: appMetrics(),
+      onDeviceCertificate: deviceCertificateRecorder(
+        () => s.certificates(),
+        () => s.store(),
+        () => s.events(),
+        (line) => console.log(line),
+      ),
+    },
+  );
+});
+
+/** Where DPS is configured, the webhook's snapshots are loaded as the app starts, before DPS's first call. */
+export function warmAllocation(): void {
+  if (setting(appEnv(), 'dpsHostName')) void allocationRuntime().start();
+}
+
+/** Development secrets (the local bearer secrets, keyed connection strings, files) are never accepted in Azure. */
+export function refuseLocalSettingsInAzure(): void {
+  assertNoLocalSettingsInAzure(appEnv());
+}
+
+/** Azure Monitor for our own metrics where configured, once the functions are registered: off the first request's path. */
+export function startMonitoringSoon(): void {
+  setImmediate(() =>
+    startMonitoring(appEnv()).catch((err: unknown) => console.error(`Azure Monitor not started: ${String(err)}`)),
+  );
+}
+
+function onceSync<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }

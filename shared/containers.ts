@@ -75,8 +75,6 @@ export const CONTAINERS = {
   },
 } as const satisfies Record<string, ContainerSpec>;
 
-export type ContainerName = (typeof CONTAINERS)[keyof typeof CONTAINERS]['name'];
-
 /** Storage queues that drive queue-triggered workers. */
 export const QUEUES = {
   importValidation: 'import-validation',

@@ -186,11 +186,18 @@ export interface QueuePort {
   send(queueName: string, message: unknown, options?: { visibilityDelayMs?: number }): Promise<void>;
 }
 
+/** The one way the use cases tell the time: given in their deps (the tests' manual clock is one), else the system's. */
 export interface Clock {
   now(): Date;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** The time now, from the deps' clock or the system's. */
+export const timeOf =
+  (deps: { clock?: Clock }): (() => Date) =>
+  () =>
+    (deps.clock ?? systemClock).now();
 
 /**
  * A JSON document the app reads as configuration (the allocation policy, the manufacturers, DPS's CA certificates):

@@ -80,6 +80,21 @@ export function setting(env: Env, key: SettingKey): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+/**
+ * A numeric setting: undefined when unset, not a number, or refused by `accept` (the caller's default then applies).
+ * The one parser of numbers in the app settings.
+ */
+export function numberSetting(
+  env: Env,
+  key: SettingKey,
+  accept: (n: number) => boolean = Number.isFinite,
+): number | undefined {
+  const raw = setting(env, key);
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) && accept(n) ? n : undefined;
+}
+
 export function requireSetting(env: Env, key: SettingKey): string {
   const value = setting(env, key);
   if (value === undefined) throw new Error(`App setting ${SETTINGS[key]} is required but not set.`);

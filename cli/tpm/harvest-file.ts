@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { appendFileSync, closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-import { KNOWN_COLUMNS } from '../../shared/enrollment/row';
+import { KNOWN_COLUMNS } from '../../shared/imports/rules/row';
 
 export type HarvestRow = Partial<Record<(typeof KNOWN_COLUMNS)[number], string>> & { registrationId: string };
 

@@ -3,37 +3,16 @@
  * TLS client certificate matching an individual enrollment or chaining to a group's signer, or a SAS signed with the
  * key a TPM challenge handed the device (tpm-attestation.ts).
  */
-import { type X509Certificate } from 'node:crypto';
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 
-import type { EnrollmentGroup, HubDevice, IndividualEnrollment } from '../../shared/dps-types';
+import type { AttestationContext, Attested } from './attestation-types';
 import { certificateInfo } from './certificates';
 import { deriveDeviceKey, parseSas, verifySas } from './sas';
-import type { SimState } from './state';
-import { attestTpm, type DeviceTpmKeys, isTpmEnrollment } from './tpm-attestation';
+import { attestTpm, isTpmEnrollment } from './tpm-attestation';
 import { HttpError } from './wire';
 
-/** What attestation reads of the simulator. */
-export interface AttestationContext {
-  state: SimState;
-  idScope: string;
-  /** Verified signer certificates of each X.509 group, under `g:{groupId}`. */
-  certificates: Map<string, Map<string, X509Certificate>>;
-}
-
-export type Source =
-  { individual: IndividualEnrollment; group?: undefined } | { group: EnrollmentGroup; individual?: undefined };
-
-export interface Attested {
-  source: Source;
-  auth: HubDevice['authentication'];
-  runtime: Record<string, unknown>;
-  /** A TPM device's public keys: the hub key DPS makes for it goes back wrapped to them. */
-  tpm?: DeviceTpmKeys;
-  /** A disabled enrollment entry holding a certificate of the device's chain: the registration fails (disabled). */
-  disallowedBy?: string;
-}
+export type { AttestationContext, Attested, Source } from './attestation-types';
 
 /** What a device presents, whatever the transport: a SAS (HTTP Authorization, MQTT password) or its TLS chain. */
 export interface DeviceCredentials {

@@ -1,18 +1,50 @@
-/** Certificate parsing as DPS does on write: the certificate goes in, its `info` comes back. */
+/**
+ * Certificate parsing as DPS does on write: the certificate goes in, its `info` comes back. The simulator reads
+ * certificates its own way, never through the webhook's code: the info it sends the webhook is what the webhook is
+ * tested against, so a shared builder could not catch a wrong shape.
+ */
 import { X509Certificate } from 'node:crypto';
 
-import { infoOf, parseCertificateText } from '../../shared/allocation/x509-context';
 import type { X509CertificateInfo, X509Certificates, X509CertificateWithInfo } from '../../shared/dps-types';
 import { HttpError } from './wire';
 
+const BASE64 = /^[A-Za-z0-9+/=\s]+$/;
+
+/** A certificate as DPS takes it in an enrollment: PEM, or the base64 of its DER. */
 export function parseCertificate(text: string): X509Certificate {
-  const cert = parseCertificateText(text);
-  if (!cert) throw new HttpError(400, 400004, 'The certificate is not a valid X.509 certificate (PEM or base64 DER).');
-  return cert;
+  try {
+    if (text.includes('-----BEGIN CERTIFICATE-----')) return new X509Certificate(text);
+    if (BASE64.test(text)) return new X509Certificate(Buffer.from(text.replace(/\s+/g, ''), 'base64'));
+  } catch {
+    // not a certificate: refused below
+  }
+  throw new HttpError(400, 400004, 'The certificate is not a valid X.509 certificate (PEM or base64 DER).');
 }
 
-/** DPS's info of a certificate: the same reading the webhook makes of a raw client certificate. */
-export const certificateInfo = (cert: X509Certificate): X509CertificateInfo => infoOf(cert);
+/** Hex as DPS prints a thumbprint: upper case, no separators. */
+const hex = (colonSeparated: string) => colonSeparated.split(':').join('').toUpperCase();
+
+/** A distinguished name on one line, its RDNs comma-separated in the certificate's order (Node gives one a line). */
+const oneLine = (multiLine: string) =>
+  multiLine
+    .split('\n')
+    .map((rdn) => rdn.trim())
+    .filter((rdn) => rdn.length > 0)
+    .join(', ');
+
+/** DPS's info of a certificate (the registration state's `certificateInfo`, an enrollment's `info`). */
+export function certificateInfo(cert: X509Certificate): X509CertificateInfo {
+  return {
+    subjectName: oneLine(cert.subject),
+    sha1Thumbprint: hex(cert.fingerprint),
+    sha256Thumbprint: hex(cert.fingerprint256),
+    issuerName: oneLine(cert.issuer),
+    notBeforeUtc: cert.validFromDate.toISOString(),
+    notAfterUtc: cert.validToDate.toISOString(),
+    serialNumber: cert.serialNumber,
+    version: 3,
+  };
+}
 
 /**
  * Replaces each certificate by its info; keeps the parsed certificates aside for attestation. A slot sent back with

@@ -10,17 +10,13 @@
 import { randomBytes } from 'node:crypto';
 
 import type { HubDevice } from '../../shared/dps-types';
-import type { AttestationContext, Attested } from './attestation';
+import type { AttestationContext, Attested, DeviceTpmKeys } from './attestation-types';
 import { parseSas, verifySas } from './sas';
 import { activationBlob, HMAC_KEY_BYTES } from './tpm/activation';
 import { TpmStructureError } from './tpm/structures';
 import { HttpError } from './wire';
 
-/** A TPM's public keys as the device sent them (TPM2B_PUBLIC). */
-export interface DeviceTpmKeys {
-  endorsementKey: Buffer;
-  storageRootKey: Buffer;
-}
+export type { DeviceTpmKeys } from './attestation-types';
 
 interface Challenge extends DeviceTpmKeys {
   key: Buffer;

@@ -1,32 +1,6 @@
 /**
- * The process's allocation runtime: the webhook decides from its snapshots, and containment pushes deny entries into
- * the same instance so this process refuses a revoked device at once. Shared by the triggers that need it, so that no
- * trigger file imports another.
+ * The process's allocation runtime, built by the composition root: the webhook decides from its snapshots, and
+ * containment pushes deny entries into the same instance. Shared by the triggers that need it, so that no trigger
+ * file imports another.
  */
-import { appMetrics, configDocument, denyListRepository, services } from '../../shared/composition';
-import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
-import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
-import { deviceCertificateRecorder } from '../../shared/use-cases/device-certificates';
-
-let runtime: AllocationRuntime | undefined;
-
-export function allocationRuntime(): AllocationRuntime {
-  const s = services();
-  runtime ??= new AllocationRuntime(
-    allocationSources(
-      configDocument(process.env, 'allocationPolicyFile', POLICY_DOCUMENT_ID, s),
-      s,
-      denyListRepository(s),
-    ),
-    {
-      log: (line) => console.log(line),
-      metrics: appMetrics(),
-      onDeviceCertificate: deviceCertificateRecorder(
-        () => s.store(),
-        () => s.events(),
-        (line) => console.log(line),
-      ),
-    },
-  );
-  return runtime;
-}
+export { allocationRuntime } from '../../shared/composition';

@@ -4,19 +4,13 @@
  */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 
-import { type Caller, identifyCaller, mayActFor, parseLocalSecrets } from '../../shared/auth/caller';
-import { MANUFACTURERS_DOCUMENT_ID } from '../../shared/auth/manufacturers';
-import { configDocument, services } from '../../shared/composition';
-import { setting } from '../../shared/settings';
-import { importConfigSource, type LoadedImportConfig } from '../../shared/use-cases/import-config';
+import { type Caller, identifyCaller, mayActFor } from '../../shared/auth/caller';
+import { callerSettings } from '../../shared/composition';
+import type { LoadedImportConfig } from '../../shared/imports/config';
 import { problem } from './http-response';
 
-export const importConfig: () => Promise<LoadedImportConfig> = importConfigSource(
-  configDocument(process.env, 'manufacturersFile', MANUFACTURERS_DOCUMENT_ID, services()),
-);
-const localSecrets = parseLocalSecrets(setting(process.env, 'localBearerSecrets'));
-// Set by the platform (not by us) when App Service Authentication is on.
-const platformAuth = process.env.WEBSITE_AUTH_ENABLED?.toLowerCase() === 'true';
+/** The makers' configuration (cached by the composition root's source). */
+export const importConfig = (): Promise<LoadedImportConfig> => callerSettings().importConfig();
 
 export type Authorized = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
 
@@ -29,6 +23,7 @@ const refuse = (status: 401 | 403, reason: string): Authorized => ({
 });
 
 export async function identify(request: HttpRequest): Promise<Authorized> {
+  const { localSecrets, platformAuth } = callerSettings();
   const { config } = await importConfig();
   const who = identifyCaller(request.headers, config, { localSecrets, platformAuth });
   return who.ok ? who : refuse(who.status, who.reason);

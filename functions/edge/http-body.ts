@@ -4,7 +4,7 @@
  */
 import type { HttpRequest } from '@azure/functions';
 
-import { PayloadTooLargeError } from '../../shared/errors';
+import { PayloadTooLargeError, ValidationError } from '../../shared/errors';
 
 export async function readText(request: HttpRequest, maxBytes: number): Promise<string> {
   const declared = Number(request.headers.get('content-length'));
@@ -24,4 +24,14 @@ export async function readText(request: HttpRequest, maxBytes: number): Promise<
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The body as JSON, read within `maxBytes` (413 beyond); a body that is not JSON is a 400 saying `whenNotJson`. */
+export async function readJson(request: HttpRequest, maxBytes: number, whenNotJson: string): Promise<unknown> {
+  const text = await readText(request, maxBytes);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError(whenNotJson);
+  }
 }

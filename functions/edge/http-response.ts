@@ -16,6 +16,5 @@ export const problem = (status: number, error: string, reason: string): HttpResp
   jsonBody: { error, reason },
 });
 export const badRequest = (reason: string) => problem(400, 'BadRequest', reason);
-export const forbidden = (reason: string) => problem(403, 'Forbidden', reason);
 export const notFound = (reason: string) => problem(404, 'NotFound', reason);
 export const conflict = (reason: string) => problem(409, 'Conflict', reason);

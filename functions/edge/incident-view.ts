@@ -1,5 +1,5 @@
 /** An incident as the API shows it: no lease, etag or cursors' internals; the CA without its PEM. */
-import type { Incident } from '../../shared/breach/model';
+import type { Incident } from '../../shared/incidents/rules/model';
 
 export const incidentView = ({ lease: _lease, _etag, resolution, undo: _undo, ...incident }: Incident) => {
   const { pem, ...ca } = resolution.ca ?? { source: 'unknown' as const };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { bundle } from '../../dev/bundle';
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
-import { rank } from '../../shared/allocation/rendezvous';
+import { rank } from '../../shared/allocation/rules/rendezvous';
 import { buildServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { allocationBody, benchPolicy, HUBS } from './allocation-fixture';
@@ -93,8 +93,8 @@ async function main(): Promise<void> {
   const results = { bare: runs[0].open };
 
   // The decision itself, in process (parse → deny check → rules → rendezvous → templates), without any HTTP host.
-  const { AllocationRuntime } = await import('../../shared/use-cases/allocation-runtime');
-  const { allocationSources, POLICY_DOCUMENT_ID } = await import('../../shared/use-cases/allocation-sources');
+  const { AllocationRuntime } = await import('../../shared/allocation/runtime');
+  const { allocationSources, POLICY_DOCUMENT_ID } = await import('../../shared/allocation/sources');
   const { configDocument, denyListRepository, lazyServices } = await import('../../shared/composition');
   const runtime = new AllocationRuntime(
     allocationSources(

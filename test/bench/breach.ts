@@ -20,9 +20,9 @@ import { issue } from '../../dev/pki';
 import { storeDevice } from '../../dev/sim/iothub';
 import { newEtag } from '../../dev/sim/wire';
 import { type LocalStack, startLocalStack } from '../../dev/stack';
+import { AllocationRuntime } from '../../shared/allocation/runtime';
+import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/allocation/sources';
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
-import { normalizeThumbprint } from '../../shared/breach/incident';
-import type { Incident, StepState } from '../../shared/breach/model';
 import {
   buildServices,
   configDocument,
@@ -31,9 +31,9 @@ import {
   lazyServices,
   type Services,
 } from '../../shared/composition';
-import { AllocationRuntime } from '../../shared/use-cases/allocation-runtime';
-import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/use-cases/allocation-sources';
-import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/use-cases/incidents';
+import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/incidents';
+import { normalizeThumbprint } from '../../shared/incidents/rules/incident';
+import type { Incident, StepState } from '../../shared/incidents/rules/model';
 import { fmt, ratio, runBench, tearDown, WORKER_OVERRAN } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);

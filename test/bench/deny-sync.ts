@@ -16,10 +16,10 @@ import { join } from 'node:path';
 
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
-import type { DenyEntry } from '../../shared/allocation/deny-list';
-import { CosmosDenyListRepository } from '../../shared/azure/deny-list-repository';
+import type { DenyEntry } from '../../shared/allocation/rules/deny-list';
 import { buildServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
+import { CosmosDenyListRepository } from '../../shared/incidents/store/deny-list-repository';
 import type { StoredDocument } from '../../shared/ports';
 import { type MemoryContainer, MemoryStore } from '../support/memory-store';
 import { allocationBody, benchPolicy } from './allocation-fixture';

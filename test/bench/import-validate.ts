@@ -5,9 +5,9 @@
  */
 import { createReadStream, readFileSync } from 'node:fs';
 
-import { FileDuplicates } from '../../shared/enrollment/duplicates';
-import { type RowVerdict, validateRow } from '../../shared/enrollment/row';
-import { isBroken, rowsOf } from '../../shared/enrollment/row-sources';
+import { FileDuplicates } from '../../shared/imports/rules/duplicates';
+import { type RowVerdict, validateRow } from '../../shared/imports/rules/row';
+import { isBroken, rowsOf } from '../../shared/imports/rules/row-sources';
 
 const [impl, file] = process.argv.slice(2);
 const rules = { manufacturerId: 'acme-tpm', registrationIdPrefix: 'acme-' };

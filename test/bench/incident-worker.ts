@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 
 import { incidentRepositories, lazyServices } from '../../shared/composition';
-import { advanceIncident } from '../../shared/use-cases/incidents';
+import { advanceIncident } from '../../shared/incidents';
 import { WORKER_OVERRAN } from './support';
 
 // As the function app reads it: above this many devices on a hub, containment takes an import job.

@@ -16,13 +16,14 @@ import { join } from 'node:path';
 
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
-import { DEFAULT_HORIZONS, horizonToRaise } from '../../shared/certificates/horizons';
-import { type CertificateRecord, monthOf } from '../../shared/certificates/record';
+import { sweepExpiries } from '../../shared/certificates/expiry-sweep';
+import { reconcileInventory } from '../../shared/certificates/inventory';
+import { DEFAULT_HORIZONS, horizonToRaise } from '../../shared/certificates/rules/horizons';
+import { type CertificateRecord, monthOf } from '../../shared/certificates/rules/record';
+import { CosmosCertificateRepository } from '../../shared/certificates/store/cosmos-certificates';
 import { buildServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import type { DomainEvent, EnrollmentsPort, EventsPort, StoredDocument } from '../../shared/ports';
-import { reconcileInventory } from '../../shared/use-cases/certificate-inventory';
-import { sweepExpiries } from '../../shared/use-cases/expiry-sweep';
 import { MemoryStore } from '../support/memory-store';
 import { fmt, ratio, runBench } from './support';
 
@@ -67,7 +68,12 @@ async function sweepBench(
   fleet: number,
 ): Promise<{ ms: number; returned: number; examined: number; raised: number; naiveMs: number; naiveReturned: number }> {
   const store = inventory(fleet);
-  const deps = { store: async () => store, enrollments: noDps, events: async () => events };
+  const deps = {
+    store: async () => store,
+    certificates: async () => new CosmosCertificateRepository(store),
+    enrollments: noDps,
+    events: async () => events,
+  };
   const first = await sweepExpiries(deps, { now, horizons: DEFAULT_HORIZONS });
   const container = store.container(CONTAINERS.certificates.name);
   container.returned = 0;
@@ -148,7 +154,12 @@ async function reconcileBench(): Promise<void> {
     const t = performance.now();
     const inventoryStore = new MemoryStore(partitionKeys);
     const result = await reconcileInventory(
-      { store: async () => inventoryStore, enrollments: async () => services.enrollments, retry: { attempts: 100 } },
+      {
+        store: async () => inventoryStore,
+        certificates: async () => new CosmosCertificateRepository(inventoryStore),
+        enrollments: async () => services.enrollments,
+        retry: { attempts: 100 },
+      },
       { pageSize: PAGE, budgetMs: 60 * 60_000 },
     );
     const minutes = (performance.now() - t) / 60_000;

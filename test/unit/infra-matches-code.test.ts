@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 import { AUDIT_TRAIL_CONTAINER } from '../../shared/audit-trail';
 import { UPLOADS_CONTAINER } from '../../shared/azure/staged-files';
-import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/breach/hub-job-container';
 import { CONTAINERS, type ContainerSpec, QUEUES } from '../../shared/containers';
+import { HUB_JOB_CONTAINER_PREFIX, hubJobContainer } from '../../shared/incidents/rules/hub-job-container';
 import { LOCAL_ONLY_SETTINGS, type SettingKey, SETTINGS } from '../../shared/settings';
 
 const infra = (file: string) => readFileSync(join(__dirname, '..', '..', 'infra', file), 'utf8');

@@ -1,0 +1,2 @@
+/** Who may call: the manufacturers' registry the import reads. */
+export * from './manufacturers';

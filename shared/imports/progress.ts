@@ -1,0 +1,96 @@
+/**
+ * Settling a job's counts: each chunk's outcomes are added exactly once (the job's bitmap of counted chunks, under
+ * its etag), and the job is done when every chunk is counted. Emits `import.progress` and `import.completed`.
+ */
+import { type Clock, type EventsPort, timeOf } from '../ports';
+import {
+  bitIsSet,
+  type ChunkDocument,
+  type Counts,
+  type ImportJobRepository,
+  type JobDocument,
+  setBit,
+} from './job-store';
+
+export interface ProgressDeps {
+  importJobs: () => Promise<ImportJobRepository>;
+  events: () => Promise<EventsPort>;
+  clock?: Clock;
+}
+
+/** `import.*` events carry the job's counts and progress; `data` adds what only that moment knows. */
+export async function publishJob(
+  deps: { events: () => Promise<EventsPort> },
+  type: string,
+  job: JobDocument,
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  await (
+    await deps.events()
+  ).publish([
+    {
+      type,
+      subject: job.jobId,
+      time: new Date().toISOString(),
+      data: {
+        jobId: job.jobId,
+        manufacturerId: job.manufacturerId,
+        status: job.status,
+        counts: job.counts,
+        chunks: job.chunks,
+        chunksDone: job.chunksDone,
+        ...data,
+      },
+    },
+  ]);
+}
+
+/** Marks the job done once every chunk is counted (and validation is over). */
+export async function finishIfComplete(deps: ProgressDeps, job: JobDocument): Promise<JobDocument> {
+  if (job.status !== 'enrolling' || job.chunksDone < job.chunks) return job;
+  let finished = false;
+  const now = timeOf(deps)().toISOString();
+  const current = await (
+    await deps.importJobs()
+  ).update(job.jobId, (d) => {
+    finished = d.status === 'enrolling' && d.chunksDone >= d.chunks;
+    return finished ? { ...d, status: 'done', completedAt: now, updatedAt: now } : undefined;
+  });
+  if (finished && current) await publishJob(deps, 'import.completed', current);
+  return current ?? job;
+}
+
+function outcomes(chunk: ChunkDocument): Pick<Counts, 'enrolled' | 'alreadyEnrolled' | 'failed'> {
+  const c = { enrolled: 0, alreadyEnrolled: 0, failed: 0 };
+  for (const row of chunk.rows)
+    if (row.status === 'enrolled' || row.status === 'alreadyEnrolled' || row.status === 'failed') c[row.status]++;
+  return c;
+}
+
+/** Adds a finished chunk's outcomes to its job, once. */
+export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Promise<JobDocument | undefined> {
+  const add = outcomes(chunk);
+  let added = false;
+  const job = await (
+    await deps.importJobs()
+  ).update(chunk.jobId, (d) => {
+    added = !bitIsSet(d.countedChunks, chunk.index);
+    return added
+      ? {
+          ...d,
+          countedChunks: setBit(d.countedChunks, chunk.index),
+          chunksDone: d.chunksDone + 1,
+          updatedAt: new Date().toISOString(),
+          counts: {
+            ...d.counts,
+            enrolled: d.counts.enrolled + add.enrolled,
+            alreadyEnrolled: d.counts.alreadyEnrolled + add.alreadyEnrolled,
+            failed: d.counts.failed + add.failed,
+          },
+        }
+      : undefined;
+  });
+  if (!job || !added) return job;
+  await publishJob(deps, 'import.progress', job);
+  return finishIfComplete(deps, job);
+}

@@ -1,0 +1,196 @@
+/**
+ * The incident worker: one call does a bounded share of whatever the incident needs next — resolve its scope, make
+ * its plan, run its approved steps, or undo it — checkpoints, and says whether more remains (the trigger then
+ * queues the next share). One worker at a time holds the incident's lease; a message that finds it held comes back
+ * when the lease ends, so a worker killed mid-share (its lease left behind) is taken over once the lease expires.
+ */
+import { randomUUID } from 'node:crypto';
+
+import {
+  deadlineOf,
+  DEFAULT_AUTO_APPROVE_MAX_DEVICES,
+  DEFAULT_BUDGET_MS,
+  emit,
+  type IncidentDeps,
+  millis,
+  now,
+} from './deps';
+import { finishStep, startStep } from './page-walker';
+import { resolveScope } from './resolve';
+import type { Incident, StepState, Target } from './rules/model';
+import { approvalFor, DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from './rules/plan';
+import { RUNNERS } from './steps';
+import { undoIncident } from './undo';
+
+export interface Advanced {
+  incident?: Incident;
+  /** More work remains: queue another share. */
+  more: boolean;
+  /** Another worker holds the incident: queue the share to arrive this much later. */
+  retryAfterMs?: number;
+}
+
+/** A share ends at its deadline; the lease outlives it by this much, for the last checkpoint to be written. */
+const LEASE_MARGIN_MS = 15_000;
+
+async function takeLease(deps: IncidentDeps, id: string, owner: string): Promise<Incident | undefined> {
+  const until = millis(deps) + (deps.budgetMs ?? DEFAULT_BUDGET_MS) + LEASE_MARGIN_MS;
+  let taken = false;
+  const incident = await (
+    await deps.incidents()
+  ).update(id, (i) => {
+    taken = !i.lease || i.lease.until < millis(deps) || i.lease.owner === owner;
+    return taken ? { ...i, lease: { owner, until } } : undefined;
+  });
+  return taken ? incident : undefined;
+}
+
+async function dropLease(deps: IncidentDeps, id: string, owner: string) {
+  await (await deps.incidents()).update(id, (i) => (i.lease?.owner === owner ? { ...i, lease: undefined } : undefined));
+}
+
+async function* pagesOf(deps: IncidentDeps, incident: Incident): AsyncGenerator<Target[]> {
+  const repo = await deps.incidents();
+  for (let page = 0; page < incident.resolution.pages; page++) yield (await repo.targets(incident.id, page)) ?? [];
+}
+
+/**
+ * The plan from every page, and who lets it run (rules/plan.ts approvalFor): small plans an admin submitted over
+ * HTTP run at once, the rest wait for an admin — another than the submitter when the plan is wide. A scope that
+ * matched nothing ends `nothingFound`, saying what it did not find, and is never reported contained.
+ */
+async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Incident> {
+  const pages: Target[][] = [];
+  for await (const page of pagesOf(deps, incident)) pages.push(page);
+  const { plan, steps } = planIncident(
+    incident.request,
+    incident.resolution.caGroups,
+    pages,
+    deps.importJobThreshold ?? DEFAULT_IMPORT_JOB_THRESHOLD,
+    { ca: incident.resolution.ca, source: incident.source, missingGroups: incident.resolution.missingGroups },
+  );
+  const max = deps.autoApproveMaxDevices ?? DEFAULT_AUTO_APPROVE_MAX_DEVICES;
+  const approval = approvalFor(plan, incident.source, { maxDevices: max, fourEyes: deps.fourEyes ?? true });
+  const nothing = foundNothing(plan);
+  const status = nothing ? 'nothingFound' : approval.auto ? 'running' : 'awaitingApproval';
+  // Only an incident still planning gets its plan: one cancelled meanwhile stays cancelled, and never runs.
+  const planned = (await (
+    await deps.incidents()
+  ).update(incident.id, (i) =>
+    i.status !== 'planning'
+      ? undefined
+      : {
+          ...i,
+          plan,
+          steps,
+          approval,
+          plannedAt: now(deps),
+          status,
+          ...(nothing
+            ? {
+                completedAt: now(deps),
+                notes: [
+                  ...i.notes,
+                  `nothing of the scope was found: no device, enrollment group or CA certificate to act on${plan.notFound.count ? ` (not found: ${plan.notFound.sample.join(', ')}${plan.notFound.count > plan.notFound.sample.length ? ', …' : ''})` : ''}; what it named stays refused until it is released`,
+                ],
+              }
+            : {}),
+          ...(status === 'running'
+            ? { approvedBy: `auto-approved (${approval.why}; submitted by ${i.submittedBy})`, approvedAt: now(deps) }
+            : {}),
+        },
+  )) as Incident;
+  if (!['running', 'awaitingApproval', 'nothingFound'].includes(planned.status)) return planned;
+  await emit(deps, nothing ? 'incident.nothingFound' : 'incident.planned', incident.id, {
+    devices: plan.devices,
+    perHub: plan.perHub,
+    autoApproved: status === 'running',
+    approval,
+  });
+  return planned;
+}
+
+/** Runs the approved steps in order — DPS, then every hub in parallel (each within its own throttle), then records. */
+async function execute(
+  deps: IncidentDeps,
+  incident: Incident,
+  deadline: number,
+): Promise<{ incident: Incident; more: boolean }> {
+  const steps = incident.steps as StepState[];
+  const phases: Array<StepState['kind']> = ['refuse', 'dps', 'hub', 'registrations'];
+  let current = incident;
+  for (const kind of phases) {
+    const indexes = [...steps.keys()].filter(
+      (i) => steps[i].kind === kind && !['done', 'failed'].includes(steps[i].state),
+    );
+    const finished = await Promise.all(
+      indexes.map(async (i) => {
+        const started = await startStep(deps, incident.id, i);
+        const ended = await RUNNERS[kind](deps, started, i, deadline);
+        if (ended) {
+          const done = await finishStep(deps, incident.id, i);
+          const s = (done.steps as StepState[])[i];
+          await emit(deps, 'incident.step', incident.id, {
+            step: s.kind,
+            ...(s.kind === 'hub' ? { hub: s.hub, path: s.path } : {}),
+            done: s.done,
+          });
+        }
+        return ended;
+      }),
+    );
+    current = (await (await deps.incidents()).get(incident.id)) as Incident;
+    for (const s of current.steps as StepState[])
+      deps.metrics?.incidentProgress(incident.id, s.kind === 'hub' ? `hub ${s.hub}` : s.kind, s.done, s.total);
+    if (finished.some((f) => !f)) return { incident: current, more: true };
+  }
+  const failed = (current.steps as StepState[]).some((s) => s.state === 'failed');
+  const status = failed ? 'failed' : current.request.mode === 'contain' ? 'contained' : 'quarantined';
+  current = (await (
+    await deps.incidents()
+  ).update(incident.id, (i) => ({ ...i, status, completedAt: now(deps) }))) as Incident;
+  await emit(deps, `incident.${status}`, incident.id, { devices: current.plan?.devices });
+  return { incident: current, more: false };
+}
+
+/** Does the next bounded share of the incident's work. Safe to call again for the same incident at any point. */
+export async function advanceIncident(deps: IncidentDeps, incidentId: string): Promise<Advanced> {
+  const owner = randomUUID();
+  let incident = await takeLease(deps, incidentId, owner);
+  if (!incident) {
+    const held = await (await deps.incidents()).get(incidentId);
+    if (!held) return { more: false };
+    return { incident: held, more: true, retryAfterMs: Math.max(1000, (held.lease?.until ?? 0) - millis(deps)) };
+  }
+  const deadline = deadlineOf(deps);
+  try {
+    switch (incident.status) {
+      case 'received':
+      case 'planning': {
+        if (incident.status === 'received')
+          incident = (await (
+            await deps.incidents()
+          ).update(incidentId, (i) =>
+            i.status === 'received' ? { ...i, status: 'planning' } : undefined,
+          )) as Incident;
+        incident = await resolveScope(deps, incident, deadline);
+        // Cancelled while resolving: the next share undoes what was found.
+        if (incident.status === 'cancelling') return { incident, more: true };
+        if (incident.resolution.phase !== 'done') return { incident, more: true };
+        incident = await makePlan(deps, incident);
+        return { incident, more: incident.status === 'running' || incident.status === 'cancelling' };
+      }
+      case 'running': {
+        const ran = await execute(deps, incident, deadline);
+        return ran;
+      }
+      case 'cancelling':
+      case 'releasing':
+        return await undoIncident(deps, incident, deadline);
+      default:
+        return { incident, more: false };
+    }
+  } finally {
+    await dropLease(deps, incidentId, owner);
+  }
+}

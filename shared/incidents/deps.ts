@@ -1,0 +1,113 @@
+/** What the incident use cases are given, and the few helpers every one of them uses. */
+import type { DenyEntry } from '../allocation';
+import { audit } from '../audit';
+import type { CertificateRepository } from '../certificates';
+import {
+  type BlobsPort,
+  type Clock,
+  type DocumentStore,
+  type EnrollmentsPort,
+  type EventsPort,
+  type HubDirectory,
+  type MetricsPort,
+  type QueuePort,
+  timeOf,
+} from '../ports';
+import { type RetryOptions, retryThrottled } from '../retry';
+import type { DenyListRepository, HoldRepository, IncidentRepository } from './repositories';
+
+export interface IncidentDeps {
+  incidents: () => Promise<IncidentRepository>;
+  holds: () => Promise<HoldRepository>;
+  denyList: () => Promise<DenyListRepository>;
+  /** The audit trail. */
+  store: () => Promise<DocumentStore>;
+  /** The certificate inventory: a CA incident finds its CA and the devices it issued for there. */
+  certificates: () => Promise<CertificateRepository>;
+  enrollments: () => Promise<EnrollmentsPort>;
+  hubs: () => Promise<HubDirectory>;
+  queues: () => Promise<QueuePort>;
+  events: () => Promise<EventsPort>;
+  blobs?: () => Promise<BlobsPort>;
+  /** DPS's verified CA certificates (`{ name, pem }`): where a CA named by thumbprint may be found whole. */
+  caCertificates?: () => Promise<Array<{ name: string; pem: string }>>;
+  /** Devices on one hub above which containment deletes them with an import job instead of bulk calls. */
+  importJobThreshold?: number;
+  /**
+   * Plans of at most this many devices that disable no group and no CA, submitted by an admin over HTTP, run without
+   * waiting for approval; larger ones, and any that disables a group or a CA, wait for an admin.
+   */
+  autoApproveMaxDevices?: number;
+  /** Plans that are not small are approved by an admin other than their submitter (default on). */
+  fourEyes?: boolean;
+  /** At most this many identities an alert names one by one are refused at once; the rest wait for approval. */
+  alertImmediateDenyMax?: number;
+  /** How long one invocation works before it checkpoints and queues the rest (well under the host's timeout). */
+  budgetMs?: number;
+  /** How often an import job is polled (ms). */
+  jobPollMs?: number;
+  /** Tells the webhook of this instance at once (other instances refresh from the store within seconds). */
+  onDeny?: (entries: DenyEntry[]) => void;
+  onRelease?: (entries: DenyEntry[]) => void;
+  retry?: RetryOptions;
+  /** The time (the system's unless a test gives its own). */
+  clock?: Clock;
+  /** Each step's progress, for Azure Monitor. */
+  metrics?: MetricsPort;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_AUTO_APPROVE_MAX_DEVICES = 10;
+export const DEFAULT_ALERT_IMMEDIATE_DENY_MAX = 100;
+export const DEFAULT_BUDGET_MS = 4 * 60_000;
+
+/** The time now (ISO) and in milliseconds, from the deps' clock. */
+export const now = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)().toISOString();
+export const millis = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)().getTime();
+export const dateOf = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)();
+export const lower = (s: string) => s.toLowerCase();
+export const actorOf = (incidentId: string) => `incident:${incidentId}`;
+
+export function withRetry(deps: IncidentDeps) {
+  return <T>(call: () => Promise<T>) => retryThrottled(call, deps.retry);
+}
+
+export async function emit(deps: IncidentDeps, type: string, incidentId: string, data: Record<string, unknown> = {}) {
+  await (await deps.events()).publish([{ type, subject: incidentId, time: now(deps), data: { incidentId, ...data } }]);
+}
+
+/** Holds deny entries for the incident: the new ones go to this instance's webhook at once, and into the audit. */
+export async function holdDeny(deps: IncidentDeps, incidentId: string, entries: DenyEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const added = await (await deps.denyList()).hold(entries, incidentId);
+  deps.onDeny?.(entries);
+  if (added.length) await auditDeny(deps, incidentId, 'denyListAdd', added);
+}
+
+/** Lets go of deny entries; those no other incident holds leave the list (and this instance's webhook). */
+export async function releaseDeny(deps: IncidentDeps, incidentId: string, entries: DenyEntry[], by: string) {
+  if (entries.length === 0) return;
+  const lifted = await (await deps.denyList()).release(entries, incidentId);
+  if (lifted.length === 0) return;
+  deps.onRelease?.(lifted);
+  await auditDeny(deps, incidentId, 'denyListRemove', lifted, by);
+}
+
+async function auditDeny(deps: IncidentDeps, incidentId: string, action: string, entries: DenyEntry[], by?: string) {
+  const store = await deps.store();
+  await audit(store, {
+    actor: by ? `${by} (${actorOf(incidentId)})` : actorOf(incidentId),
+    action,
+    target: {
+      kind: 'denyList',
+      id: `${entries[0].kind}:${entries[0].value}`,
+      ids: entries.map((e) => `${e.kind}:${e.value}`),
+    },
+    after: action === 'denyListAdd' ? { reason: entries[0].reason } : null,
+  });
+}
+
+/** A deadline for this invocation's work. */
+export function deadlineOf(deps: IncidentDeps): number {
+  return millis(deps) + (deps.budgetMs ?? DEFAULT_BUDGET_MS);
+}

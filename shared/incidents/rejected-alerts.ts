@@ -1,0 +1,27 @@
+/**
+ * A security alert that cannot be read as an incident is kept where an admin sees it — a finding of kind `alert`
+ * (`GET /api/findings?kind=alert`) with the reason and the start of what was sent — raised once per distinct alert.
+ */
+import { createHash } from 'node:crypto';
+
+import { type FindingBase, raiseOnce } from '../findings';
+import { dateOf, type IncidentDeps } from './deps';
+
+const KEPT_CHARS = 2000;
+
+export async function recordRejectedAlert(deps: IncidentDeps, raw: string, reason: string): Promise<void> {
+  const digest = createHash('sha256').update(raw).digest('hex').slice(0, 32);
+  const finding: FindingBase & { reason: string; alert: string } = {
+    id: `alert.${digest}`,
+    kind: 'alert',
+    code: 'ALERT_REJECTED',
+    raisedAt: dateOf(deps).toISOString(),
+    reason,
+    alert: raw.slice(0, KEPT_CHARS),
+  };
+  await raiseOnce(await deps.store(), await deps.events(), finding, {
+    type: 'incident.alertRejected',
+    subject: finding.id,
+    data: { reason },
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * What containment keeps, as repositories with intention-revealing methods (their Cosmos implementations are in
+ * store/). Every hold has owners: a deny entry, a disabled enrollment, group or hub device is held by the
+ * incidents that need it, and only the last one to let go lifts it.
+ */
+import type { DenyEntry, DenyKind } from '../allocation';
+import type { Page } from '../ports';
+import type { Incident, Target } from './rules/model';
+
+export interface IncidentRepository {
+  /** Creates the incident, or answers the one already stored under its id. */
+  create(incident: Incident): Promise<{ created: true; incident: Incident } | { created: false; incident: Incident }>;
+  get(id: string): Promise<Incident | undefined>;
+  /** Incidents, newest first, a page at a time (the console's list). */
+  list(pageSize: number, continuationToken?: string): Promise<Page<Incident>>;
+  /**
+   * Reads, changes and writes the incident under its etag, again on a concurrent write. `change` answers the new
+   * incident, or undefined to leave it as it is.
+   */
+  update(id: string, change: (incident: Incident) => Incident | undefined): Promise<Incident | undefined>;
+  /** Writes page `page` of the incident's targets (the same page written again replaces it). */
+  putTargets(id: string, page: number, targets: Target[]): Promise<void>;
+  targets(id: string, page: number): Promise<Target[] | undefined>;
+}
+
+/** What lifting a hold puts back. */
+export type Restore =
+  | { type: 'enableEnrollment'; registrationId: string }
+  | { type: 'deleteBlock'; registrationId: string }
+  | { type: 'enableGroup'; enrollmentGroupId: string }
+  | { type: 'deleteDisallowGroup'; enrollmentGroupId: string }
+  | { type: 'enableDevice'; hub: string; deviceId: string };
+
+export interface Hold {
+  id: string;
+  holders: string[];
+  /** Absent when the thing was already disabled before any incident held it: lifting leaves it disabled. */
+  restore?: Restore;
+}
+
+export interface HoldRepository {
+  /** Adds a holder; a new hold records what lifting it will put back. */
+  acquire(id: string, holder: string, restoreIfNew: Restore | undefined): Promise<Hold>;
+  /** Removes a holder; answers the hold when that was its last holder (and it is gone), else undefined. */
+  release(id: string, holder: string): Promise<Hold | undefined>;
+}
+
+export interface DenyListRepository {
+  /** Adds the incident as a holder of each entry, creating the entries it is first to hold; answers those new. */
+  hold(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]>;
+  /** Removes the incident from each entry's holders; answers the entries no incident holds any more (deleted). */
+  release(entries: DenyEntry[], incidentId: string): Promise<DenyEntry[]>;
+  /** Every entry of one kind (the revocation audit reads the certificate and issuer entries). */
+  entriesOfKind(kind: DenyKind): Promise<DenyEntry[]>;
+}
+
+/** Hold ids: one per thing an incident can disable. */
+export const holdId = {
+  enrollment: (registrationId: string) => `enrollment:${registrationId.toLowerCase()}`,
+  block: (registrationId: string) => `block:${registrationId.toLowerCase()}`,
+  group: (enrollmentGroupId: string) => `group:${enrollmentGroupId.toLowerCase()}`,
+  /** The disabled group that disallows a compromised CA in DPS. */
+  disallow: (sha256Thumbprint: string) => `disallow:${sha256Thumbprint.toUpperCase()}`,
+  device: (hub: string, deviceId: string) => `device:${hub.toLowerCase()}:${deviceId.toLowerCase()}`,
+};

@@ -1,0 +1,2 @@
+/** Rotating the webhook key across enrollments and groups. */
+export * from './rotate';

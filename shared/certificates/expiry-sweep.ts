@@ -90,7 +90,7 @@ async function roll(
     ? await dps.putGroup(updated as EnrollmentGroup)
     : await dps.putEnrollment(updated as IndividualEnrollment);
   const after = group ? written.attestation.x509?.signingCertificates : written.attestation.x509?.clientCertificates;
-  await recordCertificates(inventory, store, recordsOfEnrollment(written));
+  await recordCertificates(inventory, store, recordsOfEnrollment(written), { now });
   await audit(store, {
     actor: 'expiry-sweep',
     action: 'certificate.rolled',

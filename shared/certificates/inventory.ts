@@ -13,6 +13,7 @@ import {
   type EnrollmentsPort,
   type EventsPort,
   type StoredDocument,
+  systemClock,
   timeOf,
 } from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
@@ -41,15 +42,16 @@ async function raiseAudits(
   events: EventsPort | undefined,
   record: CertificateRecord,
   rules: AuditRules,
+  now: Date,
 ): Promise<void> {
-  for (const finding of auditRecord(record, rules)) {
+  for (const finding of auditRecord(record, { now, ...rules })) {
     const doc: AuditFindingDocument = {
       id: `audit.${finding.code}.${record.id}`,
       kind: 'audit',
       code: finding.code,
       reason: finding.reason,
       usages: record.usages,
-      raisedAt: new Date().toISOString(),
+      raisedAt: now.toISOString(),
       certificate: { thumbprint: record.id, subject: record.subject, issuer: record.issuer, notAfter: record.notAfter },
     };
     await raiseOnce(store, events, doc, {
@@ -68,9 +70,10 @@ export async function recordCertificates(
   inventory: CertificateRepository,
   store: DocumentStore,
   seen: CertificateRecord[],
-  options: { events?: EventsPort; concurrency?: number; audit?: AuditRules } = {},
+  options: { events?: EventsPort; concurrency?: number; audit?: AuditRules; now?: Date } = {},
 ): Promise<void> {
   const concurrency = options.concurrency ?? 16;
+  const now = options.now ?? systemClock.now();
   // One certificate serving several enrollments of the page is written once, with all of them.
   const byId = new Map<string, CertificateRecord>();
   for (const record of seen) byId.set(record.id, mergeRecord(byId.get(record.id), record));
@@ -79,7 +82,7 @@ export async function recordCertificates(
     const stored = await inventory.read(record.id, record.expiryMonth);
     const merged = mergeRecord(stored, record);
     if (!stored || !sameRecord(stored, merged)) await inventory.upsert(merged as StoredCertificate);
-    await raiseAudits(store, options.events, merged, options.audit ?? {});
+    await raiseAudits(store, options.events, merged, options.audit ?? {}, now);
   });
 }
 
@@ -123,7 +126,7 @@ export async function reconcileInventory(
   const inventory = await deps.certificates();
   const dps = await deps.enrollments();
   const checkpoints = store.container<ReconcileCheckpoint>(CONTAINERS.checkpoints.name);
-  const started = Date.now();
+  const started = clock().getTime();
   let checkpoint = (await checkpoints.read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT)) ?? {
     id: RECONCILE_CHECKPOINT,
     phase: 'enrollments',
@@ -138,7 +141,11 @@ export async function reconcileInventory(
     if (checkpoint.phase === 'enrollments' && !token && deps.caCertificates) {
       const cas = await deps.caCertificates();
       const records = await Promise.all(cas.map((ca) => recordFromPem(ca.pem, { kind: 'dpsCa', id: ca.name })));
-      await recordCertificates(inventory, store, records, { events: await deps.events?.(), audit: deps.audit });
+      await recordCertificates(inventory, store, records, {
+        events: await deps.events?.(),
+        audit: deps.audit,
+        now: clock(),
+      });
     }
     const page =
       checkpoint.phase === 'enrollments'
@@ -148,7 +155,7 @@ export async function reconcileInventory(
       inventory,
       store,
       page.items.flatMap((e) => recordsOfEnrollment(e)),
-      { events: await deps.events?.(), audit: deps.audit },
+      { events: await deps.events?.(), audit: deps.audit, now: clock() },
     );
     const kind = checkpoint.phase === 'enrollments' ? ('enrollment' as const) : ('enrollmentGroup' as const);
     await trackUsages(
@@ -163,8 +170,15 @@ export async function reconcileInventory(
       checkpoint.passes + 1,
     );
     if (checkpoint.phase === 'enrollments') {
-      await auditDeviceIds(store, dps, await deps.events?.(), page.items as IndividualEnrollment[], deps.retry);
-      await auditEndorsementKeys(store, await deps.events?.(), page.items as IndividualEnrollment[]);
+      await auditDeviceIds(
+        store,
+        dps,
+        await deps.events?.(),
+        page.items as IndividualEnrollment[],
+        clock(),
+        deps.retry,
+      );
+      await auditEndorsementKeys(store, await deps.events?.(), page.items as IndividualEnrollment[], clock());
     }
     pagesThisRun++;
     checkpoint = {
@@ -191,7 +205,7 @@ export async function reconcileInventory(
       }
     }
     checkpoint = await checkpoints.upsert(checkpoint);
-    if (Date.now() - started >= budgetMs) break;
+    if (clock().getTime() - started >= budgetMs) break;
   }
   return { ...checkpoint, pagesThisRun };
 }

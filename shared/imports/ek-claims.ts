@@ -32,6 +32,7 @@ export async function raiseEkClaimConflict(
   events: EventsPort | undefined,
   holder: Claim,
   refused: Claim,
+  now: Date,
 ): Promise<boolean> {
   const pick = ({ id, registrationId, manufacturerId, jobId, line }: Claim): Claim => ({
     id,
@@ -44,7 +45,7 @@ export async function raiseEkClaimConflict(
     id: `audit.EK_CLAIM_CONFLICT.${holder.id}.${refused.manufacturerId ?? 'unknown'}`,
     kind: 'audit',
     code: 'EK_CLAIM_CONFLICT',
-    raisedAt: new Date().toISOString(),
+    raisedAt: now.toISOString(),
     reason: `manufacturer ${refused.manufacturerId} (job ${refused.jobId}, line ${refused.line}) tried to enroll as ${refused.registrationId} an endorsement key held by ${holder.registrationId} (manufacturer ${holder.manufacturerId ?? 'unknown'})`,
     claims: [pick(holder), pick(refused)],
   };

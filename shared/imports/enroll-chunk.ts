@@ -9,7 +9,14 @@ import { audit } from '../audit';
 import type { CustomAllocationDefinition } from '../dps-types';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
-import type { DocumentStore, EnrollmentsPort, EventsPort, MetricsPort } from '../ports';
+import {
+  type Clock,
+  type DocumentStore,
+  type EnrollmentsPort,
+  type EventsPort,
+  type MetricsPort,
+  timeOf,
+} from '../ports';
 import { type RetryOptions, retryThrottled } from '../retry';
 import { ekClaims, raiseEkClaimConflict } from './ek-claims';
 import { type ChunkDocument, type ImportJobRepository, type RowRecord } from './job-store';
@@ -29,6 +36,7 @@ export interface WorkerDeps {
   /** Rows settled, for Azure Monitor. */
   metrics?: MetricsPort;
   log?: (line: string) => void;
+  clock?: Clock;
 }
 
 export interface ChunkMessage {
@@ -62,7 +70,7 @@ async function claimEk(
   if (!existing) return undefined;
   // Held for another maker (or for an enrollment no import made): the first claim stands, whoever sends the EK next.
   if (existing.manufacturerId !== manufacturerId) {
-    await raiseEkClaimConflict(store, await deps.events(), existing, attempt);
+    await raiseEkClaimConflict(store, await deps.events(), existing, attempt, timeOf(deps)());
     return EK_CLAIMED_ELSEWHERE;
   }
   if (existing.registrationId === row.registrationId) return undefined;

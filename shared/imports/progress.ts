@@ -20,7 +20,7 @@ export interface ProgressDeps {
 
 /** `import.*` events carry the job's counts and progress; `data` adds what only that moment knows. */
 export async function publishJob(
-  deps: { events: () => Promise<EventsPort> },
+  deps: { events: () => Promise<EventsPort>; clock?: Clock },
   type: string,
   job: JobDocument,
   data: Record<string, unknown> = {},
@@ -31,7 +31,7 @@ export async function publishJob(
     {
       type,
       subject: job.jobId,
-      time: new Date().toISOString(),
+      time: timeOf(deps)().toISOString(),
       data: {
         jobId: job.jobId,
         manufacturerId: job.manufacturerId,
@@ -80,7 +80,7 @@ export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Prom
           ...d,
           countedChunks: setBit(d.countedChunks, chunk.index),
           chunksDone: d.chunksDone + 1,
-          updatedAt: new Date().toISOString(),
+          updatedAt: timeOf(deps)().toISOString(),
           counts: {
             ...d.counts,
             enrolled: d.counts.enrolled + add.enrolled,

@@ -29,6 +29,7 @@ export async function auditDeviceIds(
   dps: EnrollmentsPort,
   events: EventsPort | undefined,
   enrollments: IndividualEnrollment[],
+  now: Date,
   retry?: RetryOptions,
 ): Promise<string[]> {
   const claims = store.container<DeviceIdClaim>(CONTAINERS.checkpoints.name);
@@ -51,7 +52,7 @@ export async function auditDeviceIds(
       code: 'DEVICE_ID_SHARED',
       deviceId,
       registrationIds: sharing,
-      raisedAt: new Date().toISOString(),
+      raisedAt: now.toISOString(),
       reason: `enrollments ${sharing.join(', ')} all provision device ID ${deviceId}`,
     };
     if (

@@ -23,6 +23,7 @@ export async function auditEndorsementKeys(
   store: DocumentStore,
   events: EventsPort | undefined,
   enrollments: IndividualEnrollment[],
+  now: Date,
 ): Promise<string[]> {
   const claims = ekClaims(store);
   const raised: string[] = [];
@@ -53,7 +54,7 @@ export async function auditEndorsementKeys(
       kind: 'audit',
       code: 'EK_SHARED',
       registrationIds,
-      raisedAt: new Date().toISOString(),
+      raisedAt: now.toISOString(),
       reason: `one TPM endorsement key is enrolled as ${registrationIds.join(' and ')}`,
     };
     if (

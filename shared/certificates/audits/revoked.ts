@@ -6,7 +6,7 @@
  */
 import { type DenyEntry, denyKey, type DenyKind } from '../../allocation';
 import { raiseOnce } from '../../findings';
-import type { DocumentStore, EventsPort, HubDirectory } from '../../ports';
+import { type Clock, type DocumentStore, type EventsPort, type HubDirectory, timeOf } from '../../ports';
 import { type RetryOptions, retryThrottled } from '../../retry';
 import type { AuditFindingDocument } from '../inventory';
 import type { CertificateRepository, StoredCertificate } from '../inventory-store';
@@ -24,6 +24,7 @@ export interface RevokedAuditDeps {
   hubs: () => Promise<HubDirectory>;
   events: () => Promise<EventsPort>;
   retry?: RetryOptions;
+  clock?: Clock;
 }
 
 export async function auditRevokedStillRegistered(
@@ -57,7 +58,7 @@ export async function auditRevokedStillRegistered(
         reason: `device ${usage.id} is still registered (${device.status ?? 'enabled'}) on ${usage.hub} under a ${entry.kind === 'issuer' ? 'CA' : 'certificate'} revoked by incident ${entry.incidentId ?? '(none)'}: ${entry.reason}`,
         certificate: { thumbprint: cert.id, subject: cert.subject, issuer: cert.issuer, notAfter: cert.notAfter },
         usages: [usage],
-        raisedAt: new Date().toISOString(),
+        raisedAt: timeOf(deps)().toISOString(),
       };
       if (
         await raiseOnce(store, await deps.events(), doc, {

@@ -1,8 +1,11 @@
 /**
  * An import through the real queue worker while DPS loses answers to bulk creates it applied, answers 503, and Cosmos
  * drops connections after writing: every row is enrolled exactly once, the job's counts equal what DPS holds, the row
- * report names each row once, and each enrollment is audited once. One seeded plan, one schedule.
+ * report names each row once, and each enrollment is audited once. One seeded plan, one schedule. And a chunk DPS
+ * keeps refusing ends in the poison queue with its job failed, saying which rows are left.
  */
+import { QueueClient } from '@azure/storage-queue';
+
 import { randomEk } from '../../../dev/ek-factory';
 import type { FaultPlan } from '../../../dev/faults/plan';
 import { NO_FAULTS } from '../../../dev/faults/plan';
@@ -120,4 +123,37 @@ test('under lost answers and 503s, every row is enrolled once and the counts are
   const audited = audit.items.flatMap((a) => a.target.ids ?? [a.target.id]);
   expect(audited).toHaveLength(ROWS);
   expect(new Set(audited).size).toBe(ROWS);
+});
+
+test('a chunk that fails every delivery goes to the poison queue, and its job says so and what is left', async () => {
+  const faults = stack.faults as NonNullable<TestStack['faults']>;
+  // Not transient (400): each delivery fails at once, five deliveries, then the poison queue.
+  faults.set({ rules: [{ service: 'dps', operation: 'bulkEnrollments', fault: { kind: 'status', status: 400 } }] });
+  faults.resetCounts();
+  const csv = [
+    'registrationId,endorsementKey',
+    ...[0, 1, 2].map((i) => `acme-psn-${i},${randomEk().toString('base64')}`),
+  ];
+  const posted = await call('/api/manufacturers/acme-tpm/imports', { method: 'POST', body: csv.join('\n') });
+  const job = await waitSettled(posted.headers.get('location') as string);
+  const refused = faults.calls('dps', 'bulkEnrollments');
+  faults.set(NO_FAULTS);
+
+  expect(job.status).toBe('failed');
+  expect(job.reason).toMatch(
+    /^chunk 0: 3 rows not enrolled \(lines 2–4\), its message is in the poison queue: failed 5 deliveries/,
+  );
+  expect(refused).toBe(5);
+  const poison = new QueueClient(process.env.AzureWebJobsStorage as string, 'import-chunks-poison');
+  // The job is marked before the host moves the message: wait for the move itself.
+  let messages: Json[] = [];
+  for (let i = 0; i < 100 && !messages.some((m) => m.jobId === job.jobId); i++) {
+    const { peekedMessageItems } = await poison
+      .peekMessages({ numberOfMessages: 32 })
+      .catch(() => ({ peekedMessageItems: [] }));
+    messages = peekedMessageItems.map((p) => JSON.parse(Buffer.from(p.messageText, 'base64').toString('utf8')));
+    if (!messages.some((m) => m.jobId === job.jobId)) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(messages).toContainEqual({ jobId: job.jobId, chunk: 0 });
+  expect([0, 1, 2].map((i) => stack.simulator.state.enrollments.has(`acme-psn-${i}`))).toEqual([false, false, false]);
 });

@@ -10,7 +10,7 @@ import type { CustomAllocationDefinition } from '../dps-types';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
 import type { DocumentStore, EnrollmentsPort, EventsPort, MetricsPort } from '../ports';
-import { retryIdempotent,type RetryOptions } from '../retry';
+import { retryIdempotent, type RetryOptions } from '../retry';
 import { ekClaims, raiseEkClaimConflict } from './ek-claims';
 import { type ChunkDocument, type ImportJobRepository, type RowRecord } from './job-store';
 import { countChunk } from './progress';

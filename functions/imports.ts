@@ -13,10 +13,12 @@ import { QUEUES } from '../shared/containers';
 import { PayloadTooLargeError } from '../shared/errors';
 import { type ChunkMessage, enrollChunk } from '../shared/imports/enroll-chunk';
 import { jobView, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
+import { chunkPoisoned, validationPoisoned } from '../shared/imports/poison';
 import { formatOf, type ImportFormat } from '../shared/imports/rules/row-sources';
 import { openUploadSlot, stageUpload, type StagingResult, startUploaded } from '../shared/imports/stage';
 import { type ValidateMessage, validateStaged } from '../shared/imports/validate';
 import { authorizeManufacturer, importConfig } from './edge/caller';
+import { markOnLastDelivery } from './edge/deliveries';
 import { accepted, badRequest, conflict, notFound, ok } from './edge/http-response';
 import { http, storageQueue } from './edge/registry';
 
@@ -127,16 +129,24 @@ export async function importValidator(message: unknown, context: InvocationConte
   const m = message as Partial<ValidateMessage>;
   if (typeof m?.jobId !== 'string')
     return context.error(`import-validation message is not { jobId }: ${JSON.stringify(message)}`);
-  const job = await (await services().importJobs()).get(m.jobId);
-  if (!job) return context.error(`import-validation: no job ${m.jobId}`);
-  const { config, rulesFor } = await importConfig();
-  const manufacturer = config.manufacturers.find((x) => x.id === job.manufacturerId);
-  if (!manufacturer) return context.error(`import ${job.jobId}: manufacturer ${job.manufacturerId} is not configured`);
-  const outcome = await validateStaged(services(), m as ValidateMessage, {
-    rules: { ...rulesFor(manufacturer), signingCertificates: manufacturer.signingCertificates },
-    maxRows: maxRows(),
-  });
-  context.log(`import ${m.jobId} validation: ${outcome}`);
+  const jobId = m.jobId;
+  await markOnLastDelivery(
+    context,
+    async () => {
+      const job = await (await services().importJobs()).get(jobId);
+      if (!job) return context.error(`import-validation: no job ${jobId}`);
+      const { config, rulesFor } = await importConfig();
+      const manufacturer = config.manufacturers.find((x) => x.id === job.manufacturerId);
+      if (!manufacturer)
+        return context.error(`import ${job.jobId}: manufacturer ${job.manufacturerId} is not configured`);
+      const outcome = await validateStaged(services(), m as ValidateMessage, {
+        rules: { ...rulesFor(manufacturer), signingCertificates: manufacturer.signingCertificates },
+        maxRows: maxRows(),
+      });
+      context.log(`import ${jobId} validation: ${outcome}`);
+    },
+    (why) => validationPoisoned(services(), jobId, why),
+  );
 }
 
 async function ownJob(request: HttpRequest) {
@@ -174,11 +184,18 @@ export async function importWorker(message: unknown, context: InvocationContext)
   const m = message as Partial<ChunkMessage>;
   if (typeof m?.jobId !== 'string' || typeof m.chunk !== 'number')
     return context.error(`import-chunks message is not { jobId, chunk }: ${JSON.stringify(message)}`);
-  const chunk = await enrollChunk(
-    importWorkerDeps((l) => context.log(l)),
-    m as ChunkMessage,
+  const chunkMessage = m as ChunkMessage;
+  await markOnLastDelivery(
+    context,
+    async () => {
+      const chunk = await enrollChunk(
+        importWorkerDeps((l) => context.log(l)),
+        chunkMessage,
+      );
+      context.log(`import ${chunkMessage.jobId} chunk ${chunkMessage.chunk}: ${chunk?.state ?? 'not found'}`);
+    },
+    (why) => chunkPoisoned(services(), chunkMessage.jobId, chunkMessage.chunk, why),
   );
-  context.log(`import ${m.jobId} chunk ${m.chunk}: ${chunk?.state ?? 'not found'}`);
 }
 
 http('imports-post', {

@@ -14,12 +14,14 @@ import {
   advanceIncident,
   decideIncident,
   type Decision,
+  noteStalled,
   recordRejectedAlert,
   submitIncident,
 } from '../shared/incidents';
 import { parseIncident } from '../shared/incidents/rules/incident';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin, authorizeViewer } from './edge/caller';
+import { markOnLastDelivery } from './edge/deliveries';
 import { readJson } from './edge/http-body';
 import { accepted, notFound, ok, problem } from './edge/http-response';
 import { incidentView } from './edge/incident-view';
@@ -94,9 +96,16 @@ export async function incidentWorker(message: unknown, context: InvocationContex
   const incidentId = (message as { incidentId?: string })?.incidentId;
   if (!incidentId) return context.error(`incident-steps message without incidentId: ${JSON.stringify(message)}`);
   const d = deps((l) => context.log(l));
-  const { incident, more, retryAfterMs } = await advanceIncident(d, incidentId);
-  if (more) await (await d.queues()).send(QUEUES.incidentSteps, { incidentId }, { visibilityDelayMs: retryAfterMs });
-  context.log(`incident ${incidentId}: ${incident?.status ?? 'not found'}${more ? ', more to do' : ''}`);
+  await markOnLastDelivery(
+    context,
+    async () => {
+      const { incident, more, retryAfterMs } = await advanceIncident(d, incidentId);
+      if (more)
+        await (await d.queues()).send(QUEUES.incidentSteps, { incidentId }, { visibilityDelayMs: retryAfterMs });
+      context.log(`incident ${incidentId}: ${incident?.status ?? 'not found'}${more ? ', more to do' : ''}`);
+    },
+    async (why) => void (await noteStalled(d, incidentId, why)),
+  );
 }
 
 /**

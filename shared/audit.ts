@@ -27,7 +27,9 @@ export interface AuditDocument extends StoredDocument, AuditRecord {
   at: string;
 }
 
-/** Appends a record. With `id`, the same change recorded again (a step replayed after a crash) is recorded once. */
+/**
+ * Appends a record, once. With `id`, the same change recorded again (a step replayed after a crash) is recorded once.
+ */
 export async function audit(store: DocumentStore, record: AuditRecord, now = new Date(), id?: string): Promise<void> {
   const at = now.toISOString();
   try {
@@ -35,6 +37,8 @@ export async function audit(store: DocumentStore, record: AuditRecord, now = new
       .container<AuditDocument>(CONTAINERS.audit.name)
       .create({ id: id ?? randomUUID(), day: at.slice(0, 10), at, ...record });
   } catch (err) {
-    if (!(id && err instanceof ConflictError)) throw err;
+    // A conflict is this very record: written before under the caller's id, or under a fresh id by our own earlier
+    // try whose answer was lost (the store retries a create after a dropped connection).
+    if (!(err instanceof ConflictError)) throw err;
   }
 }

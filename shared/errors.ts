@@ -43,6 +43,44 @@ export class ThrottledError extends ServiceError {
   }
 }
 
+/**
+ * A fault that may pass if the same call is made again: a lost connection (reset, refused, timed out — the request
+ * may or may not have been applied), 408, 449 (Cosmos RetryWith) or a 5xx. Retried only where the operation is
+ * idempotent (`retryIdempotent`); `status` is undefined when no answer came.
+ */
+export class TransientError extends ServiceError {
+  constructor(message: string, status: number | undefined, code?: string | number) {
+    super(message, status, code);
+    this.name = 'TransientError';
+  }
+}
+
+/** Statuses that say "try again": 408 timeout, 449 RetryWith (Cosmos), 500, 502, 503, 504. */
+export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 449, 500, 502, 503, 504]);
+
+/** Node's codes for a connection that broke or never came: the answer, if any, is lost. */
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
+
+/** True for an error that says the connection was lost (no HTTP answer to go by). */
+export function isConnectionLost(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  if (typeof e.message === 'string' && /socket hang up|ECONNRESET|other side closed|ECONNREFUSED/i.test(e.message))
+    return true;
+  return e.cause !== undefined && e.cause !== err && isConnectionLost(e.cause);
+}
+
 /** 401/403 from a service: our identity lacks the right. Never retried. */
 export class AccessDeniedError extends ServiceError {
   constructor(message: string, status: 401 | 403, code?: string | number) {

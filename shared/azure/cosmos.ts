@@ -4,8 +4,17 @@ import * as https from 'node:https';
 import { type Container, CosmosClient, type ErrorResponse, type PartitionKey, type SqlParameter } from '@azure/cosmos';
 import type { TokenCredential } from '@azure/identity';
 
-import { ConflictError, NotFoundError, ServiceError, ThrottledError } from '../errors';
+import {
+  ConflictError,
+  isConnectionLost,
+  NotFoundError,
+  ServiceError,
+  ThrottledError,
+  TRANSIENT_STATUSES,
+  TransientError,
+} from '../errors';
 import type { DocumentContainer, DocumentStore, Page, QueryOptions, StoredDocument } from '../ports';
+import { retryIdempotent } from '../retry';
 import { countThrottle } from './metrics';
 
 export type CosmosAuth = { connectionString: string; ca?: string } | { endpoint: string; credential: TokenCredential };
@@ -36,16 +45,32 @@ function translate(err: unknown): Error {
       countThrottle('cosmos');
       return new ThrottledError(e.message, e.retryAfterInMs);
     default:
-      return typeof e?.code === 'number' ? new ServiceError(e.message, e.code) : (err as Error);
+      if (typeof e?.code === 'number')
+        return TRANSIENT_STATUSES.has(e.code)
+          ? new TransientError(e.message, e.code)
+          : new ServiceError(e.message, e.code);
+      return isConnectionLost(err) ? new TransientError(`connection lost: ${e?.message}`, undefined) : (err as Error);
   }
 }
 
+/**
+ * Every call is tried again after a transient fault (the SDK itself retries 429, and reads after a reset, but not
+ * writes). Each operation here is safe to repeat: reads, queries and upserts are; a create or an If-Match replace
+ * whose first answer was lost meets 409 or 412 on the retry, which callers already read as "written before" (a create
+ * of an id that names what it is) or resolve by reading again (an etag loop); a delete treats 404 as done.
+ */
 async function cosmos<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw translate(err);
-  }
+  return retryIdempotent(
+    async () => {
+      try {
+        return await call();
+      } catch (err) {
+        throw translate(err);
+      }
+    },
+    // Throttling stays the SDK's (it read x-ms-retry-after-ms already); only transient faults are retried here.
+    { attempts: 1, transientAttempts: 5, transientBaseDelayMs: 100 },
+  );
 }
 
 class CosmosDocuments<T extends StoredDocument> implements DocumentContainer<T> {

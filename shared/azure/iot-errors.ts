@@ -2,11 +2,14 @@
 import {
   AccessDeniedError,
   ConflictError,
+  isConnectionLost,
   JobQuotaExceededError,
   NotFoundError,
   parseRetryAfter,
   ServiceError,
   ThrottledError,
+  TRANSIENT_STATUSES,
+  TransientError,
 } from '../errors';
 import { countThrottle } from './metrics';
 
@@ -30,7 +33,12 @@ function serviceCode(body: string | undefined): string | number | undefined {
 export function translateIotError(err: unknown): Error {
   const e = err as SdkHttpError;
   const status = e?.response?.statusCode;
-  if (status === undefined) return e instanceof Error ? e : new Error(String(err));
+  if (status === undefined) {
+    // No answer: the request may or may not have been applied. A retry policy that knows the call is idempotent
+    // may try again; anything else sees the error as before.
+    if (isConnectionLost(err)) return new TransientError(`connection lost: ${e.message}`, undefined, e.name);
+    return e instanceof Error ? e : new Error(String(err));
+  }
   const code = serviceCode(e.responseBody);
   const message = `${e.message || 'request failed'} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`;
   switch (status) {
@@ -49,7 +57,9 @@ export function translateIotError(err: unknown): Error {
       if (code === 'JobQuotaExceeded') return new JobQuotaExceededError(message);
       return new AccessDeniedError(message, status, code);
     default:
-      return new ServiceError(message, status, code);
+      return TRANSIENT_STATUSES.has(status)
+        ? new TransientError(message, status, code)
+        : new ServiceError(message, status, code);
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type MetricsPort,
   timeOf,
 } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
+import { retryIdempotent, type RetryOptions } from '../retry';
 import { ekClaims, raiseEkClaimConflict } from './ek-claims';
 import { type ChunkDocument, type ImportJobRepository, type RowRecord } from './job-store';
 import { countChunk } from './progress';
@@ -82,6 +82,7 @@ async function enrollBatch(
   rows: ValidRow[],
   manufacturerId: string,
   jobId: string,
+  chunkIndex: number,
 ): Promise<Map<string, Settled>> {
   const store = await deps.store();
   const dps = await deps.enrollments();
@@ -95,7 +96,9 @@ async function enrollBatch(
     }),
   );
   if (claimed.length === 0) return settled;
-  const result = await retryThrottled(
+  // Safe to send again after a lost answer: a row the lost call applied comes back 409, and the enrollment DPS holds
+  // (this EK, this job's tag) says it is this job's own work — counted as enrolled, once (the chunk checkpoint).
+  const result = await retryIdempotent(
     () =>
       dps.bulkEnrollments(
         'create',
@@ -104,6 +107,7 @@ async function enrollBatch(
     deps.retry,
   );
   const errors = new Map(result.errors.map((e) => [e.registrationId.toLowerCase(), e]));
+  /** Enrolled by this job: created by this call, or by an earlier one whose answer was lost. */
   const created: string[] = [];
   await Promise.all(
     claimed.map(async (row) => {
@@ -113,8 +117,10 @@ async function enrollBatch(
         return settled.set(row.registrationId, { status: 'enrolled' });
       }
       if (String(error.errorCode).startsWith('409')) {
-        const existing = await retryThrottled(() => dps.getEnrollment(row.registrationId), deps.retry);
-        return settled.set(row.registrationId, judgeExisting(row, manufacturerId, jobId, existing));
+        const existing = await retryIdempotent(() => dps.getEnrollment(row.registrationId), deps.retry);
+        const verdict = judgeExisting(row, manufacturerId, jobId, existing);
+        if (verdict.status === 'enrolled') created.push(row.registrationId);
+        return settled.set(row.registrationId, verdict);
       }
       settled.set(row.registrationId, { status: 'failed', reason: `DPS ${error.errorCode}: ${error.errorStatus}` });
     }),
@@ -130,14 +136,36 @@ async function enrollBatch(
       }),
   );
   if (created.length) {
-    await audit(store, {
-      actor: `import:${jobId}`,
-      action: 'enrollments.created',
-      target: { kind: 'enrollment', id: created[0], ids: created },
-      after: { manufacturerId, attestation: 'tpm', provisioningStatus: 'enabled' },
-    });
+    // One id per batch (its chunk and first line): a batch replayed after a crash before its checkpoint is audited once.
+    await audit(
+      store,
+      {
+        actor: `import:${jobId}`,
+        action: 'enrollments.created',
+        target: { kind: 'enrollment', id: created[0], ids: created },
+        after: { manufacturerId, attestation: 'tpm', provisioningStatus: 'enabled' },
+      },
+      undefined,
+      `import.${jobId}.${chunkIndex}.${rows[0].line}`,
+    );
   }
   return settled;
+}
+
+/**
+ * Writes the chunk under its etag. A 412 may be our own write whose answer was lost (the store tried again): when the
+ * chunk as stored is what we meant to write, that is our checkpoint; anything else is another writer, and fails.
+ */
+async function checkpoint(jobs: ImportJobRepository, next: ChunkDocument): Promise<ChunkDocument> {
+  try {
+    return await jobs.replaceChunk(next);
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const stored = await jobs.chunk(next.jobId, next.index);
+    if (stored && stored.state === next.state && JSON.stringify(stored.rows) === JSON.stringify(next.rows))
+      return stored;
+    throw err;
+  }
 }
 
 /** Enrolls what is left of one chunk, checkpointing as it goes, then counts it into its job. */
@@ -152,10 +180,10 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
   while (chunk.state !== 'done') {
     const pending = chunk.rows.filter((r): r is RowRecord & ValidRow => r.status === 'valid').slice(0, DPS_BATCH);
     if (pending.length === 0) {
-      chunk = await jobs.replaceChunk({ ...chunk, state: 'done' });
+      chunk = await checkpoint(jobs, { ...chunk, state: 'done' });
       break;
     }
-    const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId);
+    const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId, chunk.index);
     for (const status of ['enrolled', 'alreadyEnrolled', 'failed'] as const)
       deps.metrics?.importRows(
         job.manufacturerId,
@@ -169,7 +197,7 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
       const { endorsementKey: _ek, ekCertificate: _cert, ...rest } = r as RowRecord & Partial<ValidRow>;
       return { ...rest, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) } as RowRecord;
     });
-    chunk = await jobs.replaceChunk({ ...chunk, rows });
+    chunk = await checkpoint(jobs, { ...chunk, rows });
   }
   await countChunk(deps, chunk);
   return chunk;

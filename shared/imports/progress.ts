@@ -90,7 +90,9 @@ export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Prom
         }
       : undefined;
   });
-  if (!job || !added) return job;
-  await publishJob(deps, 'import.progress', job);
+  if (!job) return job;
+  if (added) await publishJob(deps, 'import.progress', job);
+  // Even when this call found the chunk counted: that may be our own write whose answer was lost (the store tried it
+  // again, met 412, and the re-read showed the bit set), and the job must still be finished.
   return finishIfComplete(deps, job);
 }

@@ -4,4 +4,5 @@ export { decideIncident, type Decision, type DecisionResult } from './decide';
 export { DEFAULT_AUTO_APPROVE_MAX_DEVICES, DEFAULT_BUDGET_MS, type IncidentDeps } from './deps';
 export { recordRejectedAlert } from './rejected-alerts';
 export type { DenyListRepository, Hold, HoldRepository, IncidentRepository, Restore } from './repositories';
+export { noteStalled, whatIsLeft } from './stalled';
 export { submitIncident, type SubmitResult } from './submit';

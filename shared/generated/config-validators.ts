@@ -931,10 +931,12 @@ return errors === 0;
 }
 
 export const untyped_validateImportConfig = validate11;
-const schema12 = {"type":"object","required":["manufacturers"],"properties":{"id":{"type":"string"},"manufacturers":{"type":"array","items":{"type":"object","required":["id","registrationIdPrefix"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{1,62}$"},"displayName":{"type":"string"},"registrationIdPrefix":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},"entraAppIds":{"type":"array","items":{"type":"string","minLength":1}},"signingCertificates":{"type":"array","items":{"type":"string","pattern":"-----BEGIN CERTIFICATE-----"}}}}},"tpmVendorCertificates":{"type":"array","items":{"type":"string"}}}};
+const schema12 = {"type":"object","required":["manufacturers"],"properties":{"id":{"type":"string"},"manufacturers":{"type":"array","items":{"type":"object","required":["id","registrationIdPrefix"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{1,62}$"},"displayName":{"type":"string"},"registrationIdPrefix":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},"entraAppIds":{"type":"array","items":{"type":"string","minLength":1}},"signingCertificates":{"type":"array","items":{"type":"string","pattern":"-----BEGIN CERTIFICATE-----"}},"certificatePolicy":{"type":"object","required":["namespaceName","certificateAuthorityName","certificatePolicyName"],"additionalProperties":false,"properties":{"namespaceName":{"type":"string","pattern":"^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$"},"certificateAuthorityName":{"type":"string","pattern":"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"},"certificatePolicyName":{"type":"string","pattern":"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"}}}}}},"tpmVendorCertificates":{"type":"array","items":{"type":"string"}}}};
 const pattern1 = new RegExp("^[a-z0-9][a-z0-9-]{1,62}$", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$", "u");
 const pattern3 = new RegExp("-----BEGIN CERTIFICATE-----", "u");
+const pattern4 = new RegExp("^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$", "u");
+const pattern5 = new RegExp("^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$", "u");
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -990,7 +992,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data2){
-if(!(((((key0 === "id") || (key0 === "displayName")) || (key0 === "registrationIdPrefix")) || (key0 === "entraAppIds")) || (key0 === "signingCertificates"))){
+if(!((((((key0 === "id") || (key0 === "displayName")) || (key0 === "registrationIdPrefix")) || (key0 === "entraAppIds")) || (key0 === "signingCertificates")) || (key0 === "certificatePolicy"))){
 const err4 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -1145,9 +1147,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-}
-else {
-const err16 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data2.certificatePolicy !== undefined){
+let data10 = data2.certificatePolicy;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.namespaceName === undefined){
+const err16 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/required",keyword:"required",params:{missingProperty: "namespaceName"},message:"must have required property '"+"namespaceName"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1156,10 +1160,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/manufacturers",schemaPath:"#/properties/manufacturers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data10.certificateAuthorityName === undefined){
+const err17 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/required",keyword:"required",params:{missingProperty: "certificateAuthorityName"},message:"must have required property '"+"certificateAuthorityName"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1168,14 +1170,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data.tpmVendorCertificates !== undefined){
-let data10 = data.tpmVendorCertificates;
-if(Array.isArray(data10)){
-const len3 = data10.length;
-for(let i3=0; i3<len3; i3++){
-if(typeof data10[i3] !== "string"){
-const err18 = {instancePath:instancePath+"/tpmVendorCertificates/" + i3,schemaPath:"#/properties/tpmVendorCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data10.certificatePolicyName === undefined){
+const err18 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/required",keyword:"required",params:{missingProperty: "certificatePolicyName"},message:"must have required property '"+"certificatePolicyName"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1184,10 +1180,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/tpmVendorCertificates",schemaPath:"#/properties/tpmVendorCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key1 in data10){
+if(!(((key1 === "namespaceName") || (key1 === "certificateAuthorityName")) || (key1 === "certificatePolicyName"))){
+const err19 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1197,14 +1192,153 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data10.namespaceName !== undefined){
+let data11 = data10.namespaceName;
+if(typeof data11 === "string"){
+if(!pattern4.test(data11)){
+const err20 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/namespaceName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/namespaceName/pattern",keyword:"pattern",params:{pattern: "^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$"},message:"must match pattern \""+"^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/namespaceName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/namespaceName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data10.certificateAuthorityName !== undefined){
+let data12 = data10.certificateAuthorityName;
+if(typeof data12 === "string"){
+if(!pattern5.test(data12)){
+const err22 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificateAuthorityName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificateAuthorityName/pattern",keyword:"pattern",params:{pattern: "^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"},message:"must match pattern \""+"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificateAuthorityName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificateAuthorityName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data10.certificatePolicyName !== undefined){
+let data13 = data10.certificatePolicyName;
+if(typeof data13 === "string"){
+if(!pattern5.test(data13)){
+const err24 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificatePolicyName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificatePolicyName/pattern",keyword:"pattern",params:{pattern: "^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"},message:"must match pattern \""+"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificatePolicyName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificatePolicyName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/manufacturers",schemaPath:"#/properties/manufacturers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.tpmVendorCertificates !== undefined){
+let data14 = data.tpmVendorCertificates;
+if(Array.isArray(data14)){
+const len3 = data14.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data14[i3] !== "string"){
+const err29 = {instancePath:instancePath+"/tpmVendorCertificates/" + i3,schemaPath:"#/properties/tpmVendorCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/tpmVendorCertificates",schemaPath:"#/properties/tpmVendorCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
 }
 errors++;
 }

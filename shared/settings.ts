@@ -43,6 +43,8 @@ export const SETTINGS = {
   importMaxFileBytes: 'IMPORT_MAX_FILE_BYTES',
   /** The most rows one import file may hold (default 50,000,000). */
   importMaxRows: 'IMPORT_MAX_ROWS',
+  /** `/subscriptions/{id}/resourceGroups/{name}` holding the Azure Device Registry namespaces the enrollments name. */
+  adrResourceGroupId: 'ADR_RESOURCE_GROUP_ID',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
   manufacturersFile: 'MANUFACTURERS_FILE',
   /** Local stack only: bearer secrets standing in for Entra ID, `manufacturerId=secret,@admin=secret`. */

@@ -152,6 +152,8 @@ var backendSettings = {
   // An alert refuses at once at most this many of the certificates and devices it names; the rest wait for an admin.
   INCIDENT_ALERT_IMMEDIATE_DENY_MAX: '100'
   CERT_MAX_AGE_DAYS: '3650'
+  // Certificates DPS issues (ADR policies) are due for renewal at 80 % of their validity, as Microsoft suggests.
+  CERT_RENEWAL_PERCENT: '80'
   // The Azure Device Registry namespaces (certificate policies, CAs, registry devices) are in the app's resource group.
   ADR_RESOURCE_GROUP_ID: rg.id
   // Import limits: 10 GB and 50 million rows a file (a 413 or a failed job above them).

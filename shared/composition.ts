@@ -20,7 +20,9 @@ import { deviceCertificateRecorder } from './certificates/device-certificates';
 import type { DeviceRegistryPort } from './certificates/device-registry';
 import type { SweepDeps } from './certificates/expiry-sweep';
 import type { ReconcileDeps } from './certificates/inventory';
+import type { IssuedSweepDeps } from './certificates/issued-certificates';
 import { parseHorizons } from './certificates/rules/horizons';
+import { parseRenewalPercent } from './certificates/rules/renewal';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
 import type { FindingRepository } from './findings';
@@ -392,6 +394,21 @@ function caCertificates(): () => Promise<CaCertificate[]> {
 export function sweepDeps(): SweepDeps & RevokedAuditDeps {
   return { ...services(), retry: { attempts: 20 } };
 }
+
+/** The sweep of the certificates DPS issued (ADR), as the devices report them, and its renewal point. */
+export function issuedSweepDeps(): IssuedSweepDeps {
+  const s = services();
+  return {
+    ...s,
+    issued: async () =>
+      new (await import('./certificates/store/cosmos-issued-certificates')).CosmosIssuedCertificateRepository(
+        await s.store(),
+      ),
+    retry: { attempts: 20 },
+  };
+}
+
+export const renewalPercent = () => parseRenewalPercent(setting(appEnv(), 'certRenewalPercent'));
 
 /** The reconciliation of the inventory against DPS, with the audit rules of the settings. */
 export function reconcileDeps(): ReconcileDeps {

@@ -119,10 +119,28 @@ module iotHubs 'modules/iothubs.bicep' = {
   params: { namePrefix: '${abbrs.iotHub}${resourceToken}', count: iotHubCount, sku: iotHubSku, units: iotHubUnits, location: location, tags: tags }
 }
 
+module deviceRegistry 'modules/device-registry.bicep' = {
+  name: 'device-registry'
+  scope: rg
+  params: {
+    name: '${abbrs.adrNamespace}${resourceToken}'
+    location: location
+    tags: tags
+    linkIdentityName: '${abbrs.identity}adr-link-${resourceToken}'
+  }
+}
+
 module dps 'modules/dps.bicep' = {
   name: 'dps'
   scope: rg
-  params: { name: '${abbrs.dps}${resourceToken}', location: location, tags: tags, hubNames: iotHubs.outputs.names }
+  params: {
+    name: '${abbrs.dps}${resourceToken}'
+    location: location
+    tags: tags
+    hubNames: iotHubs.outputs.names
+    adrNamespaceId: deviceRegistry.outputs.namespaceId
+    adrLinkIdentityId: deviceRegistry.outputs.linkIdentityId
+  }
 }
 
 module keyVault 'modules/keyvault.bicep' = {
@@ -213,6 +231,7 @@ module rbac 'modules/rbac.bicep' = {
     hubNames: iotHubs.outputs.names
     hubPrincipalIds: iotHubs.outputs.principalIds
     dpsName: dps.outputs.name
+    adrNamespaceName: deviceRegistry.outputs.namespaceName
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: keyVault.outputs.name
   }
@@ -220,6 +239,9 @@ module rbac 'modules/rbac.bicep' = {
 
 @description('Resource group of the deployment.')
 output AZURE_RESOURCE_GROUP string = rg.name
+
+@description('The ADR certificate policy (namespace/issuing CA/policy) a maker\'s certificatePolicy or an import\'s ?certificatePolicy= can name.')
+output ADR_CERTIFICATE_POLICY string = '${deviceRegistry.outputs.certificatePolicy.namespaceName}/${deviceRegistry.outputs.certificatePolicy.certificateAuthorityName}/${deviceRegistry.outputs.certificatePolicy.certificatePolicyName}'
 
 @description('Function app name (azd deploys to it).')
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name

@@ -55,6 +55,8 @@ export interface DeviceRegistryOptions {
   endpoint?: string;
   /** How an operation's polls wait (tests pass a shorter one; the default waits Retry-After). */
   wait?: (ms: number) => Promise<void>;
+  /** The HTTP client under the pipeline (tests give a scripted one; the default is Node's). */
+  httpClient?: HttpClient;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -62,7 +64,7 @@ const seg = encodeURIComponent;
 
 export class ArmDeviceRegistry implements DeviceRegistryPort {
   private readonly pipeline: Pipeline;
-  private readonly client: HttpClient = createDefaultHttpClient();
+  private readonly client: HttpClient;
   private readonly endpoint: string;
   private readonly wait: (ms: number) => Promise<void>;
 
@@ -73,6 +75,7 @@ export class ArmDeviceRegistry implements DeviceRegistryPort {
       ...(options.transport ? { agent: options.transport.agent } : {}),
     });
     this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: ARM_SCOPE }));
+    this.client = options.httpClient ?? createDefaultHttpClient();
     this.endpoint = options.endpoint ?? ARM_ENDPOINT;
     this.wait = options.wait ?? sleep;
   }

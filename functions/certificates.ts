@@ -8,7 +8,15 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@a
 import { auditRevokedStillRegistered } from '../shared/certificates/audits/revoked';
 import { listExpiring, sweepExpiries } from '../shared/certificates/expiry-sweep';
 import { reconcileInventory } from '../shared/certificates/inventory';
-import { expiryHorizons, reconcileDeps, services, sweepDeps } from '../shared/composition';
+import { sweepIssuedCertificates } from '../shared/certificates/issued-certificates';
+import {
+  expiryHorizons,
+  issuedSweepDeps,
+  reconcileDeps,
+  renewalPercent,
+  services,
+  sweepDeps,
+} from '../shared/composition';
 import { authorizeViewer } from './edge/caller';
 import { badRequest, ok } from './edge/http-response';
 import { http, timer } from './edge/registry';
@@ -21,6 +29,14 @@ export async function expirySweep(_timer: Timer, context: InvocationContext): Pr
   );
   context.log(
     `expiry sweep: ${report.documentsRead} certificates read in ${report.months} months, ${report.raised.length} findings raised, ${report.rolled.length} rolled, ${report.notRolled.length} not rolled`,
+  );
+  // Issued certificates are judged by their renewal point, not by the horizons above.
+  const issued = await sweepIssuedCertificates(issuedSweepDeps(), {
+    now: new Date(),
+    renewalPercent: renewalPercent(),
+  });
+  context.log(
+    `issued certificates: ${issued.devices} devices reporting one, ${issued.learned} learned, ${issued.renewed} renewed, ${issued.raised.length} past their renewal point raised, ${issued.resolved.length} resolved`,
   );
 }
 

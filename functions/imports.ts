@@ -8,9 +8,10 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
+import { readCertificatePolicy } from '../shared/certificate-policy';
 import { importLimits, importWorkerDeps, services } from '../shared/composition';
 import { QUEUES } from '../shared/containers';
-import { PayloadTooLargeError } from '../shared/errors';
+import { PayloadTooLargeError, ValidationError } from '../shared/errors';
 import { type ChunkMessage, enrollChunk } from '../shared/imports/enroll-chunk';
 import { jobView, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
 import { chunkPoisoned, validationPoisoned } from '../shared/imports/poison';
@@ -53,12 +54,16 @@ async function maker(request: HttpRequest) {
 }
 
 function newImport(request: HttpRequest, manufacturerId: string, principal: string, format: ImportFormat) {
+  // `?certificatePolicy=namespace/authority/policy` (or `none`): the job's rows name it over the maker's default.
+  const policy = readCertificatePolicy(request.query.get('certificatePolicy') ?? undefined);
+  if (!policy.ok) throw new ValidationError(policy.reason);
   return {
     manufacturerId,
     createdBy: principal,
     format,
     idempotencyKey: request.headers.get('idempotency-key') ?? undefined,
     fileName: request.query.get('fileName') ?? undefined,
+    ...(policy.given ? { certificatePolicy: policy.policy ?? ('none' as const) } : {}),
   };
 }
 
@@ -140,7 +145,7 @@ export async function importValidator(message: unknown, context: InvocationConte
       if (!manufacturer)
         return context.error(`import ${job.jobId}: manufacturer ${job.manufacturerId} is not configured`);
       const outcome = await validateStaged(services(), m as ValidateMessage, {
-        rules: { ...rulesFor(manufacturer), signingCertificates: manufacturer.signingCertificates },
+        rules: { ...rulesFor(manufacturer, job), signingCertificates: manufacturer.signingCertificates },
         maxRows: maxRows(),
       });
       context.log(`import ${jobId} validation: ${outcome}`);

@@ -119,10 +119,28 @@ module iotHubs 'modules/iothubs.bicep' = {
   params: { namePrefix: '${abbrs.iotHub}${resourceToken}', count: iotHubCount, sku: iotHubSku, units: iotHubUnits, location: location, tags: tags }
 }
 
+module deviceRegistry 'modules/device-registry.bicep' = {
+  name: 'device-registry'
+  scope: rg
+  params: {
+    name: '${abbrs.adrNamespace}${resourceToken}'
+    location: location
+    tags: tags
+    linkIdentityName: '${abbrs.identity}adr-link-${resourceToken}'
+  }
+}
+
 module dps 'modules/dps.bicep' = {
   name: 'dps'
   scope: rg
-  params: { name: '${abbrs.dps}${resourceToken}', location: location, tags: tags, hubNames: iotHubs.outputs.names }
+  params: {
+    name: '${abbrs.dps}${resourceToken}'
+    location: location
+    tags: tags
+    hubNames: iotHubs.outputs.names
+    adrNamespaceId: deviceRegistry.outputs.namespaceId
+    adrLinkIdentityId: deviceRegistry.outputs.linkIdentityId
+  }
 }
 
 module keyVault 'modules/keyvault.bicep' = {
@@ -152,6 +170,10 @@ var backendSettings = {
   // An alert refuses at once at most this many of the certificates and devices it names; the rest wait for an admin.
   INCIDENT_ALERT_IMMEDIATE_DENY_MAX: '100'
   CERT_MAX_AGE_DAYS: '3650'
+  // Certificates DPS issues (ADR policies) are due for renewal at 80 % of their validity, as Microsoft suggests.
+  CERT_RENEWAL_PERCENT: '80'
+  // The Azure Device Registry namespaces (certificate policies, CAs, registry devices) are in the app's resource group.
+  ADR_RESOURCE_GROUP_ID: rg.id
   // Import limits: 10 GB and 50 million rows a file (a 413 or a failed job above them).
   IMPORT_MAX_FILE_BYTES: '10737418240'
   IMPORT_MAX_ROWS: '50000000'
@@ -209,6 +231,7 @@ module rbac 'modules/rbac.bicep' = {
     hubNames: iotHubs.outputs.names
     hubPrincipalIds: iotHubs.outputs.principalIds
     dpsName: dps.outputs.name
+    adrNamespaceName: deviceRegistry.outputs.namespaceName
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: keyVault.outputs.name
   }
@@ -216,6 +239,9 @@ module rbac 'modules/rbac.bicep' = {
 
 @description('Resource group of the deployment.')
 output AZURE_RESOURCE_GROUP string = rg.name
+
+@description('The ADR certificate policy (namespace/issuing CA/policy) a maker\'s certificatePolicy or an import\'s ?certificatePolicy= can name.')
+output ADR_CERTIFICATE_POLICY string = '${deviceRegistry.outputs.certificatePolicy.namespaceName}/${deviceRegistry.outputs.certificatePolicy.certificateAuthorityName}/${deviceRegistry.outputs.certificatePolicy.certificatePolicyName}'
 
 @description('Function app name (azd deploys to it).')
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name

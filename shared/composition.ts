@@ -17,9 +17,12 @@ import type { CertificateRepository } from './certificates';
 import type { RevokedAuditDeps } from './certificates/audits/revoked';
 import { CA_DOCUMENT_ID, type CaCertificate, caCertificatesSource } from './certificates/ca-certificates';
 import { deviceCertificateRecorder } from './certificates/device-certificates';
+import type { DeviceRegistryPort } from './certificates/device-registry';
 import type { SweepDeps } from './certificates/expiry-sweep';
 import type { ReconcileDeps } from './certificates/inventory';
+import type { IssuedSweepDeps } from './certificates/issued-certificates';
 import { parseHorizons } from './certificates/rules/horizons';
+import { parseRenewalPercent } from './certificates/rules/renewal';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
 import type { FindingRepository } from './findings';
@@ -230,6 +233,37 @@ export async function buildServices(env: Env): Promise<Services> {
   return { enrollments: e, hubs: h, store: s, events: ev, queues: q, blobs: b };
 }
 
+/**
+ * Azure Device Registry over ARM. Locally the loopback agent dials the simulator's ADR, which takes any bearer token,
+ * so a fixed token stands in for Entra ID there; in Azure, the app's managed identity.
+ */
+export async function deviceRegistryFor(env: Env): Promise<DeviceRegistryPort> {
+  const [{ ArmDeviceRegistry }, { iotTransport }] = await Promise.all([
+    import('./azure/device-registry'),
+    import('./azure/transport'),
+  ]);
+  const transport = iotTransport(env);
+  const token = transport
+    ? { getToken: async () => ({ token: 'local-stack', expiresOnTimestamp: Date.now() + 3_600_000 }) }
+    : await credential(env);
+  return new ArmDeviceRegistry({
+    resourceGroupId: requireSetting(env, 'adrResourceGroupId'),
+    credential: token,
+    transport,
+  });
+}
+
+let processDeviceRegistry: Promise<DeviceRegistryPort> | undefined;
+
+/** The process's ADR adapter, built on first use. */
+export function deviceRegistry(): Promise<DeviceRegistryPort> {
+  processDeviceRegistry ??= deviceRegistryFor(process.env).catch((err: unknown) => {
+    processDeviceRegistry = undefined;
+    throw err;
+  });
+  return processDeviceRegistry;
+}
+
 let processMetrics: MetricsPort | undefined;
 
 /** The process's metrics (OpenTelemetry; exported to Azure Monitor once `startAzureMonitor` has run). */
@@ -360,6 +394,21 @@ function caCertificates(): () => Promise<CaCertificate[]> {
 export function sweepDeps(): SweepDeps & RevokedAuditDeps {
   return { ...services(), retry: { attempts: 20 } };
 }
+
+/** The sweep of the certificates DPS issued (ADR), as the devices report them, and its renewal point. */
+export function issuedSweepDeps(): IssuedSweepDeps {
+  const s = services();
+  return {
+    ...s,
+    issued: async () =>
+      new (await import('./certificates/store/cosmos-issued-certificates')).CosmosIssuedCertificateRepository(
+        await s.store(),
+      ),
+    retry: { attempts: 20 },
+  };
+}
+
+export const renewalPercent = () => parseRenewalPercent(setting(appEnv(), 'certRenewalPercent'));
 
 /** The reconciliation of the inventory against DPS, with the audit rules of the settings. */
 export function reconcileDeps(): ReconcileDeps {

@@ -79,6 +79,10 @@ interface EnrollmentCommon {
   iotHubs?: string[];
   customAllocationDefinition?: CustomAllocationDefinition;
   capabilities?: { iotEdge: boolean };
+  /** DPS 2026-11-01: the ADR certificate policy whose CA signs its devices' CSRs (all three or none; see certificate-policy.ts). */
+  namespaceName?: string;
+  certificateAuthorityName?: string;
+  certificatePolicyName?: string;
 }
 
 export interface IndividualEnrollment extends EnrollmentCommon {

@@ -39,10 +39,14 @@ export const SETTINGS = {
   dpsCaCertificatesFile: 'DPS_CA_CERTIFICATES_FILE',
   /** Certificate expiry horizons in days, loosest first (default 90,30,7); each is raised once per certificate. */
   expiryHorizonsDays: 'EXPIRY_HORIZONS_DAYS',
+  /** Issued (ADR) certificates are due for renewal at this percentage of their validity (default 80); past it, a finding. */
+  certRenewalPercent: 'CERT_RENEWAL_PERCENT',
   /** The largest file a maker may import, in bytes (default 10 GB); over the limit, a 413 or a failed job. */
   importMaxFileBytes: 'IMPORT_MAX_FILE_BYTES',
   /** The most rows one import file may hold (default 50,000,000). */
   importMaxRows: 'IMPORT_MAX_ROWS',
+  /** `/subscriptions/{id}/resourceGroups/{name}` holding the Azure Device Registry namespaces the enrollments name. */
+  adrResourceGroupId: 'ADR_RESOURCE_GROUP_ID',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
   manufacturersFile: 'MANUFACTURERS_FILE',
   /** Local stack only: bearer secrets standing in for Entra ID, `manufacturerId=secret,@admin=secret`. */

@@ -44,6 +44,9 @@ param dpsName string
 @description('Application Insights name.')
 param appInsightsName string
 
+@description('Azure Device Registry namespace the app reads policies and CAs of, and acts on (devices, revokeAndRotate).')
+param adrNamespaceName string
+
 @description('Key Vault name.')
 param keyVaultName string
 
@@ -56,6 +59,18 @@ var hubDataActions = [
   'Microsoft.Devices/IotHubs/statistics/read'
   'Microsoft.Devices/IotHubs/jobs/read'
   'Microsoft.Devices/IotHubs/jobs/write'
+]
+
+// The Azure Device Registry actions the code calls (shared/azure/device-registry.ts). Names follow ARM's
+// `<type>/<verb>` convention for the 2026-11-01 resource types; the provider's operations list is not published.
+var adrActions = [
+  'Microsoft.DeviceRegistry/namespaces/read'
+  'Microsoft.DeviceRegistry/namespaces/certificateAuthorities/read'
+  'Microsoft.DeviceRegistry/namespaces/certificateAuthorities/revokeAndRotate/action'
+  'Microsoft.DeviceRegistry/namespaces/certificateAuthorities/certificatePolicies/read'
+  'Microsoft.DeviceRegistry/namespaces/registryDevices/read'
+  'Microsoft.DeviceRegistry/namespaces/registryDevices/write'
+  'Microsoft.DeviceRegistry/locations/operationStatuses/read'
 ]
 
 // What an IoT Hub import job does in its containers: read devices.txt, write importErrors.log.
@@ -332,4 +347,34 @@ resource operatorSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   name: guid(vault.id, operatorPrincipalId, roles.keyVaultSecretsOfficer)
   scope: vault
   properties: { principalId: operatorPrincipalId, principalType: 'User', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer) }
+}
+
+resource adrNamespace 'Microsoft.DeviceRegistry/namespaces@2026-11-01' existing = {
+  name: adrNamespaceName
+}
+
+// Azure Device Registry: a custom role with exactly what the app does there. The built-in Azure Device Registry
+// Contributor and Onboarding roles also write or delete namespaces, CAs and policies, which the app never does.
+resource adrOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'dps-lifecycle-adr-operator')
+  properties: {
+    roleName: 'dps-lifecycle ADR operator (${uniqueString(resourceGroup().id)})'
+    description: 'Reads the namespace, its CAs and certificate policies; enables or disables registry devices; revokes and rotates an issuing CA.'
+    type: 'customRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: adrActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource adr 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(adrNamespace.id, principalId, adrOperator.id)
+  scope: adrNamespace
+  properties: { principalId: principalId, principalType: 'ServicePrincipal', roleDefinitionId: adrOperator.id }
 }

@@ -3,6 +3,7 @@
  * that act for it, and the TPM vendor CAs that EK certificates must chain to. Validated data, like the allocation
  * policy: a file locally, the `manufacturers` document of the `policies` container in Azure.
  */
+import type { CertificatePolicyRef } from '../certificate-policy';
 import { validateImportConfig } from '../generated/config-validators';
 
 export interface Manufacturer {
@@ -17,6 +18,11 @@ export interface Manufacturer {
   entraAppIds?: string[];
   /** PEM certificates whose keys sign the manufacturer's files: when set, every upload must carry a valid signature. */
   signingCertificates?: string[];
+  /**
+   * The ADR certificate policy its imported enrollments name, so its devices can have DPS issue them certificates;
+   * a job (`certificatePolicy` parameter) or a row (`certificatePolicy` column) may name another, or `none`.
+   */
+  certificatePolicy?: CertificatePolicyRef;
 }
 
 export interface ImportConfig {

@@ -8,6 +8,8 @@ export type FindingKind = (typeof FINDING_KINDS)[number];
 /** A finding as stored: what raised it, and who silenced it, if anyone did. */
 export interface StoredFinding extends FindingBase {
   suppressed?: { by: string; reason: string; at: string };
+  /** What it was about is over (a renewal finding whose certificate was renewed): kept, no longer listed. */
+  resolved?: { at: string; reason: string };
 }
 
 export interface FindingRepository {

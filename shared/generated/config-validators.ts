@@ -4,7 +4,7 @@
 import type { ValidateFunction } from 'ajv';
 "use strict";
 export const untyped_validatePolicy = validate10;
-const schema11 = {"type":"object","additionalProperties":true,"required":["id","pools","rules"],"properties":{"id":{"type":"string","minLength":1},"pools":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["hubs"],"properties":{"hubs":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["hostName"],"properties":{"hostName":{"type":"string","pattern":"^[A-Za-z0-9.-]+$","minLength":1},"weight":{"type":"number","minimum":1,"maximum":1000},"capacity":{"type":"integer","minimum":0},"enabled":{"type":"boolean"}}}}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","match","pool"],"properties":{"name":{"type":"string","minLength":1},"pool":{"type":"string","minLength":1},"reprovision":{"enum":["sticky","migrate"]},"initialTwin":{"type":"object","additionalProperties":false,"properties":{"tags":{"type":"object"},"properties":{"type":"object","additionalProperties":false,"properties":{"desired":{"type":"object"}}}}},"payload":{},"match":{"type":"object","additionalProperties":false,"properties":{"enrollmentGroupId":{"anyOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]},"registrationIdPattern":{"type":"string","maxLength":1024},"tags":{"type":"object","additionalProperties":{"type":["string","number","boolean"]}},"payload":{"type":"object","additionalProperties":{"type":["string","number","boolean"]}},"x509Subject":{"type":"string","maxLength":1024},"x509Issuer":{"type":"string","maxLength":1024}}}}}},"default":{"type":"object","additionalProperties":false,"properties":{"pool":{"type":"string"},"initialTwin":{"type":"object","additionalProperties":false,"properties":{"tags":{"type":"object"},"properties":{"type":"object","additionalProperties":false,"properties":{"desired":{"type":"object"}}}}},"payload":{}}},"denyList":{"type":"object","additionalProperties":false,"properties":{"maxAgeSeconds":{"type":"number","exclusiveMinimum":0},"failClosed":{"type":"boolean"}}}}};
+const schema11 = {"type":"object","additionalProperties":true,"required":["id","pools","rules"],"properties":{"id":{"type":"string","minLength":1},"pools":{"type":"object","additionalProperties":{"type":"object","additionalProperties":false,"required":["hubs"],"properties":{"hubs":{"type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["hostName"],"properties":{"hostName":{"type":"string","pattern":"^[A-Za-z0-9.-]+$","minLength":1},"weight":{"type":"number","minimum":1,"maximum":1000},"capacity":{"type":"integer","minimum":0},"enabled":{"type":"boolean"}}}}}}},"rules":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","match","pool"],"properties":{"name":{"type":"string","minLength":1},"pool":{"type":"string","minLength":1},"reprovision":{"enum":["sticky","migrate"]},"initialTwin":{"type":"object","additionalProperties":false,"properties":{"tags":{"type":"object"},"properties":{"type":"object","additionalProperties":false,"properties":{"desired":{"type":"object"}}}}},"payload":{},"match":{"type":"object","additionalProperties":false,"properties":{"enrollmentGroupId":{"anyOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]},"registrationIdPattern":{"type":"string","maxLength":1024},"tags":{"type":"object","additionalProperties":{"type":["string","number","boolean"]}},"payload":{"type":"object","additionalProperties":{"type":["string","number","boolean"]}},"x509Subject":{"type":"string","maxLength":1024},"x509Issuer":{"type":"string","maxLength":1024},"certificatePolicyName":{"anyOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}}}}},"default":{"type":"object","additionalProperties":false,"properties":{"pool":{"type":"string"},"initialTwin":{"type":"object","additionalProperties":false,"properties":{"tags":{"type":"object"},"properties":{"type":"object","additionalProperties":false,"properties":{"desired":{"type":"object"}}}}},"payload":{}}},"denyList":{"type":"object","additionalProperties":false,"properties":{"maxAgeSeconds":{"type":"number","exclusiveMinimum":0},"failClosed":{"type":"boolean"}}}}};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9.-]+$", "u");
 
@@ -485,7 +485,7 @@ if(data10.match !== undefined){
 let data18 = data10.match;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 for(const key6 in data18){
-if(!((((((key6 === "enrollmentGroupId") || (key6 === "registrationIdPattern")) || (key6 === "tags")) || (key6 === "payload")) || (key6 === "x509Subject")) || (key6 === "x509Issuer"))){
+if(!(((((((key6 === "enrollmentGroupId") || (key6 === "registrationIdPattern")) || (key6 === "tags")) || (key6 === "payload")) || (key6 === "x509Subject")) || (key6 === "x509Issuer")) || (key6 === "certificatePolicyName"))){
 const err38 = {instancePath:instancePath+"/rules/" + i1+"/match",schemaPath:"#/properties/rules/items/properties/match/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
@@ -696,9 +696,13 @@ vErrors.push(err52);
 errors++;
 }
 }
-}
-else {
-const err53 = {instancePath:instancePath+"/rules/" + i1+"/match",schemaPath:"#/properties/rules/items/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data18.certificatePolicyName !== undefined){
+let data28 = data18.certificatePolicyName;
+const _errs71 = errors;
+let valid17 = false;
+const _errs72 = errors;
+if(typeof data28 !== "string"){
+const err53 = {instancePath:instancePath+"/rules/" + i1+"/match/certificatePolicyName",schemaPath:"#/properties/rules/items/properties/match/properties/certificatePolicyName/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -707,10 +711,15 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-else {
-const err54 = {instancePath:instancePath+"/rules/" + i1,schemaPath:"#/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+var _valid1 = _errs72 === errors;
+valid17 = valid17 || _valid1;
+if(!valid17){
+const _errs74 = errors;
+if(Array.isArray(data28)){
+const len3 = data28.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data28[i3] !== "string"){
+const err54 = {instancePath:instancePath+"/rules/" + i1+"/match/certificatePolicyName/" + i3,schemaPath:"#/properties/rules/items/properties/match/properties/certificatePolicyName/anyOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -722,7 +731,7 @@ errors++;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/rules",schemaPath:"#/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err55 = {instancePath:instancePath+"/rules/" + i1+"/match/certificatePolicyName",schemaPath:"#/properties/rules/items/properties/match/properties/certificatePolicyName/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -731,13 +740,11 @@ vErrors.push(err55);
 }
 errors++;
 }
+var _valid1 = _errs74 === errors;
+valid17 = valid17 || _valid1;
 }
-if(data.default !== undefined){
-let data28 = data.default;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-for(const key9 in data28){
-if(!(((key9 === "pool") || (key9 === "initialTwin")) || (key9 === "payload"))){
-const err56 = {instancePath:instancePath+"/default",schemaPath:"#/properties/default/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(!valid17){
+const err56 = {instancePath:instancePath+"/rules/" + i1+"/match/certificatePolicyName",schemaPath:"#/properties/rules/items/properties/match/properties/certificatePolicyName/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -746,10 +753,21 @@ vErrors.push(err56);
 }
 errors++;
 }
+else {
+errors = _errs71;
+if(vErrors !== null){
+if(_errs71){
+vErrors.length = _errs71;
 }
-if(data28.pool !== undefined){
-if(typeof data28.pool !== "string"){
-const err57 = {instancePath:instancePath+"/default/pool",schemaPath:"#/properties/default/properties/pool/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/rules/" + i1+"/match",schemaPath:"#/properties/rules/items/properties/match/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -759,12 +777,9 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data28.initialTwin !== undefined){
-let data30 = data28.initialTwin;
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-for(const key10 in data30){
-if(!((key10 === "tags") || (key10 === "properties"))){
-const err58 = {instancePath:instancePath+"/default/initialTwin",schemaPath:"#/properties/default/properties/initialTwin/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+}
+else {
+const err58 = {instancePath:instancePath+"/rules/" + i1,schemaPath:"#/properties/rules/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -774,10 +789,9 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data30.tags !== undefined){
-let data31 = data30.tags;
-if(!(data31 && typeof data31 == "object" && !Array.isArray(data31))){
-const err59 = {instancePath:instancePath+"/default/initialTwin/tags",schemaPath:"#/properties/default/properties/initialTwin/properties/tags/type",keyword:"type",params:{type: "object"},message:"must be object"};
+}
+else {
+const err59 = {instancePath:instancePath+"/rules",schemaPath:"#/properties/rules/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -787,12 +801,12 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data30.properties !== undefined){
-let data32 = data30.properties;
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-for(const key11 in data32){
-if(!(key11 === "desired")){
-const err60 = {instancePath:instancePath+"/default/initialTwin/properties",schemaPath:"#/properties/default/properties/initialTwin/properties/properties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data.default !== undefined){
+let data30 = data.default;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key9 in data30){
+if(!(((key9 === "pool") || (key9 === "initialTwin")) || (key9 === "payload"))){
+const err60 = {instancePath:instancePath+"/default",schemaPath:"#/properties/default/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -802,10 +816,9 @@ vErrors.push(err60);
 errors++;
 }
 }
-if(data32.desired !== undefined){
-let data33 = data32.desired;
-if(!(data33 && typeof data33 == "object" && !Array.isArray(data33))){
-const err61 = {instancePath:instancePath+"/default/initialTwin/properties/desired",schemaPath:"#/properties/default/properties/initialTwin/properties/properties/properties/desired/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data30.pool !== undefined){
+if(typeof data30.pool !== "string"){
+const err61 = {instancePath:instancePath+"/default/pool",schemaPath:"#/properties/default/properties/pool/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -815,9 +828,12 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
-else {
-const err62 = {instancePath:instancePath+"/default/initialTwin/properties",schemaPath:"#/properties/default/properties/initialTwin/properties/properties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data30.initialTwin !== undefined){
+let data32 = data30.initialTwin;
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+for(const key10 in data32){
+if(!((key10 === "tags") || (key10 === "properties"))){
+const err62 = {instancePath:instancePath+"/default/initialTwin",schemaPath:"#/properties/default/properties/initialTwin/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -827,9 +843,10 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-else {
-const err63 = {instancePath:instancePath+"/default/initialTwin",schemaPath:"#/properties/default/properties/initialTwin/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32.tags !== undefined){
+let data33 = data32.tags;
+if(!(data33 && typeof data33 == "object" && !Array.isArray(data33))){
+const err63 = {instancePath:instancePath+"/default/initialTwin/tags",schemaPath:"#/properties/default/properties/initialTwin/properties/tags/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -839,9 +856,12 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/default",schemaPath:"#/properties/default/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32.properties !== undefined){
+let data34 = data32.properties;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key11 in data34){
+if(!(key11 === "desired")){
+const err64 = {instancePath:instancePath+"/default/initialTwin/properties",schemaPath:"#/properties/default/properties/initialTwin/properties/properties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -851,12 +871,10 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data.denyList !== undefined){
-let data34 = data.denyList;
-if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
-for(const key12 in data34){
-if(!((key12 === "maxAgeSeconds") || (key12 === "failClosed"))){
-const err65 = {instancePath:instancePath+"/denyList",schemaPath:"#/properties/denyList/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(data34.desired !== undefined){
+let data35 = data34.desired;
+if(!(data35 && typeof data35 == "object" && !Array.isArray(data35))){
+const err65 = {instancePath:instancePath+"/default/initialTwin/properties/desired",schemaPath:"#/properties/default/properties/initialTwin/properties/properties/properties/desired/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -866,11 +884,9 @@ vErrors.push(err65);
 errors++;
 }
 }
-if(data34.maxAgeSeconds !== undefined){
-let data35 = data34.maxAgeSeconds;
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 <= 0 || isNaN(data35)){
-const err66 = {instancePath:instancePath+"/denyList/maxAgeSeconds",schemaPath:"#/properties/denyList/properties/maxAgeSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
+}
+else {
+const err66 = {instancePath:instancePath+"/default/initialTwin/properties",schemaPath:"#/properties/default/properties/initialTwin/properties/properties/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -880,8 +896,9 @@ vErrors.push(err66);
 errors++;
 }
 }
+}
 else {
-const err67 = {instancePath:instancePath+"/denyList/maxAgeSeconds",schemaPath:"#/properties/denyList/properties/maxAgeSeconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+const err67 = {instancePath:instancePath+"/default/initialTwin",schemaPath:"#/properties/default/properties/initialTwin/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -891,9 +908,9 @@ vErrors.push(err67);
 errors++;
 }
 }
-if(data34.failClosed !== undefined){
-if(typeof data34.failClosed !== "boolean"){
-const err68 = {instancePath:instancePath+"/denyList/failClosed",schemaPath:"#/properties/denyList/properties/failClosed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err68 = {instancePath:instancePath+"/default",schemaPath:"#/properties/default/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -903,9 +920,12 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/denyList",schemaPath:"#/properties/denyList/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.denyList !== undefined){
+let data36 = data.denyList;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key12 in data36){
+if(!((key12 === "maxAgeSeconds") || (key12 === "failClosed"))){
+const err69 = {instancePath:instancePath+"/denyList",schemaPath:"#/properties/denyList/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -915,9 +935,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-}
-else {
-const err70 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.maxAgeSeconds !== undefined){
+let data37 = data36.maxAgeSeconds;
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 <= 0 || isNaN(data37)){
+const err70 = {instancePath:instancePath+"/denyList/maxAgeSeconds",schemaPath:"#/properties/denyList/properties/maxAgeSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -926,15 +948,64 @@ vErrors.push(err70);
 }
 errors++;
 }
+}
+else {
+const err71 = {instancePath:instancePath+"/denyList/maxAgeSeconds",schemaPath:"#/properties/denyList/properties/maxAgeSeconds/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data36.failClosed !== undefined){
+if(typeof data36.failClosed !== "boolean"){
+const err72 = {instancePath:instancePath+"/denyList/failClosed",schemaPath:"#/properties/denyList/properties/failClosed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/denyList",schemaPath:"#/properties/denyList/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+}
+else {
+const err74 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const untyped_validateImportConfig = validate11;
-const schema12 = {"type":"object","required":["manufacturers"],"properties":{"id":{"type":"string"},"manufacturers":{"type":"array","items":{"type":"object","required":["id","registrationIdPrefix"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{1,62}$"},"displayName":{"type":"string"},"registrationIdPrefix":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},"entraAppIds":{"type":"array","items":{"type":"string","minLength":1}},"signingCertificates":{"type":"array","items":{"type":"string","pattern":"-----BEGIN CERTIFICATE-----"}}}}},"tpmVendorCertificates":{"type":"array","items":{"type":"string"}}}};
+const schema12 = {"type":"object","required":["manufacturers"],"properties":{"id":{"type":"string"},"manufacturers":{"type":"array","items":{"type":"object","required":["id","registrationIdPrefix"],"additionalProperties":false,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{1,62}$"},"displayName":{"type":"string"},"registrationIdPrefix":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"},"entraAppIds":{"type":"array","items":{"type":"string","minLength":1}},"signingCertificates":{"type":"array","items":{"type":"string","pattern":"-----BEGIN CERTIFICATE-----"}},"certificatePolicy":{"type":"object","required":["namespaceName","certificateAuthorityName","certificatePolicyName"],"additionalProperties":false,"properties":{"namespaceName":{"type":"string","pattern":"^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$"},"certificateAuthorityName":{"type":"string","pattern":"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"},"certificatePolicyName":{"type":"string","pattern":"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"}}}}}},"tpmVendorCertificates":{"type":"array","items":{"type":"string"}}}};
 const pattern1 = new RegExp("^[a-z0-9][a-z0-9-]{1,62}$", "u");
 const pattern2 = new RegExp("^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$", "u");
 const pattern3 = new RegExp("-----BEGIN CERTIFICATE-----", "u");
+const pattern4 = new RegExp("^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$", "u");
+const pattern5 = new RegExp("^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$", "u");
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -990,7 +1061,7 @@ vErrors.push(err3);
 errors++;
 }
 for(const key0 in data2){
-if(!(((((key0 === "id") || (key0 === "displayName")) || (key0 === "registrationIdPrefix")) || (key0 === "entraAppIds")) || (key0 === "signingCertificates"))){
+if(!((((((key0 === "id") || (key0 === "displayName")) || (key0 === "registrationIdPrefix")) || (key0 === "entraAppIds")) || (key0 === "signingCertificates")) || (key0 === "certificatePolicy"))){
 const err4 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err4];
@@ -1145,9 +1216,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-}
-else {
-const err16 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data2.certificatePolicy !== undefined){
+let data10 = data2.certificatePolicy;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.namespaceName === undefined){
+const err16 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/required",keyword:"required",params:{missingProperty: "namespaceName"},message:"must have required property '"+"namespaceName"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1156,10 +1229,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-else {
-const err17 = {instancePath:instancePath+"/manufacturers",schemaPath:"#/properties/manufacturers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data10.certificateAuthorityName === undefined){
+const err17 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/required",keyword:"required",params:{missingProperty: "certificateAuthorityName"},message:"must have required property '"+"certificateAuthorityName"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1168,14 +1239,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data.tpmVendorCertificates !== undefined){
-let data10 = data.tpmVendorCertificates;
-if(Array.isArray(data10)){
-const len3 = data10.length;
-for(let i3=0; i3<len3; i3++){
-if(typeof data10[i3] !== "string"){
-const err18 = {instancePath:instancePath+"/tpmVendorCertificates/" + i3,schemaPath:"#/properties/tpmVendorCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data10.certificatePolicyName === undefined){
+const err18 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/required",keyword:"required",params:{missingProperty: "certificatePolicyName"},message:"must have required property '"+"certificatePolicyName"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1184,10 +1249,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/tpmVendorCertificates",schemaPath:"#/properties/tpmVendorCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key1 in data10){
+if(!(((key1 === "namespaceName") || (key1 === "certificateAuthorityName")) || (key1 === "certificatePolicyName"))){
+const err19 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1197,14 +1261,153 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-else {
-const err20 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data10.namespaceName !== undefined){
+let data11 = data10.namespaceName;
+if(typeof data11 === "string"){
+if(!pattern4.test(data11)){
+const err20 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/namespaceName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/namespaceName/pattern",keyword:"pattern",params:{pattern: "^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$"},message:"must match pattern \""+"^(?=.{3,64}$)[a-z0-9][a-z0-9-]*[a-z0-9]$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
 }
 else {
 vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/namespaceName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/namespaceName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data10.certificateAuthorityName !== undefined){
+let data12 = data10.certificateAuthorityName;
+if(typeof data12 === "string"){
+if(!pattern5.test(data12)){
+const err22 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificateAuthorityName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificateAuthorityName/pattern",keyword:"pattern",params:{pattern: "^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"},message:"must match pattern \""+"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificateAuthorityName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificateAuthorityName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data10.certificatePolicyName !== undefined){
+let data13 = data10.certificatePolicyName;
+if(typeof data13 === "string"){
+if(!pattern5.test(data13)){
+const err24 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificatePolicyName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificatePolicyName/pattern",keyword:"pattern",params:{pattern: "^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"},message:"must match pattern \""+"^(?=.{3,63}$)[0-9a-zA-Z][a-zA-Z0-9-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy/certificatePolicyName",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/properties/certificatePolicyName/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/manufacturers/" + i0+"/certificatePolicy",schemaPath:"#/properties/manufacturers/items/properties/certificatePolicy/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+}
+else {
+const err27 = {instancePath:instancePath+"/manufacturers/" + i0,schemaPath:"#/properties/manufacturers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/manufacturers",schemaPath:"#/properties/manufacturers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.tpmVendorCertificates !== undefined){
+let data14 = data.tpmVendorCertificates;
+if(Array.isArray(data14)){
+const len3 = data14.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data14[i3] !== "string"){
+const err29 = {instancePath:instancePath+"/tpmVendorCertificates/" + i3,schemaPath:"#/properties/tpmVendorCertificates/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/tpmVendorCertificates",schemaPath:"#/properties/tpmVendorCertificates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+else {
+const err31 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
 }
 errors++;
 }

@@ -4,7 +4,7 @@
 import type { ValidateFunction } from 'ajv';
 "use strict";
 export const untyped_validateAllocationRequest = validate10;
-const schema11 = {"type":"object","required":["deviceRuntimeContext","linkedHubs"],"properties":{"individualEnrollment":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}}}},"enrollmentGroup":{"type":"object","required":["enrollmentGroupId"],"properties":{"enrollmentGroupId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}}}},"linkedHubs":{"type":"array","minItems":1,"maxItems":50,"items":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[A-Za-z0-9.-]+$"}},"deviceRuntimeContext":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"currentIotHubHostName":{"type":["string","null"],"maxLength":253},"currentIoTHubHostName":{"type":["string","null"],"maxLength":253},"currentDeviceId":{"type":["string","null"],"maxLength":128},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}},"symmetricKey":{"type":["object","null"]},"x509":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128},"certificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"signingCertificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"enrollmentGroupId":{"type":["string","null"],"maxLength":128},"clientCertificate":{"type":["string","null"],"maxLength":16384}}}}}},"anyOf":[{"required":["individualEnrollment"]},{"required":["enrollmentGroup"]}]};
+const schema11 = {"type":"object","required":["deviceRuntimeContext","linkedHubs"],"properties":{"individualEnrollment":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}},"namespaceName":{"type":["string","null"],"maxLength":64},"certificateAuthorityName":{"type":["string","null"],"maxLength":63},"certificatePolicyName":{"type":["string","null"],"maxLength":63}}},"enrollmentGroup":{"type":"object","required":["enrollmentGroupId"],"properties":{"enrollmentGroupId":{"type":"string","minLength":1,"maxLength":128},"attestation":{"type":"object","properties":{"type":{"type":["string","null"],"maxLength":32},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}}}},"initialTwin":{"type":["object","null"]},"iotHubs":{"type":["array","null"],"maxItems":50,"items":{"type":["string","null"],"maxLength":253}},"namespaceName":{"type":["string","null"],"maxLength":64},"certificateAuthorityName":{"type":["string","null"],"maxLength":63},"certificatePolicyName":{"type":["string","null"],"maxLength":63}}},"linkedHubs":{"type":"array","minItems":1,"maxItems":50,"items":{"type":"string","minLength":1,"maxLength":253,"pattern":"^[A-Za-z0-9.-]+$"}},"deviceRuntimeContext":{"type":"object","required":["registrationId"],"properties":{"registrationId":{"type":"string","minLength":1,"maxLength":128},"currentIotHubHostName":{"type":["string","null"],"maxLength":253},"currentIoTHubHostName":{"type":["string","null"],"maxLength":253},"currentDeviceId":{"type":["string","null"],"maxLength":128},"tpm":{"type":["object","null"],"properties":{"endorsementKey":{"type":["string","null"],"maxLength":4096},"storageRootKey":{"type":["string","null"],"maxLength":4096}}},"symmetricKey":{"type":["object","null"]},"x509":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128},"certificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"signingCertificateInfo":{"type":["object","null"],"properties":{"subjectName":{"type":["string","null"],"maxLength":1024},"issuerName":{"type":["string","null"],"maxLength":1024},"sha1Thumbprint":{"type":["string","null"],"maxLength":128},"sha256Thumbprint":{"type":["string","null"],"maxLength":128},"notBeforeUtc":{"type":["string","null"],"maxLength":64},"notAfterUtc":{"type":["string","null"],"maxLength":64},"serialNumber":{"type":["string","null"],"maxLength":128}}},"enrollmentGroupId":{"type":["string","null"],"maxLength":128},"clientCertificate":{"type":["string","null"],"maxLength":16384}}}}}},"anyOf":[{"required":["individualEnrollment"]},{"required":["enrollmentGroup"]}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern0 = new RegExp("^[A-Za-z0-9.-]+$", "u");
 
@@ -270,6 +270,72 @@ var valid2 = _errs20 === errors;
 else {
 var valid2 = true;
 }
+if(valid2){
+if(data0.namespaceName !== undefined){
+let data10 = data0.namespaceName;
+const _errs24 = errors;
+if((typeof data10 !== "string") && (data10 !== null)){
+validate10.errors = [{instancePath:instancePath+"/individualEnrollment/namespaceName",schemaPath:"#/properties/individualEnrollment/properties/namespaceName/type",keyword:"type",params:{type: schema11.properties.individualEnrollment.properties.namespaceName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs24){
+if(typeof data10 === "string"){
+if(func2(data10) > 64){
+validate10.errors = [{instancePath:instancePath+"/individualEnrollment/namespaceName",schemaPath:"#/properties/individualEnrollment/properties/namespaceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+}
+var valid2 = _errs24 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data0.certificateAuthorityName !== undefined){
+let data11 = data0.certificateAuthorityName;
+const _errs26 = errors;
+if((typeof data11 !== "string") && (data11 !== null)){
+validate10.errors = [{instancePath:instancePath+"/individualEnrollment/certificateAuthorityName",schemaPath:"#/properties/individualEnrollment/properties/certificateAuthorityName/type",keyword:"type",params:{type: schema11.properties.individualEnrollment.properties.certificateAuthorityName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs26){
+if(typeof data11 === "string"){
+if(func2(data11) > 63){
+validate10.errors = [{instancePath:instancePath+"/individualEnrollment/certificateAuthorityName",schemaPath:"#/properties/individualEnrollment/properties/certificateAuthorityName/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"}];
+return false;
+}
+}
+}
+var valid2 = _errs26 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data0.certificatePolicyName !== undefined){
+let data12 = data0.certificatePolicyName;
+const _errs28 = errors;
+if((typeof data12 !== "string") && (data12 !== null)){
+validate10.errors = [{instancePath:instancePath+"/individualEnrollment/certificatePolicyName",schemaPath:"#/properties/individualEnrollment/properties/certificatePolicyName/type",keyword:"type",params:{type: schema11.properties.individualEnrollment.properties.certificatePolicyName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs28){
+if(typeof data12 === "string"){
+if(func2(data12) > 63){
+validate10.errors = [{instancePath:instancePath+"/individualEnrollment/certificatePolicyName",schemaPath:"#/properties/individualEnrollment/properties/certificatePolicyName/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"}];
+return false;
+}
+}
+}
+var valid2 = _errs28 === errors;
+}
+else {
+var valid2 = true;
+}
+}
+}
+}
 }
 }
 }
@@ -287,27 +353,27 @@ var valid1 = true;
 }
 if(valid1){
 if(data.enrollmentGroup !== undefined){
-let data10 = data.enrollmentGroup;
-const _errs24 = errors;
-if(errors === _errs24){
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+let data13 = data.enrollmentGroup;
+const _errs30 = errors;
+if(errors === _errs30){
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 let missing4;
-if((data10.enrollmentGroupId === undefined) && (missing4 = "enrollmentGroupId")){
+if((data13.enrollmentGroupId === undefined) && (missing4 = "enrollmentGroupId")){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup",schemaPath:"#/properties/enrollmentGroup/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"}];
 return false;
 }
 else {
-if(data10.enrollmentGroupId !== undefined){
-let data11 = data10.enrollmentGroupId;
-const _errs26 = errors;
-if(errors === _errs26){
-if(typeof data11 === "string"){
-if(func2(data11) > 128){
+if(data13.enrollmentGroupId !== undefined){
+let data14 = data13.enrollmentGroupId;
+const _errs32 = errors;
+if(errors === _errs32){
+if(typeof data14 === "string"){
+if(func2(data14) > 128){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/enrollmentGroupId",schemaPath:"#/properties/enrollmentGroup/properties/enrollmentGroupId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data11) < 1){
+if(func2(data14) < 1){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/enrollmentGroupId",schemaPath:"#/properties/enrollmentGroup/properties/enrollmentGroupId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -318,84 +384,84 @@ validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/enrollmentGrou
 return false;
 }
 }
-var valid6 = _errs26 === errors;
+var valid6 = _errs32 === errors;
 }
 else {
 var valid6 = true;
 }
 if(valid6){
-if(data10.attestation !== undefined){
-let data12 = data10.attestation;
-const _errs28 = errors;
-if(errors === _errs28){
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.type !== undefined){
-let data13 = data12.type;
-const _errs30 = errors;
-if((typeof data13 !== "string") && (data13 !== null)){
+if(data13.attestation !== undefined){
+let data15 = data13.attestation;
+const _errs34 = errors;
+if(errors === _errs34){
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(data15.type !== undefined){
+let data16 = data15.type;
+const _errs36 = errors;
+if((typeof data16 !== "string") && (data16 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/type",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/type/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.attestation.properties.type.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs30){
-if(typeof data13 === "string"){
-if(func2(data13) > 32){
+if(errors === _errs36){
+if(typeof data16 === "string"){
+if(func2(data16) > 32){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/type",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/type/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 }
 }
-var valid7 = _errs30 === errors;
+var valid7 = _errs36 === errors;
 }
 else {
 var valid7 = true;
 }
 if(valid7){
-if(data12.tpm !== undefined){
-let data14 = data12.tpm;
-const _errs32 = errors;
-if((!(data14 && typeof data14 == "object" && !Array.isArray(data14))) && (data14 !== null)){
+if(data15.tpm !== undefined){
+let data17 = data15.tpm;
+const _errs38 = errors;
+if((!(data17 && typeof data17 == "object" && !Array.isArray(data17))) && (data17 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/tpm",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/tpm/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.attestation.properties.tpm.type},message:"must be object,null"}];
 return false;
 }
-if(errors === _errs32){
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.endorsementKey !== undefined){
-let data15 = data14.endorsementKey;
-const _errs34 = errors;
-if((typeof data15 !== "string") && (data15 !== null)){
+if(errors === _errs38){
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.endorsementKey !== undefined){
+let data18 = data17.endorsementKey;
+const _errs40 = errors;
+if((typeof data18 !== "string") && (data18 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/tpm/endorsementKey",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/tpm/properties/endorsementKey/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.attestation.properties.tpm.properties.endorsementKey.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs34){
-if(typeof data15 === "string"){
-if(func2(data15) > 4096){
+if(errors === _errs40){
+if(typeof data18 === "string"){
+if(func2(data18) > 4096){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/tpm/endorsementKey",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/tpm/properties/endorsementKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
 }
 }
 }
-var valid8 = _errs34 === errors;
+var valid8 = _errs40 === errors;
 }
 else {
 var valid8 = true;
 }
 if(valid8){
-if(data14.storageRootKey !== undefined){
-let data16 = data14.storageRootKey;
-const _errs36 = errors;
-if((typeof data16 !== "string") && (data16 !== null)){
+if(data17.storageRootKey !== undefined){
+let data19 = data17.storageRootKey;
+const _errs42 = errors;
+if((typeof data19 !== "string") && (data19 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/tpm/storageRootKey",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/tpm/properties/storageRootKey/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.attestation.properties.tpm.properties.storageRootKey.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs36){
-if(typeof data16 === "string"){
-if(func2(data16) > 4096){
+if(errors === _errs42){
+if(typeof data19 === "string"){
+if(func2(data19) > 4096){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation/tpm/storageRootKey",schemaPath:"#/properties/enrollmentGroup/properties/attestation/properties/tpm/properties/storageRootKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
 }
 }
 }
-var valid8 = _errs36 === errors;
+var valid8 = _errs42 === errors;
 }
 else {
 var valid8 = true;
@@ -403,7 +469,7 @@ var valid8 = true;
 }
 }
 }
-var valid7 = _errs32 === errors;
+var valid7 = _errs38 === errors;
 }
 else {
 var valid7 = true;
@@ -415,57 +481,57 @@ validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/attestation",s
 return false;
 }
 }
-var valid6 = _errs28 === errors;
+var valid6 = _errs34 === errors;
 }
 else {
 var valid6 = true;
 }
 if(valid6){
-if(data10.initialTwin !== undefined){
-let data17 = data10.initialTwin;
-const _errs38 = errors;
-if((!(data17 && typeof data17 == "object" && !Array.isArray(data17))) && (data17 !== null)){
+if(data13.initialTwin !== undefined){
+let data20 = data13.initialTwin;
+const _errs44 = errors;
+if((!(data20 && typeof data20 == "object" && !Array.isArray(data20))) && (data20 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/initialTwin",schemaPath:"#/properties/enrollmentGroup/properties/initialTwin/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.initialTwin.type},message:"must be object,null"}];
 return false;
 }
-var valid6 = _errs38 === errors;
+var valid6 = _errs44 === errors;
 }
 else {
 var valid6 = true;
 }
 if(valid6){
-if(data10.iotHubs !== undefined){
-let data18 = data10.iotHubs;
-const _errs40 = errors;
-if((!(Array.isArray(data18))) && (data18 !== null)){
+if(data13.iotHubs !== undefined){
+let data21 = data13.iotHubs;
+const _errs46 = errors;
+if((!(Array.isArray(data21))) && (data21 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/iotHubs",schemaPath:"#/properties/enrollmentGroup/properties/iotHubs/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.iotHubs.type},message:"must be array,null"}];
 return false;
 }
-if(errors === _errs40){
-if(Array.isArray(data18)){
-if(data18.length > 50){
+if(errors === _errs46){
+if(Array.isArray(data21)){
+if(data21.length > 50){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/iotHubs",schemaPath:"#/properties/enrollmentGroup/properties/iotHubs/maxItems",keyword:"maxItems",params:{limit: 50},message:"must NOT have more than 50 items"}];
 return false;
 }
 else {
 var valid9 = true;
-const len1 = data18.length;
+const len1 = data21.length;
 for(let i1=0; i1<len1; i1++){
-let data19 = data18[i1];
-const _errs42 = errors;
-if((typeof data19 !== "string") && (data19 !== null)){
+let data22 = data21[i1];
+const _errs48 = errors;
+if((typeof data22 !== "string") && (data22 !== null)){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/iotHubs/" + i1,schemaPath:"#/properties/enrollmentGroup/properties/iotHubs/items/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.iotHubs.items.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs42){
-if(typeof data19 === "string"){
-if(func2(data19) > 253){
+if(errors === _errs48){
+if(typeof data22 === "string"){
+if(func2(data22) > 253){
 validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/iotHubs/" + i1,schemaPath:"#/properties/enrollmentGroup/properties/iotHubs/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 }
 }
-var valid9 = _errs42 === errors;
+var valid9 = _errs48 === errors;
 if(!valid9){
 break;
 }
@@ -473,10 +539,76 @@ break;
 }
 }
 }
-var valid6 = _errs40 === errors;
+var valid6 = _errs46 === errors;
 }
 else {
 var valid6 = true;
+}
+if(valid6){
+if(data13.namespaceName !== undefined){
+let data23 = data13.namespaceName;
+const _errs50 = errors;
+if((typeof data23 !== "string") && (data23 !== null)){
+validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/namespaceName",schemaPath:"#/properties/enrollmentGroup/properties/namespaceName/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.namespaceName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs50){
+if(typeof data23 === "string"){
+if(func2(data23) > 64){
+validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/namespaceName",schemaPath:"#/properties/enrollmentGroup/properties/namespaceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+}
+var valid6 = _errs50 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data13.certificateAuthorityName !== undefined){
+let data24 = data13.certificateAuthorityName;
+const _errs52 = errors;
+if((typeof data24 !== "string") && (data24 !== null)){
+validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/certificateAuthorityName",schemaPath:"#/properties/enrollmentGroup/properties/certificateAuthorityName/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.certificateAuthorityName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs52){
+if(typeof data24 === "string"){
+if(func2(data24) > 63){
+validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/certificateAuthorityName",schemaPath:"#/properties/enrollmentGroup/properties/certificateAuthorityName/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"}];
+return false;
+}
+}
+}
+var valid6 = _errs52 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data13.certificatePolicyName !== undefined){
+let data25 = data13.certificatePolicyName;
+const _errs54 = errors;
+if((typeof data25 !== "string") && (data25 !== null)){
+validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/certificatePolicyName",schemaPath:"#/properties/enrollmentGroup/properties/certificatePolicyName/type",keyword:"type",params:{type: schema11.properties.enrollmentGroup.properties.certificatePolicyName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs54){
+if(typeof data25 === "string"){
+if(func2(data25) > 63){
+validate10.errors = [{instancePath:instancePath+"/enrollmentGroup/certificatePolicyName",schemaPath:"#/properties/enrollmentGroup/properties/certificatePolicyName/maxLength",keyword:"maxLength",params:{limit: 63},message:"must NOT have more than 63 characters"}];
+return false;
+}
+}
+}
+var valid6 = _errs54 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
 }
 }
 }
@@ -488,45 +620,45 @@ validate10.errors = [{instancePath:instancePath+"/enrollmentGroup",schemaPath:"#
 return false;
 }
 }
-var valid1 = _errs24 === errors;
+var valid1 = _errs30 === errors;
 }
 else {
 var valid1 = true;
 }
 if(valid1){
 if(data.linkedHubs !== undefined){
-let data20 = data.linkedHubs;
-const _errs44 = errors;
-if(errors === _errs44){
-if(Array.isArray(data20)){
-if(data20.length > 50){
+let data26 = data.linkedHubs;
+const _errs56 = errors;
+if(errors === _errs56){
+if(Array.isArray(data26)){
+if(data26.length > 50){
 validate10.errors = [{instancePath:instancePath+"/linkedHubs",schemaPath:"#/properties/linkedHubs/maxItems",keyword:"maxItems",params:{limit: 50},message:"must NOT have more than 50 items"}];
 return false;
 }
 else {
-if(data20.length < 1){
+if(data26.length < 1){
 validate10.errors = [{instancePath:instancePath+"/linkedHubs",schemaPath:"#/properties/linkedHubs/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
 var valid10 = true;
-const len2 = data20.length;
+const len2 = data26.length;
 for(let i2=0; i2<len2; i2++){
-let data21 = data20[i2];
-const _errs46 = errors;
-if(errors === _errs46){
-if(typeof data21 === "string"){
-if(func2(data21) > 253){
+let data27 = data26[i2];
+const _errs58 = errors;
+if(errors === _errs58){
+if(typeof data27 === "string"){
+if(func2(data27) > 253){
 validate10.errors = [{instancePath:instancePath+"/linkedHubs/" + i2,schemaPath:"#/properties/linkedHubs/items/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 else {
-if(func2(data21) < 1){
+if(func2(data27) < 1){
 validate10.errors = [{instancePath:instancePath+"/linkedHubs/" + i2,schemaPath:"#/properties/linkedHubs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern0.test(data21)){
+if(!pattern0.test(data27)){
 validate10.errors = [{instancePath:instancePath+"/linkedHubs/" + i2,schemaPath:"#/properties/linkedHubs/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9.-]+$"},message:"must match pattern \""+"^[A-Za-z0-9.-]+$"+"\""}];
 return false;
 }
@@ -538,7 +670,7 @@ validate10.errors = [{instancePath:instancePath+"/linkedHubs/" + i2,schemaPath:"
 return false;
 }
 }
-var valid10 = _errs46 === errors;
+var valid10 = _errs58 === errors;
 if(!valid10){
 break;
 }
@@ -551,34 +683,34 @@ validate10.errors = [{instancePath:instancePath+"/linkedHubs",schemaPath:"#/prop
 return false;
 }
 }
-var valid1 = _errs44 === errors;
+var valid1 = _errs56 === errors;
 }
 else {
 var valid1 = true;
 }
 if(valid1){
 if(data.deviceRuntimeContext !== undefined){
-let data22 = data.deviceRuntimeContext;
-const _errs48 = errors;
-if(errors === _errs48){
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+let data28 = data.deviceRuntimeContext;
+const _errs60 = errors;
+if(errors === _errs60){
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 let missing5;
-if((data22.registrationId === undefined) && (missing5 = "registrationId")){
+if((data28.registrationId === undefined) && (missing5 = "registrationId")){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext",schemaPath:"#/properties/deviceRuntimeContext/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"}];
 return false;
 }
 else {
-if(data22.registrationId !== undefined){
-let data23 = data22.registrationId;
-const _errs50 = errors;
-if(errors === _errs50){
-if(typeof data23 === "string"){
-if(func2(data23) > 128){
+if(data28.registrationId !== undefined){
+let data29 = data28.registrationId;
+const _errs62 = errors;
+if(errors === _errs62){
+if(typeof data29 === "string"){
+if(func2(data29) > 128){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/registrationId",schemaPath:"#/properties/deviceRuntimeContext/properties/registrationId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data23) < 1){
+if(func2(data29) < 1){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/registrationId",schemaPath:"#/properties/deviceRuntimeContext/properties/registrationId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -589,140 +721,26 @@ validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/registrat
 return false;
 }
 }
-var valid11 = _errs50 === errors;
+var valid11 = _errs62 === errors;
 }
 else {
 var valid11 = true;
 }
 if(valid11){
-if(data22.currentIotHubHostName !== undefined){
-let data24 = data22.currentIotHubHostName;
-const _errs52 = errors;
-if((typeof data24 !== "string") && (data24 !== null)){
+if(data28.currentIotHubHostName !== undefined){
+let data30 = data28.currentIotHubHostName;
+const _errs64 = errors;
+if((typeof data30 !== "string") && (data30 !== null)){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIotHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIotHubHostName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentIotHubHostName.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs52){
-if(typeof data24 === "string"){
-if(func2(data24) > 253){
+if(errors === _errs64){
+if(typeof data30 === "string"){
+if(func2(data30) > 253){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIotHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIotHubHostName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
 return false;
 }
 }
-}
-var valid11 = _errs52 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data22.currentIoTHubHostName !== undefined){
-let data25 = data22.currentIoTHubHostName;
-const _errs54 = errors;
-if((typeof data25 !== "string") && (data25 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIoTHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIoTHubHostName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentIoTHubHostName.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs54){
-if(typeof data25 === "string"){
-if(func2(data25) > 253){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIoTHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIoTHubHostName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
-return false;
-}
-}
-}
-var valid11 = _errs54 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data22.currentDeviceId !== undefined){
-let data26 = data22.currentDeviceId;
-const _errs56 = errors;
-if((typeof data26 !== "string") && (data26 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentDeviceId.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs56){
-if(typeof data26 === "string"){
-if(func2(data26) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-}
-}
-var valid11 = _errs56 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data22.tpm !== undefined){
-let data27 = data22.tpm;
-const _errs58 = errors;
-if((!(data27 && typeof data27 == "object" && !Array.isArray(data27))) && (data27 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.type},message:"must be object,null"}];
-return false;
-}
-if(errors === _errs58){
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.endorsementKey !== undefined){
-let data28 = data27.endorsementKey;
-const _errs60 = errors;
-if((typeof data28 !== "string") && (data28 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.endorsementKey.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs60){
-if(typeof data28 === "string"){
-if(func2(data28) > 4096){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
-return false;
-}
-}
-}
-var valid12 = _errs60 === errors;
-}
-else {
-var valid12 = true;
-}
-if(valid12){
-if(data27.storageRootKey !== undefined){
-let data29 = data27.storageRootKey;
-const _errs62 = errors;
-if((typeof data29 !== "string") && (data29 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.storageRootKey.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs62){
-if(typeof data29 === "string"){
-if(func2(data29) > 4096){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
-return false;
-}
-}
-}
-var valid12 = _errs62 === errors;
-}
-else {
-var valid12 = true;
-}
-}
-}
-}
-var valid11 = _errs58 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data22.symmetricKey !== undefined){
-let data30 = data22.symmetricKey;
-const _errs64 = errors;
-if((!(data30 && typeof data30 == "object" && !Array.isArray(data30))) && (data30 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/symmetricKey",schemaPath:"#/properties/deviceRuntimeContext/properties/symmetricKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.symmetricKey.type},message:"must be object,null"}];
-return false;
 }
 var valid11 = _errs64 === errors;
 }
@@ -730,152 +748,140 @@ else {
 var valid11 = true;
 }
 if(valid11){
-if(data22.x509 !== undefined){
-let data31 = data22.x509;
+if(data28.currentIoTHubHostName !== undefined){
+let data31 = data28.currentIoTHubHostName;
 const _errs66 = errors;
-if((!(data31 && typeof data31 == "object" && !Array.isArray(data31))) && (data31 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.type},message:"must be object,null"}];
+if((typeof data31 !== "string") && (data31 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIoTHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIoTHubHostName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentIoTHubHostName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs66){
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-if(data31.subjectName !== undefined){
-let data32 = data31.subjectName;
+if(typeof data31 === "string"){
+if(func2(data31) > 253){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentIoTHubHostName",schemaPath:"#/properties/deviceRuntimeContext/properties/currentIoTHubHostName/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters"}];
+return false;
+}
+}
+}
+var valid11 = _errs66 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data28.currentDeviceId !== undefined){
+let data32 = data28.currentDeviceId;
 const _errs68 = errors;
 if((typeof data32 !== "string") && (data32 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.subjectName.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.currentDeviceId.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs68){
 if(typeof data32 === "string"){
-if(func2(data32) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+if(func2(data32) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/currentDeviceId",schemaPath:"#/properties/deviceRuntimeContext/properties/currentDeviceId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
 }
-var valid13 = _errs68 === errors;
+var valid11 = _errs68 === errors;
 }
 else {
-var valid13 = true;
+var valid11 = true;
 }
-if(valid13){
-if(data31.issuerName !== undefined){
-let data33 = data31.issuerName;
+if(valid11){
+if(data28.tpm !== undefined){
+let data33 = data28.tpm;
 const _errs70 = errors;
-if((typeof data33 !== "string") && (data33 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.issuerName.type},message:"must be string,null"}];
+if((!(data33 && typeof data33 == "object" && !Array.isArray(data33))) && (data33 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.type},message:"must be object,null"}];
 return false;
 }
 if(errors === _errs70){
-if(typeof data33 === "string"){
-if(func2(data33) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
-return false;
-}
-}
-}
-var valid13 = _errs70 === errors;
-}
-else {
-var valid13 = true;
-}
-if(valid13){
-if(data31.sha1Thumbprint !== undefined){
-let data34 = data31.sha1Thumbprint;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.endorsementKey !== undefined){
+let data34 = data33.endorsementKey;
 const _errs72 = errors;
 if((typeof data34 !== "string") && (data34 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha1Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.endorsementKey.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs72){
 if(typeof data34 === "string"){
-if(func2(data34) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data34) > 4096){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/endorsementKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/endorsementKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
 }
 }
 }
-var valid13 = _errs72 === errors;
+var valid12 = _errs72 === errors;
 }
 else {
-var valid13 = true;
+var valid12 = true;
 }
-if(valid13){
-if(data31.sha256Thumbprint !== undefined){
-let data35 = data31.sha256Thumbprint;
+if(valid12){
+if(data33.storageRootKey !== undefined){
+let data35 = data33.storageRootKey;
 const _errs74 = errors;
 if((typeof data35 !== "string") && (data35 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha256Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.tpm.properties.storageRootKey.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs74){
 if(typeof data35 === "string"){
-if(func2(data35) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data35) > 4096){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/tpm/storageRootKey",schemaPath:"#/properties/deviceRuntimeContext/properties/tpm/properties/storageRootKey/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
 }
 }
 }
-var valid13 = _errs74 === errors;
+var valid12 = _errs74 === errors;
 }
 else {
-var valid13 = true;
+var valid12 = true;
 }
-if(valid13){
-if(data31.notBeforeUtc !== undefined){
-let data36 = data31.notBeforeUtc;
+}
+}
+}
+var valid11 = _errs70 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data28.symmetricKey !== undefined){
+let data36 = data28.symmetricKey;
 const _errs76 = errors;
-if((typeof data36 !== "string") && (data36 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notBeforeUtc.type},message:"must be string,null"}];
+if((!(data36 && typeof data36 == "object" && !Array.isArray(data36))) && (data36 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/symmetricKey",schemaPath:"#/properties/deviceRuntimeContext/properties/symmetricKey/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.symmetricKey.type},message:"must be object,null"}];
 return false;
 }
-if(errors === _errs76){
-if(typeof data36 === "string"){
-if(func2(data36) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-}
-}
-var valid13 = _errs76 === errors;
+var valid11 = _errs76 === errors;
 }
 else {
-var valid13 = true;
+var valid11 = true;
 }
-if(valid13){
-if(data31.notAfterUtc !== undefined){
-let data37 = data31.notAfterUtc;
+if(valid11){
+if(data28.x509 !== undefined){
+let data37 = data28.x509;
 const _errs78 = errors;
-if((typeof data37 !== "string") && (data37 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notAfterUtc.type},message:"must be string,null"}];
+if((!(data37 && typeof data37 == "object" && !Array.isArray(data37))) && (data37 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.type},message:"must be object,null"}];
 return false;
 }
 if(errors === _errs78){
-if(typeof data37 === "string"){
-if(func2(data37) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-}
-}
-var valid13 = _errs78 === errors;
-}
-else {
-var valid13 = true;
-}
-if(valid13){
-if(data31.serialNumber !== undefined){
-let data38 = data31.serialNumber;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.subjectName !== undefined){
+let data38 = data37.subjectName;
 const _errs80 = errors;
 if((typeof data38 !== "string") && (data38 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.serialNumber.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.subjectName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs80){
 if(typeof data38 === "string"){
-if(func2(data38) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data38) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -886,166 +892,18 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.certificateInfo !== undefined){
-let data39 = data31.certificateInfo;
+if(data37.issuerName !== undefined){
+let data39 = data37.issuerName;
 const _errs82 = errors;
-if((!(data39 && typeof data39 == "object" && !Array.isArray(data39))) && (data39 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.type},message:"must be object,null"}];
+if((typeof data39 !== "string") && (data39 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.issuerName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs82){
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.subjectName !== undefined){
-let data40 = data39.subjectName;
-const _errs84 = errors;
-if((typeof data40 !== "string") && (data40 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.subjectName.type},message:"must be string,null"}];
+if(typeof data39 === "string"){
+if(func2(data39) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
-}
-if(errors === _errs84){
-if(typeof data40 === "string"){
-if(func2(data40) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs84 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data39.issuerName !== undefined){
-let data41 = data39.issuerName;
-const _errs86 = errors;
-if((typeof data41 !== "string") && (data41 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.issuerName.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs86){
-if(typeof data41 === "string"){
-if(func2(data41) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs86 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data39.sha1Thumbprint !== undefined){
-let data42 = data39.sha1Thumbprint;
-const _errs88 = errors;
-if((typeof data42 !== "string") && (data42 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs88){
-if(typeof data42 === "string"){
-if(func2(data42) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs88 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data39.sha256Thumbprint !== undefined){
-let data43 = data39.sha256Thumbprint;
-const _errs90 = errors;
-if((typeof data43 !== "string") && (data43 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs90){
-if(typeof data43 === "string"){
-if(func2(data43) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs90 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data39.notBeforeUtc !== undefined){
-let data44 = data39.notBeforeUtc;
-const _errs92 = errors;
-if((typeof data44 !== "string") && (data44 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs92){
-if(typeof data44 === "string"){
-if(func2(data44) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs92 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data39.notAfterUtc !== undefined){
-let data45 = data39.notAfterUtc;
-const _errs94 = errors;
-if((typeof data45 !== "string") && (data45 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs94){
-if(typeof data45 === "string"){
-if(func2(data45) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs94 === errors;
-}
-else {
-var valid14 = true;
-}
-if(valid14){
-if(data39.serialNumber !== undefined){
-let data46 = data39.serialNumber;
-const _errs96 = errors;
-if((typeof data46 !== "string") && (data46 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.serialNumber.type},message:"must be string,null"}];
-return false;
-}
-if(errors === _errs96){
-if(typeof data46 === "string"){
-if(func2(data46) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-}
-}
-var valid14 = _errs96 === errors;
-}
-else {
-var valid14 = true;
-}
-}
-}
-}
-}
-}
 }
 }
 }
@@ -1055,152 +913,300 @@ else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.signingCertificateInfo !== undefined){
-let data47 = data31.signingCertificateInfo;
+if(data37.sha1Thumbprint !== undefined){
+let data40 = data37.sha1Thumbprint;
+const _errs84 = errors;
+if((typeof data40 !== "string") && (data40 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha1Thumbprint.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs84){
+if(typeof data40 === "string"){
+if(func2(data40) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs84 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data37.sha256Thumbprint !== undefined){
+let data41 = data37.sha256Thumbprint;
+const _errs86 = errors;
+if((typeof data41 !== "string") && (data41 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.sha256Thumbprint.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs86){
+if(typeof data41 === "string"){
+if(func2(data41) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs86 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data37.notBeforeUtc !== undefined){
+let data42 = data37.notBeforeUtc;
+const _errs88 = errors;
+if((typeof data42 !== "string") && (data42 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notBeforeUtc.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs88){
+if(typeof data42 === "string"){
+if(func2(data42) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs88 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data37.notAfterUtc !== undefined){
+let data43 = data37.notAfterUtc;
+const _errs90 = errors;
+if((typeof data43 !== "string") && (data43 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.notAfterUtc.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs90){
+if(typeof data43 === "string"){
+if(func2(data43) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs90 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data37.serialNumber !== undefined){
+let data44 = data37.serialNumber;
+const _errs92 = errors;
+if((typeof data44 !== "string") && (data44 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.serialNumber.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs92){
+if(typeof data44 === "string"){
+if(func2(data44) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid13 = _errs92 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data37.certificateInfo !== undefined){
+let data45 = data37.certificateInfo;
+const _errs94 = errors;
+if((!(data45 && typeof data45 == "object" && !Array.isArray(data45))) && (data45 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.type},message:"must be object,null"}];
+return false;
+}
+if(errors === _errs94){
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.subjectName !== undefined){
+let data46 = data45.subjectName;
+const _errs96 = errors;
+if((typeof data46 !== "string") && (data46 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.subjectName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs96){
+if(typeof data46 === "string"){
+if(func2(data46) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+}
+}
+var valid14 = _errs96 === errors;
+}
+else {
+var valid14 = true;
+}
+if(valid14){
+if(data45.issuerName !== undefined){
+let data47 = data45.issuerName;
 const _errs98 = errors;
-if((!(data47 && typeof data47 == "object" && !Array.isArray(data47))) && (data47 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.type},message:"must be object,null"}];
+if((typeof data47 !== "string") && (data47 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.issuerName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs98){
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.subjectName !== undefined){
-let data48 = data47.subjectName;
+if(typeof data47 === "string"){
+if(func2(data47) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+}
+}
+var valid14 = _errs98 === errors;
+}
+else {
+var valid14 = true;
+}
+if(valid14){
+if(data45.sha1Thumbprint !== undefined){
+let data48 = data45.sha1Thumbprint;
 const _errs100 = errors;
 if((typeof data48 !== "string") && (data48 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.subjectName.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs100){
 if(typeof data48 === "string"){
-if(func2(data48) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+if(func2(data48) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
 }
-var valid15 = _errs100 === errors;
+var valid14 = _errs100 === errors;
 }
 else {
-var valid15 = true;
+var valid14 = true;
 }
-if(valid15){
-if(data47.issuerName !== undefined){
-let data49 = data47.issuerName;
+if(valid14){
+if(data45.sha256Thumbprint !== undefined){
+let data49 = data45.sha256Thumbprint;
 const _errs102 = errors;
 if((typeof data49 !== "string") && (data49 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.issuerName.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs102){
 if(typeof data49 === "string"){
-if(func2(data49) > 1024){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+if(func2(data49) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
 }
-var valid15 = _errs102 === errors;
+var valid14 = _errs102 === errors;
 }
 else {
-var valid15 = true;
+var valid14 = true;
 }
-if(valid15){
-if(data47.sha1Thumbprint !== undefined){
-let data50 = data47.sha1Thumbprint;
+if(valid14){
+if(data45.notBeforeUtc !== undefined){
+let data50 = data45.notBeforeUtc;
 const _errs104 = errors;
 if((typeof data50 !== "string") && (data50 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs104){
 if(typeof data50 === "string"){
-if(func2(data50) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data50) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
 }
-var valid15 = _errs104 === errors;
+var valid14 = _errs104 === errors;
 }
 else {
-var valid15 = true;
+var valid14 = true;
 }
-if(valid15){
-if(data47.sha256Thumbprint !== undefined){
-let data51 = data47.sha256Thumbprint;
+if(valid14){
+if(data45.notAfterUtc !== undefined){
+let data51 = data45.notAfterUtc;
 const _errs106 = errors;
 if((typeof data51 !== "string") && (data51 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs106){
 if(typeof data51 === "string"){
-if(func2(data51) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data51) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 }
 }
-var valid15 = _errs106 === errors;
+var valid14 = _errs106 === errors;
 }
 else {
-var valid15 = true;
+var valid14 = true;
 }
-if(valid15){
-if(data47.notBeforeUtc !== undefined){
-let data52 = data47.notBeforeUtc;
+if(valid14){
+if(data45.serialNumber !== undefined){
+let data52 = data45.serialNumber;
 const _errs108 = errors;
 if((typeof data52 !== "string") && (data52 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.certificateInfo.properties.serialNumber.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs108){
 if(typeof data52 === "string"){
-if(func2(data52) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func2(data52) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/certificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/certificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
 }
-var valid15 = _errs108 === errors;
+var valid14 = _errs108 === errors;
 }
 else {
-var valid15 = true;
+var valid14 = true;
 }
-if(valid15){
-if(data47.notAfterUtc !== undefined){
-let data53 = data47.notAfterUtc;
+}
+}
+}
+}
+}
+}
+}
+}
+var valid13 = _errs94 === errors;
+}
+else {
+var valid13 = true;
+}
+if(valid13){
+if(data37.signingCertificateInfo !== undefined){
+let data53 = data37.signingCertificateInfo;
 const _errs110 = errors;
-if((typeof data53 !== "string") && (data53 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
+if((!(data53 && typeof data53 == "object" && !Array.isArray(data53))) && (data53 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.type},message:"must be object,null"}];
 return false;
 }
 if(errors === _errs110){
-if(typeof data53 === "string"){
-if(func2(data53) > 64){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-}
-}
-var valid15 = _errs110 === errors;
-}
-else {
-var valid15 = true;
-}
-if(valid15){
-if(data47.serialNumber !== undefined){
-let data54 = data47.serialNumber;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.subjectName !== undefined){
+let data54 = data53.subjectName;
 const _errs112 = errors;
 if((typeof data54 !== "string") && (data54 !== null)){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.serialNumber.type},message:"must be string,null"}];
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.subjectName.type},message:"must be string,null"}];
 return false;
 }
 if(errors === _errs112){
 if(typeof data54 === "string"){
-if(func2(data54) > 128){
-validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func2(data54) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/subjectName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/subjectName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
@@ -1210,6 +1216,131 @@ var valid15 = _errs112 === errors;
 else {
 var valid15 = true;
 }
+if(valid15){
+if(data53.issuerName !== undefined){
+let data55 = data53.issuerName;
+const _errs114 = errors;
+if((typeof data55 !== "string") && (data55 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.issuerName.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs114){
+if(typeof data55 === "string"){
+if(func2(data55) > 1024){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/issuerName",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/issuerName/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs114 === errors;
+}
+else {
+var valid15 = true;
+}
+if(valid15){
+if(data53.sha1Thumbprint !== undefined){
+let data56 = data53.sha1Thumbprint;
+const _errs116 = errors;
+if((typeof data56 !== "string") && (data56 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha1Thumbprint.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs116){
+if(typeof data56 === "string"){
+if(func2(data56) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha1Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha1Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs116 === errors;
+}
+else {
+var valid15 = true;
+}
+if(valid15){
+if(data53.sha256Thumbprint !== undefined){
+let data57 = data53.sha256Thumbprint;
+const _errs118 = errors;
+if((typeof data57 !== "string") && (data57 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.sha256Thumbprint.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs118){
+if(typeof data57 === "string"){
+if(func2(data57) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/sha256Thumbprint",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/sha256Thumbprint/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs118 === errors;
+}
+else {
+var valid15 = true;
+}
+if(valid15){
+if(data53.notBeforeUtc !== undefined){
+let data58 = data53.notBeforeUtc;
+const _errs120 = errors;
+if((typeof data58 !== "string") && (data58 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notBeforeUtc.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs120){
+if(typeof data58 === "string"){
+if(func2(data58) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notBeforeUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notBeforeUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs120 === errors;
+}
+else {
+var valid15 = true;
+}
+if(valid15){
+if(data53.notAfterUtc !== undefined){
+let data59 = data53.notAfterUtc;
+const _errs122 = errors;
+if((typeof data59 !== "string") && (data59 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.notAfterUtc.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs122){
+if(typeof data59 === "string"){
+if(func2(data59) > 64){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/notAfterUtc",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/notAfterUtc/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs122 === errors;
+}
+else {
+var valid15 = true;
+}
+if(valid15){
+if(data53.serialNumber !== undefined){
+let data60 = data53.serialNumber;
+const _errs124 = errors;
+if((typeof data60 !== "string") && (data60 !== null)){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.signingCertificateInfo.properties.serialNumber.type},message:"must be string,null"}];
+return false;
+}
+if(errors === _errs124){
+if(typeof data60 === "string"){
+if(func2(data60) > 128){
+validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/signingCertificateInfo/serialNumber",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/signingCertificateInfo/properties/serialNumber/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+}
+}
+var valid15 = _errs124 === errors;
+}
+else {
+var valid15 = true;
 }
 }
 }
@@ -1218,49 +1349,50 @@ var valid15 = true;
 }
 }
 }
-var valid13 = _errs98 === errors;
+}
+var valid13 = _errs110 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.enrollmentGroupId !== undefined){
-let data55 = data31.enrollmentGroupId;
-const _errs114 = errors;
-if((typeof data55 !== "string") && (data55 !== null)){
+if(data37.enrollmentGroupId !== undefined){
+let data61 = data37.enrollmentGroupId;
+const _errs126 = errors;
+if((typeof data61 !== "string") && (data61 !== null)){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/enrollmentGroupId",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/enrollmentGroupId/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.enrollmentGroupId.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs114){
-if(typeof data55 === "string"){
-if(func2(data55) > 128){
+if(errors === _errs126){
+if(typeof data61 === "string"){
+if(func2(data61) > 128){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/enrollmentGroupId",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/enrollmentGroupId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 }
 }
-var valid13 = _errs114 === errors;
+var valid13 = _errs126 === errors;
 }
 else {
 var valid13 = true;
 }
 if(valid13){
-if(data31.clientCertificate !== undefined){
-let data56 = data31.clientCertificate;
-const _errs116 = errors;
-if((typeof data56 !== "string") && (data56 !== null)){
+if(data37.clientCertificate !== undefined){
+let data62 = data37.clientCertificate;
+const _errs128 = errors;
+if((typeof data62 !== "string") && (data62 !== null)){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/clientCertificate",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/clientCertificate/type",keyword:"type",params:{type: schema11.properties.deviceRuntimeContext.properties.x509.properties.clientCertificate.type},message:"must be string,null"}];
 return false;
 }
-if(errors === _errs116){
-if(typeof data56 === "string"){
-if(func2(data56) > 16384){
+if(errors === _errs128){
+if(typeof data62 === "string"){
+if(func2(data62) > 16384){
 validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext/x509/clientCertificate",schemaPath:"#/properties/deviceRuntimeContext/properties/x509/properties/clientCertificate/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
 return false;
 }
 }
 }
-var valid13 = _errs116 === errors;
+var valid13 = _errs128 === errors;
 }
 else {
 var valid13 = true;
@@ -1277,7 +1409,7 @@ var valid13 = true;
 }
 }
 }
-var valid11 = _errs66 === errors;
+var valid11 = _errs78 === errors;
 }
 else {
 var valid11 = true;
@@ -1295,7 +1427,7 @@ validate10.errors = [{instancePath:instancePath+"/deviceRuntimeContext",schemaPa
 return false;
 }
 }
-var valid1 = _errs48 === errors;
+var valid1 = _errs60 === errors;
 }
 else {
 var valid1 = true;

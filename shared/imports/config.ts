@@ -6,6 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 
 import { type ImportConfig, type Manufacturer, parseImportConfig } from '../auth';
+import type { CertificatePolicyRef } from '../certificate-policy';
 import type { ConfigDocument } from '../ports';
 import { readTrust } from './rules/ek-certificate';
 import type { RowRules } from './rules/row';
@@ -13,7 +14,8 @@ import type { RowRules } from './rules/row';
 export interface LoadedImportConfig {
   config: ImportConfig;
   ekTrust: X509Certificate[];
-  rulesFor(manufacturer: Manufacturer): RowRules;
+  /** The row rules of a maker's job: the job's certificate policy (or `none`) over the maker's default. */
+  rulesFor(manufacturer: Manufacturer, job?: { certificatePolicy?: CertificatePolicyRef | 'none' }): RowRules;
 }
 
 const TTL_MS = 30_000;
@@ -28,7 +30,15 @@ export function importConfigSource(source: ConfigDocument): () => Promise<Loaded
     const value: LoadedImportConfig = {
       config,
       ekTrust,
-      rulesFor: (m) => ({ manufacturerId: m.id, registrationIdPrefix: m.registrationIdPrefix, ekTrust }),
+      rulesFor: (m, job) => {
+        const policy = job?.certificatePolicy ?? m.certificatePolicy;
+        return {
+          manufacturerId: m.id,
+          registrationIdPrefix: m.registrationIdPrefix,
+          ekTrust,
+          ...(policy && policy !== 'none' ? { certificatePolicy: policy } : {}),
+        };
+      },
     };
     cached = { at: Date.now(), value };
     return value;

@@ -3,6 +3,7 @@
  * each, every row's verdict and outcome). The job counts what is settled; a bitmap of counted chunks makes counting
  * exactly-once however often a chunk's message is delivered. Also the read side: the job's view and its rows.
  */
+import type { CertificatePolicyRef } from '../certificate-policy';
 import type { FilePin, Page, StoredDocument } from '../ports';
 import type { RefusedRow, ValidRow } from './rules/row';
 import type { ImportFormat, SourcePosition } from './rules/row-sources';
@@ -73,6 +74,8 @@ export interface JobDocument extends StoredDocument {
   idempotencyKey?: string;
   format: ImportFormat;
   fileName?: string;
+  /** The upload's `certificatePolicy` parameter: its rows name this policy (or none) unless a row says otherwise. */
+  certificatePolicy?: CertificatePolicyRef | 'none';
   status: JobStatus;
   /**
    * The uploaded file in Blob storage, pinned when the job started (validation reads only the pinned bytes), and the

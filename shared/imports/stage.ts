@@ -8,6 +8,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 
+import type { CertificatePolicyRef } from '../certificate-policy';
 import { QUEUES } from '../containers';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
 import { type FilePin, timeOf } from '../ports';
@@ -25,6 +26,8 @@ export interface NewImport {
   format: ImportFormat;
   idempotencyKey?: string;
   fileName?: string;
+  /** The job's certificate policy (the upload's `certificatePolicy` parameter), already read. */
+  certificatePolicy?: CertificatePolicyRef | 'none';
 }
 
 export type StagingResult = { kind: 'accepted' | 'existing'; job: JobDocument };
@@ -56,6 +59,7 @@ async function openJob(deps: StagingDeps, request: NewImport, status: JobStatus)
     ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}),
     format: request.format,
     fileName: request.fileName,
+    ...(request.certificatePolicy ? { certificatePolicy: request.certificatePolicy } : {}),
     status,
     createdAt: now,
     updatedAt: now,

@@ -45,6 +45,8 @@ interface Facts {
   tags: Record<string, unknown>;
   payload: unknown;
   x509?: { subjectName?: string; issuerName?: string };
+  /** The enrollment's ADR certificate policy name, lower case (DPS 2026-11-01 shows it). */
+  certificatePolicyName?: string;
 }
 
 function matches(rule: CompiledRule, facts: Facts): boolean {
@@ -53,17 +55,24 @@ function matches(rule: CompiledRule, facts: Facts): boolean {
   if (rule.payload && !rule.payload.every(([path, v]) => valueAt(facts.payload, path) === (v as Scalar))) return false;
   if (rule.x509Subject && !(facts.x509?.subjectName && rule.x509Subject.test(facts.x509.subjectName))) return false;
   if (rule.x509Issuer && !(facts.x509?.issuerName && rule.x509Issuer.test(facts.x509.issuerName))) return false;
+  if (
+    rule.certificatePolicies &&
+    !(facts.certificatePolicyName && rule.certificatePolicies.has(facts.certificatePolicyName))
+  )
+    return false;
   return true;
 }
 
 /** The first rule in document order that matches, visiting only the rules of the request's group and those naming no group. */
 function firstMatch(policy: CompiledPolicy, request: AllocationRequest): CompiledRule | undefined {
   const { deviceRuntimeContext: ctx, enrollmentGroup, individualEnrollment } = request;
+  const enrollment = enrollmentGroup ?? individualEnrollment;
   const facts: Facts = {
     registrationId: ctx.registrationId,
-    tags: (enrollmentGroup ?? individualEnrollment)?.initialTwin?.tags ?? {},
+    tags: enrollment?.initialTwin?.tags ?? {},
     payload: ctx.payload,
     x509: ctx.x509 as Facts['x509'],
+    certificatePolicyName: enrollment?.certificatePolicyName?.toLowerCase(),
   };
   const grouped = enrollmentGroup
     ? (policy.rulesByGroup.get(enrollmentGroup.enrollmentGroupId.toLowerCase()) ?? [])

@@ -40,6 +40,7 @@ function matchesOf(rule: CompiledPolicy['rules'][number]): string[] {
   for (const [path, value] of rule.payload ?? []) m.push(`payload.${path.join('.')} = ${String(value)}`);
   if (rule.x509Subject) m.push(`subject ~ ${rule.x509Subject.source}`);
   if (rule.x509Issuer) m.push(`issuer ~ ${rule.x509Issuer.source}`);
+  if (rule.certificatePolicies) m.push(`certificate policy ${[...rule.certificatePolicies].join(', ')}`);
   return m;
 }
 

@@ -67,6 +67,7 @@ export const POLICY_SCHEMA = {
               payload: scalarMap,
               x509Subject: { type: 'string', maxLength: 1024 },
               x509Issuer: { type: 'string', maxLength: 1024 },
+              certificatePolicyName: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
             },
           },
         },

@@ -28,6 +28,11 @@ export interface RuleMatch {
   payload?: Record<string, Scalar>;
   x509Subject?: string;
   x509Issuer?: string;
+  /**
+   * The ADR certificate policy the enrollment names (DPS 2026-11-01: DPS shows it to the webhook only when the
+   * enrollment's customAllocationDefinition.apiVersion is 2026-11-01), one of these names, compared without case.
+   */
+  certificatePolicyName?: string | string[];
 }
 
 export interface Rule {
@@ -64,6 +69,8 @@ export interface CompiledRule {
   payload?: Array<[string[], Scalar]>;
   x509Subject?: RegExp;
   x509Issuer?: RegExp;
+  /** Lower-cased certificate policy names, one of which the enrollment must name. */
+  certificatePolicies?: ReadonlySet<string>;
   pool: CompiledHub[];
   poolName: string;
   reprovision: 'sticky' | 'migrate';
@@ -161,6 +168,10 @@ export function compilePolicy(doc: unknown): CompiledPolicy {
       payload: m.payload && Object.entries(m.payload).map(([k, v]) => [k.split('.'), v]),
       x509Subject: pattern(m.x509Subject),
       x509Issuer: pattern(m.x509Issuer),
+      certificatePolicies:
+        m.certificatePolicyName === undefined
+          ? undefined
+          : new Set(([] as string[]).concat(m.certificatePolicyName).map((n) => n.toLowerCase())),
       pool: pool(r.pool, `/rules/${i}`),
       poolName: r.pool,
       reprovision: r.reprovision ?? 'sticky',

@@ -40,6 +40,10 @@ const ENROLLMENT = (idField: string) => ({
     attestation: ATTESTATION,
     initialTwin: { type: ['object', 'null'] },
     iotHubs: { type: ['array', 'null'], maxItems: 50, items: text(253) },
+    // DPS 2026-11-01 (when the enrollment's customAllocationDefinition.apiVersion is): its ADR certificate policy.
+    namespaceName: text(64),
+    certificateAuthorityName: text(63),
+    certificatePolicyName: text(63),
   },
 });
 

@@ -3,6 +3,7 @@
  * ID means for the row. Tags carry who made the device and which import enrolled it, so a retried import knows its
  * own work (enrolled) from a device that was there before (alreadyEnrolled) and from someone else's (refused).
  */
+import { ISSUING_DPS_API_VERSION } from '../../certificate-policy';
 import type { CustomAllocationDefinition, IndividualEnrollment } from '../../dps-types';
 import type { ValidRow } from './row';
 
@@ -32,12 +33,20 @@ export function enrollmentOf(
     ...(row.serialNumber ? { serialNumber: row.serialNumber } : {}),
     ...(Object.keys(row.tags).length ? { maker: row.tags } : {}),
   };
+  const policy = row.certificatePolicy;
   return {
     registrationId: row.registrationId,
     attestation: { type: 'tpm', tpm: { endorsementKey: row.endorsementKey } },
     provisioningStatus: 'enabled',
     initialTwin: { tags: tags as unknown as Record<string, unknown> },
-    ...(allocation ? { allocationPolicy: 'custom' as const, customAllocationDefinition: allocation } : {}),
+    ...(policy ?? {}),
+    // DPS sends the webhook the enrollment in the definition's api-version: the names reach it only under 2026-11-01.
+    ...(allocation
+      ? {
+          allocationPolicy: 'custom' as const,
+          customAllocationDefinition: policy ? { ...allocation, apiVersion: ISSUING_DPS_API_VERSION } : allocation,
+        }
+      : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 
+import { type CertificatePolicyRef, readCertificatePolicy } from '../../certificate-policy';
 import { ekCertificateProblem } from './ek-certificate';
 import { readEndorsementKey } from './endorsement-key';
 import { endorsementKeyHash, registrationIdFromHash, registrationIdProblem } from './registration-id';
@@ -21,6 +22,8 @@ export interface RowRules {
   registrationIdPrefix?: string;
   /** TPM vendor roots and intermediates: when given, an EK certificate must chain to one of the roots. */
   ekTrust?: readonly X509Certificate[];
+  /** The policy a row names when its `certificatePolicy` column is empty: the job's, else the maker's default. */
+  certificatePolicy?: CertificatePolicyRef;
 }
 
 export interface ValidRow {
@@ -36,6 +39,8 @@ export interface ValidRow {
   serialNumber?: string;
   model?: string;
   lot?: string;
+  /** The ADR certificate policy its enrollment names, so DPS issues its certificates. */
+  certificatePolicy?: CertificatePolicyRef;
   /** Extra columns: they become initial-twin tags under `maker`. */
   tags: Record<string, string>;
   notes: string[];
@@ -57,6 +62,7 @@ export const KNOWN_COLUMNS = [
   'serialNumber',
   'model',
   'lot',
+  'certificatePolicy',
 ] as const;
 const KNOWN = new Set<string>(KNOWN_COLUMNS);
 /** Twin tag names: no `.`, `$`, `#` or space (IoT Hub), and short enough to index. */
@@ -113,6 +119,11 @@ export function validateRow(row: RawRow, ns: RowRules): RowVerdict {
       return invalid(row.line, `${name} must be 1–128 printable ASCII characters`, verdict.registrationId);
     verdict[name] = value;
   }
+  // The row's own column (`namespace/authority/policy`, or `none`) wins over the job's and the maker's default.
+  const named = readCertificatePolicy(f.certificatePolicy);
+  if (!named.ok) return invalid(row.line, named.reason, verdict.registrationId);
+  const policy = named.given ? named.policy : ns.certificatePolicy;
+  if (policy) verdict.certificatePolicy = policy;
   const cert = f.ekCertificate?.trim();
   if (!cert && ns.ekTrust?.length)
     return invalid(

@@ -105,7 +105,7 @@ test('the SDK’s own documented calls work unchanged against the simulator', as
   const client: ProvisioningServiceClient = dpsClient(
     { connectionString: stack.env.DPS_CONNECTION_STRING },
     iotTransport(stack.env),
-  );
+  ).sdk;
   const { responseBody } = await client.createOrUpdateIndividualEnrollment({
     registrationId: 'sdk-doc-1',
     attestation: { type: 'tpm', tpm: { endorsementKey: EK } },

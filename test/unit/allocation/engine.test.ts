@@ -151,3 +151,37 @@ test('an invalid policy is refused at load with every problem and where it is', 
   unknownPool.rules[0].pool = 'asia';
   expect(() => compilePolicy(unknownPool)).toThrow(/\/rules\/0 names pool "asia", which is not defined/);
 });
+
+test('a rule can route on the ADR certificate policy the enrollment names (DPS 2026-11-01), compared without case', () => {
+  const doc = fixture('allocation-policy.example.json');
+  doc.rules.unshift({
+    name: 'issued-certs-us',
+    match: { certificatePolicyName: ['Demo-Policy', 'lab-7d'] },
+    pool: 'us',
+  });
+  const p = compilePolicy(doc);
+  const named = (name?: string) =>
+    request('allocation-request.tpm-individual.json', (r) => {
+      if (name)
+        Object.assign(r.individualEnrollment, {
+          namespaceName: 'ns-1',
+          certificateAuthorityName: 'ica',
+          certificatePolicyName: name,
+        });
+    });
+  expect(decide(named('demo-policy'), p, fresh(), NOW)).toMatchObject({
+    kind: 'allocate',
+    rule: 'issued-certs-us',
+    response: { iotHubHostName: 'hub-us-1.azure-devices.net' },
+  });
+  // Another policy, or none (an older api-version shows none): the next rules decide as before.
+  expect(decide(named('other-policy'), p, fresh(), NOW)).toMatchObject({ rule: 'acme-gateways-eu' });
+  expect(decide(named(), p, fresh(), NOW)).toMatchObject({ rule: 'acme-gateways-eu' });
+  // The request schema caps the name like every field the rules read.
+  expect(
+    parseAllocationRequest({
+      ...fixture('allocation-request.tpm-individual.json'),
+      individualEnrollment: { registrationId: 'x', certificatePolicyName: 'p'.repeat(64) },
+    }),
+  ).toMatchObject({ ok: false, reason: expect.stringMatching(/certificatePolicyName/) });
+});

@@ -1,0 +1,265 @@
+/**
+ * DeviceRegistryPort over Azure Resource Manager (`Microsoft.DeviceRegistry`, api-version 2026-11-01): plain REST on
+ * `@azure/core-rest-pipeline` with an Entra ID bearer token (`@azure/identity`), since no `@azure/arm-deviceregistry`
+ * is published for JavaScript. ARM's long-running operations are followed to their end: a 201/202 naming
+ * `Azure-AsyncOperation` (or only `Location`) is polled, waiting each poll's `Retry-After`, until `Succeeded`, and a
+ * `Failed` or `Canceled` one is an error. 429 and 5xx are retried by the pipeline's own retry policy (Retry-After
+ * honoured). Locally the loopback agent dials the simulator's ADR, which takes any bearer token.
+ */
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
+import type { TokenCredential } from '@azure/identity';
+
+import type { CertificatePolicyRef } from '../certificate-policy';
+import type {
+  DeviceRegistryPort,
+  RegistryCertificateAuthority,
+  RegistryCertificatePolicy,
+  RegistryEnablement,
+} from '../certificates/device-registry';
+import {
+  AccessDeniedError,
+  ConflictError,
+  NotFoundError,
+  parseRetryAfter,
+  ServiceError,
+  ThrottledError,
+} from '../errors';
+import type { TransportOptions } from './transport';
+
+export const ADR_API_VERSION = '2026-11-01';
+export const ARM_ENDPOINT = 'https://management.azure.com';
+const ARM_SCOPE = 'https://management.azure.com/.default';
+/** An operation polled this many times without ending is given up (about an hour at ARM's usual 30 s). */
+const MAX_POLLS = 120;
+
+interface ArmResource {
+  id?: string;
+  name: string;
+  properties: Record<string, unknown>;
+}
+
+export interface DeviceRegistryOptions {
+  /** `/subscriptions/{id}/resourceGroups/{name}`: where the namespaces are. */
+  resourceGroupId: string;
+  credential: TokenCredential;
+  transport?: TransportOptions;
+  endpoint?: string;
+  /** How an operation's polls wait (tests pass a shorter one; the default waits Retry-After). */
+  wait?: (ms: number) => Promise<void>;
+  /** The HTTP client under the pipeline (tests give a scripted one; the default is Node's). */
+  httpClient?: HttpClient;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const seg = encodeURIComponent;
+
+export class ArmDeviceRegistry implements DeviceRegistryPort {
+  private readonly pipeline: Pipeline;
+  private readonly client: HttpClient;
+  private readonly endpoint: string;
+  private readonly wait: (ms: number) => Promise<void>;
+
+  constructor(private readonly options: DeviceRegistryOptions) {
+    this.pipeline = createPipelineFromOptions({
+      userAgentOptions: { userAgentPrefix: 'dps-lifecycle' },
+      // Locally, the loopback agent (it trusts the local CA and dials the simulator under the real host name).
+      ...(options.transport ? { agent: options.transport.agent } : {}),
+    });
+    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: ARM_SCOPE }));
+    this.client = options.httpClient ?? createDefaultHttpClient();
+    this.endpoint = options.endpoint ?? ARM_ENDPOINT;
+    this.wait = options.wait ?? sleep;
+  }
+
+  async certificateAuthorities(namespaceName: string): Promise<RegistryCertificateAuthority[]> {
+    const items = await this.list(`${this.namespace(namespaceName)}/certificateAuthorities`);
+    return items.map((r) => caOf(namespaceName, r));
+  }
+
+  async certificateAuthority(namespaceName: string, name: string): Promise<RegistryCertificateAuthority | undefined> {
+    const r = await this.get(this.ca(namespaceName, name));
+    return r && caOf(namespaceName, r);
+  }
+
+  async certificatePolicies(namespaceName: string, ca: string): Promise<RegistryCertificatePolicy[]> {
+    const items = await this.list(`${this.ca(namespaceName, ca)}/certificatePolicies`);
+    return items.map((r) =>
+      policyOf({ namespaceName, certificateAuthorityName: ca, certificatePolicyName: r.name }, r),
+    );
+  }
+
+  async certificatePolicy(ref: CertificatePolicyRef): Promise<RegistryCertificatePolicy | undefined> {
+    const path = `${this.ca(ref.namespaceName, ref.certificateAuthorityName)}/certificatePolicies/${seg(ref.certificatePolicyName)}`;
+    const r = await this.get(path);
+    return r && policyOf(ref, r);
+  }
+
+  async setDeviceEnablement(namespaceName: string, deviceName: string, state: RegistryEnablement): Promise<void> {
+    const path = `${this.namespace(namespaceName)}/registryDevices/${seg(deviceName)}`;
+    await this.send('PATCH', path, { properties: { enablementState: state } });
+  }
+
+  async revokeAndRotate(namespaceName: string, ca: string): Promise<void> {
+    await this.send('POST', `${this.ca(namespaceName, ca)}/revokeAndRotate`);
+  }
+
+  private namespace(name: string): string {
+    return `${this.options.resourceGroupId}/providers/Microsoft.DeviceRegistry/namespaces/${seg(name)}`;
+  }
+
+  private ca(namespaceName: string, name: string): string {
+    return `${this.namespace(namespaceName)}/certificateAuthorities/${seg(name)}`;
+  }
+
+  private async get(path: string): Promise<ArmResource | undefined> {
+    try {
+      return (await this.send('GET', path)) as ArmResource;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every page of a list (`nextLink` followed). */
+  private async list(path: string): Promise<ArmResource[]> {
+    const items: ArmResource[] = [];
+    let next: string | undefined = this.url(path);
+    while (next) {
+      const page = (await this.call('GET', next)).body as { value?: ArmResource[]; nextLink?: string };
+      items.push(...(page.value ?? []));
+      next = page.nextLink;
+    }
+    return items;
+  }
+
+  private url(path: string): string {
+    return `${this.endpoint}${path}?api-version=${ADR_API_VERSION}`;
+  }
+
+  /** One ARM call, its long-running operation followed to the end; answers the resource (or nothing). */
+  private async send(method: string, path: string, body?: unknown): Promise<unknown> {
+    const answer = await this.call(method, this.url(path), body);
+    const asyncOperation = answer.headers.get('azure-asyncoperation');
+    const location = answer.headers.get('location');
+    if ((answer.status === 201 || answer.status === 202) && (asyncOperation || location)) {
+      await this.follow(asyncOperation, location, answer);
+      // A PUT or PATCH ends with the resource as it now is; a POST action has nothing more to say.
+      if (method !== 'POST') return (await this.call('GET', this.url(path))).body;
+      return undefined;
+    }
+    return answer.body;
+  }
+
+  /**
+   * ARM's async pattern: poll `Azure-AsyncOperation` for `status` (Succeeded, Failed, Canceled; anything else is in
+   * progress); without it, poll `Location` until it stops answering 202.
+   */
+  private async follow(asyncOperation: string | undefined, location: string | undefined, first: Answer): Promise<void> {
+    let last = first;
+    for (let poll = 0; poll < MAX_POLLS; poll++) {
+      await this.wait(parseRetryAfter(last.headers.get('retry-after')) ?? 1000);
+      if (asyncOperation) {
+        last = await this.call('GET', asyncOperation);
+        const status = (last.body as { status?: string; error?: { code?: string; message?: string } }).status;
+        if (status === 'Succeeded') return;
+        if (status === 'Failed' || status === 'Canceled') {
+          const error = (last.body as { error?: { code?: string; message?: string } }).error;
+          throw new ServiceError(
+            `ADR operation ${status.toLowerCase()}: ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
+            undefined,
+            error?.code,
+          );
+        }
+      } else {
+        last = await this.call('GET', location as string);
+        if (last.status !== 202) return;
+      }
+    }
+    throw new ServiceError(
+      `ADR operation ${asyncOperation ?? location} did not end after ${MAX_POLLS} polls`,
+      undefined,
+    );
+  }
+
+  private async call(method: string, url: string, body?: unknown): Promise<Answer> {
+    const request = createPipelineRequest({
+      url,
+      method: method as never,
+      headers: createHttpHeaders({
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const response = await this.pipeline.sendRequest(this.client, request);
+    const answer = { status: response.status, headers: response.headers, body: parse(response) };
+    if (response.status >= 400) throw armError(method, url, answer);
+    return answer;
+  }
+}
+
+type Answer = { status: number; headers: PipelineResponse['headers']; body: unknown };
+
+function parse(response: PipelineResponse): unknown {
+  if (!response.bodyAsText) return undefined;
+  try {
+    return JSON.parse(response.bodyAsText);
+  } catch {
+    return response.bodyAsText;
+  }
+}
+
+/** ARM's error shape `{ error: { code, message } }` into the port's errors. */
+function armError(method: string, url: string, answer: Answer): Error {
+  const error = (answer.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const what = `${method} ${new URL(url).pathname}: ${error?.code ?? answer.status} ${error?.message ?? ''}`.trim();
+  switch (answer.status) {
+    case 404:
+      return new NotFoundError(what, error?.code);
+    case 409:
+    case 412:
+      return new ConflictError(what, answer.status, error?.code);
+    case 429:
+      return new ThrottledError(what, parseRetryAfter(answer.headers.get('retry-after')), error?.code);
+    case 401:
+    case 403:
+      return new AccessDeniedError(what, answer.status, error?.code);
+    default:
+      return new ServiceError(what, answer.status, error?.code);
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+function caOf(namespaceName: string, r: ArmResource): RegistryCertificateAuthority {
+  const p = r.properties ?? {};
+  return {
+    namespaceName,
+    name: r.name,
+    type: str(p.certificateAuthorityType) ?? 'unknown',
+    subject: str(p.subject),
+    notBefore: str(p.validityNotBefore),
+    notAfter: str(p.validityNotAfter),
+    provisioningState: str(p.provisioningState),
+  };
+}
+
+function policyOf(ref: CertificatePolicyRef, r: ArmResource): RegistryCertificatePolicy {
+  const p = r.properties ?? {};
+  return {
+    ...ref,
+    validityPeriodInDays: Number(
+      (p.certificate as { validityPeriodInDays?: number } | undefined)?.validityPeriodInDays,
+    ),
+    provisioningState: str(p.provisioningState),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Certificates DPS issued (ADR policies), as the devices report them in their twins (rules/renewal.ts says why
+ * there): each hub's twins are read page by page, what a device holds is kept in the inventory (one record a device,
+ * `issued.<hub>.<device>` in `checkpoints`), and a device past its renewal point that has not renewed is raised once
+ * (a `renewal.…` finding whose id names the device and the certificate). A renewal — a new certificate reported —
+ * resolves the finding of the one it replaced. Its cost grows with the hubs' devices: one twin query page at a time.
+ */
+import { CONTAINERS } from '../containers';
+import { ConflictError } from '../errors';
+import { type FindingBase, raiseOnce, type StoredFinding } from '../findings';
+import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../ports';
+import { type RetryOptions, retryThrottled } from '../retry';
+import {
+  readReportedCertificate,
+  renewalFindingId,
+  renewalPointOf,
+  renewalState,
+  type ReportedCertificate,
+  sameCertificate,
+} from './rules/renewal';
+
+export interface IssuedCertificateRecord extends StoredDocument {
+  hub: string;
+  deviceId: string;
+  certificate: ReportedCertificate;
+  firstSeen: string;
+  /** The renewal finding raised for this certificate, while it is open. */
+  openFinding?: string;
+}
+
+export interface IssuedCertificateRepository {
+  get(hub: string, deviceId: string): Promise<IssuedCertificateRecord | undefined>;
+  put(record: IssuedCertificateRecord): Promise<void>;
+}
+
+export interface IssuedSweepDeps {
+  hubs: () => Promise<HubDirectory>;
+  issued: () => Promise<IssuedCertificateRepository>;
+  /** Findings (raised and resolved). */
+  store: () => Promise<DocumentStore>;
+  events: () => Promise<EventsPort>;
+  retry?: RetryOptions;
+}
+
+export interface IssuedSweepOptions {
+  now: Date;
+  /** The renewal point, in percent of validity (80 by default: CERT_RENEWAL_PERCENT). */
+  renewalPercent: number;
+  pageSize?: number;
+}
+
+export interface RenewalFinding extends FindingBase {
+  kind: 'expiry';
+  code: 'CERT_RENEWAL_OVERDUE';
+  device: { hub: string; deviceId: string };
+  certificate: ReportedCertificate & { renewalPoint: string };
+  resolved?: { at: string; reason: string };
+}
+
+export interface IssuedSweepReport {
+  devices: number;
+  learned: number;
+  renewed: number;
+  raised: string[];
+  resolved: string[];
+}
+
+/** Devices that report a certificate: only these twins matter, and the query says so where the hub can filter. */
+const QUERY = 'SELECT * FROM devices';
+
+export async function sweepIssuedCertificates(
+  deps: IssuedSweepDeps,
+  options: IssuedSweepOptions,
+): Promise<IssuedSweepReport> {
+  const report: IssuedSweepReport = { devices: 0, learned: 0, renewed: 0, raised: [], resolved: [] };
+  const [hubs, issued, store, events] = await Promise.all([deps.hubs(), deps.issued(), deps.store(), deps.events()]);
+  for (const hostName of hubs.hostNames()) {
+    const hub = hubs.hub(hostName);
+    let token: string | undefined;
+    do {
+      const page = await retryThrottled(() => hub.queryTwins(QUERY, options.pageSize ?? 500, token), deps.retry);
+      for (const twin of page.items) {
+        const reported = readReportedCertificate(twin.properties?.reported);
+        if (!reported) continue;
+        report.devices++;
+        await judge({ issued, store, events }, hostName, twin.deviceId, reported, options, report);
+      }
+      token = page.continuationToken;
+    } while (token);
+  }
+  return report;
+}
+
+async function judge(
+  ports: { issued: IssuedCertificateRepository; store: DocumentStore; events: EventsPort },
+  hub: string,
+  deviceId: string,
+  reported: ReportedCertificate,
+  options: IssuedSweepOptions,
+  report: IssuedSweepReport,
+): Promise<void> {
+  const now = options.now.toISOString();
+  const known = await ports.issued.get(hub, deviceId);
+  let record: IssuedCertificateRecord;
+  if (known && sameCertificate(known.certificate, reported)) record = known;
+  else {
+    if (known) {
+      report.renewed++;
+      if (known.openFinding && (await resolve(ports.store, known.openFinding, now, reported)))
+        report.resolved.push(known.openFinding);
+      await ports.events.publish([
+        {
+          type: 'certificate.renewed',
+          subject: `devices/${deviceId}`,
+          time: now,
+          data: { hub, deviceId, previous: known.certificate, current: reported },
+        },
+      ]);
+    } else report.learned++;
+    record = { id: issuedId(hub, deviceId), hub, deviceId, certificate: reported, firstSeen: now };
+  }
+  if (renewalState(reported, options.now, options.renewalPercent) !== 'current' && !record.openFinding) {
+    const id = renewalFindingId(hub, deviceId, reported);
+    const finding: RenewalFinding = {
+      id,
+      kind: 'expiry',
+      code: 'CERT_RENEWAL_OVERDUE',
+      raisedAt: now,
+      device: { hub, deviceId },
+      certificate: { ...reported, renewalPoint: renewalPointOf(reported, options.renewalPercent).toISOString() },
+    };
+    const raised = await raiseOnce(ports.store, ports.events, finding, {
+      type: 'certificate.renewalOverdue',
+      subject: `devices/${deviceId}`,
+      data: { hub, deviceId, ...finding.certificate },
+    });
+    if (raised) report.raised.push(id);
+    record = { ...record, openFinding: id };
+  }
+  if (record !== known) await ports.issued.put(record);
+}
+
+/** The finding of the certificate a renewal replaced: marked resolved (kept, for the record), once. */
+async function resolve(store: DocumentStore, id: string, at: string, by: ReportedCertificate): Promise<boolean> {
+  const findings = store.container<StoredFinding & Partial<RenewalFinding>>(CONTAINERS.findings.name);
+  const finding = await findings.read(id, 'expiry');
+  if (!finding || finding.resolved) return false;
+  try {
+    await findings.replace({
+      ...finding,
+      resolved: { at, reason: `renewed: a certificate valid until ${by.validUntil}` },
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof ConflictError) return false; // resolved or changed meanwhile: the next sweep looks again
+    throw err;
+  }
+}
+
+export const issuedId = (hub: string, deviceId: string) =>
+  `issued.${hub.split('.')[0]}.${encodeURIComponent(deviceId)}`;

@@ -1,0 +1,82 @@
+/**
+ * The ADR adapter's handling of ARM long-running operations, on a scripted HTTP client (the local ADR always answers
+ * with Azure-AsyncOperation and never fails a rotation, so these paths are driven here): a `Location`-only 202 polled
+ * until it stops answering 202, a `Failed` operation surfaced with ARM's error, and the waits taken from Retry-After.
+ */
+import { createHttpHeaders, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+
+import { ArmDeviceRegistry } from '../../../shared/azure/device-registry';
+import { NotFoundError, ServiceError } from '../../../shared/errors';
+
+type Scripted = { status: number; headers?: Record<string, string>; body?: unknown };
+const RG = '/subscriptions/s/resourceGroups/rg';
+const OP =
+  'https://management.azure.com/subscriptions/s/providers/Microsoft.DeviceRegistry/locations/x/operationStatuses/1?api-version=2026-11-01';
+
+function registry(script: Scripted[]) {
+  const seen: string[] = [];
+  const waits: number[] = [];
+  const httpClient: HttpClient = {
+    sendRequest: async (request: PipelineRequest) => {
+      seen.push(`${request.method} ${new URL(request.url).pathname}`);
+      const next = script.shift();
+      if (!next) throw new Error(`unexpected ${request.method} ${request.url}`);
+      return {
+        request,
+        status: next.status,
+        headers: createHttpHeaders(next.headers),
+        bodyAsText: next.body === undefined ? undefined : JSON.stringify(next.body),
+      };
+    },
+  };
+  const adr = new ArmDeviceRegistry({
+    resourceGroupId: RG,
+    credential: { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    httpClient,
+    wait: async (ms) => void waits.push(ms),
+  });
+  return { adr, seen, waits };
+}
+
+test('a Location-only 202 is polled until it stops answering 202, each poll after its Retry-After', async () => {
+  const { adr, seen, waits } = registry([
+    { status: 202, headers: { location: OP, 'retry-after': '7' } },
+    { status: 202, headers: { 'retry-after': '3' } },
+    { status: 200, body: {} },
+  ]);
+  await adr.revokeAndRotate('ns-1', 'ica-1');
+  expect(seen[0]).toBe(
+    `POST ${RG}/providers/Microsoft.DeviceRegistry/namespaces/ns-1/certificateAuthorities/ica-1/revokeAndRotate`,
+  );
+  expect(seen.slice(1)).toEqual([`GET ${new URL(OP).pathname}`, `GET ${new URL(OP).pathname}`]);
+  expect(waits).toEqual([7000, 3000]);
+});
+
+test('a Failed operation is an error carrying ARM’s code and message', async () => {
+  const { adr } = registry([
+    { status: 202, headers: { 'azure-asyncoperation': OP } },
+    { status: 200, body: { status: 'InProgress' } },
+    {
+      status: 200,
+      body: { status: 'Failed', error: { code: 'KeyVaultUnavailable', message: 'the HSM did not answer' } },
+    },
+  ]);
+  const failure = adr.revokeAndRotate('ns-1', 'ica-1');
+  await expect(failure).rejects.toBeInstanceOf(ServiceError);
+  await expect(failure).rejects.toMatchObject({
+    code: 'KeyVaultUnavailable',
+    message: /failed: KeyVaultUnavailable the HSM/,
+  });
+});
+
+test('a PATCH that goes async ends with the resource read again; ARM’s 404 is NotFoundError', async () => {
+  const { adr, seen } = registry([
+    { status: 202, headers: { 'azure-asyncoperation': OP } },
+    { status: 200, body: { status: 'Succeeded' } },
+    { status: 200, body: { name: 'dev-1', properties: { enablementState: 'Disabled' } } },
+    { status: 404, body: { error: { code: 'ResourceNotFound', message: 'Registry device dev-2 was not found.' } } },
+  ]);
+  await adr.setDeviceEnablement('ns-1', 'dev-1', 'Disabled');
+  expect(seen.at(-1)).toBe(`GET ${RG}/providers/Microsoft.DeviceRegistry/namespaces/ns-1/registryDevices/dev-1`);
+  await expect(adr.setDeviceEnablement('ns-1', 'dev-2', 'Disabled')).rejects.toBeInstanceOf(NotFoundError);
+});

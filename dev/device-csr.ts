@@ -10,7 +10,6 @@
 import 'reflect-metadata';
 
 import { createPublicKey, webcrypto, X509Certificate } from 'node:crypto';
-import { request } from 'node:https';
 
 import * as x509 from '@peculiar/x509';
 import { TpmSecurityClient } from 'azure-iot-security-tpm';
@@ -18,6 +17,7 @@ import { TpmSecurityClient } from 'azure-iot-security-tpm';
 import { openTpm } from '../cli/tpm/connection';
 import { call } from '../cli/tpm/identity';
 import { iotTransport } from '../shared/azure/transport';
+import { type JsonAnswer, jsonHttps } from './json-https';
 import { sign } from './sim/sas';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -42,11 +42,7 @@ export async function newCsr(registrationId: string): Promise<{ csr: string; key
   };
 }
 
-export interface DpsAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Record<string, unknown>;
-}
+export type DpsAnswer = JsonAnswer;
 
 /** How the device proves itself to DPS on each call. */
 export type DeviceAuth = { sas: string } | { certPem: string; keyPem: string } | { none: true };
@@ -61,30 +57,20 @@ export function deviceCall(
 ): Promise<DpsAnswer> {
   const transport = iotTransport(env);
   const sep = path.includes('?') ? '&' : '?';
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: GLOBAL,
-        path: `/${env.DPS_ID_SCOPE}${path}${sep}api-version=${API_VERSION}`,
-        method,
-        agent: transport?.agent,
-        ...('certPem' in auth ? { cert: auth.certPem, key: auth.keyPem } : {}),
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          ...('sas' in auth ? { authorization: auth.sas } : {}),
-        },
+  return jsonHttps(
+    {
+      host: GLOBAL,
+      path: `/${env.DPS_ID_SCOPE}${path}${sep}api-version=${API_VERSION}`,
+      method,
+      agent: transport?.agent,
+      ...('certPem' in auth ? { cert: auth.certPem, key: auth.keyPem } : {}),
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        ...('sas' in auth ? { authorization: auth.sas } : {}),
       },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text || '{}') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+    },
+    body,
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

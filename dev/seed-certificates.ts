@@ -5,11 +5,10 @@
  * backend's own ADR adapter and its 2026-11-01 DPS calls come later: these are plain REST calls through the same
  * loopback agent the adapters use.
  */
-import { request } from 'node:https';
-
 import { ConnectionString } from 'azure-iot-common';
 
 import { iotTransport } from '../shared/azure/transport';
+import { type JsonAnswer, jsonHttps } from './json-https';
 import { sign } from './sim/sas';
 
 type Env = Record<string, string | undefined>;
@@ -25,33 +24,19 @@ export const DEMO_ADR = {
 };
 export const DEMO_CERTIFICATES_GROUP = 'demo-certificates';
 
-export interface JsonAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Record<string, unknown>;
-}
+export type { JsonAnswer } from './json-https';
 
 function https(env: Env, host: string, method: string, path: string, authorization: string, body?: unknown) {
-  return new Promise<JsonAnswer>((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        path,
-        method,
-        agent: iotTransport(env)?.agent,
-        headers: { authorization, 'content-type': 'application/json; charset=utf-8' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text || '{}') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  return jsonHttps(
+    {
+      host,
+      path,
+      method,
+      agent: iotTransport(env)?.agent,
+      headers: { authorization, 'content-type': 'application/json; charset=utf-8' },
+    },
+    body,
+  );
 }
 
 /** An ARM call to management.azure.com at api-version 2026-11-01; the local ADR takes any bearer token. */

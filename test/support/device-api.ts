@@ -1,15 +1,10 @@
 /** Calls of DPS's device API the device SDK does not make (or not this way), signed as the SDKs sign them. */
-import { request } from 'node:https';
-
 import { GLOBAL_DEVICE_ENDPOINT } from '../../dev/device';
+import { type JsonAnswer, jsonHttps } from '../../dev/json-https';
 import { sign } from '../../dev/sim/sas';
 import { iotTransport } from '../../shared/azure/transport';
 
-export interface DeviceApiAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Record<string, unknown>;
-}
+export type DeviceApiAnswer = JsonAnswer;
 
 /** The SAS a device signs with its key for its own registration. */
 export function deviceSas(env: Record<string, string | undefined>, registrationId: string, deviceKey: string): string {
@@ -27,26 +22,16 @@ export function deviceApi(
   body?: unknown,
 ): Promise<DeviceApiAnswer> {
   const transport = iotTransport(env);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: GLOBAL_DEVICE_ENDPOINT,
-        path: `/${env.DPS_ID_SCOPE}${path}`,
-        method,
-        agent: transport?.agent,
-        headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text || '{}') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  return jsonHttps(
+    {
+      host: GLOBAL_DEVICE_ENDPOINT,
+      path: `/${env.DPS_ID_SCOPE}${path}`,
+      method,
+      agent: transport?.agent,
+      headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' },
+    },
+    body,
+  );
 }
 
 /** `POST /{idScope}/registrations/{registrationId}`: the device reads its own registration (DeviceRegistrationStatusLookup). */

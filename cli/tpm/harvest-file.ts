@@ -11,7 +11,13 @@ import { KNOWN_COLUMNS } from '../../shared/imports/rules/row';
 
 export type HarvestRow = Partial<Record<(typeof KNOWN_COLUMNS)[number], string>> & { registrationId: string };
 
-export const HARVEST_HEADER = KNOWN_COLUMNS.join(',');
+/**
+ * What a factory station knows of a device: its TPM and its labels. The certificate policy is the cloud's choice (the
+ * maker's default or the import job's), so the harvest never writes it — and files harvested before it existed
+ * keep the header they were started with.
+ */
+const HARVEST_COLUMNS = KNOWN_COLUMNS.filter((c) => c !== 'certificatePolicy');
+export const HARVEST_HEADER = HARVEST_COLUMNS.join(',');
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
 function csvField(value: string | undefined): string {
@@ -57,6 +63,6 @@ export async function appendHarvestRow(file: string, row: HarvestRow): Promise<{
   const { line, lines } = await findRow(file, row.registrationId);
   if (line !== undefined) return { line, appended: false };
   // One write of one whole line with O_APPEND: rows from two stations never interleave.
-  appendFileSync(file, `${KNOWN_COLUMNS.map((c) => csvField(row[c])).join(',')}\n`);
+  appendFileSync(file, `${HARVEST_COLUMNS.map((c) => csvField(row[c])).join(',')}\n`);
   return { line: lines + 1, appended: true };
 }

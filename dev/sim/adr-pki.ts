@@ -10,15 +10,15 @@ import { createPublicKey, webcrypto } from 'node:crypto';
 
 import * as x509 from '@peculiar/x509';
 
+import type { Issued } from '../pki';
+
 x509.cryptoProvider.set(webcrypto as never);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as const;
 const DAY = 86_400_000;
 
-export interface CaMaterial {
-  certPem: string;
-  keyPem: string;
-}
+/** A certificate and its private key, PEM, as the local CA keeps them. */
+export type CaMaterial = Issued;
 
 async function importKey(pem: string): Promise<webcrypto.CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decode(pem)[0], ALG, true, ['sign']);

@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { denyKey } from '../allocation';
+import { denyKey, infoOf } from '../allocation';
 import type { EnrollmentGroup, X509CertificateInfo } from '../dps-types';
 import { type IncidentDeps, withRetry } from './deps';
 import { normalizeThumbprint } from './rules/incident';
@@ -18,15 +18,20 @@ const DPS_PAGE = 100;
 const sameName = (a: string | undefined, b: string | undefined) =>
   !!a && !!b && denyKey('issuer', a) === denyKey('issuer', b);
 
-const dn = (nodeDn: string) => nodeDn.split('\n').filter(Boolean).join(', ');
+/** DPS's verified CA certificates, each parsed once: what a CA reference names, and where a CA may be found whole. */
+interface VerifiedCa {
+  name: string;
+  ca: CompromisedCa;
+}
 
 function fromCertificate(pem: string, source: CompromisedCa['source']): CompromisedCa {
   const cert = new X509Certificate(pem);
+  const info = infoOf(cert);
   return {
-    sha1Thumbprint: normalizeThumbprint(cert.fingerprint),
-    sha256Thumbprint: normalizeThumbprint(cert.fingerprint256),
-    subject: dn(cert.subject),
-    issuer: dn(cert.issuer),
+    sha1Thumbprint: info.sha1Thumbprint,
+    sha256Thumbprint: info.sha256Thumbprint,
+    subject: info.subjectName,
+    issuer: info.issuerName,
     pem: cert.toString(),
     source,
   };
@@ -36,11 +41,9 @@ const hasThumbprint = (ca: CompromisedCa, thumbprint: string | undefined) =>
   !!thumbprint && [ca.sha1Thumbprint, ca.sha256Thumbprint].includes(normalizeThumbprint(thumbprint));
 
 /** The CA by its thumbprint: its certificate where the backend holds one, else only what the thumbprint says. */
-async function lookUp(deps: IncidentDeps, thumbprint: string): Promise<CompromisedCa> {
-  for (const { pem } of (await deps.caCertificates?.()) ?? []) {
-    const ca = fromCertificate(pem, 'dpsCaCertificates');
-    if (hasThumbprint(ca, thumbprint)) return ca;
-  }
+async function lookUp(deps: IncidentDeps, verified: VerifiedCa[], thumbprint: string): Promise<CompromisedCa> {
+  const known = verified.find((v) => hasThumbprint(v.ca, thumbprint));
+  if (known) return known.ca;
   const stored = await (await deps.certificates()).byThumbprint(thumbprint);
   if (stored?.pem) return fromCertificate(stored.pem, 'inventory');
   return thumbprint.length === 40
@@ -49,23 +52,18 @@ async function lookUp(deps: IncidentDeps, thumbprint: string): Promise<Compromis
 }
 
 /** The signer certificates of a group: uploaded ones by their info, CA references by DPS's verified certificates. */
-async function signersOf(deps: IncidentDeps, group: EnrollmentGroup): Promise<Array<Partial<X509CertificateInfo>>> {
+function signersOf(verified: VerifiedCa[], group: EnrollmentGroup): Array<Partial<X509CertificateInfo>> {
   const x509 = group.attestation.x509;
   const uploaded = [x509?.signingCertificates?.primary?.info, x509?.signingCertificates?.secondary?.info];
   const names = [x509?.caReferences?.primary, x509?.caReferences?.secondary].filter(Boolean);
-  const referenced = names.length
-    ? ((await deps.caCertificates?.()) ?? [])
-        .filter((c) => names.includes(c.name))
-        .map((c) => {
-          const ca = fromCertificate(c.pem, 'dpsCaCertificates');
-          return {
-            subjectName: ca.subject,
-            issuerName: ca.issuer,
-            sha1Thumbprint: ca.sha1Thumbprint,
-            sha256Thumbprint: ca.sha256Thumbprint,
-          };
-        })
-    : [];
+  const referenced = verified
+    .filter((v) => names.includes(v.name))
+    .map(({ ca }) => ({
+      subjectName: ca.subject,
+      issuerName: ca.issuer,
+      sha1Thumbprint: ca.sha1Thumbprint,
+      sha256Thumbprint: ca.sha256Thumbprint,
+    }));
   return [...uploaded.filter((i): i is X509CertificateInfo => !!i), ...referenced];
 }
 
@@ -78,16 +76,21 @@ export async function compromisedCa(
   scope: { caCertificate?: string; issuerThumbprint?: string },
 ): Promise<{ ca?: CompromisedCa; groups: CompromisedGroup[]; notes: string[] }> {
   if (!scope.issuerThumbprint) return { groups: [], notes: [] };
+  // Read and parsed once for the lookup and every group's CA references.
+  const verified = ((await deps.caCertificates?.()) ?? []).map((c) => ({
+    name: c.name,
+    ca: fromCertificate(c.pem, 'dpsCaCertificates'),
+  }));
   const ca = scope.caCertificate
     ? fromCertificate(scope.caCertificate, 'incident')
-    : await lookUp(deps, scope.issuerThumbprint);
+    : await lookUp(deps, verified, scope.issuerThumbprint);
   const dps = await deps.enrollments();
   const all: Array<{ group: EnrollmentGroup; signers: Array<Partial<X509CertificateInfo>> }> = [];
   let token: string | undefined;
   do {
     const page = await withRetry(deps)(() => dps.queryGroups(DPS_PAGE, token));
     for (const group of page.items)
-      if (group.attestation.type === 'x509') all.push({ group, signers: await signersOf(deps, group) });
+      if (group.attestation.type === 'x509') all.push({ group, signers: signersOf(verified, group) });
     token = page.continuationToken;
   } while (token);
   // A CA known by its thumbprint alone takes its names from the group it signs for, if any.

@@ -7,7 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import type { Parsed } from '../../allocation';
+import { parseCertificateText, type Parsed } from '../../allocation';
 
 export type IncidentMode = 'contain' | 'quarantine';
 
@@ -85,15 +85,8 @@ function parseCaCertificate(value: unknown): Parsed<X509Certificate> {
     };
   if ((value.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length > 1)
     return { ok: false, reason: 'scope.caCertificate holds several certificates: name the compromised CA alone' };
-  let cert: X509Certificate;
-  try {
-    const pem = value.includes('-----BEGIN')
-      ? value
-      : `-----BEGIN CERTIFICATE-----\n${value.replace(/\s+/g, '')}\n-----END CERTIFICATE-----`;
-    cert = new X509Certificate(pem);
-  } catch {
-    return { ok: false, reason: 'scope.caCertificate is not an X.509 certificate (PEM or base64 DER)' };
-  }
+  const cert = parseCertificateText(value);
+  if (!cert) return { ok: false, reason: 'scope.caCertificate is not an X.509 certificate (PEM or base64 DER)' };
   if (!cert.ca)
     return {
       ok: false,

@@ -26,14 +26,22 @@ export const DEMO_CERTIFICATES_GROUP = 'demo-certificates';
 
 export type { JsonAnswer } from './json-https';
 
-function https(env: Env, host: string, method: string, path: string, authorization: string, body?: unknown) {
+function https(
+  env: Env,
+  host: string,
+  method: string,
+  path: string,
+  authorization: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   return jsonHttps(
     {
       host,
       path,
       method,
       agent: iotTransport(env)?.agent,
-      headers: { authorization, 'content-type': 'application/json; charset=utf-8' },
+      headers: { authorization, 'content-type': 'application/json; charset=utf-8', ...headers },
     },
     body,
   );
@@ -46,14 +54,21 @@ export function armCall(env: Env, method: string, path: string, body?: unknown, 
 }
 
 /** A DPS service-API call at api-version 2026-11-01, signed with the DPS connection string's policy. */
-export function dpsServiceCall(env: Env, method: string, path: string, body?: unknown, apiVersion = '2026-11-01') {
+export function dpsServiceCall(
+  env: Env,
+  method: string,
+  path: string,
+  body?: unknown,
+  apiVersion = '2026-11-01',
+  headers: Record<string, string> = {},
+) {
   const cs = ConnectionString.parse(env.DPS_CONNECTION_STRING as string) as unknown as Record<string, string>;
   const resource = encodeURIComponent(cs.HostName);
   const expiry = Math.floor(Date.now() / 1000) + 3600;
   const sig = encodeURIComponent(sign(resource, cs.SharedAccessKey, expiry));
   const sas = `SharedAccessSignature sr=${resource}&sig=${sig}&se=${expiry}&skn=${cs.SharedAccessKeyName}`;
   const sep = path.includes('?') ? '&' : '?';
-  return https(env, cs.HostName, method, `${path}${sep}api-version=${apiVersion}`, sas, body);
+  return https(env, cs.HostName, method, `${path}${sep}api-version=${apiVersion}`, sas, body, headers);
 }
 
 /** The resource paths of the demo's namespace and CAs. */

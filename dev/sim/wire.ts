@@ -37,7 +37,16 @@ export interface WireExchange {
   requestBody: string;
   status: number;
   responseBody: string;
+  /** The caller said it sends this request outside the contract on purpose (header OUTSIDE_CONTRACT_HEADER). */
+  outsideContract?: boolean;
 }
+
+/**
+ * The header a test sets on a request it sends outside the published contract on purpose, to see it refused. Only
+ * such a request may break the request schema (and it must be refused with 400): a production adapter never sets it,
+ * so a body it gets wrong fails the contract check even when the simulator refuses it.
+ */
+export const OUTSIDE_CONTRACT_HEADER = 'x-dpsl-outside-contract';
 
 /** Calls `record` with the exchange once `res` is answered (bodies go out whole, through `res.end`). */
 export function recordExchange(
@@ -57,6 +66,7 @@ export function recordExchange(
       requestBody: bodyRead(req),
       status: res.statusCode,
       responseBody,
+      ...(req.headers[OUTSIDE_CONTRACT_HEADER] ? { outsideContract: true } : {}),
     });
     return end(...args);
   }) as ServerResponse['end'];

@@ -154,8 +154,10 @@ export function checkExchange(e: Exchange): string[] {
   const apiVersion = new URL(e.url, 'https://x').searchParams.get('api-version');
   // Refusing a call without one is the contract kept; answering it is not.
   if (!apiVersion && e.status !== 400) problems.push(`${where}: no api-version (required by every operation)`);
-  // A request outside the contract that the simulator refused with 400 is the contract kept (tests send such on purpose).
-  if (operation.request && e.requestBody.trim() && e.status !== 400) {
+  // Only a request a test marks as outside the contract on purpose may break it, and then it must be refused (400).
+  if (e.outsideContract && e.status !== 400)
+    problems.push(`${where}: a request sent outside the contract was answered`);
+  if (operation.request && e.requestBody.trim() && !e.outsideContract) {
     const wrong = mismatch(operation.api, operation.request, e.requestBody, apiVersion);
     if (wrong) problems.push(`${where}: request ${wrong}`);
   }

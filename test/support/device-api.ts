@@ -2,9 +2,13 @@
 import { GLOBAL_DEVICE_ENDPOINT } from '../../dev/device';
 import { type JsonAnswer, jsonHttps } from '../../dev/json-https';
 import { sign } from '../../dev/sim/sas';
+import { OUTSIDE_CONTRACT_HEADER } from '../../dev/sim/wire';
 import { iotTransport } from '../../shared/azure/transport';
 
 export type DeviceApiAnswer = JsonAnswer;
+
+/** Headers of a call a test sends outside the published contract on purpose: the contract check then wants a 400. */
+export const OUTSIDE_CONTRACT = { [OUTSIDE_CONTRACT_HEADER]: 'on purpose' };
 
 /** The SAS a device signs with its key for its own registration. */
 export function deviceSas(env: Record<string, string | undefined>, registrationId: string, deviceKey: string): string {
@@ -20,6 +24,7 @@ export function deviceApi(
   path: string,
   authorization?: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<DeviceApiAnswer> {
   const transport = iotTransport(env);
   return jsonHttps(
@@ -28,7 +33,7 @@ export function deviceApi(
       path: `/${env.DPS_ID_SCOPE}${path}`,
       method,
       agent: transport?.agent,
-      headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' },
+      headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json', ...headers },
     },
     body,
   );

@@ -29,7 +29,7 @@ import {
   seedCertificatesGroup,
 } from '../../../dev/seed-certificates';
 import { findSwtpm, type RunningTpm, startSwtpm, SWTPM_INSTALL } from '../../../dev/swtpm';
-import { deviceApi, deviceSas } from '../../support/device-api';
+import { deviceApi, deviceSas, OUTSIDE_CONTRACT } from '../../support/device-api';
 import { startTestStack, type TestStack } from '../../support/stack';
 import { tpmClient } from '../../support/tpm';
 
@@ -183,10 +183,14 @@ describe('refusals', () => {
 
   test('a CSR on the status lookup (spec: "a bad request"), and a CSR under an api-version without issuance: 400', async () => {
     refused(await deviceCall(stack.env, 'POST', `/registrations/${id}`, sas(), { registrationId: id, csr: 'AAAA' }));
-    const old = await deviceApi(stack.env, 'PUT', `/registrations/${id}/register?api-version=2021-10-01`, sas().sas, {
-      registrationId: id,
-      csr: (await newCsr(id)).csr,
-    });
+    const old = await deviceApi(
+      stack.env,
+      'PUT',
+      `/registrations/${id}/register?api-version=2021-10-01`,
+      sas().sas,
+      { registrationId: id, csr: (await newCsr(id)).csr },
+      OUTSIDE_CONTRACT,
+    );
     expect(old).toMatchObject({ status: 400, body: { errorCode: 400004 } });
     // 2021-10-01 keeps its error answers as they were: no x-ms-error-code.
     expect(old.headers['x-ms-error-code']).toBeUndefined();
@@ -226,6 +230,8 @@ test('the service API takes and returns the three names together, under 2026-11-
     'PUT',
     '/enrollmentGroups/names-rule',
     group({ ...names, namespaceName: 'Demo' }),
+    undefined,
+    OUTSIDE_CONTRACT,
   );
   expect(upper.status).toBe(400);
   const made = await dpsServiceCall(stack.env, 'PUT', '/enrollmentGroups/names-rule', group(names));

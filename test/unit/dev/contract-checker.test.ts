@@ -98,3 +98,21 @@ test('each kind of break is named with the call', () => {
     expect.stringContaining('ProvisioningServiceErrorDetails: / must NOT have additional properties (stack)'),
   ]);
 });
+
+test('a body outside the contract passes only when the test sent it so on purpose, and only refused', () => {
+  const refused = { errorCode: 400004, message: 'The request body is invalid.' };
+  const bad = JSON.stringify({ ...enrollment, attestation: { type: 'tpm' }, secret: 'x' });
+  // Refused or not, a body our adapters got wrong breaks the contract: a 400 does not excuse it.
+  const adapterRefused = exchange({
+    method: 'PUT',
+    requestBody: bad,
+    status: 400,
+    responseBody: JSON.stringify(refused),
+  });
+  expect(checkExchange(adapterRefused)).toEqual([expect.stringContaining('request IndividualEnrollment')]);
+  // Marked as sent outside the contract on purpose: refused is the contract kept, answered is a break.
+  expect(checkExchange({ ...adapterRefused, outsideContract: true })).toEqual([]);
+  expect(
+    checkExchange({ ...adapterRefused, outsideContract: true, status: 200, responseBody: JSON.stringify(enrollment) }),
+  ).toEqual([expect.stringContaining('a request sent outside the contract was answered')]);
+});

@@ -7,8 +7,6 @@
  */
 import 'reflect-metadata';
 
-import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +14,6 @@ import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 
 import { loadLocalSettings } from '../../dev/local-settings';
-import { issue } from '../../dev/pki';
-import { storeDevice } from '../../dev/sim/iothub';
-import { newEtag } from '../../dev/sim/wire';
 import { type LocalStack, startLocalStack } from '../../dev/stack';
 import { AllocationRuntime } from '../../shared/allocation/runtime';
 import { allocationSources, POLICY_DOCUMENT_ID } from '../../shared/allocation/sources';
@@ -29,11 +24,19 @@ import {
   denyListRepository,
   incidentRepositories,
   lazyServices,
-  type Services,
 } from '../../shared/composition';
 import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/incidents';
-import { normalizeThumbprint } from '../../shared/incidents/rules/incident';
 import type { Incident, StepState } from '../../shared/incidents/rules/model';
+import {
+  benchHubNames,
+  benchHubSettings,
+  caGroup,
+  devicesLeft,
+  incidentWorker,
+  runIncidentWorker,
+  seedDevices,
+  type WorkerTally,
+} from './bench-fleet';
 import { fmt, ratio, runBench, tearDown, WORKER_OVERRAN } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
@@ -41,96 +44,22 @@ const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
 const HUB_COUNT = 5;
 /** host.json's functionTimeout. */
 const FUNCTION_TIMEOUT_MS = 10 * 60_000;
-const hubNames = Array.from({ length: HUB_COUNT }, (_, i) => `bench-hub-${i + 1}.azure-devices.net`);
-const hubKey = (i: number) => Buffer.from(`bench hub ${i} key, development only`).toString('base64');
-
-async function caGroup(services: Services, groupId: string, subject: string) {
-  const root = await issue({ subject: `CN=${subject} Root`, isCa: true });
-  const intermediate = await issue({ subject: `CN=${subject}`, isCa: true, issuer: root });
-  await services.enrollments.putGroup({
-    enrollmentGroupId: groupId,
-    attestation: { type: 'x509', x509: { signingCertificates: { primary: { certificate: intermediate.certPem } } } },
-  });
-  return normalizeThumbprint(new X509Certificate(intermediate.certPem).fingerprint256);
-}
-
-/** Puts devices straight into the simulator, as if each had registered through the group (the bench measures containment, not provisioning). */
-function seed(stack: LocalStack, groupId: string, prefix: string): void {
-  const now = new Date().toISOString();
-  for (let i = 0; i < DEVICES; i++) {
-    const registrationId = `${prefix}-${i}`;
-    const assignedHub = hubNames[i % HUB_COUNT];
-    storeDevice(
-      stack.simulator.state.hubs.get(assignedHub) as never,
-      { deviceId: registrationId, authentication: { type: 'certificateAuthority' } },
-      undefined,
-    );
-    stack.simulator.state.registrations.set(registrationId, {
-      registrationId,
-      deviceId: registrationId,
-      assignedHub,
-      status: 'assigned',
-      substatus: 'initialAssignment',
-      createdDateTimeUtc: now,
-      lastUpdatedDateTimeUtc: now,
-      etag: newEtag(),
-      enrollmentGroupId: groupId,
-    });
-  }
-}
-
-let overruns = 0;
-let redelivered = 0;
-/** host.json's queues.maxDequeueCount: a message whose invocation fails this often goes to the poison queue. */
-const MAX_DEQUEUE = 5;
-
-/**
- * Runs worker processes until the incident needs nothing more, as the queue would: an invocation killed for
- * overrunning, or failed (a dropped connection), is delivered again — at most MAX_DEQUEUE times in a row.
- */
-async function runWorker(env: Record<string, string>, incidentId: string): Promise<void> {
-  for (let failures = 0; ;) {
-    const code = await new Promise<number | null>((resolve) => worker(env, incidentId).on('exit', resolve));
-    if (code === 0) return;
-    if (code === WORKER_OVERRAN) overruns++;
-    else redelivered++;
-    if (++failures >= MAX_DEQUEUE) throw new Error(`incident ${incidentId}: ${failures} failed invocations in a row`);
-  }
-}
-
-function worker(env: Record<string, string>, incidentId: string) {
-  return spawn(process.execPath, [join(__dirname, 'incident-worker.js'), incidentId], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-const remaining = (stack: LocalStack, prefix: string) =>
-  hubNames.reduce(
-    (n, h) =>
-      n + [...(stack.simulator.state.hubs.get(h)?.devices.keys() ?? [])].filter((k) => k.startsWith(prefix)).length,
-    0,
-  );
+const hubNames = benchHubNames(HUB_COUNT);
+const tally: WorkerTally = { overruns: 0, redelivered: 0 };
+const seed = (stack: LocalStack, groupId: string, prefix: string) =>
+  seedDevices(stack, hubNames, groupId, prefix, DEVICES);
+const runWorker = (env: Record<string, string>, incidentId: string) => runIncidentWorker(env, incidentId, tally);
+const worker = incidentWorker;
+const remaining = (stack: LocalStack, prefix: string) => devicesLeft(stack, hubNames, prefix);
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dpsl-breach-'));
   const settings = loadLocalSettings();
-  settings.Values.IOTHUB_HOST_NAMES = hubNames.join(',');
+  const { policy, ...hubSettings } = benchHubSettings(hubNames);
+  Object.assign(settings.Values, hubSettings);
   // The webhook's policy over the bench's hubs (the demo policy names the demo hubs).
   settings.Values.ALLOCATION_POLICY_FILE = join(dataDir, 'policy.json');
-  writeFileSync(
-    settings.Values.ALLOCATION_POLICY_FILE,
-    JSON.stringify({
-      id: 'bench',
-      pools: { all: { hubs: hubNames.map((hostName) => ({ hostName })) } },
-      rules: [],
-      default: { pool: 'all' },
-      denyList: { maxAgeSeconds: 300, failClosed: true },
-    }),
-  );
-  settings.Values.IOTHUB_CONNECTION_STRINGS = hubNames
-    .map((h, i) => `HostName=${h};SharedAccessKeyName=iothubowner;SharedAccessKey=${hubKey(i)}`)
-    .join(',');
+  writeFileSync(settings.Values.ALLOCATION_POLICY_FILE, JSON.stringify(policy));
   const stack = await startLocalStack(settings, {
     dataDir,
     persistent: false,
@@ -246,8 +175,8 @@ async function main(): Promise<void> {
   const watch = (w: typeof current) =>
     w.once('exit', (code) => {
       exited = true;
-      if (code === WORKER_OVERRAN) overruns++;
-      else if (code !== 0) redelivered++;
+      if (code === WORKER_OVERRAN) tally.overruns++;
+      else if (code !== 0) tally.redelivered++;
     });
   watch(current);
   let killedAt = 0;
@@ -299,9 +228,9 @@ async function main(): Promise<void> {
     `  deletions audited: ${fmt(records.size, 0)} records for ${fmt(devices.size, 0)} distinct devices — one record per device, every device: ${records.size === devices.size && devices.size === DEVICES}`,
   );
 
-  console.log(`invocations that failed and were delivered again: ${redelivered}`);
+  console.log(`invocations that failed and were delivered again: ${tally.redelivered}`);
   console.log(
-    `shares killed for overrunning functionTimeout (${fmt(FUNCTION_TIMEOUT_MS / SCALE / 1000, 0)} s time-scaled): ${overruns}`,
+    `shares killed for overrunning functionTimeout (${fmt(FUNCTION_TIMEOUT_MS / SCALE / 1000, 0)} s time-scaled): ${tally.overruns}`,
   );
   await tearDown(services.events, stack, dataDir);
 }

@@ -7,6 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { MAX_REQUEST_BYTES } from '../shared/allocation/rules/request-schema';
+import type { AllocationRuntime } from '../shared/allocation/runtime';
 import { warmAllocation } from '../shared/composition';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin } from './edge/caller';
@@ -14,26 +15,35 @@ import { readText } from './edge/http-body';
 import { badRequest } from './edge/http-response';
 import { http } from './edge/registry';
 
-async function handle(request: HttpRequest, explain: boolean): Promise<HttpResponseInit> {
-  const text = await readText(request, MAX_REQUEST_BYTES); // 413 above it, before anything is parsed
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return badRequest('The body is not JSON: DPS sends an AllocationRequest.');
-  }
-  const result = await allocationRuntime().allocate(body, explain);
-  return { status: result.status, jsonBody: result.body, headers: result.headers };
+/**
+ * The webhook over an allocation runtime: the process's own (below), or one a test builds on its own clock (the
+ * Cosmos-outage test drives the deny list's age by hand).
+ */
+export function allocationHandler(runtime: () => AllocationRuntime, explain = false) {
+  return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    const text = await readText(request, MAX_REQUEST_BYTES); // 413 above it, before anything is parsed
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return badRequest('The body is not JSON: DPS sends an AllocationRequest.');
+    }
+    const result = await runtime().allocate(body, explain);
+    return { status: result.status, jsonBody: result.body, headers: result.headers };
+  };
 }
 
+const handle = allocationHandler(allocationRuntime);
+const handleExplain = allocationHandler(allocationRuntime, true);
+
 export async function allocate(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, false);
+  return handle(request);
 }
 
 export async function explainAllocation(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const auth = await authorizeAdmin(request);
   if (!auth.ok) return auth.response;
-  return handle(request, true);
+  return handleExplain(request);
 }
 
 // DPS is the caller, not a browser, and its Content-Type is not ours to demand; the function key alone admits it, and a

@@ -2,11 +2,15 @@
  * BlobsPort on `@azure/storage-blob`. With an account key (Azurite locally) a hub gets a short-lived SAS URL of the
  * container; with managed identity it gets the plain URL and reads it with its own identity (infra grants each hub
  * blob reads and writes on the containers named for its jobs only: infra/modules/rbac.bicep).
+ *
+ * Every call has a deadline (storage-calls.ts); reads, whole-blob writes and container creation are tried again after
+ * a transient fault, an append is not (it would add its block twice).
  */
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 
 import type { BlobContainerRef, BlobsPort } from '../ports';
+import { type StorageCallOptions, StorageCalls } from './storage-calls';
 
 export type BlobAuth = { connectionString: string } | { serviceUri: string; credential: TokenCredential };
 
@@ -19,47 +23,75 @@ export function blobServiceClient(auth: BlobAuth): BlobServiceClient {
     : new BlobServiceClient(auth.serviceUri, auth.credential);
 }
 
+const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
+
 export class StorageBlobs implements BlobsPort {
   private readonly service: BlobServiceClient;
   private readonly byKey: boolean;
+  private readonly calls: StorageCalls;
 
-  constructor(auth: BlobAuth) {
+  constructor(auth: BlobAuth, options: StorageCallOptions = {}) {
     this.byKey = 'connectionString' in auth;
     this.service = blobServiceClient(auth);
+    this.calls = new StorageCalls(options);
+  }
+
+  private createContainer(container: string): Promise<unknown> {
+    return this.calls.idempotent(`create container ${container}`, (abortSignal) =>
+      this.service.getContainerClient(container).createIfNotExists({ abortSignal }),
+    );
   }
 
   async put(container: string, name: string, text: string): Promise<void> {
-    const client = this.service.getContainerClient(container);
-    await client.createIfNotExists();
-    await client
-      .getBlockBlobClient(name)
-      .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/plain' } });
+    await this.createContainer(container);
+    const bytes = Buffer.byteLength(text);
+    await this.calls.idempotent(
+      `write blob ${container}/${name}`,
+      (abortSignal) =>
+        this.service
+          .getContainerClient(container)
+          .getBlockBlobClient(name)
+          .upload(text, bytes, { blobHTTPHeaders: { blobContentType: 'text/plain' }, abortSignal }),
+      bytes,
+    );
   }
 
   async append(container: string, name: string, text: string): Promise<void> {
     const blob = this.service.getContainerClient(container).getAppendBlobClient(name);
+    const bytes = Buffer.byteLength(text);
+    const appendBlock = () =>
+      this.calls.once(
+        `append to blob ${container}/${name}`,
+        (abortSignal) => blob.appendBlock(text, bytes, { abortSignal }),
+        bytes,
+      );
     try {
-      await blob.appendBlock(text, Buffer.byteLength(text));
+      await appendBlock();
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      await this.service.getContainerClient(container).createIfNotExists();
-      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
-      await blob.appendBlock(text, Buffer.byteLength(text));
+      if (statusOf(err) !== 404) throw err;
+      await this.createContainer(container);
+      await this.calls.idempotent(`create blob ${container}/${name}`, (abortSignal) =>
+        blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' }, abortSignal }),
+      );
+      await appendBlock();
     }
   }
 
   async get(container: string, name: string): Promise<string | undefined> {
-    try {
-      return (await this.service.getContainerClient(container).getBlobClient(name).downloadToBuffer()).toString('utf8');
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-      throw err;
-    }
+    return this.calls.idempotent(`read blob ${container}/${name}`, async (abortSignal) => {
+      try {
+        const blob = this.service.getContainerClient(container).getBlobClient(name);
+        return (await blob.downloadToBuffer(undefined, undefined, { abortSignal })).toString('utf8');
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    });
   }
 
   async containerForHub(container: string): Promise<BlobContainerRef> {
+    await this.createContainer(container);
     const client = this.service.getContainerClient(container);
-    await client.createIfNotExists();
     if (!this.byKey) return { url: client.url, byIdentity: true };
     const url = await client.generateSasUrl({
       permissions: ContainerSASPermissions.parse('rwdl'),

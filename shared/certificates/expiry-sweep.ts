@@ -4,17 +4,15 @@
  * reached (a finding document and an event), and rolls enrollments whose primary is inside the last horizon when a
  * valid secondary is staged. Its cost grows with the certificates near their end, not with the fleet.
  */
-import { audit } from '../audit';
-import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
 import { type FindingBase, raiseOnce } from '../findings';
 import type { DocumentStore, EnrollmentsPort, EventsPort } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
-import { recordCertificates } from './inventory';
+import type { RetryOptions } from '../retry';
 import { type CertificateRepository, LOOKBACK_DAYS, monthsBetween, type StoredCertificate } from './inventory-store';
+import { changeRecord } from './record-change';
+import { rollEnrollment, type RollOutcome } from './roll';
 import { findingCode, horizonToRaise, lookahead, reachedHorizon } from './rules/horizons';
-import { type CertificateUsage, monthOf, recordsOfEnrollment } from './rules/record';
-import { planRoll } from './rules/rolling';
+import type { CertificateUsage } from './rules/record';
 
 export interface SweepDeps {
   /** Findings and the audit. */
@@ -50,65 +48,6 @@ export interface SweepReport {
   raised: Array<{ thumbprint: string; code: string }>;
   rolled: Array<{ kind: string; id: string; reason: string }>;
   notRolled: Array<{ kind: string; id: string; reason: string }>;
-}
-
-async function roll(
-  deps: SweepDeps,
-  inventory: CertificateRepository,
-  store: DocumentStore,
-  usage: CertificateUsage,
-  now: Date,
-  lastHorizon: number,
-): Promise<{ rolled: boolean; reason: string }> {
-  const dps = await deps.enrollments();
-  const group = usage.kind === 'enrollmentGroup';
-  const current: IndividualEnrollment | EnrollmentGroup | undefined = group
-    ? await retryThrottled(() => dps.getGroup(usage.id), deps.retry)
-    : await retryThrottled(() => dps.getEnrollment(usage.id), deps.retry);
-  if (!current || current.attestation.type !== 'x509')
-    return { rolled: false, reason: 'no longer an X.509 enrollment' };
-  const x509 = current.attestation.x509 ?? {};
-  const slots = group ? x509.signingCertificates : x509.clientCertificates;
-  const secondaryInfo = slots?.secondary?.info;
-  const secondaryRecord = secondaryInfo
-    ? await inventory.read(
-        secondaryInfo.sha256Thumbprint.replace(/:/g, '').toUpperCase(),
-        monthOf(new Date(secondaryInfo.notAfterUtc).toISOString()),
-      )
-    : undefined;
-  const decision = planRoll(slots, now, lastHorizon, secondaryRecord?.pem);
-  if (!decision.roll) return { rolled: false, reason: decision.reason };
-  const updated = {
-    ...current,
-    attestation: {
-      type: 'x509' as const,
-      x509: { ...x509, ...(group ? { signingCertificates: decision.slots } : { clientCertificates: decision.slots }) },
-    },
-  };
-  // The etag makes this conditional: an operator's change since the read wins, and the next sweep looks again.
-  const written = group
-    ? await dps.putGroup(updated as EnrollmentGroup)
-    : await dps.putEnrollment(updated as IndividualEnrollment);
-  const after = group ? written.attestation.x509?.signingCertificates : written.attestation.x509?.clientCertificates;
-  await recordCertificates(inventory, store, recordsOfEnrollment(written), { now });
-  await audit(store, {
-    actor: 'expiry-sweep',
-    action: 'certificate.rolled',
-    target: { kind: group ? 'enrollmentGroup' : 'enrollment', id: usage.id },
-    before: slots,
-    after,
-  });
-  await (
-    await deps.events()
-  ).publish([
-    {
-      type: 'certificate.rolled',
-      subject: usage.id,
-      time: now.toISOString(),
-      data: { kind: usage.kind, id: usage.id, reason: decision.reason, before: slots, after },
-    },
-  ]);
-  return { rolled: true, reason: decision.reason };
 }
 
 export async function sweepExpiries(deps: SweepDeps, options: SweepOptions): Promise<SweepReport> {
@@ -170,30 +109,40 @@ async function sweepOne(
 ): Promise<void> {
   const { now, horizons } = options;
   const reached = reachedHorizon(cert.notAfter, now, horizons);
-  let usages = cert.usages;
+  const rolledOut: CertificateUsage[] = [];
   if (reached !== undefined && reached <= lastHorizon) {
     for (const usage of cert.usages.filter(
       (u) => u.slot === 'primary' && (u.kind === 'enrollment' || u.kind === 'enrollmentGroup'),
     )) {
-      const outcome = await roll(deps, inventory, store, usage, now, lastHorizon).catch((err: unknown) => {
-        if (err instanceof ConflictError)
-          return { rolled: false, reason: 'changed meanwhile (etag); the next sweep looks again' };
-        throw err;
-      });
+      const outcome = await rollEnrollment(deps, inventory, store, cert.id, usage, now, lastHorizon).catch(
+        (err: unknown): RollOutcome => {
+          if (err instanceof ConflictError)
+            return { rolled: false, reason: 'changed meanwhile (etag); the next sweep looks again' };
+          throw err;
+        },
+      );
       (outcome.rolled ? report.rolled : report.notRolled).push({
         kind: usage.kind,
         id: usage.id,
         reason: outcome.reason,
       });
-      if (outcome.rolled) usages = usages.filter((u) => u !== usage); // this certificate no longer serves there
+      // Either way this certificate no longer serves there: it is not raised for an enrollment that does not use it.
+      if (outcome.rolled || outcome.serving === false) rolledOut.push(usage);
     }
   }
+  const serving = (usages: CertificateUsage[]) =>
+    usages.filter((u) => !rolledOut.some((r) => r.kind === u.kind && r.id === u.id && r.slot === u.slot));
+  const usages = serving(cert.usages);
   // A certificate that serves nowhere any more (rolled out, or gone from DPS) is not worth a finding.
   const horizon = usages.length ? horizonToRaise(cert.notAfter, cert.raised, now, horizons) : undefined;
   if (horizon === undefined) {
     // Serving nowhere: put aside until a sighting gives it a usage again, so the sweep stops reading it.
-    if (usages !== cert.usages || usages.length === 0)
-      await inventory.replace({ ...cert, usages, settled: usages.length === 0 || cert.settled });
+    if (rolledOut.length || usages.length === 0)
+      await changeRecord(inventory, cert, (r) => {
+        const left = serving(r.usages);
+        const settled = left.length === 0 || r.settled;
+        return left.length === r.usages.length && settled === r.settled ? undefined : { ...r, usages: left, settled };
+      });
     return;
   }
   const code = findingCode(horizon);
@@ -219,5 +168,11 @@ async function sweepOne(
     data: { code, horizon, ...finding.certificate, usages: cert.usages },
   });
   if (fresh) report.raised.push({ thumbprint: cert.id, code });
-  await inventory.replace({ ...cert, usages, raised: [...cert.raised, horizon], settled: horizon === 0 });
+  // Marked under the etag: a 412 is read again (our own write whose answer was lost, or a sighting's) and the
+  // horizon added to what is there, unless it is there already.
+  await changeRecord(inventory, cert, (r) =>
+    r.raised.includes(horizon)
+      ? undefined
+      : { ...r, usages: serving(r.usages), raised: [...r.raised, horizon], settled: horizon === 0 || r.settled },
+  );
 }

@@ -16,7 +16,7 @@ import {
   systemClock,
   timeOf,
 } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
+import { retryIdempotent, type RetryOptions } from '../retry';
 import { auditDeviceIds } from './audits/device-id';
 import { auditEndorsementKeys } from './audits/ek';
 import type { CertificateRepository, StoredCertificate } from './inventory-store';
@@ -149,8 +149,8 @@ export async function reconcileInventory(
     }
     const page =
       checkpoint.phase === 'enrollments'
-        ? await retryThrottled(() => dps.queryEnrollments(pageSize, token), deps.retry)
-        : await retryThrottled(() => dps.queryGroups(pageSize, token), deps.retry);
+        ? await retryIdempotent(() => dps.queryEnrollments(pageSize, token), deps.retry)
+        : await retryIdempotent(() => dps.queryGroups(pageSize, token), deps.retry);
     await recordCertificates(
       inventory,
       store,

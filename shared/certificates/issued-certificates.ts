@@ -9,7 +9,7 @@ import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
 import { type FindingBase, raiseOnce, type StoredFinding } from '../findings';
 import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
+import { retryIdempotent, type RetryOptions } from '../retry';
 import {
   readReportedCertificate,
   renewalFindingId,
@@ -78,7 +78,7 @@ export async function sweepIssuedCertificates(
     const hub = hubs.hub(hostName);
     let token: string | undefined;
     do {
-      const page = await retryThrottled(() => hub.queryTwins(QUERY, options.pageSize ?? 500, token), deps.retry);
+      const page = await retryIdempotent(() => hub.queryTwins(QUERY, options.pageSize ?? 500, token), deps.retry);
       for (const twin of page.items) {
         const reported = readReportedCertificate(twin.properties?.reported);
         if (!reported) continue;
@@ -140,21 +140,25 @@ async function judge(
   if (record !== known) await ports.issued.put(record);
 }
 
-/** The finding of the certificate a renewal replaced: marked resolved (kept, for the record), once. */
+/**
+ * The finding of the certificate a renewal replaced: marked resolved (kept, for the record), once. A 412 is read
+ * again: written meanwhile (a suppression), or resolved by this very write whose answer was lost.
+ */
 async function resolve(store: DocumentStore, id: string, at: string, by: ReportedCertificate): Promise<boolean> {
   const findings = store.container<StoredFinding & Partial<RenewalFinding>>(CONTAINERS.findings.name);
-  const finding = await findings.read(id, 'expiry');
-  if (!finding || finding.resolved) return false;
-  try {
-    await findings.replace({
-      ...finding,
-      resolved: { at, reason: `renewed: a certificate valid until ${by.validUntil}` },
-    });
-    return true;
-  } catch (err) {
-    if (err instanceof ConflictError) return false; // resolved or changed meanwhile: the next sweep looks again
-    throw err;
+  const resolved = { at, reason: `renewed: a certificate valid until ${by.validUntil}` };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const finding = await findings.read(id, 'expiry');
+    if (!finding) return false;
+    if (finding.resolved) return finding.resolved.at === at && finding.resolved.reason === resolved.reason;
+    try {
+      await findings.replace({ ...finding, resolved });
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
   }
+  return false;
 }
 
 export const issuedId = (hub: string, deviceId: string) =>

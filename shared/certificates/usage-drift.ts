@@ -5,8 +5,8 @@
  * usages go too. A certificate that serves nowhere is no longer swept or reported.
  */
 import { forEachLimited } from '../concurrency';
-import { ConflictError } from '../errors';
 import type { CertificateRepository } from './inventory-store';
+import { changeRecord } from './record-change';
 import type { CertificateRecord, UsageKind } from './rules/record';
 
 interface CertRef {
@@ -26,18 +26,10 @@ async function removeUsage(
   kind: UsageKind,
   id: string,
 ): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const record = await inventory.read(cert.id, cert.expiryMonth);
-    if (!record) return;
+  await changeRecord(inventory, await inventory.read(cert.id, cert.expiryMonth), (record) => {
     const usages = record.usages.filter((u) => !(u.kind === kind && u.id.toLowerCase() === id.toLowerCase()));
-    if (usages.length === record.usages.length) return;
-    try {
-      await inventory.replace({ ...record, usages });
-      return;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err; // written meanwhile: read again
-    }
-  }
+    return usages.length === record.usages.length ? undefined : { ...record, usages };
+  });
 }
 
 /** Records what each entry uses now, dropping the usages it no longer has. Returns how many usages were dropped. */

@@ -1,8 +1,8 @@
 /**
  * The allocation decision, pure: request + compiled policy + snapshots (deny list, hub load) + now → an outcome
- * with its reasons. Order: refuse if denied (or if the deny list is too old to trust), pick the first matching rule
- * (or the default), keep a re-provisioning device on its hub when the rule is sticky and the hub still qualifies,
- * otherwise take the best-ranked qualifying hub by weighted rendezvous hashing.
+ * with its reasons. Order: refuse if denied, pick the first matching rule (or the default), keep a re-provisioning
+ * device on its hub when the rule is sticky and the hub still qualifies, otherwise take the best-ranked qualifying hub
+ * by weighted rendezvous hashing — and answer "try again" (503) instead of a hub when the deny list is too old to trust.
  */
 import type { TwinState } from '../../dps-types';
 import type { AllocationRequest, AllocationResponse } from './contract';
@@ -152,7 +152,25 @@ function templateContext(request: AllocationRequest): TemplateContext {
   };
 }
 
-/** `explain` also lists every candidate with its score or the reason it was skipped (off on the hot path). */
+/**
+ * Why the deny list is too old to allocate from, or undefined while it is fresh enough (the policy's
+ * `denyList.maxAgeSeconds`, 300 s unless set; `failClosed: false` allocates from a snapshot of any age).
+ */
+function staleness(policy: CompiledPolicy | undefined, deny: DenySnapshot, now: number): string | undefined {
+  const maxAge = policy?.denyMaxAgeMs ?? 300_000;
+  if (!(policy?.failClosed ?? true) || now - deny.refreshedAt <= maxAge) return undefined;
+  if (deny.refreshedAt === 0)
+    return 'no deny list snapshot has been loaded yet (its store is unreachable): failing closed, DPS will retry';
+  return `deny list snapshot is ${Math.round((now - deny.refreshedAt) / 1000)} s old (bound ${maxAge / 1000} s): failing closed, DPS will retry`;
+}
+
+/**
+ * `explain` also lists every candidate with its score or the reason it was skipped (off on the hot path).
+ *
+ * A stale deny list only withholds hubs: what the snapshot names is still refused (403 — an entry leaves only when
+ * its incident is released, so refusing it is the side to err on), and a request no hub could take is still a 400,
+ * since whatever the list says the answer would be a refusal. Only a device that would be allocated gets the 503.
+ */
 export function decide(
   request: AllocationRequest,
   policy: CompiledPolicy | undefined,
@@ -160,13 +178,6 @@ export function decide(
   now: number,
   explain = false,
 ): Outcome {
-  const maxAge = policy?.denyMaxAgeMs ?? 300_000;
-  if ((policy?.failClosed ?? true) && now - snapshots.deny.refreshedAt > maxAge) {
-    return {
-      kind: 'unavailable',
-      reason: `deny list snapshot is ${Math.round((now - snapshots.deny.refreshedAt) / 1000)} s old (bound ${maxAge / 1000} s): failing closed, DPS will retry`,
-    };
-  }
   const denied = deniedBy(snapshots.deny, request);
   if (denied)
     return {
@@ -174,14 +185,25 @@ export function decide(
       reason: `${denied.kind} ${denied.value} is revoked: ${denied.reason}${denied.incidentId ? ` (incident ${denied.incidentId})` : ''}`,
       entry: denied,
     };
+  const outcome = byRules(request, policy, snapshots.hubLoad, explain);
+  const stale = outcome.kind === 'allocate' ? staleness(policy, snapshots.deny, now) : undefined;
+  return stale ? { kind: 'unavailable', reason: stale } : outcome;
+}
 
+/** The hub the policy picks for a device the deny list lets through, or why none can take it. */
+function byRules(
+  request: AllocationRequest,
+  policy: CompiledPolicy | undefined,
+  hubLoad: ReadonlyMap<string, number>,
+  explain: boolean,
+): Extract<Outcome, { kind: 'allocate' | 'invalid' }> {
   const rule = policy && firstMatch(policy, request);
   const ruleName = rule?.name ?? (policy?.defaultPool ? `default:${policy.defaultPool.name}` : DEFAULT_RULE);
   const pool: CompiledHub[] =
     rule?.pool ??
     policy?.defaultPool?.hubs ??
     request.linkedHubs.map((h) => ({ hostName: h, key: h.toLowerCase(), weight: 1, enabled: true }));
-  const choice = choose(pool, request, snapshots.hubLoad, explain);
+  const choice = choose(pool, request, hubLoad, explain);
   const keep = (rule?.reprovision ?? 'sticky') === 'sticky' ? choice.current : undefined;
   const chosen = keep ?? choice.best;
   const candidates = choice.candidates;

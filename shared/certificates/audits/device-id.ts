@@ -8,7 +8,7 @@ import { CONTAINERS } from '../../containers';
 import type { IndividualEnrollment } from '../../dps-types';
 import { type FindingBase, raiseOnce } from '../../findings';
 import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../../ports';
-import { type RetryOptions, retryThrottled } from '../../retry';
+import { retryIdempotent, type RetryOptions } from '../../retry';
 
 interface DeviceIdClaim extends StoredDocument {
   deviceId: string;
@@ -42,7 +42,7 @@ export async function auditDeviceIds(
     const registrationIds = [...new Set([...(claim?.registrationIds ?? []), e.registrationId.toLowerCase()])].sort();
     if (!claim || claim.registrationIds.length !== registrationIds.length)
       await claims.upsert({ id, deviceId, registrationIds });
-    const namesake = await retryThrottled(() => dps.getEnrollment(deviceId), retry);
+    const namesake = await retryIdempotent(() => dps.getEnrollment(deviceId), retry);
     const sharing =
       namesake && !namesake.deviceId ? [...registrationIds, namesake.registrationId.toLowerCase()] : registrationIds;
     if (sharing.length < 2) continue;

@@ -7,7 +7,7 @@
 import { type DenyEntry, denyKey, type DenyKind } from '../../allocation';
 import { raiseOnce } from '../../findings';
 import { type Clock, type DocumentStore, type EventsPort, type HubDirectory, timeOf } from '../../ports';
-import { type RetryOptions, retryThrottled } from '../../retry';
+import { retryIdempotent, type RetryOptions } from '../../retry';
 import type { AuditFindingDocument } from '../inventory';
 import type { CertificateRepository, StoredCertificate } from '../inventory-store';
 
@@ -49,7 +49,7 @@ export async function auditRevokedStillRegistered(
   for (const { cert, entry } of revoked.values()) {
     for (const usage of cert.usages.filter((u) => u.kind === 'device' && u.hub)) {
       if (!hubs.hostNames().some((h) => h.toLowerCase() === usage.hub?.toLowerCase())) continue;
-      const device = await retryThrottled(() => hubs.hub(usage.hub as string).getDevice(usage.id), deps.retry);
+      const device = await retryIdempotent(() => hubs.hub(usage.hub as string).getDevice(usage.id), deps.retry);
       if (!device) continue;
       const doc: AuditFindingDocument = {
         id: `audit.REVOKED_STILL_REGISTERED.${cert.id}.${usage.id.toLowerCase()}`,

@@ -132,6 +132,39 @@ test('a deny list older than the bound fails closed (503), or open when so confi
     denyList: { maxAgeSeconds: 300, failClosed: false },
   });
   expect(decide(request('allocation-request.tpm-individual.json'), open, stale, NOW).kind).toBe('allocate');
+  const atTheBound: Snapshots = { deny: snapshotOf([], NOW - 300_000), hubLoad: new Map() };
+  expect(decide(request('allocation-request.tpm-individual.json'), policy, atTheBound, NOW).kind).toBe('allocate');
+});
+
+test('a stale deny list still refuses what it names (403) and what no hub could take (400): only hubs wait (503)', () => {
+  const entry: DenyEntry = {
+    kind: 'registrationId',
+    value: 'LINE7-SENSOR-0042',
+    reason: 'stolen',
+    incidentId: 'inc-1',
+  };
+  const stale: Snapshots = { deny: snapshotOf([entry], NOW - 3_600_000), hubLoad: new Map() };
+  expect(decide(request('allocation-request.x509-group.reprovision.json'), policy, stale, NOW)).toMatchObject({
+    kind: 'deny',
+    entry,
+  });
+  const unlinked = request('allocation-request.symmetric-key-group.json', (r) => {
+    r.deviceRuntimeContext.payload = { region: 'us' };
+  });
+  expect(decide(unlinked, policy, stale, NOW)).toMatchObject({
+    kind: 'invalid',
+    reason: expect.stringMatching(/names only hubs that are not linked/),
+  });
+  expect(decide(request('allocation-request.tpm-individual.json'), policy, stale, NOW)).toMatchObject({
+    kind: 'unavailable',
+    reason: 'deny list snapshot is 3600 s old (bound 300 s): failing closed, DPS will retry',
+  });
+  // An instance that never reached the store says so, rather than an age counted from 1970.
+  const never: Snapshots = { deny: snapshotOf([], 0), hubLoad: new Map() };
+  expect(decide(request('allocation-request.tpm-individual.json'), policy, never, NOW)).toMatchObject({
+    kind: 'unavailable',
+    reason: expect.stringMatching(/^no deny list snapshot has been loaded yet/),
+  });
 });
 
 test('an invalid policy is refused at load with every problem and where it is', () => {

@@ -1,6 +1,7 @@
 /** Listing and suppressing findings through the repository: the in-memory one, the same contract as Cosmos's. */
 import { CONTAINERS } from '../../../shared/containers';
-import { listFindings, type StoredFinding, suppressFinding } from '../../../shared/findings';
+import { listFindings, raiseOnce, type StoredFinding, suppressFinding } from '../../../shared/findings';
+import type { DomainEvent } from '../../../shared/ports';
 import { MemoryFindingRepository } from '../../support/memory-repositories';
 import { MemoryStore } from '../../support/memory-store';
 
@@ -40,4 +41,46 @@ test('a suppression is written with who and why, and audited; an unknown finding
   const audited = await store.container(CONTAINERS.audit.name).query('SELECT * FROM c', {}, {});
   expect(audited.items).toMatchObject([{ actor: 'ops@contoso', action: 'finding.suppressed' }]);
   expect(await suppressFinding(deps, { kind: 'audit', id: 'zz' }, 'ops@contoso', 'why', now)).toBeUndefined();
+});
+
+test('a raise whose answer was lost (the store tried again and met 409) still tells the finding, once', async () => {
+  const store = new MemoryStore(partitionKeys);
+  const findings = store.container<StoredFinding>(CONTAINERS.findings.name);
+  // The first create's answer is lost after the write; the store tries again and meets the finding it wrote.
+  const create = findings.create.bind(findings);
+  let lose = true;
+  findings.create = async (doc) => {
+    if (!lose) return create(doc);
+    lose = false;
+    await create(doc);
+    return create(doc);
+  };
+  const published: DomainEvent[] = [];
+  const events = { publish: async (e: DomainEvent[]) => void published.push(...e), close: async () => undefined };
+  const event = { type: 'certificate.expiring', subject: 'AB', data: { code: 'CERT_EXPIRES_WITHIN_30D' } };
+  const raise = () =>
+    raiseOnce(store, events, finding('expiry.AB.30', '2026-01-01T00:00:00Z', { kind: 'expiry' }), event);
+  expect(await raise()).toBe(true);
+  expect(published).toEqual([
+    { ...event, time: '2026-01-01T00:00:00Z', data: { findingId: 'expiry.AB.30', code: 'CERT_EXPIRES_WITHIN_30D' } },
+  ]);
+  // Raised and told before: nothing more, whoever asks.
+  expect(await raise()).toBe(false);
+  expect(published).toHaveLength(1);
+  expect((await findings.query('SELECT * FROM c', {}, {})).items).toMatchObject([{ published: true }]);
+});
+
+test('a finding written by a raise that died before its event is told by the next raise', async () => {
+  const store = new MemoryStore(partitionKeys);
+  const findings = store.container<StoredFinding>(CONTAINERS.findings.name);
+  const published: DomainEvent[] = [];
+  const events = { publish: async (e: DomainEvent[]) => void published.push(...e), close: async () => undefined };
+  const event = { type: 'certificate.audit', subject: 'CD', data: {} };
+  await findings.create({ ...finding('audit.X.CD', '2026-01-01T00:00:00Z'), published: false });
+  // A finding raised before the mark existed counts as told.
+  await findings.create(finding('audit.Y.CD', '2026-01-01T00:00:00Z'));
+  expect(await raiseOnce(store, events, finding('audit.X.CD', '2026-02-01T00:00:00Z'), event)).toBe(true);
+  expect(await raiseOnce(store, events, finding('audit.Y.CD', '2026-02-01T00:00:00Z'), event)).toBe(false);
+  expect(published.map((e) => e.data.findingId)).toEqual(['audit.X.CD']);
+  expect(await findings.read('audit.X.CD', 'audit')).toMatchObject({ published: true });
 });

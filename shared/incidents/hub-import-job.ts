@@ -83,18 +83,20 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
     if (e.key) failed.set(lower(e.key), `${e.errorCode} ${e.errorStatus ?? ''}`.trim());
   }
   const store = await deps.store();
-  const deleted = deviceIds.filter((id) => !failed.has(lower(id)));
-  // The audit ids are the change's own, so a worker resumed here does not record a deletion twice.
-  for (let i = 0; i < deleted.length; i += 50)
+  const absent = (id: string) => failed.get(lower(id))?.startsWith('DeviceNotFound') ?? false;
+  // Deleted, or not there (as the bulk path records it): each device of the step once. The audit ids are the
+  // change's own, so a worker resumed here does not record a deletion twice.
+  const gone = deviceIds.filter((id) => !failed.has(lower(id)) || absent(id));
+  for (let i = 0; i < gone.length; i += 50)
     await Promise.all(
-      deleted.slice(i, i + 50).map((id) =>
+      gone.slice(i, i + 50).map((id) =>
         audit(
           store,
           {
             actor: actorOf(incident.id),
             action: 'deleteDevice',
             target: { kind: 'device', id, hub: step.hub },
-            before: { registered: true },
+            before: { registered: absent(id) ? 'notFound' : true },
             after: { registered: false, via: `import job ${jobId}` },
           },
           dateOf(deps),

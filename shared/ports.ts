@@ -63,6 +63,8 @@ export interface HubRegistryPort {
   /** Starts an import job reading `devices.txt` from `input` (one job at a time per hub: JobQuotaExceededError otherwise). */
   startImportJob(input: BlobContainerRef, output: BlobContainerRef): Promise<HubJob>;
   getJob(jobId: string): Promise<HubJob | undefined>;
+  /** The hub's import and export jobs: how a start whose answer was lost finds the job it made. */
+  listJobs(): Promise<HubJob[]>;
 }
 
 export interface HubJob {
@@ -70,6 +72,8 @@ export interface HubJob {
   status: 'enqueued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'unknown';
   progress?: number;
   failureReason?: string;
+  /** The container the job reads `devices.txt` from (a SAS URL, or a plain one for identity-based access). */
+  inputBlobContainerUri?: string;
 }
 
 /** A blob container as a hub can reach it: a SAS URL, or a plain URL the hub opens with its own identity. */

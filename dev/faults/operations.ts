@@ -44,7 +44,10 @@ function dpsDevice(method: string, parts: string[]): string {
 function hub(method: string, parts: string[]): string {
   const [collection = '', id, sub] = parts.map((p, i) => (i === 1 ? p : p.toLowerCase()));
   if (collection === 'statistics') return 'statistics';
-  if (collection === 'jobs') return method === 'POST' && id === 'create' ? 'startImportJob' : 'getJob';
+  if (collection === 'jobs') {
+    if (method === 'POST' && id === 'create') return 'startImportJob';
+    return id === undefined ? 'listJobs' : 'getJob';
+  }
   if (collection === 'devices') {
     if (id === undefined) return method === 'POST' ? 'bulkDevices' : 'listDevices';
     if (method === 'POST' && id.toLowerCase() === 'query' && sub === undefined) return 'queryTwins';

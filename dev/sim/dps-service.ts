@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BulkEnrollmentOperationResult, EnrollmentGroup, IndividualEnrollment } from '../../shared/dps-types';
 import { knowsIssuance, namesToStore, withoutNames } from './adr-link';
 import { withInfo } from './certificates';
+import { countRemoval } from './removals';
 import { pageOf, type SimState } from './state';
 import { header, HttpError, ifMatchAllows, newEtag, readJson, sendJson } from './wire';
 
@@ -270,6 +271,7 @@ export async function handleDpsService(
       if (!ifMatchAllows(header(req, 'if-match'), found.etag))
         throw new HttpError(412, 412001, 'Precondition failed: the etag does not match.');
       state.registrations.delete(id.toLowerCase());
+      countRemoval(state.registrationsRemoved, id);
       ctx.changed();
       return (sendJson(res, 204, undefined), true);
     }

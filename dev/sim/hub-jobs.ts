@@ -1,5 +1,5 @@
 /**
- * IoT Hub import jobs (`POST /jobs/create`, `GET /jobs/{id}`), as `azure-iothub`'s `importDevicesFromBlob` uses
+ * IoT Hub import jobs (`POST /jobs/create`, `GET /jobs/{id}`, `GET /jobs`), as `azure-iothub`'s `importDevicesFromBlob` uses
  * them: the hub reads `devices.txt` (JSON lines with an `importMode`) from the input blob container, applies it, and
  * writes `importErrors.log` to the output container. One import or export job at a time per hub; a second is
  * refused with 403 JobQuotaExceeded, as IoT Hub does. The containers are reached by their SAS URLs (Azurite locally); identity-based storage access
@@ -88,6 +88,8 @@ export async function handleHubJobs(
   const [collection, id] = segments;
   if (collection?.toLowerCase() !== 'jobs') return false;
   const method = req.method ?? 'GET';
+  // Jobs_GetImportExportJobs: every job the hub knows, so a client that lost the answer to its start can find it.
+  if (id === undefined && method === 'GET') return (sendJson(res, 200, [...ctx.jobs.values()]), true);
   if (id?.toLowerCase() === 'create' && method === 'POST') {
     const body = (await readJson(req)) as (Partial<HubJob> & { storageAuthenticationType?: string }) | undefined;
     if (body?.type !== 'import' || !body.inputBlobContainerUri || !body.outputBlobContainerUri)

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { HubBulkResult, HubDevice, HubTwin } from '../../shared/dps-types';
+import { countRemoval } from './removals';
 import { type HubData, pageOf } from './state';
 import { header, HttpError, ifMatchAllows, newEtag, readJson, sendJson } from './wire';
 
@@ -69,6 +70,7 @@ export function storeDevice(hub: HubData, input: HubDevice, existing: HubDevice 
 }
 
 export function deleteDevice(hub: HubData, deviceId: string): void {
+  if (hub.devices.has(deviceId.toLowerCase())) countRemoval(hub.removed, deviceId);
   hub.devices.delete(deviceId.toLowerCase());
   hub.twins.delete(deviceId.toLowerCase());
   hub.watch?.device(deviceId, undefined);
@@ -129,6 +131,7 @@ function bulk(ctx: HubContext, body: unknown): HubBulkResult {
     const settable = {
       deviceId: id,
       status: item.status,
+      statusReason: item.statusReason,
       authentication: item.authentication,
       capabilities: item.capabilities,
     };

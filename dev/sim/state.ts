@@ -29,6 +29,8 @@ export interface HubData {
   devices: Map<string, HubDevice>;
   twins: Map<string, HubTwin>;
   watch?: HubWatch;
+  /** Deletes applied per device (lower-cased ID) since start, by whatever made them: see removals.ts. */
+  removed: Map<string, number>;
 }
 
 export interface SimState {
@@ -36,6 +38,8 @@ export interface SimState {
   groups: Map<string, EnrollmentGroup>;
   registrations: Map<string, RegistrationRecord>;
   hubs: Map<string, HubData>;
+  /** Registration records deleted per registration ID (lower-cased) since start: see removals.ts. */
+  registrationsRemoved: Map<string, number>;
 }
 
 export function emptyState(hostNames: string[]): SimState {
@@ -43,7 +47,10 @@ export function emptyState(hostNames: string[]): SimState {
     enrollments: new Map(),
     groups: new Map(),
     registrations: new Map(),
-    hubs: new Map(hostNames.map((h) => [h.toLowerCase(), { devices: new Map(), twins: new Map() }])),
+    hubs: new Map(
+      hostNames.map((h) => [h.toLowerCase(), { devices: new Map(), twins: new Map(), removed: new Map() }]),
+    ),
+    registrationsRemoved: new Map(),
   };
 }
 

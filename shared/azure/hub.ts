@@ -115,6 +115,10 @@ export class IotHubRegistry implements HubRegistryPort {
     });
   }
 
+  async listJobs(): Promise<HubJob[]> {
+    return (await sdkCall<HubJob[]>(() => this.sdk.listJobs())) ?? [];
+  }
+
   async getTwin(deviceId: string): Promise<HubTwin | undefined> {
     const twin = await sdkRead<Record<string, unknown>>(() => this.sdk.getTwin(deviceId));
     return twin && plainTwin(twin);

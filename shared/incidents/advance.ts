@@ -18,7 +18,9 @@ import {
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
 import type { Incident, StepState, Target } from './rules/model';
+import { soonestEnd } from './rules/outage';
 import { approvalFor, DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from './rules/plan';
+import { whatIsLeft } from './stalled';
 import { RUNNERS } from './steps';
 import { undoIncident } from './undo';
 
@@ -26,7 +28,7 @@ export interface Advanced {
   incident?: Incident;
   /** More work remains: queue another share. */
   more: boolean;
-  /** Another worker holds the incident: queue the share to arrive this much later. */
+  /** Queue the next share to arrive this much later: another worker holds the incident, or its hubs are down. */
   retryAfterMs?: number;
 }
 
@@ -111,11 +113,7 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
 }
 
 /** Runs the approved steps in order — DPS, then every hub in parallel (each within its own throttle), then records. */
-async function execute(
-  deps: IncidentDeps,
-  incident: Incident,
-  deadline: number,
-): Promise<{ incident: Incident; more: boolean }> {
+async function execute(deps: IncidentDeps, incident: Incident, deadline: number): Promise<Advanced> {
   const steps = incident.steps as StepState[];
   const phases: Array<StepState['kind']> = ['refuse', 'dps', 'hub', 'registrations'];
   let current = incident;
@@ -142,13 +140,20 @@ async function execute(
     current = (await (await deps.incidents()).get(incident.id)) as Incident;
     for (const s of current.steps as StepState[])
       deps.metrics?.incidentProgress(incident.id, s.kind === 'hub' ? `hub ${s.hub}` : s.kind, s.done, s.total);
-    if (finished.some((f) => !f)) return { incident: current, more: true };
+    if (finished.some((f) => !f)) {
+      // Every step left waiting for its hub (hub-outage.ts): the next share comes when the first wait ends.
+      const open = indexes.filter((_, k) => !finished[k]).map((i) => (current.steps as StepState[])[i].waiting);
+      return { incident: current, more: true, retryAfterMs: soonestEnd(open, millis(deps)) };
+    }
   }
-  const failed = (current.steps as StepState[]).some((s) => s.state === 'failed');
-  const status = failed ? 'failed' : current.request.mode === 'contain' ? 'contained' : 'quarantined';
+  const failed = (current.steps as StepState[]).filter((s) => s.state === 'failed');
+  const status = failed.length ? 'failed' : current.request.mode === 'contain' ? 'contained' : 'quarantined';
+  // A failed run says what is left, and why, where an operator reads first.
+  const why = failed.flatMap((s) => s.errors.slice(0, 3));
+  const note = failed.length ? [`${now(deps)}: ended failed; ${whatIsLeft(current)}; ${why.join('; ')}`] : [];
   current = (await (
     await deps.incidents()
-  ).update(incident.id, (i) => ({ ...i, status, completedAt: now(deps) }))) as Incident;
+  ).update(incident.id, (i) => ({ ...i, status, completedAt: now(deps), notes: [...i.notes, ...note] }))) as Incident;
   await emit(deps, `incident.${status}`, incident.id, { devices: current.plan?.devices });
   return { incident: current, more: false };
 }

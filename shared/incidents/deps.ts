@@ -13,7 +13,7 @@ import {
   type QueuePort,
   timeOf,
 } from '../ports';
-import { type RetryOptions, retryThrottled } from '../retry';
+import { retryIdempotent, type RetryOptions } from '../retry';
 import type { DenyListRepository, HoldRepository, IncidentRepository } from './repositories';
 
 export interface IncidentDeps {
@@ -46,6 +46,8 @@ export interface IncidentDeps {
   budgetMs?: number;
   /** How often an import job is polled (ms). */
   jobPollMs?: number;
+  /** How long a hub may stay unreachable before its step gives up and says what is left (rules/outage.ts). */
+  maxHubOutageMs?: number;
   /** Tells the webhook of this instance at once (other instances refresh from the store within seconds). */
   onDeny?: (entries: DenyEntry[]) => void;
   onRelease?: (entries: DenyEntry[]) => void;
@@ -68,9 +70,37 @@ export const dateOf = (deps: Pick<IncidentDeps, 'clock'>) => timeOf(deps)();
 export const lower = (s: string) => s.toLowerCase();
 export const actorOf = (incidentId: string) => `incident:${incidentId}`;
 
+/**
+ * The incident's calls, each retried after throttling (its Retry-After) and after a transient fault (backoff): every
+ * call made through it is idempotent or made so by its caller — a read; a put of the same thing; a delete whose 404
+ * is "done"; a put under an etag whose 412 is re-read and judged (etag-writes.ts); a bulk call whose per-device
+ * answers are read as our own earlier try (rules/hub-answers.ts). An import job's start is not: hub-import-job.ts
+ * looks for its own job before every try.
+ */
 export function withRetry(deps: IncidentDeps) {
-  return <T>(call: () => Promise<T>) => retryThrottled(call, deps.retry);
+  return <T>(call: () => Promise<T>) => retryIdempotent(call, deps.retry);
 }
+
+/** As `withRetry`, and says afterwards whether an earlier try lost its answer (so "not found" may be our own work). */
+export function tracked(deps: IncidentDeps) {
+  let lost = false;
+  const call = <T>(fn: () => Promise<T>) =>
+    retryIdempotent(fn, {
+      ...deps.retry,
+      onTransient: (wait, attempt, err) => {
+        lost = true;
+        deps.retry?.onTransient?.(wait, attempt, err);
+      },
+    });
+  return { call, answerLost: () => lost };
+}
+
+/**
+ * An audit record's id for one change an incident makes: the same change recorded again (a lost answer's retry, a
+ * share replayed after a crash) meets 409, so each is recorded once. Cosmos ids may not hold / \ ? #.
+ */
+export const auditIdOf = (incidentId: string, ...parts: string[]) =>
+  [incidentId, ...parts.map(lower)].join('.').replace(/[/\\?#]/g, '_');
 
 export async function emit(deps: IncidentDeps, type: string, incidentId: string, data: Record<string, unknown> = {}) {
   await (await deps.events()).publish([{ type, subject: incidentId, time: now(deps), data: { incidentId, ...data } }]);

@@ -2,13 +2,15 @@
  * Deletes a hub step's devices with an IoT Hub import job: `devices.txt` (delete mode) to the job's own blob
  * container, the job started — waiting while another import or export job runs on the hub, which IoT Hub refuses
  * with 403 JobQuotaExceeded — its id checkpointed, then polled to its end; a resumed worker polls the same job
- * instead of starting another. `importErrors.log` tells which devices were not deleted.
+ * instead of starting another, and a start whose answer was lost is found on the hub by its container before any
+ * other start. `importErrors.log` tells which devices were not deleted.
  */
 import { audit } from '../audit';
 import { JobQuotaExceededError } from '../errors';
-import { actorOf, dateOf, type IncidentDeps, lower, millis, withRetry } from './deps';
+import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
+import { hubCalls } from './hub-outage';
 import { updateStep } from './page-walker';
-import { hubJobContainer } from './rules/hub-job-container';
+import { hubJobContainer, readsFrom } from './rules/hub-job-container';
 import type { Incident, StepState } from './rules/model';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -31,6 +33,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
   const hub = (await deps.hubs()).hub(step.hub);
   const container = hubJobContainer(incident.id, step.hub);
   const poll = deps.jobPollMs ?? 2000;
+  const calls = hubCalls(deps, step.hub);
   const deviceIds = await devicesOnHub(deps, incident, step.hub);
   if (!step.jobId) {
     await blobs.put(
@@ -39,10 +42,16 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
       deviceIds.map((id) => JSON.stringify({ id, importMode: 'delete' })).join('\n'),
     );
     const ref = await blobs.containerForHub(container);
+    // Never two jobs for one step: every try first looks for the job this step made (its container is its own) —
+    // a start whose answer was lost, or a share that stopped before checkpointing the id — and starts one only when
+    // the hub, asked, has none.
+    const startOnce = async () =>
+      (await hub.listJobs()).find((j) => readsFrom(j.inputBlobContainerUri, container)) ??
+      (await hub.startImportJob(ref, ref));
     let jobId: string | undefined;
     while (!jobId) {
       try {
-        jobId = (await withRetry(deps)(() => hub.startImportJob(ref, ref))).jobId;
+        jobId = (await calls.call(startOnce)).jobId;
       } catch (err) {
         // One import or export job at a time per hub: wait for the running one, or hand over to the next message.
         if (!(err instanceof JobQuotaExceededError)) throw err;
@@ -57,12 +66,11 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
   }
   const jobId = step.jobId as string;
   for (;;) {
-    const job = await withRetry(deps)(() => hub.getJob(jobId));
+    const job = await calls.call(() => hub.getJob(jobId));
     if (!job) throw new Error(`import job ${jobId} on ${step.hub} is gone`);
     if (job.status === 'failed' || job.status === 'cancelled') {
-      await updateStep(deps, incident.id, index, (s) =>
-        s.errors.push(`${step.hub}: import job ${jobId} ${job.status}: ${job.failureReason ?? 'no reason given'}`),
-      );
+      const error = `${step.hub}: import job ${jobId} ${job.status}: ${job.failureReason ?? 'no reason given'}`;
+      await updateStep(deps, incident.id, index, (s) => void (s.errors = [...step.errors, error]));
       return true;
     }
     if (job.status === 'completed') break;
@@ -75,22 +83,24 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
     if (e.key) failed.set(lower(e.key), `${e.errorCode} ${e.errorStatus ?? ''}`.trim());
   }
   const store = await deps.store();
-  const deleted = deviceIds.filter((id) => !failed.has(lower(id)));
-  // The audit ids are the change's own, so a worker resumed here does not record a deletion twice.
-  for (let i = 0; i < deleted.length; i += 50)
+  const absent = (id: string) => failed.get(lower(id))?.startsWith('DeviceNotFound') ?? false;
+  // Deleted, or not there (as the bulk path records it): each device of the step once. The audit ids are the
+  // change's own, so a worker resumed here does not record a deletion twice.
+  const gone = deviceIds.filter((id) => !failed.has(lower(id)) || absent(id));
+  for (let i = 0; i < gone.length; i += 50)
     await Promise.all(
-      deleted.slice(i, i + 50).map((id) =>
+      gone.slice(i, i + 50).map((id) =>
         audit(
           store,
           {
             actor: actorOf(incident.id),
             action: 'deleteDevice',
             target: { kind: 'device', id, hub: step.hub },
-            before: { registered: true },
+            before: { registered: absent(id) ? 'notFound' : true },
             after: { registered: false, via: `import job ${jobId}` },
           },
           dateOf(deps),
-          `${incident.id}.${lower(step.hub)}.${lower(id)}.deleted`,
+          auditIdOf(incident.id, step.hub, id, 'deleted'),
         ),
       ),
     );
@@ -99,7 +109,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
     .map(([id, reason]) => `${step.hub}/${id}: ${reason}`);
   await updateStep(deps, incident.id, index, (s) => {
     s.done = s.total;
-    s.errors.push(...errors);
+    s.errors = [...step.errors, ...errors];
   });
   return true;
 }

@@ -37,7 +37,7 @@ export async function walkPages(deps: IncidentDeps, incident: Incident, index: n
   while (step.page < pages) {
     const targets = ((await repo.targets(incident.id, step.page)) ?? []).filter(walk.matches);
     if (step.offset >= targets.length) {
-      step = (await updateStep(deps, incident.id, index, (s) => Object.assign(s, { page: s.page + 1, offset: 0 })))
+      step = (await updateStep(deps, incident.id, index, (s) => Object.assign(s, { page: step.page + 1, offset: 0 })))
         .steps![index];
       continue;
     }
@@ -46,9 +46,10 @@ export async function walkPages(deps: IncidentDeps, incident: Incident, index: n
     const errors = await walk.act(slice);
     step = (
       await updateStep(deps, incident.id, index, (s) => {
+        // From the checkpoint this share read, not from the stored step: a write applied twice counts once.
         s.offset = step.offset + slice.length;
-        s.done = Math.min(s.total, s.done + slice.length);
-        s.errors.push(...errors);
+        s.done = Math.min(s.total, step.done + slice.length);
+        s.errors = [...step.errors, ...errors];
       })
     ).steps![index];
   }

@@ -11,7 +11,8 @@ const FINAL = new Set(['quarantined', 'contained', 'failed', 'nothingFound', 'ca
 
 function stepLeft(step: StepState): string {
   const where = step.kind === 'hub' ? ` on ${step.hub} (${step.action})` : '';
-  return `${step.kind}${where} ${step.done}/${step.total}`;
+  const waiting = step.waiting ? `, unreachable since ${step.waiting.since}` : '';
+  return `${step.kind}${where} ${step.done}/${step.total}${waiting}`;
 }
 
 /** What the incident has not done yet, as an operator reads it. */

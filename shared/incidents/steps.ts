@@ -4,12 +4,13 @@
  * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
  * the DPS registration records.
  */
-import { audit } from '../audit';
-import { NotFoundError } from '../errors';
 import { DPS_BATCH, HUB_BATCH } from '../limits';
-import { actorOf, dateOf, holdDeny, type IncidentDeps, lower, millis, withRetry } from './deps';
-import { disableEnrollment, disableGroup, disableHubDevices, disallowCa } from './holds';
+import { holdDeny, type IncidentDeps, lower, millis } from './deps';
+import { disableEnrollment, disableGroup, disallowCa } from './dps-holds';
+import { deleteRegistration } from './dps-records';
+import { deleteHubDevices, disableHubDevices } from './hub-devices';
 import { runHubImportJob } from './hub-import-job';
+import { unlessHubDown } from './hub-outage';
 import { updateStep, walkPages } from './page-walker';
 import type { Incident, StepState, Target } from './rules/model';
 import { directDenyEntries, dpsActionFor, targetDenyEntries } from './rules/plan';
@@ -44,17 +45,19 @@ const runRefuse: Runner = async (deps, incident, index, deadline) => {
   return true;
 };
 
-const runDps: Runner = async (deps, incident, index, deadline) => {
+const runDps: Runner = async (deps, started, index, deadline) => {
+  let incident = started;
   let step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'dps' }>;
   while (step.groupsDone < step.groupsToDisable.length) {
     if (millis(deps) >= deadline) return false;
     await disableGroup(deps, incident.id, step.groupsToDisable[step.groupsDone]);
-    const updated = await updateStep(deps, incident.id, index, (s) => {
+    incident = await updateStep(deps, incident.id, index, (s) => {
       const d = s as typeof step;
+      // Both from the checkpoint this share read, not from the stored step: a write applied twice counts once.
       d.groupsDone = step.groupsDone + 1;
-      d.done = Math.min(d.total, d.done + 1);
+      d.done = Math.min(d.total, step.done + 1);
     });
-    step = (updated.steps as StepState[])[index] as typeof step;
+    step = (incident.steps as StepState[])[index] as typeof step;
   }
   const disabled = new Set(step.groupsToDisable.map(lower));
   return walkPages(
@@ -77,60 +80,28 @@ const runDps: Runner = async (deps, incident, index, deadline) => {
   );
 };
 
-async function deleteHubDevices(deps: IncidentDeps, incidentId: string, hubName: string, deviceIds: string[]) {
-  const hub = (await deps.hubs()).hub(hubName);
-  const result = await withRetry(deps)(() =>
-    hub.bulkDevices(
-      'delete',
-      deviceIds.map((deviceId) => ({ deviceId })),
-    ),
-  );
-  // Each device of the batch gets exactly one audit record, under an id of its own: a batch replayed after a crash
-  // (between the delete and its audit) records the devices it finds gone then, and nothing twice.
-  const failed = new Map(result.errors.map((e) => [lower(e.deviceId), e.errorCode]));
-  const store = await deps.store();
-  await Promise.all(
-    deviceIds
-      .filter((id) => !failed.has(lower(id)) || failed.get(lower(id)) === 'DeviceNotFound')
-      .map((id) =>
-        audit(
-          store,
-          {
-            actor: actorOf(incidentId),
-            action: 'deleteDevice',
-            target: { kind: 'device', id, hub: hubName },
-            // Not found: deleted by an earlier attempt of this batch, or gone before the incident reached it.
-            before: { registered: failed.has(lower(id)) ? 'notFound' : true },
-            after: { registered: false },
-          },
-          dateOf(deps),
-          `${incidentId}.${lower(hubName)}.${lower(id)}.deleted`,
-        ),
-      ),
-  );
-  return result.errors
-    .filter((e) => e.errorCode !== 'DeviceNotFound')
-    .map((e) => `${hubName}/${e.deviceId}: ${e.errorCode} ${e.errorStatus}`);
-}
-
-const runHub: Runner = async (deps, incident, index, deadline) => {
+/** A hub's devices, in bulk or by an import job; a hub that stays unreachable is waited for (hub-outage.ts). */
+const runHub: Runner = (deps, incident, index, deadline) => {
   const step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'hub' }>;
-  if (step.path === 'importJob') return runHubImportJob(deps, incident, index, deadline);
-  return walkPages(
-    deps,
-    incident,
-    index,
-    {
-      matches: onHub(step.hub),
-      batch: HUB_BATCH,
-      act: (targets) => {
-        const ids = targets.map((t) => t.deviceId as string);
-        return step.action === 'delete'
-          ? deleteHubDevices(deps, incident.id, step.hub, ids)
-          : disableHubDevices(deps, incident.id, step.hub, ids);
+  if (step.path === 'importJob')
+    return unlessHubDown(deps, incident, index, () => runHubImportJob(deps, incident, index, deadline));
+  return unlessHubDown(deps, incident, index, () =>
+    walkPages(
+      deps,
+      incident,
+      index,
+      {
+        matches: onHub(step.hub),
+        batch: HUB_BATCH,
+        act: (targets) => {
+          const ids = targets.map((t) => t.deviceId as string);
+          return step.action === 'delete'
+            ? deleteHubDevices(deps, incident.id, step.hub, ids)
+            : disableHubDevices(deps, incident.id, step.hub, ids);
+        },
       },
-    },
-    deadline,
+      deadline,
+    ),
   );
 };
 
@@ -143,11 +114,7 @@ const runRegistrations: Runner = (deps, incident, index, deadline) =>
       matches: (t) => !!t.hub && !!t.deviceId,
       batch: DPS_BATCH,
       act: async (targets) => {
-        const dps = await deps.enrollments();
-        for (const t of targets)
-          await withRetry(deps)(() => dps.deleteRegistrationState(t.registrationId)).catch((err) => {
-            if (!(err instanceof NotFoundError)) throw err;
-          });
+        for (const t of targets) await deleteRegistration(deps, incident.id, t.registrationId);
         return [];
       },
     },

@@ -8,7 +8,7 @@
  */
 import { QUEUES } from '../containers';
 import { DEFAULT_ALERT_IMMEDIATE_DENY_MAX, emit, holdDeny, type IncidentDeps, now } from './deps';
-import { disallowCa } from './holds';
+import { disallowCa } from './dps-holds';
 import { firstResolution } from './resolve';
 import type { IncidentRequest } from './rules/incident';
 import { type Incident, newIncident } from './rules/model';

@@ -88,6 +88,7 @@ export const OPERATIONS: Operation[] = [
   op('iothub', 'GET', '/statistics/devices', 'Statistics_GetDeviceStatistics', { 200: 'RegistryStatistics' }),
   op('iothub', 'POST', '/jobs/create', 'Jobs_CreateImportExportJob', { 200: 'JobProperties' }, 'JobProperties'),
   op('iothub', 'GET', `/jobs/(?!create$)${seg}`, 'Jobs_GetImportExportJob', { 200: 'JobProperties' }),
+  op('iothub', 'GET', '/jobs', 'Jobs_GetImportExportJobs', { 200: '[JobProperties]' }),
 ]; // prettier-ignore
 
 type Validators = Record<Api, (name: string) => ValidateFunction>;

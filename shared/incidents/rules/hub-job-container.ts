@@ -20,3 +20,14 @@ export function hubJobContainer(incidentId: string, hubHostName: string): string
   const hash = createHash('sha256').update(`${incidentId}|${hubHostName.toLowerCase()}`).digest('hex');
   return `${prefix}${hash.slice(0, hashLength)}`;
 }
+
+/** Whether a job reads from this container: its input URL's last path segment (a SAS query or none, either way). */
+export function readsFrom(inputBlobContainerUri: string | undefined, container: string): boolean {
+  if (!inputBlobContainerUri) return false;
+  try {
+    const segments = new URL(inputBlobContainerUri).pathname.split('/').filter(Boolean);
+    return segments.at(-1)?.toLowerCase() === container.toLowerCase();
+  } catch {
+    return false;
+  }
+}

@@ -122,6 +122,17 @@ interface Progress {
   startedAt?: string;
   finishedAt?: string;
   errors: string[];
+  /** Its service unreachable past the retries: the step waits, from `since`, until `until` at least (rules/outage.ts). */
+  waiting?: Waiting;
+}
+
+export interface Waiting {
+  since: string;
+  until: string;
+  /** Shares that found it unreachable, this one included. */
+  tries: number;
+  /** The last error, as the service's client saw it. */
+  reason: string;
 }
 
 export type StepState =

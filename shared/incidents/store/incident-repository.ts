@@ -7,6 +7,7 @@ import { ConflictError } from '../../errors';
 import type { DocumentContainer, DocumentStore, Page, StoredDocument } from '../../ports';
 import type { IncidentRepository } from '../repositories';
 import type { Incident, Target } from '../rules/model';
+import { holdsWhatWeWrote } from './holders';
 
 type IncidentDoc = StoredDocument & Incident & { incidentId: string; type: 'incident' };
 type TargetsDoc = StoredDocument & { incidentId: string; type: 'targets'; page: number; targets: Target[] };
@@ -53,15 +54,20 @@ export class CosmosIncidentRepository implements IncidentRepository {
   }
 
   async update(id: string, change: (incident: Incident) => Incident | undefined): Promise<Incident | undefined> {
+    let tried: Incident | undefined;
     for (;;) {
       const current = await this.get(id);
       if (!current) return undefined;
+      // 412 on our own write whose answer was lost (the store sent it again): the change is there already, and
+      // applying it again would count it twice.
+      if (tried && holdsWhatWeWrote(current, tried)) return current;
       const next = change(structuredClone(current));
       if (!next) return current;
       try {
         return plain(await this.container.replace({ ...next, incidentId: id, type: 'incident', _etag: current._etag }));
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err; // another writer got there first: read again, apply again
+        tried = next;
       }
     }
   }

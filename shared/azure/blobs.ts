@@ -4,17 +4,22 @@
  * blob reads and writes on the containers named for its jobs only: infra/modules/rbac.bicep).
  *
  * Every call has a deadline (storage-calls.ts); reads, whole-blob writes and container creation are tried again after
- * a transient fault, an append is not (it would add its block twice).
+ * a transient fault; an append is tried again only once the blob's tail shows the lost try did not add its block.
  */
 import type { TokenCredential } from '@azure/identity';
-import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
+import { type AppendBlobClient, BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 
+import { TransientError } from '../errors';
 import type { BlobContainerRef, BlobsPort } from '../ports';
 import { type StorageCallOptions, StorageCalls } from './storage-calls';
 
 export type BlobAuth = { connectionString: string } | { serviceUri: string; credential: TokenCredential };
 
 const SAS_HOURS = 24;
+/** Tries of one append after lost answers (each judged by the tail first). */
+const APPEND_TRIES = 4;
+/** How far back a lost append is looked for: other appends of this writer may have landed after it meanwhile. */
+const TAIL_WINDOW_BYTES = 1_048_576;
 
 /** The Blob service by account key (Azurite locally) or by identity (Azure). */
 export function blobServiceClient(auth: BlobAuth): BlobServiceClient {
@@ -59,12 +64,21 @@ export class StorageBlobs implements BlobsPort {
   async append(container: string, name: string, text: string): Promise<void> {
     const blob = this.service.getContainerClient(container).getAppendBlobClient(name);
     const bytes = Buffer.byteLength(text);
-    const appendBlock = () =>
-      this.calls.once(
-        `append to blob ${container}/${name}`,
-        (abortSignal) => blob.appendBlock(text, bytes, { abortSignal }),
-        bytes,
-      );
+    const what = `append to blob ${container}/${name}`;
+    const appendOnce = () =>
+      this.calls.once(what, (abortSignal) => blob.appendBlock(text, bytes, { abortSignal }), bytes);
+    // A lost answer may hide an applied block: the blob's tail is read, and the block sent again only when its text is
+    // not there (each line of ours is unique: it carries its record's id), so a line is appended once.
+    const appendBlock = async () => {
+      for (let tries = 1; ; tries++) {
+        try {
+          return await appendOnce();
+        } catch (err) {
+          if (!(err instanceof TransientError) || tries >= APPEND_TRIES) throw err;
+          if (await this.endsWithin(blob, text, bytes)) return;
+        }
+      }
+    };
     try {
       await appendBlock();
     } catch (err) {
@@ -75,6 +89,23 @@ export class StorageBlobs implements BlobsPort {
       );
       await appendBlock();
     }
+  }
+
+  /** Whether `text` is among the blob's last bytes (a window wide enough for the appends that may have followed it). */
+  private async endsWithin(blob: AppendBlobClient, text: string, bytes: number): Promise<boolean> {
+    return this.calls.idempotent(`read the tail of ${blob.name}`, async (abortSignal) => {
+      let length: number;
+      try {
+        length = (await blob.getProperties({ abortSignal })).contentLength ?? 0;
+      } catch (err) {
+        if (statusOf(err) === 404) return false;
+        throw err;
+      }
+      const window = Math.min(length, TAIL_WINDOW_BYTES + bytes);
+      if (window < bytes) return false;
+      const tail = await blob.downloadToBuffer(length - window, window, { abortSignal });
+      return tail.includes(Buffer.from(text, 'utf8'));
+    });
   }
 
   async get(container: string, name: string): Promise<string | undefined> {

@@ -1,7 +1,7 @@
 /**
  * Our Storage adapters (shared/azure/queues.ts, blobs.ts) against Azurite through its fault proxy, when a call stalls:
  * the SDKs would wait for ever, the adapters give up at their deadline with a TransientError, try reads and
- * whole-blob writes again, and never send a queue message or append a block twice.
+ * whole-blob writes again, never send a queue message twice, and append a block again only when it is not there.
  *
  * The deadline here is 3 s, and a stall never answers: whatever the machine's speed, the stalled call is abandoned
  * and the next one, unstalled, answers long before its own deadline.
@@ -88,13 +88,23 @@ test('a blob write and a blob read that stall are tried again and succeed', asyn
   expect(faults().summary()).toBe('injected 2 faults: storage 2 stall');
 });
 
-test('an append that stalls after it was applied is not appended again', async () => {
+test('an append whose answer is lost is judged by the tail of the blob: applied, it is not appended again; not applied, it is', async () => {
   await blobs.append('stalled-trail', 'day.ndjson', '{"id":"a"}\n');
   faults().set({
-    rules: [{ service: 'storage', operation: 'appendBlock', calls: [1], fault: { kind: 'stall', afterApply: true } }],
+    rules: [
+      { service: 'storage', operation: 'appendBlock', calls: [1], fault: { kind: 'stall', afterApply: true } },
+      { service: 'storage', operation: 'appendBlock', calls: [2], fault: { kind: 'resetAfterApply' } },
+      { service: 'storage', operation: 'appendBlock', calls: [3], fault: { kind: 'stall' } },
+      { service: 'storage', operation: 'appendBlock', calls: [5], fault: { kind: 'resetBeforeApply' } },
+    ],
   });
   faults().resetCounts();
-  await expect(blobs.append('stalled-trail', 'day.ndjson', '{"id":"b"}\n')).rejects.toThrow(NO_ANSWER);
-  expect(faults().calls('storage', 'appendBlock')).toBe(1);
-  expect(await text('stalled-trail', 'day.ndjson')).toBe('{"id":"a"}\n{"id":"b"}\n');
+  await blobs.append('stalled-trail', 'day.ndjson', '{"id":"b"}\n'); // applied, answer never came: found in the tail
+  await blobs.append('stalled-trail', 'day.ndjson', '{"id":"c"}\n'); // applied, connection reset: found
+  await blobs.append('stalled-trail', 'day.ndjson', '{"id":"d"}\n'); // stalled unapplied: not there, sent again (4th)
+  await blobs.append('stalled-trail', 'day.ndjson', '{"id":"e"}\n'); // reset unapplied: sent again (6th)
+  expect(faults().calls('storage', 'appendBlock')).toBe(6);
+  expect(await text('stalled-trail', 'day.ndjson')).toBe(
+    '{"id":"a"}\n{"id":"b"}\n{"id":"c"}\n{"id":"d"}\n{"id":"e"}\n',
+  );
 });

@@ -448,8 +448,16 @@ export function incidentDeps(hooks: Pick<IncidentDeps, 'onDeny' | 'onRelease' | 
     alertImmediateDenyMax: numberSetting(env, 'incidentAlertImmediateDenyMax', wholeNumber),
     caCertificates: caCertificates(),
     metrics: appMetrics(),
+    ...adrDeps(env),
     ...hooks,
   };
+}
+
+/** ADR for the use cases that act there, when a namespace is administered (ADR_NAMESPACE and its resource group set). */
+export function adrDeps(env: Env): { deviceRegistry?: () => Promise<DeviceRegistryPort>; adrNamespace?: string } {
+  const adrNamespace = setting(env, 'adrNamespace');
+  if (!adrNamespace || !setting(env, 'adrResourceGroupId')) return {};
+  return { deviceRegistry, adrNamespace };
 }
 
 /** Who may call, and the makers' configuration: built once, on the first call that needs them. */

@@ -24,13 +24,15 @@ type Sdk = Record<
 >;
 
 function plainTwin(twin: Record<string, unknown>): HubTwin {
-  const { deviceId, etag, tags, properties, status } = twin as unknown as HubTwin;
+  const { deviceId, etag, tags, properties, status, connectionState, lastActivityTime } = twin as unknown as HubTwin;
   return {
     deviceId,
     etag,
     tags,
     properties: properties && { desired: properties.desired, reported: properties.reported },
     status,
+    ...(connectionState ? { connectionState } : {}),
+    ...(lastActivityTime ? { lastActivityTime } : {}),
   };
 }
 

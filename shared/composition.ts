@@ -26,6 +26,7 @@ import { parseRenewalPercent } from './certificates/rules/renewal';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
 import type { FindingRepository } from './findings';
+import type { GroupDeps } from './groups';
 import type { ImportJobRepository } from './imports';
 import { importConfigSource } from './imports/config';
 import type { WorkerDeps } from './imports/enroll-chunk';
@@ -451,6 +452,13 @@ export function incidentDeps(hooks: Pick<IncidentDeps, 'onDeny' | 'onRelease' | 
     ...adrDeps(env),
     ...hooks,
   };
+}
+
+/** Enrollment groups an operator creates: DPS, the audit, our webhook's URL, and ADR to check a policy named. */
+export function groupDeps(): GroupDeps {
+  const env = appEnv();
+  const s = services();
+  return { ...s, webhookUrl: setting(env, 'allocationWebhookUrl'), ...adrDeps(env) };
 }
 
 /** ADR for the use cases that act there, when a namespace is administered (ADR_NAMESPACE and its resource group set). */

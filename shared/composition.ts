@@ -21,6 +21,7 @@ import type { DeviceRegistryPort } from './certificates/device-registry';
 import type { SweepDeps } from './certificates/expiry-sweep';
 import type { ReconcileDeps } from './certificates/inventory';
 import type { IssuedSweepDeps } from './certificates/issued-certificates';
+import type { IssuedViewDeps } from './certificates/issued-view';
 import { parseHorizons } from './certificates/rules/horizons';
 import { parseRenewalPercent } from './certificates/rules/renewal';
 import { storedConfigDocument } from './config-documents';
@@ -410,6 +411,11 @@ export function issuedSweepDeps(): IssuedSweepDeps {
 }
 
 export const renewalPercent = () => parseRenewalPercent(setting(appEnv(), 'certRenewalPercent'));
+
+/** The console's view of issued certificates: the sweep's records, and ADR to name each one's policy. */
+export function issuedViewDeps(): IssuedViewDeps {
+  return { issued: issuedSweepDeps().issued, ...adrDeps(appEnv()) };
+}
 
 /** The reconciliation of the inventory against DPS, with the audit rules of the settings. */
 export function reconcileDeps(): ReconcileDeps {

@@ -120,8 +120,9 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
 }
 
 /**
- * Runs the approved steps in order — DPS, then ADR (the CA, then registry devices), then every hub in parallel (each
- * within its own throttle), then records.
+ * Runs the approved steps in order — DPS, then ADR's rotation, then every hub in parallel (each within its own
+ * throttle), then ADR's registry devices (DPS already refuses these devices: disconnecting them comes first), then
+ * records.
  */
 async function execute(
   deps: IncidentDeps,
@@ -129,7 +130,7 @@ async function execute(
   deadline: number,
 ): Promise<{ incident: Incident; more: boolean }> {
   const steps = incident.steps as StepState[];
-  const phases: Array<StepState['kind']> = ['refuse', 'dps', 'adrRotate', 'adrDevices', 'hub', 'registrations'];
+  const phases: Array<StepState['kind']> = ['refuse', 'dps', 'adrRotate', 'hub', 'adrDevices', 'registrations'];
   let current = incident;
   for (const kind of phases) {
     const indexes = [...steps.keys()].filter(

@@ -1,10 +1,10 @@
 /**
  * From a resolved incident to its plan and its steps (pure). The order keeps the identities out at every moment:
  * refuse first (deny list: the webhook stops admitting at once, written before any plan), then shut the identities
- * out of DPS, then Azure Device Registry (a compromised policy's CA revoked and rotated, so the hubs refuse every
- * certificate it issued; the devices' registry entries disabled, so they cannot provision again), then disable
- * (quarantine) or delete (contain) their hub registrations, hub by hub, then — when containing — delete their DPS
- * registration records, which would otherwise count against the DPS quota.
+ * out of DPS, then revoke and rotate a compromised ADR policy's CA (the hubs refuse every certificate it issued), then
+ * disable (quarantine) or delete (contain) their hub registrations, hub by hub, then disable their ADR registry
+ * devices (so they cannot provision again: DPS already refuses them, and disconnecting must not wait on ARM), then —
+ * when containing — delete their DPS registration records, which would otherwise count against the DPS quota.
  */
 import type { DenyEntry } from '../../allocation';
 import { formatCertificatePolicy } from '../../certificate-policy';
@@ -216,10 +216,11 @@ export function planIncident(
       certificatePolicy: formatCertificatePolicy(policy),
       ...progress(1),
     });
-  if (adr && registryItems)
-    steps.push({ kind: 'adrDevices', namespaceName: adr.namespaceName, ...progress(registryItems) });
   for (const h of hubActions)
     steps.push({ kind: 'hub', hub: h.hub, action, path: h.path, ...progress(hubItems.get(h.hub) ?? 0) });
+  // After the hubs: DPS already refuses these devices, and disconnecting them must not wait on ARM.
+  if (adr && registryItems)
+    steps.push({ kind: 'adrDevices', namespaceName: adr.namespaceName, ...progress(registryItems) });
   if (request.mode === 'contain' && records) steps.push({ kind: 'registrations', ...progress(records) });
   const plan: PlanSummary = {
     devices: devices.size,

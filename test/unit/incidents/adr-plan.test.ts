@@ -55,7 +55,7 @@ test('a policy incident plans an irreversible rotation that waits for another ad
   });
 });
 
-test('where a namespace is administered, every device is checked in ADR — after DPS, before the hubs', () => {
+test('where a namespace is administered, every device is checked in ADR — the rotation before the hubs, devices after', () => {
   const request: IncidentRequest = {
     id: 'inc-d',
     reason: 'r',
@@ -67,7 +67,7 @@ test('where a namespace is administered, every device is checked in ADR — afte
     { registrationId: 'd-2', deviceId: 'd-2', via: 'none' },
   ];
   const { plan, steps } = planIncident(request, [], [targets], 1000, { adrNamespace: 'fleet-ns' });
-  expect(steps.map((s) => s.kind)).toEqual(['dps', 'adrRotate', 'adrDevices', 'hub', 'registrations']);
+  expect(steps.map((s) => s.kind)).toEqual(['dps', 'adrRotate', 'hub', 'adrDevices', 'registrations']);
   expect(steps.find((s) => s.kind === 'adrDevices')).toMatchObject({ namespaceName: 'fleet-ns', total: 2 });
   expect(plan.adr).toMatchObject({ namespaceName: 'fleet-ns', devicesToCheck: 2 });
   // Without an administered namespace, no ADR step at all for devices.

@@ -36,7 +36,8 @@ const names = {
 
 async function main(): Promise<void> {
   const settings = loadLocalSettings();
-  const env = settings.Values;
+  // The hubs' device endpoint is the local MQTT listener, reached as a gateway (as demo:fleet reaches it).
+  const env: Record<string, string> = { LOCAL_HUB_GATEWAY_HOST: 'localhost', ...settings.Values };
   Object.assign(process.env, env);
   const baseUrl = `http://127.0.0.1:${settings.Host?.LocalHttpPort ?? 7071}`;
   await seedAdrDemo(env);

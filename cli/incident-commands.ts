@@ -34,6 +34,15 @@ export function describeIncident(doc: IncidentView): string[] {
       lines.push(
         `    DPS disallows the CA ${plan.disallowCa.thumbprint} (disabled group ${plan.disallowCa.enrollmentGroupId})`,
       );
+    if (plan.adr?.devicesToCheck)
+      lines.push(
+        `    ADR: ${plan.adr.devicesToCheck} devices' registry entries checked in ${plan.adr.namespaceName}, disabled where found`,
+      );
+    if (plan.adr?.revokeAndRotate)
+      lines.push(
+        `    ADR: revoke and rotate ${plan.adr.revokeAndRotate.certificatePolicy}`,
+        `    ${plan.adr.revokeAndRotate.warning}`,
+      );
     if (plan.sample.length) lines.push(`    e.g. ${plan.sample.slice(0, 10).join(', ')}`);
     if (plan.notFound?.count)
       lines.push(`    not found (${plan.notFound.count}): ${plan.notFound.sample.slice(0, 10).join(', ')}`);
@@ -42,7 +51,7 @@ export function describeIncident(doc: IncidentView): string[] {
     lines.push(`  waiting: dps-lifecycle incident approve ${doc.id}   (or cancel ${doc.id})`);
   for (const s of doc.steps ?? [])
     lines.push(
-      `  ${s.kind.padEnd(14)}${(s.kind === 'hub' ? `${s.hub} ${s.action}/${s.path}` : '').padEnd(48)} ${s.state.padEnd(8)} ${s.done}/${s.total}${s.errors.length ? `  errors: ${s.errors.slice(0, 3).join('; ')}` : ''}`,
+      `  ${s.kind.padEnd(14)}${(s.kind === 'hub' ? `${s.hub} ${s.action}/${s.path}` : s.kind === 'adrRotate' ? `${s.certificatePolicy} (irreversible)` : '').padEnd(48)} ${s.state.padEnd(8)} ${s.done}/${s.total}${s.errors.length ? `  errors: ${s.errors.slice(0, 3).join('; ')}` : ''}`,
     );
   for (const note of doc.notes) lines.push(`  note: ${note}`);
   return lines;

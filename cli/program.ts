@@ -4,6 +4,7 @@
  *   dps-lifecycle import-status JOB --manufacturer ID [--follow]
  *   dps-lifecycle import-rows JOB --manufacturer ID [--status invalid]
  *   dps-lifecycle incident report FILE.json | show ID | approve ID | cancel ID | release ID [--follow]
+ *   dps-lifecycle group create ID [--certificate-policy NS/CA/POLICY] [--ca-certificate FILE.pem] [--tag K=V]
  *   dps-lifecycle certificates expiring [--within 30d]
  *   dps-lifecycle webhook rotate-key [--webhook-url URL] [--state FILE]
  *   dps-lifecycle tpm harvest [--tpm HOST:PORT|/dev/tpmrm0] --out FILE [--serial S] [--model M] [--lot L]
@@ -21,6 +22,7 @@ import { Command } from 'commander';
 import { formatOf } from '../shared/imports/rules/row-sources';
 import { api, type ClientConfig, clientConfig } from './client';
 import { follow } from './follow';
+import { addGroupCommands } from './group-commands';
 import { addIncidentCommands } from './incident-commands';
 import { addTpmCommands } from './tpm-commands';
 import { upload } from './upload';
@@ -213,6 +215,7 @@ export function buildProgram(): Command {
     });
 
   addIncidentCommands(program);
+  addGroupCommands(program);
   addWebhookCommands(program);
   addTpmCommands(program);
 

@@ -90,10 +90,11 @@ async function showAllocation() {
   const view = await api('views/allocation');
   table(
     $('#hubs'),
-    ['hub', 'devices', 'of capacity', 'pools (weight, rotation)'],
+    ['hub', 'devices', 'connected', 'of capacity', 'pools (weight, rotation)'],
     view.hubs.map((h) => [
       esc(h.hostName),
       fmt(h.devices),
+      fmt(h.connected),
       h.percentOfCapacity === undefined ? 'no cap' : bar(h.percentOfCapacity, true),
       esc(
         h.pools
@@ -224,6 +225,20 @@ async function showCertificates() {
     })),
     `Certificates ending per week: ${fmt(view.weeks.reduce((n, w) => n + w.count, 0))} in ${view.weeks.length} weeks`,
   );
+  const issued = await api('views/certificates/issued?pageSize=200');
+  table(
+    $('#issued'),
+    ['device', 'hub', 'policy', 'valid until', 'renewal point', 'state', 'renewed'],
+    issued.items.map((c) => [
+      esc(c.deviceId),
+      esc(c.hub),
+      esc(c.policy ?? (c.issuer ? `issuer ${c.issuer}` : '–')),
+      esc(c.validUntil),
+      esc(c.renewalPoint),
+      esc(c.state === 'current' ? 'current' : c.state === 'renewalDue' ? 'past its renewal point' : 'expired'),
+      c.renewals ? `${fmt(c.renewals)}×, last ${esc(c.renewedAt)}` : 'not yet',
+    ]),
+  );
   const { findings } = await api('findings?kind=expiry');
   table(
     $('#findings'),
@@ -252,9 +267,14 @@ async function showCertificates() {
   );
 }
 
-/* Incidents: the plan awaiting approval, decisions, live step progress. */
+/* Incidents: the plan awaiting approval, decisions, live step progress, its devices connected then and now. */
 let incidents = [];
 let currentIncident;
+/**
+ * The connected counts are read from the hubs on each call: fetched for the incident on screen when it is opened or
+ * changes status, and otherwise at most every 15 s.
+ */
+let connected = { id: undefined, status: undefined, at: 0, body: undefined };
 
 async function showIncidents() {
   incidents = (await api('views/incidents')).items;
@@ -301,18 +321,74 @@ async function openIncident(id) {
           ...plan.hubActions.map((a) => [`${esc(a.action)} on ${esc(a.hub)} (${esc(a.path)})`, fmt(a.devices)]),
           ['registration records to delete', fmt(plan.deleteRegistrationRecords)],
           ['CA disallowed in DPS', esc(plan.disallowCa ? plan.disallowCa.enrollmentGroupId : '–')],
+          ...(plan.adr
+            ? [
+                [
+                  `registry devices checked in ADR (${esc(plan.adr.namespaceName)}); disabled where found`,
+                  fmt(plan.adr.devicesToCheck),
+                ],
+                ...(plan.adr.revokeAndRotate
+                  ? [
+                      [
+                        `<strong class="irreversible">revoke and rotate ${esc(plan.adr.revokeAndRotate.certificatePolicy)}</strong>`,
+                        `<strong class="irreversible">${esc(plan.adr.revokeAndRotate.warning)}</strong>`,
+                      ],
+                    ]
+                  : []),
+              ]
+            : []),
           ['for example', esc(plan.sample.join(', '))],
           ['not found', esc(plan.notFound?.count ? `${plan.notFound.count}: ${plan.notFound.sample.join(', ')}` : '–')],
         ]
       : [['no plan yet', esc(i.resolution?.phase ?? '')]],
   );
+  await showConnected(i);
   table(
     $('#steps'),
     ['step', 'state', 'progress'],
     (i.steps ?? []).map((s) => [
-      esc(s.kind === 'hub' ? `${s.action} on ${s.hub}` : s.kind),
+      esc(
+        s.kind === 'hub'
+          ? `${s.action} on ${s.hub}`
+          : s.kind === 'adrRotate'
+            ? `revoke and rotate ${s.certificatePolicy} (irreversible)`
+            : s.kind === 'adrDevices'
+              ? `registry devices disabled in ${s.namespaceName}`
+              : s.kind,
+      ),
       esc(s.state),
       `${bar(s.total ? Math.floor((s.done / s.total) * 100) : s.state === 'done' ? 100 : 0)} ${fmt(s.done)} of ${fmt(s.total)}`,
+    ]),
+  );
+}
+
+/** Its devices connected per hub when it was planned, and now (read from the hubs: see `connected` above). */
+async function showConnected(i) {
+  if (connected.id !== i.id || connected.status !== i.status || Date.now() - connected.at > 15_000) {
+    const body = await api(`incidents/${encodeURIComponent(i.id)}/connected`);
+    connected = { id: i.id, status: i.status, at: Date.now(), body };
+  }
+  const { atStart, now } = connected.body;
+  const hubs = [...new Set([...Object.keys(atStart?.perHub ?? {}), ...Object.keys(now.perHub)])].sort();
+  const cell = (counts, hub) => {
+    const c = counts?.perHub[hub];
+    if (!c) return '–';
+    if (counts.unavailable?.[hub]) return `unavailable: ${esc(counts.unavailable[hub])}`;
+    return `${fmt(c.connected)}${c.read < c.targeted ? ` of ${fmt(c.read)} read` : ''}`;
+  };
+  table(
+    $('#connected'),
+    [
+      'hub',
+      'its devices',
+      `connected when planned${atStart ? ` (${esc(atStart.at)})` : ''}`,
+      `connected now (${esc(now.at)})`,
+    ],
+    hubs.map((hub) => [
+      esc(hub),
+      fmt(now.perHub[hub]?.targeted ?? atStart?.perHub[hub]?.targeted),
+      cell(atStart, hub),
+      cell(now, hub),
     ]),
   );
 }

@@ -3,7 +3,9 @@
  * namespace, CAs and policy and the demo group that names it are there (seeded by `npm start`, seeded again here if
  * not); a symmetric-key device, an X.509 device and — when swtpm is installed — a TPM device onboard, send a CSR, get a
  * chain, check it against the namespace's root and the policy's days, keep their keys under `.data/demo-certificates/`,
- * and are read back from their hubs.
+ * are read back from their hubs, connect with their certificate and report it in their twin (`certificate`: validity,
+ * thumbprint, issuer) as such devices do; the issued-certificate sweep then runs, and the console's Certificates view
+ * lists them with their policy, end and renewal point.
  */
 import 'reflect-metadata';
 
@@ -20,6 +22,7 @@ import {
   registerX509DeviceWithCsr,
 } from './device';
 import { chainPem } from './device-csr';
+import { connectHubDevice } from './hub-device';
 import { loadLocalSettings, ROOT } from './local-settings';
 import { issue } from './pki';
 import { DEMO_ADR, dpsServiceCall, seedAdrDemo, seedCertificatesGroup } from './seed-certificates';
@@ -32,8 +35,11 @@ const names = {
 };
 
 async function main(): Promise<void> {
-  const env = loadLocalSettings().Values;
+  const settings = loadLocalSettings();
+  // The hubs' device endpoint is the local MQTT listener, reached as a gateway (as demo:fleet reaches it).
+  const env: Record<string, string> = { LOCAL_HUB_GATEWAY_HOST: 'localhost', ...settings.Values };
   Object.assign(process.env, env);
+  const baseUrl = `http://127.0.0.1:${settings.Host?.LocalHttpPort ?? 7071}`;
   await seedAdrDemo(env);
   const { primaryKey } = await seedCertificatesGroup(env);
   // The namespace's root, which a device is given out of band (locally: from the ADR's data, where `npm start` keeps it).
@@ -56,6 +62,23 @@ async function main(): Promise<void> {
     console.log(`${kind.padEnd(14)} ${issued.registrationId} → ${issued.assignedHub}`);
     console.log(`               certificate ${leaf.subject} by ${ica.subject}, valid until ${leaf.validTo}`);
     console.log(`               on the hub: authentication ${identity?.authentication?.type}; key and chain in ${out}`);
+    // Connected with its certificate, it says in its twin what it holds: how the backend learns issued certificates.
+    const device = await connectHubDevice(env, issued.assignedHub, issued.deviceId, {
+      type: 'x509',
+      certPem: chainPem(issued.issuedCertificateChain),
+      keyPem: issued.keyPem,
+    });
+    await device.report({
+      certificate: {
+        validFrom: new Date(leaf.validFrom).toISOString(),
+        validUntil: new Date(leaf.validTo).toISOString(),
+        thumbprint: leaf.fingerprint256.replace(/:/g, ''),
+        serialNumber: leaf.serialNumber,
+        issuer: leaf.issuer,
+      },
+    });
+    await device.close();
+    console.log(`               connected with it, and reported it in its twin`);
   };
 
   const skId = `demo-cert-sk-${suffix}`;
@@ -72,7 +95,26 @@ async function main(): Promise<void> {
   if (put.status !== 200) throw new Error(`enrollment ${x509Id}: ${put.status} ${JSON.stringify(put.body)}`);
   await report('X.509', await registerX509DeviceWithCsr(env, x509Id, onboarding.certPem, onboarding.keyPem));
 
-  if (!findSwtpm()) return console.log('TPM            skipped: swtpm is not installed');
+  if (findSwtpm()) await tpmDevice(env, report);
+  else console.log('TPM            skipped: swtpm is not installed');
+
+  // The hourly sweep, run now (the local host runs any function on demand with its master key).
+  const swept = await fetch(`${baseUrl}/admin/functions/expiry-sweep`, {
+    method: 'POST',
+    headers: { 'x-functions-key': env.DEV_MASTER_KEY, 'content-type': 'application/json' },
+    body: '{}',
+  }).catch((err: unknown) => ({ ok: false, status: String(err) }));
+  console.log(
+    swept.ok
+      ? `issued-certificate sweep run: the console's Certificates view lists them (${baseUrl}/api/console)`
+      : `the sweep could not be run (${swept.status}): is npm start running?`,
+  );
+}
+
+async function tpmDevice(
+  env: Record<string, string>,
+  report: (kind: string, issued: IssuedDevice) => Promise<void>,
+): Promise<void> {
   const tpm = await startSwtpm();
   try {
     const { TpmSecurityClient } = await import('azure-iot-security-tpm');

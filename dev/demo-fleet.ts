@@ -151,6 +151,9 @@ async function main(): Promise<void> {
     `  ${devices.length} devices provisioned, connected and sent telemetry in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   console.log(perHubTable(hubs, devices, await connectedOnHubs(env, hubs)));
+  console.log(
+    '  the console shows it live: Allocation → connected per hub; Incidents → the incident → its devices connected when planned and now',
+  );
 
   const api = incidentApi(baseUrl, env.DEV_FUNCTION_KEY);
   const id = `fleet-${run}`;

@@ -9,8 +9,9 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { fleetDecisions } from '../shared/allocation/decision-counts';
 import { allocationOverview } from '../shared/allocation/rules/overview';
+import { issuedCertificatesView } from '../shared/certificates/issued-view';
 import { certificateTimeline } from '../shared/certificates/timeline';
-import { expiryHorizons, incidentRepositories, services } from '../shared/composition';
+import { expiryHorizons, incidentRepositories, issuedViewDeps, renewalPercent, services } from '../shared/composition';
 import { CONSOLE_CSP, CONSOLE_PAGE } from '../shared/generated/console-page';
 import { listJobs, listRows, ROW_STATUSES, type RowStatus } from '../shared/imports/job-store';
 import { allocationRuntime } from './edge/allocation-runtime';
@@ -41,7 +42,18 @@ export async function allocationView(request: HttpRequest): Promise<HttpResponse
   // Every instance's decisions: this one's written first, the others' at most a minute old.
   await runtime.flushDecisions();
   const lastDay = await fleetDecisions(await services().decisionCounts(), new Date());
-  return ok(allocationOverview({ ...state, lastDay }, hubs.hostNames()));
+  // Connected devices per hub: one service-statistics call each; a hub that does not answer shows none.
+  const connected = new Map<string, number>();
+  await Promise.all(
+    hubs.hostNames().map(async (h) => {
+      const n = await hubs
+        .hub(h)
+        .connectedDevices()
+        .catch(() => undefined);
+      if (n !== undefined) connected.set(h.toLowerCase(), n);
+    }),
+  );
+  return ok(allocationOverview({ ...state, lastDay, connected }, hubs.hostNames()));
 }
 
 const pageSize = (request: HttpRequest) => Math.min(Math.max(Number(request.query.get('pageSize')) || 50, 1), 200);
@@ -89,6 +101,20 @@ export async function certificatesView(request: HttpRequest): Promise<HttpRespon
   });
 }
 
+/** Certificates DPS issued through ADR policies, as devices report them: end, renewal point, renewed or not, policy. */
+export async function issuedCertificatesRoute(request: HttpRequest): Promise<HttpResponseInit> {
+  const auth = await authorizeViewer(request);
+  if (!auth.ok) return auth.response;
+  return ok(
+    await issuedCertificatesView(issuedViewDeps(), {
+      now: new Date(),
+      renewalPercent: renewalPercent(),
+      pageSize: pageSize(request),
+      continuationToken: continuation(request),
+    }),
+  );
+}
+
 const view = { methods: ['GET' as const], authLevel: 'function' as const };
 http('console', { route: 'console', ...view, handler: consolePage });
 http('views-allocation', { route: 'views/allocation', ...view, handler: allocationView });
@@ -96,3 +122,8 @@ http('views-imports', { route: 'views/imports', ...view, handler: importsView })
 http('views-import-rows', { route: 'views/imports/{jobId}/rows', ...view, handler: importRowsView });
 http('views-incidents', { route: 'views/incidents', ...view, handler: incidentsView });
 http('views-certificates', { route: 'views/certificates', ...view, handler: certificatesView });
+http('views-issued-certificates', {
+  route: 'views/certificates/issued',
+  ...view,
+  handler: issuedCertificatesRoute,
+});

@@ -11,6 +11,7 @@ import './imports';
 import './certificates';
 import './findings';
 import './console';
+import './groups';
 
 import { app } from '@azure/functions';
 

@@ -174,6 +174,8 @@ var backendSettings = {
   CERT_RENEWAL_PERCENT: '80'
   // The Azure Device Registry namespaces (certificate policies, CAs, registry devices) are in the app's resource group.
   ADR_RESOURCE_GROUP_ID: rg.id
+  // The namespace DPS is linked to: incidents and groups may name only its certificate policies.
+  ADR_NAMESPACE: deviceRegistry.outputs.namespaceName
   // Import limits: 10 GB and 50 million rows a file (a 413 or a failed job above them).
   IMPORT_MAX_FILE_BYTES: '10737418240'
   IMPORT_MAX_ROWS: '50000000'

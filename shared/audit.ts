@@ -13,7 +13,15 @@ export interface AuditRecord {
   actor: string;
   action: string;
   target: {
-    kind: 'enrollment' | 'enrollmentGroup' | 'device' | 'registration' | 'denyList' | 'finding';
+    kind:
+      | 'enrollment'
+      | 'enrollmentGroup'
+      | 'device'
+      | 'registration'
+      | 'denyList'
+      | 'finding'
+      | 'registryDevice'
+      | 'certificateAuthority';
     id: string;
     hub?: string;
     /** A bulk change: every ID it touched. */ ids?: string[];

@@ -21,11 +21,13 @@ import type { DeviceRegistryPort } from './certificates/device-registry';
 import type { SweepDeps } from './certificates/expiry-sweep';
 import type { ReconcileDeps } from './certificates/inventory';
 import type { IssuedSweepDeps } from './certificates/issued-certificates';
+import type { IssuedViewDeps } from './certificates/issued-view';
 import { parseHorizons } from './certificates/rules/horizons';
 import { parseRenewalPercent } from './certificates/rules/renewal';
 import { storedConfigDocument } from './config-documents';
 import { CONTAINERS } from './containers';
 import type { FindingRepository } from './findings';
+import type { GroupDeps } from './groups';
 import type { ImportJobRepository } from './imports';
 import { importConfigSource } from './imports/config';
 import type { WorkerDeps } from './imports/enroll-chunk';
@@ -410,6 +412,11 @@ export function issuedSweepDeps(): IssuedSweepDeps {
 
 export const renewalPercent = () => parseRenewalPercent(setting(appEnv(), 'certRenewalPercent'));
 
+/** The console's view of issued certificates: the sweep's records, and ADR to name each one's policy. */
+export function issuedViewDeps(): IssuedViewDeps {
+  return { issued: issuedSweepDeps().issued, ...adrDeps(appEnv()) };
+}
+
 /** The reconciliation of the inventory against DPS, with the audit rules of the settings. */
 export function reconcileDeps(): ReconcileDeps {
   const maxAgeDays = numberSetting(appEnv(), 'certMaxAgeDays', positive);
@@ -448,8 +455,23 @@ export function incidentDeps(hooks: Pick<IncidentDeps, 'onDeny' | 'onRelease' | 
     alertImmediateDenyMax: numberSetting(env, 'incidentAlertImmediateDenyMax', wholeNumber),
     caCertificates: caCertificates(),
     metrics: appMetrics(),
+    ...adrDeps(env),
     ...hooks,
   };
+}
+
+/** Enrollment groups an operator creates: DPS, the audit, our webhook's URL, and ADR to check a policy named. */
+export function groupDeps(): GroupDeps {
+  const env = appEnv();
+  const s = services();
+  return { ...s, webhookUrl: setting(env, 'allocationWebhookUrl'), ...adrDeps(env) };
+}
+
+/** ADR for the use cases that act there, when a namespace is administered (ADR_NAMESPACE and its resource group set). */
+export function adrDeps(env: Env): { deviceRegistry?: () => Promise<DeviceRegistryPort>; adrNamespace?: string } {
+  const adrNamespace = setting(env, 'adrNamespace');
+  if (!adrNamespace || !setting(env, 'adrResourceGroupId')) return {};
+  return { deviceRegistry, adrNamespace };
 }
 
 /** Who may call, and the makers' configuration: built once, on the first call that needs them. */

@@ -150,6 +150,9 @@ export interface HubTwin {
   tags?: Record<string, unknown>;
   properties?: { desired?: Record<string, unknown>; reported?: Record<string, unknown> };
   status?: string;
+  /** `Connected` or `Disconnected`, as the hub shows it (Microsoft: for development and debugging). */
+  connectionState?: string;
+  lastActivityTime?: string;
 }
 
 export interface HubBulkResult {

@@ -60,6 +60,8 @@ export interface HubRegistryPort {
   getTwin(deviceId: string): Promise<HubTwin | undefined>;
   queryTwins(sql: string, pageSize: number, continuationToken?: string): Promise<Page<HubTwin>>;
   statistics(): Promise<HubStatistics>;
+  /** Devices connected to the hub now (IoT Hub's service statistics, `connectedDeviceCount`). */
+  connectedDevices(): Promise<number>;
   /** Starts an import job reading `devices.txt` from `input` (one job at a time per hub: JobQuotaExceededError otherwise). */
   startImportJob(input: BlobContainerRef, output: BlobContainerRef): Promise<HubJob>;
   getJob(jobId: string): Promise<HubJob | undefined>;

@@ -47,6 +47,11 @@ export const SETTINGS = {
   importMaxRows: 'IMPORT_MAX_ROWS',
   /** `/subscriptions/{id}/resourceGroups/{name}` holding the Azure Device Registry namespaces the enrollments name. */
   adrResourceGroupId: 'ADR_RESOURCE_GROUP_ID',
+  /**
+   * The ADR namespace DPS is linked to (a DPS instance links one): every registry device DPS creates is there, and an
+   * incident or a group may name only its certificate policies. Unset: the backend administers no ADR namespace.
+   */
+  adrNamespace: 'ADR_NAMESPACE',
   /** Local stack: manufacturers and TPM vendor CAs as a file; in Azure the `manufacturers` document of the `policies` container. */
   manufacturersFile: 'MANUFACTURERS_FILE',
   /** Local stack only: bearer secrets standing in for Entra ID, `manufacturerId=secret,@admin=secret`. */

@@ -80,32 +80,49 @@ function notFound(id: string): HttpError {
   return new HttpError(404, 'DeviceNotFound', `Device ${id} not found.`);
 }
 
-type Condition = { path: string[]; value: unknown };
+type Condition = { path: string[]; values: unknown[] };
 
-/** The subset of the IoT Hub query language the simulator answers: `SELECT * FROM devices [WHERE a.b = 'x' [AND ...]]`. */
+const LITERAL = /'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?)|\b(true|false)\b/gi;
+
+function literalOf(m: RegExpExecArray): unknown {
+  if (m[1] !== undefined) return m[1];
+  if (m[2] !== undefined) return m[2];
+  if (m[3] !== undefined) return Number(m[3]);
+  return m[4].toLowerCase() === 'true';
+}
+
+/**
+ * The subset of the IoT Hub query language the simulator answers: `SELECT * FROM devices [WHERE a.b = 'x' [AND ...]]`,
+ * and `a.b IN ['x', 'y']` (the query language's IN over a list of values, as the backend reads a set of devices).
+ */
 export function parseDeviceQuery(sql: string): Condition[] {
   const m = /^\s*select\s+\*\s+from\s+devices(?:\s+where\s+(.+?))?\s*$/is.exec(sql);
   if (!m)
     throw new HttpError(
       400,
       'SqlQueryInvalid',
-      `The simulator answers only SELECT * FROM devices [WHERE path = value AND ...]; got: ${sql}`,
+      `The simulator answers only SELECT * FROM devices [WHERE path = value AND ... | path IN [values]]; got: ${sql}`,
     );
   if (!m[1]) return [];
-  return m[1].split(/\s+and\s+/i).map((part) => {
+  return m[1].split(/\s+and\s+(?=(?:[^'"]|'[^']*'|"[^"]*")*$)/i).map((part) => {
+    const list = /^\s*([\w.$]+)\s+in\s+\[(.*)\]\s*$/is.exec(part);
+    if (list) {
+      const values = [...list[2].matchAll(LITERAL)].map((v) => literalOf(v as RegExpExecArray));
+      return { path: list[1].split('.'), values };
+    }
     const c = /^\s*([\w.$]+)\s*=\s*('(?:[^']*)'|"(?:[^"]*)"|-?\d+(?:\.\d+)?|true|false)\s*$/i.exec(part);
     if (!c) throw new HttpError(400, 'SqlQueryInvalid', `Unsupported condition: ${part}`);
     const raw = c[2];
     const value = /^['"]/.test(raw) ? raw.slice(1, -1) : raw === 'true' ? true : raw === 'false' ? false : Number(raw);
-    return { path: c[1].split('.'), value };
+    return { path: c[1].split('.'), values: [value] };
   });
 }
 
 function matches(twin: HubTwin, conditions: Condition[]): boolean {
-  return conditions.every(({ path, value }) => {
+  return conditions.every(({ path, values }) => {
     let node: unknown = twin;
     for (const p of path) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
-    return node === value;
+    return values.includes(node);
   });
 }
 
@@ -172,6 +189,12 @@ export async function handleHub(
   const [collection, id, sub] = segments.map((s, i) => (i === 1 ? s : s.toLowerCase()));
   const { data } = ctx;
 
+  // Service statistics (Statistics_GetServiceStatistics): the devices connected over MQTT now.
+  if (collection === 'statistics' && id?.toLowerCase() === 'service' && method === 'GET') {
+    ctx.charge(1);
+    const connected = [...data.devices.values()].filter((d) => d.connectionState === 'Connected').length;
+    return (sendJson(res, 200, { connectedDeviceCount: connected }), true);
+  }
   if (collection === 'statistics' && id?.toLowerCase() === 'devices' && method === 'GET') {
     ctx.charge(1);
     const devices = [...data.devices.values()];

@@ -4,7 +4,10 @@
  * is published for JavaScript. ARM's long-running operations are followed to their end: a 201/202 naming
  * `Azure-AsyncOperation` (or only `Location`) is polled, waiting each poll's `Retry-After`, until `Succeeded`, and a
  * `Failed` or `Canceled` one is an error. 429 and 5xx are retried by the pipeline's own retry policy (Retry-After
- * honoured). Locally the loopback agent dials the simulator's ADR, which takes any bearer token.
+ * honoured) — except for actions (POST `revokeAndRotate`): the pipeline would send one again after a lost answer
+ * (its retry strategy resends on ECONNRESET whatever the method), and a second rotation would revoke the CA the
+ * first one made, so actions go through a pipeline without retries and the caller settles a lost answer by reading
+ * the CA again. Locally the loopback agent dials the simulator's ADR, which takes any bearer token.
  */
 import {
   bearerTokenAuthenticationPolicy,
@@ -23,6 +26,7 @@ import type {
   DeviceRegistryPort,
   RegistryCertificateAuthority,
   RegistryCertificatePolicy,
+  RegistryDevice,
   RegistryEnablement,
 } from '../certificates/device-registry';
 import {
@@ -64,17 +68,25 @@ const seg = encodeURIComponent;
 
 export class ArmDeviceRegistry implements DeviceRegistryPort {
   private readonly pipeline: Pipeline;
+  /** For actions: no retries at all, so an action is sent once (see above). */
+  private readonly actionPipeline: Pipeline;
   private readonly client: HttpClient;
   private readonly endpoint: string;
   private readonly wait: (ms: number) => Promise<void>;
 
   constructor(private readonly options: DeviceRegistryOptions) {
-    this.pipeline = createPipelineFromOptions({
-      userAgentOptions: { userAgentPrefix: 'dps-lifecycle' },
-      // Locally, the loopback agent (it trusts the local CA and dials the simulator under the real host name).
-      ...(options.transport ? { agent: options.transport.agent } : {}),
-    });
-    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: ARM_SCOPE }));
+    const pipeline = (maxRetries?: number) => {
+      const made = createPipelineFromOptions({
+        userAgentOptions: { userAgentPrefix: 'dps-lifecycle' },
+        // Locally, the loopback agent (it trusts the local CA and dials the simulator under the real host name).
+        ...(options.transport ? { agent: options.transport.agent } : {}),
+        ...(maxRetries === undefined ? {} : { retryOptions: { maxRetries } }),
+      });
+      made.addPolicy(bearerTokenAuthenticationPolicy({ credential: options.credential, scopes: ARM_SCOPE }));
+      return made;
+    };
+    this.pipeline = pipeline();
+    this.actionPipeline = pipeline(0);
     this.client = options.httpClient ?? createDefaultHttpClient();
     this.endpoint = options.endpoint ?? ARM_ENDPOINT;
     this.wait = options.wait ?? sleep;
@@ -101,6 +113,18 @@ export class ArmDeviceRegistry implements DeviceRegistryPort {
     const path = `${this.ca(ref.namespaceName, ref.certificateAuthorityName)}/certificatePolicies/${seg(ref.certificatePolicyName)}`;
     const r = await this.get(path);
     return r && policyOf(ref, r);
+  }
+
+  async registryDevice(namespaceName: string, deviceName: string): Promise<RegistryDevice | undefined> {
+    const r = await this.get(`${this.namespace(namespaceName)}/registryDevices/${seg(deviceName)}`);
+    if (!r) return undefined;
+    const p = r.properties ?? {};
+    return {
+      namespaceName,
+      name: r.name,
+      enablementState: p.enablementState === 'Disabled' ? 'Disabled' : 'Enabled',
+      ...(str(p.externalDeviceId) ? { externalDeviceId: str(p.externalDeviceId) } : {}),
+    };
   }
 
   async setDeviceEnablement(namespaceName: string, deviceName: string, state: RegistryEnablement): Promise<void> {
@@ -191,6 +215,7 @@ export class ArmDeviceRegistry implements DeviceRegistryPort {
   }
 
   private async call(method: string, url: string, body?: unknown): Promise<Answer> {
+    const pipeline = method === 'POST' ? this.actionPipeline : this.pipeline;
     const request = createPipelineRequest({
       url,
       method: method as never,
@@ -200,7 +225,7 @@ export class ArmDeviceRegistry implements DeviceRegistryPort {
       }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const response = await this.pipeline.sendRequest(this.client, request);
+    const response = await pipeline.sendRequest(this.client, request);
     const answer = { status: response.status, headers: response.headers, body: parse(response) };
     if (response.status >= 400) throw armError(method, url, answer);
     return answer;

@@ -1,5 +1,11 @@
-/** HubRegistryPort on `azure-iothub` (the IoT Hub service SDK's `Registry`). */
+/**
+ * HubRegistryPort on `azure-iothub` (the IoT Hub service SDK's `Registry`). The one call `Registry` lacks — the
+ * service statistics (`GET /statistics/service`, connected devices) — goes through the SDK's own REST client, as
+ * `Registry.getRegistryStatistics` does for `/statistics/devices`: same auth, transport and api-version.
+ */
+import type { RestApiClient } from 'azure-iot-http-base';
 import { Registry } from 'azure-iothub';
+import { versionQueryString } from 'azure-iothub/dist/version';
 
 import type { HubBulkResult, HubDevice, HubStatistics, HubTwin } from '../dps-types';
 import { NotFoundError } from '../errors';
@@ -12,8 +18,14 @@ import type { TransportOptions } from './transport';
 export const HUB_BULK_LIMIT = HUB_BATCH;
 
 export function hubRegistry(auth: IotAuth, transport?: TransportOptions): Registry {
+  return hubClients(auth, transport).registry;
+}
+
+/** The SDK's `Registry` and the REST client under it. */
+export function hubClients(auth: IotAuth, transport?: TransportOptions): { registry: Registry; rest: RestApiClient } {
   const config = iotClientConfig(auth);
-  return new Registry(config as never, restApiClient(config, 'dps-lifecycle', transport) as never);
+  const rest = restApiClient(config, 'dps-lifecycle', transport);
+  return { registry: new Registry(config as never, rest as never), rest };
 }
 
 type Sdk = Record<
@@ -24,13 +36,15 @@ type Sdk = Record<
 >;
 
 function plainTwin(twin: Record<string, unknown>): HubTwin {
-  const { deviceId, etag, tags, properties, status } = twin as unknown as HubTwin;
+  const { deviceId, etag, tags, properties, status, connectionState, lastActivityTime } = twin as unknown as HubTwin;
   return {
     deviceId,
     etag,
     tags,
     properties: properties && { desired: properties.desired, reported: properties.reported },
     status,
+    ...(connectionState ? { connectionState } : {}),
+    ...(lastActivityTime ? { lastActivityTime } : {}),
   };
 }
 
@@ -57,6 +71,7 @@ export class IotHubRegistry implements HubRegistryPort {
   constructor(
     readonly hostName: string,
     private readonly registry: Registry,
+    private readonly rest?: RestApiClient,
   ) {
     this.sdk = registry as unknown as Sdk;
   }
@@ -143,14 +158,35 @@ export class IotHubRegistry implements HubRegistryPort {
   statistics(): Promise<HubStatistics> {
     return sdkCall(() => this.sdk.getRegistryStatistics());
   }
+
+  async connectedDevices(): Promise<number> {
+    const rest = this.rest;
+    if (!rest) throw new Error(`no REST client for ${this.hostName}'s service statistics`);
+    const stats = await sdkCall<{ connectedDeviceCount?: number }>(
+      () =>
+        new Promise((resolve, reject) =>
+          rest.executeApiCall(
+            'GET',
+            `/statistics/service${versionQueryString()}`,
+            {},
+            null as never,
+            (err: Error | undefined, responseBody?: unknown) =>
+              err ? reject(err) : resolve({ responseBody: responseBody as never }),
+          ),
+        ),
+    );
+    return Number(stats.connectedDeviceCount ?? 0);
+  }
 }
 
 export class IotHubDirectory implements HubDirectory {
   private readonly hubs = new Map<string, HubRegistryPort>();
 
   constructor(hubs: Array<{ hostName: string; auth: IotAuth }>, transport?: TransportOptions) {
-    for (const { hostName, auth } of hubs)
-      this.hubs.set(hostName.toLowerCase(), new IotHubRegistry(hostName, hubRegistry(auth, transport)));
+    for (const { hostName, auth } of hubs) {
+      const { registry, rest } = hubClients(auth, transport);
+      this.hubs.set(hostName.toLowerCase(), new IotHubRegistry(hostName, registry, rest));
+    }
   }
 
   hostNames(): string[] {

@@ -8,7 +8,7 @@
 import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
 import { type FindingBase, raiseOnce, type StoredFinding } from '../findings';
-import type { DocumentStore, EventsPort, HubDirectory, StoredDocument } from '../ports';
+import type { DocumentStore, EventsPort, HubDirectory, Page, StoredDocument } from '../ports';
 import { retryIdempotent, type RetryOptions } from '../retry';
 import {
   readReportedCertificate,
@@ -20,17 +20,24 @@ import {
 } from './rules/renewal';
 
 export interface IssuedCertificateRecord extends StoredDocument {
+  /** What the record is, among the other documents of the `checkpoints` container (the console lists by it). */
+  kind?: 'issuedCertificate';
   hub: string;
   deviceId: string;
   certificate: ReportedCertificate;
   firstSeen: string;
   /** The renewal finding raised for this certificate, while it is open. */
   openFinding?: string;
+  /** Renewals the sweep has seen (a new certificate reported), and when the last was seen. */
+  renewals?: number;
+  renewedAt?: string;
 }
 
 export interface IssuedCertificateRepository {
   get(hub: string, deviceId: string): Promise<IssuedCertificateRecord | undefined>;
   put(record: IssuedCertificateRecord): Promise<void>;
+  /** Every device's record, a page at a time (the console's view). */
+  list(pageSize: number, continuationToken?: string): Promise<Page<IssuedCertificateRecord>>;
 }
 
 export interface IssuedSweepDeps {
@@ -102,7 +109,13 @@ async function judge(
   const now = options.now.toISOString();
   const known = await ports.issued.get(hub, deviceId);
   let record: IssuedCertificateRecord;
-  if (known && sameCertificate(known.certificate, reported)) record = known;
+  // The same certificate: the record stands, updated only where it lacks its kind (written before records said what
+  // they are) or what the device reports of it changed (its issuer, reported later).
+  if (known && sameCertificate(known.certificate, reported))
+    record =
+      known.kind && JSON.stringify(known.certificate) === JSON.stringify(reported)
+        ? known
+        : { ...known, kind: 'issuedCertificate', certificate: reported };
   else {
     if (known) {
       report.renewed++;
@@ -117,7 +130,15 @@ async function judge(
         },
       ]);
     } else report.learned++;
-    record = { id: issuedId(hub, deviceId), hub, deviceId, certificate: reported, firstSeen: now };
+    record = {
+      id: issuedId(hub, deviceId),
+      kind: 'issuedCertificate',
+      hub,
+      deviceId,
+      certificate: reported,
+      firstSeen: now,
+      ...(known ? { renewals: (known.renewals ?? 0) + 1, renewedAt: now } : {}),
+    };
   }
   if (renewalState(reported, options.now, options.renewalPercent) !== 'current' && !record.openFinding) {
     const id = renewalFindingId(hub, deviceId, reported);

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
+import { connectedAtStart } from './connected';
 import {
   deadlineOf,
   DEFAULT_AUTO_APPROVE_MAX_DEVICES,
@@ -69,8 +70,15 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
     incident.resolution.caGroups,
     pages,
     deps.importJobThreshold ?? DEFAULT_IMPORT_JOB_THRESHOLD,
-    { ca: incident.resolution.ca, source: incident.source, missingGroups: incident.resolution.missingGroups },
+    {
+      ca: incident.resolution.ca,
+      source: incident.source,
+      missingGroups: incident.resolution.missingGroups,
+      adrNamespace: deps.deviceRegistry ? deps.adrNamespace : undefined,
+    },
   );
+  // Before any step runs: how many of its devices are connected now (the view compares it with later).
+  const connected = await connectedAtStart(deps, pages, plan.perHub);
   const max = deps.autoApproveMaxDevices ?? DEFAULT_AUTO_APPROVE_MAX_DEVICES;
   const approval = approvalFor(plan, incident.source, { maxDevices: max, fourEyes: deps.fourEyes ?? true });
   const nothing = foundNothing(plan);
@@ -86,6 +94,7 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
           plan,
           steps,
           approval,
+          connectedAtStart: connected,
           plannedAt: now(deps),
           status,
           ...(nothing
@@ -112,10 +121,14 @@ async function makePlan(deps: IncidentDeps, incident: Incident): Promise<Inciden
   return planned;
 }
 
-/** Runs the approved steps in order — DPS, then every hub in parallel (each within its own throttle), then records. */
+/**
+ * Runs the approved steps in order — DPS, then ADR's rotation, then every hub in parallel (each within its own
+ * throttle), then ADR's registry devices (DPS already refuses these devices: disconnecting them comes first), then
+ * records.
+ */
 async function execute(deps: IncidentDeps, incident: Incident, deadline: number): Promise<Advanced> {
   const steps = incident.steps as StepState[];
-  const phases: Array<StepState['kind']> = ['refuse', 'dps', 'hub', 'registrations'];
+  const phases: Array<StepState['kind']> = ['refuse', 'dps', 'adrRotate', 'hub', 'adrDevices', 'registrations'];
   let current = incident;
   for (const kind of phases) {
     const indexes = [...steps.keys()].filter(

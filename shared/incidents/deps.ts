@@ -1,7 +1,7 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
 import type { DenyEntry } from '../allocation';
 import { audit } from '../audit';
-import type { CertificateRepository } from '../certificates';
+import type { CertificateRepository, DeviceRegistryPort } from '../certificates';
 import {
   type BlobsPort,
   type Clock,
@@ -29,6 +29,10 @@ export interface IncidentDeps {
   queues: () => Promise<QueuePort>;
   events: () => Promise<EventsPort>;
   blobs?: () => Promise<BlobsPort>;
+  /** Azure Device Registry, when the backend administers a namespace (`adrNamespace`): adr-devices.ts, adr-rotate.ts. */
+  deviceRegistry?: () => Promise<DeviceRegistryPort>;
+  /** The ADR namespace DPS is linked to: the registry devices of the incident's devices are there. */
+  adrNamespace?: string;
   /** DPS's verified CA certificates (`{ name, pem }`): where a CA named by thumbprint may be found whole. */
   caCertificates?: () => Promise<Array<{ name: string; pem: string }>>;
   /** Devices on one hub above which containment deletes them with an import job instead of bulk calls. */

@@ -29,7 +29,9 @@ export type Restore =
   | { type: 'deleteBlock'; registrationId: string }
   | { type: 'enableGroup'; enrollmentGroupId: string }
   | { type: 'deleteDisallowGroup'; enrollmentGroupId: string }
-  | { type: 'enableDevice'; hub: string; deviceId: string };
+  | { type: 'enableDevice'; hub: string; deviceId: string }
+  /** An ADR registry device enabled again (adr-release.ts). */
+  | { type: 'enableRegistryDevice'; namespaceName: string; deviceName: string };
 
 export interface Hold {
   id: string;
@@ -62,4 +64,10 @@ export const holdId = {
   /** The disabled group that disallows a compromised CA in DPS. */
   disallow: (sha256Thumbprint: string) => `disallow:${sha256Thumbprint.toUpperCase()}`,
   device: (hub: string, deviceId: string) => `device:${hub.toLowerCase()}:${deviceId.toLowerCase()}`,
+  /** An ADR registry device disabled. */
+  registryDevice: (namespaceName: string, deviceName: string) =>
+    `registryDevice:${namespaceName.toLowerCase()}:${deviceName.toLowerCase()}`,
+  /** An ADR CA revoked and rotated: held by every incident that asked, with nothing to put back (ADR cannot undo it). */
+  rotation: (namespaceName: string, certificateAuthorityName: string) =>
+    `rotation:${namespaceName.toLowerCase()}:${certificateAuthorityName.toLowerCase()}`,
 };

@@ -1,10 +1,12 @@
 /**
  * The steps of an approved incident, each resumable: an alert's refusals (every device found, then its groups and
- * CA), DPS (groups, then each device's enrollment or block), each
+ * CA), DPS (groups, then each device's enrollment or block), Azure Device Registry (adr-rotate.ts, adr-devices.ts), each
  * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
  * the DPS registration records.
  */
 import { DPS_BATCH, HUB_BATCH } from '../limits';
+import { runAdrDevices } from './adr-devices';
+import { runAdrRotate } from './adr-rotate';
 import { holdDeny, type IncidentDeps, lower, millis } from './deps';
 import { disableEnrollment, disableGroup, disallowCa } from './dps-holds';
 import { deleteRegistration } from './dps-records';
@@ -124,6 +126,8 @@ const runRegistrations: Runner = (deps, incident, index, deadline) =>
 export const RUNNERS: Record<StepState['kind'], Runner> = {
   refuse: runRefuse,
   dps: runDps,
+  adrRotate: runAdrRotate,
+  adrDevices: runAdrDevices,
   hub: runHub,
   registrations: runRegistrations,
 };

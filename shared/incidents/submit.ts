@@ -7,6 +7,7 @@
  * if a first attempt stopped before them.
  */
 import { QUEUES } from '../containers';
+import { checkPolicyScope } from './adr-scope';
 import { DEFAULT_ALERT_IMMEDIATE_DENY_MAX, emit, holdDeny, type IncidentDeps, now } from './deps';
 import { disallowCa } from './dps-holds';
 import { firstResolution } from './resolve';
@@ -47,6 +48,8 @@ export async function submitIncident(
   request: IncidentRequest,
   by: { principal: string; source: Incident['source'] },
 ): Promise<SubmitResult> {
+  // A compromised ADR policy must be one this backend administers, and exist: bad input otherwise (a 400).
+  await checkPolicyScope(deps, request);
   const repo = await deps.incidents();
   const { created, incident } = await repo.create(newIncident(request, by.principal, by.source, now(deps)));
   if (!created) {

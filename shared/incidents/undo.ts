@@ -3,8 +3,11 @@
  * page of targets, its holds let go (what no other incident holds is put back: enrollments and hub devices enabled,
  * blocks deleted) and its deny entries released; then the groups; then what the scope named directly, and the CA's
  * disallow group in DPS (deleted once no incident holds it). Deleted hub
- * registrations are not restored: the devices come back when they provision again.
+ * registrations are not restored: the devices come back when they provision again. ADR registry devices are enabled
+ * again like hub devices; a revoked and rotated CA is not (ADR cannot undo it: adr-rotate.ts says so on release).
  */
+import { releaseRegistryDevices } from './adr-devices';
+import { releaseRotation } from './adr-rotate';
 import { emit, type IncidentDeps, millis, now, releaseDeny } from './deps';
 import { releaseHold } from './holds';
 import { holdId } from './repositories';
@@ -32,6 +35,7 @@ export async function undoIncident(deps: IncidentDeps, incident: Incident, deadl
         await releaseHold(deps, incident.id, holdId.block(t.registrationId), by);
         if (t.hub && t.deviceId) await releaseHold(deps, incident.id, holdId.device(t.hub, t.deviceId), by);
       }
+      await releaseRegistryDevices(deps, incident, targets, by);
       await releaseDeny(deps, incident.id, targetDenyEntries(incident.request, targets), by);
       await save({ page: cursor.page + 1, phase: 'targets' });
     } else if (cursor.phase === 'groups') {
@@ -42,6 +46,7 @@ export async function undoIncident(deps: IncidentDeps, incident: Incident, deadl
       const { caGroups, ca } = incident.resolution;
       await releaseDeny(deps, incident.id, directDenyEntries(incident.request, caGroups, ca), by);
       if (ca?.sha256Thumbprint) await releaseHold(deps, incident.id, holdId.disallow(ca.sha256Thumbprint), by);
+      await releaseRotation(deps, incident, by);
       await save({ page: 0, phase: 'done' });
     }
   }

@@ -86,6 +86,7 @@ export const OPERATIONS: Operation[] = [
   op('iothub', 'GET', `/twins/${seg}`, 'Devices_GetTwin', { 200: 'Twin' }),
   op('iothub', 'PATCH', `/twins/${seg}`, 'Devices_UpdateTwin', { 200: 'Twin' }, 'Twin'),
   op('iothub', 'GET', '/statistics/devices', 'Statistics_GetDeviceStatistics', { 200: 'RegistryStatistics' }),
+  op('iothub', 'GET', '/statistics/service', 'Statistics_GetServiceStatistics', { 200: 'ServiceStatistics' }),
   op('iothub', 'POST', '/jobs/create', 'Jobs_CreateImportExportJob', { 200: 'JobProperties' }, 'JobProperties'),
   op('iothub', 'GET', `/jobs/(?!create$)${seg}`, 'Jobs_GetImportExportJob', { 200: 'JobProperties' }),
   op('iothub', 'GET', '/jobs', 'Jobs_GetImportExportJobs', { 200: '[JobProperties]' }),

@@ -90,6 +90,7 @@ export const IOT_HUB: Record<string, Schema> = {
   }),
   QuerySpecification: obj({ query: str }),
   RegistryStatistics: obj({ totalDeviceCount: int, enabledDeviceCount: int, disabledDeviceCount: int }),
+  ServiceStatistics: obj({ connectedDeviceCount: int }),
   JobProperties: obj({
     jobId: str,
     startTimeUtc: dateTime,

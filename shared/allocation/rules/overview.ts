@@ -8,6 +8,8 @@ import type { CompiledHub, CompiledPolicy } from './policy';
 export interface HubOverview {
   hostName: string;
   devices: number | undefined;
+  /** Devices connected to it now (its service statistics); undefined when the hub could not be read. */
+  connected?: number;
   pools: Array<{ pool: string; weight: number; capacity?: number; inRotation: boolean }>;
   /** Devices over the tightest capacity any pool gives the hub, in percent; undefined when no pool caps it. */
   percentOfCapacity?: number;
@@ -52,6 +54,8 @@ export function allocationOverview(
     denyEntries: number;
     denyRefreshedAt: string | undefined;
     lastDay: HourCounts[];
+    /** Connected devices per hub (lower-case host name), as the hubs' service statistics say. */
+    connected?: ReadonlyMap<string, number>;
   },
   linkedHubs: readonly string[],
 ): AllocationOverview {
@@ -65,9 +69,11 @@ export function allocationOverview(
     );
     const caps = inPools.map((p) => p.capacity).filter((c): c is number => c !== undefined && c > 0);
     const tightest = caps.length ? Math.min(...caps) : undefined;
+    const connected = state.connected?.get(hostName.toLowerCase());
     return {
       hostName,
       devices,
+      ...(connected === undefined ? {} : { connected }),
       pools: inPools,
       ...(tightest && devices !== undefined ? { percentOfCapacity: Math.round((devices / tightest) * 1000) / 10 } : {}),
     };

@@ -6,7 +6,8 @@
  *
  * The backend learns them from the device twin: neither ADR nor IoT Hub nor DPS's service API exposes a device's
  * issued certificate, and the allocation webhook is not told of the CSR; the device reports what it holds as the
- * reported property `certificate` (`validFrom`, `validUntil`, optionally `thumbprint`, `serialNumber`).
+ * reported property `certificate` (`validFrom`, `validUntil`, optionally `thumbprint`, `serialNumber`, and `issuer`:
+ * the subject of the CA that signed it, as the device reads it from its chain — how the console names its policy).
  */
 export const DEFAULT_RENEWAL_PERCENT = 80;
 
@@ -16,6 +17,8 @@ export interface ReportedCertificate {
   /** SHA-256, hex upper case, when the device reports it. */
   thumbprint?: string;
   serialNumber?: string;
+  /** The issuing CA's subject, as the device's chain names it. */
+  issuer?: string;
 }
 
 const iso = (v: unknown) =>
@@ -38,6 +41,7 @@ export function readReportedCertificate(
     validUntil,
     ...(thumbprint ? { thumbprint } : {}),
     ...(typeof c.serialNumber === 'string' && c.serialNumber ? { serialNumber: c.serialNumber } : {}),
+    ...(typeof c.issuer === 'string' && c.issuer && c.issuer.length <= 1024 ? { issuer: c.issuer } : {}),
   };
 }
 

@@ -18,4 +18,12 @@ export class CosmosIssuedCertificateRepository implements IssuedCertificateRepos
   async put(record: IssuedCertificateRecord) {
     await this.records.upsert(record);
   }
+
+  list(pageSize: number, continuationToken?: string) {
+    // The checkpoints container holds other records too: these say what they are.
+    return this.records.query('SELECT * FROM c WHERE c.kind = "issuedCertificate"', undefined, {
+      maxItems: pageSize,
+      continuationToken,
+    });
+  }
 }

@@ -1,13 +1,16 @@
 /**
  * A breach incident as an operator or security tooling reports it (HTTP body or Event Hubs alert, one JSON shape):
  * `{ id, reason, mode: "contain" | "quarantine", scope: { registrationIds?, deviceIds?, certificateThumbprints?,
- * caCertificate?, issuerThumbprint?, enrollmentGroupId?, lot?: { manufacturer, lot } } }`. Parsing refuses anything
- * unclear, with the reason. A lot is named with its maker: lot names are the makers' own, and two makers may use the
- * same one. A compromised CA is best named by its certificate (PEM): only with it can DPS be told to disallow it.
+ * caCertificate?, issuerThumbprint?, enrollmentGroupId?, lot?: { manufacturer, lot }, certificatePolicy? } }`. Parsing
+ * refuses anything unclear, with the reason. A lot is named with its maker: lot names are the makers' own, and two
+ * makers may use the same one. A compromised CA is best named by its certificate (PEM): only with it can DPS be told
+ * to disallow it. A compromised ADR certificate policy (`namespace/certificateAuthority/policy`) names the
+ * intermediate that issues for it: that one is revoked and rotated, which cannot be undone.
  */
 import { X509Certificate } from 'node:crypto';
 
 import { parseCertificateText, type Parsed } from '../../allocation';
+import { type CertificatePolicyRef, readCertificatePolicy } from '../../certificate-policy';
 
 export type IncidentMode = 'contain' | 'quarantine';
 
@@ -21,6 +24,8 @@ export interface IncidentScope {
   enrollmentGroupId?: string;
   /** A maker's lot: the enrollments the import tagged `manufacturer` and `lot`. */
   lot?: LotScope;
+  /** A compromised ADR certificate policy: its issuing CA is revoked and rotated (irreversible). */
+  certificatePolicy?: CertificatePolicyRef;
 }
 
 export interface LotScope {
@@ -96,6 +101,16 @@ function parseCaCertificate(value: unknown): Parsed<X509Certificate> {
   return { ok: true, value: cert };
 }
 
+/** `namespace/certificateAuthority/policy`, each name to DPS's pattern; never `none` (it names nothing). */
+function parsePolicy(value: unknown): Parsed<CertificatePolicyRef> {
+  const shape = 'scope.certificatePolicy must be "namespace/certificateAuthority/policy"';
+  if (typeof value !== 'string' || value.length > 200) return { ok: false, reason: shape };
+  const read = readCertificatePolicy(value);
+  if (!read.ok) return { ok: false, reason: `scope.${read.reason}` };
+  if (!read.policy) return { ok: false, reason: `${shape}: "${value}" names no policy` };
+  return { ok: true, value: read.policy };
+}
+
 export function parseIncident(body: unknown): Parsed<IncidentRequest> {
   if (!isObject(body)) return { ok: false, reason: 'The body must be a JSON object with id, reason, mode and scope.' };
   const { id, reason, mode, scope } = body;
@@ -117,6 +132,7 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
     'issuerThumbprint',
     'enrollmentGroupId',
     'lot',
+    'certificatePolicy',
   ];
   if ('manufacturerLot' in scope)
     return {
@@ -151,6 +167,11 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
     if (name === 'issuerThumbprint' && !THUMBPRINT.test(v))
       return { ok: false, reason: 'scope.issuerThumbprint must be a SHA-1 or SHA-256 thumbprint in hex' };
     out[name] = name === 'issuerThumbprint' ? normalizeThumbprint(v) : v;
+  }
+  if (scope.certificatePolicy !== undefined) {
+    const policy = parsePolicy(scope.certificatePolicy);
+    if (!policy.ok) return policy;
+    out.certificatePolicy = policy.value;
   }
   if (scope.caCertificate !== undefined) {
     const ca = parseCaCertificate(scope.caCertificate);

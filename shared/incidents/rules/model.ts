@@ -99,6 +99,46 @@ export interface PlanSummary {
   sample: string[];
   /** IDs the scope named that no enrollment, registration or hub device answers to: how many, and the first few. */
   notFound: { count: number; sample: string[] };
+  /** What it does in Azure Device Registry (the namespace DPS is linked to), when the backend administers one. */
+  adr?: AdrPlan;
+}
+
+/** Containment in Azure Device Registry: registry devices disabled (reversible), a compromised CA rotated (not). */
+export interface AdrPlan {
+  namespaceName: string;
+  /**
+   * Target devices looked up among the namespace's registry devices: those there (DPS issued them a certificate
+   * through one of its policies) are disabled, so they cannot provision again; released, they are enabled again.
+   */
+  devicesToCheck: number;
+  /**
+   * The compromised policy's issuing CA revoked and rotated: a new key and certificate replace it, and the hubs stop
+   * accepting every certificate the old one issued. ADR cannot undo it: releasing the incident leaves it rotated.
+   */
+  revokeAndRotate?: {
+    certificatePolicy: string;
+    certificateAuthorityName: string;
+    irreversible: true;
+    warning: string;
+  };
+}
+
+/** Of the incident's devices on each hub, how many the hub showed connected (`connectionState`) at one moment. */
+export interface ConnectedCounts {
+  at: string;
+  perHub: Record<string, { targeted: number; read: number; connected: number }>;
+  /** More devices than the reading's cap: only the first of them were read (`read` < `targeted`). */
+  capped: boolean;
+  /** Hubs that could not be read, and why. */
+  unavailable?: Record<string, string>;
+}
+
+/** What ADR showed of a CA before this incident asked for its rotation: a rotation changes its certificate. */
+export interface CaSnapshot {
+  subject?: string;
+  notBefore?: string;
+  notAfter?: string;
+  provisioningState?: string;
 }
 
 /** Who may let the plan run: nobody needed (auto), any admin, or an admin other than its submitter (four eyes). */
@@ -140,6 +180,18 @@ export type StepState =
   | ({ kind: 'refuse' } & Progress)
   | ({ kind: 'dps'; groupsToDisable: string[]; groupsDone: number } & Progress)
   | ({ kind: 'hub'; hub: string; action: 'disable' | 'delete'; path: HubPath; jobId?: string } & Progress)
+  /** The compromised policy's CA revoked and rotated: `before` and `requestedAt` are kept before it is asked. */
+  | ({
+      kind: 'adrRotate';
+      namespaceName: string;
+      certificateAuthorityName: string;
+      certificatePolicy: string;
+      before?: CaSnapshot;
+      requestedAt?: string;
+      rotatedAt?: string;
+    } & Progress)
+  /** Each target's registry device disabled in the namespace, where it has one. */
+  | ({ kind: 'adrDevices'; namespaceName: string } & Progress)
   | ({ kind: 'registrations' } & Progress);
 
 export interface UndoCursor {
@@ -168,6 +220,8 @@ export interface Incident {
   notes: string[];
   resolution: ResolutionCursor;
   plan?: PlanSummary;
+  /** Its devices connected to their hubs when it was planned (read again on demand: `GET …/connected`). */
+  connectedAtStart?: ConnectedCounts;
   approval?: Approval;
   steps?: StepState[];
   undo?: UndoCursor;

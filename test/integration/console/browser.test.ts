@@ -13,6 +13,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { deriveDeviceKey, registerSymmetricKeyDevice, registerX509Device } from '../../../dev/device';
 import { randomEk } from '../../../dev/ek-factory';
 import type { RunningHost } from '../../../dev/host/host';
+import { type ConnectedDevice, connectHubDevice } from '../../../dev/hub-device';
 import { issue } from '../../../dev/pki';
 import { seedDemo } from '../../../dev/seed';
 import { CONSOLE_KEY, startFunctionApp } from '../../support/app-host';
@@ -28,6 +29,8 @@ let stack: TestStack;
 let host: RunningHost;
 let browser: Browser;
 let page: Page;
+let device: ConnectedDevice;
+let deviceHub: string;
 const refusedByCsp: string[] = [];
 
 beforeAll(async () => {
@@ -40,8 +43,16 @@ beforeAll(async () => {
 
   // Live data, made the way production makes it.
   const { primaryKey } = await seedDemo(stack.services.enrollments, `${host.baseUrl}/api/allocate?code=fk`);
-  await registerSymmetricKeyDevice(stack.env, 'console-dev-1', deriveDeviceKey(primaryKey, 'console-dev-1'), {
-    region: 'eu',
+  const deviceKey = deriveDeviceKey(primaryKey, 'console-dev-1');
+  deviceHub = (await registerSymmetricKeyDevice(stack.env, 'console-dev-1', deviceKey, { region: 'eu' })).assignedHub;
+  // Connected to its hub, and reporting a certificate it was issued (as devices with ADR certificates do).
+  device = await connectHubDevice(stack.env, deviceHub, 'console-dev-1', { type: 'sas', key: deviceKey });
+  await device.report({
+    certificate: {
+      validFrom: new Date(Date.now() - DAY).toISOString(),
+      validUntil: new Date(Date.now() + 29 * DAY).toISOString(),
+      issuer: 'CN=console-ica',
+    },
   });
   const root = await issue({ subject: 'CN=Console Root CA', isCa: true });
   await stack.services.enrollments.putGroup({
@@ -98,6 +109,7 @@ beforeAll(async () => {
   page.on('console', (m) => void (/Content Security Policy/i.test(m.text()) && refusedByCsp.push(m.text())));
 });
 afterAll(async () => {
+  await device?.close().catch(() => undefined);
   await browser?.close();
   await (await import('../../../functions/edge/allocation-runtime')).allocationRuntime().stop();
   await host?.close();
@@ -120,6 +132,11 @@ test('the console shows every view live, and an admin approves an incident from 
   await page.waitForSelector('#hubs tr:nth-child(4)');
   const hubRows = await page.locator('#hubs tr').allInnerTexts();
   expect(hubRows.slice(1).some((row) => /\t[1-9]\d*\t/.test(row))).toBe(true);
+  // Connected devices per hub, from the hubs' service statistics: the one device connected, on its hub.
+  const connectedColumn = Object.fromEntries(hubRows.slice(1).map((row) => [row.split('\t')[0], row.split('\t')[2]]));
+  expect(connectedColumn).toEqual(
+    Object.fromEntries(stack.services.hubs.hostNames().map((h) => [h, h === deviceHub ? '1' : '0'])),
+  );
   await expect(page.locator('#allocations-chart .u-title').innerText()).resolves.toMatch(
     /all instances; 3 allocations/,
   );
@@ -155,6 +172,9 @@ test('the console shows every view live, and an admin approves an incident from 
   await page.locator('#timeline .u-title', { hasText: /: [1-9]\d* in 52 weeks/ }).waitFor();
   await page.waitForSelector('#findings tr:nth-child(2)');
   await expect(page.locator('#findings').innerText()).resolves.toContain('CERT_EXPIRES_WITHIN_30D');
+  // Issued certificates, as the device reported its own: its end, its renewal point (80 %), not renewed yet.
+  const issued = (await page.locator('#issued tr').allInnerTexts()).slice(1);
+  expect(issued).toEqual([expect.stringMatching(/^console-dev-1\t.*\tissuer CN=console-ica\t.*\tcurrent\tnot yet$/)]);
   await shot('certificates');
   // A suppression needs a reason: an empty one is refused in the page, a real one silences the finding.
   page.once('dialog', (d) => void d.accept(''));
@@ -172,6 +192,8 @@ test('the console shows every view live, and an admin approves an incident from 
     /submitted by local admin 2 — approved by an admin other than local admin 2/,
   );
   await expect(page.locator('#plan').innerText()).resolves.toMatch(/devices reached\t1/);
+  // Its devices connected per hub: when it was planned and now (the device is still on its hub).
+  await expect(page.locator('#connected').innerText()).resolves.toContain(`${deviceHub}\t1\t1\t1`);
   await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual([
     'Approve',
     'Cancel',
@@ -180,6 +202,12 @@ test('the console shows every view live, and an admin approves an incident from 
   await page.click('#incident-actions button[data-action="approve"]');
   await page.locator('#incident-status', { hasText: /^quarantined/ }).waitFor({ timeout: 45_000 });
   await expect(page.locator('#steps').innerText()).resolves.toMatch(/done/);
+  // Quarantined: its device was disconnected, and the view says so beside the count when it started.
+  // (read again on each refresh: the page asks for the counts anew when the incident's status changes)
+  for (let tries = 0; !(await page.locator('#connected').innerText()).includes(`${deviceHub}\t1\t1\t0`); tries++) {
+    if (tries > 100) throw new Error(`no fall in connected devices: ${await page.locator('#connected').innerText()}`);
+    await page.waitForTimeout(300);
+  }
   // Once it has run, it can be released, no longer approved or cancelled.
   await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual(['Release']);
   await shot('incident-approved');

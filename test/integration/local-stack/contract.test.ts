@@ -87,6 +87,10 @@ test('a whole session keeps the published DPS and IoT Hub contract, both ways', 
   expect(await hub.getTwin('contract-sk-1')).toBeDefined();
   expect((await hub.queryTwins("SELECT * FROM devices WHERE tags.fleet = 'contract'", 10)).items).toHaveLength(1);
   expect((await hub.statistics()).totalDeviceCount).toBeGreaterThan(0);
+  expect(await hub.connectedDevices()).toBe(0); // the service statistics: nothing is connected in this session
+  expect(
+    (await hub.queryTwins("SELECT * FROM devices WHERE deviceId IN ['contract-sk-1', 'contract-none']", 10)).items,
+  ).toHaveLength(1);
   const created = await hub.bulkDevices('create', [{ deviceId: 'contract-bulk-a' }, { deviceId: 'contract-bulk-b' }]);
   expect(created.isSuccessful).toBe(true);
   await hub.bulkDevices('delete', [{ deviceId: 'contract-bulk-a' }, { deviceId: 'contract-bulk-b' }]);

@@ -3,7 +3,7 @@
  * with Azure-AsyncOperation and never fails a rotation, so these paths are driven here): a `Location`-only 202 polled
  * until it stops answering 202, a `Failed` operation surfaced with ARM's error, and the waits taken from Retry-After.
  */
-import { createHttpHeaders, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { createHttpHeaders, type HttpClient, type PipelineRequest, RestError } from '@azure/core-rest-pipeline';
 
 import { ArmDeviceRegistry } from '../../../shared/azure/device-registry';
 import { NotFoundError, ServiceError } from '../../../shared/errors';
@@ -79,4 +79,43 @@ test('a PATCH that goes async ends with the resource read again; ARM’s 404 is 
   await adr.setDeviceEnablement('ns-1', 'dev-1', 'Disabled');
   expect(seen.at(-1)).toBe(`GET ${RG}/providers/Microsoft.DeviceRegistry/namespaces/ns-1/registryDevices/dev-1`);
   await expect(adr.setDeviceEnablement('ns-1', 'dev-2', 'Disabled')).rejects.toBeInstanceOf(NotFoundError);
+});
+
+test('an action whose answer is lost is not sent again (a second revokeAndRotate would revoke the new CA); reads are', async () => {
+  // What Node's HTTP client under the pipeline throws when the connection breaks before the answer.
+  const reset = () => new RestError('socket hang up', { code: 'ECONNRESET' });
+  const lost: Array<Scripted | Error> = [reset()];
+  const seen: string[] = [];
+  const adr = new ArmDeviceRegistry({
+    resourceGroupId: RG,
+    credential: { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    httpClient: {
+      sendRequest: async (request: PipelineRequest) => {
+        seen.push(request.method);
+        const next = lost.shift() ?? {
+          status: 200,
+          body: { name: 'dev-1', properties: { enablementState: 'Disabled' } },
+        };
+        if (next instanceof Error) throw next;
+        return {
+          request,
+          status: next.status,
+          headers: createHttpHeaders(next.headers),
+          bodyAsText: JSON.stringify(next.body),
+        };
+      },
+    },
+    wait: async () => undefined,
+  });
+  await expect(adr.revokeAndRotate('ns-1', 'ica-1')).rejects.toThrow(/socket hang up/);
+  expect(seen).toEqual(['POST']);
+  // A read is retried by the pipeline after the same fault, and the registry device is read whole.
+  lost.push(reset());
+  seen.length = 0;
+  expect(await adr.registryDevice('ns-1', 'dev-1')).toEqual({
+    namespaceName: 'ns-1',
+    name: 'dev-1',
+    enablementState: 'Disabled',
+  });
+  expect(seen).toEqual(['GET', 'GET']);
 });

@@ -2,7 +2,9 @@
  * Issued certificates judged by their renewal point (80 % of validity by default), on a manual clock: a device past
  * it and not renewed is raised once; a renewal resolves it and is raised again only for the new certificate.
  */
+import type { DeviceRegistryPort } from '../../../shared/certificates/device-registry';
 import { type IssuedSweepDeps, sweepIssuedCertificates } from '../../../shared/certificates/issued-certificates';
+import { issuedCertificatesView } from '../../../shared/certificates/issued-view';
 import {
   parseRenewalPercent,
   readReportedCertificate,
@@ -119,5 +121,38 @@ describe('the issued-certificate sweep', () => {
     const next = await sweep();
     expect(next.raised).toHaveLength(1);
     expect(next.raised[0]).not.toBe(after.resolved[0]);
+  });
+
+  it('the console lists each device’s certificate: policy from ADR by its issuer, renewal point, renewals seen', async () => {
+    report('dev-2', { ...cert(start, 90), issuer: 'CN = demo-ica' });
+    await sweep();
+    const registry = {
+      certificateAuthorities: async () => [
+        { namespaceName: 'ns', name: 'demo-root', type: 'Root', subject: 'CN=demo-root' },
+        { namespaceName: 'ns', name: 'demo-ica', type: 'ICA', subject: 'CN=demo-ica' },
+      ],
+      certificatePolicies: async (_ns: string, ca: string) =>
+        ca === 'demo-ica'
+          ? [{ namespaceName: 'ns', certificateAuthorityName: 'demo-ica', certificatePolicyName: 'p-1' }]
+          : [],
+    } as unknown as DeviceRegistryPort;
+    const view = await issuedCertificatesView(
+      { issued: deps.issued, deviceRegistry: async () => registry, adrNamespace: 'ns' },
+      { now: clock.now(), renewalPercent: 80, pageSize: 10 },
+    );
+    const byDevice = Object.fromEntries(view.items.map((c) => [c.deviceId, c]));
+    expect(byDevice['dev-1']).toMatchObject({
+      renewals: 1,
+      renewedAt: expect.any(String),
+      state: 'renewalDue',
+      overdue: true,
+    });
+    expect(byDevice['dev-1']).not.toHaveProperty('policy'); // it reports no issuer
+    expect(byDevice['dev-2']).toMatchObject({
+      policy: 'ns/demo-ica/p-1',
+      renewals: 0,
+      state: 'current',
+      renewalPoint: new Date(start + 72 * DAY).toISOString(),
+    });
   });
 });

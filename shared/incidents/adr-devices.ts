@@ -1,0 +1,122 @@
+/**
+ * Containment in Azure Device Registry, device by device: each target's registry device in the namespace DPS is
+ * linked to — there when DPS issued the device a certificate through one of its policies — is disabled, so the
+ * device cannot provision again for a new certificate ("a disabled device cannot … reprovision",
+ * RegistryDevicePropertiesBase). Each is a hold the incident owns, lifted on release by the last holder (enabled
+ * again only if it was enabled when the first holder found it). A batch done again after a crash or a lost answer
+ * re-reads each device first, and each change is audited once (under an id of its own).
+ */
+import { audit } from '../audit';
+import { registryDeviceName } from '../certificates';
+import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
+import { actorOf, dateOf, type IncidentDeps, withRetry } from './deps';
+import { walkPages } from './page-walker';
+import { holdId } from './repositories';
+import type { Incident, StepState, Target } from './rules/model';
+
+/** Registry devices read and changed at once (each a separate ARM call). */
+const BATCH = 20;
+
+const auditId = (incidentId: string, ns: string, name: string, what: 'disabled' | 'enabled') =>
+  `${incidentId}.adr.${ns}.${name}.${what}`.toLowerCase();
+
+export function registryOf(deps: IncidentDeps) {
+  if (!deps.deviceRegistry) throw new Error('Azure Device Registry is not configured (ADR_NAMESPACE)');
+  return deps.deviceRegistry();
+}
+
+/** One device: its registry device held and disabled; answers an error to record, if ADR refused. */
+async function disableOne(deps: IncidentDeps, incidentId: string, ns: string, deviceId: string) {
+  const registry = await registryOf(deps);
+  const r = withRetry(deps);
+  const name = registryDeviceName(deviceId);
+  try {
+    const device = await r(() => registry.registryDevice(ns, name));
+    if (!device) return undefined; // DPS issued it no certificate through this namespace: nothing in ADR
+    const enabled = device.enablementState === 'Enabled';
+    const hold = await (
+      await deps.holds()
+    ).acquire(
+      holdId.registryDevice(ns, name),
+      incidentId,
+      enabled ? { type: 'enableRegistryDevice', namespaceName: ns, deviceName: name } : undefined,
+    );
+    // Disabled already, and this incident found it enabled: its own earlier try, whose answer or audit was lost.
+    const ours = hold.holders[0] === incidentId && !!hold.restore;
+    if (enabled) await r(() => registry.setDeviceEnablement(ns, name, 'Disabled'));
+    if (enabled || ours)
+      await audit(
+        await deps.store(),
+        {
+          actor: actorOf(incidentId),
+          action: 'disableRegistryDevice',
+          target: { kind: 'registryDevice', id: `${ns}/${name}` },
+          before: { enablementState: 'Enabled' },
+          after: { enablementState: 'Disabled' },
+        },
+        dateOf(deps),
+        auditId(incidentId, ns, name, 'disabled'),
+      );
+    return undefined;
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined; // deleted meanwhile: nothing left to disable
+    // Throttled or transient beyond the retries: the share fails and is run again. Any other refusal is recorded.
+    if (err instanceof ThrottledError || err instanceof TransientError || !(err instanceof ServiceError)) throw err;
+    return `${ns}/${name}: ${err.message}`;
+  }
+}
+
+export async function runAdrDevices(
+  deps: IncidentDeps,
+  incident: Incident,
+  index: number,
+  deadline: number,
+): Promise<boolean> {
+  const step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'adrDevices' }>;
+  return walkPages(
+    deps,
+    incident,
+    index,
+    {
+      matches: (t) => !!t.deviceId,
+      batch: BATCH,
+      act: async (targets) => {
+        const errors = await Promise.all(
+          targets.map((t) => disableOne(deps, incident.id, step.namespaceName, t.deviceId as string)),
+        );
+        return errors.filter((e): e is string => !!e);
+      },
+    },
+    deadline,
+  );
+}
+
+/** Release: each target's registry-device hold let go; the last holder enables it again, if it found it enabled. */
+export async function releaseRegistryDevices(deps: IncidentDeps, incident: Incident, targets: Target[], by: string) {
+  const ns = (incident.steps ?? []).find((s) => s.kind === 'adrDevices')?.namespaceName;
+  if (!ns) return;
+  const holds = await deps.holds();
+  for (const t of targets) {
+    if (!t.deviceId) continue;
+    const name = registryDeviceName(t.deviceId);
+    const lifted = await holds.release(holdId.registryDevice(ns, name), incident.id);
+    if (lifted?.restore?.type !== 'enableRegistryDevice') continue;
+    const registry = await registryOf(deps);
+    const r = withRetry(deps);
+    const device = await r(() => registry.registryDevice(ns, name));
+    if (!device || device.enablementState === 'Enabled') continue;
+    await r(() => registry.setDeviceEnablement(ns, name, 'Enabled'));
+    await audit(
+      await deps.store(),
+      {
+        actor: `release:${incident.id} by ${by}`,
+        action: 'enableRegistryDevice',
+        target: { kind: 'registryDevice', id: `${ns}/${name}` },
+        before: { enablementState: 'Disabled' },
+        after: { enablementState: 'Enabled' },
+      },
+      dateOf(deps),
+      auditId(incident.id, ns, name, 'enabled'),
+    );
+  }
+}

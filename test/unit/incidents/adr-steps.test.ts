@@ -139,8 +139,10 @@ test('registry devices are disabled where DPS made them, each held and audited o
   const targets = [target('dev-1'), target('dev-2'), target('no-adr-device')];
   let incident = await incidentWith(s, 'inc-a', steps, targets);
 
+  // Past the share's tries for lost answers (here: one), the share fails after the PATCH landed; the step runs again
+  // from its checkpoint and reads the device first.
+  s.deps.retry = { transientAttempts: 1 };
   await expect(runAdrDevices(s.deps, incident, 0, FAR)).rejects.toThrow(/connection reset/);
-  // The share failed after the PATCH landed; the step runs again from its checkpoint and reads the device first.
   incident = (await s.incidents.get('inc-a')) as Incident;
   expect(await runAdrDevices(s.deps, incident, 0, FAR)).toBe(true);
 
@@ -173,6 +175,19 @@ const rotateStep = (): StepState => ({
   certificateAuthorityName: 'ica-1',
   certificatePolicy: `${NS}/ica-1/policy-1`,
   ...progress(1),
+});
+
+test('a registry device PATCH whose answer is lost is sent again within the share (it sets a state: safe to repeat), audited once', async () => {
+  const s = setup();
+  s.deps.retry = { transientBaseDelayMs: 1 };
+  s.registry.devices.set('dev-1', 'Enabled');
+  s.registry.loseAfter.add('patch dev-1');
+  const steps: StepState[] = [{ kind: 'adrDevices', namespaceName: NS, ...progress(1) }];
+  const incident = await incidentWith(s, 'inc-s', steps, [target('dev-1')]);
+  expect(await runAdrDevices(s.deps, incident, 0, FAR)).toBe(true);
+  expect(s.registry.devices.get('dev-1')).toBe('Disabled');
+  expect(s.registry.patches).toBe(2);
+  expect((await s.audits()).map((a) => `${a.action} ${a.target.id}`)).toEqual([`disableRegistryDevice ${NS}/dev-1`]);
 });
 
 test('revokeAndRotate: the answer lost after ADR rotated — read again, not sent twice, audited once', async () => {

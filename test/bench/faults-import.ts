@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import type { LocalStack } from '../../dev/stack';
@@ -74,16 +74,17 @@ export async function importUnder(
   env: Record<string, string>,
   file: string,
 ): Promise<ImportOutcome> {
+  const jobKey = basename(file);
   const host = await startImportHost(env);
   try {
     const started = performance.now();
-    // One upload, sent once: a retried upload would be a second job (the endpoint names no idempotency key).
-    const res = await fetch(`${host.url}/api/manufacturers/acme-tpm/imports`, {
+    // The upload, tried again after a lost answer or a 5xx under its Idempotency-Key: the same job, never a second.
+    const res = await call(`${host.url}/api/manufacturers/acme-tpm/imports`, () => ({
       method: 'POST',
-      headers: { ...ACME, 'content-type': 'text/csv' },
+      headers: { ...ACME, 'content-type': 'text/csv', 'idempotency-key': `bench-${jobKey}` },
       body: Readable.toWeb(createReadStream(file)) as ReadableStream,
       duplex: 'half',
-    } as RequestInit);
+    }));
     if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
     const { jobId } = (await res.json()) as Job;
     let job: Job;

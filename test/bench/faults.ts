@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { writeEkFile } from '../../dev/ek-factory';
 import type { FaultPlan, FaultRule } from '../../dev/faults/plan';
-import { writeEkFile } from '../../dev/generate-eks';
 import { loadLocalSettings } from '../../dev/local-settings';
 import { type LocalStack, startLocalStack } from '../../dev/stack';
 import { buildServices, type Services } from '../../shared/composition';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { putToBlob } from '../../cli/upload';
-import { writeEkFile } from '../../dev/generate-eks';
+import { writeEkFile } from '../../dev/ek-factory';
 import { queueService } from '../../shared/azure/queues';
 import { QUEUES } from '../../shared/containers';
 import { fmt } from './support';

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
-import { writeEkFile } from '../../dev/generate-eks';
+import { writeEkFile } from '../../dev/ek-factory';
 import { loadLocalSettings } from '../../dev/local-settings';
 import { startLocalStack } from '../../dev/stack';
 import { stagedBench } from './import-staged';

@@ -211,6 +211,8 @@ export interface Incident {
   cancelledBy?: string;
   releasedBy?: string;
   receivedAt: string;
+  /** When `incident.received` went out: a submission that finds it unset is the one that created it (submit.ts). */
+  announcedAt?: string;
   deniedAt?: string;
   plannedAt?: string;
   approvedAt?: string;

@@ -164,6 +164,8 @@ interface Progress {
   errors: string[];
   /** Its service unreachable past the retries: the step waits, from `since`, until `until` at least (rules/outage.ts). */
   waiting?: Waiting;
+  /** The error (one of `errors`) that ended the step when its service stayed unreachable past the outage budget. */
+  gaveUp?: string;
 }
 
 export interface Waiting {

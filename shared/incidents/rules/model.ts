@@ -229,6 +229,8 @@ export interface Incident {
   approval?: Approval;
   steps?: StepState[];
   undo?: UndoCursor;
+  /** Times an admin re-drove it (redrive.ts): each re-drive's audit record is numbered by it. */
+  redrives?: number;
   /** One worker at a time: the others drop their message while the lease holds. */
   lease?: { owner: string; until: number };
   _etag?: string;

@@ -158,7 +158,7 @@ async function execute(deps: IncidentDeps, incident: Incident, deadline: number)
     for (const s of current.steps as StepState[])
       deps.metrics?.incidentProgress(incident.id, s.kind === 'hub' ? `hub ${s.hub}` : s.kind, s.done, s.total);
     if (finished.some((f) => !f)) {
-      // Every step left waiting for its hub (hub-outage.ts): the next share comes when the first wait ends.
+      // Every step left waiting for its hub or DPS (outage-wait.ts): the next share comes when the first wait ends.
       const open = indexes.filter((_, k) => !finished[k]).map((i) => (current.steps as StepState[])[i].waiting);
       return { incident: current, more: true, retryAfterMs: soonestEnd(open, millis(deps)) };
     }

@@ -1,6 +1,6 @@
 /**
- * `dps-lifecycle incident report FILE.json | show ID | approve ID | cancel ID | release ID [--follow]`: breach
- * incidents, as an operator with the Admin role drives them. `show` prints the plan — devices per hub, what DPS
+ * `dps-lifecycle incident report FILE.json | show ID | approve ID | cancel ID | release ID | redrive ID [--follow]`:
+ * breach incidents, as an operator with the Admin role drives them. `show` prints the plan — devices per hub, what DPS
  * will be told, a sample of IDs — while it waits for approval.
  */
 import { readFileSync } from 'node:fs';
@@ -110,6 +110,7 @@ export function addIncidentCommands(program: Command): void {
     ['approve', 'run the plan'],
     ['cancel', 'drop it before approval'],
     ['release', 'lift what it holds, once it has run'],
+    ['redrive', 'try again the steps that gave up on an outage (or queue a stalled incident again)'],
   ] as const)
     incident
       .command(action)

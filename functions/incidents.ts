@@ -1,7 +1,8 @@
 /**
  * Breach containment over HTTP (function key + the Admin role): `POST /api/incidents` reports an incident (202: its
  * direct deny entries written at once, resolution and plan queued); `GET /api/incidents/{id}` shows its status, its
- * plan and each step; `POST /api/incidents/{id}/approve | cancel | release` decides. The worker runs from the
+ * plan and each step; `POST /api/incidents/{id}/approve | cancel | release` decides, and `…/redrive` tries again the
+ * steps that gave up on an outage, or queues a stalled incident's work again. The worker runs from the
  * `incident-steps` queue a bounded share at a time; security tooling sends the same JSON on the `security-alerts`
  * event hub (alerts always wait for approval).
  */
@@ -15,8 +16,11 @@ import {
   connectedNow,
   decideIncident,
   type Decision,
+  type DecisionResult,
+  type IncidentDeps,
   noteStalled,
   recordRejectedAlert,
+  redriveIncident,
   submitIncident,
 } from '../shared/incidents';
 import { parseIncident } from '../shared/incidents/rules/incident';
@@ -91,14 +95,13 @@ export async function getIncidentConnected(
   );
 }
 
-function decision(kind: Decision) {
+function decided(decide: (d: IncidentDeps, id: string, by: string) => Promise<DecisionResult>) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const auth = await authorizeAdmin(request);
     if (!auth.ok) return auth.response;
-    const result = await decideIncident(
+    const result = await decide(
       deps((l) => context.log(l)),
       request.params.id,
-      kind,
       auth.caller.principal,
     );
     if (result.kind === 'notFound') return notFound(`no incident ${request.params.id}`);
@@ -108,9 +111,13 @@ function decision(kind: Decision) {
   };
 }
 
+const decision = (kind: Decision) => decided((d, id, by) => decideIncident(d, id, kind, by));
+
 export const approveIncident = decision('approve');
 export const cancelIncident = decision('cancel');
 export const releaseIncident = decision('release');
+/** An admin's re-drive: any admin (the plan was approved already; nothing new is decided). */
+export const redriveIncidentRoute = decided(redriveIncident);
 
 /** One bounded share of an incident's work; the next share is queued while more remains. */
 export async function incidentWorker(message: unknown, context: InvocationContext): Promise<void> {
@@ -125,7 +132,7 @@ export async function incidentWorker(message: unknown, context: InvocationContex
         await (await d.queues()).send(QUEUES.incidentSteps, { incidentId }, { visibilityDelayMs: retryAfterMs });
       context.log(`incident ${incidentId}: ${incident?.status ?? 'not found'}${more ? ', more to do' : ''}`);
     },
-    async (why) => void (await noteStalled(d, incidentId, why)),
+    async (why, fault) => void (await noteStalled(d, incidentId, why, fault)),
   );
 }
 
@@ -168,6 +175,7 @@ http('incidents-connected', {
 http('incidents-approve', { route: 'incidents/{id}/approve', ...admin, handler: approveIncident });
 http('incidents-cancel', { route: 'incidents/{id}/cancel', ...admin, handler: cancelIncident });
 http('incidents-release', { route: 'incidents/{id}/release', ...admin, handler: releaseIncident });
+http('incidents-redrive', { route: 'incidents/{id}/redrive', ...admin, handler: redriveIncidentRoute });
 storageQueue('incident-worker', {
   queueName: QUEUES.incidentSteps,
   connection: 'AzureWebJobsStorage',

@@ -21,7 +21,8 @@ export interface AuditRecord {
       | 'denyList'
       | 'finding'
       | 'registryDevice'
-      | 'certificateAuthority';
+      | 'certificateAuthority'
+      | 'incident';
     id: string;
     hub?: string;
     /** A bulk change: every ID it touched. */ ids?: string[];

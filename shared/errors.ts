@@ -49,6 +49,9 @@ export class ThrottledError extends ServiceError {
  * idempotent (`retryIdempotent`); `status` is undefined when no answer came.
  */
 export class TransientError extends ServiceError {
+  /** The store that failed, where a caller must tell it apart (Cosmos DB holds the checkpoints work resumes from). */
+  service?: 'cosmos';
+
   constructor(message: string, status: number | undefined, code?: string | number) {
     super(message, status, code);
     this.name = 'TransientError';

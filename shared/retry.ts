@@ -4,7 +4,8 @@
  * errors pass through at once. `retryIdempotent` also tries again after a TransientError (a lost connection, 408,
  * 449, 5xx) — only for a call that may safely run twice: a read, a put of the same thing, a create whose "already
  * exists" the caller reads as its own earlier work, a write under an etag whose 412 the caller resolves.
- * (Libraries such as p-retry do not read Retry-After; this is the one rule we need.)
+ * (Libraries such as p-retry do not read Retry-After; this is the one rule we need.) Given `stopAt`, no wait that
+ * would end past it is started: the caller's time is up, and it hears so (OutOfTimeError) instead of being held.
  */
 import { ThrottledError, TransientError } from './errors';
 
@@ -22,6 +23,24 @@ export interface RetryOptions {
   random?: () => number;
   onThrottle?: (waitMs: number, attempt: number) => void;
   onTransient?: (waitMs: number, attempt: number, err: TransientError) => void;
+  /** A deadline (ms, read on `now`): a wait that would end past it is not started (OutOfTimeError). */
+  stopAt?: number;
+  /** The clock `stopAt` is read on: Date.now unless a test gives its own. */
+  now?: () => number;
+}
+
+/**
+ * A try not made: the wait before it would have passed the caller's deadline. `fault` is the last error; `resumeAt`
+ * (on the options' clock) is when the try would have been made — when coming back is worth it.
+ */
+export class OutOfTimeError extends Error {
+  constructor(
+    readonly fault: Error,
+    readonly resumeAt: number,
+  ) {
+    super(`out of time before the next try (the last fault: ${fault.message})`);
+    this.name = 'OutOfTimeError';
+  }
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -36,20 +55,24 @@ async function retry<T>(call: () => Promise<T>, options: RetryOptions, transient
   const random = options.random ?? Math.random;
   let throttled = 0;
   let failed = 0;
+  const pause = async (wait: number, err: Error, told: () => void) => {
+    const at = (options.now ?? Date.now)();
+    if (options.stopAt !== undefined && at + wait > options.stopAt) throw new OutOfTimeError(err, at + wait);
+    told();
+    await sleep(wait);
+  };
   for (;;) {
     try {
       return await call();
     } catch (err) {
       if (err instanceof ThrottledError && ++throttled < attempts) {
         const wait = err.retryAfterMs ?? backoff(baseDelayMs, maxDelayMs, throttled, random);
-        options.onThrottle?.(wait, throttled);
-        await sleep(wait);
+        await pause(wait, err, () => options.onThrottle?.(wait, throttled));
         continue;
       }
       if (transient && err instanceof TransientError && ++failed < transientAttempts) {
         const wait = backoff(options.transientBaseDelayMs ?? 200, 10_000, failed, random);
-        options.onTransient?.(wait, failed, err);
-        await sleep(wait);
+        await pause(wait, err, () => options.onTransient?.(wait, failed, err));
         continue;
       }
       throw err;

@@ -21,7 +21,7 @@ export function dequeueCount(context: InvocationContext): number {
 export async function markOnLastDelivery(
   context: InvocationContext,
   work: () => Promise<void>,
-  mark: (reason: string) => Promise<void>,
+  mark: (reason: string, fault: unknown) => Promise<void>,
 ): Promise<void> {
   try {
     await work();
@@ -29,8 +29,8 @@ export async function markOnLastDelivery(
     const count = dequeueCount(context);
     if (count >= MAX_DEQUEUE_COUNT) {
       const reason = `failed ${count} deliveries, the last with: ${err instanceof Error ? err.message : String(err)}`;
-      await mark(reason).catch((markErr: unknown) =>
-        context.error(`could not record the poisoned message: ${String(markErr)}`),
+      await mark(reason, err).catch((markErr: unknown) =>
+        context.error(`could not record the poisoned message (${reason}): ${String(markErr)}`),
       );
     }
     throw err;

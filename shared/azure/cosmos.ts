@@ -32,6 +32,8 @@ export function cosmosClient(auth: CosmosAuth): CosmosClient {
   return new CosmosClient({ endpoint: auth.endpoint, aadCredentials: auth.credential });
 }
 
+const fromCosmos = (err: TransientError) => Object.assign(err, { service: 'cosmos' as const });
+
 function translate(err: unknown): Error {
   const e = err as ErrorResponse;
   switch (e?.code) {
@@ -47,9 +49,11 @@ function translate(err: unknown): Error {
     default:
       if (typeof e?.code === 'number')
         return TRANSIENT_STATUSES.has(e.code)
-          ? new TransientError(e.message, e.code)
+          ? fromCosmos(new TransientError(e.message, e.code))
           : new ServiceError(e.message, e.code);
-      return isConnectionLost(err) ? new TransientError(`connection lost: ${e?.message}`, undefined) : (err as Error);
+      return isConnectionLost(err)
+        ? fromCosmos(new TransientError(`connection lost: ${e?.message}`, undefined))
+        : (err as Error);
   }
 }
 

@@ -9,7 +9,7 @@
 import { audit } from '../audit';
 import { registryDeviceName } from '../certificates';
 import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
-import { actorOf, dateOf, type IncidentDeps, withRetry } from './deps';
+import { actorOf, dateOf, type IncidentDeps, millis, withRetry } from './deps';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
 import type { Incident, StepState, Target } from './rules/model';
@@ -40,6 +40,7 @@ async function disableOne(deps: IncidentDeps, incidentId: string, ns: string, de
       holdId.registryDevice(ns, name),
       incidentId,
       enabled ? { type: 'enableRegistryDevice', namespaceName: ns, deviceName: name } : undefined,
+      millis(deps),
     );
     // Disabled already, and this incident found it enabled: its own earlier try, whose answer or audit was lost.
     const ours = hold.holders[0] === incidentId && !!hold.restore;
@@ -91,32 +92,48 @@ export async function runAdrDevices(
   );
 }
 
-/** Release: each target's registry-device hold let go; the last holder enables it again, if it found it enabled. */
-export async function releaseRegistryDevices(deps: IncidentDeps, incident: Incident, targets: Target[], by: string) {
+/**
+ * Release: each target's registry-device hold let go; the last holder enables it again, if it found it enabled — in
+ * two phases (holds.ts): the hold stays a pending restore until the device is enabled, so a release that stopped in
+ * between enables it when run again. `claimUntil`: the end of the releasing share's lease.
+ */
+export async function releaseRegistryDevices(
+  deps: IncidentDeps,
+  incident: Incident,
+  targets: Target[],
+  by: string,
+  claimUntil: number,
+) {
   const ns = (incident.steps ?? []).find((s) => s.kind === 'adrDevices')?.namespaceName;
   if (!ns) return;
   const holds = await deps.holds();
   for (const t of targets) {
     if (!t.deviceId) continue;
     const name = registryDeviceName(t.deviceId);
-    const lifted = await holds.release(holdId.registryDevice(ns, name), incident.id);
-    if (lifted?.restore?.type !== 'enableRegistryDevice') continue;
-    const registry = await registryOf(deps);
-    const r = withRetry(deps);
-    const device = await r(() => registry.registryDevice(ns, name));
-    if (!device || device.enablementState === 'Enabled') continue;
-    await r(() => registry.setDeviceEnablement(ns, name, 'Enabled'));
-    await audit(
-      await deps.store(),
-      {
-        actor: `release:${incident.id} by ${by}`,
-        action: 'enableRegistryDevice',
-        target: { kind: 'registryDevice', id: `${ns}/${name}` },
-        before: { enablementState: 'Disabled' },
-        after: { enablementState: 'Enabled' },
-      },
-      dateOf(deps),
-      auditId(incident.id, ns, name, 'enabled'),
-    );
+    const id = holdId.registryDevice(ns, name);
+    const pending = await holds.release(id, incident.id, claimUntil);
+    if (pending?.restore?.type !== 'enableRegistryDevice') continue;
+    await enableAgain(deps, incident.id, ns, name, by);
+    await holds.restored(id, incident.id);
   }
+}
+
+async function enableAgain(deps: IncidentDeps, incidentId: string, ns: string, name: string, by: string) {
+  const registry = await registryOf(deps);
+  const r = withRetry(deps);
+  const device = await r(() => registry.registryDevice(ns, name));
+  if (!device || device.enablementState === 'Enabled') return;
+  await r(() => registry.setDeviceEnablement(ns, name, 'Enabled'));
+  await audit(
+    await deps.store(),
+    {
+      actor: `release:${incidentId} by ${by}`,
+      action: 'enableRegistryDevice',
+      target: { kind: 'registryDevice', id: `${ns}/${name}` },
+      before: { enablementState: 'Disabled' },
+      after: { enablementState: 'Enabled' },
+    },
+    dateOf(deps),
+    auditId(incidentId, ns, name, 'enabled'),
+  );
 }

@@ -62,7 +62,7 @@ export async function runAdrRotate(
     await updateStep(deps, incident.id, index, (s) => void s.errors.push(`${ns}/${name}: ${why}`));
     return true;
   };
-  await (await deps.holds()).acquire(holdId.rotation(ns, name), incident.id, undefined);
+  await (await deps.holds()).acquire(holdId.rotation(ns, name), incident.id, undefined, millis(deps));
 
   let ca = await r(() => registry.certificateAuthority(ns, name));
   if (!ca) return fail('no such certificate authority in ADR');
@@ -118,7 +118,8 @@ export async function releaseRotation(deps: IncidentDeps, incident: Incident, by
   const step = (incident.steps ?? []).find((s): s is RotateStep => s.kind === 'adrRotate');
   if (!step) return;
   const { namespaceName: ns, certificateAuthorityName: name } = step;
-  await (await deps.holds()).release(holdId.rotation(ns, name), incident.id);
+  // Nothing to put back (ADR cannot undo a rotation): the hold goes at once, whatever the claim.
+  await (await deps.holds()).release(holdId.rotation(ns, name), incident.id, millis(deps));
   if (!step.rotatedAt) return;
   const note = `${ns}/${name}: ${IRREVERSIBLE} (released by ${by})`;
   await audit(

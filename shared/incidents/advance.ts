@@ -3,6 +3,9 @@
  * its plan, run its approved steps, or undo it — checkpoints, and says whether more remains (the trigger then
  * queues the next share). One worker at a time holds the incident's lease; a message that finds it held comes back
  * when the lease ends, so a worker killed mid-share (its lease left behind) is taken over once the lease expires.
+ * No retry inside a share waits past its deadline (the share's calls carry it: shared/retry.ts `stopAt`): a retry
+ * that would is not started, and the share ends with what it checkpointed, its next share queued for when that try
+ * would have come — never killed by the host's timeout in the middle of a wait.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -16,6 +19,7 @@ import {
   millis,
   now,
 } from './deps';
+import { settled, stoppedEarly } from './early-end';
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
 import type { Incident, StepState, Target } from './rules/model';
@@ -134,7 +138,7 @@ async function execute(deps: IncidentDeps, incident: Incident, deadline: number)
     const indexes = [...steps.keys()].filter(
       (i) => steps[i].kind === kind && !['done', 'failed'].includes(steps[i].state),
     );
-    const finished = await Promise.all(
+    const finished = await settled(
       indexes.map(async (i) => {
         const started = await startStep(deps, incident.id, i);
         const ended = await RUNNERS[kind](deps, started, i, deadline);
@@ -154,7 +158,7 @@ async function execute(deps: IncidentDeps, incident: Incident, deadline: number)
     for (const s of current.steps as StepState[])
       deps.metrics?.incidentProgress(incident.id, s.kind === 'hub' ? `hub ${s.hub}` : s.kind, s.done, s.total);
     if (finished.some((f) => !f)) {
-      // Every step left waiting for its hub (hub-outage.ts): the next share comes when the first wait ends.
+      // Every step left waiting for its hub or DPS (outage-wait.ts): the next share comes when the first wait ends.
       const open = indexes.filter((_, k) => !finished[k]).map((i) => (current.steps as StepState[])[i].waiting);
       return { incident: current, more: true, retryAfterMs: soonestEnd(open, millis(deps)) };
     }
@@ -174,7 +178,7 @@ async function execute(deps: IncidentDeps, incident: Incident, deadline: number)
 /** Does the next bounded share of the incident's work. Safe to call again for the same incident at any point. */
 export async function advanceIncident(deps: IncidentDeps, incidentId: string): Promise<Advanced> {
   const owner = randomUUID();
-  let incident = await takeLease(deps, incidentId, owner);
+  const incident = await takeLease(deps, incidentId, owner);
   if (!incident) {
     const held = await (await deps.incidents()).get(incidentId);
     if (!held) return { more: false };
@@ -182,33 +186,41 @@ export async function advanceIncident(deps: IncidentDeps, incidentId: string): P
   }
   const deadline = deadlineOf(deps);
   try {
-    switch (incident.status) {
-      case 'received':
-      case 'planning': {
-        if (incident.status === 'received')
-          incident = (await (
-            await deps.incidents()
-          ).update(incidentId, (i) =>
-            i.status === 'received' ? { ...i, status: 'planning' } : undefined,
-          )) as Incident;
-        incident = await resolveScope(deps, incident, deadline);
-        // Cancelled while resolving: the next share undoes what was found.
-        if (incident.status === 'cancelling') return { incident, more: true };
-        if (incident.resolution.phase !== 'done') return { incident, more: true };
-        incident = await makePlan(deps, incident);
-        return { incident, more: incident.status === 'running' || incident.status === 'cancelling' };
-      }
-      case 'running': {
-        const ran = await execute(deps, incident, deadline);
-        return ran;
-      }
-      case 'cancelling':
-      case 'releasing':
-        return await undoIncident(deps, incident, deadline);
-      default:
-        return { incident, more: false };
-    }
+    const timed = { ...deps, retry: { ...deps.retry, stopAt: deadline, now: () => millis(deps) } };
+    return await share(timed, incident, deadline);
+  } catch (err) {
+    const after = stoppedEarly(err, millis(deps));
+    if (after === undefined) throw err;
+    deps.log?.(`incident ${incidentId}: share ended early (${(err as Error).message}); the next in ${after} ms`);
+    return { incident: await (await deps.incidents()).get(incidentId), more: true, retryAfterMs: after };
   } finally {
     await dropLease(deps, incidentId, owner);
+  }
+}
+
+/** One share's work, by status; `deps` carry the share's deadline into every retry. */
+async function share(deps: IncidentDeps, started: Incident, deadline: number): Promise<Advanced> {
+  let incident = started;
+  switch (incident.status) {
+    case 'received':
+    case 'planning': {
+      if (incident.status === 'received')
+        incident = (await (
+          await deps.incidents()
+        ).update(incident.id, (i) => (i.status === 'received' ? { ...i, status: 'planning' } : undefined))) as Incident;
+      incident = await resolveScope(deps, incident, deadline);
+      // Cancelled while resolving: the next share undoes what was found.
+      if (incident.status === 'cancelling') return { incident, more: true };
+      if (incident.resolution.phase !== 'done') return { incident, more: true };
+      incident = await makePlan(deps, incident);
+      return { incident, more: incident.status === 'running' || incident.status === 'cancelling' };
+    }
+    case 'running':
+      return execute(deps, incident, deadline);
+    case 'cancelling':
+    case 'releasing':
+      return undoIncident(deps, incident, deadline);
+    default:
+      return { incident, more: false };
   }
 }

@@ -5,6 +5,7 @@
  * own devices are read, 100 to a registry query (`SELECT * FROM devices WHERE deviceId IN [...]`, paged), and at most
  * `CONNECTED_READ_CAP` of them; a hub that cannot be read is said so, never fails the incident.
  */
+import { OutOfTimeError } from '../retry';
 import { type IncidentDeps, lower, now, withRetry } from './deps';
 import type { ConnectedCounts, Incident, Target } from './rules/model';
 
@@ -78,6 +79,7 @@ export async function countConnected(
         entry.read += read;
       }
     } catch (err) {
+      if (err instanceof OutOfTimeError) throw err; // the share's time is up: the plan is made by the next share
       counts.unavailable = { ...counts.unavailable, [hub]: err instanceof Error ? err.message : String(err) };
     }
   }

@@ -1,4 +1,6 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
+import { createHash } from 'node:crypto';
+
 import type { DenyEntry } from '../allocation';
 import { audit } from '../audit';
 import type { CertificateRepository, DeviceRegistryPort } from '../certificates';
@@ -50,8 +52,8 @@ export interface IncidentDeps {
   budgetMs?: number;
   /** How often an import job is polled (ms). */
   jobPollMs?: number;
-  /** How long a hub may stay unreachable before its step gives up and says what is left (rules/outage.ts). */
-  maxHubOutageMs?: number;
+  /** How long a hub or DPS may stay unreachable before a step gives up and says what is left (rules/outage.ts). */
+  maxOutageMs?: number;
   /** Tells the webhook of this instance at once (other instances refresh from the store within seconds). */
   onDeny?: (entries: DenyEntry[]) => void;
   onRelease?: (entries: DenyEntry[]) => void;
@@ -127,18 +129,29 @@ export async function releaseDeny(deps: IncidentDeps, incidentId: string, entrie
   await auditDeny(deps, incidentId, 'denyListRemove', lifted, by);
 }
 
+/**
+ * One record per call, under an id of the incident, the action and the identities it names: the same change recorded
+ * again (a release run again after its record was written) is recorded once.
+ */
 async function auditDeny(deps: IncidentDeps, incidentId: string, action: string, entries: DenyEntry[], by?: string) {
   const store = await deps.store();
-  await audit(store, {
-    actor: by ? `${by} (${actorOf(incidentId)})` : actorOf(incidentId),
-    action,
-    target: {
-      kind: 'denyList',
-      id: `${entries[0].kind}:${entries[0].value}`,
-      ids: entries.map((e) => `${e.kind}:${e.value}`),
+  const names = entries.map((e) => `${e.kind}:${e.value}`);
+  const digest = createHash('sha256').update(names.map(lower).sort().join('\n')).digest('hex').slice(0, 24);
+  await audit(
+    store,
+    {
+      actor: by ? `${by} (${actorOf(incidentId)})` : actorOf(incidentId),
+      action,
+      target: {
+        kind: 'denyList',
+        id: `${entries[0].kind}:${entries[0].value}`,
+        ids: names,
+      },
+      after: action === 'denyListAdd' ? { reason: entries[0].reason } : null,
     },
-    after: action === 'denyListAdd' ? { reason: entries[0].reason } : null,
-  });
+    dateOf(deps),
+    auditIdOf(incidentId, action, digest),
+  );
 }
 
 /** A deadline for this invocation's work. */

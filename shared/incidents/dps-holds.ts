@@ -4,14 +4,15 @@
  * again: each write under an etag re-reads after a 412 (etag-writes.ts), a put with no etag writes the same thing
  * again, and each change is recorded once under an id of its own — also when a share stopped between the change and
  * its record, which the next share knows from the hold (this incident held it first, and found it enabled) or from
- * the incident's name in what it wrote.
+ * the incident's name in what it wrote. DPS unreachable past the retries is named (UnreachableError): the step waits.
  */
 import { randomBytes } from 'node:crypto';
 
 import { audit } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, withRetry } from './deps';
+import { actorOf, auditIdOf, dateOf, type IncidentDeps, millis } from './deps';
 import { writeUnderEtag } from './etag-writes';
+import { callsTo, DPS } from './outage-wait';
 import { type Hold, holdId, type Restore } from './repositories';
 import type { CompromisedCa } from './rules/model';
 import { disallowGroupId } from './rules/plan';
@@ -29,7 +30,7 @@ export async function disableEnrollment(
 ) {
   const dps = await deps.enrollments();
   const holds = await deps.holds();
-  const r = withRetry(deps);
+  const r = callsTo(deps, DPS).call;
   const store = await deps.store();
   const recordBlock = () =>
     audit(
@@ -49,7 +50,12 @@ export async function disableEnrollment(
   if (blockedBy) {
     // Another incident's block: hold it too, so that its release does not lift it from under this one. This one's
     // own (a share that stopped before recording it): recorded now, once.
-    await holds.acquire(holdId.block(registrationId), incidentId, { type: 'deleteBlock', registrationId });
+    await holds.acquire(
+      holdId.block(registrationId),
+      incidentId,
+      { type: 'deleteBlock', registrationId },
+      millis(deps),
+    );
     if (blockedBy === incidentId) await recordBlock();
     return;
   }
@@ -59,6 +65,7 @@ export async function disableEnrollment(
       holdId.enrollment(registrationId),
       incidentId,
       enabled ? { type: 'enableEnrollment', registrationId } : undefined,
+      millis(deps),
     );
     const record = (after?: IndividualEnrollment) =>
       audit(
@@ -88,7 +95,7 @@ export async function disableEnrollment(
   if (!blockIfAbsent) return; // its enrollment is gone already
   // One device of a group: DPS checks individual enrollments first, so a disabled one under its ID shuts it out.
   // A put with no etag: sent again after a lost answer, it writes the same block again.
-  await holds.acquire(holdId.block(registrationId), incidentId, { type: 'deleteBlock', registrationId });
+  await holds.acquire(holdId.block(registrationId), incidentId, { type: 'deleteBlock', registrationId }, millis(deps));
   const key = () => randomBytes(32).toString('base64');
   await r(() =>
     dps.putEnrollment({
@@ -103,7 +110,7 @@ export async function disableEnrollment(
 
 export async function disableGroup(deps: IncidentDeps, incidentId: string, enrollmentGroupId: string) {
   const dps = await deps.enrollments();
-  const r = withRetry(deps);
+  const r = callsTo(deps, DPS).call;
   const group = await r(() => dps.getGroup(enrollmentGroupId));
   if (!group) return;
   const enabled = group.provisioningStatus !== 'disabled';
@@ -113,6 +120,7 @@ export async function disableGroup(deps: IncidentDeps, incidentId: string, enrol
     holdId.group(enrollmentGroupId),
     incidentId,
     enabled ? { type: 'enableGroup', enrollmentGroupId } : undefined,
+    millis(deps),
   );
   const record = async (after?: EnrollmentGroup) =>
     audit(
@@ -148,9 +156,14 @@ export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: Com
   const enrollmentGroupId = disallowGroupId(ca.sha256Thumbprint);
   await (
     await deps.holds()
-  ).acquire(holdId.disallow(ca.sha256Thumbprint), incidentId, { type: 'deleteDisallowGroup', enrollmentGroupId });
+  ).acquire(
+    holdId.disallow(ca.sha256Thumbprint),
+    incidentId,
+    { type: 'deleteDisallowGroup', enrollmentGroupId },
+    millis(deps),
+  );
   const dps = await deps.enrollments();
-  const r = withRetry(deps);
+  const r = callsTo(deps, DPS).call;
   const record = async (before: EnrollmentGroup | undefined) =>
     audit(
       await deps.store(),

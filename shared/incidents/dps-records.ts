@@ -5,11 +5,12 @@
  */
 import { audit } from '../audit';
 import { NotFoundError } from '../errors';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, tracked } from './deps';
+import { actorOf, auditIdOf, dateOf, type IncidentDeps } from './deps';
+import { callsTo, DPS } from './outage-wait';
 
 export async function deleteRegistration(deps: IncidentDeps, incidentId: string, registrationId: string) {
   const dps = await deps.enrollments();
-  const tries = tracked(deps);
+  const tries = callsTo(deps, DPS);
   let before: Record<string, unknown> = { registered: true };
   try {
     await tries.call(() => dps.deleteRegistrationState(registrationId));

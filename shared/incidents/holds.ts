@@ -1,30 +1,53 @@
 /**
  * Lifting a hold. Each thing an incident disables is held by every incident that needs it (dps-holds.ts,
  * hub-devices.ts): the first records what lifting will put back (nothing, when it was disabled before any incident
- * touched it), and only the last holder to let go puts it back. Every change is audited with what it was before.
+ * touched it), and only the last holder to let go puts it back — in two phases: the hold becomes a pending restore
+ * (claimed until the releasing share's lease ends), the thing is put back, then the hold goes. A release stopped in
+ * between finishes the restore when run again; a holder arriving meanwhile waits for it (HoldBusyError). Every
+ * change is audited with what it was before, under an id of its own (the releasing incident, the change, the thing),
+ * so a release run again records it once.
  */
-import { audit } from '../audit';
+import { audit, type AuditRecord } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { NotFoundError } from '../errors';
-import { type IncidentDeps, withRetry } from './deps';
+import { auditIdOf, dateOf, type IncidentDeps, withRetry } from './deps';
 import { writeUnderEtag } from './etag-writes';
 import { type Restore } from './repositories';
 
-/** Lets go of one hold; if no other incident holds the thing, puts back what the first holder changed. */
-export async function releaseHold(deps: IncidentDeps, incidentId: string, id: string, by: string): Promise<void> {
-  const lifted = await (await deps.holds()).release(id, incidentId);
-  if (lifted?.restore) await restore(deps, lifted.restore, `release:${incidentId} by ${by}`);
+/**
+ * Lets go of one hold; if no other incident holds the thing, puts back what the first holder changed. `claimUntil`
+ * (ms): how long the pending restore is this release's — the end of its share's lease.
+ */
+export async function releaseHold(deps: IncidentDeps, incidentId: string, id: string, by: string, claimUntil: number) {
+  const holds = await deps.holds();
+  const pending = await holds.release(id, incidentId, claimUntil);
+  if (!pending?.restore) return;
+  await restore(deps, pending.restore, incidentId, by);
+  await holds.restored(id, incidentId);
 }
+
+/** What a restore changes, named for its audit id. */
+const thingOf = (what: Restore) =>
+  'registrationId' in what
+    ? what.registrationId
+    : 'enrollmentGroupId' in what
+      ? what.enrollmentGroupId
+      : 'hub' in what
+        ? `${what.hub}.${what.deviceId}`
+        : `${what.namespaceName}.${what.deviceName}`;
 
 /** A delete sent again after a lost answer finds nothing: the first try deleted it. */
 const goneIsDone = (err: unknown) => {
   if (!(err instanceof NotFoundError)) throw err;
 };
 
-async function restore(deps: IncidentDeps, what: Restore, actor: string): Promise<void> {
+async function restore(deps: IncidentDeps, what: Restore, incidentId: string, by: string): Promise<void> {
   const dps = await deps.enrollments();
   const r = withRetry(deps);
   const store = await deps.store();
+  const actor = `release:${incidentId} by ${by}`;
+  const record = (entry: Omit<AuditRecord, 'actor'>) =>
+    audit(store, { actor, ...entry }, dateOf(deps), auditIdOf(incidentId, 'restored', what.type, thingOf(what)));
   switch (what.type) {
     case 'enableEnrollment': {
       const e = await r(() => dps.getEnrollment(what.registrationId));
@@ -32,8 +55,7 @@ async function restore(deps: IncidentDeps, what: Restore, actor: string): Promis
       const enabled = (x: IndividualEnrollment) => x.provisioningStatus === 'enabled';
       const read = () => dps.getEnrollment(what.registrationId);
       await writeUnderEtag(r, e, (x) => dps.putEnrollment({ ...x, provisioningStatus: 'enabled' }), read, enabled);
-      return audit(store, {
-        actor,
+      return record({
         action: 'enableEnrollment',
         target: { kind: 'enrollment', id: e.registrationId },
         before: { provisioningStatus: 'disabled' },
@@ -44,8 +66,7 @@ async function restore(deps: IncidentDeps, what: Restore, actor: string): Promis
       const e = await r(() => dps.getEnrollment(what.registrationId));
       if (!e?.initialTwin?.tags?.blockedByIncident) return; // not our block: leave it
       await r(() => dps.deleteEnrollment(what.registrationId)).catch(goneIsDone);
-      return audit(store, {
-        actor,
+      return record({
         action: 'deleteBlock',
         target: { kind: 'enrollment', id: what.registrationId },
         before: { provisioningStatus: e.provisioningStatus },
@@ -58,8 +79,7 @@ async function restore(deps: IncidentDeps, what: Restore, actor: string): Promis
       const enabled = (x: EnrollmentGroup) => x.provisioningStatus === 'enabled';
       const read = () => dps.getGroup(what.enrollmentGroupId);
       await writeUnderEtag(r, g, (x) => dps.putGroup({ ...x, provisioningStatus: 'enabled' }), read, enabled);
-      return audit(store, {
-        actor,
+      return record({
         action: 'enableEnrollmentGroup',
         target: { kind: 'enrollmentGroup', id: g.enrollmentGroupId },
         before: { provisioningStatus: 'disabled' },
@@ -70,8 +90,7 @@ async function restore(deps: IncidentDeps, what: Restore, actor: string): Promis
       const g = await r(() => dps.getGroup(what.enrollmentGroupId));
       if (!g?.initialTwin?.tags?.disallowedByIncident) return; // not our disallow: leave it
       await r(() => dps.deleteGroup(what.enrollmentGroupId)).catch(goneIsDone);
-      return audit(store, {
-        actor,
+      return record({
         action: 'allowCa',
         target: { kind: 'enrollmentGroup', id: what.enrollmentGroupId },
         before: { provisioningStatus: g.provisioningStatus },
@@ -83,8 +102,7 @@ async function restore(deps: IncidentDeps, what: Restore, actor: string): Promis
       const d = await r(() => hub.getDevice(what.deviceId));
       if (!d || d.status !== 'disabled') return;
       await r(() => hub.putDevice({ ...d, status: 'enabled', statusReason: undefined }));
-      return audit(store, {
-        actor,
+      return record({
         action: 'enableDevice',
         target: { kind: 'device', id: d.deviceId, hub: what.hub },
         before: { status: 'disabled' },

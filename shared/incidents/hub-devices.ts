@@ -7,8 +7,8 @@
  */
 import { audit } from '../audit';
 import type { HubDevice } from '../dps-types';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps } from './deps';
-import { hubCalls } from './hub-outage';
+import { actorOf, auditIdOf, dateOf, type IncidentDeps, millis } from './deps';
+import { callsTo } from './outage-wait';
 import { holdId } from './repositories';
 import { disabledReason, judgeBulkAnswer, judgeDisabled } from './rules/hub-answers';
 
@@ -17,7 +17,7 @@ const DISABLE_ROUNDS = 3;
 
 export async function deleteHubDevices(deps: IncidentDeps, incidentId: string, hubName: string, deviceIds: string[]) {
   const hub = (await deps.hubs()).hub(hubName);
-  const calls = hubCalls(deps, hubName);
+  const calls = callsTo(deps, hubName);
   const result = await calls.call(() =>
     hub.bulkDevices(
       'delete',
@@ -62,7 +62,7 @@ export async function deleteHubDevices(deps: IncidentDeps, incidentId: string, h
 export async function disableHubDevices(deps: IncidentDeps, incidentId: string, hubName: string, deviceIds: string[]) {
   const hub = (await deps.hubs()).hub(hubName);
   const holds = await deps.holds();
-  const reads = hubCalls(deps, hubName);
+  const reads = callsTo(deps, hubName);
   const found = (await Promise.all(deviceIds.map((id) => reads.call(() => hub.getDevice(id))))).filter(
     (d): d is HubDevice => !!d,
   );
@@ -72,6 +72,7 @@ export async function disableHubDevices(deps: IncidentDeps, incidentId: string, 
         holdId.device(hubName, d.deviceId),
         incidentId,
         d.status !== 'disabled' ? { type: 'enableDevice', hub: hubName, deviceId: d.deviceId } : undefined,
+        millis(deps),
       ),
     ),
   );
@@ -95,7 +96,7 @@ export async function disableHubDevices(deps: IncidentDeps, incidentId: string, 
   let pending = found.filter((d) => d.status !== 'disabled');
   for (let round = 0; pending.length && round < DISABLE_ROUNDS; round++) {
     const batch = pending;
-    const calls = hubCalls(deps, hubName);
+    const calls = callsTo(deps, hubName);
     const result = await calls.call(() =>
       hub.bulkDevices(
         'updateIfMatchETag',

@@ -8,7 +8,7 @@
 import { audit } from '../audit';
 import { JobQuotaExceededError } from '../errors';
 import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
-import { hubCalls } from './hub-outage';
+import { callsTo } from './outage-wait';
 import { updateStep } from './page-walker';
 import { hubJobContainer, readsFrom } from './rules/hub-job-container';
 import type { Incident, StepState } from './rules/model';
@@ -33,7 +33,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
   const hub = (await deps.hubs()).hub(step.hub);
   const container = hubJobContainer(incident.id, step.hub);
   const poll = deps.jobPollMs ?? 2000;
-  const calls = hubCalls(deps, step.hub);
+  const calls = callsTo(deps, step.hub);
   const deviceIds = await devicesOnHub(deps, incident, step.hub);
   if (!step.jobId) {
     await blobs.put(

@@ -4,6 +4,7 @@
  * incidents that need it, and only the last one to let go lifts it.
  */
 import type { DenyEntry, DenyKind } from '../allocation';
+import { ThrottledError } from '../errors';
 import type { Page } from '../ports';
 import type { Incident, Target } from './rules/model';
 
@@ -38,13 +39,38 @@ export interface Hold {
   holders: string[];
   /** Absent when the thing was already disabled before any incident held it: lifting leaves it disabled. */
   restore?: Restore;
+  /**
+   * A pending restore: the last holder let go and is putting the thing back. The hold stays until it is done, so a
+   * release that stopped half-way finishes it when run again; until `until` (ms) no new holder joins (it would read
+   * the thing before the restore lands, and find it disabled) — past it, the releaser's share is over and a new
+   * holder takes the hold over.
+   */
+  restoring?: { by: string; until: number };
+}
+
+/** A hold whose thing another incident is putting back: come back in `retryAfterMs`, then read the thing again. */
+export class HoldBusyError extends ThrottledError {
+  constructor(id: string, by: string, retryAfterMs: number) {
+    super(`${id} is being put back by incident ${by}; try again once that is done`, retryAfterMs);
+    this.name = 'HoldBusyError';
+  }
 }
 
 export interface HoldRepository {
-  /** Adds a holder; a new hold records what lifting it will put back. */
-  acquire(id: string, holder: string, restoreIfNew: Restore | undefined): Promise<Hold>;
-  /** Removes a holder; answers the hold when that was its last holder (and it is gone), else undefined. */
-  release(id: string, holder: string): Promise<Hold | undefined>;
+  /**
+   * Adds a holder; a new hold records what lifting it will put back. A pending restore refuses until its claim lapses
+   * at `nowMs` (HoldBusyError), and is then taken over, its `restore` kept (what the thing was before any incident).
+   */
+  acquire(id: string, holder: string, restoreIfNew: Restore | undefined, nowMs: number): Promise<Hold>;
+  /**
+   * Removes a holder. When it was the last: a hold with nothing to put back goes (and is answered); one with something
+   * to put back becomes a pending restore claimed by this holder until `claimUntil`, answered so the caller puts the
+   * thing back and then calls `restored`. Run again by the holder of a pending restore, answers it again (the claim
+   * renewed). Else undefined.
+   */
+  release(id: string, holder: string, claimUntil: number): Promise<Hold | undefined>;
+  /** The pending restore this holder claimed is done: the hold goes. */
+  restored(id: string, holder: string): Promise<void>;
 }
 
 export interface DenyListRepository {

@@ -2,7 +2,7 @@
  * The steps of an approved incident, each resumable: an alert's refusals (every device found, then its groups and
  * CA), DPS (groups, then each device's enrollment or block), Azure Device Registry (adr-rotate.ts, adr-devices.ts), each
  * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
- * the DPS registration records.
+ * the DPS registration records. A step that needs DPS or a hub waits for it when it stays unreachable (outage-wait.ts).
  */
 import { DPS_BATCH, HUB_BATCH } from '../limits';
 import { runAdrDevices } from './adr-devices';
@@ -12,7 +12,7 @@ import { disableEnrollment, disableGroup, disallowCa } from './dps-holds';
 import { deleteRegistration } from './dps-records';
 import { deleteHubDevices, disableHubDevices } from './hub-devices';
 import { runHubImportJob } from './hub-import-job';
-import { unlessHubDown } from './hub-outage';
+import { DPS, unlessDown } from './outage-wait';
 import { updateStep, walkPages } from './page-walker';
 import type { Incident, StepState, Target } from './rules/model';
 import { directDenyEntries, dpsActionFor, targetDenyEntries } from './rules/plan';
@@ -22,7 +22,10 @@ type Runner = (deps: IncidentDeps, incident: Incident, index: number, deadline: 
 const onHub = (hub: string) => (t: Target) => !!t.deviceId && lower(t.hub ?? '') === lower(hub);
 
 /** An alert's refusals, once an admin approved them: the devices resolution found, page by page, then the rest. */
-const runRefuse: Runner = async (deps, incident, index, deadline) => {
+const runRefuse: Runner = (deps, incident, index, deadline) =>
+  unlessDown(deps, incident, index, DPS, () => refuse(deps, incident, index, deadline));
+
+const refuse: Runner = async (deps, incident, index, deadline) => {
   const walked = await walkPages(
     deps,
     incident,
@@ -47,7 +50,11 @@ const runRefuse: Runner = async (deps, incident, index, deadline) => {
   return true;
 };
 
-const runDps: Runner = async (deps, started, index, deadline) => {
+/** DPS's groups, then each device's enrollment or block; DPS unreachable is waited for. */
+const runDps: Runner = (deps, incident, index, deadline) =>
+  unlessDown(deps, incident, index, DPS, () => disableInDps(deps, incident, index, deadline));
+
+const disableInDps: Runner = async (deps, started, index, deadline) => {
   let incident = started;
   let step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'dps' }>;
   while (step.groupsDone < step.groupsToDisable.length) {
@@ -82,12 +89,12 @@ const runDps: Runner = async (deps, started, index, deadline) => {
   );
 };
 
-/** A hub's devices, in bulk or by an import job; a hub that stays unreachable is waited for (hub-outage.ts). */
+/** A hub's devices, in bulk or by an import job; a hub that stays unreachable is waited for (outage-wait.ts). */
 const runHub: Runner = (deps, incident, index, deadline) => {
   const step = (incident.steps as StepState[])[index] as Extract<StepState, { kind: 'hub' }>;
   if (step.path === 'importJob')
-    return unlessHubDown(deps, incident, index, () => runHubImportJob(deps, incident, index, deadline));
-  return unlessHubDown(deps, incident, index, () =>
+    return unlessDown(deps, incident, index, step.hub, () => runHubImportJob(deps, incident, index, deadline));
+  return unlessDown(deps, incident, index, step.hub, () =>
     walkPages(
       deps,
       incident,
@@ -108,19 +115,21 @@ const runHub: Runner = (deps, incident, index, deadline) => {
 };
 
 const runRegistrations: Runner = (deps, incident, index, deadline) =>
-  walkPages(
-    deps,
-    incident,
-    index,
-    {
-      matches: (t) => !!t.hub && !!t.deviceId,
-      batch: DPS_BATCH,
-      act: async (targets) => {
-        for (const t of targets) await deleteRegistration(deps, incident.id, t.registrationId);
-        return [];
+  unlessDown(deps, incident, index, DPS, () =>
+    walkPages(
+      deps,
+      incident,
+      index,
+      {
+        matches: (t) => !!t.hub && !!t.deviceId,
+        batch: DPS_BATCH,
+        act: async (targets) => {
+          for (const t of targets) await deleteRegistration(deps, incident.id, t.registrationId);
+          return [];
+        },
       },
-    },
-    deadline,
+      deadline,
+    ),
   );
 
 export const RUNNERS: Record<StepState['kind'], Runner> = {

@@ -4,7 +4,10 @@
  * plan the rest. An operator's incident refuses everything its scope names and has DPS disallow a compromised CA;
  * an alert refuses only the certificates and devices it names one by one (rules/plan.ts immediateDenyEntries). The
  * same incident submitted again (a re-delivered alert, a client's retry) changes nothing, and finishes the refusals
- * if a first attempt stopped before them.
+ * if a first attempt stopped before them. A create whose answer was lost (the store sends it again and meets 409)
+ * is known as the submitter's own — the same request from the same submitter, not yet announced — so it is
+ * accepted and `incident.received` goes out once: announced, then marked (at least once: a submission that stops
+ * between the two announces it again when retried).
  */
 import { QUEUES } from '../containers';
 import { checkPolicyScope } from './adr-scope';
@@ -52,12 +55,12 @@ export async function submitIncident(
   await checkPolicyScope(deps, request);
   const repo = await deps.incidents();
   const { created, incident } = await repo.create(newIncident(request, by.principal, by.source, now(deps)));
-  if (!created) {
-    if (JSON.stringify(incident.request) !== JSON.stringify(request))
-      return { kind: 'conflict', reason: `incident ${request.id} already exists with another scope, reason or mode` };
-    return { kind: 'duplicate', incident: incident.deniedAt ? incident : await refuseNow(deps, incident) };
-  }
-  const denied = await refuseNow(deps, incident);
+  if (!created && JSON.stringify(incident.request) !== JSON.stringify(request))
+    return { kind: 'conflict', reason: `incident ${request.id} already exists with another scope, reason or mode` };
+  const ours =
+    created || (!incident.announcedAt && incident.submittedBy === by.principal && incident.source === by.source);
+  const denied = incident.deniedAt ? incident : await refuseNow(deps, incident);
+  if (!ours) return { kind: 'duplicate', incident: denied };
   await emit(deps, 'incident.received', request.id, {
     reason: request.reason,
     mode: request.mode,
@@ -65,5 +68,8 @@ export async function submitIncident(
     submittedBy: by.principal,
     source: by.source,
   });
-  return { kind: 'accepted', incident: denied };
+  const announced = await repo.update(request.id, (i) =>
+    i.announcedAt ? undefined : { ...i, announcedAt: now(deps) },
+  );
+  return { kind: 'accepted', incident: announced ?? denied };
 }

@@ -1,10 +1,11 @@
 /**
  * The two retry rules and the error translation they rely on: a lost connection or a 5xx/408 becomes a TransientError,
- * which only `retryIdempotent` tries again, with a bounded, jittered backoff drawn from the given source.
+ * which only `retryIdempotent` tries again, with a bounded, jittered backoff drawn from the given source; and no wait
+ * that would pass the caller's deadline is started.
  */
 import { translateIotError } from '../../shared/azure/iot-errors';
 import { ServiceError, ThrottledError, TransientError } from '../../shared/errors';
-import { retryIdempotent, retryThrottled } from '../../shared/retry';
+import { OutOfTimeError, retryIdempotent, retryThrottled } from '../../shared/retry';
 
 /** A call that fails with the given errors in turn, then answers 'ok'. */
 function failing(...errors: Error[]) {
@@ -75,4 +76,43 @@ test('retryThrottled never retries a transient fault: the call may not be safe t
   const { call, calls } = failing(new TransientError('reset', undefined));
   await expect(retryThrottled(call, { sleep: async () => undefined })).rejects.toBeInstanceOf(TransientError);
   expect(calls()).toBe(1);
+});
+
+test('a wait that would pass the deadline is not started: the caller hears OutOfTimeError, with the last fault', async () => {
+  let clock = 1_000;
+  const waits: number[] = [];
+  const options = {
+    stopAt: 5_000,
+    now: () => clock,
+    random: () => 0,
+    sleep: async (ms: number) => void (waits.push(ms), (clock += ms)),
+  };
+  // Throttled: Retry-After 3 s fits (1 s + 3 s ≤ 5 s), the next 3 s would end at 7 s.
+  const throttled = failing(new ThrottledError('429', 3000), new ThrottledError('429 again', 3000));
+  const err = await retryIdempotent(throttled.call, options).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(OutOfTimeError);
+  expect((err as OutOfTimeError).fault.message).toBe('429 again');
+  expect((err as OutOfTimeError).resumeAt).toBe(7_000);
+  expect(throttled.calls()).toBe(2);
+  expect(waits).toEqual([3000]);
+
+  // Transient: the backoff (100, 200, 400 … with no jitter) runs until its next wait would pass the deadline.
+  clock = 4_500;
+  waits.length = 0;
+  const transient = failing(...Array.from({ length: 6 }, (_, i) => new TransientError(`reset ${i}`, undefined)));
+  await expect(retryIdempotent(transient.call, { ...options, transientBaseDelayMs: 200 })).rejects.toBeInstanceOf(
+    OutOfTimeError,
+  );
+  expect(waits).toEqual([100, 200]); // 4.5 s + 0.1 + 0.2 = 4.8 s; 0.4 more would end at 5.2 s
+  expect(transient.calls()).toBe(3);
+
+  // Past the deadline a call is still made once (the work in hand may finish); only its retries are not.
+  const late = failing(new TransientError('reset', undefined));
+  clock = 9_000;
+  await expect(retryIdempotent(late.call, options)).rejects.toBeInstanceOf(OutOfTimeError);
+  expect(late.calls()).toBe(1);
+  // Without a deadline nothing changes.
+  expect(await retryIdempotent(failing(new ThrottledError('429', 60_000)).call, { sleep: async () => undefined })).toBe(
+    'ok',
+  );
 });

@@ -164,6 +164,8 @@ interface Progress {
   errors: string[];
   /** Its service unreachable past the retries: the step waits, from `since`, until `until` at least (rules/outage.ts). */
   waiting?: Waiting;
+  /** The error (one of `errors`) that ended the step when its service stayed unreachable past the outage budget. */
+  gaveUp?: string;
 }
 
 export interface Waiting {
@@ -211,6 +213,8 @@ export interface Incident {
   cancelledBy?: string;
   releasedBy?: string;
   receivedAt: string;
+  /** When `incident.received` went out: a submission that finds it unset is the one that created it (submit.ts). */
+  announcedAt?: string;
   deniedAt?: string;
   plannedAt?: string;
   approvedAt?: string;
@@ -225,6 +229,8 @@ export interface Incident {
   approval?: Approval;
   steps?: StepState[];
   undo?: UndoCursor;
+  /** Times an admin re-drove it (redrive.ts): each re-drive's audit record is numbered by it. */
+  redrives?: number;
   /** One worker at a time: the others drop their message while the lease holds. */
   lease?: { owner: string; until: number };
   _etag?: string;

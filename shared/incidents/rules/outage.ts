@@ -1,9 +1,9 @@
 /**
- * How long a step waits for a hub that stays unreachable past the in-invocation retries (pure). A hub down for a
- * while (a regional incident) is waited for: the step records the outage and the worker's next share comes after a
- * growing delay (5 s, 10 s, … up to a minute), while the other hubs go on. Past `maxOutageMs` of unbroken outage the
- * step gives up, saying which hub and how many devices are left, and the incident ends `failed` rather than waiting
- * for ever.
+ * How long a step waits for a dependency (a hub, DPS) that stays unreachable past the in-invocation retries (pure). A
+ * hub or DPS down for a while (a regional incident) is waited for: the step records the outage and the worker's next
+ * share comes after a growing delay (5 s, 10 s, … up to a minute), while the other hubs go on (the phases after a
+ * DPS step wait for it: refusing at DPS comes before deleting from the hubs). Past `maxOutageMs` of unbroken outage the step gives up, saying what is unreachable and what is left, and the incident
+ * ends `failed` rather than waiting for ever (an admin may re-drive it: redrive.ts).
  */
 import type { Waiting } from './model';
 
@@ -15,7 +15,7 @@ export const DEFAULT_MAX_OUTAGE_MS = 30 * 60_000;
 export type OutageVerdict = { wait: Waiting } | { giveUp: string };
 
 /**
- * After a share found the hub unreachable: how long to wait (`previous` is the outage already recorded, if any), or
+ * After a share found the dependency unreachable: how long to wait (`previous` is the outage already recorded, if any), or
  * that the step gives up. `left` says what is left of the step, for the operator.
  */
 export function afterOutage(

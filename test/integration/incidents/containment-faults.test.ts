@@ -8,17 +8,13 @@
  * Counts come from the simulator's side (dev/sim/removals.ts) and the audit container, not from the incident.
  */
 import { type FaultPlan, NO_FAULTS } from '../../../dev/faults/plan';
-import { storeDevice } from '../../../dev/sim/iothub';
 import { tallyHubRemovals, tallyRegistrationRemovals } from '../../../dev/sim/removals';
-import type { HubData } from '../../../dev/sim/state';
-import { newEtag } from '../../../dev/sim/wire';
-import { incidentRepositories, lazyServices } from '../../../shared/composition';
-import { CONTAINERS } from '../../../shared/containers';
-import { advanceIncident, decideIncident, type IncidentDeps, submitIncident } from '../../../shared/incidents';
+import { decideIncident, submitIncident } from '../../../shared/incidents';
 import { disabledReason } from '../../../shared/incidents/rules/hub-answers';
 import { hubJobContainer, readsFrom } from '../../../shared/incidents/rules/hub-job-container';
 import type { IncidentRequest } from '../../../shared/incidents/rules/incident';
 import type { Incident, StepState } from '../../../shared/incidents/rules/model';
+import { containmentRig, stepOf } from '../../support/containment-rig';
 import { auditRecords, perTarget, tallyAudit } from '../../support/containment-tally';
 import { manualClock } from '../../support/manual-clock';
 import { startTestStack, type TestStack } from '../../support/stack';
@@ -76,123 +72,7 @@ const planWith = (seed: number, ...extra: FaultPlan['rules']): FaultPlan => ({
   ],
 });
 
-/** A seeded jitter, so the in-invocation backoff is the same on every run. */
-function seeded(seed: number): () => number {
-  let x = seed;
-  return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-}
-
-/** The worker's dependencies on the manual clock: its retries' backoff moves the clock instead of waiting. */
-function depsOf(extra: Partial<IncidentDeps> = {}): IncidentDeps {
-  const lazy = lazyServices(stack.env);
-  return {
-    ...lazy,
-    ...incidentRepositories(lazy),
-    clock,
-    retry: { sleep: async (ms) => clock.advance(ms), random: seeded(11) },
-    jobPollMs: 20,
-    ...extra,
-  };
-}
-
-interface Run {
-  incident?: Incident;
-  /** Delays the shares asked for (the trigger queues the next share that much later). */
-  waits: number[];
-  /** Shares that threw: each would have spent one of the message's five deliveries. */
-  failures: unknown[];
-  /** The incident as the first share that asked for a delay left it. */
-  firstWait?: Incident;
-}
-
-/** Shares of the incident's work until it needs no more, as the queue trigger runs them, on the manual clock. */
-async function runShares(deps: IncidentDeps, id: string): Promise<Run> {
-  const run: Run = { waits: [], failures: [] };
-  for (let share = 0; share < 400; share++) {
-    let advanced;
-    try {
-      advanced = await advanceIncident(deps, id);
-    } catch (err) {
-      run.failures.push(err);
-      if (run.failures.length >= 5) throw err; // the poison queue
-      continue;
-    }
-    if (!advanced.more) return { ...run, incident: advanced.incident };
-    if (advanced.retryAfterMs) {
-      run.firstWait ??= advanced.incident;
-      run.waits.push(advanced.retryAfterMs);
-      clock.advance(advanced.retryAfterMs);
-    }
-  }
-  throw new Error(`incident ${id} never finished`);
-}
-
-/** Devices put straight into the simulator as if each had registered (the test is about containment, not provisioning). */
-function seedDevice(registrationId: string, hub: string, enrollmentGroupId?: string) {
-  const at = new Date(clock.millis()).toISOString();
-  storeDevice(
-    stack.simulator.state.hubs.get(hub) as HubData,
-    { deviceId: registrationId, authentication: { type: 'sas' } },
-    undefined,
-  );
-  stack.simulator.state.registrations.set(registrationId, {
-    registrationId,
-    deviceId: registrationId,
-    assignedHub: hub,
-    status: 'assigned',
-    substatus: 'initialAssignment',
-    createdDateTimeUtc: at,
-    lastUpdatedDateTimeUtc: at,
-    etag: newEtag(),
-    ...(enrollmentGroupId ? { enrollmentGroupId } : {}),
-  });
-}
-
-async function seedGroup(groupId: string, prefix: string, perHub: number[]) {
-  await stack.services.enrollments.putGroup({
-    enrollmentGroupId: groupId,
-    attestation: { type: 'symmetricKey' },
-    allocationPolicy: 'hashed',
-  });
-  const devices: Array<{ hub: string; deviceId: string }> = [];
-  perHub.forEach((n, h) => {
-    for (let i = 0; i < n; i++) devices.push({ hub: HUBS[h], deviceId: `${prefix}-${h}-${i}` });
-  });
-  for (const d of devices) seedDevice(d.deviceId, d.hub, groupId);
-  return devices;
-}
-
-/** Individual enrollments of a maker's lot, created through DPS's bulk API, each registered on a hub. */
-async function seedLot(lot: string, prefix: string, perHub: number) {
-  const devices = HUBS.flatMap((hub, h) =>
-    Array.from({ length: perHub }, (_, i) => ({ hub, deviceId: `${prefix}-${h}-${i}` })),
-  );
-  const key = () => Buffer.from(`${Math.random()}`.padEnd(32, 'k')).toString('base64');
-  for (let i = 0; i < devices.length; i += 10)
-    await stack.services.enrollments.bulkEnrollments(
-      'create',
-      devices.slice(i, i + 10).map((d) => ({
-        registrationId: d.deviceId,
-        attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: key(), secondaryKey: key() } },
-        initialTwin: { tags: { manufacturer: 'acme-tpm', lot } },
-      })),
-    );
-  for (const d of devices) seedDevice(d.deviceId, d.hub);
-  return devices;
-}
-
-const hold = async (id: string) => stack.services.store.container(CONTAINERS.holds.name).read(id, id);
-async function holdsOf(incidentId: string) {
-  const page = await stack.services.store
-    .container<{ id: string; holders: string[]; restore?: { type: string } }>(CONTAINERS.holds.name)
-    .query('SELECT * FROM c', {}, { maxItems: 5000 });
-  return page.items.filter((h) => h.holders.includes(incidentId));
-}
-const stepOf = (incident: Incident | undefined, hub: string) =>
-  (incident?.steps as StepState[]).find((s) => s.kind === 'hub' && s.hub === hub) as Extract<
-    StepState,
-    { kind: 'hub' }
-  >;
+const { depsOf, runShares, seedGroup, seedLot, hold, holdsOf } = containmentRig(() => stack, clock, HUBS);
 
 test('contained under lost answers and 503s with one hub down for a minute: every device removed once, audited once, held exactly', async () => {
   // Targets: a group (whole), a maker's lot (its enrollments one by one), and one device of another group (a block).
@@ -332,7 +212,7 @@ test('contained under lost answers and 503s with one hub down for a minute: ever
 
 test('a hub down past the outage budget ends the incident failed, saying which hub and how many devices are left', async () => {
   const devices = await seedGroup('q-lot', 'q', [20, 20, 20]);
-  const deps = depsOf({ maxHubOutageMs: 10 * 60_000 });
+  const deps = depsOf({ maxOutageMs: 10 * 60_000 });
   const request: IncidentRequest = {
     id: 'inc-down',
     reason: 'lot quarantined',

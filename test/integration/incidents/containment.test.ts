@@ -244,6 +244,10 @@ test('one incident naming the intermediate CA contains every device of its group
   expect(await released.json()).toMatchObject({ status: 'releasing', releasedBy: 'local admin' });
   await waitFor('inc-ca-1', 'released');
   expect((await stack.services.enrollments.getGroup('fabrikam-line-9'))?.provisioningStatus).toBe('enabled');
+  // Nothing left to re-drive: the route says why (steps that gave up on an outage: containment-outages.test.ts).
+  const redrive = await post('/api/incidents/inc-ca-1/redrive');
+  expect(redrive.status).toBe(409);
+  expect(await redrive.json()).toMatchObject({ reason: expect.stringMatching(/is released: only a failed incident/) });
   const back = await register('line9-a');
   expect(await stack.services.hubs.hub(back.assignedHub).getDevice('line9-a')).toBeDefined();
 });
@@ -313,6 +317,12 @@ test('incident routes want a function key and the Admin role', async () => {
       })
     ).status,
   ).toBe(403);
+  // A maker may not re-drive an incident (run its steps again) either.
+  const redrive = await fetch(`${host.baseUrl}/api/incidents/inc-ca-1/redrive?code=fk`, {
+    method: 'POST',
+    headers: { ...json, authorization: 'Bearer dev-acme-tpm-secret-not-a-secret' },
+  });
+  expect(redrive.status).toBe(403);
 });
 
 const alerts = (events: unknown[]) =>

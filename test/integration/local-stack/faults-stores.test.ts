@@ -7,6 +7,7 @@
 import { QueueClient } from '@azure/storage-queue';
 
 import { NO_FAULTS } from '../../../dev/faults/plan';
+import { CONTAINERS } from '../../../shared/containers';
 import { manualClock } from '../../support/manual-clock';
 import { cosmosSdk, queueSdk } from '../../support/sdk-clients';
 import { startTestStack, type TestStack } from '../../support/stack';
@@ -79,6 +80,16 @@ test("a Cosmos outage on the stack's clock refuses connections, then the service
   const ids = (await directContainer().items.query("SELECT VALUE c.id FROM c WHERE c.pk = 'x'").fetchAll()).resources;
   expect(ids.sort()).toEqual(['after', 'before']);
   expect(faults().counts().byService.cosmos?.down).toBeGreaterThanOrEqual(1);
+});
+
+test('Cosmos answering 503 past our adapter’s tries: a TransientError that names the store', async () => {
+  // An incident's stalled note tells a Cosmos outage apart: Cosmos holds the checkpoint a wait would be written to,
+  // so it is left to redelivery (shared/incidents/stalled.ts).
+  faults().set({ rules: [{ service: 'cosmos', operation: 'create', fault: { kind: 'status', status: 503 } }] });
+  await expect(
+    stack.services.store.container(CONTAINERS.incidents.name).create({ id: 'refused', incidentId: 'refused' }),
+  ).rejects.toMatchObject({ name: 'TransientError', status: 503, service: 'cosmos' });
+  expect(faults().counts().byService.cosmos?.['status 503']).toBeGreaterThanOrEqual(5); // tried again first
 });
 
 test('an Azurite outage through the proxy fails a queue send, then the queue takes messages again', async () => {

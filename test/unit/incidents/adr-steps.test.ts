@@ -156,17 +156,39 @@ test('registry devices are disabled where DPS made them, each held and audited o
   // A second incident holds dev-1 too: the first's release does not enable it; the second's does. dev-2 stays off.
   const other = await incidentWith(s, 'inc-b', steps, [target('dev-1')]);
   await runAdrDevices(s.deps, other, 0, FAR);
-  await releaseRegistryDevices(s.deps, (await s.incidents.get('inc-a')) as Incident, targets, 'admin');
+  await releaseRegistryDevices(s.deps, (await s.incidents.get('inc-a')) as Incident, targets, 'admin', FAR);
   expect(s.registry.devices.get('dev-1')).toBe('Disabled');
-  await releaseRegistryDevices(s.deps, (await s.incidents.get('inc-b')) as Incident, [target('dev-1')], 'admin');
+  await releaseRegistryDevices(s.deps, (await s.incidents.get('inc-b')) as Incident, [target('dev-1')], 'admin', FAR);
   expect(s.registry.devices.get('dev-1')).toBe('Enabled');
   expect(s.registry.devices.get('dev-2')).toBe('Disabled');
   // Released twice: nothing more happens, nothing audited twice.
-  await releaseRegistryDevices(s.deps, (await s.incidents.get('inc-b')) as Incident, [target('dev-1')], 'admin');
+  await releaseRegistryDevices(s.deps, (await s.incidents.get('inc-b')) as Incident, [target('dev-1')], 'admin', FAR);
   expect((await s.audits()).map((a) => `${a.action} ${a.target.id}`).sort()).toEqual([
     `disableRegistryDevice ${NS}/dev-1`,
     `enableRegistryDevice ${NS}/dev-1`,
   ]);
+});
+
+test('a release stopped before the registry device was enabled enables it when run again, audited once', async () => {
+  const s = setup();
+  s.registry.devices.set('dev-1', 'Enabled');
+  const steps: StepState[] = [{ kind: 'adrDevices', namespaceName: NS, ...progress(1) }];
+  const incident = await incidentWith(s, 'inc-h', steps, [target('dev-1')]);
+  await runAdrDevices(s.deps, incident, 0, FAR);
+  expect(s.registry.devices.get('dev-1')).toBe('Disabled');
+  // The hold let go, then ADR unreachable for the PATCH past the share's tries: the release stops there.
+  s.deps.retry = { transientAttempts: 1 };
+  s.registry.loseBefore.add('patch dev-1');
+  const ran = (await s.incidents.get('inc-h')) as Incident;
+  await expect(releaseRegistryDevices(s.deps, ran, [target('dev-1')], 'admin', FAR)).rejects.toThrow(/connection/);
+  expect(s.registry.devices.get('dev-1')).toBe('Disabled');
+  await releaseRegistryDevices(s.deps, ran, [target('dev-1')], 'admin', FAR);
+  await releaseRegistryDevices(s.deps, ran, [target('dev-1')], 'admin', FAR);
+  expect(s.registry.devices.get('dev-1')).toBe('Enabled');
+  expect((await s.audits()).map((a) => a.action).sort()).toEqual(['disableRegistryDevice', 'enableRegistryDevice']);
+  expect(await s.holds.acquire(holdId.registryDevice(NS, 'dev-1'), 'inc-i', undefined, 0)).toMatchObject({
+    holders: ['inc-i'],
+  });
 });
 
 const rotateStep = (): StepState => ({
@@ -240,7 +262,9 @@ test('release lets go of the rotation and says, in the audit and the notes, that
   const incident = await incidentWith(s, 'inc-u', [rotateStep()]);
   await runAdrRotate(s.deps, incident, 0, FAR);
   const ran = (await s.incidents.get('inc-u')) as Incident;
-  expect(await s.holds.acquire(holdId.rotation(NS, 'ica-1'), 'inc-u', undefined)).toMatchObject({ holders: ['inc-u'] });
+  expect(await s.holds.acquire(holdId.rotation(NS, 'ica-1'), 'inc-u', undefined, 0)).toMatchObject({
+    holders: ['inc-u'],
+  });
   await releaseRotation(s.deps, ran, 'admin-2');
   await releaseRotation(s.deps, ran, 'admin-2'); // done again after a crash: once in the audit and the notes
   const released = (await s.incidents.get('inc-u')) as Incident;
@@ -248,7 +272,7 @@ test('release lets go of the rotation and says, in the audit and the notes, that
   expect((await s.audits()).map((a) => a.action)).toEqual(['revokeAndRotate', 'revokeAndRotateNotUndone']);
   expect(s.registry.rotations).toBe(1); // nothing was put back, nothing rotated again
   // The hold is gone: another incident acquiring it starts a new one.
-  expect(await s.holds.acquire(holdId.rotation(NS, 'ica-1'), randomUUID(), undefined)).toMatchObject({
+  expect(await s.holds.acquire(holdId.rotation(NS, 'ica-1'), randomUUID(), undefined, 0)).toMatchObject({
     holders: [expect.any(String)],
   });
 });

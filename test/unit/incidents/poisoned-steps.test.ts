@@ -10,6 +10,7 @@ import { InvocationContext } from '@azure/functions';
 
 import { markOnLastDelivery, MAX_DEQUEUE_COUNT } from '../../../functions/edge/deliveries';
 import { CONTAINERS } from '../../../shared/containers';
+import { TransientError } from '../../../shared/errors';
 import { type IncidentDeps, noteStalled } from '../../../shared/incidents';
 import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
@@ -26,14 +27,17 @@ test('the helper stops where the host does: host.json maxDequeueCount', () => {
 
 test('only the last delivery marks, and the error still reaches the host', async () => {
   const marked: string[] = [];
+  const faults: unknown[] = [];
+  const fault = new Error('hub unreachable');
   const fail = async () => {
-    throw new Error('hub unreachable');
+    throw fault;
   };
   for (let count = 1; count <= MAX_DEQUEUE_COUNT; count++)
-    await expect(markOnLastDelivery(delivery(count), fail, async (why) => void marked.push(why))).rejects.toThrow(
-      'hub unreachable',
-    );
+    await expect(
+      markOnLastDelivery(delivery(count), fail, async (why, f) => void (marked.push(why), faults.push(f))),
+    ).rejects.toThrow('hub unreachable');
   expect(marked).toEqual([`failed ${MAX_DEQUEUE_COUNT} deliveries, the last with: hub unreachable`]);
+  expect(faults).toEqual([fault]); // the mark is told the fault itself, to name a store outage
   // A delivery that succeeds marks nothing.
   await markOnLastDelivery(
     delivery(MAX_DEQUEUE_COUNT),
@@ -75,4 +79,26 @@ test('a stalled incident notes why and the steps left, frees its lease, and a fi
   await repo.update('inc-p', (i) => ({ ...i, status: 'contained' }));
   await noteStalled(deps, 'inc-p', 'again');
   expect(((await repo.get('inc-p')) as Incident).notes).toHaveLength(1);
+});
+
+test('a store outage is named in the note: not waited for like a hub, left to redelivery, re-drive once it is back', async () => {
+  const repo = new CosmosIncidentRepository(new MemoryStore(partitionKeys));
+  const deps = {
+    incidents: async () => repo,
+    events: async () => ({ publish: async () => undefined }),
+    clock: { now: () => new Date('2026-11-25T10:00:00Z') },
+  } as unknown as IncidentDeps;
+  const request = { id: 'inc-c', reason: 'r', mode: 'contain' as const, scope: { enrollmentGroupId: 'g' } };
+  await repo.create({ ...newIncident(request, 'admin', 'http', '2026-11-25T00:00:00Z'), status: 'planning' });
+  const cosmos = Object.assign(new TransientError('connection lost: ECONNREFUSED', undefined), {
+    service: 'cosmos' as const,
+  });
+  await noteStalled(deps, 'inc-c', 'failed 5 deliveries, the last with: connection lost: ECONNREFUSED', cosmos);
+  expect(((await repo.get('inc-c')) as Incident).notes.at(-1)).toMatch(
+    /Cosmos DB, which holds the incident's checkpoint, stayed unreachable past the retries: .* left to the queue's redelivery — re-drive the incident once Cosmos answers \(POST \/api\/incidents\/inc-c\/redrive\)$/,
+  );
+  // Any other fault: no word of Cosmos.
+  await repo.update('inc-c', (i) => ({ ...i, notes: [] }));
+  await noteStalled(deps, 'inc-c', 'failed 5 deliveries', new TransientError('503', 503));
+  expect(((await repo.get('inc-c')) as Incident).notes.at(-1)).not.toMatch(/Cosmos/);
 });

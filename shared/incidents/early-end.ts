@@ -1,0 +1,26 @@
+/**
+ * How a share ends before its work is done without failing: a retry that would have waited past the share's deadline
+ * (shared/retry.ts OutOfTimeError) or a hold another incident is putting back (HoldBusyError). The share keeps what
+ * it checkpointed and asks to be followed when it is worth coming back; anything else still fails it.
+ */
+import { OutOfTimeError } from '../retry';
+import { HoldBusyError } from './repositories';
+
+/**
+ * Every step of a phase run to its end before the share goes on or fails — none left running behind a lease let go.
+ * A failure is thrown after all have settled: a real one before running out of time, which only ends the share.
+ */
+export async function settled<T>(work: Array<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const real = failures.find((e) => !(e instanceof OutOfTimeError || e instanceof HoldBusyError));
+  if (failures.length) throw real ?? failures[0];
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** When a share that stopped early should be followed: when its try would have come, or the hold is free. */
+export function stoppedEarly(err: unknown, nowMs: number): number | undefined {
+  if (err instanceof OutOfTimeError) return Math.max(0, err.resumeAt - nowMs);
+  if (err instanceof HoldBusyError) return err.retryAfterMs;
+  return undefined;
+}

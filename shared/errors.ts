@@ -123,6 +123,26 @@ export class PayloadTooLargeError extends ValidationError {
   }
 }
 
+/**
+ * A service accepted an action (its 202 came) but following the action's operation to its end failed — the poll was
+ * throttled past every try, answered 4xx/5xx, said `Failed`, or never ended: whether the action happened is not
+ * known. Deliberately not a ServiceError (nor a ThrottledError): a caller that sends again on those would act twice,
+ * and an irreversible action (ADR's revokeAndRotate) must never be sent again on this one — read the resource again.
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(
+    message: string,
+    /** The operation that was being followed (`Azure-AsyncOperation` or `Location`), to read again later. */
+    readonly operation: string | undefined,
+    /** The service's own error code for the last failure, when it gave one. */
+    readonly code?: string | number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 /** Parses an HTTP Retry-After header (delta-seconds or HTTP-date) into milliseconds. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;

@@ -75,7 +75,9 @@ test('DPS refusing a well-formed group is a 400 naming DPS’s reason; the ID st
   dpsFault({ kind: 'status', status: 400, code: 400004 });
   const refusal = await createGroup(deps, request('int-line-2'), 'admin').catch((e: unknown) => e);
   expect(refusal).toBeInstanceOf(ValidationError);
-  expect((refusal as Error).message).toMatch(/^DPS refused writing enrollment group int-line-2: Injected by the local stack \(fault plan\)\. \(HTTP 400, 400004\)$/);
+  expect((refusal as Error).message).toMatch(
+    /^DPS refused writing enrollment group int-line-2: Injected by the local stack \(fault plan\)\. \(HTTP 400, 400004\)$/,
+  );
   expect(await stack.services.enrollments.getGroup('int-line-2')).toBeUndefined();
   // Another request for the ID (the operator corrected it) is not held off by the refused one.
   expect((await createGroup(deps, request('int-line-2', { site: 'b' }), 'admin')).kind).toBe('created');

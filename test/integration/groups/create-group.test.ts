@@ -6,6 +6,7 @@
  * UnavailableError (503); a lost answer ends, on the same request again, with the group it made, audited once.
  */
 import { NO_FAULTS } from '../../../dev/faults/plan';
+import { issue } from '../../../dev/pki';
 import { CONTAINERS } from '../../../shared/containers';
 import type { EnrollmentGroup } from '../../../shared/dps-types';
 import { UnavailableError, ValidationError } from '../../../shared/errors';
@@ -101,4 +102,21 @@ test('a lost answer to the put: the same request again answers the group it made
     group: { enrollmentGroupId: 'int-line-4', provisioningStatus: 'enabled' },
   });
   expect(await audits('int-line-4')).toHaveLength(1);
+});
+
+test('an X.509 group made, then the same request again: recognised by the CA DPS shows (its thumbprint), audited once', async () => {
+  const ca = await issue({ subject: 'CN=Int Line CA', isCa: true });
+  const parsed = parseGroupRequest('int-line-5', { attestation: { type: 'x509', caCertificate: ca.certPem } });
+  if (!parsed.ok) throw new Error(parsed.reason);
+  expect((await createGroup(deps, parsed.value, 'admin')).kind).toBe('created');
+  // DPS answers the group with the certificate's info, not the certificate: the thumbprint is what is compared.
+  const held = (await stack.services.enrollments.getGroup('int-line-5')) as EnrollmentGroup;
+  expect(held.attestation.x509?.signingCertificates?.primary?.info?.sha256Thumbprint).toBeDefined();
+  expect((await createGroup(deps, parsed.value, 'admin')).kind).toBe('unchanged');
+  // Another CA under the same ID is another request: a conflict.
+  const other = await issue({ subject: 'CN=Another CA', isCa: true });
+  const second = parseGroupRequest('int-line-5', { attestation: { type: 'x509', caCertificate: other.certPem } });
+  if (!second.ok) throw new Error(second.reason);
+  expect((await createGroup(deps, second.value, 'admin')).kind).toBe('conflict');
+  expect(await audits('int-line-5')).toHaveLength(1);
 });

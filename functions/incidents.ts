@@ -23,7 +23,7 @@ import {
   redriveIncident,
   submitIncident,
 } from '../shared/incidents';
-import { parseIncident } from '../shared/incidents/rules/incident';
+import { alertRefusal, parseIncident } from '../shared/incidents/rules/incident';
 import { allocationRuntime } from './edge/allocation-runtime';
 import { authorizeAdmin, authorizeViewer } from './edge/caller';
 import { markOnLastDelivery } from './edge/deliveries';
@@ -138,29 +138,42 @@ export async function incidentWorker(message: unknown, context: InvocationContex
 
 /**
  * Security alerts from Defender for IoT or a SIEM, in the same JSON as the HTTP body, each handled on its own: a
- * malformed one is kept as an `alert` finding and the others go on. A re-delivered alert is known by its id.
+ * malformed one, or one asking what an alert may not (alertRefusal: a policy's rotation), is kept as an `alert`
+ * finding (ALERT_REJECTED) and the others go on. One that fails while it is handled — a dependency refusing or down —
+ * is kept the same way (ALERT_FAILED, with the reason: send it again) and the others go on too: a thrown error would
+ * end the batch, and Event Hubs does not deliver it again (review finding 9a). Should even the finding fail, the
+ * alert is logged whole as a dead letter. A re-delivered alert is known by its id.
  */
 export async function incidentAlerts(events: unknown, context: InvocationContext): Promise<void> {
   const d = deps((l) => context.log(l));
   for (const event of Array.isArray(events) ? events : [events]) {
     const raw = typeof event === 'string' ? event : JSON.stringify(event);
     try {
-      let body: unknown;
-      try {
-        body = typeof event === 'string' ? JSON.parse(event) : event;
-      } catch {
-        throw new ValidationError('not JSON');
-      }
-      const parsed = parseIncident(body);
-      if (!parsed.ok) throw new ValidationError(parsed.reason);
-      const result = await submitIncident(d, parsed.value, { principal: 'alert:security-alerts', source: 'alert' });
-      context.log(`security alert ${parsed.value.id}: ${result.kind}`);
+      await handleAlert(d, event, context);
     } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      context.error(`security alert refused: ${err.message}`);
-      await recordRejectedAlert(d, raw, err.message);
+      const refused = err instanceof ValidationError;
+      const reason = refused ? err.message : `not handled: ${err instanceof Error ? err.message : String(err)}`;
+      context.error(`security alert ${refused ? 'refused' : 'failed'}: ${reason}`);
+      await recordRejectedAlert(d, raw, reason, refused ? 'ALERT_REJECTED' : 'ALERT_FAILED').catch((e: unknown) =>
+        context.error(`security alert dead-lettered (its finding failed too: ${String(e)}): ${raw}`),
+      );
     }
   }
+}
+
+async function handleAlert(d: ReturnType<typeof deps>, event: unknown, context: InvocationContext): Promise<void> {
+  let body: unknown;
+  try {
+    body = typeof event === 'string' ? JSON.parse(event) : event;
+  } catch {
+    throw new ValidationError('not JSON');
+  }
+  const parsed = parseIncident(body);
+  if (!parsed.ok) throw new ValidationError(parsed.reason);
+  const refusal = alertRefusal(parsed.value);
+  if (refusal) throw new ValidationError(refusal);
+  const result = await submitIncident(d, parsed.value, { principal: 'alert:security-alerts', source: 'alert' });
+  context.log(`security alert ${parsed.value.id}: ${result.kind}`);
 }
 
 const admin = { authLevel: 'function' as const, methods: ['POST' as const] };

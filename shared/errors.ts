@@ -126,6 +126,62 @@ export class PayloadTooLargeError extends ValidationError {
   }
 }
 
+/**
+ * A service accepted an action (its 202 came) but following the action's operation to its end failed — the poll was
+ * throttled past every try, answered 4xx/5xx, said `Failed`, or never ended: whether the action happened is not
+ * known. Deliberately not a ServiceError (nor a ThrottledError): a caller that sends again on those would act twice,
+ * and an irreversible action (ADR's revokeAndRotate) must never be sent again on this one — read the resource again.
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(
+    message: string,
+    /** The operation that was being followed (`Azure-AsyncOperation` or `Location`), to read again later. */
+    readonly operation: string | undefined,
+    /** The service's own error code for the last failure, when it gave one. */
+    readonly code?: string | number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
+/**
+ * A service this call depends on cannot serve it now: it refused the backend's own identity (a missing role
+ * assignment, not the caller's doing) or stayed unavailable after the tries the call allows. Answered 503 at the HTTP
+ * edge with this message, which names the service and what it said.
+ */
+export class UnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly service: string,
+  ) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}
+
+/**
+ * What a dependency's failure means to whoever asked, for a call the caller's input drove (a lookup of what it named,
+ * a write of what it sent): the service refusing the input itself (a 4xx other than 404, 409, 412 and 429) is bad
+ * input, a ValidationError naming the service and its reason; the service refusing our identity, failing (5xx) or not
+ * answering is an UnavailableError. Throttling, not-found and conflicts pass unchanged — their callers judge them —
+ * as does anything that is not a service's answer (a bug stays a 500).
+ */
+export function asCallerError(service: string, doing: string, err: unknown): unknown {
+  if (!(err instanceof ServiceError) || err instanceof ThrottledError) return err;
+  if (err instanceof NotFoundError || err instanceof ConflictError) return err;
+  const said = `${err.message}`;
+  if (err instanceof AccessDeniedError)
+    return new UnavailableError(
+      `${service} refused this backend's identity while ${doing} (HTTP ${err.status}): ${said} — its role assignment there is missing`,
+      service,
+    );
+  if (err instanceof TransientError || err.status === undefined || err.status >= 500)
+    return new UnavailableError(`${service} is unavailable while ${doing}: ${said}`, service);
+  return new ValidationError(`${service} refused ${doing}: ${said}`);
+}
+
 /** Parses an HTTP Retry-After header (delta-seconds or HTTP-date) into milliseconds. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;

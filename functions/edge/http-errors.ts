@@ -2,7 +2,8 @@
  * One error shape at the HTTP edge. Every HTTP function is wrapped (see registry.ts): what a handler throws becomes
  * `{ error, reason, correlationId }` with the status its kind calls for, and an error answer a handler returns gets
  * the same correlation id. The stack is logged under that id and never sent. The webhook keeps DPS's rules: bad input
- * is a 400 (DPS fails the registration at once), a throttled dependency a 503 (DPS retries, as it should).
+ * is a 400 (DPS fails the registration at once), a throttled dependency a 503 (DPS retries, as it should), and a
+ * dependency that refused our identity or stayed unavailable (UnavailableError) a 503 naming it.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -13,6 +14,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ThrottledError,
+  UnavailableError,
   ValidationError,
 } from '../../shared/errors';
 
@@ -40,6 +42,8 @@ export function errorResponse(err: unknown, correlationId: string, log: Logger):
       'Retry-After': String(seconds),
     });
   }
+  // A dependency that refused our identity or stayed down: its reason names the service, and nothing of ours.
+  if (err instanceof UnavailableError) return answer(503, 'ServiceUnavailable', err.message);
   log.error(`[${correlationId}] unhandled error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return answer(500, 'InternalError', 'The request failed on our side; quote the correlation id when you report it.');
 }

@@ -7,7 +7,11 @@
  * honoured) — except for actions (POST `revokeAndRotate`): the pipeline would send one again after a lost answer
  * (its retry strategy resends on ECONNRESET whatever the method), and a second rotation would revoke the CA the
  * first one made, so actions go through a pipeline without retries and the caller settles a lost answer by reading
- * the CA again. Locally the loopback agent dials the simulator's ADR, which takes any bearer token.
+ * the CA again. Once an action's 202 has come, ADR has accepted it: a poll throttled past the pipeline's retries is
+ * waited out and polled again (within the polls' bound), and any failure that still ends the following — a poll's
+ * 4xx or 5xx, `Failed`/`Canceled`, no end — is an OutcomeUnknownError, never a ServiceError or ThrottledError, so no
+ * caller takes it for a refusal or sends the action again. Locally the loopback agent dials the simulator's ADR,
+ * which takes any bearer token.
  */
 import {
   bearerTokenAuthenticationPolicy,
@@ -17,7 +21,6 @@ import {
   createPipelineRequest,
   type HttpClient,
   type Pipeline,
-  type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 
@@ -29,21 +32,13 @@ import type {
   RegistryDevice,
   RegistryEnablement,
 } from '../certificates/device-registry';
-import {
-  AccessDeniedError,
-  ConflictError,
-  NotFoundError,
-  parseRetryAfter,
-  ServiceError,
-  ThrottledError,
-} from '../errors';
+import { NotFoundError } from '../errors';
+import { type ArmAnswer, armError, followAccepted, followOperation, parseBody } from './arm-operations';
 import type { TransportOptions } from './transport';
 
 export const ADR_API_VERSION = '2026-11-01';
 export const ARM_ENDPOINT = 'https://management.azure.com';
 const ARM_SCOPE = 'https://management.azure.com/.default';
-/** An operation polled this many times without ending is given up (about an hour at ARM's usual 30 s). */
-const MAX_POLLS = 120;
 
 interface ArmResource {
   id?: string;
@@ -175,46 +170,19 @@ export class ArmDeviceRegistry implements DeviceRegistryPort {
     const asyncOperation = answer.headers.get('azure-asyncoperation');
     const location = answer.headers.get('location');
     if ((answer.status === 201 || answer.status === 202) && (asyncOperation || location)) {
-      await this.follow(asyncOperation, location, answer);
-      // A PUT or PATCH ends with the resource as it now is; a POST action has nothing more to say.
-      if (method !== 'POST') return (await this.call('GET', this.url(path))).body;
-      return undefined;
+      const poll = (url: string) => this.call('GET', url);
+      if (method === 'POST') {
+        await followAccepted(poll, this.wait, { asyncOperation, location, first: answer, what: `POST ${path}` });
+        return undefined; // a POST action has nothing more to say
+      }
+      await followOperation(poll, this.wait, { asyncOperation, location, first: answer });
+      // A PUT or PATCH ends with the resource as it now is.
+      return (await this.call('GET', this.url(path))).body;
     }
     return answer.body;
   }
 
-  /**
-   * ARM's async pattern: poll `Azure-AsyncOperation` for `status` (Succeeded, Failed, Canceled; anything else is in
-   * progress); without it, poll `Location` until it stops answering 202.
-   */
-  private async follow(asyncOperation: string | undefined, location: string | undefined, first: Answer): Promise<void> {
-    let last = first;
-    for (let poll = 0; poll < MAX_POLLS; poll++) {
-      await this.wait(parseRetryAfter(last.headers.get('retry-after')) ?? 1000);
-      if (asyncOperation) {
-        last = await this.call('GET', asyncOperation);
-        const status = (last.body as { status?: string; error?: { code?: string; message?: string } }).status;
-        if (status === 'Succeeded') return;
-        if (status === 'Failed' || status === 'Canceled') {
-          const error = (last.body as { error?: { code?: string; message?: string } }).error;
-          throw new ServiceError(
-            `ADR operation ${status.toLowerCase()}: ${error?.code ?? ''} ${error?.message ?? ''}`.trim(),
-            undefined,
-            error?.code,
-          );
-        }
-      } else {
-        last = await this.call('GET', location as string);
-        if (last.status !== 202) return;
-      }
-    }
-    throw new ServiceError(
-      `ADR operation ${asyncOperation ?? location} did not end after ${MAX_POLLS} polls`,
-      undefined,
-    );
-  }
-
-  private async call(method: string, url: string, body?: unknown): Promise<Answer> {
+  private async call(method: string, url: string, body?: unknown): Promise<ArmAnswer> {
     const pipeline = method === 'POST' ? this.actionPipeline : this.pipeline;
     const request = createPipelineRequest({
       url,
@@ -226,40 +194,9 @@ export class ArmDeviceRegistry implements DeviceRegistryPort {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const response = await pipeline.sendRequest(this.client, request);
-    const answer = { status: response.status, headers: response.headers, body: parse(response) };
+    const answer = { status: response.status, headers: response.headers, body: parseBody(response) };
     if (response.status >= 400) throw armError(method, url, answer);
     return answer;
-  }
-}
-
-type Answer = { status: number; headers: PipelineResponse['headers']; body: unknown };
-
-function parse(response: PipelineResponse): unknown {
-  if (!response.bodyAsText) return undefined;
-  try {
-    return JSON.parse(response.bodyAsText);
-  } catch {
-    return response.bodyAsText;
-  }
-}
-
-/** ARM's error shape `{ error: { code, message } }` into the port's errors. */
-function armError(method: string, url: string, answer: Answer): Error {
-  const error = (answer.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-  const what = `${method} ${new URL(url).pathname}: ${error?.code ?? answer.status} ${error?.message ?? ''}`.trim();
-  switch (answer.status) {
-    case 404:
-      return new NotFoundError(what, error?.code);
-    case 409:
-    case 412:
-      return new ConflictError(what, answer.status, error?.code);
-    case 429:
-      return new ThrottledError(what, parseRetryAfter(answer.headers.get('retry-after')), error?.code);
-    case 401:
-    case 403:
-      return new AccessDeniedError(what, answer.status, error?.code);
-    default:
-      return new ServiceError(what, answer.status, error?.code);
   }
 }
 

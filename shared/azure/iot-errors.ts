@@ -30,6 +30,17 @@ function serviceCode(body: string | undefined): string | number | undefined {
   }
 }
 
+/** DPS's own words (`message` of its error body), which the SDK leaves inside its error's message as raw JSON. */
+function serviceMessage(body: string | undefined): string | undefined {
+  if (!body) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    return typeof parsed.message === 'string' && parsed.message ? parsed.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function translateIotError(err: unknown): Error {
   const e = err as SdkHttpError;
   const status = e?.response?.statusCode;
@@ -40,7 +51,8 @@ export function translateIotError(err: unknown): Error {
     return e instanceof Error ? e : new Error(String(err));
   }
   const code = serviceCode(e.responseBody);
-  const message = `${e.message || 'request failed'} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`;
+  const said = serviceMessage(e.responseBody) ?? (e.message || 'request failed');
+  const message = `${said} (HTTP ${status}${code !== undefined ? `, ${code}` : ''})`;
   switch (status) {
     case 404:
       return new NotFoundError(message, code);

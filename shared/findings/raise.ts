@@ -37,7 +37,8 @@ export async function raiseOnce(
     written = await findings.read(finding.id, finding.kind);
     if (written?.published !== false) return false;
   }
-  await events?.publish([{ ...event, data: { findingId: finding.id, ...event.data }, time: finding.raisedAt }]);
+  // findingId last: the event's data (a finding's own fields, an alert's) can never stand in for the id to drop by.
+  await events?.publish([{ ...event, data: { ...event.data, findingId: finding.id }, time: finding.raisedAt }]);
   await markPublished(findings, written);
   return true;
 }

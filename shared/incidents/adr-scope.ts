@@ -2,10 +2,12 @@
  * An incident naming a compromised ADR certificate policy is checked before it is accepted: the policy must be one
  * of the namespace DPS is linked to (the only one this backend administers — an operator may not rotate another's
  * CA through it), exist, and be issued by an intermediate (`revokeAndRotate` applies to ICAs only; a root's
- * compromise is a new namespace's matter). Anything else is bad input, refused with the reason (a 400).
+ * compromise is a new namespace's matter). Anything else is bad input, refused with the reason (a 400); ADR refusing
+ * the names is a 400 too, and ADR refusing our identity or down after the retries a 503 naming it — never a 500, which
+ * on the alerts path would end the batch (review finding 9a).
  */
 import { formatCertificatePolicy } from '../certificate-policy';
-import { ValidationError } from '../errors';
+import { asCallerError, ValidationError } from '../errors';
 import { type IncidentDeps, withRetry } from './deps';
 import type { IncidentRequest } from './rules/incident';
 
@@ -22,7 +24,11 @@ export async function checkPolicyScope(deps: IncidentDeps, request: IncidentRequ
       `scope.certificatePolicy ${named} is a policy of namespace ${policy.namespaceName}: this backend administers only ${deps.adrNamespace}, the namespace DPS is linked to`,
     );
   const registry = await deps.deviceRegistry();
-  const r = withRetry(deps);
+  const retried = withRetry(deps);
+  const r = <T>(call: () => Promise<T>) =>
+    retried(call).catch((err: unknown) => {
+      throw asCallerError('Azure Device Registry', `reading scope.certificatePolicy ${named}`, err);
+    });
   const ca = await r(() => registry.certificateAuthority(policy.namespaceName, policy.certificateAuthorityName));
   if (!ca)
     throw new ValidationError(

@@ -3,7 +3,15 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { withHttpErrors } from '../../functions/edge/http-errors';
 import { problem } from '../../functions/edge/http-response';
-import { AccessDeniedError, ConflictError, NotFoundError, ThrottledError, ValidationError } from '../../shared/errors';
+import {
+  AccessDeniedError,
+  asCallerError,
+  ConflictError,
+  NotFoundError,
+  ServiceError,
+  ThrottledError,
+  ValidationError,
+} from '../../shared/errors';
 
 const request = () => new HttpRequest({ url: 'http://localhost/api/x', method: 'GET' });
 
@@ -43,6 +51,34 @@ test('a throttled dependency is a 503 with Retry-After in whole seconds, which D
   expect(response.status).toBe(503);
   expect(headers['Retry-After']).toBe('3');
   expect(body).toMatchObject({ error: 'ServiceUnavailable', correlationId: 'inv-123' });
+});
+
+test('a dependency that refused our identity or stayed down (UnavailableError) is a 503 naming it, not logged as ours', async () => {
+  const { response, body, logged } = await answer(() => {
+    throw asCallerError(
+      'Azure Device Registry',
+      'reading certificate policy ns/ica/p',
+      new AccessDeniedError('GET …: AuthorizationFailed', 403, 'AuthorizationFailed'),
+    );
+  });
+  expect(response.status).toBe(503);
+  expect(body).toEqual({
+    error: 'ServiceUnavailable',
+    reason:
+      "Azure Device Registry refused this backend's identity while reading certificate policy ns/ica/p (HTTP 403): GET …: AuthorizationFailed — its role assignment there is missing",
+    correlationId: 'inv-123',
+  });
+  expect(logged).toEqual([]);
+  // The same service refusing what the caller named is the caller's 400, with the service's reason.
+  const refused = await answer(() => {
+    throw asCallerError(
+      'DPS',
+      'writing enrollment group g',
+      new ServiceError('CA not accepted (HTTP 400, 400004)', 400),
+    );
+  });
+  expect(refused.response.status).toBe(400);
+  expect(refused.body.reason).toBe('DPS refused writing enrollment group g: CA not accepted (HTTP 400, 400004)');
 });
 
 test('anything else is a 500 that names no internals; the stack is logged under the correlation id', async () => {

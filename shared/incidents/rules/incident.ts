@@ -185,3 +185,15 @@ export function parseIncident(body: unknown): Parsed<IncidentRequest> {
   if (Object.keys(out).length === 0) return { ok: false, reason: 'scope names nothing to contain' };
   return { ok: true, value: { id, reason: reason.trim(), mode, scope: out } };
 }
+
+/**
+ * What a security alert may not ask for, though an admin may (review finding 5): an alert's submitter is a machine
+ * (`alert:security-alerts`), so a plan's four eyes — an admin other than its submitter — would be one human; a
+ * certificate policy's rotation is irreversible, and is reported by an admin over HTTP, where it needs two. Undefined
+ * when the alert may be taken.
+ */
+export function alertRefusal(request: IncidentRequest): string | undefined {
+  if (request.scope.certificatePolicy)
+    return 'scope.certificatePolicy: a security alert may not ask for an ADR certificate policy to be revoked and rotated (irreversible); an admin reports it with POST /api/incidents, and another admin approves it';
+  return undefined;
+}

@@ -1,12 +1,13 @@
 /**
  * The ADR adapter's handling of ARM long-running operations, on a scripted HTTP client (the local ADR always answers
  * with Azure-AsyncOperation and never fails a rotation, so these paths are driven here): a `Location`-only 202 polled
- * until it stops answering 202, a `Failed` operation surfaced with ARM's error, and the waits taken from Retry-After.
+ * until it stops answering 202, a `Failed` rotation surfaced as an outcome unknown with ARM's error, and the waits
+ * taken from Retry-After.
  */
 import { createHttpHeaders, type HttpClient, type PipelineRequest, RestError } from '@azure/core-rest-pipeline';
 
 import { ArmDeviceRegistry } from '../../../shared/azure/device-registry';
-import { NotFoundError, ServiceError } from '../../../shared/errors';
+import { NotFoundError, OutcomeUnknownError, ServiceError } from '../../../shared/errors';
 
 type Scripted = { status: number; headers?: Record<string, string>; body?: unknown };
 const RG = '/subscriptions/s/resourceGroups/rg';
@@ -52,7 +53,7 @@ test('a Location-only 202 is polled until it stops answering 202, each poll afte
   expect(waits).toEqual([7000, 3000]);
 });
 
-test('a Failed operation is an error carrying ARM’s code and message', async () => {
+test('a Failed rotation is an outcome unknown (never a refusal) carrying ARM’s code and message', async () => {
   const { adr } = registry([
     { status: 202, headers: { 'azure-asyncoperation': OP } },
     { status: 200, body: { status: 'InProgress' } },
@@ -62,10 +63,12 @@ test('a Failed operation is an error carrying ARM’s code and message', async (
     },
   ]);
   const failure = adr.revokeAndRotate('ns-1', 'ica-1');
-  await expect(failure).rejects.toBeInstanceOf(ServiceError);
+  await expect(failure).rejects.toBeInstanceOf(OutcomeUnknownError);
+  await expect(failure).rejects.not.toBeInstanceOf(ServiceError);
   await expect(failure).rejects.toMatchObject({
     code: 'KeyVaultUnavailable',
-    message: /failed: KeyVaultUnavailable the HSM/,
+    operation: OP,
+    message: /accepted \(202\), outcome unknown .* failed: KeyVaultUnavailable the HSM/,
   });
 });
 

@@ -84,3 +84,18 @@ test('a finding written by a raise that died before its event is told by the nex
   expect(published.map((e) => e.data.findingId)).toEqual(['audit.X.CD']);
   expect(await findings.read('audit.X.CD', 'audit')).toMatchObject({ published: true });
 });
+
+test('the event’s findingId is the finding’s own: data naming another (an alert’s, say) cannot stand in for it', async () => {
+  const store = new MemoryStore(partitionKeys);
+  const published: DomainEvent[] = [];
+  const events = { publish: async (e: DomainEvent[]) => void published.push(...e), close: async () => undefined };
+  const forged = {
+    type: 'incident.alertRejected',
+    subject: 'alert.1',
+    data: { reason: 'x', findingId: 'expiry.AB.30' },
+  };
+  expect(await raiseOnce(store, events, finding('alert.1', '2026-03-01T00:00:00Z', { kind: 'alert' }), forged)).toBe(
+    true,
+  );
+  expect(published.map((e) => e.data.findingId)).toEqual(['alert.1']);
+});

@@ -49,16 +49,17 @@ test('a policy is written as the three names, and the webhook is told under 2026
     certificatePolicy: 'fleet-ns/ica-1/policy-1',
   });
   if (!parsed.ok) throw new Error(parsed.reason);
-  expect(groupOf(parsed.value, WEBHOOK)).toMatchObject({
+  expect(groupOf(parsed.value, WEBHOOK, 'marker-1')).toMatchObject({
     namespaceName: 'fleet-ns',
     certificateAuthorityName: 'ica-1',
     certificatePolicyName: 'policy-1',
     allocationPolicy: 'custom',
     customAllocationDefinition: { webhookUrl: WEBHOOK, apiVersion: '2026-11-01' },
+    initialTwin: { tags: { createdByRequest: 'marker-1' } },
   });
   const plain = parseGroupRequest('line-8', { attestation: { type: 'symmetricKey' } });
   if (!plain.ok) throw new Error(plain.reason);
-  const group = groupOf(plain.value, WEBHOOK);
+  const group = groupOf(plain.value, WEBHOOK, 'marker-2');
   expect(group.customAllocationDefinition?.apiVersion).toBe('2021-10-01');
   expect(group).not.toHaveProperty('namespaceName');
 });

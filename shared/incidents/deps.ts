@@ -52,6 +52,11 @@ export interface IncidentDeps {
   budgetMs?: number;
   /** How often an import job is polled (ms). */
   jobPollMs?: number;
+  /**
+   * How long a rotation whose outcome is unknown (adr-rotate.ts) is watched for its CA to change before the step fails
+   * for a human; never sent again meanwhile.
+   */
+  rotationOutcomeWaitMs?: number;
   /** How long a hub or DPS may stay unreachable before a step gives up and says what is left (rules/outage.ts). */
   maxOutageMs?: number;
   /** Tells the webhook of this instance at once (other instances refresh from the store within seconds). */

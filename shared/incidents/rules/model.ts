@@ -190,7 +190,16 @@ export type StepState =
       certificatePolicy: string;
       before?: CaSnapshot;
       requestedAt?: string;
+      /** ADR's operation said `Succeeded`: the rotation is done, whatever the CA is read as next. */
+      answeredAt?: string;
+      /**
+       * The request may have landed but its outcome was not heard (a lost answer, a 5xx, or a 202 whose operation
+       * could not be followed): never sent again; the CA is read until it changes, for a bounded time, then a human.
+       */
+      outcomeUnknown?: { since: string; why: string; operation?: string };
       rotatedAt?: string;
+      /** Not asked: the CA's certificate was already newer than this incident (another rotation, finding 8). */
+      alreadyRotated?: { notBefore?: string; note: string };
     } & Progress)
   /** Each target's registry device disabled in the namespace, where it has one. */
   | ({ kind: 'adrDevices'; namespaceName: string } & Progress)

@@ -76,6 +76,10 @@ export interface HubJob {
   failureReason?: string;
   /** The container the job reads `devices.txt` from (a SAS URL, or a plain one for identity-based access). */
   inputBlobContainerUri?: string;
+  /** `import` or `export` (IoT Hub's JobProperties.type). */
+  type?: string;
+  /** When the hub took the job (ISO, IoT Hub's JobProperties.startTimeUtc). */
+  startTimeUtc?: string;
 }
 
 /** A blob container as a hub can reach it: a SAS URL, or a plain URL the hub opens with its own identity. */

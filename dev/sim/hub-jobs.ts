@@ -28,6 +28,8 @@ export interface HubJobsContext {
   data: HubData;
   jobs: Map<string, HubJob>;
   changed: () => void;
+  /** The simulator's clock (a test's manual clock): a job's start time is on it, as the backend compares them. */
+  now?: () => number;
 }
 
 /** `https://acct/container?sas` + `devices.txt` → `https://acct/container/devices.txt?sas`. */
@@ -76,7 +78,7 @@ async function run(ctx: HubJobsContext, job: HubJob): Promise<void> {
     job.status = 'failed';
     job.failureReason = (err as Error).message;
   }
-  job.endTimeUtc = new Date().toISOString();
+  job.endTimeUtc = new Date((ctx.now ?? Date.now)()).toISOString();
 }
 
 export async function handleHubJobs(
@@ -108,7 +110,7 @@ export async function handleHubJobs(
       jobId: randomUUID(),
       type: 'import',
       status: 'enqueued',
-      startTimeUtc: new Date().toISOString(),
+      startTimeUtc: new Date((ctx.now ?? Date.now)()).toISOString(),
       progress: 0,
       inputBlobContainerUri: body.inputBlobContainerUri,
       outputBlobContainerUri: body.outputBlobContainerUri,

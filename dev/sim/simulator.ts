@@ -219,7 +219,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       throw err;
     }
     const data = state.hubs.get(host) as HubData;
-    if (await handleHubJobs({ data, jobs: jobsOf(host), changed }, req, res, segments)) return true;
+    if (await handleHubJobs({ data, jobs: jobsOf(host), changed, now: options.clock }, req, res, segments)) return true;
     return handleHub({ hostName: hub.config.hostName, data, charge: hub.charge, changed }, req, res, segments);
   }
 

@@ -10,8 +10,11 @@ import { JobQuotaExceededError } from '../errors';
 import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
 import { callsTo } from './outage-wait';
 import { updateStep } from './page-walker';
-import { hubJobContainer, readsFrom } from './rules/hub-job-container';
+import { hubJobContainer, isStepsJob } from './rules/hub-job-container';
 import type { Incident, StepState } from './rules/model';
+
+/** Devices read back after a job completes, to see it did the step's work. */
+const SAMPLE = 3;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -42,11 +45,12 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
       deviceIds.map((id) => JSON.stringify({ id, importMode: 'delete' })).join('\n'),
     );
     const ref = await blobs.containerForHub(container);
-    // Never two jobs for one step: every try first looks for the job this step made (its container is its own) —
-    // a start whose answer was lost, or a share that stopped before checkpointing the id — and starts one only when
-    // the hub, asked, has none.
+    // Never two jobs for one step: every try first looks for the job this step made — an import job reading this
+    // very container URL, taken since the step began (rules/hub-job-container.ts: never another's job reading a
+    // container of the same name) — a start whose answer was lost, or a share that stopped before checkpointing the
+    // id, and starts one only when the hub, asked, has none.
     const startOnce = async () =>
-      (await hub.listJobs()).find((j) => readsFrom(j.inputBlobContainerUri, container)) ??
+      (await hub.listJobs()).find((j) => isStepsJob(j, ref.url, step.startedAt)) ??
       (await hub.startImportJob(ref, ref));
     let jobId: string | undefined;
     while (!jobId) {
@@ -87,6 +91,14 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
   // Deleted, or not there (as the bulk path records it): each device of the step once. The audit ids are the
   // change's own, so a worker resumed here does not record a deletion twice.
   const gone = deviceIds.filter((id) => !failed.has(lower(id)) || absent(id));
+  // Checked, not taken on the job's word: a few of them read on the hub. One still there means the job did not do
+  // this step's work (whatever it read): nothing is recorded as deleted, and the step fails saying so.
+  for (const id of gone.slice(0, SAMPLE)) {
+    if (!(await calls.call(() => hub.getDevice(id)))) continue;
+    const error = `${step.hub}: import job ${jobId} completed, yet ${id} is still on the hub: no deletion recorded`;
+    await updateStep(deps, incident.id, index, (s) => void (s.errors = [...step.errors, error]));
+    return true;
+  }
   for (let i = 0; i < gone.length; i += 50)
     await Promise.all(
       gone.slice(i, i + 50).map((id) =>

@@ -21,13 +21,33 @@ export function hubJobContainer(incidentId: string, hubHostName: string): string
   return `${prefix}${hash.slice(0, hashLength)}`;
 }
 
-/** Whether a job reads from this container: its input URL's last path segment (a SAS query or none, either way). */
-export function readsFrom(inputBlobContainerUri: string | undefined, container: string): boolean {
-  if (!inputBlobContainerUri) return false;
+/** The same container URL: scheme, host, port and path equal; the query (a SAS, or none) is not compared. */
+export function sameContainerUrl(a: string | undefined, b: string): boolean {
+  if (!a) return false;
   try {
-    const segments = new URL(inputBlobContainerUri).pathname.split('/').filter(Boolean);
-    return segments.at(-1)?.toLowerCase() === container.toLowerCase();
+    const [x, y] = [new URL(a), new URL(b)];
+    const path = (u: URL) => u.pathname.replace(/\/+$/, '');
+    return x.protocol === y.protocol && x.host === y.host && path(x) === path(y);
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a job on the hub is the one this step started (its start's answer lost): an import job reading exactly the
+ * container URL the step gives the hub, taken after the step began. The container's name alone is public (a hash of
+ * the incident and the hub): anyone who may run jobs on the hub could start one reading a container of that name in
+ * another account, or ours before the step wrote its file, and a job adopted on that would be counted as having
+ * deleted every device (review finding 3). A job of ours missed by this (clocks apart) costs a second job, which finds
+ * the devices gone.
+ */
+export function isStepsJob(
+  job: { type?: string; inputBlobContainerUri?: string; startTimeUtc?: string },
+  containerUrl: string,
+  stepStartedAt: string | undefined,
+): boolean {
+  if (job.type?.toLowerCase() !== 'import' || !sameContainerUrl(job.inputBlobContainerUri, containerUrl)) return false;
+  const taken = Date.parse(job.startTimeUtc ?? '');
+  const began = Date.parse(stepStartedAt ?? '');
+  return Number.isFinite(taken) && Number.isFinite(began) && taken >= began;
 }

@@ -11,7 +11,7 @@ import { type FaultPlan, NO_FAULTS } from '../../../dev/faults/plan';
 import { tallyHubRemovals, tallyRegistrationRemovals } from '../../../dev/sim/removals';
 import { decideIncident, submitIncident } from '../../../shared/incidents';
 import { disabledReason } from '../../../shared/incidents/rules/hub-answers';
-import { hubJobContainer, readsFrom } from '../../../shared/incidents/rules/hub-job-container';
+import { hubJobContainer } from '../../../shared/incidents/rules/hub-job-container';
 import type { IncidentRequest } from '../../../shared/incidents/rules/incident';
 import type { Incident, StepState } from '../../../shared/incidents/rules/model';
 import { containmentRig, stepOf } from '../../support/containment-rig';
@@ -173,7 +173,10 @@ test('contained under lost answers and 503s with one hub down for a minute: ever
   ).toMatchObject({ left: untouched.length });
   // One import job for hub-eu-1, though the answer to its start was lost.
   const jobs = await stack.services.hubs.hub(EU1).listJobs();
-  expect(jobs.filter((j) => readsFrom(j.inputBlobContainerUri, hubJobContainer(request.id, EU1)))).toHaveLength(1);
+  const container = hubJobContainer(request.id, EU1);
+  expect(jobs.filter((j) => new URL(j.inputBlobContainerUri ?? 'x:').pathname.endsWith(`/${container}`))).toHaveLength(
+    1,
+  );
   expect(state.groups.get('fault-lot')?.provisioningStatus).toBe('disabled');
   expect(state.groups.get('other-lot')?.provisioningStatus).toBe('enabled');
   for (const d of lot) expect(state.enrollments.get(d.deviceId)?.provisioningStatus).toBe('disabled');

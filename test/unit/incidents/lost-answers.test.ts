@@ -7,11 +7,12 @@ import type { DenyEntry } from '../../../shared/allocation/rules/deny-list';
 import { CONTAINERS } from '../../../shared/containers';
 import { ConflictError } from '../../../shared/errors';
 import { disabledReason, judgeBulkAnswer, judgeDisabled } from '../../../shared/incidents/rules/hub-answers';
-import { hubJobContainer, readsFrom } from '../../../shared/incidents/rules/hub-job-container';
+import { hubJobContainer, isStepsJob } from '../../../shared/incidents/rules/hub-job-container';
 import { newIncident, type StepState } from '../../../shared/incidents/rules/model';
 import { afterOutage, OUTAGE_LONGEST_WAIT_MS, soonestEnd } from '../../../shared/incidents/rules/outage';
 import { CosmosDenyListRepository } from '../../../shared/incidents/store/deny-list-repository';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
+import type { HubJob } from '../../../shared/ports';
 import { MemoryStore } from '../../support/memory-store';
 
 const error = (deviceId: string, errorCode: string) => ({
@@ -95,18 +96,38 @@ test('the next share comes when the first wait ends, and at once when some step 
   expect(soonestEnd([], now)).toBeUndefined();
 });
 
-test('a hub job is the step’s own by the container it reads, with a SAS query or without', () => {
+test('a hub job is the step’s own only by its whole input URL (query aside), as an import, taken since the step began', () => {
   const container = hubJobContainer('inc-1', 'hub-eu-1.azure-devices.net');
-  expect(readsFrom(`https://acct.blob.core.windows.net/${container}?sv=2024&sig=x`, container)).toBe(true);
-  expect(readsFrom(`http://127.0.0.1:10000/devstoreaccount1/${container}`, container)).toBe(true);
+  const ours = `https://acct.blob.core.windows.net/${container}`;
+  const began = '2026-11-25T10:00:00.000Z';
+  const job = (over: Partial<HubJob> = {}): HubJob => ({
+    jobId: 'j',
+    status: 'completed',
+    type: 'import',
+    inputBlobContainerUri: `${ours}?sv=2024&sig=x`,
+    startTimeUtc: '2026-11-25T10:00:01.000Z',
+    ...over,
+  });
+  expect(isStepsJob(job(), `${ours}?sv=2025&sig=y`, began)).toBe(true); // another SAS on the same container
+  expect(isStepsJob(job({ inputBlobContainerUri: `${ours}/` }), ours, began)).toBe(true);
+  expect(isStepsJob(job({ startTimeUtc: began }), ours, began)).toBe(true);
+  // From the attacker's side: the same container name elsewhere, another scheme, an export, a job from before.
   expect(
-    readsFrom(
-      `https://acct.blob.core.windows.net/${hubJobContainer('inc-2', 'hub-eu-1.azure-devices.net')}`,
-      container,
-    ),
+    isStepsJob(job({ inputBlobContainerUri: `https://evil.blob.core.windows.net/${container}` }), ours, began),
   ).toBe(false);
-  expect(readsFrom(undefined, container)).toBe(false);
-  expect(readsFrom('not a url', container)).toBe(false);
+  expect(
+    isStepsJob(job({ inputBlobContainerUri: `https://acct.blob.core.windows.net/x/${container}` }), ours, began),
+  ).toBe(false);
+  expect(
+    isStepsJob(job({ inputBlobContainerUri: `http://acct.blob.core.windows.net/${container}` }), ours, began),
+  ).toBe(false);
+  expect(isStepsJob(job({ type: 'export' }), ours, began)).toBe(false);
+  expect(isStepsJob(job({ type: undefined }), ours, began)).toBe(false);
+  expect(isStepsJob(job({ startTimeUtc: '2026-11-25T09:59:59.999Z' }), ours, began)).toBe(false);
+  expect(isStepsJob(job({ startTimeUtc: undefined }), ours, began)).toBe(false);
+  expect(isStepsJob(job(), ours, undefined)).toBe(false);
+  expect(isStepsJob(job({ inputBlobContainerUri: undefined }), ours, began)).toBe(false);
+  expect(isStepsJob(job({ inputBlobContainerUri: 'not a url' }), ours, began)).toBe(false);
 });
 
 test('a checkpoint whose answer was lost is not applied again when its retry meets 412', async () => {

@@ -3,15 +3,28 @@
  * as IoT Hub's service API gives it to the backend): counted when the incident is planned — before any step ran —
  * and kept on it, and counted again on demand (`GET /api/incidents/{id}/connected`). Bounded: only the incident's
  * own devices are read, 100 to a registry query (`SELECT * FROM devices WHERE deviceId IN [...]`, paged), and at most
- * `CONNECTED_READ_CAP` of them; a hub that cannot be read is said so, never fails the incident.
+ * `CONNECTED_READ_CAP` of them, from at most `CONNECTED_PAGE_CAP` pages of targets; a hub that cannot be read is said
+ * so, never fails the incident.
+ *
+ * Informational, so it never holds containment up (review finding 2): a throttled hub is not waited for — it is
+ * marked unavailable for that count (the console polls, and any Reader may call it: waiting out IoT Hub's query
+ * throttle inside planning would hold the plan for minutes per hub); a lost answer is tried once more; and the whole
+ * count ends by its own deadline (`CONNECTED_BUDGET_MS`, within the share's), the hubs left unread said so. The
+ * on-demand count is kept on the incident and answered again for `CONNECTED_CACHE_MS`.
  */
-import { OutOfTimeError } from '../retry';
-import { type IncidentDeps, lower, now, withRetry } from './deps';
+import { OutOfTimeError, type RetryOptions, retryIdempotent } from '../retry';
+import { type IncidentDeps, lower, millis, now } from './deps';
 import type { ConnectedCounts, Incident, Target } from './rules/model';
 
 /** Devices read per count, across hubs: ten queries' worth (IoT Hub S1 allows 20 queries a minute per unit). */
 export const CONNECTED_READ_CAP = 1000;
 const IDS_PER_QUERY = 100;
+/** Pages of targets read per count: an incident whose targets are mostly on no hub is not read whole each time. */
+export const CONNECTED_PAGE_CAP = 50;
+/** The longest one count takes (less when the share ends sooner). */
+export const CONNECTED_BUDGET_MS = 15_000;
+/** An on-demand count younger than this is answered again instead of asking the hubs. */
+export const CONNECTED_CACHE_MS = 60_000;
 
 /** A string literal of the query language; undefined for an ID it cannot quote (both quote characters in it). */
 function literal(id: string): string | undefined {
@@ -26,12 +39,20 @@ export function connectedQuery(ids: readonly string[]): { sql: string; read: num
   return { sql: `SELECT * FROM devices WHERE deviceId IN [${quoted.join(', ')}]`, read: quoted.length };
 }
 
-/** The incident's devices per hub, distinct, from its pages in order, until `cap` of them are collected. */
+/**
+ * The incident's devices per hub, distinct, from its pages in order, until `cap` of them are collected or
+ * `CONNECTED_PAGE_CAP` pages are read (either: `capped`).
+ */
 async function devicesPerHub(pages: AsyncIterable<Target[]>, cap: number) {
   const perHub = new Map<string, Map<string, string>>();
   let collected = 0;
   let capped = false;
+  let read = 0;
   for await (const page of pages) {
+    if (read++ >= CONNECTED_PAGE_CAP) {
+      capped = true;
+      break;
+    }
     for (const t of page) {
       if (!t.hub || !t.deviceId) continue;
       const ids = perHub.get(t.hub) ?? new Map<string, string>();
@@ -57,10 +78,13 @@ export async function countConnected(
   cap = CONNECTED_READ_CAP,
 ): Promise<ConnectedCounts> {
   const at = now(deps);
+  const stopAt = Math.min(deps.retry?.stopAt ?? Infinity, millis(deps) + CONNECTED_BUDGET_MS);
   const { perHub, capped } = await devicesPerHub(pages, cap);
   const hubs = await deps.hubs();
-  const r = withRetry(deps);
+  // Throttling never waited out (one try), a lost answer tried once more, no wait past the count's deadline.
+  const options: RetryOptions = { ...deps.retry, attempts: 1, transientAttempts: 2, stopAt, now: () => millis(deps) };
   const counts: ConnectedCounts = { at, perHub: {}, capped };
+  const unavailable = (hub: string, why: string) => (counts.unavailable = { ...counts.unavailable, [hub]: why });
   for (const hub of new Set([...Object.keys(targeted), ...perHub.keys()])) {
     const ids = [...(perHub.get(hub)?.values() ?? [])];
     const entry = { targeted: targeted[hub] ?? ids.length, read: 0, connected: 0 };
@@ -72,15 +96,16 @@ export async function countConnected(
         if (read === 0) continue;
         let token: string | undefined;
         do {
-          const page = await r(() => registry.queryTwins(sql, IDS_PER_QUERY, token));
+          if (millis(deps) >= stopAt) throw new Error('not read: the count ran out of time');
+          const page = await retryIdempotent(() => registry.queryTwins(sql, IDS_PER_QUERY, token), options);
           entry.connected += page.items.filter((t) => t.connectionState === 'Connected').length;
           token = page.continuationToken;
         } while (token);
         entry.read += read;
       }
     } catch (err) {
-      if (err instanceof OutOfTimeError) throw err; // the share's time is up: the plan is made by the next share
-      counts.unavailable = { ...counts.unavailable, [hub]: err instanceof Error ? err.message : String(err) };
+      const fault = err instanceof OutOfTimeError ? err.fault : err;
+      unavailable(hub, fault instanceof Error ? fault.message : String(fault));
     }
   }
   return counts;
@@ -99,11 +124,26 @@ export function connectedAtStart(deps: IncidentDeps, pages: Target[][], targeted
   return countConnected(deps, each(), targeted);
 }
 
-/** On demand: the incident's devices read again, beside what was counted when it was planned. */
+/**
+ * On demand: the incident's devices read again, beside what was counted when it was planned. A count younger than
+ * `CONNECTED_CACHE_MS` (kept on the incident) is answered as it is: callers polling cannot spend the hubs' queries.
+ */
 export async function connectedNow(
   deps: IncidentDeps,
   incident: Incident,
 ): Promise<{ atStart?: ConnectedCounts; now: ConnectedCounts }> {
+  const atStart = incident.connectedAtStart ? { atStart: incident.connectedAtStart } : {};
+  const kept = incident.connectedNow;
+  const age = kept ? millis(deps) - Date.parse(kept.at) : Infinity;
+  if (kept && age >= 0 && age < CONNECTED_CACHE_MS) return { ...atStart, now: kept };
   const counts = await countConnected(deps, pagesOf(deps, incident), incident.plan?.perHub ?? {});
-  return { ...(incident.connectedAtStart ? { atStart: incident.connectedAtStart } : {}), now: counts };
+  // Kept only if no fresher count landed meanwhile; the incident's other fields are left as they are.
+  await (
+    await deps.incidents()
+  ).update(incident.id, (i) =>
+    i.connectedNow && Date.parse(i.connectedNow.at) >= Date.parse(counts.at)
+      ? undefined
+      : { ...i, connectedNow: counts },
+  );
+  return { ...atStart, now: counts };
 }

@@ -235,6 +235,8 @@ export interface Incident {
   plan?: PlanSummary;
   /** Its devices connected to their hubs when it was planned (read again on demand: `GET …/connected`). */
   connectedAtStart?: ConnectedCounts;
+  /** The last on-demand count (`GET …/connected`), answered again while it is younger than a minute. */
+  connectedNow?: ConnectedCounts;
   approval?: Approval;
   steps?: StepState[];
   undo?: UndoCursor;

@@ -6,6 +6,7 @@
  * number of target pages, and the on-demand count is kept on the incident for a minute. The first case is the
  * reviewer's, kept asserting that the attack fails.
  */
+import { CONTAINERS } from '../../../shared/containers';
 import { ThrottledError } from '../../../shared/errors';
 import {
   CONNECTED_BUDGET_MS,
@@ -18,7 +19,6 @@ import {
 import type { IncidentDeps } from '../../../shared/incidents/deps';
 import { type Incident, newIncident, type Target } from '../../../shared/incidents/rules/model';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
-import { CONTAINERS } from '../../../shared/containers';
 import type { HubDirectory, HubRegistryPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
 import { MemoryStore } from '../../support/memory-store';

@@ -3,7 +3,8 @@
  * linked to — there when DPS issued the device a certificate through one of its policies — is disabled, so the
  * device cannot provision again for a new certificate ("a disabled device cannot … reprovision",
  * RegistryDevicePropertiesBase). Each is a hold the incident owns, lifted on release by the last holder (enabled
- * again only if it was enabled when the first holder found it). A batch done again after a crash or a lost answer
+ * again only if it was enabled when the first holder found it). A registry device whose `externalDeviceId` names
+ * another device (registry names are derived, and may collide) is left alone and recorded as an error. A batch done again after a crash or a lost answer
  * re-reads each device first, and each change is audited once (under an id of its own).
  */
 import { audit } from '../audit';
@@ -33,6 +34,10 @@ async function disableOne(deps: IncidentDeps, incidentId: string, ns: string, de
   try {
     const device = await r(() => registry.registryDevice(ns, name));
     if (!device) return undefined; // DPS issued it no certificate through this namespace: nothing in ADR
+    // The name is derived from the device ID (refused characters made '-', padded, cut): another device's may answer
+    // to it (`line_7` and `line-7`). The registry device says whose it is: never disable another device's.
+    if (device.externalDeviceId !== undefined && device.externalDeviceId !== deviceId)
+      return `${ns}/${name}: not disabled — this registry device is ${device.externalDeviceId}'s, not ${deviceId}'s (their registry names collide)`;
     const enabled = device.enablementState === 'Enabled';
     const hold = await (
       await deps.holds()

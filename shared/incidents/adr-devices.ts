@@ -10,7 +10,7 @@
 import { audit } from '../audit';
 import { registryDeviceName } from '../certificates';
 import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
-import { actorOf, dateOf, type IncidentDeps, millis, withRetry } from './deps';
+import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis, withRetry } from './deps';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
 import type { Incident, StepState, Target } from './rules/model';
@@ -18,8 +18,9 @@ import type { Incident, StepState, Target } from './rules/model';
 /** Registry devices read and changed at once (each a separate ARM call). */
 const BATCH = 20;
 
+/** ARM names compare without case. */
 const auditId = (incidentId: string, ns: string, name: string, what: 'disabled' | 'enabled') =>
-  `${incidentId}.adr.${ns}.${name}.${what}`.toLowerCase();
+  auditIdOf(incidentId, 'adr', lower(ns), lower(name), what);
 
 export function registryOf(deps: IncidentDeps) {
   if (!deps.deviceRegistry) throw new Error('Azure Device Registry is not configured (ADR_NAMESPACE)');

@@ -12,7 +12,7 @@
  * count ends by its own deadline (`CONNECTED_BUDGET_MS`, within the share's), the hubs left unread said so. The
  * on-demand count is kept on the incident and answered again for `CONNECTED_CACHE_MS`.
  */
-import { OutOfTimeError, retryIdempotent,type RetryOptions } from '../retry';
+import { OutOfTimeError, retryIdempotent, type RetryOptions } from '../retry';
 import { type IncidentDeps, lower, millis, now } from './deps';
 import type { ConnectedCounts, Incident, Target } from './rules/model';
 

@@ -1,7 +1,7 @@
 /** What the incident use cases are given, and the few helpers every one of them uses. */
 import { createHash } from 'node:crypto';
 
-import type { DenyEntry } from '../allocation';
+import { type DenyEntry, denyKey } from '../allocation';
 import { audit } from '../audit';
 import type { CertificateRepository, DeviceRegistryPort } from '../certificates';
 import {
@@ -106,12 +106,34 @@ export function tracked(deps: IncidentDeps) {
   return { call, answerLost: () => lost };
 }
 
+/** Cosmos DB's longest id. */
+const MAX_ID = 255;
+
+/** One part of an id, percent-encoded: no '/', '\\', '?', '#' (Cosmos refuses them), '.' (the separator) or '~'. */
+const idPart = (part: string) => encodeURIComponent(part).replace(/[.~]/g, (c) => (c === '.' ? '%2E' : '%7E'));
+
 /**
  * An audit record's id for one change an incident makes: the same change recorded again (a lost answer's retry, a
- * share replayed after a crash) meets 409, so each is recorded once. Cosmos ids may not hold / \ ? #.
+ * share replayed after a crash) meets 409, so each is recorded once — and two different changes never share one
+ * (review finding 7: ids were lowercased, hub device IDs are case-sensitive, and '.' or '_' inside a part could make
+ * two joins alike). Each part is encoded as it is given (a caller lowercases what its service compares without case:
+ * registration and group IDs, hub and ADR names), joined with '.'; past Cosmos' 255 characters, or for a part that
+ * cannot be encoded, the id is the incident's (cut) and a SHA-256 of the parts as a JSON array, after a '~' no
+ * encoded id holds.
  */
-export const auditIdOf = (incidentId: string, ...parts: string[]) =>
-  [incidentId, ...parts.map(lower)].join('.').replace(/[/\\?#]/g, '_');
+export function auditIdOf(incidentId: string, ...parts: string[]): string {
+  try {
+    const id = [incidentId, ...parts].map(idPart).join('.');
+    if (id.length <= MAX_ID) return id;
+  } catch {
+    // A lone surrogate (encodeURIComponent refuses it): hashed below.
+  }
+  const digest = createHash('sha256')
+    .update(JSON.stringify([incidentId, ...parts]))
+    .digest('hex');
+  const head = incidentId.replace(/[^A-Za-z0-9-]/g, '').slice(0, MAX_ID - digest.length - 1);
+  return `${head}~${digest}`;
+}
 
 export async function emit(deps: IncidentDeps, type: string, incidentId: string, data: Record<string, unknown> = {}) {
   await (await deps.events()).publish([{ type, subject: incidentId, time: now(deps), data: { incidentId, ...data } }]);
@@ -141,7 +163,9 @@ export async function releaseDeny(deps: IncidentDeps, incidentId: string, entrie
 async function auditDeny(deps: IncidentDeps, incidentId: string, action: string, entries: DenyEntry[], by?: string) {
   const store = await deps.store();
   const names = entries.map((e) => `${e.kind}:${e.value}`);
-  const digest = createHash('sha256').update(names.map(lower).sort().join('\n')).digest('hex').slice(0, 24);
+  // Each identity as the deny list compares it (denyKey: an EK or a device's thumbprint keeps what tells it apart).
+  const keys = entries.map((e) => denyKey(e.kind, e.value));
+  const digest = createHash('sha256').update(JSON.stringify(keys.sort())).digest('hex').slice(0, 32);
   await audit(
     store,
     {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 
 import { audit } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, millis } from './deps';
+import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
 import { writeUnderEtag } from './etag-writes';
 import { callsTo, DPS } from './outage-wait';
 import { type Hold, holdId, type Restore } from './repositories';
@@ -43,7 +43,7 @@ export async function disableEnrollment(
         after: { provisioningStatus: 'disabled', blockedByIncident: incidentId },
       },
       dateOf(deps),
-      auditIdOf(incidentId, 'enrollment', registrationId, 'blocked'),
+      auditIdOf(incidentId, 'enrollment', lower(registrationId), 'blocked'),
     );
   const existing = await r(() => dps.getEnrollment(registrationId));
   const blockedBy = existing?.initialTwin?.tags?.blockedByIncident;
@@ -78,7 +78,7 @@ export async function disableEnrollment(
           after: { provisioningStatus: 'disabled', ...(after ? { etag: after.etag } : {}) },
         },
         dateOf(deps),
-        auditIdOf(incidentId, 'enrollment', registrationId, 'disabled'),
+        auditIdOf(incidentId, 'enrollment', lower(registrationId), 'disabled'),
       );
     // Disabled already: by this incident in a share that stopped before its record (recorded now), or by another.
     if (!enabled) return disabledByUs(hold, incidentId, 'enableEnrollment') ? record() : undefined;
@@ -133,7 +133,7 @@ export async function disableGroup(deps: IncidentDeps, incidentId: string, enrol
         after: { provisioningStatus: 'disabled', ...(after ? { etag: after.etag } : {}) },
       },
       dateOf(deps),
-      auditIdOf(incidentId, 'group', enrollmentGroupId, 'disabled'),
+      auditIdOf(incidentId, 'group', lower(enrollmentGroupId), 'disabled'),
     );
   if (!enabled) return disabledByUs(hold, incidentId, 'enableGroup') ? record() : undefined;
   const after = await writeUnderEtag(
@@ -175,7 +175,7 @@ export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: Com
         after: { provisioningStatus: 'disabled', caThumbprint: ca.sha256Thumbprint, caSubject: ca.subject },
       },
       dateOf(deps),
-      auditIdOf(incidentId, 'disallow', enrollmentGroupId),
+      auditIdOf(incidentId, 'disallow', lower(enrollmentGroupId)),
     );
   const existing = await r(() => dps.getGroup(enrollmentGroupId));
   if (existing?.provisioningStatus === 'disabled') {

@@ -10,7 +10,7 @@
 import { audit, type AuditRecord } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { NotFoundError } from '../errors';
-import { auditIdOf, dateOf, type IncidentDeps, withRetry } from './deps';
+import { auditIdOf, dateOf, type IncidentDeps, lower, withRetry } from './deps';
 import { writeUnderEtag } from './etag-writes';
 import { type Restore } from './repositories';
 
@@ -26,15 +26,15 @@ export async function releaseHold(deps: IncidentDeps, incidentId: string, id: st
   await holds.restored(id, incidentId);
 }
 
-/** What a restore changes, named for its audit id. */
-const thingOf = (what: Restore) =>
+/** What a restore changes, named for its audit id (each part apart; case kept only where the service keeps it). */
+const thingOf = (what: Restore): string[] =>
   'registrationId' in what
-    ? what.registrationId
+    ? [lower(what.registrationId)]
     : 'enrollmentGroupId' in what
-      ? what.enrollmentGroupId
+      ? [lower(what.enrollmentGroupId)]
       : 'hub' in what
-        ? `${what.hub}.${what.deviceId}`
-        : `${what.namespaceName}.${what.deviceName}`;
+        ? [lower(what.hub), what.deviceId]
+        : [lower(what.namespaceName), lower(what.deviceName)];
 
 /** A delete sent again after a lost answer finds nothing: the first try deleted it. */
 const goneIsDone = (err: unknown) => {
@@ -47,7 +47,7 @@ async function restore(deps: IncidentDeps, what: Restore, incidentId: string, by
   const store = await deps.store();
   const actor = `release:${incidentId} by ${by}`;
   const record = (entry: Omit<AuditRecord, 'actor'>) =>
-    audit(store, { actor, ...entry }, dateOf(deps), auditIdOf(incidentId, 'restored', what.type, thingOf(what)));
+    audit(store, { actor, ...entry }, dateOf(deps), auditIdOf(incidentId, 'restored', what.type, ...thingOf(what)));
   switch (what.type) {
     case 'enableEnrollment': {
       const e = await r(() => dps.getEnrollment(what.registrationId));

@@ -112,7 +112,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
             after: { registered: false, via: `import job ${jobId}` },
           },
           dateOf(deps),
-          auditIdOf(incident.id, step.hub, id, 'deleted'),
+          auditIdOf(incident.id, lower(step.hub), id, 'deleted'),
         ),
       ),
     );

@@ -10,8 +10,9 @@ import { randomBytes } from 'node:crypto';
 
 import { audit } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
+import { ConflictError } from '../errors';
 import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
-import { writeUnderEtag } from './etag-writes';
+import { createOrJudge, writeUnderEtag } from './etag-writes';
 import { callsTo, DPS } from './outage-wait';
 import { type Hold, holdId, type Restore } from './repositories';
 import type { CompromisedCa } from './rules/model';
@@ -27,7 +28,9 @@ export async function disableEnrollment(
   incidentId: string,
   registrationId: string,
   blockIfAbsent: boolean,
-) {
+  /** Run again on what another writer enrolled between the read and the block (once). */
+  again = false,
+): Promise<void> {
   const dps = await deps.enrollments();
   const holds = await deps.holds();
   const r = callsTo(deps, DPS).call;
@@ -94,17 +97,27 @@ export async function disableEnrollment(
   }
   if (!blockIfAbsent) return; // its enrollment is gone already
   // One device of a group: DPS checks individual enrollments first, so a disabled one under its ID shuts it out.
-  // A put with no etag: sent again after a lost answer, it writes the same block again.
+  // A put with no etag, a create: sent again after a lost answer, Azure answers 409 and what DPS holds is judged (our
+  // block: done); the local DPS writes the same block again.
   await holds.acquire(holdId.block(registrationId), incidentId, { type: 'deleteBlock', registrationId }, millis(deps));
   const key = () => randomBytes(32).toString('base64');
-  await r(() =>
-    dps.putEnrollment({
-      registrationId,
-      provisioningStatus: 'disabled',
-      attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: key(), secondaryKey: key() } },
-      initialTwin: { tags: { blockedByIncident: incidentId } },
-    }),
+  const made = await createOrJudge(
+    r,
+    () =>
+      dps.putEnrollment({
+        registrationId,
+        provisioningStatus: 'disabled',
+        attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: key(), secondaryKey: key() } },
+        initialTwin: { tags: { blockedByIncident: incidentId } },
+      }),
+    () => dps.getEnrollment(registrationId),
+    (e) => e.initialTwin?.tags?.blockedByIncident === incidentId,
   );
+  if ('taken' in made) {
+    // Enrolled by another since the read: disabled as found (its release leaves a block it did not write alone).
+    if (again) throw new ConflictError(`enrollment ${registrationId} keeps changing under the incident`, 409);
+    return disableEnrollment(deps, incidentId, registrationId, blockIfAbsent, true);
+  }
   await recordBlock();
 }
 
@@ -193,15 +206,22 @@ export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: Com
       attestation: { type: 'x509', x509: { signingCertificates: { primary: { certificate: pem } } } },
       initialTwin: { tags: { disallowedByIncident: incidentId, disallowedCa: ca.subject ?? ca.sha256Thumbprint } },
     });
-  // Made anew (no etag: sent again, the same group is written again), or an enabled one changed under its etag.
-  const written = existing
-    ? await writeUnderEtag(
-        r,
-        existing,
-        disallow,
-        () => dps.getGroup(enrollmentGroupId),
-        (g) => g.provisioningStatus === 'disabled',
-      )
-    : await r(() => disallow(undefined));
-  if (written) await record(existing);
+  const read = () => dps.getGroup(enrollmentGroupId);
+  const disabled = (g: EnrollmentGroup) => g.provisioningStatus === 'disabled';
+  // Made anew — no etag, a create: sent again after a lost answer, Azure answers 409 and what DPS holds is judged
+  // (ours: done) — or an enabled one changed under its etag.
+  let found = existing;
+  if (!found) {
+    const made = await createOrJudge(
+      r,
+      () => disallow(undefined),
+      read,
+      (g) => g.initialTwin?.tags?.disallowedByIncident === incidentId,
+    );
+    if ('written' in made) return record(undefined);
+    if (disabled(made.taken)) return; // another incident's disallow group, made since the read: held
+    found = made.taken;
+  }
+  const written = await writeUnderEtag(r, found, disallow, read, disabled);
+  if (written) await record(found);
 }

@@ -27,3 +27,28 @@ export async function writeUnderEtag<T>(
     current = fresh;
   }
 }
+
+/**
+ * A write with no etag — a create: what it names was not there when read. Azure DPS answers a put without If-Match
+ * that names an existing enrollment or group 409 instead of writing over it (SDK threads: azure-iot-sdk-node#165,
+ * azure-iot-sdk-csharp#3076, azure-sdk-for-python#35187; the local DPS writes over it instead), so the retry after a
+ * lost answer meets our own first try. A 409 is judged by reading what DPS holds: ours (`isOurs`) is the write done;
+ * anything else was written by another since the read, and is answered `taken` for the caller to treat as found.
+ */
+export async function createOrJudge<T>(
+  retried: <U>(call: () => Promise<U>) => Promise<U>,
+  create: () => Promise<T>,
+  read: () => Promise<T | undefined>,
+  isOurs: (held: T) => boolean,
+): Promise<{ written: T } | { taken: T }> {
+  for (let round = 1; ; round++) {
+    try {
+      return { written: await retried(create) };
+    } catch (err) {
+      if (!(err instanceof ConflictError) || err.status !== 409 || round >= ROUNDS) throw err;
+    }
+    const held = await retried(read);
+    if (held) return isOurs(held) ? { written: held } : { taken: held };
+    // Gone again between the 409 and the read: created anew.
+  }
+}

@@ -10,7 +10,7 @@
  * marked unavailable for that count (the console polls, and any Reader may call it: waiting out IoT Hub's query
  * throttle inside planning would hold the plan for minutes per hub); a lost answer is tried once more; and the whole
  * count ends by its own deadline (`CONNECTED_BUDGET_MS`, within the share's), the hubs left unread said so. The
- * on-demand count is kept on the incident and answered again for `CONNECTED_CACHE_MS`.
+ * on-demand count is kept on the incident and answered again for `CONNECTED_CACHE_MS` while its status stays.
  */
 import { OutOfTimeError, retryIdempotent, type RetryOptions } from '../retry';
 import { type IncidentDeps, lower, millis, now } from './deps';
@@ -126,24 +126,27 @@ export function connectedAtStart(deps: IncidentDeps, pages: Target[][], targeted
 
 /**
  * On demand: the incident's devices read again, beside what was counted when it was planned. A count younger than
- * `CONNECTED_CACHE_MS` (kept on the incident) is answered as it is: callers polling cannot spend the hubs' queries.
+ * `CONNECTED_CACHE_MS` (kept on the incident), made in the status the incident is in now, is answered as it is:
+ * callers polling cannot spend the hubs' queries; a change of status is worth a new count.
  */
 export async function connectedNow(
   deps: IncidentDeps,
   incident: Incident,
 ): Promise<{ atStart?: ConnectedCounts; now: ConnectedCounts }> {
   const atStart = incident.connectedAtStart ? { atStart: incident.connectedAtStart } : {};
-  const kept = incident.connectedNow;
-  const age = kept ? millis(deps) - Date.parse(kept.at) : Infinity;
-  if (kept && age >= 0 && age < CONNECTED_CACHE_MS) return { ...atStart, now: kept };
+  if (incident.connectedNow) {
+    const { status, ...kept } = incident.connectedNow;
+    const age = millis(deps) - Date.parse(kept.at);
+    if (status === incident.status && age >= 0 && age < CONNECTED_CACHE_MS) return { ...atStart, now: kept };
+  }
   const counts = await countConnected(deps, pagesOf(deps, incident), incident.plan?.perHub ?? {});
-  // Kept only if no fresher count landed meanwhile; the incident's other fields are left as they are.
+  // Kept unless a count as fresh, in the same status, landed meanwhile; the incident's other fields are left as they are.
   await (
     await deps.incidents()
   ).update(incident.id, (i) =>
-    i.connectedNow && Date.parse(i.connectedNow.at) >= Date.parse(counts.at)
+    i.connectedNow?.status === incident.status && Date.parse(i.connectedNow.at) >= Date.parse(counts.at)
       ? undefined
-      : { ...i, connectedNow: counts },
+      : { ...i, connectedNow: { ...counts, status: incident.status } },
   );
   return { ...atStart, now: counts };
 }

@@ -235,8 +235,11 @@ export interface Incident {
   plan?: PlanSummary;
   /** Its devices connected to their hubs when it was planned (read again on demand: `GET …/connected`). */
   connectedAtStart?: ConnectedCounts;
-  /** The last on-demand count (`GET …/connected`), answered again while it is younger than a minute. */
-  connectedNow?: ConnectedCounts;
+  /**
+   * The last on-demand count (`GET …/connected`) and the status it was made in: answered again while it is younger
+   * than a minute and the status is the same.
+   */
+  connectedNow?: ConnectedCounts & { status: IncidentStatus };
   approval?: Approval;
   steps?: StepState[];
   undo?: UndoCursor;

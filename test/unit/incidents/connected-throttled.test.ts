@@ -140,4 +140,9 @@ test('the on-demand count is kept on the incident for a minute: callers polling 
   clock.advance(1);
   expect((await ask()).now.at).toBe('2026-11-25T10:01:00.000Z');
   expect(queries).toHaveLength(4);
+  // A change of status (here: approved and run) is worth a new count at once; then kept again.
+  await incidents.update('inc-c', (i) => ({ ...i, status: 'quarantined' }));
+  await ask();
+  await ask();
+  expect(queries).toHaveLength(6);
 });

@@ -18,7 +18,9 @@ async function paced<T>(pacer: Pacer, ops: number, call: () => Promise<T>): Prom
     pacer.settled(ticket);
     return result;
   } catch (err) {
-    if (err instanceof ThrottledError) await pacer.throttled(ticket, err.retryAfterMs);
+    // The 429 is what the caller must see, even when telling the shared pace of it failed (this caller still waits
+    // out its Retry-After; the others learn at the next 429).
+    if (err instanceof ThrottledError) await pacer.throttled(ticket, err.retryAfterMs).catch(() => undefined);
     // Any other answer (404, 409, 412, 400…) was a request DPS took and counted; a lost one may not have been.
     else if (!(err instanceof TransientError)) pacer.settled(ticket);
     throw err;

@@ -28,6 +28,7 @@ export function virtualTime(start = 0): VirtualTime {
       const result = work.finally(() => {
         done = true;
       });
+      result.catch(() => undefined); // a failure is the caller's to see, once `run` answers it, not an unhandled one
       for (;;) {
         await settle();
         if (done) return result;

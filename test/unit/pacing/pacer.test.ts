@@ -202,3 +202,51 @@ test('a call whose slot came before a 429 it learned of leases again, after the 
   expect(Math.min(...sentAt)).toBeGreaterThanOrEqual(5000);
   expect(pacer.current()).toMatchObject({ epoch: 1, perMinute: CONFIGURED / 2, holdUntil: 5000 });
 });
+
+test('the paced port counts a bulk call of n as n operations, any other call as one', async () => {
+  const vt = virtualTime(0);
+  const paces = new MemoryPaceRepository();
+  const pacer = new Pacer({
+    paces: async () => paces,
+    key: KEY,
+    settings: { configuredPerMinute: 600 },
+    now: vt.now,
+    sleep: vt.sleep,
+  });
+  const sentAt: number[] = [];
+  const inner = {
+    getGroup: async () => void sentAt.push(vt.now()),
+    bulkEnrollments: async () => (sentAt.push(vt.now()), { isSuccessful: true, errors: [] }),
+  } as unknown as EnrollmentsPort;
+  const dps = pacedEnrollments(inner, pacer);
+  await vt.run(
+    (async () => {
+      await dps.getGroup('g');
+      await dps.bulkEnrollments(
+        'create',
+        Array.from({ length: 10 }, () => ({}) as IndividualEnrollment),
+      );
+      await dps.getGroup('g');
+    })(),
+  );
+  expect(sentAt).toEqual([0, 100, 1100]); // 600 a minute: one operation every 100 ms
+});
+
+test('a 429 reaches the caller as it came, even when the shared pace cannot be written', async () => {
+  const vt = virtualTime(0);
+  const broken = { update: async () => Promise.reject(new Error('Cosmos is down')) };
+  let first = true;
+  const pacer = new Pacer({
+    paces: async () => (first ? ((first = false), new MemoryPaceRepository()) : broken),
+    key: KEY,
+    settings: { configuredPerMinute: 600 },
+    now: vt.now,
+    sleep: vt.sleep,
+  });
+  const throttled = new ThrottledError('throttled', 2000, 429001);
+  const dps = pacedEnrollments(
+    { getGroup: async () => Promise.reject(throttled) } as unknown as EnrollmentsPort,
+    pacer,
+  );
+  await expect(vt.run(dps.getGroup('g'))).rejects.toBe(throttled);
+});

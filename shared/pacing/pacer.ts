@@ -8,7 +8,7 @@
  * leased at the old pace is sent after the decrease — from this instance; another instance learns at its next
  * lease, after at most the calls it had already leased.
  */
-import { adopt, type Grant, lease, type Pace, type PaceSettings, type Report, slotOf, throttle } from './rules/pace';
+import { adopt, type Grant, lease, type Pace, PACE_RULE, type PaceSettings, type Report, throttle } from './rules/pace';
 
 /** The learned paces, one document per service. */
 export interface PaceRepository {
@@ -87,7 +87,13 @@ export class Pacer {
       await (
         await this.deps.paces()
       ).update(this.deps.key, (current) =>
-        throttle(adopt(current, this.deps.settings, now), { epoch: ticket.epoch, now, retryAfterMs, report }),
+        throttle(adopt(current, this.deps.settings, now), {
+          epoch: ticket.epoch,
+          now,
+          ops: ticket.ops,
+          retryAfterMs,
+          report,
+        }),
       ),
     );
   }
@@ -104,43 +110,58 @@ export class Pacer {
     this.known = pace;
   }
 
-  /** Leases slots for every call waiting now, one lease at a time. */
+  /**
+   * Leases slots a few calls at a time (PACE_RULE.leaseAhead operations, at least one call), one lease in flight,
+   * the next when the last slot leased comes: slots are cut at the pace of that moment, so calls leased just in time
+   * go at a pace that rose meanwhile, and a 429 in between reaches them before they are leased.
+   */
   private pump(): void {
     if (this.leasing || this.waiting.length === 0) return;
     this.leasing = true;
-    const batch = this.waiting;
-    this.waiting = [];
-    const ops = batch.reduce((sum, w) => sum + w.ops, 0);
-    void this.lease(ops)
-      .then(
-        (grant) => {
-          let before = 0;
-          for (const w of batch) {
-            w.resolve({ at: slotOf(grant, before), epoch: grant.epoch });
-            before += w.ops;
-          }
-        },
-        (err: unknown) => batch.forEach((w) => w.reject(err)),
-      )
-      .finally(() => {
-        this.leasing = false;
-        this.pump();
-      });
+    void this.leaseWhileWaiting().finally(() => {
+      this.leasing = false;
+    });
   }
 
-  private async lease(ops: number): Promise<Grant> {
+  private async leaseWhileWaiting(): Promise<void> {
+    while (this.waiting.length > 0) {
+      let ops = 0;
+      let n = 0;
+      while (n < this.waiting.length && (n === 0 || ops + this.waiting[n].ops <= PACE_RULE.leaseAhead))
+        ops += this.waiting[n++].ops;
+      const group = this.waiting.splice(0, n);
+      let grants: Grant[];
+      try {
+        grants = await this.lease(group.map((w) => w.ops));
+      } catch (err) {
+        group.forEach((w) => w.reject(err));
+        continue;
+      }
+      group.forEach((w, i) => w.resolve({ at: grants[i].from, epoch: grants[i].epoch }));
+      const wait = grants[grants.length - 1].from - this.now();
+      if (this.waiting.length > 0 && wait > 0) await this.sleep(wait);
+    }
+  }
+
+  /** One lease per call of the group, in the order they came, in one write of the shared pace. */
+  private async lease(calls: number[]): Promise<Grant[]> {
     const report = this.report();
     const now = this.now();
-    let grant: Grant | undefined;
+    let grants: Grant[] = [];
     const pace = await (
       await this.deps.paces()
     ).update(this.deps.key, (current) => {
-      // Called again after a conflict: the grant is the one of the write that stood.
-      const leased = lease(adopt(current, this.deps.settings, now), ops, now, report);
-      grant = leased.grant;
-      return leased.pace;
+      // Called again after a conflict: the grants are those of the write that stood.
+      grants = [];
+      let next = adopt(current, this.deps.settings, now);
+      calls.forEach((ops, i) => {
+        const leased = lease(next, ops, now, i === 0 ? report : undefined);
+        grants.push(leased.grant);
+        next = leased.pace;
+      });
+      return next;
     });
     this.learn(pace);
-    return grant as Grant;
+    return grants;
   }
 }

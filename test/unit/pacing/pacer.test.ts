@@ -200,7 +200,7 @@ test('a call whose slot came before a 429 it learned of leases again, after the 
     ]),
   );
   expect(Math.min(...sentAt)).toBeGreaterThanOrEqual(5000);
-  expect(pacer.current()).toMatchObject({ epoch: 1, perMinute: CONFIGURED / 2, holdUntil: 5000 });
+  expect(pacer.current()).toMatchObject({ epoch: 1, throttles: 1, holdUntil: 5000 });
 });
 
 test('the paced port counts a bulk call of n as n operations, any other call as one', async () => {

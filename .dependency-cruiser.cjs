@@ -2,7 +2,7 @@
  * The layers of docs/architecture.md, checked on every `npm run lint` (`depcruise`). Each rule names what it protects.
  */
 /** The capabilities of shared/: each a folder with its pure `rules/`, its use cases and stores, and `index.ts`, its face. */
-const CAPABILITY = '(allocation|imports|certificates|incidents|findings|webhook-keys|groups|auth)';
+const CAPABILITY = '(allocation|imports|certificates|incidents|findings|webhook-keys|groups|auth|pacing)';
 /** Pure folders: every capability's `rules/`, and the capabilities that are rules only. */
 const PURE = ['^shared/[^/]+/rules/', '^shared/(auth|events)/'];
 const IO = ['^(node:)?(fs|http|https|net|child_process)(/|$)'];

@@ -14,6 +14,8 @@ export const DEV_ACCOUNT_KEY =
 
 export interface RunningAzurite {
   connectionString: string;
+  /** The processes of the queue and blob services (a bench reads their CPU time). */
+  pids: { queue?: number; blob?: number };
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startAzurite(options: {
   }
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};QueueEndpoint=http://127.0.0.1:${queuePort}/${DEV_ACCOUNT};BlobEndpoint=http://127.0.0.1:${blobPort}/${DEV_ACCOUNT};`,
+    pids: { queue: children[0].pid, blob: children[1].pid },
     close: async () => {
       await Promise.all(
         children.map(

@@ -17,7 +17,7 @@ import type { FaultPlan } from './faults/plan';
 import { type ProxiedService, proxyCosmos, proxyStorage } from './faults/proxies';
 import { type LocalSettings, resolvePath } from './local-settings';
 import { localPki } from './pki';
-import { type RunningSimulator, type SimulatorOptions, startSimulator } from './sim/simulator';
+import { DEFAULT_QUOTAS, type RunningSimulator, type SimulatorOptions, startSimulator } from './sim/simulator';
 
 export interface StackOptions {
   /** Where the CA, snapshots and the event log live. */
@@ -144,6 +144,11 @@ export async function startLocalStack(settings: LocalSettings, options: StackOpt
      */
     LOCAL_HUB_GATEWAY_HOST: simulator.mqttPort === 8883 ? 'localhost' : `localhost:${simulator.mqttPort}`,
     COSMOS_CONNECTION: (cosmosProxy ?? cosmos).connectionString,
+    // Unless the settings say otherwise, the backend's DPS pace starts at what this DPS allows, as an operator would
+    // configure it in Azure.
+    DPS_OPERATIONS_PER_MINUTE:
+      v.DPS_OPERATIONS_PER_MINUTE ??
+      String(options.quotas?.dpsOperationsPerMinute ?? DEFAULT_QUOTAS.dpsOperationsPerMinute),
     EVENT_LOG_PATH: resolvePath(v.EVENT_LOG_PATH ?? join(options.dataDir, 'events.ndjson')),
     ...(azurite ? { AzureWebJobsStorage: (storageProxy ?? azurite).connectionString } : {}),
   };

@@ -153,6 +153,9 @@ module keyVault 'modules/keyvault.bicep' = {
 var backendSettings = {
   DPS_HOST_NAME: dps.outputs.hostName
   DPS_ID_SCOPE: dps.outputs.idScope
+  // DPS's documented 1,000 operations a minute (S1, one unit): where the shared pace of DPS calls starts; it then
+  // learns what DPS really allows (README "Pacing"). Raise it with the unit count or an adjusted limit.
+  DPS_OPERATIONS_PER_MINUTE: '1000'
   IOTHUB_HOST_NAMES: join(iotHubs.outputs.hostNames, ',')
   COSMOS_CONNECTION__accountEndpoint: cosmos.outputs.endpoint
   COSMOS_DATABASE: databaseName

@@ -78,6 +78,31 @@ async function enrollments(env: Env): Promise<EnrollmentsPort> {
   return new DpsEnrollments(dpsClient(auth, iotTransport(env)));
 }
 
+/** DPS's documented quota (operations a minute), where the pace starts when nothing else is configured. */
+const DPS_DOCUMENTED_PER_MINUTE = 1000;
+
+/**
+ * Every DPS call of the process goes through one pacer, and every process shares its pace through one document per
+ * DPS instance: the quota is the instance's, whichever worker spends it (shared/pacing).
+ */
+async function pacedDps(env: Env, dps: EnrollmentsPort, store: () => Promise<DocumentStore>): Promise<EnrollmentsPort> {
+  const [{ Pacer, pacedEnrollments }, { CosmosPaceRepository }] = await Promise.all([
+    import('./pacing'),
+    import('./pacing/store/cosmos-paces'),
+  ]);
+  const pacer = new Pacer({
+    paces: once(async () => new CosmosPaceRepository(await store())),
+    key: `pace.dps.${requireSetting(env, 'dpsHostName').toLowerCase()}`,
+    settings: {
+      configuredPerMinute: numberSetting(env, 'dpsOperationsPerMinute', (n) => n > 0) ?? DPS_DOCUMENTED_PER_MINUTE,
+    },
+  });
+  return pacedEnrollments(dps, pacer);
+}
+
+/** The DPS adapter itself, unpaced: for a test that paces it on its own clock. */
+export { enrollments as dpsEnrollments };
+
 async function hubs(env: Env): Promise<HubDirectory> {
   const [{ IotHubDirectory }, { iotTransport }] = await Promise.all([
     import('./azure/hub'),
@@ -209,10 +234,11 @@ export function lazyServices(env: Env): AppServices {
   const blobService = once(() => blobs(env));
   // Where blob storage is configured (always in Azure), every audit record also goes to the immutable trail.
   const withTrail = setting(env, 'storageConnection') ?? setting(env, 'storageBlobServiceUri');
+  const documents = once(async () => (withTrail ? withAuditTrail(await store(env), blobService) : store(env)));
   const lazy: LazyServices = {
-    enrollments: once(() => enrollments(env)),
+    enrollments: once(async () => pacedDps(env, await enrollments(env), documents)),
     hubs: once(() => hubs(env)),
-    store: once(async () => (withTrail ? withAuditTrail(await store(env), blobService) : store(env))),
+    store: documents,
     events: once(() => events(env)),
     queues: once(() => queues(env)),
     blobs: blobService,

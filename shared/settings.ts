@@ -7,6 +7,11 @@ export const SETTINGS = {
   dpsHostName: 'DPS_HOST_NAME',
   dpsConnectionString: 'DPS_CONNECTION_STRING',
   dpsIdScope: 'DPS_ID_SCOPE',
+  /**
+   * The DPS instance's operations a minute as configured or documented (default 1,000): where the shared pace of every
+   * DPS call starts; the pace then learns what DPS really allows (shared/pacing).
+   */
+  dpsOperationsPerMinute: 'DPS_OPERATIONS_PER_MINUTE',
   hubHostNames: 'IOTHUB_HOST_NAMES',
   hubConnectionStrings: 'IOTHUB_CONNECTION_STRINGS',
   cosmosConnection: 'COSMOS_CONNECTION',

@@ -11,12 +11,15 @@ import { knowsIssuance, namesToStore, withoutNames } from './adr-link';
 import { withInfo } from './certificates';
 import { countRemoval } from './removals';
 import { pageOf, type SimState } from './state';
+import { type BulkCounting, bulkOperations } from './throttle';
 import { header, HttpError, ifMatchAllows, newEtag, readJson, sendJson } from './wire';
 
 export interface DpsServiceContext {
   state: SimState;
   linkedHubs: () => string[];
   bulkLimit: number;
+  /** How a bulk call counts against the operations quota. */
+  bulkCounting: BulkCounting;
   /** Certificates of X.509 enrollments and groups, by enrollment key, for device attestation. */
   certificates: Map<string, Map<string, X509Certificate>>;
   /** Charges the operations quota; throws 429 when spent. */
@@ -145,7 +148,7 @@ function bulk(
     throw new HttpError(400, 400004, 'enrollments must be a non-empty array.');
   if (list.length > ctx.bulkLimit)
     throw new HttpError(400, 400004, `A bulk operation takes at most ${ctx.bulkLimit} enrollments.`);
-  ctx.charge(list.length);
+  ctx.charge(bulkOperations(ctx.bulkCounting, list.length));
   const errors: BulkEnrollmentOperationResult['errors'] = [];
   for (const e of list) {
     const id = e?.registrationId ?? '';

@@ -27,7 +27,7 @@ import { handleHub } from './iothub';
 import { startMqttFront } from './mqtt-front';
 import { parseSas, verifySas } from './sas';
 import { emptyState, type HubData, loadState, saveState, type SimState } from './state';
-import { SlidingWindowLimit, TokenBucket } from './throttle';
+import { type BulkCounting, SlidingWindowLimit, TokenBucket } from './throttle';
 import { apiVersionProblem, HttpError, recordExchange, sendDpsError, sendHubError, type WireExchange } from './wire';
 
 export interface SimulatedHub {
@@ -54,6 +54,8 @@ export interface SimulatorOptions {
     registryOpsPerMinutePerUnit?: number;
     /** How many seconds of quota may be spent in one burst. */
     burstSeconds?: number;
+    /** How a bulk enrollment call counts against `dpsOperationsPerMinute` (default `perEnrollment`, the cautious reading). */
+    dpsBulkCounting?: BulkCounting;
     /** Operation-status polls a device may make in any 10 s (DPS: 5, not adjustable). */
     devicePollsPer10Seconds?: number;
   };
@@ -96,6 +98,7 @@ export const DEFAULT_QUOTAS = {
   registryOpsPerMinutePerUnit: 100,
   burstSeconds: 10,
   devicePollsPer10Seconds: 5,
+  dpsBulkCounting: 'perEnrollment' as BulkCounting,
 };
 
 function charger(bucket: TokenBucket, throttled: (retryAfter: number) => HttpError): (n?: number) => void {
@@ -158,6 +161,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     state,
     linkedHubs: () => hubNames,
     bulkLimit: options.dpsBulkLimit ?? 10,
+    bulkCounting: quotas.dpsBulkCounting,
     certificates,
     charge: chargeDps,
     changed,

@@ -1,4 +1,15 @@
 /**
+ * How DPS counts a bulk call against its operations quota. Microsoft does not say: `perEnrollment` (each of its up to
+ * 10 enrollments is an operation, the cautious reading and the default) or `perCall` (the call is one operation).
+ */
+export type BulkCounting = 'perEnrollment' | 'perCall';
+
+/** The operations a bulk call of `enrollments` costs under `counting`. */
+export function bulkOperations(counting: BulkCounting, enrollments: number): number {
+  return counting === 'perCall' ? 1 : enrollments;
+}
+
+/**
  * A token bucket per quota: `perMinute` tokens refill evenly; a burst of `burstSeconds` worth may be spent at once.
  * When the bucket cannot pay, the caller answers 429 with the returned Retry-After (whole seconds, as the services send).
  */

@@ -14,6 +14,7 @@ import type { UsageKind } from '../../shared/certificates/rules/record';
 import { ConflictError } from '../../shared/errors';
 import type { FindingKind, FindingRepository, StoredFinding } from '../../shared/findings/repository';
 import type { ChunkDocument, ImportJobRepository, JobDocument } from '../../shared/imports/job-store';
+import type { Pace, PaceRepository } from '../../shared/pacing';
 import type { Page, StoredDocument } from '../../shared/ports';
 
 /** One page of `items` from the position a continuation token names. */
@@ -197,5 +198,19 @@ export class MemoryDecisionCountRepository implements DecisionCountRepository {
   }
   async ofHour(hour: string) {
     return [...this.counts.values()].filter((h) => h.hour === hour);
+  }
+}
+
+export class MemoryPaceRepository implements PaceRepository {
+  readonly paces = new Map<string, Pace>();
+  /** Writes made: what a lease or a 429 costs in Cosmos. */
+  writes = 0;
+
+  async update(key: string, change: (current: Pace | undefined) => Pace) {
+    const current = this.paces.get(key);
+    const next = change(current && structuredClone(current));
+    this.paces.set(key, structuredClone(next));
+    this.writes++;
+    return structuredClone(next);
   }
 }

@@ -128,7 +128,10 @@ describe('throttling', () => {
   });
 
   test('DPS answers 429 with Retry-After once the operations quota is spent, and serves again after it', async () => {
-    const dps = small.services.enrollments;
+    // The adapter itself: the app's port is paced (shared/pacing) and would wait out the quota instead of meeting it.
+    const dps = new DpsEnrollments(
+      dpsClient({ connectionString: small.env.DPS_CONNECTION_STRING }, iotTransport(small.env)),
+    );
     for (let i = 0; i < 3; i++) await expect(dps.getEnrollment(`nobody-${i}`)).resolves.toBeUndefined();
     const throttled = await dps.getEnrollment('one-too-many').then(
       () => undefined,
@@ -139,5 +142,39 @@ describe('throttling', () => {
     expect(throttled?.retryAfterMs).toBe(1000); // one operation refills in one second
     clock.advance(throttled?.retryAfterMs as number);
     await expect(dps.getEnrollment('after-wait')).resolves.toBeUndefined();
+  });
+});
+
+describe.each([
+  ['perEnrollment', 1],
+  ['perCall', 10],
+] as const)('a bulk call of 10 counted %s', (counting, callsBeforeThrottle) => {
+  let counted: TestStack;
+  // 600 operations a minute in bursts of 1 s: 10 operations, then a 429 until the test moves the quota's clock.
+  const clock = manualClock();
+  beforeAll(async () => {
+    counted = await startTestStack({
+      clock: clock.millis,
+      quotas: { dpsOperationsPerMinute: 600, burstSeconds: 1, dpsBulkCounting: counting },
+    });
+  });
+  afterAll(async () => {
+    await counted.close();
+  });
+
+  test(`${callsBeforeThrottle} bulk call(s) of 10 spend the quota`, async () => {
+    const dps = new DpsEnrollments(
+      dpsClient({ connectionString: counted.env.DPS_CONNECTION_STRING }, iotTransport(counted.env)),
+    );
+    const bulk = (n: number) =>
+      dps.bulkEnrollments(
+        'create',
+        Array.from({ length: 10 }, (_, i) => ({
+          registrationId: `counted-${n}-${i}`,
+          attestation: { type: 'tpm', tpm: { endorsementKey: EK } },
+        })) as IndividualEnrollment[],
+      );
+    for (let n = 0; n < callsBeforeThrottle; n++) await expect(bulk(n)).resolves.toMatchObject({ errors: [] });
+    await expect(bulk(callsBeforeThrottle)).rejects.toBeInstanceOf(ThrottledError);
   });
 });

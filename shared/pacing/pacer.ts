@@ -8,6 +8,7 @@
  * leased at the old pace is sent after the decrease — from this instance; another instance learns at its next
  * lease, after at most the calls it had already leased.
  */
+import { TransientError } from '../errors';
 import { adopt, type Grant, lease, type Pace, PACE_RULE, type PaceSettings, type Report, throttle } from './rules/pace';
 
 /** The learned paces, one document per service. */
@@ -24,7 +25,11 @@ export interface PacerDeps {
   /** Milliseconds; the tests' manual clock. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** How long a lease waits for the shared pace before this instance paces alone (default STORE_WAIT_MS). */
+  storeWaitMs?: number;
 }
+
+export const STORE_WAIT_MS = 2000;
 
 /** A slot taken: what the call reports back with. */
 export interface Ticket {
@@ -106,6 +111,8 @@ export class Pacer {
   }
 
   private learn(pace: Pace): void {
+    // Never backwards: a lease read before a 429 this instance already wrote may answer after it.
+    if (this.known && pace.epoch < this.known.epoch) return;
     if (pace.epoch !== this.known?.epoch) this.accepted = 0;
     this.known = pace;
   }
@@ -148,9 +155,7 @@ export class Pacer {
     const report = this.report();
     const now = this.now();
     let grants: Grant[] = [];
-    const pace = await (
-      await this.deps.paces()
-    ).update(this.deps.key, (current) => {
+    const leaseAll = (current: Pace | undefined) => {
       // Called again after a conflict: the grants are those of the write that stood.
       grants = [];
       let next = adopt(current, this.deps.settings, now);
@@ -160,7 +165,25 @@ export class Pacer {
         next = leased.pace;
       });
       return next;
-    });
+    };
+    // The shared pace out of reach — its store down, its answer lost, or slower than storeWaitMs (a store's own retries
+    // may take a minute): this instance paces alone from what it last knew rather than hold or fail a DPS call for a
+    // store the call does not need; the next lease shares again (a late write only leaves its slots unused).
+    const outOfReach = Symbol('out of reach');
+    const shared = (async () => (await this.deps.paces()).update(this.deps.key, leaseAll))();
+    // A wall-clock timer, not the pacer's sleep: how long a store takes is real time, whatever clock paces the calls.
+    let timer: NodeJS.Timeout | undefined;
+    const pace = await Promise.race([
+      shared.catch((err: unknown) => {
+        if (err instanceof TransientError) return outOfReach;
+        throw err;
+      }),
+      new Promise<typeof outOfReach>((resolve) => {
+        timer = setTimeout(() => resolve(outOfReach), this.deps.storeWaitMs ?? STORE_WAIT_MS);
+      }),
+    ])
+      .then((won) => (won === outOfReach ? leaseAll(this.known) : (won as Pace)))
+      .finally(() => clearTimeout(timer));
     this.learn(pace);
     return grants;
   }

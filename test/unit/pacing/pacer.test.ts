@@ -6,8 +6,8 @@
  */
 import { type BulkCounting, bulkOperations, TokenBucket } from '../../../dev/sim/throttle';
 import type { IndividualEnrollment } from '../../../shared/dps-types';
-import { ThrottledError } from '../../../shared/errors';
-import { pacedEnrollments, Pacer } from '../../../shared/pacing';
+import { ThrottledError, TransientError } from '../../../shared/errors';
+import { pacedEnrollments, Pacer, type PaceRepository } from '../../../shared/pacing';
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { retryThrottled } from '../../../shared/retry';
 import { MemoryPaceRepository } from '../../support/memory-repositories';
@@ -249,4 +249,45 @@ test('a 429 reaches the caller as it came, even when the shared pace cannot be w
     pacer,
   );
   await expect(vt.run(dps.getGroup('g'))).rejects.toBe(throttled);
+});
+
+test('with the shared pace out of reach (its store down), calls still go, paced alone from what was last known', async () => {
+  const vt = virtualTime(0);
+  const memory = new MemoryPaceRepository();
+  let down = false;
+  const store: PaceRepository = {
+    update: (key, change) =>
+      down
+        ? Promise.reject(new TransientError('connection lost: Cosmos is down', undefined))
+        : memory.update(key, change),
+  };
+  const pacer = new Pacer({
+    paces: async () => store,
+    key: KEY,
+    settings: { configuredPerMinute: CONFIGURED },
+    now: vt.now,
+    sleep: vt.sleep,
+  });
+  await vt.run(pacer.acquire(1));
+  down = true;
+  const sentAt: number[] = [];
+  await vt.run(
+    Promise.all(
+      Array.from({ length: 4 }, async () => {
+        await pacer.acquire(1);
+        sentAt.push(vt.now());
+      }),
+    ),
+  );
+  // Not failed, and not all at once: one every 60 ms (1,000 a minute), after the slot the shared pace gave first.
+  expect(sentAt).toEqual([60, 120, 180, 240]);
+  // Another kind of failure is not the store being out of reach: it reaches the caller.
+  const broken = new Pacer({
+    paces: async () => ({ update: () => Promise.reject(new Error('a bug')) }),
+    key: KEY,
+    settings: { configuredPerMinute: CONFIGURED },
+    now: vt.now,
+    sleep: vt.sleep,
+  });
+  await expect(vt.run(broken.acquire(1))).rejects.toThrow('a bug');
 });

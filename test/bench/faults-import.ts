@@ -3,12 +3,12 @@
  * row judged against what DPS holds — enrolled once, lost (neither in DPS nor reported failed), or twice (its EK in
  * more than one enrollment, or the row twice in the job's report) — and the job's counts against DPS (drift).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 
 import type { LocalStack } from '../../dev/stack';
+import { startImportHost } from './support';
 
 const ACME = { authorization: 'Bearer dev-acme-tpm-secret-not-a-secret', 'x-functions-key': 'fk' };
 
@@ -22,27 +22,6 @@ export interface ImportOutcome {
   drift: number;
   seconds: number;
   status: string;
-}
-
-/** A Functions instance with the queues driven (test/bench/import-host.ts); resolves with its URL. */
-export function startImportHost(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(__dirname, 'import-host.js')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // @azure/functions warns that it runs outside the Functions runtime, once per function; anything else is shown.
-  child.stderr?.on('data', (c: Buffer) => {
-    for (const l of c.toString().split('\n')) if (l.trim() && !l.startsWith('WARNING:')) console.error(l);
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /port=(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, url: `http://127.0.0.1:${port}` });
-    });
-    child.once('exit', (code) => reject(new Error(`import host exited ${code}`)));
-  });
 }
 
 interface Job {

@@ -15,7 +15,7 @@
  */
 import 'reflect-metadata';
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ import { type LocalStack, startLocalStack } from '../../dev/stack';
 import { CONTAINERS } from '../../shared/containers';
 import type { Pace } from '../../shared/pacing';
 import { stagedBench } from './import-staged';
-import { fmt, ratio, runBench } from './support';
+import { fmt, ratio, runBench, startImportHost } from './support';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
 const E2E_ROWS = Number(process.env.BENCH_ROWS ?? 20_000);
@@ -78,26 +78,6 @@ async function validationBench(dir: string): Promise<void> {
     if (ours.valid !== rows) throw new Error(`expected ${rows} valid rows, got ${ours.valid}`);
     rmSync(file);
   }
-}
-
-function startHost(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(__dirname, 'import-host.js')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // @azure/functions warns that it runs outside the Functions runtime, once per function; anything else is shown.
-  child.stderr?.on('data', (c: Buffer) => {
-    for (const l of c.toString().split('\n')) if (l.trim() && !l.startsWith('WARNING:')) console.error(l);
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const port = /port=(\d+)/.exec(out)?.[1];
-      if (port) resolve({ child, url: `http://127.0.0.1:${port}` });
-    });
-    child.once('exit', (code) => reject(new Error(`import host exited ${code}`)));
-  });
 }
 
 interface Job {
@@ -160,7 +140,7 @@ async function endToEnd(dir: string, stack: LocalStack, env: Record<string, stri
   );
   const file = join(dir, `e2e-${counting}.csv`);
   await writeEkFile(file, E2E_ROWS, { prefix: `acme-e2e-${counting.toLowerCase()}-` });
-  const host = await startHost(env);
+  const host = await startImportHost(env);
   const before = stack.simulator.throttled.dpsOperations;
   const job = await poll(host.url, (await upload(host.url, file)).jobId, (j) => j.status === 'done');
   const minutes = (Date.parse(job.completedAt as string) - Date.parse(job.validatedAt as string)) / 60_000;
@@ -208,7 +188,7 @@ async function main(): Promise<void> {
     }
   };
   try {
-    if (PARTS.has('staged')) await withStack('staged', (_stack, env) => stagedBench(dir, env, startHost));
+    if (PARTS.has('staged')) await withStack('staged', (_stack, env) => stagedBench(dir, env, startImportHost));
     if (PARTS.has('e2e'))
       for (const rule of ['perEnrollment', 'perCall'] as const)
         await withStack(`e2e-${rule}`, (stack, env) => endToEnd(dir, stack, env, rule), rule);
@@ -217,7 +197,7 @@ async function main(): Promise<void> {
         console.log(`\nkill -9 half-way through another ${fmt(E2E_ROWS, 0)} rows:`);
         const second = join(dir, 'crash.csv');
         await writeEkFile(second, E2E_ROWS, { prefix: 'acme-crash-' });
-        const first = await startHost(env);
+        const first = await startImportHost(env);
         const { jobId } = await upload(first.url, second);
         const half = await poll(first.url, jobId, (j) => j.counts.enrolled >= E2E_ROWS / 2);
         first.child.kill('SIGKILL');
@@ -225,7 +205,7 @@ async function main(): Promise<void> {
         console.log(
           `  killed the instance at ${fmt(half.counts.enrolled, 0)} counted (chunks in flight return to the queue after their 15 s visibility timeout)`,
         );
-        const next = await startHost(env);
+        const next = await startImportHost(env);
         const done = await poll(next.url, jobId, (j) => j.status === 'done');
         const inDps = [...stack.simulator.state.enrollments.values()].filter(
           (e) => (e.initialTwin?.tags as { importJob?: string } | undefined)?.importJob === jobId,

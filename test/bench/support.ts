@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 import autocannon from 'autocannon';
 
@@ -112,3 +113,24 @@ export function runBench(main: () => Promise<void>): void {
 
 /** The exit code of a bench worker whose invocation overran the host's functionTimeout and was killed. */
 export const WORKER_OVERRAN = 3;
+
+/** A Functions instance with the queues driven (test/bench/import-host.ts); resolves with its URL. */
+export function startImportHost(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(__dirname, 'import-host.js')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // @azure/functions warns that it runs outside the Functions runtime, once per function; anything else is shown.
+  child.stderr?.on('data', (c: Buffer) => {
+    for (const l of c.toString().split('\n')) if (l.trim() && !l.startsWith('WARNING:')) console.error(l);
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const port = /port=(\d+)/.exec(out)?.[1];
+      if (port) resolve({ child, url: `http://127.0.0.1:${port}` });
+    });
+    child.once('exit', (code) => reject(new Error(`import host exited ${code}`)));
+  });
+}

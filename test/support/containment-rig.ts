@@ -62,7 +62,9 @@ export function containmentRig(stackOf: () => TestStack, clock: ManualClock, hub
         run.longestShareMs = Math.max(run.longestShareMs, clock.millis() - started);
       }
       if (!advanced.more) return { ...run, incident: advanced.incident };
-      if (advanced.retryAfterMs) {
+      // A wait of 0 is a wait too: a step found its dependency down, and the other steps' retries, moving the clock,
+      // used up its delay before the share ended (how much depends on how the hubs' calls interleaved).
+      if (advanced.retryAfterMs !== undefined) {
         run.firstWait ??= advanced.incident;
         run.waits.push(advanced.retryAfterMs);
         clock.advance(advanced.retryAfterMs);

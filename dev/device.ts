@@ -43,6 +43,11 @@ function deviceTransport(env: Record<string, string | undefined>, kind: DeviceTr
   return { host: GLOBAL_DEVICE_ENDPOINT, sdk: new ProvisioningHttp(httpBase as never) };
 }
 
+/** Both device transports take the polling interval as a transport option (the SDK types leave it out). */
+interface PollingOptions {
+  setTransportOptions(options: { pollingInterval: number }): void;
+}
+
 async function register(
   env: Record<string, string | undefined>,
   security: unknown,
@@ -50,6 +55,10 @@ async function register(
   kind: DeviceTransport = 'http',
 ): Promise<RegistrationResult> {
   const { host, sdk } = deviceTransport(env, kind);
+  // How long the device waits between polls when DPS sends no Retry-After (the SDK's default is 2 s). Real DPS sends
+  // one; the test stack sends none (`pollAfterSeconds: 0`), so its devices poll at this pace instead.
+  const pollMs = Number(env.DEVICE_POLL_INTERVAL_MS);
+  if (pollMs > 0) (sdk as unknown as PollingOptions).setTransportOptions({ pollingInterval: pollMs });
   const client = ProvisioningDeviceClient.create(host, env.DPS_ID_SCOPE as string, sdk as never, security as never);
   if (payload !== undefined) client.setProvisioningPayload(payload as never);
   return (await client.register()) as RegistrationResult;

@@ -21,7 +21,13 @@ export interface TestStack extends LocalStack {
 }
 
 /** Quotas high enough that functional tests never meet them; throttling tests set their own. */
-const UNTHROTTLED = { dpsOperationsPerMinute: 1e7, dpsRegistrationsPerMinute: 1e7, registryOpsPerMinutePerUnit: 1e7 };
+const UNTHROTTLED = {
+  dpsOperationsPerMinute: 1e7,
+  dpsRegistrationsPerMinute: 1e7,
+  registryOpsPerMinutePerUnit: 1e7,
+  // Devices here poll every 50 ms (DEVICE_POLL_INTERVAL_MS below), not DPS's pace.
+  devicePollsPer10Seconds: 1e7,
+};
 
 /**
  * Every test stack checks every exchange with the simulator against the published contract (test/contract/), and
@@ -45,6 +51,8 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
   const services = await buildServices(stack.env);
   return {
     ...stack,
+    // The simulator sends no Retry-After here: its devices poll every 50 ms rather than the SDK's default 2 s.
+    env: { ...stack.env, DEVICE_POLL_INTERVAL_MS: '50' },
     services,
     dataDir,
     close: async () => {

@@ -173,6 +173,7 @@ test('the console shows every view live, and an admin approves an incident from 
   await page.waitForSelector('#findings tr:nth-child(2)');
   await expect(page.locator('#findings').innerText()).resolves.toContain('CERT_EXPIRES_WITHIN_30D');
   // Issued certificates, as the device reported its own: its end, its renewal point (80 %), not renewed yet.
+  await page.waitForSelector('#issued tr:nth-child(2)'); // its own read, after the timeline's
   const issued = (await page.locator('#issued tr').allInnerTexts()).slice(1);
   expect(issued).toEqual([expect.stringMatching(/^console-dev-1\t.*\tissuer CN=console-ica\t.*\tcurrent\tnot yet$/)]);
   await shot('certificates');
@@ -193,7 +194,9 @@ test('the console shows every view live, and an admin approves an incident from 
   );
   await expect(page.locator('#plan').innerText()).resolves.toMatch(/devices reached\t1/);
   // Its devices connected per hub: when it was planned and now (the device is still on its hub).
-  await expect(page.locator('#connected').innerText()).resolves.toContain(`${deviceHub}\t1\t1\t1`);
+  // Read from the hubs after the incident is on screen: waited for, not read at once.
+  const connectedRow = JSON.stringify(`${deviceHub}\t1\t1\t1`);
+  await page.waitForFunction(`document.querySelector('#connected')?.innerText.includes(${connectedRow})`);
   await expect(page.locator('#incident-actions button:visible').allInnerTexts()).resolves.toEqual([
     'Approve',
     'Cancel',

@@ -21,7 +21,12 @@ const KEY = Buffer.from('contract-group-key-0123456789abcdef').toString('base64'
 const HUB = 'hub-eu-1.azure-devices.net';
 
 beforeAll(async () => {
-  stack = await startTestStack({ clock: clock.millis, onExchange: (e) => exchanges.push(e) });
+  // DPS's own per-device polling limit (5 in 10 s), which other test stacks lift: the last test meets it.
+  stack = await startTestStack({
+    clock: clock.millis,
+    onExchange: (e) => exchanges.push(e),
+    quotas: { devicePollsPer10Seconds: 5 },
+  });
 });
 afterAll(async () => {
   await stack?.close();

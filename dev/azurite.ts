@@ -31,7 +31,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000): Promise<void> {
+// Generous: a loaded machine (two test workers and more on two cores) has taken more than 15 s to start Azurite. A
+// child that dies is reported at once, so the wait only bounds a child that hangs.
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`azurite exited with code ${child.exitCode}`);

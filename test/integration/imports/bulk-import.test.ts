@@ -13,6 +13,7 @@ import { validateRow, type ValidRow } from '../../../shared/imports/rules/row';
 import { jobIdFor } from '../../../shared/imports/stage';
 import { startFunctionApp } from '../../support/app-host';
 import { runCli } from '../../support/cli';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -43,14 +44,15 @@ function call(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function waitDone(location: string, auth = ACME): Promise<Json> {
-  for (let i = 0; i < 300; i++) {
-    const job = (await (await call(location, { auth })).json()) as Json;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`import ${location} never finished`);
-}
+const waitDone = (location: string, auth = ACME): Promise<Json> =>
+  eventually(
+    async () => {
+      const job = (await (await call(location, { auth })).json()) as Json;
+      return (job.status === 'done' || job.status === 'failed') && job;
+    },
+    `import ${location} finishing`,
+    { everyMs: 100 },
+  );
 
 const rowsOf = async (location: string, status: string) =>
   ((await (await call(`${location}/rows?status=${status}`, { auth: ACME })).json()) as Json).rows as Array<{

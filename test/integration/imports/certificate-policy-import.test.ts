@@ -14,6 +14,7 @@ import { DEMO_ADR, dpsServiceCall, seedAdrDemo } from '../../../dev/seed-certifi
 import { findSwtpm, type RunningTpm, startSwtpm, SWTPM_INSTALL } from '../../../dev/swtpm';
 import { endorsementKeyHash, registrationIdFromHash } from '../../../shared/imports/rules/registration-id';
 import { startFunctionApp } from '../../support/app-host';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 import { tpmClient } from '../../support/tpm';
 
@@ -42,16 +43,17 @@ const post = (query: string, csv: string) =>
     body: csv,
   });
 
-async function waitDone(location: string): Promise<Json> {
-  for (let i = 0; i < 300; i++) {
-    const job = (await (
-      await fetch(`${host.baseUrl}${location}`, { headers: { 'x-functions-key': 'fk', authorization: ACME } })
-    ).json()) as Json;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`import ${location} never finished`);
-}
+const waitDone = (location: string): Promise<Json> =>
+  eventually(
+    async () => {
+      const job = (await (
+        await fetch(`${host.baseUrl}${location}`, { headers: { 'x-functions-key': 'fk', authorization: ACME } })
+      ).json()) as Json;
+      return (job.status === 'done' || job.status === 'failed') && job;
+    },
+    `import ${location} finishing`,
+    { everyMs: 100 },
+  );
 
 const idOf = (ek: Buffer) => registrationIdFromHash(endorsementKeyHash(ek));
 const enrollment = async (id: string, apiVersion?: string): Promise<Json> =>

@@ -13,6 +13,7 @@ import type { RunningHost } from '../../../dev/host/host';
 import type { AuditDocument } from '../../../shared/audit';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -42,14 +43,15 @@ const call = (path: string, init: { method?: string; body?: string; type?: strin
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function waitSettled(location: string): Promise<Json> {
-  for (let i = 0; i < 1200; i++) {
-    const job = (await (await call(location)).json()) as Json;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`import ${location} never finished`);
-}
+const waitSettled = (location: string): Promise<Json> =>
+  eventually(
+    async () => {
+      const job = (await (await call(location)).json()) as Json;
+      return (job.status === 'done' || job.status === 'failed') && job;
+    },
+    `import ${location} settling`,
+    { everyMs: 100 },
+  );
 
 async function allRows(location: string): Promise<Array<{ line: number; registrationId?: string; status: string }>> {
   const rows: Json[] = [];
@@ -146,14 +148,19 @@ test('a chunk that fails every delivery goes to the poison queue, and its job sa
   expect(refused).toBe(5);
   const poison = new QueueClient(process.env.AzureWebJobsStorage as string, 'import-chunks-poison');
   // The job is marked before the host moves the message: wait for the move itself.
-  let messages: Json[] = [];
-  for (let i = 0; i < 100 && !messages.some((m) => m.jobId === job.jobId); i++) {
-    const { peekedMessageItems } = await poison
-      .peekMessages({ numberOfMessages: 32 })
-      .catch(() => ({ peekedMessageItems: [] }));
-    messages = peekedMessageItems.map((p) => JSON.parse(Buffer.from(p.messageText, 'base64').toString('utf8')));
-    if (!messages.some((m) => m.jobId === job.jobId)) await new Promise((r) => setTimeout(r, 100));
-  }
+  const messages = await eventually(
+    async () => {
+      const { peekedMessageItems } = await poison
+        .peekMessages({ numberOfMessages: 32 })
+        .catch(() => ({ peekedMessageItems: [] }));
+      const peeked: Json[] = peekedMessageItems.map((p) =>
+        JSON.parse(Buffer.from(p.messageText, 'base64').toString('utf8')),
+      );
+      return peeked.some((m) => m.jobId === job.jobId) && peeked;
+    },
+    'the poisoned chunk message in the poison queue',
+    { everyMs: 100 },
+  );
   expect(messages).toContainEqual({ jobId: job.jobId, chunk: 0 });
   expect([0, 1, 2].map((i) => stack.simulator.state.enrollments.has(`acme-psn-${i}`))).toEqual([false, false, false]);
 });

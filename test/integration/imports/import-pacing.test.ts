@@ -111,7 +111,7 @@ test('DPS allows three times the configured rate: the pace finds it, meeting few
   expect(run.pace?.ceilingPerMinute).toBeLessThanOrEqual(1.2 * 3000);
   // Rows a minute of the manual clock: exact, whatever the machine.
   expect(run.perMinute).toBeGreaterThanOrEqual(0.9 * 3000);
-}, 120_000);
+});
 
 test('DPS allows half the configured rate: the pace falls to it without hammering', async () => {
   const run = await importAgainst(CONFIGURED / 2, 1000);
@@ -121,4 +121,4 @@ test('DPS allows half the configured rate: the pace falls to it without hammerin
   expect(run.pace?.ceilingPerMinute).toBeLessThanOrEqual(1.2 * 500);
   expect(run.pace?.perMinute).toBeLessThanOrEqual(1.2 * 500);
   expect(run.perMinute).toBeGreaterThanOrEqual(0.9 * 500);
-}, 120_000);
+});

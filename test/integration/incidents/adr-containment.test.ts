@@ -24,6 +24,7 @@ import { type ConnectedDevice, connectHubDevice } from '../../../dev/hub-device'
 import { adrPaths, armCall, DEMO_ADR, dpsServiceCall, seedAdrDemo } from '../../../dev/seed-certificates';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 let stack: TestStack;
@@ -44,14 +45,15 @@ const call = (method: string, path: string, body?: unknown, as = ADMIN) =>
   });
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, any> }); // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function waitFor(id: string, status: string) {
-  for (let i = 0; i < 600; i++) {
-    const { body } = await json(await call('GET', `/api/incidents/${id}`));
-    if (body.status === status) return body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`incident ${id} never reached ${status}`);
-}
+const waitFor = (id: string, status: string) =>
+  eventually(
+    async () => {
+      const { body } = await json(await call('GET', `/api/incidents/${id}`));
+      return body.status === status && body;
+    },
+    `incident ${id} reaching ${status}`,
+    { everyMs: 100 },
+  );
 
 const rootDer = () =>
   new X509Certificate(stack.simulator.adr.ca(DEMO_ADR.namespace, DEMO_ADR.root).properties.certificatePem as string)

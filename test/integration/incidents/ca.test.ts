@@ -15,6 +15,7 @@ import { infoOf } from '../../../shared/allocation/rules/x509-context';
 import type { AllocationRuntime } from '../../../shared/allocation/runtime';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 let stack: TestStack;
@@ -46,14 +47,15 @@ const register = (id: string, issuer: Issued) => {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function waitFor(id: string, status: string): Promise<Record<string, any>> {
-  for (let i = 0; i < 300; i++) {
-    const body = (await (await call(`/api/incidents/${id}`)).json()) as Record<string, unknown>;
-    if (body.status === status) return body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`incident ${id} never reached ${status}`);
-}
+const waitFor = (id: string, status: string): Promise<Record<string, any>> =>
+  eventually(
+    async () => {
+      const body = (await (await call(`/api/incidents/${id}`)).json()) as Record<string, unknown>;
+      return body.status === status && body;
+    },
+    `incident ${id} reaching ${status}`,
+    { everyMs: 100 },
+  );
 
 /** The webhook, called as DPS calls it for a device of the root group: the device's certificate and the signer. */
 const allocate = (id: string) =>
@@ -76,13 +78,13 @@ const allocate = (id: string) =>
 
 async function recorded(id: string) {
   const cert = new X509Certificate((devices.get(id) as Issued).certPem);
-  for (let i = 0; i < 100; i++, await new Promise((r) => setTimeout(r, 50))) {
-    const doc = await stack.services.store
-      .container(CONTAINERS.certificates.name)
-      .read(cert.fingerprint256.replace(/:/g, ''), new Date(cert.validTo).toISOString().slice(0, 7));
-    if (doc) return;
-  }
-  throw new Error(`the webhook never recorded ${id}'s certificate`);
+  await eventually(
+    () =>
+      stack.services.store
+        .container(CONTAINERS.certificates.name)
+        .read(cert.fingerprint256.replace(/:/g, ''), new Date(cert.validTo).toISOString().slice(0, 7)),
+    `the webhook recording ${id}'s certificate`,
+  );
 }
 
 const hubDevice = async (id: string) => {

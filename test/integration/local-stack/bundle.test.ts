@@ -31,4 +31,4 @@ test('the bundled app loads on its own and registers every function the sources 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 60_000);
+});

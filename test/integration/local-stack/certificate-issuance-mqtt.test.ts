@@ -11,6 +11,7 @@ import { newCsr } from '../../../dev/device-csr';
 import { DEMO_ADR, seedAdrDemo, seedCertificatesGroup } from '../../../dev/seed-certificates';
 import { sign } from '../../../dev/sim/sas';
 import { iotTransport } from '../../../shared/azure/transport';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 let stack: TestStack;
@@ -72,12 +73,11 @@ test('under api-version 2026-11-01 a CSR over MQTT gets its chain in the operati
     const { csr, keyPem } = await newCsr(id);
     const started = await ask(client, '$dps/registrations/PUT/iotdps-register/', { registrationId: id, csr });
     expect(started.status).toBe(202);
-    let answer = started;
-    for (let i = 0; i < 100 && answer.status === 202; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      const operation = `&operationId=${String(started.body.operationId)}`;
-      answer = await ask(client, '$dps/registrations/GET/iotdps-get-operationstatus/', {}, operation);
-    }
+    const operation = `&operationId=${String(started.body.operationId)}`;
+    const answer = await eventually(async () => {
+      const polled = await ask(client, '$dps/registrations/GET/iotdps-get-operationstatus/', {}, operation);
+      return polled.status !== 202 && polled;
+    }, 'the registration leaving "assigning"');
     expect(answer).toMatchObject({ status: 200, body: { status: 'assigned' } });
     const state = answer.body.registrationState as { issuedCertificateChain: string[] };
     const root = stack.simulator.adr.ca(DEMO_ADR.namespace, DEMO_ADR.root).properties.certificatePem as string;

@@ -30,6 +30,7 @@ import {
 } from '../../../dev/seed-certificates';
 import { findSwtpm, type RunningTpm, startSwtpm, SWTPM_INSTALL } from '../../../dev/swtpm';
 import { deviceApi, deviceSas, OUTSIDE_CONTRACT } from '../../support/device-api';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 import { tpmClient } from '../../support/tpm';
 
@@ -266,13 +267,11 @@ test('revokeAndRotate: 202 with Location, polled to Succeeded; the old intermedi
     /\/providers\/Microsoft\.DeviceRegistry\/locations\/[^/]+\/operationStatuses\/[^/]+$/,
   );
   expect(started.headers['azure-asyncoperation']).toBe(started.headers.location);
-  let status = '';
-  for (let i = 0; i < 200 && status !== 'Succeeded'; i++) {
+  const status = await eventually(async () => {
     const poll = await armCall(stack.env, 'GET', `${location.pathname}`);
     expect(poll.status).toBe(200);
-    status = String(poll.body.status);
-    if (status === 'InProgress') await new Promise((r) => setTimeout(r, 50));
-  }
+    return poll.body.status !== 'InProgress' && String(poll.body.status);
+  }, 'the revokeAndRotate operation ending');
   expect(status).toBe('Succeeded');
 
   // Certificates of the revoked intermediate are refused by the hub; a new registration gets the new intermediate.

@@ -12,6 +12,7 @@ import { chainPem, newCsr } from '../../../dev/device-csr';
 import { type ConnectedDevice, connectHubDevice } from '../../../dev/hub-device';
 import { renewCertificate, sendCredentialRequest } from '../../../dev/hub-renew';
 import { adrPaths, armCall, DEMO_ADR, seedAdrDemo, seedCertificatesGroup } from '../../../dev/seed-certificates';
+import { eventually } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 let stack: TestStack;
@@ -141,11 +142,10 @@ test('after revokeAndRotate, a certificate of the revoked intermediate is refuse
   const started = await armCall(stack.env, 'POST', `${paths.ica}/revokeAndRotate`);
   expect(started.status).toBe(202);
   const location = new URL(String(started.headers.location)).pathname;
-  let status = 'InProgress';
-  for (let i = 0; i < 600 && status === 'InProgress'; i++) {
-    status = String((await armCall(stack.env, 'GET', location)).body.status);
-    if (status === 'InProgress') await new Promise((r) => setTimeout(r, 50));
-  }
+  const status = await eventually(async () => {
+    const polled = String((await armCall(stack.env, 'GET', location)).body.status);
+    return polled !== 'InProgress' && polled;
+  }, 'the revokeAndRotate operation ending');
   expect(status).toBe('Succeeded');
 
   await expect(connect(before)).rejects.toThrow(/Not authorized/);

@@ -156,6 +156,8 @@ var backendSettings = {
   // DPS's documented 1,000 operations a minute (S1, one unit): where the shared pace of DPS calls starts; it then
   // learns what DPS really allows (README "Pacing"). Raise it with the unit count or an adjusted limit.
   DPS_OPERATIONS_PER_MINUTE: '1000'
+  // A DPS or IoT Hub call with no answer this long (ms) is abandoned as a lost answer (bulk writes: twice as long).
+  IOT_DEADLINE_MS: '30000'
   IOTHUB_HOST_NAMES: join(iotHubs.outputs.hostNames, ',')
   COSMOS_CONNECTION__accountEndpoint: cosmos.outputs.endpoint
   COSMOS_DATABASE: databaseName

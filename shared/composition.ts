@@ -67,15 +67,16 @@ async function credential(env: Env) {
 }
 
 async function enrollments(env: Env): Promise<EnrollmentsPort> {
-  const [{ dpsAuth, dpsClient, DpsEnrollments }, { iotTransport }, cred] = await Promise.all([
+  const [{ dpsAuth, dpsClient, DpsEnrollments }, { iotTransport }, cred, { iotDeadlines }] = await Promise.all([
     import('./azure/dps'),
     import('./azure/transport'),
     import('./azure/credentials'),
+    import('./azure/iot-deadlines'),
   ]);
   const auth = dpsAuth(requireSetting(env, 'dpsHostName'), setting(env, 'dpsConnectionString'), () =>
     cred.azureCredential(env),
   );
-  return new DpsEnrollments(dpsClient(auth, iotTransport(env)));
+  return new DpsEnrollments(dpsClient(auth, iotTransport(env), iotDeadlines(env)));
 }
 
 /** DPS's documented quota (operations a minute), where the pace starts when nothing else is configured. */
@@ -104,9 +105,10 @@ async function pacedDps(env: Env, dps: EnrollmentsPort, store: () => Promise<Doc
 export { enrollments as dpsEnrollments };
 
 async function hubs(env: Env): Promise<HubDirectory> {
-  const [{ IotHubDirectory }, { iotTransport }] = await Promise.all([
+  const [{ IotHubDirectory }, { iotTransport }, { iotDeadlines }] = await Promise.all([
     import('./azure/hub'),
     import('./azure/transport'),
+    import('./azure/iot-deadlines'),
   ]);
   const byHost = new Map(
     listSetting(env, 'hubConnectionStrings').map((cs) => [/HostName=([^;]+)/i.exec(cs)?.[1]?.toLowerCase(), cs]),
@@ -121,7 +123,7 @@ async function hubs(env: Env): Promise<HubDirectory> {
         : { hostName, credential: await credential(env), scope: IOTHUB_TOKEN_SCOPE },
     });
   }
-  return new IotHubDirectory(entries, iotTransport(env));
+  return new IotHubDirectory(entries, iotTransport(env), iotDeadlines(env));
 }
 
 async function store(env: Env): Promise<DocumentStore> {

@@ -12,6 +12,11 @@ export const SETTINGS = {
    * DPS call starts; the pace then learns what DPS really allows (shared/pacing).
    */
   dpsOperationsPerMinute: 'DPS_OPERATIONS_PER_MINUTE',
+  /**
+   * A DPS or IoT Hub call without an answer this long (ms, default 30000) is abandoned as a lost answer; bulk writes and
+   * import jobs' starts get twice as long (shared/azure/iot-deadlines.ts).
+   */
+  iotDeadlineMs: 'IOT_DEADLINE_MS',
   hubHostNames: 'IOTHUB_HOST_NAMES',
   hubConnectionStrings: 'IOTHUB_CONNECTION_STRINGS',
   cosmosConnection: 'COSMOS_CONNECTION',

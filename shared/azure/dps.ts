@@ -21,6 +21,7 @@ import type {
 import { DPS_BATCH } from '../limits';
 import type { EnrollmentsPort, Page } from '../ports';
 import { DPS_TOKEN_SCOPE, type IotAuth, iotClientConfig, restApiClient } from './iot-clients';
+import type { IotDeadlines } from './iot-deadlines';
 import { sdkCall, sdkRead, sdkVoid, translateIotError } from './iot-errors';
 import type { TransportOptions } from './transport';
 
@@ -32,9 +33,10 @@ export interface DpsClients {
   rest: RestApiClient;
 }
 
-export function dpsClient(auth: IotAuth, transport?: TransportOptions): DpsClients {
+/** `deadlines`: how long a call may go unanswered (iot-deadlines.ts; 30 s, a bulk operation 60 s, unless told). */
+export function dpsClient(auth: IotAuth, transport?: TransportOptions, deadlines?: IotDeadlines): DpsClients {
   const config = iotClientConfig(auth);
-  const rest = restApiClient(config, 'dps-lifecycle', transport);
+  const rest = restApiClient(config, 'dps-lifecycle', transport, deadlines);
   return { sdk: new ProvisioningServiceClient(config as never, rest as never), rest };
 }
 

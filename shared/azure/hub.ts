@@ -12,19 +12,27 @@ import { NotFoundError } from '../errors';
 import { HUB_BATCH } from '../limits';
 import type { BlobContainerRef, HubBulkMode, HubDirectory, HubJob, HubRegistryPort, Page } from '../ports';
 import { type IotAuth, iotClientConfig, restApiClient } from './iot-clients';
+import type { IotDeadlines } from './iot-deadlines';
 import { sdkCall, sdkPlain, sdkRead, sdkVoid, translateIotError } from './iot-errors';
 import type { TransportOptions } from './transport';
 
 export const HUB_BULK_LIMIT = HUB_BATCH;
 
-export function hubRegistry(auth: IotAuth, transport?: TransportOptions): Registry {
-  return hubClients(auth, transport).registry;
+export function hubRegistry(auth: IotAuth, transport?: TransportOptions, deadlines?: IotDeadlines): Registry {
+  return hubClients(auth, transport, deadlines).registry;
 }
 
-/** The SDK's `Registry` and the REST client under it. */
-export function hubClients(auth: IotAuth, transport?: TransportOptions): { registry: Registry; rest: RestApiClient } {
+/**
+ * The SDK's `Registry` and the REST client under it. `deadlines`: how long a call may go unanswered (iot-deadlines.ts;
+ * 30 s, a bulk operation or an import job's start 60 s, unless told).
+ */
+export function hubClients(
+  auth: IotAuth,
+  transport?: TransportOptions,
+  deadlines?: IotDeadlines,
+): { registry: Registry; rest: RestApiClient } {
   const config = iotClientConfig(auth);
-  const rest = restApiClient(config, 'dps-lifecycle', transport);
+  const rest = restApiClient(config, 'dps-lifecycle', transport, deadlines);
   return { registry: new Registry(config as never, rest as never), rest };
 }
 
@@ -182,9 +190,13 @@ export class IotHubRegistry implements HubRegistryPort {
 export class IotHubDirectory implements HubDirectory {
   private readonly hubs = new Map<string, HubRegistryPort>();
 
-  constructor(hubs: Array<{ hostName: string; auth: IotAuth }>, transport?: TransportOptions) {
+  constructor(
+    hubs: Array<{ hostName: string; auth: IotAuth }>,
+    transport?: TransportOptions,
+    deadlines?: IotDeadlines,
+  ) {
     for (const { hostName, auth } of hubs) {
-      const { registry, rest } = hubClients(auth, transport);
+      const { registry, rest } = hubClients(auth, transport, deadlines);
       this.hubs.set(hostName.toLowerCase(), new IotHubRegistry(hostName, registry, rest));
     }
   }

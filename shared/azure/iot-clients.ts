@@ -6,6 +6,8 @@ import type { TokenCredential } from '@azure/identity';
 import { ConnectionString, SharedAccessSignature } from 'azure-iot-common';
 import { RestApiClient } from 'azure-iot-http-base';
 
+import { DeadlineHttp } from './deadline-http';
+import type { IotDeadlines } from './iot-deadlines';
 import type { TransportOptions } from './transport';
 
 export { DPS_TOKEN_SCOPE, IOTHUB_TOKEN_SCOPE } from './scopes';
@@ -37,15 +39,17 @@ export function iotClientConfig(auth: IotAuth): IotClientConfig {
 }
 
 /**
- * A RestApiClient with the given transport pinned: the hub Registry's constructor calls `setOptions` with an
- * agent of its own, which would otherwise drop ours (and the CA) on the local stack.
+ * A RestApiClient whose every request has a deadline (deadline-http.ts), with the given transport pinned: the hub
+ * Registry's constructor calls `setOptions` with an agent of its own, which would otherwise drop ours (and the CA)
+ * on the local stack.
  */
 export function restApiClient(
   config: IotClientConfig,
   userAgent: string,
   transport: TransportOptions | undefined,
+  deadlines: IotDeadlines = {},
 ): RestApiClient {
-  const client = new RestApiClient(config as never, userAgent);
+  const client = new RestApiClient(config as never, userAgent, new DeadlineHttp(deadlines));
   if (transport) {
     const pinned = { http: { agent: transport.agent }, ca: transport.ca };
     const setOptions = client.setOptions.bind(client);

@@ -11,6 +11,7 @@ import {
   TRANSIENT_STATUSES,
   TransientError,
 } from '../errors';
+import { IotDeadlineError } from './deadline-http';
 import { countThrottle } from './metrics';
 
 interface SdkHttpError extends Error {
@@ -46,7 +47,9 @@ export function translateIotError(err: unknown): Error {
   const status = e?.response?.statusCode;
   if (status === undefined) {
     // No answer: the request may or may not have been applied. A retry policy that knows the call is idempotent
-    // may try again; anything else sees the error as before.
+    // may try again; anything else sees the error as before. A call abandoned at its deadline (deadline-http.ts) is
+    // the same lost answer, named so.
+    if (e instanceof IotDeadlineError) return new TransientError(e.message, undefined);
     if (isConnectionLost(err)) return new TransientError(`connection lost: ${e.message}`, undefined, e.name);
     return e instanceof Error ? e : new Error(String(err));
   }

@@ -23,7 +23,7 @@ module.exports = {
       comment: 'Use cases and stores get their ports handed in; only the composition root chooses and builds adapters.',
       severity: 'error',
       from: { path: `^shared/${CAPABILITY}/` },
-      to: { path: '^shared/(composition\\.ts|azure/|local/)' },
+      to: { path: '^shared/(composition/|azure/|local/)' },
     },
     {
       name: 'use-case-reads-the-disk',
@@ -42,7 +42,7 @@ module.exports = {
         path: [
           '^shared/$1/(?!rules/)',
           '^shared/(azure|local)/',
-          '^shared/composition\\.ts$',
+          '^shared/composition/',
           '^(functions|dev|cli)/',
           SDK,
           ...IO,
@@ -58,7 +58,7 @@ module.exports = {
         path: [
           `^shared/${CAPABILITY}/(?!index\\.ts$)`,
           '^shared/(azure|local)/',
-          '^shared/composition\\.ts$',
+          '^shared/composition/',
           '^(functions|dev|cli)/',
           SDK,
           ...IO,

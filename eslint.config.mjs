@@ -49,7 +49,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'Settings are read by shared/composition.ts, not by triggers.' },
+        { object: 'process', property: 'env', message: 'Settings are read by shared/composition/, not by triggers.' },
       ],
     },
   },

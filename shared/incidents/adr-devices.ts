@@ -11,6 +11,7 @@ import { audit } from '../audit';
 import { registryDeviceName } from '../certificates';
 import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
 import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis, withRetry } from './deps';
+import { settledEach } from './early-end';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
 import type { Incident, StepState, Target } from './rules/model';
@@ -88,9 +89,11 @@ export async function runAdrDevices(
       matches: (t) => !!t.deviceId,
       batch: BATCH,
       act: async (targets) => {
-        const errors = await Promise.all(
-          targets.map((t) => disableOne(deps, incident.id, step.namespaceName, t.deviceId as string)),
-        );
+        // All of the batch at once; a failure lets those in flight finish before the share hears of it (early-end.ts).
+        const errors: Array<string | undefined> = [];
+        await settledEach([...targets.keys()], BATCH, async (i) => {
+          errors[i] = await disableOne(deps, incident.id, step.namespaceName, targets[i].deviceId as string);
+        });
         return errors.filter((e): e is string => !!e);
       },
     },

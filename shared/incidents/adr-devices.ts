@@ -10,7 +10,7 @@
 import { audit } from '../audit';
 import { registryDeviceName } from '../certificates';
 import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis, withRetry } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor, withRetry } from './deps';
 import { settledEach } from './early-end';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
@@ -20,8 +20,8 @@ import type { Incident, StepState, Target } from './rules/model';
 const BATCH = 20;
 
 /** ARM names compare without case. */
-const auditId = (incidentId: string, ns: string, name: string, what: 'disabled' | 'enabled') =>
-  auditIdOf(incidentId, 'adr', lower(ns), lower(name), what);
+const auditOnce = (deps: IncidentDeps, incidentId: string, ns: string, name: string, what: 'disabled' | 'enabled') =>
+  onceFor(deps, incidentId, 'adr', lower(ns), lower(name), what);
 
 export function registryOf(deps: IncidentDeps) {
   if (!deps.deviceRegistry) throw new Error('Azure Device Registry is not configured (ADR_NAMESPACE)');
@@ -63,7 +63,7 @@ async function disableOne(deps: IncidentDeps, incidentId: string, ns: string, de
           after: { enablementState: 'Disabled' },
         },
         dateOf(deps),
-        auditId(incidentId, ns, name, 'disabled'),
+        auditOnce(deps, incidentId, ns, name, 'disabled'),
       );
     return undefined;
   } catch (err) {
@@ -143,6 +143,6 @@ async function enableAgain(deps: IncidentDeps, incidentId: string, ns: string, n
       after: { enablementState: 'Enabled' },
     },
     dateOf(deps),
-    auditId(incidentId, ns, name, 'enabled'),
+    auditOnce(deps, incidentId, ns, name, 'enabled'),
   );
 }

@@ -76,7 +76,7 @@ async function setup(targets: Target[][], dps: EnrollmentsPort) {
     { id: 'inc-r', reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
     'a',
     'http',
-    't',
+    '2026-11-25T09:00:00Z',
   );
   await repo.create({
     ...base,

@@ -11,7 +11,7 @@
  * containment writes cannot be named (rules/group.ts). A dependency refusing what was sent is a 400 naming it, one
  * refusing our identity or unavailable a 503 (review finding 9): never a 500.
  */
-import { audit } from '../audit';
+import { audit, auditDay } from '../audit';
 import { formatCertificatePolicy } from '../certificate-policy';
 import type { DeviceRegistryPort } from '../certificates';
 import { asCallerError, ConflictError, ServiceError, ValidationError } from '../errors';
@@ -118,7 +118,7 @@ export async function createGroup(deps: GroupDeps, request: GroupRequest, by: st
       await claims.drop(mine); // this request wrote nothing there: its claim holds nothing
       return conflict(existsReason(id, why));
     }
-    await auditCreated(deps, request, by, at, digest);
+    await auditCreated(deps, request, by, at, digest, mine);
     return {
       kind: 'unchanged',
       group: viewOf(request, apiVersionOf(request, webhookUrl), stored.provisioningStatus ?? 'enabled'),
@@ -146,7 +146,7 @@ export async function createGroup(deps: GroupDeps, request: GroupRequest, by: st
     throw asCallerError('DPS', `writing enrollment group ${id}`, err);
   }
   await claims.noteWritten(mine, written.etag);
-  await auditCreated(deps, request, by, at, digest);
+  await auditCreated(deps, request, by, at, digest, mine);
   return {
     kind: 'created',
     group: viewOf(request, apiVersionOf(request, webhookUrl), written.provisioningStatus ?? 'enabled'),
@@ -159,8 +159,18 @@ const existsReason = (id: string, why: string) =>
 const apiVersionOf = (request: GroupRequest, webhookUrl: string) =>
   groupOf(request, webhookUrl, '').customAllocationDefinition?.apiVersion as string;
 
-/** Audited under an id of its own: a retry that finds the group its first try made writes the record once. */
-async function auditCreated(deps: GroupDeps, request: GroupRequest, by: string, at: Date, digest: string) {
+/**
+ * Audited under an id of its own, filed under the day of the claim it was written under: a retry that finds the group
+ * its first try made writes the record once, also on a later UTC day.
+ */
+async function auditCreated(
+  deps: GroupDeps,
+  request: GroupRequest,
+  by: string,
+  at: Date,
+  digest: string,
+  claim: GroupClaim,
+) {
   await audit(
     await deps.store(),
     {
@@ -175,6 +185,6 @@ async function auditCreated(deps: GroupDeps, request: GroupRequest, by: string, 
       },
     },
     at,
-    `group.${request.enrollmentGroupId}.${digest}`,
+    { id: `group.${request.enrollmentGroupId}.${digest}`, day: auditDay(claim.claimedAt) },
   );
 }

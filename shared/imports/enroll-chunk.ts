@@ -5,7 +5,7 @@
  * an existing enrollment reads it to tell this job's own earlier work from a device already enrolled or a conflict.
  * So a crash, a redeploy or a re-delivered message resumes, and nothing is enrolled twice.
  */
-import { audit } from '../audit';
+import { audit, auditDay } from '../audit';
 import type { CustomAllocationDefinition } from '../dps-types';
 import { ConflictError } from '../errors';
 import { DPS_BATCH } from '../limits';
@@ -83,6 +83,8 @@ async function enrollBatch(
   manufacturerId: string,
   jobId: string,
   chunkIndex: number,
+  /** The job's creation day: its audit records are filed under it (audit.ts), whatever day a chunk runs or is replayed. */
+  filingDay: string,
 ): Promise<Map<string, Settled>> {
   const store = await deps.store();
   const dps = await deps.enrollments();
@@ -146,7 +148,7 @@ async function enrollBatch(
         after: { manufacturerId, attestation: 'tpm', provisioningStatus: 'enabled' },
       },
       undefined,
-      `import.${jobId}.${chunkIndex}.${rows[0].line}`,
+      { id: `import.${jobId}.${chunkIndex}.${rows[0].line}`, day: filingDay },
     );
   }
   return settled;
@@ -183,7 +185,14 @@ export async function enrollChunk(deps: WorkerDeps, message: ChunkMessage): Prom
       chunk = await checkpoint(jobs, { ...chunk, state: 'done' });
       break;
     }
-    const settled = await enrollBatch(deps, pending, job.manufacturerId, job.jobId, chunk.index);
+    const settled = await enrollBatch(
+      deps,
+      pending,
+      job.manufacturerId,
+      job.jobId,
+      chunk.index,
+      auditDay(job.createdAt),
+    );
     for (const status of ['enrolled', 'alreadyEnrolled', 'failed'] as const)
       deps.metrics?.importRows(
         job.manufacturerId,

@@ -10,7 +10,8 @@
 import { audit } from '../audit';
 import { registryDeviceName } from '../certificates';
 import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis, withRetry } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor, withRetry } from './deps';
+import { settledEach } from './early-end';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
 import type { Incident, StepState, Target } from './rules/model';
@@ -19,8 +20,8 @@ import type { Incident, StepState, Target } from './rules/model';
 const BATCH = 20;
 
 /** ARM names compare without case. */
-const auditId = (incidentId: string, ns: string, name: string, what: 'disabled' | 'enabled') =>
-  auditIdOf(incidentId, 'adr', lower(ns), lower(name), what);
+const auditOnce = (deps: IncidentDeps, incidentId: string, ns: string, name: string, what: 'disabled' | 'enabled') =>
+  onceFor(deps, incidentId, 'adr', lower(ns), lower(name), what);
 
 export function registryOf(deps: IncidentDeps) {
   if (!deps.deviceRegistry) throw new Error('Azure Device Registry is not configured (ADR_NAMESPACE)');
@@ -62,7 +63,7 @@ async function disableOne(deps: IncidentDeps, incidentId: string, ns: string, de
           after: { enablementState: 'Disabled' },
         },
         dateOf(deps),
-        auditId(incidentId, ns, name, 'disabled'),
+        auditOnce(deps, incidentId, ns, name, 'disabled'),
       );
     return undefined;
   } catch (err) {
@@ -88,9 +89,11 @@ export async function runAdrDevices(
       matches: (t) => !!t.deviceId,
       batch: BATCH,
       act: async (targets) => {
-        const errors = await Promise.all(
-          targets.map((t) => disableOne(deps, incident.id, step.namespaceName, t.deviceId as string)),
-        );
+        // All of the batch at once; a failure lets those in flight finish before the share hears of it (early-end.ts).
+        const errors: Array<string | undefined> = [];
+        await settledEach([...targets.keys()], BATCH, async (i) => {
+          errors[i] = await disableOne(deps, incident.id, step.namespaceName, targets[i].deviceId as string);
+        });
         return errors.filter((e): e is string => !!e);
       },
     },
@@ -140,6 +143,6 @@ async function enableAgain(deps: IncidentDeps, incidentId: string, ns: string, n
       after: { enablementState: 'Enabled' },
     },
     dateOf(deps),
-    auditId(incidentId, ns, name, 'enabled'),
+    auditOnce(deps, incidentId, ns, name, 'enabled'),
   );
 }

@@ -21,7 +21,7 @@ import type { RegistryCertificateAuthority } from '../certificates';
 import { OutcomeUnknownError, ServiceError, ThrottledError, TransientError } from '../errors';
 import { OutOfTimeError, retryThrottled } from '../retry';
 import { registryOf } from './adr-devices';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis, now, withRetry } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, now, onceFor, withRetry } from './deps';
 import { updateStep } from './page-walker';
 import { holdId } from './repositories';
 import type { CaSnapshot, Incident, StepState } from './rules/model';
@@ -165,8 +165,8 @@ async function follow(
   }
 }
 
-const rotatedId = (incidentId: string, ns: string, name: string) =>
-  auditIdOf(incidentId, 'adr', lower(ns), lower(name), 'rotated');
+const rotatedOnce = (deps: IncidentDeps, incidentId: string, ns: string, name: string) =>
+  onceFor(deps, incidentId, 'adr', lower(ns), lower(name), 'rotated');
 
 /** The rotation audited (once: its id) and checkpointed; `found` says it was seen later than asked. */
 async function recordRotation(
@@ -194,7 +194,7 @@ async function recordRotation(
       },
     },
     dateOf(deps),
-    rotatedId(incident.id, ns, name),
+    rotatedOnce(deps, incident.id, ns, name),
   );
   await updateStep(deps, incident.id, index, (s) => Object.assign(s, { rotatedAt: now(deps), done: 1 }));
 }
@@ -231,7 +231,7 @@ export async function releaseRotation(deps: IncidentDeps, incident: Incident, by
       after: { rotatedAt: step.rotatedAt, irreversible: true, note: IRREVERSIBLE },
     },
     dateOf(deps),
-    auditIdOf(incident.id, 'adr', lower(ns), lower(name), 'release'),
+    onceFor(deps, incident.id, 'adr', lower(ns), lower(name), 'release'),
   );
   await (
     await deps.incidents()

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 
 import { type DenyEntry, denyKey } from '../allocation';
-import { audit } from '../audit';
+import { audit, auditDay, type Once } from '../audit';
 import type { CertificateRepository, DeviceRegistryPort } from '../certificates';
 import {
   type BlobsPort,
@@ -135,6 +135,35 @@ export function auditIdOf(incidentId: string, ...parts: string[]): string {
   return `${head}~${digest}`;
 }
 
+/** Each incident's filing day, read once per repository (a process's): an incident's receipt never changes. */
+const filingDays = new WeakMap<IncidentRepository, Map<string, string>>();
+
+/**
+ * The day an incident's audit records are filed under (audit.ts): the day it was received, whenever a record is
+ * written — so a change recorded again by a share replayed after midnight UTC meets its first record (409), once.
+ */
+export async function filingDayOf(deps: Pick<IncidentDeps, 'incidents'>, incidentId: string): Promise<string> {
+  const repo = await deps.incidents();
+  const known = filingDays.get(repo) ?? new Map<string, string>();
+  filingDays.set(repo, known);
+  const cached = known.get(incidentId);
+  if (cached) return cached;
+  const incident = await repo.get(incidentId);
+  if (!incident) throw new Error(`incident ${incidentId} not found: its audit records have no day to be filed under`);
+  const day = auditDay(incident.receivedAt);
+  known.set(incidentId, day);
+  return day;
+}
+
+/** A change of the incident, recorded once: its id (`auditIdOf`) and the incident's filing day. */
+export async function onceFor(
+  deps: Pick<IncidentDeps, 'incidents'>,
+  incidentId: string,
+  ...parts: string[]
+): Promise<Once> {
+  return { id: auditIdOf(incidentId, ...parts), day: await filingDayOf(deps, incidentId) };
+}
+
 export async function emit(deps: IncidentDeps, type: string, incidentId: string, data: Record<string, unknown> = {}) {
   await (await deps.events()).publish([{ type, subject: incidentId, time: now(deps), data: { incidentId, ...data } }]);
 }
@@ -179,7 +208,7 @@ async function auditDeny(deps: IncidentDeps, incidentId: string, action: string,
       after: action === 'denyListAdd' ? { reason: entries[0].reason } : null,
     },
     dateOf(deps),
-    auditIdOf(incidentId, action, digest),
+    onceFor(deps, incidentId, action, digest),
   );
 }
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { audit } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { ConflictError } from '../errors';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor } from './deps';
 import { createOrJudge, writeUnderEtag } from './etag-writes';
 import { callsTo, DPS } from './outage-wait';
 import { type Hold, holdId, type Restore } from './repositories';
@@ -46,7 +46,7 @@ export async function disableEnrollment(
         after: { provisioningStatus: 'disabled', blockedByIncident: incidentId },
       },
       dateOf(deps),
-      auditIdOf(incidentId, 'enrollment', lower(registrationId), 'blocked'),
+      onceFor(deps, incidentId, 'enrollment', lower(registrationId), 'blocked'),
     );
   const existing = await r(() => dps.getEnrollment(registrationId));
   const blockedBy = existing?.initialTwin?.tags?.blockedByIncident;
@@ -81,7 +81,7 @@ export async function disableEnrollment(
           after: { provisioningStatus: 'disabled', ...(after ? { etag: after.etag } : {}) },
         },
         dateOf(deps),
-        auditIdOf(incidentId, 'enrollment', lower(registrationId), 'disabled'),
+        onceFor(deps, incidentId, 'enrollment', lower(registrationId), 'disabled'),
       );
     // Disabled already: by this incident in a share that stopped before its record (recorded now), or by another.
     if (!enabled) return disabledByUs(hold, incidentId, 'enableEnrollment') ? record() : undefined;
@@ -146,7 +146,7 @@ export async function disableGroup(deps: IncidentDeps, incidentId: string, enrol
         after: { provisioningStatus: 'disabled', ...(after ? { etag: after.etag } : {}) },
       },
       dateOf(deps),
-      auditIdOf(incidentId, 'group', lower(enrollmentGroupId), 'disabled'),
+      onceFor(deps, incidentId, 'group', lower(enrollmentGroupId), 'disabled'),
     );
   if (!enabled) return disabledByUs(hold, incidentId, 'enableGroup') ? record() : undefined;
   const after = await writeUnderEtag(
@@ -188,7 +188,7 @@ export async function disallowCa(deps: IncidentDeps, incidentId: string, ca: Com
         after: { provisioningStatus: 'disabled', caThumbprint: ca.sha256Thumbprint, caSubject: ca.subject },
       },
       dateOf(deps),
-      auditIdOf(incidentId, 'disallow', lower(enrollmentGroupId)),
+      onceFor(deps, incidentId, 'disallow', lower(enrollmentGroupId)),
     );
   const existing = await r(() => dps.getGroup(enrollmentGroupId));
   if (existing?.provisioningStatus === 'disabled') {

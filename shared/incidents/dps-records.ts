@@ -5,7 +5,7 @@
  */
 import { audit } from '../audit';
 import { NotFoundError } from '../errors';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, onceFor } from './deps';
 import { callsTo, DPS } from './outage-wait';
 
 export async function deleteRegistration(deps: IncidentDeps, incidentId: string, registrationId: string) {
@@ -29,6 +29,6 @@ export async function deleteRegistration(deps: IncidentDeps, incidentId: string,
       after: { registered: false },
     },
     dateOf(deps),
-    auditIdOf(incidentId, 'registration', lower(registrationId), 'deleted'),
+    onceFor(deps, incidentId, 'registration', lower(registrationId), 'deleted'),
   );
 }

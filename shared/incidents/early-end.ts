@@ -3,6 +3,7 @@
  * (shared/retry.ts OutOfTimeError) or a hold another incident is putting back (HoldBusyError). The share keeps what
  * it checkpointed and asks to be followed when it is worth coming back; anything else still fails it.
  */
+import { forEachLimitedSettled } from '../concurrency';
 import { OutOfTimeError } from '../retry';
 import { HoldBusyError } from './repositories';
 
@@ -12,10 +13,22 @@ import { HoldBusyError } from './repositories';
  */
 export async function settled<T>(work: Array<Promise<T>>): Promise<T[]> {
   const results = await Promise.allSettled(work);
-  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  throwRealFirst(results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : [])));
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * A batch's items, at most `limit` at once, as `settled` does steps: after a failure none is started, those in flight
+ * finish, then the real failure is thrown before running out of time — so a dependency found down by one item is
+ * waited for (outage-wait.ts) even when another item ran out of time meanwhile.
+ */
+export async function settledEach<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  throwRealFirst(await forEachLimitedSettled(items, limit, work));
+}
+
+function throwRealFirst(failures: unknown[]): void {
   const real = failures.find((e) => !(e instanceof OutOfTimeError || e instanceof HoldBusyError));
   if (failures.length) throw real ?? failures[0];
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** When a share that stopped early should be followed: when its try would have come, or the hold is free. */

@@ -10,7 +10,7 @@
 import { audit, type AuditRecord } from '../audit';
 import type { EnrollmentGroup, IndividualEnrollment } from '../dps-types';
 import { NotFoundError } from '../errors';
-import { auditIdOf, dateOf, type IncidentDeps, lower, withRetry } from './deps';
+import { dateOf, type IncidentDeps, lower, onceFor, withRetry } from './deps';
 import { writeUnderEtag } from './etag-writes';
 import { type Restore } from './repositories';
 
@@ -47,7 +47,7 @@ async function restore(deps: IncidentDeps, what: Restore, incidentId: string, by
   const store = await deps.store();
   const actor = `release:${incidentId} by ${by}`;
   const record = (entry: Omit<AuditRecord, 'actor'>) =>
-    audit(store, { actor, ...entry }, dateOf(deps), auditIdOf(incidentId, 'restored', what.type, ...thingOf(what)));
+    audit(store, { actor, ...entry }, dateOf(deps), onceFor(deps, incidentId, 'restored', what.type, ...thingOf(what)));
   switch (what.type) {
     case 'enableEnrollment': {
       const e = await r(() => dps.getEnrollment(what.registrationId));

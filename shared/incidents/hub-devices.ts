@@ -7,7 +7,7 @@
  */
 import { audit } from '../audit';
 import type { HubDevice } from '../dps-types';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor } from './deps';
 import { callsTo } from './outage-wait';
 import { holdId } from './repositories';
 import { disabledReason, judgeBulkAnswer, judgeDisabled } from './rules/hub-answers';
@@ -51,7 +51,7 @@ export async function deleteHubDevices(deps: IncidentDeps, incidentId: string, h
           after: { registered: false },
         },
         dateOf(deps),
-        auditIdOf(incidentId, lower(hubName), id, 'deleted'),
+        onceFor(deps, incidentId, lower(hubName), id, 'deleted'),
       );
     }),
   );
@@ -88,7 +88,7 @@ export async function disableHubDevices(deps: IncidentDeps, incidentId: string, 
         after: { status: 'disabled' },
       },
       dateOf(deps),
-      auditIdOf(incidentId, lower(hubName), d.deviceId, 'disabled'),
+      onceFor(deps, incidentId, lower(hubName), d.deviceId, 'disabled'),
     );
   // Disabled by this incident already (a share that stopped before its records): recorded now, once.
   await Promise.all(found.filter((d) => judgeDisabled(d, incidentId) === 'ours').map(record));

@@ -7,7 +7,7 @@
  */
 import { audit } from '../audit';
 import { JobQuotaExceededError } from '../errors';
-import { actorOf, auditIdOf, dateOf, type IncidentDeps, lower, millis } from './deps';
+import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor } from './deps';
 import { callsTo } from './outage-wait';
 import { updateStep } from './page-walker';
 import { hubJobContainer, isStepsJob } from './rules/hub-job-container';
@@ -112,7 +112,7 @@ export async function runHubImportJob(deps: IncidentDeps, incident: Incident, in
             after: { registered: false, via: `import job ${jobId}` },
           },
           dateOf(deps),
-          auditIdOf(incident.id, lower(step.hub), id, 'deleted'),
+          onceFor(deps, incident.id, lower(step.hub), id, 'deleted'),
         ),
       ),
     );

@@ -7,7 +7,7 @@
 import { audit } from '../audit';
 import { QUEUES } from '../containers';
 import type { DecisionResult } from './decide';
-import { auditIdOf, dateOf, emit, type IncidentDeps, now } from './deps';
+import { dateOf, emit, type IncidentDeps, now, onceFor } from './deps';
 import type { Incident, StepState } from './rules/model';
 import { redriveOf, retryStep, stepName } from './rules/redrive';
 
@@ -52,7 +52,7 @@ export async function redriveIncident(deps: IncidentDeps, id: string, by: string
       after: { status: record.to, retried: record.retried },
     },
     dateOf(deps),
-    auditIdOf(id, 'redrive', String(record.count)),
+    onceFor(deps, id, 'redrive', String(record.count)),
   );
   await (await deps.queues()).send(QUEUES.incidentSteps, { incidentId: id });
   await emit(deps, 'incident.redriven', id, { by, retried: record.retried });

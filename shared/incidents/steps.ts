@@ -4,12 +4,13 @@
  * hub's registrations disabled or deleted (in bulk, or by an import job: hub-import-job.ts), and — when containing —
  * the DPS registration records. A step that needs DPS or a hub waits for it when it stays unreachable (outage-wait.ts).
  */
-import { DPS_BATCH, HUB_BATCH } from '../limits';
+import { DPS_BATCH, DPS_SINGLE_IN_FLIGHT, HUB_BATCH, REGISTRATION_BATCH } from '../limits';
 import { runAdrDevices } from './adr-devices';
 import { runAdrRotate } from './adr-rotate';
 import { holdDeny, type IncidentDeps, lower, millis } from './deps';
 import { disableEnrollment, disableGroup, disallowCa } from './dps-holds';
 import { deleteRegistration } from './dps-records';
+import { settledEach } from './early-end';
 import { deleteHubDevices, disableHubDevices } from './hub-devices';
 import { runHubImportJob } from './hub-import-job';
 import { DPS, unlessDown } from './outage-wait';
@@ -77,11 +78,16 @@ const disableInDps: Runner = async (deps, started, index, deadline) => {
       matches: (t) => !!dpsActionFor(t, disabled),
       batch: DPS_BATCH,
       act: async (targets) => {
+        // One change per registration ID (compared as DPS compares them, without case), several at once: each is
+        // held, written under its etag or created, and audited on its own (dps-holds.ts), so they do not meet.
+        const actions = new Map<string, NonNullable<ReturnType<typeof dpsActionFor>>>();
         for (const t of targets) {
           const action = dpsActionFor(t, disabled);
-          if (action)
-            await disableEnrollment(deps, incident.id, action.registrationId, action.type === 'blockGroupDevice');
+          if (action && !actions.has(lower(action.registrationId))) actions.set(lower(action.registrationId), action);
         }
+        await settledEach([...actions.values()], DPS_SINGLE_IN_FLIGHT, (action) =>
+          disableEnrollment(deps, incident.id, action.registrationId, action.type === 'blockGroupDevice'),
+        );
         return [];
       },
     },
@@ -114,6 +120,11 @@ const runHub: Runner = (deps, incident, index, deadline) => {
   );
 };
 
+/**
+ * Each contained device's DPS registration record deleted and audited, several at once (DPS deletes them one by one):
+ * each record's delete judges its own lost answers (dps-records.ts), and the step checkpoints past a batch only once
+ * every record of it is done; a batch cut short by a failure, DPS down or the deadline is done again from its start.
+ */
 const runRegistrations: Runner = (deps, incident, index, deadline) =>
   unlessDown(deps, incident, index, DPS, () =>
     walkPages(
@@ -122,9 +133,11 @@ const runRegistrations: Runner = (deps, incident, index, deadline) =>
       index,
       {
         matches: (t) => !!t.hub && !!t.deviceId,
-        batch: DPS_BATCH,
+        batch: REGISTRATION_BATCH,
         act: async (targets) => {
-          for (const t of targets) await deleteRegistration(deps, incident.id, t.registrationId);
+          // One delete per record (a registration ID compared without case, as DPS and the audit id compare it).
+          const ids = [...new Map(targets.map((t) => [lower(t.registrationId), t.registrationId])).values()];
+          await settledEach(ids, DPS_SINGLE_IN_FLIGHT, (id) => deleteRegistration(deps, incident.id, id));
           return [];
         },
       },

@@ -14,6 +14,7 @@ import { disableEnrollment, disallowCa } from '../../../shared/incidents/dps-hol
 import { disallowGroupId } from '../../../shared/incidents/rules/plan';
 import { CosmosHoldRepository } from '../../../shared/incidents/store/hold-repository';
 import { MemoryStore } from '../../support/memory-store';
+import { receivedIncidents } from '../../support/received-incidents';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 
@@ -69,6 +70,7 @@ function setup() {
   const holds = new CosmosHoldRepository(store);
   const dps = new AzureLikeDps();
   const deps = {
+    incidents: receivedIncidents(store, ['inc-1']),
     holds: async () => holds,
     store: async () => store,
     enrollments: async () => dps,

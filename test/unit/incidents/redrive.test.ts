@@ -56,7 +56,12 @@ function setup() {
   } as unknown as IncidentDeps;
   const add = (id: string, status: Incident['status'], s = steps()) =>
     repo.create({
-      ...newIncident({ id, reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } }, 'a', 'http', 'then'),
+      ...newIncident(
+        { id, reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
+        'a',
+        'http',
+        '2026-11-25T07:55:00Z',
+      ),
       status,
       steps: s,
       completedAt: '2026-11-25T08:30:00Z',

@@ -13,6 +13,7 @@ import { releaseHold } from '../../../shared/incidents/holds';
 import { HoldBusyError, holdId } from '../../../shared/incidents/repositories';
 import { CosmosHoldRepository } from '../../../shared/incidents/store/hold-repository';
 import { MemoryStore } from '../../support/memory-store';
+import { receivedIncidents } from '../../support/received-incidents';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 const NOW = Date.parse('2026-11-25T10:00:00Z');
@@ -43,6 +44,7 @@ function setup() {
   const dps = new ScriptedDps();
   let now = NOW;
   const deps = {
+    incidents: receivedIncidents(store, ['inc-a', 'inc-b']),
     holds: async () => holds,
     store: async () => store,
     enrollments: async () => dps,

@@ -5,6 +5,7 @@
  * 429s. Time is virtual (test/support/virtual-time.ts): every figure is exact and the same on every machine.
  */
 import { type BulkCounting, bulkOperations, TokenBucket } from '../../../dev/sim/throttle';
+import { forEachLimited } from '../../../shared/concurrency';
 import type { IndividualEnrollment } from '../../../shared/dps-types';
 import { ThrottledError, TransientError } from '../../../shared/errors';
 import { pacedEnrollments, Pacer, type PaceRepository } from '../../../shared/pacing';
@@ -201,6 +202,45 @@ test('a call whose slot came before a 429 it learned of leases again, after the 
   );
   expect(Math.min(...sentAt)).toBeGreaterThanOrEqual(5000);
   expect(pacer.current()).toMatchObject({ epoch: 1, throttles: 1, holdUntil: 5000 });
+});
+
+test('containment’s registration deletes sent several at once still go one slot apart, and all wait out a 429', async () => {
+  const vt = virtualTime(0);
+  const paces = new MemoryPaceRepository();
+  const pacer = new Pacer({
+    paces: async () => paces,
+    key: KEY,
+    settings: { configuredPerMinute: CONFIGURED },
+    now: vt.now,
+    sleep: vt.sleep,
+  });
+  const sentAt: number[] = [];
+  let throttledOnce = false;
+  const inner = {
+    async deleteRegistrationState() {
+      sentAt.push(vt.now());
+      // The third call sent meets DPS's 429: not before 5 s from then.
+      if (sentAt.length === 3 && !throttledOnce) {
+        throttledOnce = true;
+        throw new ThrottledError('429', 5000, 429001);
+      }
+    },
+  } as unknown as EnrollmentsPort;
+  const dps = pacedEnrollments(inner, pacer);
+  // As the registration-record step sends them: 20 records, 10 in flight (shared/incidents/steps.ts).
+  await vt.run(
+    forEachLimited([...Array(20).keys()], 10, (i) =>
+      retryThrottled(() => dps.deleteRegistrationState(`dev-${i}`), { sleep: vt.sleep, now: vt.now }),
+    ),
+  );
+  expect(sentAt).toHaveLength(21);
+  // Before the 429, one every 60 ms (1,000 a minute), however many were in flight.
+  expect(sentAt.slice(0, 3)).toEqual([0, 60, 120]);
+  // After it, nothing until the Retry-After has passed, and the rest again a slot apart, at the lowered pace.
+  const after = sentAt.slice(3);
+  expect(Math.min(...after)).toBeGreaterThanOrEqual(120 + 5000);
+  const gaps = after.slice(1).map((t, i) => t - after[i]);
+  expect(Math.min(...gaps)).toBeGreaterThanOrEqual(60);
 });
 
 test('the paced port counts a bulk call of n as n operations, any other call as one', async () => {

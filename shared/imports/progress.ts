@@ -96,3 +96,21 @@ export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Prom
   // again, met 412, and the re-read showed the bit set), and the job must still be finished.
   return finishIfComplete(deps, job);
 }
+
+/** The job fails with its reason; `import.completed` says so. */
+export async function failJob(
+  deps: { events: () => Promise<EventsPort>; clock?: Clock },
+  jobs: ImportJobRepository,
+  jobId: string,
+  reason: string,
+  clock: () => Date,
+): Promise<JobDocument | undefined> {
+  const job = await jobs.update(jobId, (d) => ({
+    ...d,
+    status: 'failed',
+    reason,
+    updatedAt: clock().toISOString(),
+  }));
+  if (job) await publishJob(deps, 'import.completed', job);
+  return job;
+}

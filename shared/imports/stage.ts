@@ -13,9 +13,10 @@ import { QUEUES } from '../containers';
 import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
 import { type FilePin, timeOf } from '../ports';
 import { type JobDocument, type JobStatus, zeroCounts } from './job-store';
-import { publishJob } from './progress';
+import { failJob, publishJob } from './progress';
 import type { ImportFormat } from './rules/row-sources';
-import { failJob, freshCheckpoint, type ValidationDeps } from './validate';
+import { freshCheckpoint } from './share-writer';
+import { type ValidationDeps } from './validate';
 
 /** The same services as validation: the job, its queue, its events and the staged file. */
 export type StagingDeps = ValidationDeps;

@@ -22,9 +22,10 @@ import {
 import { settled, stoppedEarly } from './early-end';
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
+import { approvalFor } from './rules/approval';
 import type { Incident, StepState, Target } from './rules/model';
 import { soonestEnd } from './rules/outage';
-import { approvalFor, DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from './rules/plan';
+import { DEFAULT_IMPORT_JOB_THRESHOLD, foundNothing, planIncident } from './rules/plan';
 import { whatIsLeft } from './stalled';
 import { RUNNERS } from './steps';
 import { undoIncident } from './undo';

@@ -16,7 +16,7 @@ import { createOrJudge, writeUnderEtag } from './etag-writes';
 import { callsTo, DPS } from './outage-wait';
 import { type Hold, holdId, type Restore } from './repositories';
 import type { CompromisedCa } from './rules/model';
-import { disallowGroupId } from './rules/plan';
+import { disallowGroupId } from './rules/target-actions';
 
 /** Whether this incident disabled the thing a hold is about: it held it first, and found it enabled then. */
 const disabledByUs = (hold: Hold, incidentId: string, restore: Restore['type']) =>

@@ -9,9 +9,9 @@ import type { DeviceRegistrationState, IndividualEnrollment, X509Certificates } 
 import type { EnrollmentsPort, HubDirectory } from '../ports';
 import { compromisedCa } from './compromised-ca';
 import { holdDeny, type IncidentDeps, lower, millis, withRetry } from './deps';
+import { targetDenyEntries } from './rules/deny-entries';
 import { normalizeThumbprint } from './rules/incident';
 import type { Incident, ResolutionCursor, Target } from './rules/model';
-import { targetDenyEntries } from './rules/plan';
 
 const DPS_PAGE = 100;
 /** IDs named in the scope looked up per checkpoint. */

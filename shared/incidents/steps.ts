@@ -15,8 +15,9 @@ import { deleteHubDevices, disableHubDevices } from './hub-devices';
 import { runHubImportJob } from './hub-import-job';
 import { DPS, unlessDown } from './outage-wait';
 import { updateStep, walkPages } from './page-walker';
+import { directDenyEntries, targetDenyEntries } from './rules/deny-entries';
 import type { Incident, StepState, Target } from './rules/model';
-import { directDenyEntries, dpsActionFor, targetDenyEntries } from './rules/plan';
+import { dpsActionFor } from './rules/target-actions';
 
 type Runner = (deps: IncidentDeps, incident: Incident, index: number, deadline: number) => Promise<boolean>;
 

@@ -14,9 +14,9 @@ import { checkPolicyScope } from './adr-scope';
 import { DEFAULT_ALERT_IMMEDIATE_DENY_MAX, emit, holdDeny, type IncidentDeps, now } from './deps';
 import { disallowCa } from './dps-holds';
 import { firstResolution } from './resolve';
+import { immediateDenyEntries } from './rules/deny-entries';
 import type { IncidentRequest } from './rules/incident';
 import { type Incident, newIncident } from './rules/model';
-import { immediateDenyEntries } from './rules/plan';
 
 export type SubmitResult =
   { kind: 'accepted' | 'duplicate'; incident: Incident } | { kind: 'conflict'; reason: string };

@@ -12,8 +12,9 @@ import { releaseRotation } from './adr-rotate';
 import { emit, type IncidentDeps, millis, now, releaseDeny } from './deps';
 import { releaseHold } from './holds';
 import { holdId } from './repositories';
+import { directDenyEntries, targetDenyEntries } from './rules/deny-entries';
 import type { Incident, UndoCursor } from './rules/model';
-import { directDenyEntries, groupsToDisable, targetDenyEntries } from './rules/plan';
+import { groupsToDisable } from './rules/target-actions';
 
 export async function undoIncident(deps: IncidentDeps, incident: Incident, deadline: number) {
   const repo = await deps.incidents();

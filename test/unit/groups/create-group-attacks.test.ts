@@ -26,7 +26,7 @@ import {
   requestDigest,
   RESERVED_GROUP_PREFIX,
 } from '../../../shared/groups/rules/group';
-import { disallowGroupId } from '../../../shared/incidents/rules/plan';
+import { disallowGroupId } from '../../../shared/incidents/rules/target-actions';
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
 import { MemoryStore } from '../../support/memory-store';

@@ -9,9 +9,10 @@ import { registryDeviceName } from '../../../shared/certificates';
 import { ValidationError } from '../../../shared/errors';
 import { checkPolicyScope } from '../../../shared/incidents/adr-scope';
 import type { IncidentDeps } from '../../../shared/incidents/deps';
+import { approvalFor } from '../../../shared/incidents/rules/approval';
 import { type IncidentRequest, parseIncident } from '../../../shared/incidents/rules/incident';
 import type { Target } from '../../../shared/incidents/rules/model';
-import { approvalFor, foundNothing, planIncident } from '../../../shared/incidents/rules/plan';
+import { foundNothing, planIncident } from '../../../shared/incidents/rules/plan';
 
 const base = { id: 'inc-p', reason: 'issuing CA key leaked', mode: 'quarantine' };
 const policy = { namespaceName: 'fleet-ns', certificateAuthorityName: 'ica-1', certificatePolicyName: 'policy-1' };

@@ -15,8 +15,8 @@ import {
 } from '../../../shared/errors';
 import { checkPolicyScope } from '../../../shared/incidents/adr-scope';
 import type { IncidentDeps } from '../../../shared/incidents/deps';
+import { approvalFor } from '../../../shared/incidents/rules/approval';
 import { alertRefusal, type IncidentRequest, parseIncident } from '../../../shared/incidents/rules/incident';
-import { approvalFor } from '../../../shared/incidents/rules/plan';
 
 const policy = { namespaceName: 'fleet-ns', certificateAuthorityName: 'ica-1', certificatePolicyName: 'policy-1' };
 

@@ -11,7 +11,7 @@ import type { EnrollmentGroup, IndividualEnrollment } from '../../../shared/dps-
 import { ConflictError, TransientError } from '../../../shared/errors';
 import type { IncidentDeps } from '../../../shared/incidents/deps';
 import { disableEnrollment, disallowCa } from '../../../shared/incidents/dps-holds';
-import { disallowGroupId } from '../../../shared/incidents/rules/plan';
+import { disallowGroupId } from '../../../shared/incidents/rules/target-actions';
 import { CosmosHoldRepository } from '../../../shared/incidents/store/hold-repository';
 import { MemoryStore } from '../../support/memory-store';
 import { receivedIncidents } from '../../support/received-incidents';

@@ -1,8 +1,10 @@
 /** Incident parsing and planning, pure: what is refused, in which order, and which path each device takes. */
+import { directDenyEntries } from '../../../shared/incidents/rules/deny-entries';
 import { hubJobContainer } from '../../../shared/incidents/rules/hub-job-container';
 import { type IncidentRequest, MAX_IDS, parseIncident } from '../../../shared/incidents/rules/incident';
 import type { Target } from '../../../shared/incidents/rules/model';
-import { directDenyEntries, dpsActionFor, planIncident } from '../../../shared/incidents/rules/plan';
+import { planIncident } from '../../../shared/incidents/rules/plan';
+import { dpsActionFor } from '../../../shared/incidents/rules/target-actions';
 
 const incident = (scope: IncidentRequest['scope'], mode: IncidentRequest['mode'] = 'contain'): IncidentRequest => ({
   id: 'inc-1',

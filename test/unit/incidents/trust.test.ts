@@ -9,15 +9,11 @@ import { issue, type Issued } from '../../../dev/pki';
 import { parseAllocationRequest } from '../../../shared/allocation/rules/contract';
 import { deniedBy, nameKey, snapshotOf } from '../../../shared/allocation/rules/deny-list';
 import { infoOf } from '../../../shared/allocation/rules/x509-context';
+import { approvalFor } from '../../../shared/incidents/rules/approval';
+import { directDenyEntries, immediateDenyEntries } from '../../../shared/incidents/rules/deny-entries';
 import { type IncidentRequest, parseIncident } from '../../../shared/incidents/rules/incident';
 import type { CompromisedCa, Target } from '../../../shared/incidents/rules/model';
-import {
-  approvalFor,
-  directDenyEntries,
-  foundNothing,
-  immediateDenyEntries,
-  planIncident,
-} from '../../../shared/incidents/rules/plan';
+import { foundNothing, planIncident } from '../../../shared/incidents/rules/plan';
 
 let root: Issued;
 let line9: Issued;

@@ -13,7 +13,7 @@ import { QUEUES } from '../containers';
 import { checkPolicyScope } from './adr-scope';
 import { DEFAULT_ALERT_IMMEDIATE_DENY_MAX, emit, holdDeny, type IncidentDeps, now } from './deps';
 import { disallowCa } from './dps-holds';
-import { firstResolution } from './resolve';
+import { firstResolution } from './first-resolution';
 import { immediateDenyEntries } from './rules/deny-entries';
 import type { IncidentRequest } from './rules/incident';
 import { type Incident, newIncident } from './rules/model';

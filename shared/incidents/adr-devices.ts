@@ -14,7 +14,9 @@ import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor, withRetry }
 import { settledEach } from './early-end';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
-import type { Incident, StepState, Target } from './rules/model';
+import type { Incident } from './rules/model';
+import type { Target } from './rules/resolution';
+import type { StepState } from './rules/step-state';
 
 /** Registry devices read and changed at once (each a separate ARM call). */
 const BATCH = 20;

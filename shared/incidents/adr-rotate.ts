@@ -24,7 +24,8 @@ import { registryOf } from './adr-devices';
 import { actorOf, dateOf, type IncidentDeps, lower, millis, now, onceFor, withRetry } from './deps';
 import { updateStep } from './page-walker';
 import { holdId } from './repositories';
-import type { CaSnapshot, Incident, StepState } from './rules/model';
+import type { Incident } from './rules/model';
+import type { CaSnapshot, StepState } from './rules/step-state';
 
 type RotateStep = Extract<StepState, { kind: 'adrRotate' }>;
 

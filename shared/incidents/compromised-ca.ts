@@ -11,7 +11,7 @@ import { denyKey, infoOf } from '../allocation';
 import type { EnrollmentGroup, X509CertificateInfo } from '../dps-types';
 import { type IncidentDeps, withRetry } from './deps';
 import { normalizeThumbprint } from './rules/incident';
-import type { CompromisedCa, CompromisedGroup } from './rules/model';
+import type { CompromisedCa, CompromisedGroup } from './rules/resolution';
 
 const DPS_PAGE = 100;
 

@@ -14,7 +14,8 @@
  */
 import { OutOfTimeError, retryIdempotent, type RetryOptions } from '../retry';
 import { type IncidentDeps, lower, millis, now } from './deps';
-import type { ConnectedCounts, Incident, Target } from './rules/model';
+import type { ConnectedCounts, Incident } from './rules/model';
+import type { Target } from './rules/resolution';
 
 /** Devices read per count, across hubs: ten queries' worth (IoT Hub S1 allows 20 queries a minute per unit). */
 export const CONNECTED_READ_CAP = 1000;

@@ -15,7 +15,7 @@ import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor } from './de
 import { createOrJudge, writeUnderEtag } from './etag-writes';
 import { callsTo, DPS } from './outage-wait';
 import { type Hold, holdId, type Restore } from './repositories';
-import type { CompromisedCa } from './rules/model';
+import type { CompromisedCa } from './rules/resolution';
 import { disallowGroupId } from './rules/target-actions';
 
 /** Whether this incident disabled the thing a hold is about: it held it first, and found it enabled then. */

@@ -1,6 +1,7 @@
 import { compromisedCa } from './compromised-ca';
 import { type IncidentDeps, lower, withRetry } from './deps';
-import type { Incident, ResolutionCursor } from './rules/model';
+import type { Incident } from './rules/model';
+import type { ResolutionCursor } from './rules/resolution';
 
 /**
  * The first, small part of resolution, done while the incident is accepted: the compromised CA (what is known of

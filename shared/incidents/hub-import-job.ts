@@ -11,7 +11,8 @@ import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor } from './de
 import { callsTo } from './outage-wait';
 import { updateStep } from './page-walker';
 import { hubJobContainer, isStepsJob } from './rules/hub-job-container';
-import type { Incident, StepState } from './rules/model';
+import type { Incident } from './rules/model';
+import type { StepState } from './rules/step-state';
 
 /** Devices read back after a job completes, to see it did the step's work. */
 const SAMPLE = 3;

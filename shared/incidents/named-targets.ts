@@ -4,7 +4,7 @@
  */
 import type { EnrollmentsPort, HubDirectory } from '../ports';
 import { type IncidentDeps, lower, withRetry } from './deps';
-import type { Target } from './rules/model';
+import type { Target } from './rules/resolution';
 
 /** A device named by its device ID, when a registration under the same ID gives exactly that device. */
 export async function byDeviceId(dps: EnrollmentsPort, deps: IncidentDeps, id: string): Promise<Target | undefined> {

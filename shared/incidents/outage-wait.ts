@@ -10,8 +10,9 @@
 import { TransientError } from '../errors';
 import { type IncidentDeps, millis, tracked } from './deps';
 import { updateStep } from './page-walker';
-import type { Incident, StepState } from './rules/model';
+import type { Incident } from './rules/model';
 import { afterOutage } from './rules/outage';
+import type { StepState } from './rules/step-state';
 
 /** The name DPS's calls go under (a hub's are its host name). */
 export const DPS = 'DPS';

@@ -4,7 +4,9 @@
  * goes on from the batch after the last checkpoint; a batch done again is harmless, since every action is idempotent.
  */
 import { type IncidentDeps, millis, now } from './deps';
-import type { Incident, StepState, Target } from './rules/model';
+import type { Incident } from './rules/model';
+import type { Target } from './rules/resolution';
+import type { StepState } from './rules/step-state';
 
 export interface Walk {
   /** Which targets of a page the step acts on. */

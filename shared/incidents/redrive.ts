@@ -8,8 +8,9 @@ import { audit } from '../audit';
 import { QUEUES } from '../containers';
 import type { DecisionResult } from './decide';
 import { dateOf, emit, type IncidentDeps, now, onceFor } from './deps';
-import type { Incident, StepState } from './rules/model';
+import type { Incident } from './rules/model';
 import { redriveOf, retryStep, stepName } from './rules/redrive';
+import type { StepState } from './rules/step-state';
 
 export async function redriveIncident(deps: IncidentDeps, id: string, by: string): Promise<DecisionResult> {
   let outcome: DecisionResult = { kind: 'notFound' };

@@ -6,7 +6,8 @@
 import type { DenyEntry, DenyKind } from '../allocation';
 import { ThrottledError } from '../errors';
 import type { Page } from '../ports';
-import type { Incident, Target } from './rules/model';
+import type { Incident } from './rules/model';
+import type { Target } from './rules/resolution';
 
 export interface IncidentRepository {
   /** Creates the incident, or answers the one already stored under its id. */

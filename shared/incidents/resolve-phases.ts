@@ -10,7 +10,8 @@ import { type IncidentDeps, lower, type withRetry } from './deps';
 import { firstResolution } from './first-resolution';
 import { byDeviceId, byRegistrationId, onHubs } from './named-targets';
 import { normalizeThumbprint } from './rules/incident';
-import type { Incident, ResolutionCursor, Target } from './rules/model';
+import type { Incident } from './rules/model';
+import type { ResolutionCursor, Target } from './rules/resolution';
 
 const DPS_PAGE = 100;
 /** IDs named in the scope looked up per checkpoint. */

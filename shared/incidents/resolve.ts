@@ -7,7 +7,8 @@
 import { holdDeny, type IncidentDeps, millis, withRetry } from './deps';
 import { type Slice, SLICES } from './resolve-phases';
 import { targetDenyEntries } from './rules/deny-entries';
-import type { Incident, ResolutionCursor } from './rules/model';
+import type { Incident } from './rules/model';
+import type { ResolutionCursor } from './rules/resolution';
 
 /** One bounded piece of resolution from the cursor (a slice of the phase it is in): what it found and where the next one starts. */
 async function resolveSlice(deps: IncidentDeps, incident: Incident): Promise<Slice> {

@@ -9,7 +9,8 @@
  */
 import { TransientError } from '../errors';
 import { emit, type IncidentDeps, now } from './deps';
-import type { Incident, StepState } from './rules/model';
+import type { Incident } from './rules/model';
+import type { StepState } from './rules/step-state';
 
 const FINAL = new Set(['quarantined', 'contained', 'failed', 'nothingFound', 'cancelled', 'released']);
 

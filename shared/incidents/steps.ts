@@ -16,7 +16,9 @@ import { runHubImportJob } from './hub-import-job';
 import { DPS, unlessDown } from './outage-wait';
 import { updateStep, walkPages } from './page-walker';
 import { directDenyEntries, targetDenyEntries } from './rules/deny-entries';
-import type { Incident, StepState, Target } from './rules/model';
+import type { Incident } from './rules/model';
+import type { Target } from './rules/resolution';
+import type { StepState } from './rules/step-state';
 import { dpsActionFor } from './rules/target-actions';
 
 type Runner = (deps: IncidentDeps, incident: Incident, index: number, deadline: number) => Promise<boolean>;

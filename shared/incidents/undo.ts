@@ -13,7 +13,8 @@ import { emit, type IncidentDeps, millis, now, releaseDeny } from './deps';
 import { releaseHold } from './holds';
 import { holdId } from './repositories';
 import { directDenyEntries, targetDenyEntries } from './rules/deny-entries';
-import type { Incident, UndoCursor } from './rules/model';
+import type { Incident } from './rules/model';
+import type { UndoCursor } from './rules/step-state';
 import { groupsToDisable } from './rules/target-actions';
 
 export async function undoIncident(deps: IncidentDeps, incident: Incident, deadline: number) {

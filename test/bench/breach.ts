@@ -26,7 +26,8 @@ import {
   lazyServices,
 } from '../../shared/composition';
 import { decideIncident, type IncidentDeps, submitIncident } from '../../shared/incidents';
-import type { Incident, StepState } from '../../shared/incidents/rules/model';
+import type { Incident } from '../../shared/incidents/rules/model';
+import type { StepState } from '../../shared/incidents/rules/step-state';
 import {
   benchHubNames,
   benchHubSettings,

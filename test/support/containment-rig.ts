@@ -9,7 +9,8 @@ import { newEtag } from '../../dev/sim/wire';
 import { incidentRepositories, lazyServices } from '../../shared/composition';
 import { CONTAINERS } from '../../shared/containers';
 import { advanceIncident, type IncidentDeps } from '../../shared/incidents';
-import type { Incident, StepState } from '../../shared/incidents/rules/model';
+import type { Incident } from '../../shared/incidents/rules/model';
+import type { StepState } from '../../shared/incidents/rules/step-state';
 import type { ManualClock } from './manual-clock';
 import type { TestStack } from './stack';
 

@@ -12,7 +12,9 @@ import type {
 import { CONTAINERS } from '../../shared/containers';
 import { OutcomeUnknownError, ServiceError, ThrottledError, TransientError } from '../../shared/errors';
 import type { IncidentDeps } from '../../shared/incidents/deps';
-import { type Incident, newIncident, type StepState, type Target } from '../../shared/incidents/rules/model';
+import { type Incident, newIncident } from '../../shared/incidents/rules/model';
+import type { Target } from '../../shared/incidents/rules/resolution';
+import type { StepState } from '../../shared/incidents/rules/step-state';
 import { CosmosHoldRepository } from '../../shared/incidents/store/hold-repository';
 import { CosmosIncidentRepository } from '../../shared/incidents/store/incident-repository';
 import { manualClock } from './manual-clock';

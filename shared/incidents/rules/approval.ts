@@ -1,5 +1,6 @@
 /** Who lets a plan run (pure): at once, an admin, or an admin other than its submitter. */
-import type { Approval, Incident, PlanSummary } from './model';
+import type { Incident } from './model';
+import type { Approval, PlanSummary } from './plan-summary';
 
 export interface ApprovalRules {
   /** Plans of at most this many devices, disabling no group and no CA, are small. */

@@ -4,7 +4,8 @@
  */
 import type { DenyEntry } from '../../allocation';
 import type { IncidentRequest } from './incident';
-import type { CompromisedCa, CompromisedGroup, Incident, Target } from './model';
+import type { Incident } from './model';
+import type { CompromisedCa, CompromisedGroup, Target } from './resolution';
 
 const lower = (s: string) => s.toLowerCase();
 

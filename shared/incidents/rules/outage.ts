@@ -5,7 +5,7 @@
  * DPS step wait for it: refusing at DPS comes before deleting from the hubs). Past `maxOutageMs` of unbroken outage the step gives up, saying what is unreachable and what is left, and the incident
  * ends `failed` rather than waiting for ever (an admin may re-drive it: redrive.ts).
  */
-import type { Waiting } from './model';
+import type { Waiting } from './step-state';
 
 export const OUTAGE_FIRST_WAIT_MS = 5_000;
 export const OUTAGE_LONGEST_WAIT_MS = 60_000;

@@ -8,7 +8,10 @@
  */
 import { formatCertificatePolicy } from '../../certificate-policy';
 import type { IncidentRequest } from './incident';
-import type { AdrPlan, CompromisedCa, CompromisedGroup, Incident, PlanSummary, StepState, Target } from './model';
+import type { Incident } from './model';
+import type { AdrPlan, PlanSummary } from './plan-summary';
+import type { CompromisedCa, CompromisedGroup, Target } from './resolution';
+import type { StepState } from './step-state';
 import { disallowGroupId, dpsActionFor, groupsToDisable, hubPath } from './target-actions';
 
 export const DEFAULT_IMPORT_JOB_THRESHOLD = 1000;

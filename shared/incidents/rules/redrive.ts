@@ -5,7 +5,8 @@
  * devices, which a retry would not change. A failed incident with such a step runs again; one whose work stopped
  * (its message in the poison queue) is queued again as it is. Anything else has nothing to re-drive.
  */
-import type { Incident, IncidentStatus, StepState } from './model';
+import type { Incident, IncidentStatus } from './model';
+import type { StepState } from './step-state';
 
 /** Statuses whose work a queue message carries: one that went to the poison queue left the incident here. */
 const IN_FLIGHT: IncidentStatus[] = ['received', 'planning', 'running', 'cancelling', 'releasing'];

@@ -3,7 +3,8 @@
  * that disallows a CA, the way a hub's devices go.
  */
 import type { IncidentRequest } from './incident';
-import type { CompromisedGroup, HubPath, Target } from './model';
+import type { HubPath } from './plan-summary';
+import type { CompromisedGroup, Target } from './resolution';
 
 const lower = (s: string) => s.toLowerCase();
 

@@ -6,7 +6,8 @@ import { CONTAINERS } from '../../containers';
 import { ConflictError } from '../../errors';
 import type { DocumentContainer, DocumentStore, Page, StoredDocument } from '../../ports';
 import type { IncidentRepository } from '../repositories';
-import type { Incident, Target } from '../rules/model';
+import type { Incident } from '../rules/model';
+import type { Target } from '../rules/resolution';
 import { holdsWhatWeWrote } from './holders';
 
 type IncidentDoc = StoredDocument & Incident & { incidentId: string; type: 'incident' };

@@ -12,7 +12,7 @@ import { NO_FAULTS } from '../../../dev/faults/plan';
 import { tallyHubRemovals, tallyRegistrationRemovals } from '../../../dev/sim/removals';
 import { decideIncident, redriveIncident, submitIncident } from '../../../shared/incidents';
 import type { IncidentRequest } from '../../../shared/incidents/rules/incident';
-import type { StepState } from '../../../shared/incidents/rules/model';
+import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { containmentRig, stepOf, stepOfKind } from '../../support/containment-rig';
 import { auditRecords, perTarget, tallyAudit } from '../../support/containment-tally';
 import { manualClock } from '../../support/manual-clock';

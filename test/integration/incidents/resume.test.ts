@@ -8,7 +8,8 @@ import { incidentRepositories, lazyServices } from '../../../shared/composition'
 import { CONTAINERS } from '../../../shared/containers';
 import { ThrottledError } from '../../../shared/errors';
 import { advanceIncident, decideIncident, type IncidentDeps, submitIncident } from '../../../shared/incidents';
-import type { Incident, StepState } from '../../../shared/incidents/rules/model';
+import type { Incident } from '../../../shared/incidents/rules/model';
+import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { manualClock } from '../../support/manual-clock';
 import { startTestStack, type TestStack } from '../../support/stack';
 

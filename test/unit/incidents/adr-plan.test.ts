@@ -11,8 +11,8 @@ import { checkPolicyScope } from '../../../shared/incidents/adr-scope';
 import type { IncidentDeps } from '../../../shared/incidents/deps';
 import { approvalFor } from '../../../shared/incidents/rules/approval';
 import { type IncidentRequest, parseIncident } from '../../../shared/incidents/rules/incident';
-import type { Target } from '../../../shared/incidents/rules/model';
 import { foundNothing, planIncident } from '../../../shared/incidents/rules/plan';
+import type { Target } from '../../../shared/incidents/rules/resolution';
 
 const base = { id: 'inc-p', reason: 'issuing CA key leaked', mode: 'quarantine' };
 const policy = { namespaceName: 'fleet-ns', certificateAuthorityName: 'ica-1', certificatePolicyName: 'policy-1' };

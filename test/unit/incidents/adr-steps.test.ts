@@ -5,7 +5,9 @@
  */
 import { releaseRegistryDevices, runAdrDevices } from '../../../shared/incidents/adr-devices';
 import { holdId } from '../../../shared/incidents/repositories';
-import type { Incident, StepState, Target } from '../../../shared/incidents/rules/model';
+import type { Incident } from '../../../shared/incidents/rules/model';
+import type { Target } from '../../../shared/incidents/rules/resolution';
+import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { adrSetup as setup, incidentWith, NS, progress } from '../../support/scripted-registry';
 
 const target = (deviceId: string): Target => ({ registrationId: deviceId, deviceId, hub: 'hub-1', via: 'group' });

@@ -17,7 +17,8 @@ import {
   countConnected,
 } from '../../../shared/incidents/connected';
 import type { IncidentDeps } from '../../../shared/incidents/deps';
-import { type Incident, newIncident, type Target } from '../../../shared/incidents/rules/model';
+import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
+import type { Target } from '../../../shared/incidents/rules/resolution';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import type { HubDirectory, HubRegistryPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';

@@ -5,7 +5,7 @@
 import type { HubTwin } from '../../../shared/dps-types';
 import { connectedQuery, countConnected } from '../../../shared/incidents/connected';
 import type { IncidentDeps } from '../../../shared/incidents/deps';
-import type { Target } from '../../../shared/incidents/rules/model';
+import type { Target } from '../../../shared/incidents/rules/resolution';
 import type { HubDirectory, HubRegistryPort } from '../../../shared/ports';
 
 async function* pagesOf(...pages: Target[][]) {

@@ -2,8 +2,8 @@
 import { directDenyEntries } from '../../../shared/incidents/rules/deny-entries';
 import { hubJobContainer } from '../../../shared/incidents/rules/hub-job-container';
 import { type IncidentRequest, MAX_IDS, parseIncident } from '../../../shared/incidents/rules/incident';
-import type { Target } from '../../../shared/incidents/rules/model';
 import { planIncident } from '../../../shared/incidents/rules/plan';
+import type { Target } from '../../../shared/incidents/rules/resolution';
 import { dpsActionFor } from '../../../shared/incidents/rules/target-actions';
 
 const incident = (scope: IncidentRequest['scope'], mode: IncidentRequest['mode'] = 'contain'): IncidentRequest => ({

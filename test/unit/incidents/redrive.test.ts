@@ -5,8 +5,9 @@
  */
 import { CONTAINERS } from '../../../shared/containers';
 import { type IncidentDeps, redriveIncident } from '../../../shared/incidents';
-import { type Incident, newIncident, type StepState } from '../../../shared/incidents/rules/model';
+import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
 import { redriveOf } from '../../../shared/incidents/rules/redrive';
+import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import { MemoryStore } from '../../support/memory-store';
 

@@ -8,7 +8,9 @@
 import { CONTAINERS } from '../../../shared/containers';
 import { ConflictError, NotFoundError, ThrottledError, TransientError } from '../../../shared/errors';
 import { auditIdOf, type IncidentDeps } from '../../../shared/incidents/deps';
-import { type Incident, newIncident, type StepState, type Target } from '../../../shared/incidents/rules/model';
+import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
+import { type Target } from '../../../shared/incidents/rules/resolution';
+import { type StepState } from '../../../shared/incidents/rules/step-state';
 import { RUNNERS } from '../../../shared/incidents/steps';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import type { EnrollmentsPort } from '../../../shared/ports';

@@ -6,7 +6,9 @@
 import { CONTAINERS } from '../../../shared/containers';
 import type { IncidentDeps } from '../../../shared/incidents';
 import { walkPages } from '../../../shared/incidents/page-walker';
-import { type Incident, newIncident, type StepState, type Target } from '../../../shared/incidents/rules/model';
+import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
+import type { Target } from '../../../shared/incidents/rules/resolution';
+import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import { MemoryStore } from '../../support/memory-store';
 

@@ -12,8 +12,8 @@ import { infoOf } from '../../../shared/allocation/rules/x509-context';
 import { approvalFor } from '../../../shared/incidents/rules/approval';
 import { directDenyEntries, immediateDenyEntries } from '../../../shared/incidents/rules/deny-entries';
 import { type IncidentRequest, parseIncident } from '../../../shared/incidents/rules/incident';
-import type { CompromisedCa, Target } from '../../../shared/incidents/rules/model';
 import { foundNothing, planIncident } from '../../../shared/incidents/rules/plan';
+import type { CompromisedCa, Target } from '../../../shared/incidents/rules/resolution';
 
 let root: Issued;
 let line9: Issued;

@@ -9,7 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { ADR_API_VERSION, type ArmResource, type LocalAdr } from './adr';
+import { ADR_API_VERSION, type LocalAdr } from './adr';
+import type { ArmResource } from './adr-store';
 import { HttpError, readJson, sendJson } from './wire';
 
 const SUB = '/subscriptions/([^/]+)';

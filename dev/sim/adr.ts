@@ -10,44 +10,15 @@
  * (concept-certificate-issuance: "credential sync pushes the issuing CA certificate from ADR to your linked IoT Hubs").
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 
 import { type CaMaterial, checkCsr, createCa, derOf, issueLeaf } from './adr-pki';
+import { AdrResources } from './adr-resources';
+import { type AsyncOperation, certificateFields } from './adr-store';
 import { HttpError } from './wire';
 
 export const ADR_HOST = 'management.azure.com';
 export const ADR_API_VERSION = '2026-11-01';
-const PROVIDER = 'Microsoft.DeviceRegistry';
-
-export type ArmResource = {
-  id: string;
-  name: string;
-  type: string;
-  location?: string;
-  tags?: Record<string, string>;
-  etag?: string;
-  properties: Record<string, unknown>;
-};
-
-interface Snapshot {
-  namespaces: Record<string, ArmResource>;
-  cas: Record<string, ArmResource>;
-  policies: Record<string, ArmResource>;
-  devices: Record<string, ArmResource>;
-  /** Certificates of intermediates that revokeAndRotate replaced: never trusted again. */
-  revoked: string[];
-}
-
-export interface AsyncOperation {
-  id: string;
-  name: string;
-  status: 'InProgress' | 'Succeeded' | 'Failed';
-  startTime: string;
-  endTime?: string;
-  percentComplete?: number;
-  error?: { code: string; message: string };
-}
 
 /** The three names an enrollment or group links an ADR policy with (DPS 2026-11-01). */
 export interface AdrPolicyRef {
@@ -56,196 +27,10 @@ export interface AdrPolicyRef {
   certificatePolicyName: string;
 }
 
-const k = (...parts: string[]) => parts.map((p) => p.toLowerCase()).join('/');
 /** ARM's error for the DPS side to report: a policy, CA or namespace that is not there. */
 export class IssuanceProblem extends Error {}
 
-export class LocalAdr {
-  private data: Snapshot = { namespaces: {}, cas: {}, policies: {}, devices: {}, revoked: [] };
-  readonly operations = new Map<string, AsyncOperation>();
-
-  constructor(
-    private readonly dir: string,
-    readonly location = 'local',
-  ) {
-    mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
-    const file = join(dir, 'adr.json');
-    if (existsSync(file)) this.data = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
-  }
-
-  private save(): void {
-    writeFileSync(join(this.dir, 'adr.json'), JSON.stringify(this.data, null, 1));
-  }
-
-  private keyFile = (ns: string, ca: string) => join(this.dir, 'keys', `${ns.toLowerCase()}--${ca.toLowerCase()}.pem`);
-
-  private material(ns: string, ca: string): CaMaterial {
-    const resource = this.data.cas[k(ns, ca)];
-    return {
-      certPem: resource.properties.certificatePem as string,
-      keyPem: readFileSync(this.keyFile(ns, ca), 'utf8'),
-    };
-  }
-
-  namespace = (ns: string) => this.data.namespaces[k(ns)];
-  ca = (ns: string, ca: string) => this.data.cas[k(ns, ca)];
-  policy = (ns: string, ca: string, p: string) => this.data.policies[k(ns, ca, p)];
-  device = (ns: string, d: string) => this.data.devices[k(ns, d)];
-  casOf = (ns: string) => Object.entries(this.data.cas).filter(([key]) => key.startsWith(k(ns) + '/'));
-  policiesOf = (ns: string, ca: string) =>
-    Object.entries(this.data.policies).filter(([key]) => key.startsWith(k(ns, ca) + '/'));
-  devicesOf = (ns: string) => Object.entries(this.data.devices).filter(([key]) => key.startsWith(k(ns) + '/'));
-
-  putNamespace(id: string, name: string, body: Partial<ArmResource>): { resource: ArmResource; created: boolean } {
-    const existing = this.namespace(name);
-    const resource: ArmResource = {
-      id,
-      name,
-      type: `${PROVIDER}/namespaces`,
-      location: body.location ?? existing?.location ?? this.location,
-      ...(body.tags ? { tags: body.tags } : {}),
-      properties: { uuid: (existing?.properties.uuid as string) ?? randomUUID(), provisioningState: 'Succeeded' },
-    };
-    this.data.namespaces[k(name)] = resource;
-    this.save();
-    return { resource, created: !existing };
-  }
-
-  async putCa(
-    id: string,
-    ns: string,
-    name: string,
-    body: Partial<ArmResource>,
-  ): Promise<{ resource: ArmResource; created: boolean }> {
-    if (!this.namespace(ns)) throw new HttpError(404, 'ParentResourceNotFound', `Namespace ${ns} not found.`);
-    const existing = this.ca(ns, name);
-    const props = body.properties ?? {};
-    const type = props.certificateAuthorityType;
-    if (type !== 'Root' && type !== 'ICA')
-      throw new HttpError(400, 'InvalidRequestContent', 'certificateAuthorityType must be Root or ICA.');
-    if (props.keyType !== 'ECC') throw new HttpError(400, 'InvalidRequestContent', 'keyType must be ECC.');
-    if (existing) {
-      // certificateAuthorityType, keyType and issuer are create-only (visibility Create, Read): only tags change.
-      if (existing.properties.certificateAuthorityType !== type)
-        throw new HttpError(400, 'InvalidRequestContent', 'certificateAuthorityType cannot change.');
-      existing.tags = body.tags ?? existing.tags;
-      this.save();
-      return { resource: existing, created: false };
-    }
-    const others = this.casOf(ns).map(([, r]) => r.properties.certificateAuthorityType);
-    let issuer: { resourceId: string; material: CaMaterial } | undefined;
-    if (type === 'Root') {
-      if (others.includes('Root'))
-        throw new HttpError(400, 'InvalidRequestContent', `Namespace ${ns} already has a root CA (one a namespace).`);
-    } else {
-      if (others.filter((t) => t === 'ICA').length >= 3)
-        throw new HttpError(400, 'InvalidRequestContent', `Namespace ${ns} already has three intermediate CAs.`);
-      const ref = props.issuer as { issuerType?: string; certificateAuthorityResourceId?: string } | undefined;
-      if (ref?.issuerType !== 'Microsoft')
-        throw new HttpError(
-          400,
-          'InvalidRequestContent',
-          'Only issuer.issuerType Microsoft is served locally (External needs activate).',
-        );
-      const rootName = ref.certificateAuthorityResourceId?.split('/').pop() ?? '';
-      const root = this.ca(ns, rootName);
-      if (root?.properties.certificateAuthorityType !== 'Root')
-        throw new HttpError(
-          400,
-          'InvalidRequestContent',
-          'issuer.certificateAuthorityResourceId must name the root CA of the same namespace.',
-        );
-      issuer = { resourceId: ref.certificateAuthorityResourceId as string, material: this.material(ns, rootName) };
-    }
-    // Lifetimes as in the spec's examples: a root for ten years, an intermediate for five.
-    const made = await createCa(`CN=${name}`, type === 'Root' ? 3650 : 1825, issuer?.material);
-    writeFileSync(this.keyFile(ns, name), made.keyPem, { mode: 0o600 });
-    const resource: ArmResource = {
-      id,
-      name,
-      type: `${PROVIDER}/namespaces/certificateAuthorities`,
-      location: body.location ?? this.location,
-      ...(body.tags ? { tags: body.tags } : {}),
-      properties: {
-        provisioningState: 'Succeeded',
-        uuid: randomUUID(),
-        certificateAuthorityType: type,
-        keyType: 'ECC',
-        ...(issuer ? { issuer: { issuerType: 'Microsoft', certificateAuthorityResourceId: issuer.resourceId } } : {}),
-        ...certificateFields(made.certPem),
-      },
-    };
-    this.data.cas[k(ns, name)] = resource;
-    this.save();
-    return { resource, created: true };
-  }
-
-  putPolicy(
-    id: string,
-    ns: string,
-    ca: string,
-    name: string,
-    body: Partial<ArmResource>,
-  ): { resource: ArmResource; created: boolean } {
-    if (!this.ca(ns, ca)) throw new HttpError(404, 'ParentResourceNotFound', `Certificate authority ${ca} not found.`);
-    const existing = this.policy(ns, ca, name);
-    if (!existing && this.policiesOf(ns, ca).length > 0)
-      throw new HttpError(400, 'InvalidRequestContent', `Certificate authority ${ca} already has a policy (one a CA).`);
-    const days = (body.properties?.certificate as { validityPeriodInDays?: unknown } | undefined)?.validityPeriodInDays;
-    // Microsoft's pages: "The validity period ranges from 7 to 90 days" (concept-certificate-renewal).
-    if (!Number.isInteger(days) || (days as number) < 7 || (days as number) > 90)
-      throw new HttpError(
-        400,
-        'InvalidRequestContent',
-        'certificate.validityPeriodInDays must be an integer from 7 to 90.',
-      );
-    const resource: ArmResource = {
-      id,
-      name,
-      type: `${PROVIDER}/namespaces/certificateAuthorities/certificatePolicies`,
-      properties: {
-        provisioningState: 'Succeeded',
-        uuid: (existing?.properties.uuid as string) ?? randomUUID(),
-        certificate: { validityPeriodInDays: days },
-      },
-    };
-    this.data.policies[k(ns, ca, name)] = resource;
-    this.save();
-    return { resource, created: !existing };
-  }
-
-  putDevice(
-    id: string,
-    ns: string,
-    name: string,
-    body: Partial<ArmResource>,
-    patch = false,
-  ): { resource: ArmResource; created: boolean } {
-    if (!this.namespace(ns)) throw new HttpError(404, 'ParentResourceNotFound', `Namespace ${ns} not found.`);
-    const existing = this.device(ns, name);
-    if (patch && !existing) throw new HttpError(404, 'ResourceNotFound', `Registry device ${name} not found.`);
-    const props = { ...(patch ? existing?.properties : {}), ...(body.properties ?? {}) };
-    if (props.enablementState !== 'Enabled' && props.enablementState !== 'Disabled')
-      throw new HttpError(400, 'InvalidRequestContent', 'properties.enablementState must be Enabled or Disabled.');
-    const { provisioningState: _p, uuid: _u, ...writable } = props;
-    const resource: ArmResource = {
-      id,
-      name,
-      type: `${PROVIDER}/namespaces/registryDevices`,
-      location: body.location ?? existing?.location ?? this.location,
-      ...((body.tags ?? existing?.tags) ? { tags: body.tags ?? existing?.tags } : {}),
-      etag: randomUUID(),
-      properties: {
-        ...writable,
-        uuid: (existing?.properties.uuid as string) ?? randomUUID(),
-        provisioningState: 'Succeeded',
-      },
-    };
-    this.data.devices[k(ns, name)] = resource;
-    this.save();
-    return { resource, created: !existing };
-  }
-
+export class LocalAdr extends AdrResources {
   /** Starts revokeAndRotate of an intermediate: a new key and certificate under the same resource; the old one is revoked. */
   revokeAndRotate(ns: string, ca: string): AsyncOperation {
     const resource = this.ca(ns, ca);
@@ -378,15 +163,4 @@ export function registryDeviceName(deviceId: string): string {
     .replace(/^-+/, '')
     .slice(0, 63)
     .padEnd(3, '0');
-}
-
-/** The read-only fields ARM shows of a CA's certificate; the PEM itself stays private to the simulator. */
-function certificateFields(certPem: string): Record<string, unknown> {
-  const cert = new X509Certificate(certPem);
-  return {
-    subject: cert.subject.split('\n').join(', '),
-    validityNotBefore: new Date(cert.validFrom).toISOString(),
-    validityNotAfter: new Date(cert.validTo).toISOString(),
-    certificatePem: certPem,
-  };
 }

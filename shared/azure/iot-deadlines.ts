@@ -31,8 +31,20 @@ export function iotDeadlineMs(method: string, path: string, deadlines: IotDeadli
   return BULK.has(route) ? (deadlines.bulkDeadlineMs ?? 2 * base) : base;
 }
 
-/** The app setting's deadline (a positive number of milliseconds), else the default. */
+/** Node's timers hold at most 2^31 - 1 ms: a longer delay fires after 1 ms, abandoning every call at once. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+/** Below a second is a typo for seconds, not a deadline: every call would be abandoned and sent again. */
+const SHORTEST_MS = 1000;
+
+/**
+ * The app setting's deadline, else the default: whole milliseconds from 1 s up to where twice it (a bulk call's)
+ * still fits a timer. Anything else is not taken (the default applies, as for every number setting).
+ */
 export function iotDeadlines(env: Env): IotDeadlines {
-  const deadlineMs = numberSetting(env, 'iotDeadlineMs', (n) => n > 0);
+  const deadlineMs = numberSetting(
+    env,
+    'iotDeadlineMs',
+    (n) => Number.isInteger(n) && n >= SHORTEST_MS && 2 * n <= TIMER_MAX_MS,
+  );
   return deadlineMs === undefined ? {} : { deadlineMs };
 }

@@ -11,6 +11,8 @@
  * containment writes cannot be named (rules/group.ts). A dependency refusing what was sent is a 400 naming it, one
  * refusing our identity or unavailable a 503 (review finding 9): never a 500.
  */
+import { createHash } from 'node:crypto';
+
 import { audit, auditDay } from '../audit';
 import { formatCertificatePolicy } from '../certificate-policy';
 import type { DeviceRegistryPort } from '../certificates';
@@ -118,7 +120,7 @@ export async function createGroup(deps: GroupDeps, request: GroupRequest, by: st
       await claims.drop(mine); // this request wrote nothing there: its claim holds nothing
       return conflict(existsReason(id, why));
     }
-    await auditCreated(deps, request, by, at, digest, mine);
+    await auditCreated(deps, request, by, at, digest, mine, stored.etag);
     return {
       kind: 'unchanged',
       group: viewOf(request, apiVersionOf(request, webhookUrl), stored.provisioningStatus ?? 'enabled'),
@@ -146,7 +148,7 @@ export async function createGroup(deps: GroupDeps, request: GroupRequest, by: st
     throw asCallerError('DPS', `writing enrollment group ${id}`, err);
   }
   await claims.noteWritten(mine, written.etag);
-  await auditCreated(deps, request, by, at, digest, mine);
+  await auditCreated(deps, request, by, at, digest, mine, written.etag);
   return {
     kind: 'created',
     group: viewOf(request, apiVersionOf(request, webhookUrl), written.provisioningStatus ?? 'enabled'),
@@ -161,7 +163,9 @@ const apiVersionOf = (request: GroupRequest, webhookUrl: string) =>
 
 /**
  * Audited under an id of its own, filed under the day of the claim it was written under: a retry that finds the group
- * its first try made writes the record once, also on a later UTC day.
+ * its first try made writes the record once, also on a later UTC day. The id names DPS's write (its etag, hashed: an
+ * etag may hold characters an id may not): the claim outlives the group, so the same request sent again after the
+ * group was deleted in DPS writes it anew, and that write is on record too, under its own id.
  */
 async function auditCreated(
   deps: GroupDeps,
@@ -170,7 +174,9 @@ async function auditCreated(
   at: Date,
   digest: string,
   claim: GroupClaim,
+  etag: string | undefined,
 ) {
+  const write = etag ? `.${createHash('sha256').update(etag).digest('hex').slice(0, 16)}` : '';
   await audit(
     await deps.store(),
     {
@@ -185,6 +191,6 @@ async function auditCreated(
       },
     },
     at,
-    { id: `group.${request.enrollmentGroupId}.${digest}`, day: auditDay(claim.claimedAt) },
+    { id: `group.${request.enrollmentGroupId}.${digest}${write}`, day: auditDay(claim.claimedAt) },
   );
 }

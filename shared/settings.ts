@@ -135,10 +135,23 @@ export function listSetting(env: Env, key: SettingKey): string[] {
 export function localSettingsInAzure(env: Env): string[] {
   const inAzure = Boolean(env.WEBSITE_SITE_NAME || env.WEBSITE_INSTANCE_ID);
   if (!inAzure) return [];
-  return [...LOCAL_ONLY_SETTINGS]
-    .map((key) => SETTINGS[key])
-    .filter((name) => env[name] !== undefined && env[name] !== '');
+  return [...[...LOCAL_ONLY_SETTINGS].map((key) => SETTINGS[key]), ...SECRET_CREDENTIAL_VARIABLES].filter(
+    (name) => env[name] !== undefined && env[name] !== '',
+  );
 }
+
+/**
+ * What `DefaultAzureCredential` (shared/azure/credentials.ts) would sign in with before the managed identity: a
+ * service principal's secret or certificate, or a user's password, from the environment. In Azure the app is its
+ * managed identity only; a secret there is a development secret.
+ */
+const SECRET_CREDENTIAL_VARIABLES = [
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
+  'AZURE_USERNAME',
+  'AZURE_PASSWORD',
+];
 
 /** Refuses to start in Azure with any local-only setting, naming them. */
 export function assertNoLocalSettingsInAzure(env: Env): void {

@@ -28,3 +28,13 @@ test('in Azure every local-only setting is refused, by name, and identity settin
   };
   expect(() => assertNoLocalSettingsInAzure(identityOnly)).not.toThrow();
 });
+
+test('in Azure a secret the credential chain would sign in with before the managed identity is refused', () => {
+  const principal = { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 's' };
+  expect(localSettingsInAzure({ WEBSITE_SITE_NAME: 'func-dpsl', ...principal })).toEqual(['AZURE_CLIENT_SECRET']);
+  expect(() => assertNoLocalSettingsInAzure({ WEBSITE_INSTANCE_ID: 'abc', AZURE_PASSWORD: 'p' })).toThrow(
+    /Refusing to start: AZURE_PASSWORD/,
+  );
+  // The user-assigned identity's client ID is not a secret.
+  expect(localSettingsInAzure({ WEBSITE_SITE_NAME: 'func-dpsl', AZURE_CLIENT_ID: 'c' })).toEqual([]);
+});

@@ -19,3 +19,25 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** An import job, read by `read` (its status route), once it is done or failed. */
+export const importSettled = <J extends { status?: unknown }>(read: () => Promise<J>, location: string) =>
+  eventually(
+    async () => {
+      const job = await read();
+      return (job.status === 'done' || job.status === 'failed') && job;
+    },
+    `import ${location} finishing`,
+    { everyMs: 100 },
+  );
+
+/** An incident, read by `read` (its route), once it has `status`. */
+export const incidentReaches = <I extends { status?: unknown }>(read: () => Promise<I>, id: string, status: string) =>
+  eventually(
+    async () => {
+      const incident = await read();
+      return incident.status === status && incident;
+    },
+    `incident ${id} reaching ${status}`,
+    { everyMs: 100 },
+  );

@@ -8,6 +8,7 @@ import type { RunningHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
 import type { AllocationRuntime } from '../../shared/allocation/runtime';
 import { startAppHost } from './app-host';
+import { incidentReaches } from './eventually';
 import { startTestStack, type TestStack } from './stack';
 
 export const ADMIN = 'Bearer dev-admin-secret-not-a-secret';
@@ -40,14 +41,12 @@ export async function startLine9() {
     admin(path, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async function waitFor(id: string, status: string): Promise<Record<string, any>> {
-    for (let i = 0; i < 300; i++) {
-      const body = (await (await admin(`/api/incidents/${id}`)).json()) as Record<string, unknown>;
-      if (body.status === status) return body;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`incident ${id} never reached ${status}`);
-  }
+  const waitFor = (id: string, status: string): Promise<Record<string, any>> =>
+    incidentReaches(
+      async () => (await (await admin(`/api/incidents/${id}`)).json()) as Record<string, unknown>,
+      id,
+      status,
+    );
 
   const root = await issue({ subject: 'CN=Fabrikam Root CA', isCa: true });
   const intermediate = await issue({ subject: 'CN=Fabrikam Line 9 Intermediate', isCa: true, issuer: root });

@@ -13,7 +13,7 @@ import { validateRow, type ValidRow } from '../../../shared/imports/rules/row';
 import { jobIdFor } from '../../../shared/imports/stage';
 import { startFunctionApp } from '../../support/app-host';
 import { runCli } from '../../support/cli';
-import { eventually } from '../../support/eventually';
+import { importSettled } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -45,14 +45,7 @@ function call(
 type Json = any;
 
 const waitDone = (location: string, auth = ACME): Promise<Json> =>
-  eventually(
-    async () => {
-      const job = (await (await call(location, { auth })).json()) as Json;
-      return (job.status === 'done' || job.status === 'failed') && job;
-    },
-    `import ${location} finishing`,
-    { everyMs: 100 },
-  );
+  importSettled(async () => (await (await call(location, { auth })).json()) as Json, location);
 
 const rowsOf = async (location: string, status: string) =>
   ((await (await call(`${location}/rows?status=${status}`, { auth: ACME })).json()) as Json).rows as Array<{

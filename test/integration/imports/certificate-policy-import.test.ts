@@ -14,7 +14,7 @@ import { DEMO_ADR, dpsServiceCall, seedAdrDemo } from '../../../dev/seed-certifi
 import { findSwtpm, type RunningTpm, startSwtpm, SWTPM_INSTALL } from '../../../dev/swtpm';
 import { endorsementKeyHash, registrationIdFromHash } from '../../../shared/imports/rules/registration-id';
 import { startFunctionApp } from '../../support/app-host';
-import { eventually } from '../../support/eventually';
+import { importSettled } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 import { tpmClient } from '../../support/tpm';
 
@@ -44,15 +44,12 @@ const post = (query: string, csv: string) =>
   });
 
 const waitDone = (location: string): Promise<Json> =>
-  eventually(
-    async () => {
-      const job = (await (
+  importSettled(
+    async () =>
+      (await (
         await fetch(`${host.baseUrl}${location}`, { headers: { 'x-functions-key': 'fk', authorization: ACME } })
-      ).json()) as Json;
-      return (job.status === 'done' || job.status === 'failed') && job;
-    },
-    `import ${location} finishing`,
-    { everyMs: 100 },
+      ).json()) as Json,
+    location,
   );
 
 const idOf = (ek: Buffer) => registrationIdFromHash(endorsementKeyHash(ek));

@@ -13,7 +13,7 @@ import type { RunningHost } from '../../../dev/host/host';
 import type { AuditDocument } from '../../../shared/audit';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
-import { eventually } from '../../support/eventually';
+import { eventually, importSettled } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -44,14 +44,7 @@ const call = (path: string, init: { method?: string; body?: string; type?: strin
 type Json = any;
 
 const waitSettled = (location: string): Promise<Json> =>
-  eventually(
-    async () => {
-      const job = (await (await call(location)).json()) as Json;
-      return (job.status === 'done' || job.status === 'failed') && job;
-    },
-    `import ${location} settling`,
-    { everyMs: 100 },
-  );
+  importSettled(async () => (await (await call(location)).json()) as Json, location);
 
 async function allRows(location: string): Promise<Array<{ line: number; registrationId?: string; status: string }>> {
   const rows: Json[] = [];

@@ -13,6 +13,7 @@ import type { RunningHost } from '../../../dev/host/host';
 import type { AuditDocument } from '../../../shared/audit';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
+import { importSettled } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -43,14 +44,8 @@ const call = (path: string, init: { method?: string; body?: string } = {}) =>
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function waitSettled(location: string): Promise<Json> {
-  for (let i = 0; i < 600; i++) {
-    const job = (await (await call(location)).json()) as Json;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`import ${location} never finished`);
-}
+const waitSettled = (location: string): Promise<Json> =>
+  importSettled(async () => (await (await call(location)).json()) as Json, location);
 
 test('a bulk create that stalls after DPS applied it, and a read that stalls: every row enrolled once, the report exact', async () => {
   const lines = ['registrationId,endorsementKey'];

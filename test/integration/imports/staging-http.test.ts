@@ -5,6 +5,7 @@
 import { randomEk } from '../../../dev/ek-factory';
 import { jobIdFor } from '../../../shared/imports/stage';
 import { runCli } from '../../support/cli';
+import { importSettled } from '../../support/eventually';
 import { b64, type StagingStack, startStagingStack } from '../../support/staging';
 
 const ACME = 'Bearer dev-acme-tpm-secret-not-a-secret';
@@ -28,17 +29,14 @@ async function post(path: string, body: RequestInit['body'], headers: Record<str
   return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as Json };
 }
 
-async function settled(location: string): Promise<Json> {
-  for (let i = 0; i < 300; i++) {
-    const res = await fetch(`${rig.host.baseUrl}${location}`, {
-      headers: { 'x-functions-key': 'fk', authorization: ACME },
-    });
-    const job = (await res.json()) as Json;
-    if (job.status === 'done' || job.status === 'failed') return job;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`import ${location} never finished`);
-}
+const settled = (location: string): Promise<Json> =>
+  importSettled(
+    async () =>
+      (await (
+        await fetch(`${rig.host.baseUrl}${location}`, { headers: { 'x-functions-key': 'fk', authorization: ACME } })
+      ).json()) as Json,
+    location,
+  );
 
 /** Runs `f` with app settings changed, as an operator would set them. */
 async function withSettings<T>(values: Record<string, string>, f: () => Promise<T>): Promise<T> {

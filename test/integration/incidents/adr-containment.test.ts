@@ -24,7 +24,7 @@ import { type ConnectedDevice, connectHubDevice } from '../../../dev/hub-device'
 import { adrPaths, armCall, DEMO_ADR, dpsServiceCall, seedAdrDemo } from '../../../dev/seed-certificates';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
-import { eventually } from '../../support/eventually';
+import { incidentReaches } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 let stack: TestStack;
@@ -46,14 +46,7 @@ const call = (method: string, path: string, body?: unknown, as = ADMIN) =>
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, any> }); // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const waitFor = (id: string, status: string) =>
-  eventually(
-    async () => {
-      const { body } = await json(await call('GET', `/api/incidents/${id}`));
-      return body.status === status && body;
-    },
-    `incident ${id} reaching ${status}`,
-    { everyMs: 100 },
-  );
+  incidentReaches(async () => (await json(await call('GET', `/api/incidents/${id}`))).body, id, status);
 
 const rootDer = () =>
   new X509Certificate(stack.simulator.adr.ca(DEMO_ADR.namespace, DEMO_ADR.root).properties.certificatePem as string)

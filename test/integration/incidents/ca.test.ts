@@ -15,7 +15,7 @@ import { infoOf } from '../../../shared/allocation/rules/x509-context';
 import type { AllocationRuntime } from '../../../shared/allocation/runtime';
 import { CONTAINERS } from '../../../shared/containers';
 import { startFunctionApp } from '../../support/app-host';
-import { eventually } from '../../support/eventually';
+import { eventually, incidentReaches } from '../../support/eventually';
 import { startTestStack, type TestStack } from '../../support/stack';
 
 let stack: TestStack;
@@ -48,13 +48,10 @@ const register = (id: string, issuer: Issued) => {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const waitFor = (id: string, status: string): Promise<Record<string, any>> =>
-  eventually(
-    async () => {
-      const body = (await (await call(`/api/incidents/${id}`)).json()) as Record<string, unknown>;
-      return body.status === status && body;
-    },
-    `incident ${id} reaching ${status}`,
-    { everyMs: 100 },
+  incidentReaches(
+    async () => (await (await call(`/api/incidents/${id}`)).json()) as Record<string, unknown>,
+    id,
+    status,
   );
 
 /** The webhook, called as DPS calls it for a device of the root group: the device's certificate and the signer. */

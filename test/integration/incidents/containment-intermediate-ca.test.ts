@@ -11,6 +11,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import type { Issued } from '../../../dev/pki';
 import { AUDIT_TRAIL_CONTAINER } from '../../../shared/audit-trail';
 import { CONTAINERS } from '../../../shared/containers';
+import { eventually } from '../../support/eventually';
 import { type Line9, LINE9_IDS, SECOND_ADMIN, startLine9 } from '../../support/line9-containment';
 
 let line9: Line9;
@@ -26,12 +27,13 @@ test('one incident naming the intermediate CA contains every device of its group
 
   // The webhook told the certificate inventory of each device certificate it saw.
   const deviceCert = new X509Certificate((line9.devices.get('line9-a') as Issued).certPem);
-  let recorded: Record<string, unknown> | undefined;
-  for (let i = 0; i < 50 && !recorded; i++, await new Promise((r) => setTimeout(r, 50))) {
-    recorded = await line9.stack.services.store
-      .container(CONTAINERS.certificates.name)
-      .read(deviceCert.fingerprint256.replace(/:/g, ''), new Date(deviceCert.validTo).toISOString().slice(0, 7));
-  }
+  const recorded = await eventually(
+    () =>
+      line9.stack.services.store
+        .container(CONTAINERS.certificates.name)
+        .read(deviceCert.fingerprint256.replace(/:/g, ''), new Date(deviceCert.validTo).toISOString().slice(0, 7)),
+    "the webhook recording line9-a's certificate",
+  );
   expect(recorded).toMatchObject({
     subject: 'CN=line9-a',
     issuer: expect.stringContaining('Line 9 Intermediate'),

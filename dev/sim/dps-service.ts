@@ -125,6 +125,12 @@ function put<T extends Entry>(
   const existing = map.get(key);
   if (ifMatch && ifMatch !== '*' && !existing)
     throw new HttpError(412, 412001, 'Precondition failed: the enrollment does not exist.');
+  // A put without If-Match is a create: DPS answers 409 when the record exists (the Python data-plane client, which
+  // adds no header, meets ResourceExistsError on an existing group: azure-sdk-for-python#35187; the C# client the
+  // same without an etag: azure-iot-sdk-csharp#3076; the Node client sends the record's etag since
+  // azure-iot-sdk-node#165). An update names what it replaces: its etag, or `*`.
+  if (!ifMatch && existing)
+    throw new HttpError(409, 409201, `${isGroup ? 'Enrollment group' : 'Enrollment'} ${id} already exists.`);
   if (!ifMatchAllows(ifMatch, existing?.etag))
     throw new HttpError(412, 412001, 'Precondition failed: the etag does not match.');
   // The ADR policy names (2026-11-01) are checked before anything is stored; older versions keep what is stored.

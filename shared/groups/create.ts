@@ -137,7 +137,7 @@ export async function createGroup(deps: GroupDeps, request: GroupRequest, by: st
   try {
     // No etag: a create. One DPS answers a put without If-Match that names an existing group 409 (SDK threads:
     // azure-iot-sdk-node#165, azure-iot-sdk-csharp#3076, azure-sdk-for-python#35187) — a group made since the read
-    // is then judged, not written over. (The local DPS writes over it: see README, Security.)
+    // is then judged, not written over. (The local DPS answers the same: see README, Security.)
     written = await retryThrottled(() => dps.putGroup(groupOf(request, webhookUrl, mine.marker)));
   } catch (err) {
     if (err instanceof ConflictError) {

@@ -172,9 +172,11 @@ test('drift is repaired: a certificate replaced outside the backend, or an enrol
   const inventory = fleet.stack.services.store.container(CONTAINERS.certificates.name);
   const month = (c: Issued) => new Date(new X509Certificate(c.certPem).validTo).toISOString().slice(0, 7);
   const replacement = await issue({ subject: 'CN=dev-400', notAfter: new Date(fleet.now.getTime() + 700 * DAY) });
+  // An update, as another tool makes it: it names what it replaces (DPS refuses a put without If-Match on it, 409).
   await fleet.stack.services.enrollments.putEnrollment({
     registrationId: 'dev-400',
     attestation: { type: 'x509', x509: { clientCertificates: { primary: { certificate: replacement.certPem } } } },
+    etag: (await fleet.stack.services.enrollments.getEnrollment('dev-400'))?.etag,
   });
   await fleet.stack.services.enrollments.deleteEnrollment('dev-60');
   const pass = await reconcileInventory(deps, { pageSize: 50 });

@@ -35,6 +35,13 @@ test('individual enrollment CRUD with etags', async () => {
   const updated = await dps.putEnrollment({ ...(read as IndividualEnrollment), provisioningStatus: 'disabled' });
   expect(updated.etag).not.toBe(created.etag);
   await expect(dps.putEnrollment({ ...created, provisioningStatus: 'enabled' })).rejects.toBeInstanceOf(ConflictError); // stale etag → 412
+  // A put without If-Match is a create: on an existing enrollment, 409 (it is written over only when named: etag or *).
+  const { etag: _etag, ...unnamed } = updated;
+  await expect(dps.putEnrollment({ ...unnamed, provisioningStatus: 'enabled' })).rejects.toMatchObject({
+    status: 409,
+    code: 409201,
+  });
+  expect((await dps.getEnrollment('dev-crud-1'))?.provisioningStatus).toBe('disabled');
 
   await expect(dps.deleteEnrollment('dev-crud-1', created.etag)).rejects.toBeInstanceOf(ConflictError);
   await dps.deleteEnrollment('dev-crud-1', updated.etag);

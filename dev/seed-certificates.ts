@@ -110,14 +110,23 @@ export async function seedCertificatesGroup(env: Env, d = DEMO_ADR): Promise<{ g
   const path = `/enrollmentGroups/${DEMO_CERTIFICATES_GROUP}`;
   let group = await dpsServiceCall(env, 'GET', path);
   if (group.status !== 200 || group.body.certificatePolicyName !== d.policy) {
-    group = await dpsServiceCall(env, 'PUT', path, {
-      enrollmentGroupId: DEMO_CERTIFICATES_GROUP,
-      attestation: { type: 'symmetricKey' },
-      allocationPolicy: 'hashed',
-      namespaceName: d.namespace,
-      certificateAuthorityName: d.ica,
-      certificatePolicyName: d.policy,
-    });
+    // An existing group is replaced by naming it (DPS refuses a put without If-Match on it: 409).
+    const ifMatch = group.status === 200 ? { 'if-match': String(group.body.etag) } : {};
+    group = await dpsServiceCall(
+      env,
+      'PUT',
+      path,
+      {
+        enrollmentGroupId: DEMO_CERTIFICATES_GROUP,
+        attestation: { type: 'symmetricKey' },
+        allocationPolicy: 'hashed',
+        namespaceName: d.namespace,
+        certificateAuthorityName: d.ica,
+        certificatePolicyName: d.policy,
+      },
+      undefined,
+      ifMatch,
+    );
     if (group.status !== 200) throw new Error(`PUT ${path}: ${group.status} ${JSON.stringify(group.body)}`);
   }
   const attestation = group.body.attestation as { symmetricKey: { primaryKey: string } };

@@ -111,7 +111,7 @@ export async function seedCertificatesGroup(env: Env, d = DEMO_ADR): Promise<{ g
   let group = await dpsServiceCall(env, 'GET', path);
   if (group.status !== 200 || group.body.certificatePolicyName !== d.policy) {
     // An existing group is replaced by naming it (DPS refuses a put without If-Match on it: 409).
-    const ifMatch = group.status === 200 ? { 'if-match': String(group.body.etag) } : {};
+    const ifMatch: Record<string, string> = group.status === 200 ? { 'if-match': String(group.body.etag) } : {};
     group = await dpsServiceCall(
       env,
       'PUT',

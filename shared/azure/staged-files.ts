@@ -119,7 +119,11 @@ export class StorageStagedFiles implements StagedFilesPort {
   async *read(name: string, offset: number, pin?: FilePin): AsyncIterable<Uint8Array> {
     const base = await this.blob(name);
     const blob = pin ? base.withSnapshot(pin.snapshot) : base;
-    const size = (await this.properties(blob))?.contentLength ?? 0;
+    // A file (or pin) that is gone fails the read with its 404: never read as an empty file.
+    const { contentLength: size = 0 } = await this.calls.idempotent(
+      `read the properties of ${UPLOADS_CONTAINER}/${name}`,
+      (abortSignal) => blob.getProperties({ abortSignal }),
+    );
     for (let start = offset; start < size; start += RANGE_BYTES)
       yield* this.range(blob, start, Math.min(start + RANGE_BYTES, size));
   }

@@ -50,6 +50,12 @@ function backoff(base: number, max: number, attempt: number, random: () => numbe
   return Math.min(max, base * 2 ** (attempt - 1)) * (0.5 + random() / 2);
 }
 
+/** The wait before try `failed + 1` after `failed` transient faults: what `retryIdempotent` waits, for a caller that
+ * cannot hand it a promise (a stream tried again from where it stopped). */
+export function transientWaitMs(failed: number, options: RetryOptions = {}): number {
+  return backoff(options.transientBaseDelayMs ?? 200, 10_000, failed, options.random ?? Math.random);
+}
+
 async function retry<T>(call: () => Promise<T>, options: RetryOptions, transient: boolean): Promise<T> {
   const { attempts = 8, transientAttempts = 6, baseDelayMs = 1000, maxDelayMs = 60_000, sleep = realSleep } = options;
   const random = options.random ?? Math.random;
@@ -71,7 +77,7 @@ async function retry<T>(call: () => Promise<T>, options: RetryOptions, transient
         continue;
       }
       if (transient && err instanceof TransientError && ++failed < transientAttempts) {
-        const wait = backoff(options.transientBaseDelayMs ?? 200, 10_000, failed, random);
+        const wait = transientWaitMs(failed, { ...options, random });
         await pause(wait, err, () => options.onTransient?.(wait, failed, err));
         continue;
       }

@@ -126,11 +126,14 @@ export function storageCall(req: IncomingMessage, api: 'queue' | 'blob'): FaultC
       block: 'stageBlock',
       blocklist: 'commitBlockList',
       appendblock: 'appendBlock',
+      snapshot: 'createSnapshot',
     };
     if (method === 'PUT') operation = comp ? (byComp[comp] ?? `setBlob ${comp}`) : 'uploadBlob';
-    else if (method === 'GET') operation = 'downloadBlob';
+    else if (method === 'GET')
+      operation = 'downloadBlob'; // the whole blob or a range of it (x-ms-range)
     else if (method === 'HEAD') operation = 'getBlobProperties';
     else if (method === 'DELETE') operation = 'deleteBlob';
-  } else operation = 'listContainers';
+  } else if (method === 'POST' && comp === 'userdelegationkey') operation = 'getUserDelegationKey';
+  else operation = 'listContainers';
   return { service: 'storage', target, operation };
 }

@@ -18,8 +18,9 @@ export type Fault =
   | { kind: 'resetAfterApply' }
   /** The request waits `ms` (wall time) before it reaches the service. */
   | { kind: 'latency'; ms: number }
-  /** No answer at all until the client gives up; `afterApply`: the request is applied first. */
-  | { kind: 'stall'; afterApply?: boolean }
+  /** No answer at all until the client gives up; `afterApply`: the request is applied first. `afterBytes`: applied,
+   * and its answer starts — the headers and the first `afterBytes` bytes of the body — then stops (a read cut short). */
+  | { kind: 'stall'; afterApply?: boolean; afterBytes?: number }
   /** The service (or target) is unreachable: connections refused where the proxy sees them, requests reset. */
   | { kind: 'down' };
 
@@ -62,6 +63,8 @@ function checkFault(where: string, f: Fault | undefined): void {
   if (f.kind === 'status' && f.retryAfterMs !== undefined && !(f.retryAfterMs >= 0))
     fail(where, 'fault.retryAfterMs must be >= 0');
   if (f.kind === 'latency' && !(f.ms >= 0)) fail(where, 'fault.ms must be >= 0');
+  if (f.kind === 'stall' && f.afterBytes !== undefined && !(Number.isInteger(f.afterBytes) && f.afterBytes >= 0))
+    fail(where, 'fault.afterBytes must be a whole number of bytes >= 0');
 }
 
 /** Checks a plan (from JSON or code) and answers it unchanged; throws naming the first rule that is wrong. */

@@ -3,7 +3,9 @@
  * `{ error, reason, correlationId }` with the status its kind calls for, and an error answer a handler returns gets
  * the same correlation id. The stack is logged under that id and never sent. The webhook keeps DPS's rules: bad input
  * is a 400 (DPS fails the registration at once), a throttled dependency a 503 (DPS retries, as it should), and a
- * dependency that refused our identity or stayed unavailable (UnavailableError) a 503 naming it.
+ * dependency that refused our identity or stayed unavailable (UnavailableError) a 503 naming it. A dependency that did
+ * not answer in time or lost the connection (TransientError, past the adapter's retries, or a maker's upload that
+ * stalled on Storage and cannot be replayed by us) is a 503 with Retry-After: the same call may well pass.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -14,11 +16,15 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ThrottledError,
+  TransientError,
   UnavailableError,
   ValidationError,
 } from '../../shared/errors';
 
 type Logger = Pick<InvocationContext, 'error'>;
+
+/** A lost answer or a stall usually passes within seconds: a short wait, which clients lengthen with their backoff. */
+const TRANSIENT_RETRY_AFTER_SECONDS = 5;
 
 /** The answer for something a handler threw. */
 export function errorResponse(err: unknown, correlationId: string, log: Logger): HttpResponseInit {
@@ -42,6 +48,11 @@ export function errorResponse(err: unknown, correlationId: string, log: Logger):
       'Retry-After': String(seconds),
     });
   }
+  // Not a bug of ours, and nothing internal in the reason (the error names blobs and hosts): the caller tries again.
+  if (err instanceof TransientError)
+    return answer(503, 'ServiceUnavailable', 'A service this call depends on did not answer in time; try again.', {
+      'Retry-After': String(TRANSIENT_RETRY_AFTER_SECONDS),
+    });
   // A dependency that refused our identity or stayed down: its reason names the service, and nothing of ours.
   if (err instanceof UnavailableError) return answer(503, 'ServiceUnavailable', err.message);
   log.error(`[${correlationId}] unhandled error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

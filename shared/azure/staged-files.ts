@@ -13,10 +13,17 @@
  * of the base blob alone would fail a job over a write but never keep the bytes that were started. Snapshots need
  * nothing deployed (infra/modules/storage.bicep as it is; the app's Storage Blob Data Contributor role on import-uploads covers them) and
  * Azurite implements them.
+ *
+ * Deadlines (storage-calls.ts): every point call (properties, snapshot, delete, container, delegation key) is
+ * abandoned after 30 s without an answer and tried again — each may run twice. A snapshot taken twice (the first
+ * try's answer lost) leaves a second snapshot of the same etag: the pin names the one whose answer came, both hold
+ * exactly the bytes of that etag (the retry is under If-Match, so a file written meanwhile fails the pin instead),
+ * and `delete` removes every snapshot with the file, so the spare costs nothing but its blocks' metadata for the job's
+ * life. The streams (the upload, a range read) are abandoned when no bytes moved for 30 s: an upload then fails
+ * (staged-upload.ts), a range read resumes from the byte it stopped at, so no byte is read twice downstream.
  */
-import { Readable } from 'node:stream';
-
 import {
+  type BlobClient,
   BlobSASPermissions,
   type BlobServiceClient,
   type ContainerClient,
@@ -24,31 +31,36 @@ import {
   SASProtocol,
 } from '@azure/storage-blob';
 
-import { ConflictError, PayloadTooLargeError } from '../errors';
+import { ConflictError, TransientError } from '../errors';
 import type { FilePin, StagedFilesPort } from '../ports';
 import { type BlobAuth, blobServiceClient } from './blobs';
+import { uploadBlocks } from './staged-upload';
+import { type StorageCallOptions, StorageCalls } from './storage-calls';
 
 export const UPLOADS_CONTAINER = 'import-uploads';
 const RANGE_BYTES = 8 * 1024 * 1024;
-const BLOCK_BYTES = 4 * 1024 * 1024;
 const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
 
 export class StorageStagedFiles implements StagedFilesPort {
   private readonly service: BlobServiceClient;
   private readonly byKey: boolean;
+  private readonly calls: StorageCalls;
   private ready: Promise<unknown> | undefined;
 
-  constructor(auth: BlobAuth) {
+  constructor(auth: BlobAuth, options: StorageCallOptions = {}) {
     this.byKey = 'connectionString' in auth;
     this.service = blobServiceClient(auth);
+    this.calls = new StorageCalls(options);
   }
 
   private async container(): Promise<ContainerClient> {
     const client = this.service.getContainerClient(UPLOADS_CONTAINER);
-    this.ready ??= client.createIfNotExists().catch((err: unknown) => {
-      this.ready = undefined;
-      throw err;
-    });
+    this.ready ??= this.calls
+      .idempotent(`create container ${UPLOADS_CONTAINER}`, (abortSignal) => client.createIfNotExists({ abortSignal }))
+      .catch((err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      });
     await this.ready;
     return client;
   }
@@ -58,41 +70,39 @@ export class StorageStagedFiles implements StagedFilesPort {
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
   ): Promise<{ bytes: number; etag: string }> {
-    let bytes = 0;
-    const limited = Readable.from(
-      (async function* () {
-        for await (const chunk of body) {
-          bytes += chunk.byteLength;
-          // Nothing is committed: the blocks already sent are dropped by the service.
-          if (bytes > maxBytes) throw new PayloadTooLargeError(maxBytes);
-          // uploadStream copies Buffers; an HTTP body gives plain Uint8Arrays.
-          yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        }
-      })(),
-    );
-    const { etag } = await (await this.container()).getBlockBlobClient(name).uploadStream(limited, BLOCK_BYTES, 2);
-    return { bytes, etag: etag as string };
+    return uploadBlocks((await this.container()).getBlockBlobClient(name), body, maxBytes, this.calls);
   }
 
-  private async properties(name: string) {
-    try {
-      return await (await this.container()).getBlobClient(name).getProperties();
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
+  /** The blob's (or snapshot's) properties, under If-Match `etag` when given; undefined when it is not there. */
+  private async properties(blob: BlobClient, etag?: string) {
+    return this.calls.idempotent(`read the properties of ${UPLOADS_CONTAINER}/${blob.name}`, async (abortSignal) => {
+      try {
+        return await blob.getProperties({ conditions: etag ? { ifMatch: etag } : undefined, abortSignal });
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  private async blob(name: string): Promise<BlobClient> {
+    return (await this.container()).getBlobClient(name);
   }
 
   async size(name: string): Promise<number | undefined> {
-    return (await this.properties(name))?.contentLength;
+    return (await this.properties(await this.blob(name)))?.contentLength;
   }
 
   async pin(name: string, etag?: string): Promise<(FilePin & { bytes: number }) | undefined> {
-    const blob = (await this.container()).getBlobClient(name);
+    const blob = await this.blob(name);
     try {
-      const properties = await blob.getProperties({ conditions: etag ? { ifMatch: etag } : undefined });
-      // Under the etag just read: the snapshot holds exactly the bytes whose size the caller checks.
-      const { snapshot } = await blob.createSnapshot({ conditions: { ifMatch: properties.etag } });
+      const properties = await this.properties(blob, etag);
+      if (!properties) return undefined;
+      // Under the etag just read: the snapshot holds exactly the bytes whose size the caller checks. Tried again
+      // after a lost answer (see the header: a spare snapshot of the same etag is harmless).
+      const { snapshot } = await this.calls.idempotent(`snapshot ${UPLOADS_CONTAINER}/${name}`, (abortSignal) =>
+        blob.createSnapshot({ conditions: { ifMatch: properties.etag }, abortSignal }),
+      );
       return { snapshot: snapshot as string, etag: properties.etag as string, bytes: properties.contentLength ?? 0 };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -103,16 +113,51 @@ export class StorageStagedFiles implements StagedFilesPort {
   }
 
   async unchangedSince(name: string, pin: FilePin): Promise<boolean> {
-    return (await this.properties(name))?.etag === pin.etag;
+    return (await this.properties(await this.blob(name)))?.etag === pin.etag;
   }
 
   async *read(name: string, offset: number, pin?: FilePin): AsyncIterable<Uint8Array> {
-    const base = (await this.container()).getBlobClient(name);
+    const base = await this.blob(name);
     const blob = pin ? base.withSnapshot(pin.snapshot) : base;
-    const size = (await blob.getProperties()).contentLength ?? 0;
-    for (let at = offset; at < size; at += RANGE_BYTES) {
-      const range = await blob.download(at, Math.min(RANGE_BYTES, size - at), { maxRetryRequests: 5 });
-      for await (const chunk of range.readableStreamBody as AsyncIterable<Buffer>) yield chunk;
+    // A file (or pin) that is gone fails the read with its 404: never read as an empty file.
+    const { contentLength: size = 0 } = await this.calls.idempotent(
+      `read the properties of ${UPLOADS_CONTAINER}/${name}`,
+      (abortSignal) => blob.getProperties({ abortSignal }),
+    );
+    for (let start = offset; start < size; start += RANGE_BYTES)
+      yield* this.range(blob, start, Math.min(start + RANGE_BYTES, size));
+  }
+
+  /**
+   * Bytes [start, end) of the blob, watched: when no bytes moved for the deadline (or the connection broke past the
+   * SDK's own resumes), the range is asked again from the first byte not yet yielded. The watch is idle while the
+   * consumer holds a chunk: a validation busy with its rows is not a stalled read.
+   */
+  private async *range(blob: BlobClient, start: number, end: number): AsyncIterable<Uint8Array> {
+    let at = start;
+    for (let failed = 0; at < end;) {
+      const watch = this.calls.watch();
+      try {
+        watch.moved();
+        const answer = await blob.download(at, end - at, {
+          abortSignal: watch.signal,
+          maxRetryRequests: 5,
+          onProgress: () => watch.moved(),
+        });
+        for await (const chunk of answer.readableStreamBody as AsyncIterable<Buffer>) {
+          at += chunk.byteLength;
+          watch.idle();
+          yield chunk;
+          watch.moved();
+        }
+        if (at < end) throw new TransientError(`the range ended at byte ${at}, before ${end}`, undefined);
+      } catch (err) {
+        const failure = this.calls.streamFailure(err, `read ${UPLOADS_CONTAINER}/${blob.name} at byte ${at}`, watch);
+        if (!(failure instanceof TransientError) || ++failed >= this.calls.streamTries) throw failure;
+        await this.calls.pauseAfter(failed);
+      } finally {
+        watch.stop();
+      }
     }
   }
 
@@ -121,7 +166,9 @@ export class StorageStagedFiles implements StagedFilesPort {
     const permissions = BlobSASPermissions.parse('cw');
     if (this.byKey) return blob.generateSasUrl({ permissions, expiresOn });
     const startsOn = new Date(Date.now() - 5 * 60_000); // clock skew
-    const key = await this.service.getUserDelegationKey(startsOn, expiresOn);
+    const key = await this.calls.idempotent('get a user delegation key', (abortSignal) =>
+      this.service.getUserDelegationKey(startsOn, expiresOn, { abortSignal }),
+    );
     const sas = generateBlobSASQueryParameters(
       {
         containerName: UPLOADS_CONTAINER,
@@ -138,6 +185,9 @@ export class StorageStagedFiles implements StagedFilesPort {
   }
 
   async delete(name: string): Promise<void> {
-    await (await this.container()).getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+    const blob = await this.blob(name);
+    await this.calls.idempotent(`delete ${UPLOADS_CONTAINER}/${name} and its snapshots`, (abortSignal) =>
+      blob.deleteIfExists({ deleteSnapshots: 'include', abortSignal }),
+    );
   }
 }

@@ -7,9 +7,13 @@
  *
  * The deadline covers the SDK's own retries too. 30 s is what Storage itself allows most operations on the server
  * (a blob read 2 minutes a megabyte, a write 10): an upload is given 10 s more for every megabyte it sends.
+ *
+ * A stream (a ranged read, a staged upload of up to 10 GB) has no fixed deadline: it is watched instead, and abandoned
+ * when no bytes moved for as long as a call's deadline (stall-watch.ts); its failure means what a call's does.
  */
 import { isConnectionLost, TRANSIENT_STATUSES, TransientError } from '../errors';
-import { retryIdempotent, type RetryOptions } from '../retry';
+import { retryIdempotent, type RetryOptions, transientWaitMs } from '../retry';
+import { StallWatch } from './stall-watch';
 
 export const STORAGE_DEADLINE_MS = 30_000;
 const PER_MEGABYTE_MS = 10_000;
@@ -50,10 +54,36 @@ export class StorageCalls {
 
   /** Tried again after a transient fault, each try under its own deadline: reads, and writes of the same thing. */
   idempotent<T>(what: string, call: (abortSignal: AbortSignal) => Promise<T>, bytes = 0): Promise<T> {
-    return retryIdempotent(() => this.once(what, call, bytes), {
-      attempts: 1,
-      transientAttempts: 3,
-      ...this.options.retry,
-    });
+    return retryIdempotent(() => this.once(what, call, bytes), this.retryOptions());
+  }
+
+  private retryOptions(): RetryOptions {
+    return { attempts: 1, transientAttempts: 3, ...this.options.retry };
+  }
+
+  /** A watch for one stream: it fires when no bytes moved for the deadline. Started by its first `moved`. */
+  watch(): StallWatch {
+    return new StallWatch(this.deadlineMs);
+  }
+
+  /** What a stream's failure means: its watch fired — TransientError "no bytes moved" — or as for a call. */
+  streamFailure(err: unknown, what: string, watch: StallWatch): unknown {
+    if (watch.stalled) return new TransientError(`${what}: no bytes moved for ${watch.stallMs} ms`, undefined);
+    // The SDK resumes a read whose connection broke a few times itself, then says so: the connection is still lost.
+    if (/received less data than required/.test((err as Error | undefined)?.message ?? ''))
+      return new TransientError(`${what}: connection lost: ${(err as Error).message}`, undefined);
+    return translate(err, what, watch.stallMs);
+  }
+
+  /** How many tries a stream gets after transient faults (as an idempotent call), each from where the last stopped. */
+  get streamTries(): number {
+    return this.retryOptions().transientAttempts ?? 3;
+  }
+
+  /** Waits before a stream's try after `failed` transient faults, as an idempotent call would. */
+  async pauseAfter(failed: number): Promise<void> {
+    const options = this.retryOptions();
+    const wait = transientWaitMs(failed, options);
+    await (options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
   }
 }

@@ -10,7 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 
 import type { CertificatePolicyRef } from '../certificate-policy';
 import { QUEUES } from '../containers';
-import { ConflictError, PayloadTooLargeError, ValidationError } from '../errors';
+import { ConflictError, PayloadTooLargeError, TransientError, ValidationError } from '../errors';
 import { type FilePin, timeOf } from '../ports';
 import { type JobDocument, type JobStatus, zeroCounts } from './job-store';
 import { failJob, publishJob } from './progress';
@@ -130,6 +130,24 @@ async function tooLarge(deps: StagingDeps, jobId: string, limit: number, hint: s
   throw new PayloadTooLargeError(limit, hint);
 }
 
+/**
+ * The upload broke off before its file was stored and pinned (Storage stalled or failed, or the body broke): the job
+ * says so, as a job refused before validation, so a retry under the same Idempotency-Key stages the file again at once
+ * instead of finding a job "staging" with nothing behind it. Best effort: if the job cannot be written either, it is
+ * taken over as abandoned after ABANDONED_AFTER_MS. The caller's error (503 for a TransientError) is thrown on.
+ */
+async function brokeOff(deps: StagingDeps, jobId: string, err: unknown): Promise<never> {
+  const why = err instanceof TransientError ? 'Storage did not answer in time' : 'the upload failed';
+  await failJob(
+    deps,
+    await deps.importJobs(),
+    jobId,
+    `the upload broke off before the file was stored (${why}); send it again`,
+    timeOf(deps),
+  ).catch(() => undefined);
+  throw err;
+}
+
 /** `POST …/imports`: the body streams into Blob storage (at most `maxBytes`); answers once it is stored. */
 export async function stageUpload(
   deps: StagingDeps,
@@ -145,11 +163,17 @@ export async function stageUpload(
   } catch (err) {
     if (err instanceof PayloadTooLargeError)
       return tooLarge(deps, opened.job.jobId, request.maxBytes, request.hint ?? '');
-    throw err;
+    return brokeOff(deps, opened.job.jobId, err);
   }
   if (written.bytes === 0) throw new ValidationError('the body is empty');
   // Pinned as written: an upload URL handed out earlier under the same Idempotency-Key can still write this blob.
-  const pinned = await files.pin(file, written.etag);
+  let pinned: Awaited<ReturnType<typeof files.pin>>;
+  try {
+    pinned = await files.pin(file, written.etag);
+  } catch (err) {
+    if (err instanceof TransientError) return brokeOff(deps, opened.job.jobId, err);
+    throw err;
+  }
   if (!pinned) throw new Error(`the staged file ${file} vanished as it was stored`);
   return { kind: 'accepted', job: await handOver(deps, opened.job, stagedAs(file, pinned, request.signature)) };
 }

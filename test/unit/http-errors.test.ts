@@ -10,6 +10,7 @@ import {
   NotFoundError,
   ServiceError,
   ThrottledError,
+  TransientError,
   ValidationError,
 } from '../../shared/errors';
 
@@ -51,6 +52,21 @@ test('a throttled dependency is a 503 with Retry-After in whole seconds, which D
   expect(response.status).toBe(503);
   expect(headers['Retry-After']).toBe('3');
   expect(body).toMatchObject({ error: 'ServiceUnavailable', correlationId: 'inv-123' });
+});
+
+test('a dependency that did not answer in time (TransientError) is a 503 with Retry-After naming nothing internal', async () => {
+  const { response, body, headers, logged } = await answer(() => {
+    throw new TransientError('upload import-uploads/acme-1/upload: no bytes moved for 30000 ms', undefined);
+  });
+  expect(response.status).toBe(503);
+  expect(headers['Retry-After']).toBe('5');
+  expect(body).toEqual({
+    error: 'ServiceUnavailable',
+    reason: 'A service this call depends on did not answer in time; try again.',
+    correlationId: 'inv-123',
+  });
+  expect(JSON.stringify(body)).not.toContain('import-uploads');
+  expect(logged).toEqual([]);
 });
 
 test('a dependency that refused our identity or stayed down (UnavailableError) is a 503 naming it, not logged as ours', async () => {

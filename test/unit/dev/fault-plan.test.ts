@@ -109,6 +109,9 @@ test('a wrong plan is refused, naming the rule; a plan file is read and checked'
     /status must be an HTTP error/,
   );
   expect(() => checkFaultPlan({ rules: [{ service: 'dps', calls: [0], fault: reset }] })).toThrow(/counted from 1/);
+  expect(() => checkFaultPlan({ rules: [{ service: 'storage', fault: { kind: 'stall', afterBytes: -1 } }] })).toThrow(
+    /rule 1: fault.afterBytes must be a whole number/,
+  );
   const file = join(mkdtempSync(join(tmpdir(), 'faults-')), 'plan.json');
   writeFileSync(file, JSON.stringify({ seed: 3, rules: [{ service: 'storage', probability: 0.05, fault: reset }] }));
   expect(loadFaultPlan(file).rules).toHaveLength(1);
@@ -153,4 +156,20 @@ test('operations are named from the method, path and headers, as the services ro
   expect(storageCall(request('PUT', '/devstoreaccount1/audit-trail/a.log?comp=appendblock'), 'blob').operation).toBe(
     'appendBlock',
   );
+  expect(storageCall(request('PUT', '/devstoreaccount1/import-uploads/j/upload?comp=snapshot'), 'blob')).toEqual({
+    service: 'storage',
+    target: 'import-uploads',
+    operation: 'createSnapshot',
+  });
+  expect(
+    storageCall(request('PUT', '/devstoreaccount1/import-uploads/j/upload?comp=block&blockid=AA'), 'blob').operation,
+  ).toBe('stageBlock');
+  expect(
+    storageCall(request('GET', '/devstoreaccount1/import-uploads/j/upload', { 'x-ms-range': 'bytes=0-99' }), 'blob')
+      .operation,
+  ).toBe('downloadBlob');
+  expect(
+    storageCall(request('POST', '/devstoreaccount1/?restype=service&comp=userdelegationkey'), 'blob').operation,
+  ).toBe('getUserDelegationKey');
+  expect(storageCall(request('GET', '/devstoreaccount1/?comp=list'), 'blob').operation).toBe('listContainers');
 });

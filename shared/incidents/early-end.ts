@@ -4,6 +4,7 @@
  * it checkpointed and asks to be followed when it is worth coming back; anything else still fails it.
  */
 import { forEachLimitedSettled } from '../concurrency';
+import type { Deadline } from '../ports';
 import { OutOfTimeError } from '../retry';
 import { type IncidentDeps, millis } from './deps';
 import { HoldBusyError } from './repositories';
@@ -18,14 +19,8 @@ export async function settled<T>(work: Array<Promise<T>>): Promise<T[]> {
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** The share's deadline, on the share's clock: no item of a batch is started past it. */
-export interface ItemsUntil {
-  stopAt: number;
-  now: () => number;
-}
-
-/** The share's deadline as a batch's items read it. */
-export const untilDeadline = (deps: IncidentDeps, stopAt: number): ItemsUntil => ({ stopAt, now: () => millis(deps) });
+/** The share's deadline, on the share's clock. */
+export const untilDeadline = (deps: IncidentDeps, stopAt: number): Deadline => ({ stopAt, now: () => millis(deps) });
 
 /**
  * A batch's items, at most `limit` at once, as `settled` does steps: after a failure none is started, those in flight
@@ -39,7 +34,7 @@ export const untilDeadline = (deps: IncidentDeps, stopAt: number): ItemsUntil =>
 export async function settledEach<T>(
   items: readonly T[],
   limit: number,
-  until: ItemsUntil,
+  until: Deadline,
   work: (item: T) => Promise<void>,
 ) {
   throwRealFirst(

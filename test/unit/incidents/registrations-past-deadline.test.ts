@@ -10,7 +10,8 @@
  */
 import { CONTAINERS } from '../../../shared/containers';
 import { type IncidentDeps } from '../../../shared/incidents/deps';
-import { newIncident, type Target } from '../../../shared/incidents/rules/model';
+import { newIncident } from '../../../shared/incidents/rules/model';
+import type { Target } from '../../../shared/incidents/rules/resolution';
 import { RUNNERS } from '../../../shared/incidents/steps';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import type { EnrollmentsPort } from '../../../shared/ports';

@@ -45,6 +45,20 @@ export interface EnrollmentsPort {
     pageSize: number,
     continuationToken?: string,
   ): Promise<Page<DeviceRegistrationState>>;
+  /**
+   * The same port for a caller whose time ends at `deadline`: a call that would wait past it for its turn in DPS's
+   * shared pace (shared/pacing) is not made (OutOfTimeError). Absent where calls are not paced.
+   */
+  until?(deadline: Deadline): EnrollmentsPort;
+}
+
+/**
+ * When a caller's time is up: `stopAt` in milliseconds on the caller's clock `now` (a test's manual clock may not be
+ * the clock of the part that reads it, so a reader compares how long is left, never the times themselves).
+ */
+export interface Deadline {
+  stopAt: number;
+  now: () => number;
 }
 
 export type HubBulkMode = 'create' | 'update' | 'updateIfMatchETag' | 'delete' | 'deleteIfMatchETag';

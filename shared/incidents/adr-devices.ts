@@ -11,7 +11,7 @@ import { audit } from '../audit';
 import { registryDeviceName } from '../certificates';
 import { NotFoundError, ServiceError, ThrottledError, TransientError } from '../errors';
 import { actorOf, dateOf, type IncidentDeps, lower, millis, onceFor, withRetry } from './deps';
-import { settledEach } from './early-end';
+import { settledEach, untilDeadline } from './early-end';
 import { walkPages } from './page-walker';
 import { holdId } from './repositories';
 import type { Incident } from './rules/model';
@@ -93,7 +93,7 @@ export async function runAdrDevices(
       act: async (targets) => {
         // All of the batch at once; a failure lets those in flight finish before the share hears of it (early-end.ts).
         const errors: Array<string | undefined> = [];
-        await settledEach([...targets.keys()], BATCH, async (i) => {
+        await settledEach([...targets.keys()], BATCH, untilDeadline(deps, deadline), async (i) => {
           errors[i] = await disableOne(deps, incident.id, step.namespaceName, targets[i].deviceId as string);
         });
         return errors.filter((e): e is string => !!e);

@@ -5,21 +5,16 @@
  * when the lease ends, so a worker killed mid-share (its lease left behind) is taken over once the lease expires.
  * No retry inside a share waits past its deadline (the share's calls carry it: shared/retry.ts `stopAt`): a retry
  * that would is not started, and the share ends with what it checkpointed, its next share queued for when that try
- * would have come — never killed by the host's timeout in the middle of a wait.
+ * would have come — never killed by the host's timeout in the middle of a wait. Nor is a batch's item, nor a DPS call's
+ * wait for its pace slot, started past it; and a share that outlives its lease anyway writes nothing more once another
+ * worker has taken it (lease.ts).
  */
 import { randomUUID } from 'node:crypto';
 
 import { connectedAtStart } from './connected';
-import {
-  deadlineOf,
-  DEFAULT_AUTO_APPROVE_MAX_DEVICES,
-  DEFAULT_BUDGET_MS,
-  emit,
-  type IncidentDeps,
-  millis,
-  now,
-} from './deps';
+import { deadlineOf, DEFAULT_AUTO_APPROVE_MAX_DEVICES, emit, type IncidentDeps, millis, now } from './deps';
 import { settled, stoppedEarly } from './early-end';
+import { dropLease, fenced, LeaseLostError, takeLease } from './lease';
 import { finishStep, startStep } from './page-walker';
 import { resolveScope } from './resolve';
 import { approvalFor } from './rules/approval';
@@ -38,25 +33,6 @@ export interface Advanced {
   more: boolean;
   /** Queue the next share to arrive this much later: another worker holds the incident, or its hubs are down. */
   retryAfterMs?: number;
-}
-
-/** A share ends at its deadline; the lease outlives it by this much, for the last checkpoint to be written. */
-const LEASE_MARGIN_MS = 15_000;
-
-async function takeLease(deps: IncidentDeps, id: string, owner: string): Promise<Incident | undefined> {
-  const until = millis(deps) + (deps.budgetMs ?? DEFAULT_BUDGET_MS) + LEASE_MARGIN_MS;
-  let taken = false;
-  const incident = await (
-    await deps.incidents()
-  ).update(id, (i) => {
-    taken = !i.lease || i.lease.until < millis(deps) || i.lease.owner === owner;
-    return taken ? { ...i, lease: { owner, until } } : undefined;
-  });
-  return taken ? incident : undefined;
-}
-
-async function dropLease(deps: IncidentDeps, id: string, owner: string) {
-  await (await deps.incidents()).update(id, (i) => (i.lease?.owner === owner ? { ...i, lease: undefined } : undefined));
 }
 
 async function* pagesOf(deps: IncidentDeps, incident: Incident): AsyncGenerator<Target[]> {
@@ -182,16 +158,16 @@ async function execute(deps: IncidentDeps, incident: Incident, deadline: number)
 export async function advanceIncident(deps: IncidentDeps, incidentId: string): Promise<Advanced> {
   const owner = randomUUID();
   const incident = await takeLease(deps, incidentId, owner);
-  if (!incident) {
-    const held = await (await deps.incidents()).get(incidentId);
-    if (!held) return { more: false };
-    return { incident: held, more: true, retryAfterMs: Math.max(1000, (held.lease?.until ?? 0) - millis(deps)) };
-  }
+  if (!incident) return heldElsewhere(deps, incidentId);
   const deadline = deadlineOf(deps);
   try {
-    const timed = { ...deps, retry: { ...deps.retry, stopAt: deadline, now: () => millis(deps) } };
-    return await share(timed, incident, deadline);
+    return await share(shareDeps(deps, incident, owner, deadline), incident, deadline);
   } catch (err) {
+    // Outlived its lease, and another worker took the incident over: that one goes on; this one wrote nothing since.
+    if (err instanceof LeaseLostError) {
+      deps.log?.(`incident ${incidentId}: ${err.message}`);
+      return heldElsewhere(deps, incidentId);
+    }
     const after = stoppedEarly(err, millis(deps));
     if (after === undefined) throw err;
     deps.log?.(`incident ${incidentId}: share ended early (${(err as Error).message}); the next in ${after} ms`);
@@ -199,6 +175,31 @@ export async function advanceIncident(deps: IncidentDeps, incidentId: string): P
   } finally {
     await dropLease(deps, incidentId, owner);
   }
+}
+
+/** Another worker holds the incident: this message comes back when that lease ends. */
+async function heldElsewhere(deps: IncidentDeps, incidentId: string): Promise<Advanced> {
+  const held = await (await deps.incidents()).get(incidentId);
+  if (!held) return { more: false };
+  return { incident: held, more: true, retryAfterMs: Math.max(1000, (held.lease?.until ?? 0) - millis(deps)) };
+}
+
+/**
+ * What a share works with: its deadline carried into every retry (no wait past it) and every DPS call (no wait for a
+ * pace slot past it: shared/pacing), its writes of the incident fenced by its lease (lease.ts), and the incident's
+ * filing day for its audit records, known from the incident it holds.
+ */
+function shareDeps(deps: IncidentDeps, incident: Incident, owner: string, deadline: number): IncidentDeps {
+  return {
+    ...deps,
+    retry: { ...deps.retry, stopAt: deadline, now: () => millis(deps) },
+    incidents: async () => fenced(await deps.incidents(), incident.id, owner),
+    enrollments: async () => {
+      const dps = await deps.enrollments();
+      return dps.until?.({ stopAt: deadline, now: () => millis(deps) }) ?? dps;
+    },
+    received: { ...deps.received, [incident.id]: incident.receivedAt },
+  };
 }
 
 /** One share's work, by status; `deps` carry the share's deadline into every retry. */

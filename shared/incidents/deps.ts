@@ -63,6 +63,8 @@ export interface IncidentDeps {
   onDeny?: (entries: DenyEntry[]) => void;
   onRelease?: (entries: DenyEntry[]) => void;
   retry?: RetryOptions;
+  /** When the incidents a share holds were received (id → ISO time): their audit records' filing day, without a read. */
+  received?: Readonly<Record<string, string>>;
   /** The time (the system's unless a test gives its own). */
   clock?: Clock;
   /** Each step's progress, for Azure Monitor. */
@@ -135,29 +137,41 @@ export function auditIdOf(incidentId: string, ...parts: string[]): string {
   return `${head}~${digest}`;
 }
 
-/** Each incident's filing day, read once per repository (a process's): an incident's receipt never changes. */
-const filingDays = new WeakMap<IncidentRepository, Map<string, string>>();
+/**
+ * Each incident's filing day, per repository (a process's; the share passes its incident's instead: `received`), as
+ * the read that finds it: callers at once share one read. An incident's receipt never changes; a failed read is not
+ * kept.
+ */
+const filingDays = new WeakMap<IncidentRepository, Map<string, Promise<string>>>();
 
 /**
  * The day an incident's audit records are filed under (audit.ts): the day it was received, whenever a record is
  * written — so a change recorded again by a share replayed after midnight UTC meets its first record (409), once.
  */
-export async function filingDayOf(deps: Pick<IncidentDeps, 'incidents'>, incidentId: string): Promise<string> {
+export async function filingDayOf(
+  deps: Pick<IncidentDeps, 'incidents' | 'received'>,
+  incidentId: string,
+): Promise<string> {
+  const received = deps.received?.[incidentId];
+  if (received) return auditDay(received);
   const repo = await deps.incidents();
-  const known = filingDays.get(repo) ?? new Map<string, string>();
+  const known = filingDays.get(repo) ?? new Map<string, Promise<string>>();
   filingDays.set(repo, known);
   const cached = known.get(incidentId);
   if (cached) return cached;
-  const incident = await repo.get(incidentId);
-  if (!incident) throw new Error(`incident ${incidentId} not found: its audit records have no day to be filed under`);
-  const day = auditDay(incident.receivedAt);
-  known.set(incidentId, day);
-  return day;
+  const reading = (async () => {
+    const incident = await repo.get(incidentId);
+    if (!incident) throw new Error(`incident ${incidentId} not found: its audit records have no day to be filed under`);
+    return auditDay(incident.receivedAt);
+  })();
+  known.set(incidentId, reading);
+  reading.catch(() => known.delete(incidentId));
+  return reading;
 }
 
 /** A change of the incident, recorded once: its id (`auditIdOf`) and the incident's filing day. */
 export async function onceFor(
-  deps: Pick<IncidentDeps, 'incidents'>,
+  deps: Pick<IncidentDeps, 'incidents' | 'received'>,
   incidentId: string,
   ...parts: string[]
 ): Promise<Once> {

@@ -10,7 +10,7 @@ import { runAdrRotate } from './adr-rotate';
 import { holdDeny, type IncidentDeps, lower, millis } from './deps';
 import { disableEnrollment, disableGroup, disallowCa } from './dps-holds';
 import { deleteRegistration } from './dps-records';
-import { settledEach } from './early-end';
+import { settledEach, untilDeadline } from './early-end';
 import { deleteHubDevices, disableHubDevices } from './hub-devices';
 import { runHubImportJob } from './hub-import-job';
 import { DPS, unlessDown } from './outage-wait';
@@ -88,7 +88,7 @@ const disableInDps: Runner = async (deps, started, index, deadline) => {
           const action = dpsActionFor(t, disabled);
           if (action && !actions.has(lower(action.registrationId))) actions.set(lower(action.registrationId), action);
         }
-        await settledEach([...actions.values()], DPS_SINGLE_IN_FLIGHT, (action) =>
+        await settledEach([...actions.values()], DPS_SINGLE_IN_FLIGHT, untilDeadline(deps, deadline), (action) =>
           disableEnrollment(deps, incident.id, action.registrationId, action.type === 'blockGroupDevice'),
         );
         return [];
@@ -140,7 +140,9 @@ const runRegistrations: Runner = (deps, incident, index, deadline) =>
         act: async (targets) => {
           // One delete per record (a registration ID compared without case, as DPS and the audit id compare it).
           const ids = [...new Map(targets.map((t) => [lower(t.registrationId), t.registrationId])).values()];
-          await settledEach(ids, DPS_SINGLE_IN_FLIGHT, (id) => deleteRegistration(deps, incident.id, id));
+          await settledEach(ids, DPS_SINGLE_IN_FLIGHT, untilDeadline(deps, deadline), (id) =>
+            deleteRegistration(deps, incident.id, id),
+          );
           return [];
         },
       },

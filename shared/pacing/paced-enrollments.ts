@@ -8,11 +8,11 @@
  */
 import type { BulkEnrollmentMode, IndividualEnrollment } from '../dps-types';
 import { ThrottledError, TransientError } from '../errors';
-import type { EnrollmentsPort } from '../ports';
+import type { Deadline, EnrollmentsPort } from '../ports';
 import type { Pacer } from './pacer';
 
-async function paced<T>(pacer: Pacer, ops: number, call: () => Promise<T>): Promise<T> {
-  const ticket = await pacer.acquire(ops);
+async function paced<T>(pacer: Pacer, ops: number, call: () => Promise<T>, deadline?: Deadline): Promise<T> {
+  const ticket = await pacer.acquire(ops, deadline);
   try {
     const result = await call();
     pacer.settled(ticket);
@@ -27,14 +27,16 @@ async function paced<T>(pacer: Pacer, ops: number, call: () => Promise<T>): Prom
   }
 }
 
-export function pacedEnrollments(inner: EnrollmentsPort, pacer: Pacer): EnrollmentsPort {
-  const one = <T>(call: () => Promise<T>) => paced(pacer, 1, call);
+/** Given a `deadline`, no call waits for a slot past it (Pacer.acquire); `until` answers the port so bounded. */
+export function pacedEnrollments(inner: EnrollmentsPort, pacer: Pacer, deadline?: Deadline): EnrollmentsPort {
+  const one = <T>(call: () => Promise<T>) => paced(pacer, 1, call, deadline);
   return {
+    until: (later) => pacedEnrollments(inner, pacer, later),
     getEnrollment: (id) => one(() => inner.getEnrollment(id)),
     putEnrollment: (enrollment) => one(() => inner.putEnrollment(enrollment)),
     deleteEnrollment: (id, etag) => one(() => inner.deleteEnrollment(id, etag)),
     bulkEnrollments: (mode: BulkEnrollmentMode, enrollments: IndividualEnrollment[]) =>
-      paced(pacer, Math.max(1, enrollments.length), () => inner.bulkEnrollments(mode, enrollments)),
+      paced(pacer, Math.max(1, enrollments.length), () => inner.bulkEnrollments(mode, enrollments), deadline),
     queryEnrollments: (pageSize, token) => one(() => inner.queryEnrollments(pageSize, token)),
     getGroup: (id) => one(() => inner.getGroup(id)),
     putGroup: (group) => one(() => inner.putGroup(group)),

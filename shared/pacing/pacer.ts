@@ -9,6 +9,8 @@
  * lease, after at most the calls it had already leased.
  */
 import { TransientError } from '../errors';
+import type { Deadline } from '../ports';
+import { OutOfTimeError } from '../retry';
 import { adopt, type Grant, lease, type Pace, PACE_RULE, type PaceSettings, type Report, throttle } from './rules/pace';
 
 /** The learned paces, one document per service. */
@@ -65,14 +67,23 @@ export class Pacer {
     return this.known && { ...this.known };
   }
 
-  /** Waits for a slot for a call of `ops` operations. */
-  async acquire(ops: number): Promise<Ticket> {
+  /**
+   * Waits for a slot for a call of `ops` operations. Given the caller's `deadline`, a slot that comes past it is not
+   * waited for: the caller's time is up before its call could go, and it hears so (OutOfTimeError, to come back when
+   * the slot would have come, on the caller's clock). The slot stays leased and unused, as a late lease's are.
+   */
+  async acquire(ops: number, deadline?: Deadline): Promise<Ticket> {
     for (;;) {
       const slot = await new Promise<{ at: number; epoch: number }>((resolve, reject) => {
         this.waiting.push({ ops, resolve, reject });
         this.pump();
       });
       const wait = slot.at - this.now();
+      if (deadline && Math.max(0, wait) > deadline.stopAt - deadline.now())
+        throw new OutOfTimeError(
+          new Error(`no pace slot for ${this.deps.key} before the deadline`),
+          deadline.now() + Math.max(0, wait),
+        );
       if (wait > 0) await this.sleep(wait);
       if (this.known && slot.epoch === this.known.epoch && this.now() >= this.known.holdUntil)
         return { epoch: slot.epoch, ops };

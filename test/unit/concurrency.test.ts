@@ -1,13 +1,15 @@
 /**
  * `forEachLimited`: at most `limit` at once; after a failure nothing new starts, and those in flight finish before the
  * caller hears of it (nothing runs on behind a share that ended). `settledEach` throws the real failure before one
- * that only ran out of time.
+ * that only ran out of time, and starts no item once its deadline has come.
  */
 import { forEachLimited, forEachLimitedSettled } from '../../shared/concurrency';
 import { settledEach } from '../../shared/incidents/early-end';
 import { OutOfTimeError } from '../../shared/retry';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** A deadline that never comes. */
+const never = { stopAt: Infinity, now: () => 0 };
 
 test('never more than the limit in flight, every item done once', async () => {
   let inFlight = 0;
@@ -47,11 +49,29 @@ test('every failure is answered; the real one is thrown before running out of ti
   });
   expect(failures).toHaveLength(2);
   await expect(
-    settledEach([0, 1], 2, async (i) => {
+    settledEach([0, 1], 2, never, async (i) => {
       if (i === 0) throw outOfTime;
       await turn();
       throw new Error('DPS unreachable');
     }),
   ).rejects.toThrow('DPS unreachable');
-  await expect(settledEach([0], 1, () => Promise.reject(outOfTime))).rejects.toBe(outOfTime);
+  await expect(settledEach([0], 1, never, () => Promise.reject(outOfTime))).rejects.toBe(outOfTime);
+});
+
+test('settledEach starts no item at or past its deadline: those in flight finish, the batch hears it ran out of time', async () => {
+  let t = 0;
+  const started: number[] = [];
+  const finished: number[] = [];
+  const run = settledEach([...Array(12).keys()], 3, { stopAt: 10, now: () => t }, async (i) => {
+    started.push(i);
+    await turn();
+    t += 4; // each item takes 4 of the caller's milliseconds
+    finished.push(i);
+  });
+  const err = await run.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(OutOfTimeError);
+  // Three at 0, then one each as the clock reads 4 and 8; at 12 (past 10) nothing more starts.
+  expect(started).toEqual([0, 1, 2, 3, 4]);
+  expect(finished.sort((a, b) => a - b)).toEqual(started);
+  expect((err as OutOfTimeError).resumeAt).toBeGreaterThanOrEqual(10);
 });

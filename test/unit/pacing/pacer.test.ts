@@ -10,7 +10,7 @@ import type { IndividualEnrollment } from '../../../shared/dps-types';
 import { ThrottledError, TransientError } from '../../../shared/errors';
 import { pacedEnrollments, Pacer, type PaceRepository } from '../../../shared/pacing';
 import type { EnrollmentsPort } from '../../../shared/ports';
-import { retryThrottled } from '../../../shared/retry';
+import { OutOfTimeError, retryThrottled } from '../../../shared/retry';
 import { MemoryPaceRepository } from '../../support/memory-repositories';
 import { type VirtualTime, virtualTime } from '../../support/virtual-time';
 
@@ -330,4 +330,41 @@ test('with the shared pace out of reach (its store down), calls still go, paced 
     sleep: vt.sleep,
   });
   await expect(vt.run(broken.acquire(1))).rejects.toThrow('a bug');
+});
+
+test('a caller with a deadline does not wait for a slot past it: its call is not made, and it hears when to come back', async () => {
+  const vt = virtualTime(0);
+  const paces = new MemoryPaceRepository();
+  const pacer = new Pacer({
+    paces: async () => paces,
+    key: KEY,
+    settings: { configuredPerMinute: CONFIGURED },
+    now: vt.now,
+    sleep: vt.sleep,
+  });
+  const sentAt: number[] = [];
+  const inner = {
+    async getEnrollment() {
+      sentAt.push(vt.now());
+      return undefined;
+    },
+  } as unknown as EnrollmentsPort;
+  // The caller's clock is not the pacer's (a share's manual clock): only how long is left is compared.
+  const callerNow = () => vt.now() + 7_000_000;
+  const dps = pacedEnrollments(inner, pacer).until!({ stopAt: callerNow() + 400, now: callerNow });
+  const answers = await vt.run(
+    Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        dps.getEnrollment(`r-${i}`).then(
+          () => 0,
+          (e: unknown) => e,
+        ),
+      ),
+    ),
+  );
+  // 1,000 a minute: slots every 60 ms. Those at 0…360 ms are sent; the nine from 420 ms on never are.
+  expect(sentAt).toEqual(Array.from({ length: 7 }, (_, i) => i * 60));
+  const refused = answers.filter((a) => a instanceof OutOfTimeError) as OutOfTimeError[];
+  expect(refused).toHaveLength(9);
+  expect(refused.map((e) => e.resumeAt - 7_000_000)).toEqual(Array.from({ length: 9 }, (_, i) => 420 + i * 60));
 });

@@ -1,8 +1,10 @@
 /**
  * The faults `bench:faults` sends every dependency: `rate` of the calls to DPS, the hubs, Cosmos and Storage fail,
  * spread evenly over the ways each fails in Azure (statuses with and without Retry-After, the connection reset
- * before and after the request was applied), and as many again are slowed. Stalls are left out: the IoT SDKs have
- * no request timeout, so a stalled call would measure the SDK, not the backend (README, "Faults on demand").
+ * before and after the request was applied, and for DPS and the hubs a call that never answers, before or after it
+ * was applied), and as many again are slowed. A stall ends at our adapter's deadline (shared/azure/deadline-http.ts),
+ * which the bench scales with the rest (`IOT_DEADLINE_MS`, faults.ts). Cosmos and Storage get no stalls here: their
+ * deadlines (the Cosmos SDK's 60 s, StorageCalls' 30 s) are not settings, so a stall would measure an unscaled wait.
  */
 import type { Fault, FaultPlan, FaultRule, FaultService } from '../../dev/faults/plan';
 
@@ -13,6 +15,8 @@ const WAYS: Record<FaultService, Fault[]> = {
     { kind: 'status', status: 429, retryAfterMs: 1000 },
     { kind: 'resetBeforeApply' },
     { kind: 'resetAfterApply' },
+    { kind: 'stall' },
+    { kind: 'stall', afterApply: true },
   ],
   iothub: [
     { kind: 'status', status: 503 },
@@ -20,6 +24,8 @@ const WAYS: Record<FaultService, Fault[]> = {
     { kind: 'status', status: 429, retryAfterMs: 1000 },
     { kind: 'resetBeforeApply' },
     { kind: 'resetAfterApply' },
+    { kind: 'stall' },
+    { kind: 'stall', afterApply: true },
   ],
   cosmos: [
     { kind: 'status', status: 429, retryAfterMs: 100 },

@@ -82,6 +82,8 @@ async function onStack<T>(
     HUB_IMPORT_JOB_THRESHOLD: String(10 * 100 * SCALE),
     FUNCTION_TIMEOUT_MS: String(Math.round(FUNCTION_TIMEOUT_MS / SCALE)),
     INCIDENT_BUDGET_MS: String(Math.round(FUNCTION_TIMEOUT_MS / SCALE / 2)),
+    // A DPS or hub call's deadline (30 s in Azure), scaled like the rest: where the mix's stalls end.
+    IOT_DEADLINE_MS: String(Math.max(1000, Math.round(30_000 / SCALE))),
   };
   const services = await buildServices(env);
   try {

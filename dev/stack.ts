@@ -17,7 +17,8 @@ import type { FaultPlan } from './faults/plan';
 import { type ProxiedService, proxyCosmos, proxyStorage } from './faults/proxies';
 import { type LocalSettings, resolvePath } from './local-settings';
 import { localPki } from './pki';
-import { DEFAULT_QUOTAS, type RunningSimulator, type SimulatorOptions, startSimulator } from './sim/simulator';
+import { DEFAULT_QUOTAS } from './sim/quotas';
+import { type RunningSimulator, type SimulatorOptions, startSimulator } from './sim/simulator';
 
 export interface StackOptions {
   /** Where the CA, snapshots and the event log live. */

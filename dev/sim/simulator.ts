@@ -25,9 +25,9 @@ import { handleHubJobs, type HubJob } from './hub-jobs';
 import { type HubDevices, startHubMqtt } from './hub-mqtt';
 import { handleHub } from './iothub';
 import { startMqttFront } from './mqtt-front';
+import { type QuotaOptions, simulatorQuotas } from './quotas';
 import { parseSas, verifySas } from './sas';
 import { emptyState, type HubData, loadState, saveState, type SimState } from './state';
-import { type BulkCounting, SlidingWindowLimit, TokenBucket } from './throttle';
 import { apiVersionProblem, HttpError, recordExchange, sendDpsError, sendHubError, type WireExchange } from './wire';
 
 export interface SimulatedHub {
@@ -48,17 +48,7 @@ export interface SimulatorOptions {
   mqttPort?: number;
   dps: { hostName: string; idScope: string; policyName: string; key: string };
   hubs: SimulatedHub[];
-  quotas?: {
-    dpsOperationsPerMinute?: number;
-    dpsRegistrationsPerMinute?: number;
-    registryOpsPerMinutePerUnit?: number;
-    /** How many seconds of quota may be spent in one burst. */
-    burstSeconds?: number;
-    /** How a bulk enrollment call counts against `dpsOperationsPerMinute` (default `perEnrollment`, the cautious reading). */
-    dpsBulkCounting?: BulkCounting;
-    /** Operation-status polls a device may make in any 10 s (DPS: 5, not adjustable). */
-    devicePollsPer10Seconds?: number;
-  };
+  quotas?: QuotaOptions;
   dpsBulkLimit?: number;
   pollAfterSeconds?: number;
   webhook?: { timeoutMs?: number; retry?: Partial<WebhookRetry> };
@@ -91,25 +81,7 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-/** Documented defaults: DPS 1,000 operations and 1,000 registrations a minute; IoT Hub S1 100 registry operations a minute a unit. */
-export const DEFAULT_QUOTAS = {
-  dpsOperationsPerMinute: 1000,
-  dpsRegistrationsPerMinute: 1000,
-  registryOpsPerMinutePerUnit: 100,
-  burstSeconds: 10,
-  devicePollsPer10Seconds: 5,
-  dpsBulkCounting: 'perEnrollment' as BulkCounting,
-};
-
-function charger(bucket: TokenBucket, throttled: (retryAfter: number) => HttpError): (n?: number) => void {
-  return (n = 1) => {
-    const taken = bucket.take(n);
-    if (!taken.ok) throw throttled(taken.retryAfterSeconds);
-  };
-}
-
 export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
-  const quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
   const hubNames = options.hubs.map((h) => h.hostName);
   const state = emptyState(hubNames);
   if (options.snapshotFile && loadState(state, options.snapshotFile))
@@ -125,34 +97,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     }, 500);
   };
 
-  const throttled = { dpsOperations: 0, dpsRegistrations: 0, hubRegistry: 0 };
-  const dpsThrottled = (kind: 'dpsOperations' | 'dpsRegistrations') => (s: number) => {
-    throttled[kind]++;
-    return new HttpError(429, 429001, 'Operations are being throttled for this tenant.', { 'retry-after': String(s) });
-  };
-  const bucket = (perMinute: number) => new TokenBucket(perMinute, quotas.burstSeconds, options.clock);
-  const chargeDps = charger(bucket(quotas.dpsOperationsPerMinute), dpsThrottled('dpsOperations'));
-  const chargeRegistration = charger(bucket(quotas.dpsRegistrationsPerMinute), dpsThrottled('dpsRegistrations'));
-  const hubs = new Map(
-    options.hubs.map((h) => [
-      h.hostName.toLowerCase(),
-      {
-        config: h,
-        charge: charger(
-          bucket(quotas.registryOpsPerMinutePerUnit * h.units),
-          (s) => (
-            throttled.hubRegistry++,
-            new HttpError(
-              429,
-              'ThrottlingException',
-              'IoT hub throttling: identity registry operations exceeded the limit.',
-              { 'retry-after': String(s) },
-            )
-          ),
-        ),
-      },
-    ]),
-  );
+  const { quotas, throttled, chargeDps, chargeRegistration, hubs, chargePoll } = simulatorQuotas(options);
 
   const hubJobs = new Map<string, Map<string, HubJob>>();
   const jobsOf = (host: string) =>
@@ -167,15 +112,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     changed,
   };
   const adr = new LocalAdr(options.adrDir ?? mkdtempSync(join(tmpdir(), 'adr-')));
-  const polls = new SlidingWindowLimit(quotas.devicePollsPer10Seconds, 10_000, options.clock);
   const deviceCtx = {
-    chargePoll: (registrationId: string) => {
-      const taken = polls.take(registrationId.toLowerCase());
-      if (!taken.ok)
-        throw new HttpError(429, 429001, 'A device may poll its operation status 5 times in 10 seconds.', {
-          'retry-after': String(taken.retryAfterSeconds),
-        });
-    },
+    chargePoll,
     state,
     adr,
     idScope: options.dps.idScope,

@@ -4,22 +4,20 @@
  * checkpointed after every page, so a pass survives restarts and the function time limit and goes on where it was.
  */
 import { forEachLimited } from '../concurrency';
-import { CONTAINERS } from '../containers';
 import type { IndividualEnrollment } from '../dps-types';
 import { type FindingBase, raiseOnce } from '../findings';
-import {
-  type Clock,
-  type DocumentStore,
-  type EnrollmentsPort,
-  type EventsPort,
-  type StoredDocument,
-  systemClock,
-  timeOf,
-} from '../ports';
+import type { EkClaimRepository } from '../imports';
+import { type Clock, type DocumentStore, type EnrollmentsPort, type EventsPort, systemClock, timeOf } from '../ports';
 import { retryIdempotent, type RetryOptions } from '../retry';
 import { auditDeviceIds } from './audits/device-id';
 import { auditEndorsementKeys } from './audits/ek';
 import type { CertificateRepository, StoredCertificate } from './inventory-store';
+import {
+  type DeviceIdClaimRepository,
+  RECONCILE_CHECKPOINT,
+  type ReconcileCheckpoint,
+  type ReconcileCheckpointRepository,
+} from './reconcile-store';
 import { auditRecord, type AuditRules } from './rules/audits';
 import { type CertificateRecord, mergeRecord, recordFromPem, recordsOfEnrollment } from './rules/record';
 import { dropUnseen, trackUsages } from './usage-drift';
@@ -90,20 +88,16 @@ const sameRecord = (a: CertificateRecord, b: CertificateRecord) =>
   JSON.stringify([a.usages, a.notAfter, a.subject, a.keyType, a.pem]) ===
   JSON.stringify([b.usages, b.notAfter, b.subject, b.keyType, b.pem]);
 
-export interface ReconcileCheckpoint extends StoredDocument {
-  phase: 'enrollments' | 'groups';
-  continuationToken?: string;
-  passStartedAt: string;
-  passes: number;
-  seenThisPass: number;
-  lastPassCompletedAt?: string;
-  lastPassSeen?: number;
-}
+export { RECONCILE_CHECKPOINT, type ReconcileCheckpoint } from './reconcile-store';
 
 export interface ReconcileDeps {
-  /** Findings, checkpoints and claims. */
+  /** Findings. */
   store: () => Promise<DocumentStore>;
   certificates: () => Promise<CertificateRepository>;
+  reconcileCheckpoints: () => Promise<ReconcileCheckpointRepository>;
+  deviceIdClaims: () => Promise<DeviceIdClaimRepository>;
+  /** The import's EK claims, which the EK audit claims through too. */
+  ekClaims: () => Promise<EkClaimRepository>;
   enrollments: () => Promise<EnrollmentsPort>;
   events?: () => Promise<EventsPort>;
   /** The DPS instance's verified CA certificates (PEM), from configuration: read whole, so key and algorithm are known. */
@@ -112,8 +106,6 @@ export interface ReconcileDeps {
   retry?: RetryOptions;
   clock?: Clock;
 }
-
-export const RECONCILE_CHECKPOINT = 'reconcile-certificates';
 
 /** Runs the pass for at most `budgetMs` (or to its end); returns the checkpoint as it stands. */
 export async function reconcileInventory(
@@ -125,9 +117,9 @@ export async function reconcileInventory(
   const store = await deps.store();
   const inventory = await deps.certificates();
   const dps = await deps.enrollments();
-  const checkpoints = store.container<ReconcileCheckpoint>(CONTAINERS.checkpoints.name);
+  const checkpoints = await deps.reconcileCheckpoints();
   const started = clock().getTime();
-  let checkpoint = (await checkpoints.read(RECONCILE_CHECKPOINT, RECONCILE_CHECKPOINT)) ?? {
+  let checkpoint = (await checkpoints.read()) ?? {
     id: RECONCILE_CHECKPOINT,
     phase: 'enrollments',
     passStartedAt: clock().toISOString(),
@@ -172,13 +164,20 @@ export async function reconcileInventory(
     if (checkpoint.phase === 'enrollments') {
       await auditDeviceIds(
         store,
+        await deps.deviceIdClaims(),
         dps,
         await deps.events?.(),
         page.items as IndividualEnrollment[],
         clock(),
         deps.retry,
       );
-      await auditEndorsementKeys(store, await deps.events?.(), page.items as IndividualEnrollment[], clock());
+      await auditEndorsementKeys(
+        store,
+        await deps.ekClaims(),
+        await deps.events?.(),
+        page.items as IndividualEnrollment[],
+        clock(),
+      );
     }
     pagesThisRun++;
     checkpoint = {
@@ -200,11 +199,11 @@ export async function reconcileInventory(
           seenThisPass: 0,
           passStartedAt: now,
         };
-        checkpoint = await checkpoints.upsert(checkpoint);
+        checkpoint = await checkpoints.save(checkpoint);
         break;
       }
     }
-    checkpoint = await checkpoints.upsert(checkpoint);
+    checkpoint = await checkpoints.save(checkpoint);
     if (clock().getTime() - started >= budgetMs) break;
   }
   return { ...checkpoint, pagesThisRun };

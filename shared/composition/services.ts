@@ -7,9 +7,11 @@ import { withAuditTrail } from '../audit-trail';
 import { OtelMetrics } from '../azure/metrics';
 import type { CertificateRepository } from '../certificates';
 import type { DeviceRegistryPort } from '../certificates/device-registry';
+import type { DeviceIdClaimRepository, ReconcileCheckpointRepository } from '../certificates/reconcile-store';
 import { storedConfigDocument } from '../config-documents';
 import type { FindingRepository } from '../findings';
-import type { ImportJobRepository } from '../imports';
+import type { GroupClaimRepository } from '../groups/claim';
+import type { EkClaimRepository, ImportJobRepository } from '../imports';
 import type { DenyListRepository } from '../incidents';
 import { jsonFileDocument } from '../local/json-file';
 import type { ConfigDocument, LazyServices, MetricsPort, Services } from '../ports';
@@ -23,6 +25,10 @@ export interface Repositories {
   denyList: () => Promise<DenyListRepository & DenyListFeed>;
   findings: () => Promise<FindingRepository>;
   importJobs: () => Promise<ImportJobRepository>;
+  ekClaims: () => Promise<EkClaimRepository>;
+  reconcileCheckpoints: () => Promise<ReconcileCheckpointRepository>;
+  deviceIdClaims: () => Promise<DeviceIdClaimRepository>;
+  groupClaims: () => Promise<GroupClaimRepository>;
   decisionCounts: () => Promise<DecisionCountRepository>;
 }
 
@@ -42,6 +48,25 @@ export function repositories(lazy: Pick<LazyServices, 'store'>): Repositories {
     ),
     importJobs: once(
       async () => new (await import('../imports/store/cosmos-jobs')).CosmosImportJobRepository(await lazy.store()),
+    ),
+    ekClaims: once(
+      async () => new (await import('../imports/store/cosmos-ek-claims')).CosmosEkClaimRepository(await lazy.store()),
+    ),
+    reconcileCheckpoints: once(
+      async () =>
+        new (await import('../certificates/store/cosmos-reconcile-checkpoint')).CosmosReconcileCheckpointRepository(
+          await lazy.store(),
+        ),
+    ),
+    deviceIdClaims: once(
+      async () =>
+        new (await import('../certificates/store/cosmos-device-id-claims')).CosmosDeviceIdClaimRepository(
+          await lazy.store(),
+        ),
+    ),
+    groupClaims: once(
+      async () =>
+        new (await import('../groups/store/cosmos-group-claims')).CosmosGroupClaimRepository(await lazy.store()),
     ),
     decisionCounts: once(
       async () =>

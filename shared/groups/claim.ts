@@ -13,9 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { CONTAINERS } from '../containers';
-import { ConflictError } from '../errors';
-import type { DocumentContainer, DocumentStore, StoredDocument } from '../ports';
+import type { StoredDocument } from '../ports';
 
 /** Older than this, a claim whose group DPS does not hold was left by a request that died. */
 export const STALE_CLAIM_MS = 15 * 60_000;
@@ -36,68 +34,21 @@ export interface GroupClaim extends StoredDocument {
 /** `fresh`: claimed by this very call (no earlier try of the request can have written under it). */
 export type ClaimOutcome = { kind: 'mine'; claim: GroupClaim; fresh: boolean } | { kind: 'other'; claim: GroupClaim };
 
-const claimId = (enrollmentGroupId: string) => `group-claim.${enrollmentGroupId}`;
-const newMarker = () => randomBytes(24).toString('base64url');
+/** A claim's marker: random, so nobody can guess it before the group carries it. */
+export const newMarker = () => randomBytes(24).toString('base64url');
 
-export class GroupClaims {
-  private readonly docs: DocumentContainer<GroupClaim>;
+export function isStaleClaim(claim: GroupClaim, at: Date): boolean {
+  return at.getTime() - Date.parse(claim.claimedAt) > STALE_CLAIM_MS;
+}
 
-  constructor(store: DocumentStore) {
-    this.docs = store.container<GroupClaim>(CONTAINERS.checkpoints.name);
-  }
-
+/** The claims on group IDs (its Cosmos implementation is `store/cosmos-group-claims.ts`). */
+export interface GroupClaimRepository {
   /** Claims the ID for this request, or answers the claim that holds it (this request's own, or another's). */
-  async claim(enrollmentGroupId: string, request: string, by: string, at: Date): Promise<ClaimOutcome> {
-    const id = claimId(enrollmentGroupId);
-    const fresh: GroupClaim = {
-      id,
-      type: 'groupClaim',
-      enrollmentGroupId,
-      request,
-      marker: newMarker(),
-      by,
-      claimedAt: at.toISOString(),
-    };
-    let held: GroupClaim | undefined;
-    try {
-      return { kind: 'mine', claim: await this.docs.create(fresh), fresh: true };
-    } catch (err) {
-      // Someone claimed it first — or this very create, its answer lost and sent again: read which.
-      if (!(err instanceof ConflictError)) throw err;
-      held = await this.docs.read(id, id);
-    }
-    if (!held) throw new ConflictError(`the claim on group ${enrollmentGroupId} changed while it was read`, 409);
-    return held.request === request ? { kind: 'mine', claim: held, fresh: false } : { kind: 'other', claim: held };
-  }
-
-  isStale(claim: GroupClaim, at: Date): boolean {
-    return at.getTime() - Date.parse(claim.claimedAt) > STALE_CLAIM_MS;
-  }
-
+  claim(enrollmentGroupId: string, request: string, by: string, at: Date): Promise<ClaimOutcome>;
   /** Takes over a stale claim under its etag; undefined when it changed meanwhile (someone else took it). */
-  async takeOver(stale: GroupClaim, request: string, by: string, at: Date): Promise<GroupClaim | undefined> {
-    const { writtenEtag: _dropped, ...rest } = stale;
-    return this.replaceOrUndefined({ ...rest, request, marker: newMarker(), by, claimedAt: at.toISOString() });
-  }
-
+  takeOver(stale: GroupClaim, request: string, by: string, at: Date): Promise<GroupClaim | undefined>;
   /** Notes DPS's etag of the group this claim's request wrote (best effort: without it, the marker still decides). */
-  async noteWritten(claim: GroupClaim, etag: string | undefined): Promise<void> {
-    if (etag) await this.replaceOrUndefined({ ...claim, writtenEtag: etag });
-  }
-
+  noteWritten(claim: GroupClaim, etag: string | undefined): Promise<void>;
   /** Lets the ID go: DPS refused the request, so nothing of it is there (only this version of the claim). */
-  async drop(claim: GroupClaim): Promise<void> {
-    await this.docs.delete(claim.id, claim.id, claim._etag).catch((err: unknown) => {
-      if (!(err instanceof ConflictError)) throw err;
-    });
-  }
-
-  private async replaceOrUndefined(doc: GroupClaim): Promise<GroupClaim | undefined> {
-    try {
-      return await this.docs.replace(doc);
-    } catch (err) {
-      if (err instanceof ConflictError) return undefined;
-      throw err;
-    }
-  }
+  drop(claim: GroupClaim): Promise<void>;
 }

@@ -19,12 +19,14 @@ import type { DeviceRegistryPort } from '../certificates';
 import { asCallerError, ConflictError, ServiceError, ValidationError } from '../errors';
 import type { DocumentStore, EnrollmentsPort } from '../ports';
 import { retryThrottled } from '../retry';
-import { type GroupClaim, GroupClaims } from './claim';
+import { type GroupClaim, type GroupClaimRepository, isStaleClaim } from './claim';
 import { groupOf, type GroupRequest, notGroupOf, requestDigest } from './rules/group';
 
 export interface GroupDeps {
   enrollments: () => Promise<EnrollmentsPort>;
   store: () => Promise<DocumentStore>;
+  /** Which request may create the group under an ID. */
+  groupClaims: () => Promise<GroupClaimRepository>;
   /** The allocation webhook as DPS calls it (with its key). */
   webhookUrl: string | undefined;
   deviceRegistry?: () => Promise<DeviceRegistryPort>;
@@ -95,14 +97,14 @@ export async function createGroup(deps: GroupDeps, request: GroupRequest, by: st
   const at = deps.now?.() ?? new Date();
   const dps = await deps.enrollments();
   const read = () => ask('DPS', `reading enrollment group ${id}`, () => dps.getGroup(id));
-  const claims = new GroupClaims(await deps.store());
+  const claims = await deps.groupClaims();
   const digest = requestDigest(request);
 
   const outcome = await claims.claim(id, digest, by, at);
   let claim: GroupClaim | undefined = outcome.claim;
   if (outcome.kind === 'other') {
     if (await read()) return conflict(existsReason(id, 'not made by this request'));
-    if (!claims.isStale(outcome.claim, at))
+    if (!isStaleClaim(outcome.claim, at))
       return conflict(
         `enrollment group ${id} is being created by another request (by ${outcome.claim.by} at ${outcome.claim.claimedAt}): send that request again, or choose another ID`,
       );

@@ -1,5 +1,4 @@
 /** One EK, one registration ID: the claims the import makes and the reconciliation pass audits, by SHA-256 of the EK. */
-import { CONTAINERS } from '../containers';
 import { type FindingBase, raiseOnce } from '../findings';
 import type { DocumentStore, EventsPort, StoredDocument } from '../ports';
 
@@ -11,7 +10,17 @@ export interface EkClaim extends StoredDocument {
   line: number;
 }
 
-export const ekClaims = (store: DocumentStore) => store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+/**
+ * The claims, by EK hash (its Cosmos implementation is `store/cosmos-ek-claims.ts`): the certificate audits claim
+ * through the same repository, so the import and the reconciliation pass hold one EK to one registration ID.
+ */
+export interface EkClaimRepository {
+  /** Claims the EK; a ConflictError when it is claimed already (by anyone, this very claim's lost answer included). */
+  create(claim: EkClaim): Promise<EkClaim>;
+  read(ekHash: string): Promise<EkClaim | undefined>;
+  /** Gives the EK back. */
+  delete(ekHash: string): Promise<void>;
+}
 
 type Claim = Pick<EkClaim, 'id' | 'registrationId' | 'manufacturerId' | 'jobId' | 'line'>;
 

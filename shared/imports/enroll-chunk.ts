@@ -18,16 +18,18 @@ import {
   timeOf,
 } from '../ports';
 import { retryIdempotent, type RetryOptions } from '../retry';
-import { ekClaims, raiseEkClaimConflict } from './ek-claims';
+import { type EkClaimRepository, raiseEkClaimConflict } from './ek-claims';
 import { type ChunkDocument, type ImportJobRepository, type RowRecord } from './job-store';
 import { countChunk } from './progress';
 import { enrollmentOf, judgeExisting } from './rules/enrollment';
 import type { ValidRow } from './rules/row';
 
 export interface WorkerDeps {
-  /** EK claims and the audit. */
+  /** The audit and the findings. */
   store: () => Promise<DocumentStore>;
   importJobs: () => Promise<ImportJobRepository>;
+  /** One EK, one registration ID, across all jobs. */
+  ekClaims: () => Promise<EkClaimRepository>;
   enrollments: () => Promise<EnrollmentsPort>;
   events: () => Promise<EventsPort>;
   /** Enrollments point at our allocation webhook when it is configured. */
@@ -54,11 +56,11 @@ export const EK_CLAIMED_ELSEWHERE =
 async function claimEk(
   deps: WorkerDeps,
   store: DocumentStore,
+  claims: EkClaimRepository,
   row: ValidRow,
   manufacturerId: string,
   jobId: string,
 ): Promise<string | undefined> {
-  const claims = ekClaims(store);
   const attempt = { id: row.ekHash, registrationId: row.registrationId, manufacturerId, jobId, line: row.line };
   try {
     await claims.create(attempt);
@@ -66,7 +68,7 @@ async function claimEk(
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;
   }
-  const existing = await claims.read(row.ekHash, row.ekHash);
+  const existing = await claims.read(row.ekHash);
   if (!existing) return undefined;
   // Held for another maker (or for an enrollment no import made): the first claim stands, whoever sends the EK next.
   if (existing.manufacturerId !== manufacturerId) {
@@ -87,12 +89,13 @@ async function enrollBatch(
   filingDay: string,
 ): Promise<Map<string, Settled>> {
   const store = await deps.store();
+  const claims = await deps.ekClaims();
   const dps = await deps.enrollments();
   const settled = new Map<string, Settled>();
   const claimed: ValidRow[] = [];
   await Promise.all(
     rows.map(async (row) => {
-      const refused = await claimEk(deps, store, row, manufacturerId, jobId);
+      const refused = await claimEk(deps, store, claims, row, manufacturerId, jobId);
       if (refused) settled.set(row.registrationId, { status: 'failed', reason: refused });
       else claimed.push(row);
     }),
@@ -128,13 +131,12 @@ async function enrollBatch(
     }),
   );
   // A row that ended refused gives back the EK it claimed, so the EK can be enrolled under its rightful ID later.
-  const claims = ekClaims(store);
   await Promise.all(
     claimed
       .filter((r) => settled.get(r.registrationId)?.status === 'failed')
       .map(async (row) => {
-        const claim = await claims.read(row.ekHash, row.ekHash);
-        if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash, row.ekHash);
+        const claim = await claims.read(row.ekHash);
+        if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash);
       }),
   );
   if (created.length) {

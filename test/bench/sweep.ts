@@ -22,6 +22,7 @@ import { DEFAULT_HORIZONS, horizonToRaise } from '../../shared/certificates/rule
 import { type CertificateRecord, monthOf } from '../../shared/certificates/rules/record';
 import { CosmosCertificateRepository } from '../../shared/certificates/store/cosmos-certificates';
 import { buildServices } from '../../shared/composition';
+import { repositories } from '../../shared/composition/services';
 import { CONTAINERS } from '../../shared/containers';
 import type { DomainEvent, EnrollmentsPort, EventsPort, StoredDocument } from '../../shared/ports';
 import { MemoryStore } from '../support/memory-store';
@@ -155,6 +156,7 @@ async function reconcileBench(): Promise<void> {
     const inventoryStore = new MemoryStore(partitionKeys);
     const result = await reconcileInventory(
       {
+        ...repositories({ store: async () => inventoryStore }),
         store: async () => inventoryStore,
         certificates: async () => new CosmosCertificateRepository(inventoryStore),
         enrollments: async () => services.enrollments,

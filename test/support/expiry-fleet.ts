@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import type { RunningHost } from '../../dev/host/host';
 import { issue, type Issued } from '../../dev/pki';
 import { CosmosCertificateRepository } from '../../shared/certificates/store/cosmos-certificates';
+import { repositories } from '../../shared/composition/services';
 import { startAppHost } from './app-host';
 import { startTestStack, type TestStack } from './stack';
 
@@ -94,6 +95,7 @@ export async function startExpiryFleet() {
     certs,
     /** What the inventory's reconciliation and the sweeps use, on the stack's Cosmos and DPS. */
     inventoryDeps: () => ({
+      ...repositories({ store: async () => stack.services.store }),
       store: async () => stack.services.store,
       certificates: async () => new CosmosCertificateRepository(stack.services.store),
       enrollments: async () => stack.services.enrollments,

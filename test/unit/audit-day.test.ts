@@ -9,6 +9,7 @@ import { CONTAINERS } from '../../shared/containers';
 import type { EnrollmentGroup } from '../../shared/dps-types';
 import { NotFoundError } from '../../shared/errors';
 import { createGroup, type GroupDeps, parseGroupRequest } from '../../shared/groups';
+import { CosmosGroupClaimRepository } from '../../shared/groups/store/cosmos-group-claims';
 import { auditIdOf, type IncidentDeps } from '../../shared/incidents/deps';
 import { deleteRegistration } from '../../shared/incidents/dps-records';
 import type { EnrollmentsPort } from '../../shared/ports';
@@ -86,6 +87,7 @@ test('a group’s creation retried after midnight is audited once, under the day
         putGroup: async (g: EnrollmentGroup) => (groups.set(g.enrollmentGroupId, g), g),
       }) as unknown as EnrollmentsPort,
     store: async () => store,
+    groupClaims: async () => new CosmosGroupClaimRepository(store),
     webhookUrl: 'https://backend.example/api/allocate?code=k',
     now: () => new Date(now),
   };

@@ -2,18 +2,13 @@
  * Audit: two individual enrollments that give one device ID (an enrollment's explicit `deviceId`, or another's
  * registration ID, which is the device ID when none is given) — both would provision into the same hub identity.
  * Only enrollments with an explicit, different `deviceId` can collide, so only they are tracked: a claim document
- * per such device ID in `checkpoints`, and one DPS read for the registration ID of the same name. Raised once.
+ * per such device ID (a DeviceIdClaimRepository), and one DPS read for the registration ID of the same name. Raised once.
  */
-import { CONTAINERS } from '../../containers';
 import type { IndividualEnrollment } from '../../dps-types';
 import { type FindingBase, raiseOnce } from '../../findings';
-import type { DocumentStore, EnrollmentsPort, EventsPort, StoredDocument } from '../../ports';
+import type { DocumentStore, EnrollmentsPort, EventsPort } from '../../ports';
 import { retryIdempotent, type RetryOptions } from '../../retry';
-
-interface DeviceIdClaim extends StoredDocument {
-  deviceId: string;
-  registrationIds: string[];
-}
+import type { DeviceIdClaimRepository } from '../reconcile-store';
 
 export interface DeviceIdFinding extends FindingBase {
   kind: 'audit';
@@ -26,22 +21,20 @@ export interface DeviceIdFinding extends FindingBase {
 
 export async function auditDeviceIds(
   store: DocumentStore,
+  claims: DeviceIdClaimRepository,
   dps: EnrollmentsPort,
   events: EventsPort | undefined,
   enrollments: IndividualEnrollment[],
   now: Date,
   retry?: RetryOptions,
 ): Promise<string[]> {
-  const claims = store.container<DeviceIdClaim>(CONTAINERS.checkpoints.name);
   const raised: string[] = [];
   for (const e of enrollments) {
     const deviceId = e.deviceId?.trim();
     if (!deviceId || deviceId.toLowerCase() === e.registrationId.toLowerCase()) continue;
-    const id = `device-id.${deviceId.toLowerCase()}`;
-    const claim = await claims.read(id, id);
+    const claim = await claims.read(deviceId);
     const registrationIds = [...new Set([...(claim?.registrationIds ?? []), e.registrationId.toLowerCase()])].sort();
-    if (!claim || claim.registrationIds.length !== registrationIds.length)
-      await claims.upsert({ id, deviceId, registrationIds });
+    if (!claim || claim.registrationIds.length !== registrationIds.length) await claims.save(deviceId, registrationIds);
     const namesake = await retryIdempotent(() => dps.getEnrollment(deviceId), retry);
     const sharing =
       namesake && !namesake.deviceId ? [...registrationIds, namesake.registrationId.toLowerCase()] : registrationIds;

@@ -1,6 +1,6 @@
 /**
  * Audit: one TPM endorsement key behind two enrollments (one TPM, two identities — a copied EK). Uses the same
- * `endorsementKeys` claims as the import (one EK, one registration ID): the reconciliation pass claims the EK of every
+ * EK claims as the import, through its EkClaimRepository (one EK, one registration ID): the reconciliation pass claims the EK of every
  * TPM enrollment it reads, and a claim held by another registration ID is raised once.
  */
 import { createHash } from 'node:crypto';
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { IndividualEnrollment } from '../../dps-types';
 import { ConflictError } from '../../errors';
 import { type FindingBase, raiseOnce } from '../../findings';
-import { ekClaims } from '../../imports';
+import type { EkClaimRepository } from '../../imports';
 import type { DocumentStore, EventsPort } from '../../ports';
 
 export interface EkFinding extends FindingBase {
@@ -21,17 +21,17 @@ export interface EkFinding extends FindingBase {
 
 export async function auditEndorsementKeys(
   store: DocumentStore,
+  claims: EkClaimRepository,
   events: EventsPort | undefined,
   enrollments: IndividualEnrollment[],
   now: Date,
 ): Promise<string[]> {
-  const claims = ekClaims(store);
   const raised: string[] = [];
   for (const e of enrollments) {
     const ek = e.attestation?.type === 'tpm' ? e.attestation.tpm?.endorsementKey : undefined;
     if (!ek) continue;
     const hash = createHash('sha256').update(Buffer.from(ek, 'base64')).digest('hex');
-    let claim = await claims.read(hash, hash);
+    let claim = await claims.read(hash);
     if (!claim) {
       const manufacturer = (e.initialTwin?.tags as { manufacturer?: string } | undefined)?.manufacturer;
       try {
@@ -44,7 +44,7 @@ export async function auditEndorsementKeys(
         });
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
-        claim = await claims.read(hash, hash);
+        claim = await claims.read(hash);
       }
     }
     if (!claim || claim.registrationId.toLowerCase() === e.registrationId.toLowerCase()) continue;

@@ -7,6 +7,7 @@ import { type FindingDocument, sweepExpiries } from '../../../shared/certificate
 import { reconcileInventory } from '../../../shared/certificates/inventory';
 import { DEFAULT_HORIZONS } from '../../../shared/certificates/rules/horizons';
 import { CosmosCertificateRepository } from '../../../shared/certificates/store/cosmos-certificates';
+import { repositories } from '../../../shared/composition/services';
 import { CONTAINERS } from '../../../shared/containers';
 import { DAY, type ExpiryFleet, startExpiryFleet, thumb } from '../../support/expiry-fleet';
 
@@ -54,6 +55,7 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
   // A second pass raises nothing new.
   await reconcileInventory(
     {
+      ...repositories({ store: async () => fleet.stack.services.store }),
       store: async () => fleet.stack.services.store,
       certificates: async () => new CosmosCertificateRepository(fleet.stack.services.store),
       enrollments: async () => fleet.stack.services.enrollments,
@@ -120,6 +122,7 @@ test('the pass reads the configured DPS CA certificates whole (key, algorithm, w
   });
   await reconcileInventory(
     {
+      ...repositories({ store: async () => fleet.stack.services.store }),
       store: async () => fleet.stack.services.store,
       certificates: async () => new CosmosCertificateRepository(fleet.stack.services.store),
       enrollments: async () => fleet.stack.services.enrollments,

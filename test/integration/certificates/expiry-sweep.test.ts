@@ -11,6 +11,7 @@ import { type FindingDocument, sweepExpiries } from '../../../shared/certificate
 import { RECONCILE_CHECKPOINT, reconcileInventory } from '../../../shared/certificates/inventory';
 import { DEFAULT_HORIZONS } from '../../../shared/certificates/rules/horizons';
 import { CosmosCertificateRepository } from '../../../shared/certificates/store/cosmos-certificates';
+import { repositories } from '../../../shared/composition/services';
 import { CONTAINERS } from '../../../shared/containers';
 import { DAY, type ExpiryFleet, startExpiryFleet, thumb } from '../../support/expiry-fleet';
 
@@ -23,6 +24,7 @@ afterAll(() => fleet?.close());
 test('the reconciliation pass builds the inventory page by page, its continuation token checkpointed', async () => {
   const first = await reconcileInventory(
     {
+      ...repositories({ store: async () => fleet.stack.services.store }),
       store: async () => fleet.stack.services.store,
       certificates: async () => new CosmosCertificateRepository(fleet.stack.services.store),
       enrollments: async () => fleet.stack.services.enrollments,
@@ -37,6 +39,7 @@ test('the reconciliation pass builds the inventory page by page, its continuatio
   });
   const rest = await reconcileInventory(
     {
+      ...repositories({ store: async () => fleet.stack.services.store }),
       store: async () => fleet.stack.services.store,
       certificates: async () => new CosmosCertificateRepository(fleet.stack.services.store),
       enrollments: async () => fleet.stack.services.enrollments,
@@ -165,6 +168,7 @@ test('GET /api/certificates/expiring answers with what expires within the window
 
 test('drift is repaired: a certificate replaced outside the backend, or an enrollment deleted, loses its usage', async () => {
   const deps = {
+    ...repositories({ store: async () => fleet.stack.services.store }),
     store: async () => fleet.stack.services.store,
     certificates: async () => new CosmosCertificateRepository(fleet.stack.services.store),
     enrollments: async () => fleet.stack.services.enrollments,

@@ -12,6 +12,7 @@ import type { EnrollmentGroup } from '../../../shared/dps-types';
 import { UnavailableError, ValidationError } from '../../../shared/errors';
 import { createGroup, type GroupDeps, type GroupRequest, parseGroupRequest } from '../../../shared/groups';
 import { REQUEST_TAG, requestDigest } from '../../../shared/groups/rules/group';
+import { CosmosGroupClaimRepository } from '../../../shared/groups/store/cosmos-group-claims';
 import { dpsSdk } from '../../support/sdk-clients';
 import { startTestStack, type TestStack } from '../../support/stack';
 
@@ -25,6 +26,7 @@ beforeAll(async () => {
   deps = {
     enrollments: async () => stack.services.enrollments,
     store: async () => stack.services.store,
+    groupClaims: async () => new CosmosGroupClaimRepository(stack.services.store),
     webhookUrl: WEBHOOK,
   };
 });

@@ -9,6 +9,7 @@ import { dpsEnrollments, repositories } from '../../../shared/composition';
 import { enrollChunk, type WorkerDeps } from '../../../shared/imports/enroll-chunk';
 import { chunkId, type JobDocument, zeroCounts } from '../../../shared/imports/job-store';
 import { validateRow, type ValidRow } from '../../../shared/imports/rules/row';
+import { CosmosEkClaimRepository } from '../../../shared/imports/store/cosmos-ek-claims';
 import { pacedEnrollments, Pacer } from '../../../shared/pacing';
 import { CosmosPaceRepository } from '../../../shared/pacing/store/cosmos-paces';
 import { manualClock } from '../../support/manual-clock';
@@ -53,6 +54,7 @@ async function importAgainst(realPerMinute: number, rows: number) {
     const jobs = await repositories({ store: async () => services.store }).importJobs();
     const deps: WorkerDeps = {
       store: async () => services.store,
+      ekClaims: async () => new CosmosEkClaimRepository(services.store),
       importJobs: async () => jobs,
       enrollments: async () => dps,
       events: async () => services.events,

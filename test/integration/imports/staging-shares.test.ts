@@ -10,6 +10,7 @@ import { enrollChunk } from '../../../shared/imports/enroll-chunk';
 import { enrollmentOf } from '../../../shared/imports/rules/enrollment';
 import { validateRow, type ValidRow } from '../../../shared/imports/rules/row';
 import { jobIdFor, stageUpload } from '../../../shared/imports/stage';
+import { CosmosEkClaimRepository } from '../../../shared/imports/store/cosmos-ek-claims';
 import { validateStaged } from '../../../shared/imports/validate';
 import type { StagedFilesPort } from '../../../shared/ports';
 import { b64, bigFile, RULES, type Sent, type StagingStack, startStagingStack, streamOf } from '../../support/staging';
@@ -163,6 +164,7 @@ test('a worker that died after DPS took a batch but before the checkpoint resume
   ).toBe(true);
   const deps = {
     store: async () => rig.stack.services.store,
+    ekClaims: async () => new CosmosEkClaimRepository(rig.stack.services.store),
     importJobs: async () => rig.jobs(),
     events: async () => rig.stack.services.events,
     enrollments: async () => rig.stack.services.enrollments,

@@ -26,6 +26,7 @@ import {
   requestDigest,
   RESERVED_GROUP_PREFIX,
 } from '../../../shared/groups/rules/group';
+import { CosmosGroupClaimRepository } from '../../../shared/groups/store/cosmos-group-claims';
 import { disallowGroupId } from '../../../shared/incidents/rules/target-actions';
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
@@ -63,6 +64,7 @@ function setup(options: { fault?: Fault; policy?: () => Promise<unknown> } = {})
         },
       }) as unknown as EnrollmentsPort,
     store: async () => store,
+    groupClaims: async () => new CosmosGroupClaimRepository(store),
     webhookUrl: WEBHOOK,
     now: clock.now,
     deviceRegistry: async () =>

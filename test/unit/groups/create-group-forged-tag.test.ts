@@ -16,6 +16,7 @@ import type { EnrollmentGroup } from '../../../shared/dps-types';
 import { ConflictError } from '../../../shared/errors';
 import { createGroup, type GroupDeps, parseGroupRequest } from '../../../shared/groups';
 import { REQUEST_TAG, requestDigest } from '../../../shared/groups/rules/group';
+import { CosmosGroupClaimRepository } from '../../../shared/groups/store/cosmos-group-claims';
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { MemoryStore } from '../../support/memory-store';
 
@@ -45,6 +46,7 @@ function deps(groups: Map<string, EnrollmentGroup>, onGet?: (id: string) => void
         },
       }) as unknown as EnrollmentsPort,
     store: async () => store,
+    groupClaims: async () => new CosmosGroupClaimRepository(store),
     webhookUrl: WEBHOOK,
   };
   stores.set(made, store);

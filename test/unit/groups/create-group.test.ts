@@ -10,6 +10,7 @@ import type { EnrollmentGroup } from '../../../shared/dps-types';
 import { ValidationError } from '../../../shared/errors';
 import { createGroup, type GroupDeps, parseGroupRequest } from '../../../shared/groups';
 import { groupOf } from '../../../shared/groups/rules/group';
+import { CosmosGroupClaimRepository } from '../../../shared/groups/store/cosmos-group-claims';
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { MemoryStore } from '../../support/memory-store';
 
@@ -74,6 +75,7 @@ function setup(policyExists = true) {
         putGroup: async (g: EnrollmentGroup) => (groups.set(g.enrollmentGroupId, g), g),
       }) as unknown as EnrollmentsPort,
     store: async () => store,
+    groupClaims: async () => new CosmosGroupClaimRepository(store),
     webhookUrl: WEBHOOK,
     deviceRegistry: async () =>
       ({

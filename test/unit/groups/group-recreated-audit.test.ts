@@ -9,6 +9,7 @@
 import { CONTAINERS } from '../../../shared/containers';
 import type { EnrollmentGroup } from '../../../shared/dps-types';
 import { createGroup, type GroupDeps, parseGroupRequest } from '../../../shared/groups';
+import { CosmosGroupClaimRepository } from '../../../shared/groups/store/cosmos-group-claims';
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { MemoryStore } from '../../support/memory-store';
 
@@ -31,6 +32,7 @@ test('a group deleted in DPS and created again through the API (another admin, d
         },
       }) as unknown as EnrollmentsPort,
     store: async () => store,
+    groupClaims: async () => new CosmosGroupClaimRepository(store),
     webhookUrl: 'https://backend.example/api/allocate?code=k',
     now: () => new Date(now),
   };

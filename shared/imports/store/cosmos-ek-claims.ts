@@ -1,0 +1,24 @@
+/** EK claims on Cosmos: the `endorsementKeys` container, one document (and partition) an EK, its SHA-256 the id. */
+import { CONTAINERS } from '../../containers';
+import type { DocumentContainer, DocumentStore } from '../../ports';
+import type { EkClaim, EkClaimRepository } from '../ek-claims';
+
+export class CosmosEkClaimRepository implements EkClaimRepository {
+  private readonly container: DocumentContainer<EkClaim>;
+
+  constructor(store: DocumentStore) {
+    this.container = store.container<EkClaim>(CONTAINERS.endorsementKeys.name);
+  }
+
+  create(claim: EkClaim): Promise<EkClaim> {
+    return this.container.create(claim);
+  }
+
+  read(ekHash: string): Promise<EkClaim | undefined> {
+    return this.container.read(ekHash, ekHash);
+  }
+
+  async delete(ekHash: string): Promise<void> {
+    await this.container.delete(ekHash, ekHash);
+  }
+}

@@ -12,6 +12,7 @@ import { CosmosCertificateRepository } from '../../shared/certificates/store/cos
 import { repositories } from '../../shared/composition/services';
 import { startAppHost } from './app-host';
 import { startTestStack, type TestStack } from './stack';
+import { x509Enrollment } from './test-certificates';
 
 export const DAY = 86_400_000;
 export const thumb = (c: Issued) => new X509Certificate(c.certPem).fingerprint256.replace(/:/g, '');
@@ -50,18 +51,7 @@ export async function startExpiryFleet() {
     cloned: await leaf('cloned', 500),
   });
   const enroll = (id: string, primary: Issued, secondary?: Issued) =>
-    stack.services.enrollments.putEnrollment({
-      registrationId: id,
-      attestation: {
-        type: 'x509',
-        x509: {
-          clientCertificates: {
-            primary: { certificate: primary.certPem },
-            ...(secondary ? { secondary: { certificate: secondary.certPem } } : {}),
-          },
-        },
-      },
-    });
+    stack.services.enrollments.putEnrollment(x509Enrollment(id, primary, secondary));
   await enroll('dev-5', certs.d5);
   await enroll('dev-60', certs.d60);
   await enroll('dev-400', certs.d400);

@@ -10,6 +10,7 @@ import { CosmosCertificateRepository } from '../../../shared/certificates/store/
 import { repositories } from '../../../shared/composition/services';
 import { CONTAINERS } from '../../../shared/containers';
 import { DAY, type ExpiryFleet, startExpiryFleet, thumb } from '../../support/expiry-fleet';
+import { rsa1024SelfSigned } from '../../support/test-certificates';
 
 let fleet: ExpiryFleet;
 beforeAll(async () => {
@@ -98,27 +99,11 @@ test('audit findings: a certificate behind two enrollments is raised once; an op
 });
 
 test('the pass reads the configured DPS CA certificates whole (key, algorithm, weak keys) and audits age', async () => {
-  const { webcrypto } = await import('node:crypto');
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as never);
-  const alg = {
-    name: 'RSASSA-PKCS1-v1_5',
-    hash: 'SHA-256',
-    publicExponent: new Uint8Array([1, 0, 1]),
-    modulusLength: 1024,
-  };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, [
-    'sign',
-    'verify',
-  ])) as import('node:crypto').webcrypto.CryptoKeyPair;
-  const weakCa = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '02',
-    name: 'CN=Legacy Root',
-    notBefore: new Date(),
+  const weakCa = await rsa1024SelfSigned({
+    subject: 'CN=Legacy Root',
+    serial: '02',
     notAfter: new Date(fleet.now.getTime() + 900 * DAY),
-    keys,
-    signingAlgorithm: alg,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+    ca: true,
   });
   await reconcileInventory(
     {

@@ -20,6 +20,7 @@ import { CONTAINERS } from '../../../shared/containers';
 import type { DomainEvent } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
 import { startTestStack, type TestStack } from '../../support/stack';
+import { x509Enrollment } from '../../support/test-certificates';
 
 const DAY = 86_400_000;
 const clock = manualClock(Date.parse('2026-06-01T00:00:00Z'));
@@ -62,18 +63,7 @@ beforeAll(async () => {
   });
   const dps = stack.services.enrollments;
   const enroll = (id: string, primary: Issued, secondary?: Issued) =>
-    dps.putEnrollment({
-      registrationId: id,
-      attestation: {
-        type: 'x509',
-        x509: {
-          clientCertificates: {
-            primary: { certificate: primary.certPem },
-            ...(secondary ? { secondary: { certificate: secondary.certPem } } : {}),
-          },
-        },
-      },
-    });
+    dps.putEnrollment(x509Enrollment(id, primary, secondary));
   await enroll('flt-5', certs.d5);
   await enroll('flt-20', certs.d20);
   await enroll('flt-60', certs.d60);

@@ -8,6 +8,7 @@ import {
 } from '../../../shared/certificates/rules/horizons';
 import { mergeRecord, recordFromInfo } from '../../../shared/certificates/rules/record';
 import { planRoll } from '../../../shared/certificates/rules/rolling';
+import { rsa1024SelfSigned } from '../../support/test-certificates';
 
 const DAY = 86_400_000;
 const now = new Date('2026-11-25T12:00:00Z');
@@ -119,28 +120,12 @@ describe('inventory records', () => {
 
 describe('audits of one record', () => {
   it('flags a weak key seen in a whole certificate, and a certificate shared by enrollments or devices', async () => {
-    const { webcrypto } = await import('node:crypto');
-    const x509 = await import('@peculiar/x509');
     const { recordFromPem } = await import('../../../shared/certificates/rules/record');
     const { auditRecord } = await import('../../../shared/certificates/rules/audits');
-    x509.cryptoProvider.set(webcrypto as never);
-    const alg = {
-      name: 'RSASSA-PKCS1-v1_5',
-      hash: 'SHA-256',
-      publicExponent: new Uint8Array([1, 0, 1]),
-      modulusLength: 1024,
-    };
-    const keys = (await webcrypto.subtle.generateKey(alg, true, [
-      'sign',
-      'verify',
-    ])) as import('node:crypto').webcrypto.CryptoKeyPair;
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '01',
-      name: 'CN=old-device',
-      notBefore: new Date(),
+    const cert = await rsa1024SelfSigned({
+      subject: 'CN=old-device',
+      serial: '01',
       notAfter: new Date(Date.now() + 86_400_000),
-      keys,
-      signingAlgorithm: alg,
     });
     const record = await recordFromPem(cert.toString('pem'), { kind: 'enrollment', id: 'old-device', slot: 'primary' });
     expect(record).toMatchObject({

@@ -5,9 +5,8 @@
  * (a `renewal.…` finding whose id names the device and the certificate). A renewal — a new certificate reported —
  * resolves the finding of the one it replaced. Its cost grows with the hubs' devices: one twin query page at a time.
  */
-import { CONTAINERS } from '../containers';
 import { ConflictError } from '../errors';
-import { type FindingBase, raiseOnce, type StoredFinding } from '../findings';
+import { type FindingBase, type FindingRepository, raiseOnce, type StoredFinding } from '../findings';
 import type { DocumentStore, EventsPort, HubDirectory, Page, StoredDocument } from '../ports';
 import { retryIdempotent, type RetryOptions } from '../retry';
 import {
@@ -43,8 +42,9 @@ export interface IssuedCertificateRepository {
 export interface IssuedSweepDeps {
   hubs: () => Promise<HubDirectory>;
   issued: () => Promise<IssuedCertificateRepository>;
-  /** Findings (raised and resolved). */
+  /** Findings raised (raiseOnce writes through the store) and resolved (through their repository). */
   store: () => Promise<DocumentStore>;
+  findings: () => Promise<FindingRepository>;
   events: () => Promise<EventsPort>;
   retry?: RetryOptions;
 }
@@ -80,7 +80,13 @@ export async function sweepIssuedCertificates(
   options: IssuedSweepOptions,
 ): Promise<IssuedSweepReport> {
   const report: IssuedSweepReport = { devices: 0, learned: 0, renewed: 0, raised: [], resolved: [] };
-  const [hubs, issued, store, events] = await Promise.all([deps.hubs(), deps.issued(), deps.store(), deps.events()]);
+  const [hubs, issued, store, events, findings] = await Promise.all([
+    deps.hubs(),
+    deps.issued(),
+    deps.store(),
+    deps.events(),
+    deps.findings(),
+  ]);
   for (const hostName of hubs.hostNames()) {
     const hub = hubs.hub(hostName);
     let token: string | undefined;
@@ -90,7 +96,7 @@ export async function sweepIssuedCertificates(
         const reported = readReportedCertificate(twin.properties?.reported);
         if (!reported) continue;
         report.devices++;
-        await judge({ issued, store, events }, hostName, twin.deviceId, reported, options, report);
+        await judge({ issued, store, events, findings }, hostName, twin.deviceId, reported, options, report);
       }
       token = page.continuationToken;
     } while (token);
@@ -99,7 +105,7 @@ export async function sweepIssuedCertificates(
 }
 
 async function judge(
-  ports: { issued: IssuedCertificateRepository; store: DocumentStore; events: EventsPort },
+  ports: { issued: IssuedCertificateRepository; store: DocumentStore; events: EventsPort; findings: FindingRepository },
   hub: string,
   deviceId: string,
   reported: ReportedCertificate,
@@ -119,7 +125,7 @@ async function judge(
   else {
     if (known) {
       report.renewed++;
-      if (known.openFinding && (await resolve(ports.store, known.openFinding, now, reported)))
+      if (known.openFinding && (await resolve(ports.findings, known.openFinding, now, reported)))
         report.resolved.push(known.openFinding);
       await ports.events.publish([
         {
@@ -165,11 +171,10 @@ async function judge(
  * The finding of the certificate a renewal replaced: marked resolved (kept, for the record), once. A 412 is read
  * again: written meanwhile (a suppression), or resolved by this very write whose answer was lost.
  */
-async function resolve(store: DocumentStore, id: string, at: string, by: ReportedCertificate): Promise<boolean> {
-  const findings = store.container<StoredFinding & Partial<RenewalFinding>>(CONTAINERS.findings.name);
+async function resolve(findings: FindingRepository, id: string, at: string, by: ReportedCertificate): Promise<boolean> {
   const resolved = { at, reason: `renewed: a certificate valid until ${by.validUntil}` };
   for (let attempt = 0; attempt < 5; attempt++) {
-    const finding = await findings.read(id, 'expiry');
+    const finding = (await findings.get('expiry', id)) as (StoredFinding & Partial<RenewalFinding>) | undefined;
     if (!finding) return false;
     if (finding.resolved) return finding.resolved.at === at && finding.resolved.reason === resolved.reason;
     try {

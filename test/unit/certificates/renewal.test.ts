@@ -69,6 +69,7 @@ describe('the issued-certificate sweep', () => {
     hubs: async () => ({ hostNames: () => [HUB], hub: () => hub }) as HubDirectory,
     issued: async () => new CosmosIssuedCertificateRepository(store),
     store: async () => store,
+    findings: async () => new CosmosFindingRepository(store),
     events: async () =>
       ({ publish: async (e: Array<{ type: string }>) => void published.push(...e) }) as unknown as EventsPort,
   };

@@ -28,6 +28,8 @@ export interface ContainmentOutcome {
   auditPerDevice: Record<string, { min: number; max: number; lines: number }>;
   status: string;
   seconds: number;
+  /** Where the time went, from the incident's own times: planning, then each step from its start to its end. */
+  phases: Array<{ label: string; seconds: number }>;
   tally: WorkerTally;
   /** Why the queue would have given up, when it would have (five failed deliveries in a row). */
   poisoned?: string;
@@ -104,6 +106,7 @@ export async function containUnder(
     auditPerDevice: await auditPerDevice(stack, 'faults-x', devices),
     status: incident?.status ?? 'missing',
     seconds,
+    phases: phasesOf(incident),
     tally,
     ...(poisoned ? { poisoned } : {}),
   };
@@ -141,4 +144,18 @@ async function auditPerDevice(stack: LocalStack, incidentId: string, devices: nu
     result[action] = { min, max, lines: lines.get(action) ?? 0 };
   }
   return result;
+}
+
+const span = (from?: string, to?: string) => (from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : NaN);
+
+/** Planning (receipt to plan), then each step, by the times the incident records. */
+function phasesOf(incident: Incident | undefined): ContainmentOutcome['phases'] {
+  if (!incident) return [];
+  return [
+    { label: 'planning', seconds: span(incident.receivedAt, incident.plannedAt) },
+    ...(incident.steps ?? []).map((s) => ({
+      label: s.kind === 'hub' ? `${s.kind} ${s.hub.split('.')[0]}` : s.kind,
+      seconds: span(s.startedAt, s.finishedAt),
+    })),
+  ];
 }

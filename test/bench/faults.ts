@@ -174,6 +174,11 @@ function printContainment(runs: Run[], row: Row, of: (r: Run) => ContainmentOutc
       return a ? `${a.min}–${a.max} (${fmt(a.lines, 0)} lines)` : 'none';
     });
   row('incident status, time', (r) => `${of(r).status}, ${fmt(of(r).seconds)} s`);
+  for (const label of [...new Set(runs.flatMap((r) => of(r).phases.map((p) => p.label)))])
+    row(`  ${label}`, (r) => {
+      const phase = of(r).phases.find((p) => p.label === label);
+      return phase && Number.isFinite(phase.seconds) ? `${fmt(phase.seconds)} s` : '–';
+    });
   row(
     'deliveries failed / overran',
     (r) =>

@@ -151,6 +151,10 @@ const SECRET_CREDENTIAL_VARIABLES = [
   'AZURE_CLIENT_CERTIFICATE_PASSWORD',
   'AZURE_USERNAME',
   'AZURE_PASSWORD',
+  // Workload identity federation (tried before the managed identity), and the chain's own selector, which can pick
+  // the developer credentials or the environment's secret alone.
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'AZURE_TOKEN_CREDENTIALS',
 ];
 
 /** Refuses to start in Azure with any local-only setting, naming them. */

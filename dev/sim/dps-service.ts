@@ -172,7 +172,8 @@ function bulk(
         continue;
       }
       if (mode !== 'create' && !existing) throw new HttpError(404, 404201, `Enrollment ${id} not found.`);
-      const etag = mode === 'updateifmatchetag' ? (e.etag ?? '"missing"') : undefined;
+      // `update` replaces what is there whatever its etag (the record exists: checked above); `create` makes it.
+      const etag = mode === 'updateifmatchetag' ? (e.etag ?? '"missing"') : mode === 'update' ? '*' : undefined;
       put(ctx, ctx.state.enrollments, id, { ...e, etag: undefined }, etag, false, apiVersion);
     } catch (err) {
       const h = err instanceof HttpError ? err : new HttpError(500, 500000, String(err));

@@ -35,6 +35,8 @@ test('in Azure a secret the credential chain would sign in with before the manag
   expect(() => assertNoLocalSettingsInAzure({ WEBSITE_INSTANCE_ID: 'abc', AZURE_PASSWORD: 'p' })).toThrow(
     /Refusing to start: AZURE_PASSWORD/,
   );
+  for (const name of ['AZURE_FEDERATED_TOKEN_FILE', 'AZURE_TOKEN_CREDENTIALS'])
+    expect(localSettingsInAzure({ WEBSITE_SITE_NAME: 'func-dpsl', [name]: 'x' })).toEqual([name]);
   // The user-assigned identity's client ID is not a secret.
   expect(localSettingsInAzure({ WEBSITE_SITE_NAME: 'func-dpsl', AZURE_CLIENT_ID: 'c' })).toEqual([]);
 });

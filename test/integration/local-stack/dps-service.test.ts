@@ -42,9 +42,15 @@ test('individual enrollment CRUD with etags', async () => {
     code: 409201,
   });
   expect((await dps.getEnrollment('dev-crud-1'))?.provisioningStatus).toBe('disabled');
+  // The bulk API's `update` replaces an existing enrollment without naming its etag (that is `updateIfMatchETag`).
+  await expect(dps.bulkEnrollments('update', [{ ...unnamed, provisioningStatus: 'enabled' }])).resolves.toEqual({
+    isSuccessful: true,
+    errors: [],
+  });
+  expect((await dps.getEnrollment('dev-crud-1'))?.provisioningStatus).toBe('enabled');
 
   await expect(dps.deleteEnrollment('dev-crud-1', created.etag)).rejects.toBeInstanceOf(ConflictError);
-  await dps.deleteEnrollment('dev-crud-1', updated.etag);
+  await dps.deleteEnrollment('dev-crud-1', (await dps.getEnrollment('dev-crud-1'))?.etag);
   expect(await dps.getEnrollment('dev-crud-1')).toBeUndefined();
   await expect(dps.deleteEnrollment('dev-crud-1')).rejects.toBeInstanceOf(NotFoundError);
 });

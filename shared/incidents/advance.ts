@@ -142,14 +142,23 @@ async function execute(deps: IncidentDeps, incident: Incident, deadline: number)
       return { incident: current, more: true, retryAfterMs: soonestEnd(open, millis(deps)) };
     }
   }
-  const failed = (current.steps as StepState[]).filter((s) => s.state === 'failed');
-  const status = failed.length ? 'failed' : current.request.mode === 'contain' ? 'contained' : 'quarantined';
-  // A failed run says what is left, and why, where an operator reads first.
-  const why = failed.flatMap((s) => s.errors.slice(0, 3));
-  const note = failed.length ? [`${now(deps)}: ended failed; ${whatIsLeft(current)}; ${why.join('; ')}`] : [];
+  // The end is judged on the incident as it is written, not as this share last read it: an admin's re-drive may have
+  // put a step back to run meanwhile, and then this is not the end (the next share runs that step).
+  let status: Incident['status'] | undefined;
   current = (await (
     await deps.incidents()
-  ).update(incident.id, (i) => ({ ...i, status, completedAt: now(deps), notes: [...i.notes, ...note] }))) as Incident;
+  ).update(incident.id, (i) => {
+    const steps = (i.steps ?? []) as StepState[];
+    status = undefined;
+    if (steps.some((s) => s.state !== 'done' && s.state !== 'failed')) return undefined;
+    const failed = steps.filter((s) => s.state === 'failed');
+    status = failed.length ? 'failed' : i.request.mode === 'contain' ? 'contained' : 'quarantined';
+    // A failed run says what is left, and why, where an operator reads first.
+    const why = failed.flatMap((s) => s.errors.slice(0, 3));
+    const note = failed.length ? [`${now(deps)}: ended failed; ${whatIsLeft(i)}; ${why.join('; ')}`] : [];
+    return { ...i, status, completedAt: now(deps), notes: [...i.notes, ...note] };
+  })) as Incident;
+  if (!status) return { incident: current, more: true };
   await emit(deps, `incident.${status}`, incident.id, { devices: current.plan?.devices });
   return { incident: current, more: false };
 }

@@ -18,8 +18,11 @@ export interface EkClaimRepository {
   /** Claims the EK; a ConflictError when it is claimed already (by anyone, this very claim's lost answer included). */
   create(claim: EkClaim): Promise<EkClaim>;
   read(ekHash: string): Promise<EkClaim | undefined>;
-  /** Gives the EK back. */
-  delete(ekHash: string): Promise<void>;
+  /**
+   * Gives the EK back: the claim as it was read (its etag), and only that one — a claim deleted meanwhile and made
+   * again (by a second delivery's row, or another maker) stays. Gone already is given back.
+   */
+  delete(ekHash: string, etag: string): Promise<void>;
 }
 
 type Claim = Pick<EkClaim, 'id' | 'registrationId' | 'manufacturerId' | 'jobId' | 'line'>;

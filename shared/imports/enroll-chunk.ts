@@ -136,7 +136,7 @@ async function enrollBatch(
       .filter((r) => settled.get(r.registrationId)?.status === 'failed')
       .map(async (row) => {
         const claim = await claims.read(row.ekHash);
-        if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash);
+        if (claim?.jobId === jobId && claim.line === row.line) await claims.delete(row.ekHash, claim._etag as string);
       }),
   );
   if (created.length) {

@@ -21,7 +21,7 @@ import {
   ValidationError,
 } from '../../shared/errors';
 
-type Logger = Pick<InvocationContext, 'error'>;
+type Logger = Pick<InvocationContext, 'error' | 'warn'>;
 
 /** A lost answer or a stall usually passes within seconds: a short wait, which clients lengthen with their backoff. */
 const TRANSIENT_RETRY_AFTER_SECONDS = 5;
@@ -49,10 +49,13 @@ export function errorResponse(err: unknown, correlationId: string, log: Logger):
     });
   }
   // Not a bug of ours, and nothing internal in the reason (the error names blobs and hosts): the caller tries again.
-  if (err instanceof TransientError)
+  // Logged (a warning, not an error) under the correlation id, so the id the caller quotes leads to what stalled.
+  if (err instanceof TransientError) {
+    log.warn(`[${correlationId}] transient failure, answered 503: ${err.stack ?? err.message}`);
     return answer(503, 'ServiceUnavailable', 'A service this call depends on did not answer in time; try again.', {
       'Retry-After': String(TRANSIENT_RETRY_AFTER_SECONDS),
     });
+  }
   // A dependency that refused our identity or stayed down: its reason names the service, and nothing of ours.
   if (err instanceof UnavailableError) return answer(503, 'ServiceUnavailable', err.message);
   log.error(`[${correlationId}] unhandled error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

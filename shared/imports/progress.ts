@@ -97,20 +97,25 @@ export async function countChunk(deps: ProgressDeps, chunk: ChunkDocument): Prom
   return finishIfComplete(deps, job);
 }
 
-/** The job fails with its reason; `import.completed` says so. */
+/**
+ * The job fails with its reason; `import.completed` says so. `only` says which job may still be failed (read inside
+ * the write, under its etag): a caller that read the job earlier fails it only as it read it, never a job someone
+ * else has moved on meanwhile. Answers the failed job, or undefined when it was not failed.
+ */
 export async function failJob(
   deps: { events: () => Promise<EventsPort>; clock?: Clock },
   jobs: ImportJobRepository,
   jobId: string,
   reason: string,
   clock: () => Date,
+  only: (current: JobDocument) => boolean = () => true,
 ): Promise<JobDocument | undefined> {
-  const job = await jobs.update(jobId, (d) => ({
-    ...d,
-    status: 'failed',
-    reason,
-    updatedAt: clock().toISOString(),
-  }));
-  if (job) await publishJob(deps, 'import.completed', job);
+  let failed = false;
+  const job = await jobs.update(jobId, (d) => {
+    failed = only(d);
+    return failed ? { ...d, status: 'failed', reason, updatedAt: clock().toISOString() } : undefined;
+  });
+  if (!job || !failed) return undefined;
+  await publishJob(deps, 'import.completed', job);
   return job;
 }

@@ -124,9 +124,35 @@ async function handOver(
   return validating;
 }
 
+/**
+ * A job handed over whose validation has not begun may never have had its message: handOver's send failed or its
+ * answer was lost after the job said "validating" (the maker got a 503 and retries under the same key). The retry
+ * sends it again. Validation takes a duplicate message in its stride, as it must (queues deliver at least once):
+ * chunks are created (the first write stands), checkpoints are saved only while the job is validating, the move to
+ * enrolling happens once under the etag, and a share fails the job only while it is validating.
+ */
+async function resendIfNotStarted(deps: StagingDeps, job: JobDocument): Promise<JobDocument> {
+  const v = job.validation;
+  const untouched = !v || (v.chunks === 0 && v.segments === 0 && !v.signatureChecked);
+  if (job.status === 'validating' && job.staged && untouched)
+    await (await deps.queues()).send(QUEUES.importValidation, { jobId: job.jobId });
+  return job;
+}
+
+/**
+ * Fails the job only as this request opened (or read) it: same status, same etag. A slow request taken over by a
+ * retry under the same Idempotency-Key (ABANDONED_AFTER_MS) must not fail the job the retry staged and handed over.
+ */
+const failAsOpened = (deps: StagingDeps, job: JobDocument, reason: string) =>
+  deps
+    .importJobs()
+    .then((jobs) =>
+      failJob(deps, jobs, job.jobId, reason, timeOf(deps), (d) => d.status === job.status && d._etag === job._etag),
+    );
+
 /** The file over its limit: the job fails saying so, and the caller answers 413. */
-async function tooLarge(deps: StagingDeps, jobId: string, limit: number, hint: string): Promise<never> {
-  await failJob(deps, await deps.importJobs(), jobId, `the file is larger than ${limit} bytes${hint}`, timeOf(deps));
+async function tooLarge(deps: StagingDeps, job: JobDocument, limit: number, hint: string): Promise<never> {
+  await failAsOpened(deps, job, `the file is larger than ${limit} bytes${hint}`);
   throw new PayloadTooLargeError(limit, hint);
 }
 
@@ -134,16 +160,15 @@ async function tooLarge(deps: StagingDeps, jobId: string, limit: number, hint: s
  * The upload broke off before its file was stored and pinned (Storage stalled or failed, or the body broke): the job
  * says so, as a job refused before validation, so a retry under the same Idempotency-Key stages the file again at once
  * instead of finding a job "staging" with nothing behind it. Best effort: if the job cannot be written either, it is
- * taken over as abandoned after ABANDONED_AFTER_MS. The caller's error (503 for a TransientError) is thrown on.
+ * taken over as abandoned after ABANDONED_AFTER_MS. Only this request's own staging attempt is failed (failAsOpened).
+ * The caller's error (503 for a TransientError, 400 for an empty body) is thrown on.
  */
-async function brokeOff(deps: StagingDeps, jobId: string, err: unknown): Promise<never> {
+async function brokeOff(deps: StagingDeps, job: JobDocument, err: unknown, reason?: string): Promise<never> {
   const why = err instanceof TransientError ? 'Storage did not answer in time' : 'the upload failed';
-  await failJob(
+  await failAsOpened(
     deps,
-    await deps.importJobs(),
-    jobId,
-    `the upload broke off before the file was stored (${why}); send it again`,
-    timeOf(deps),
+    job,
+    reason ?? `the upload broke off before the file was stored (${why}); send it again`,
   ).catch(() => undefined);
   throw err;
 }
@@ -154,28 +179,34 @@ export async function stageUpload(
   request: NewImport & { body: AsyncIterable<Uint8Array>; signature?: string; maxBytes: number; hint?: string },
 ): Promise<StagingResult> {
   const opened = await openJob(deps, request, 'staging');
-  if (opened.kind === 'existing') return opened;
-  const file = stagedFileOf(opened.job.jobId);
+  if (opened.kind === 'existing') return { kind: 'existing', job: await resendIfNotStarted(deps, opened.job) };
+  const job = opened.job;
+  const file = stagedFileOf(job.jobId);
   const files = await deps.stagedFiles();
   let written: { bytes: number; etag: string };
   try {
     written = await files.write(file, request.body, request.maxBytes);
   } catch (err) {
-    if (err instanceof PayloadTooLargeError)
-      return tooLarge(deps, opened.job.jobId, request.maxBytes, request.hint ?? '');
-    return brokeOff(deps, opened.job.jobId, err);
+    if (err instanceof PayloadTooLargeError) return tooLarge(deps, job, request.maxBytes, request.hint ?? '');
+    return brokeOff(deps, job, err);
   }
-  if (written.bytes === 0) throw new ValidationError('the body is empty');
+  if (written.bytes === 0)
+    return brokeOff(deps, job, new ValidationError('the body is empty'), 'the body was empty; send the file');
   // Pinned as written: an upload URL handed out earlier under the same Idempotency-Key can still write this blob.
   let pinned: Awaited<ReturnType<typeof files.pin>>;
   try {
     pinned = await files.pin(file, written.etag);
   } catch (err) {
-    if (err instanceof TransientError) return brokeOff(deps, opened.job.jobId, err);
-    throw err;
+    return brokeOff(deps, job, err);
   }
-  if (!pinned) throw new Error(`the staged file ${file} vanished as it was stored`);
-  return { kind: 'accepted', job: await handOver(deps, opened.job, stagedAs(file, pinned, request.signature)) };
+  if (!pinned)
+    return brokeOff(
+      deps,
+      job,
+      new Error(`the staged file ${file} vanished as it was stored`),
+      'the file vanished as it was stored; send it again',
+    );
+  return { kind: 'accepted', job: await handOver(deps, job, stagedAs(file, pinned, request.signature)) };
 }
 
 const stagedAs = (file: string, pinned: FilePin & { bytes: number }, signature?: string) => ({
@@ -203,7 +234,7 @@ export async function startUploaded(
   job: JobDocument,
   request: { signature?: string; maxBytes: number },
 ): Promise<StagingResult> {
-  if (job.status !== 'awaitingUpload') return { kind: 'existing', job };
+  if (job.status !== 'awaitingUpload') return { kind: 'existing', job: await resendIfNotStarted(deps, job) };
   const file = stagedFileOf(job.jobId);
   const files = await deps.stagedFiles();
   // The upload URL cannot be recalled: what it writes after this moment never reaches the pinned copy validated.
@@ -212,7 +243,7 @@ export async function startUploaded(
     throw new ValidationError('nothing was uploaded to the upload URL yet: PUT the file to it, then start');
   if (pinned.bytes > request.maxBytes) {
     await files.delete(file);
-    return tooLarge(deps, job.jobId, request.maxBytes, '');
+    return tooLarge(deps, job, request.maxBytes, '');
   }
   return { kind: 'accepted', job: await handOver(deps, job, stagedAs(file, pinned, request.signature)) };
 }

@@ -97,7 +97,9 @@ export async function validateStaged(
   const staged = job.staged;
   const checkpoint = { ...(job.validation ?? freshCheckpoint()) };
   const fail = async (reason: string) => {
-    await failJob(deps, jobs, job.jobId, reason, clock);
+    // Only a job still validating: a duplicate message's share that finds the file gone because the first share
+    // finished (and deleted it) must not fail a job that is enrolling.
+    await failJob(deps, jobs, job.jobId, reason, clock, (d) => d.status === 'validating');
     return 'failed' as const;
   };
   const changed = await notAsStarted(files, staged);

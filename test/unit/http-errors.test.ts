@@ -66,7 +66,10 @@ test('a dependency that did not answer in time (TransientError) is a 503 with Re
     correlationId: 'inv-123',
   });
   expect(JSON.stringify(body)).not.toContain('import-uploads');
-  expect(logged).toEqual([]);
+  // The correlation id leads to the logged cause: one warning under it, naming what stalled.
+  expect(logged).toHaveLength(1);
+  expect(logged[0]).toContain('[inv-123]');
+  expect(logged[0]).toContain('no bytes moved for 30000 ms');
 });
 
 test('a dependency that refused our identity or stayed down (UnavailableError) is a 503 naming it, not logged as ours', async () => {

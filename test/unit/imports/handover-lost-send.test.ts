@@ -5,40 +5,23 @@
  */
 import { TransientError } from '../../../shared/errors';
 import { openUploadSlot, stageUpload, startUploaded } from '../../../shared/imports/stage';
-import type { StagedFilesPort } from '../../../shared/ports';
-import { MemoryImportJobRepository } from '../../support/memory-repositories';
+import { bodyOf, stagedFilesInMemory, stagingRig } from '../../support/staging-fakes';
+
+/** A rig whose first queue send loses its answer. */
+const losingFirstSend = (files = stagedFilesInMemory()) => {
+  let lose = true;
+  return stagingRig({
+    files,
+    beforeSend: () => {
+      if (!lose) return;
+      lose = false;
+      throw new TransientError('send to queue import-validation: no answer within 30000 ms', undefined);
+    },
+  });
+};
 
 test('a retry after a lost queue send leaves the job with a validation message', async () => {
-  const jobs = new MemoryImportJobRepository();
-  const sent: unknown[] = [];
-  let lose = true;
-  const files: StagedFilesPort = {
-    async write(_name, body) {
-      let bytes = 0;
-      for await (const c of body) bytes += c.byteLength;
-      return { bytes, etag: '"e1"' };
-    },
-    pin: async (_n, etag) => ({ snapshot: 's1', etag: etag ?? '"e1"', bytes: 4 }),
-    size: async () => 4,
-    read: async function* () {},
-    unchangedSince: async () => true,
-    uploadUrl: async () => 'u',
-    delete: async () => undefined,
-  };
-  const deps = {
-    importJobs: async () => jobs,
-    queues: async () => ({
-      send: async (_q: string, m: unknown) => {
-        if (lose) {
-          lose = false;
-          throw new TransientError('send to queue import-validation: no answer within 30000 ms', undefined);
-        }
-        sent.push(m);
-      },
-    }),
-    events: async () => ({ publish: async () => undefined, close: async () => undefined }),
-    stagedFiles: async () => files,
-  };
+  const { sent, deps } = losingFirstSend();
   const request = {
     manufacturerId: 'acme',
     createdBy: 'm',
@@ -46,47 +29,14 @@ test('a retry after a lost queue send leaves the job with a validation message',
     idempotencyKey: 'k2',
     maxBytes: 1e6,
   };
-  const body = () =>
-    (async function* () {
-      yield Buffer.from('a,b\n');
-    })();
-
-  await expect(stageUpload(deps, { ...request, body: body() })).rejects.toBeInstanceOf(TransientError); // 503 at the edge
-  const retried = await stageUpload(deps, { ...request, body: body() }); // the client does as told
+  await expect(stageUpload(deps, { ...request, body: bodyOf() })).rejects.toBeInstanceOf(TransientError); // 503 at the edge
+  const retried = await stageUpload(deps, { ...request, body: bodyOf() }); // the client does as told
   expect(retried.job.status).toBe('validating');
   expect(sent).toHaveLength(1);
 });
 
 describe("a direct upload's start whose send was lost", () => {
-  const setup = () => {
-    const jobs = new MemoryImportJobRepository();
-    const sent: unknown[] = [];
-    let lose = true;
-    const files: StagedFilesPort = {
-      write: async () => ({ bytes: 4, etag: '"e1"' }),
-      pin: async () => ({ snapshot: 's1', etag: '"e1"', bytes: 4 }),
-      size: async () => 4,
-      read: async function* () {},
-      unchangedSince: async () => true,
-      uploadUrl: async () => 'u',
-      delete: async () => undefined,
-    };
-    const deps = {
-      importJobs: async () => jobs,
-      queues: async () => ({
-        send: async (_q: string, m: unknown) => {
-          if (lose) {
-            lose = false;
-            throw new TransientError('send to queue import-validation: no answer within 30000 ms', undefined);
-          }
-          sent.push(m);
-        },
-      }),
-      events: async () => ({ publish: async () => undefined, close: async () => undefined }),
-      stagedFiles: async () => files,
-    };
-    return { jobs, sent, deps };
-  };
+  const setup = () => losingFirstSend(stagedFilesInMemory({ write: async () => ({ bytes: 4, etag: '"e1"' }) }));
   const request = { manufacturerId: 'acme', createdBy: 'm', format: 'csv' as const, idempotencyKey: 'k4' };
 
   test('the retried start sends the validation message again', async () => {

@@ -6,34 +6,11 @@
 import { ValidationError } from '../../../shared/errors';
 import { jobIdFor, stageUpload } from '../../../shared/imports/stage';
 import type { StagedFilesPort } from '../../../shared/ports';
-import { MemoryImportJobRepository } from '../../support/memory-repositories';
+import { bodyOf, stagedFilesInMemory, stagingRig } from '../../support/staging-fakes';
 
 test('a late broken upload does not fail a job a retry already handed to validation', async () => {
   let now = Date.parse('2026-11-01T00:00:00Z');
-  const jobs = new MemoryImportJobRepository();
-  const sent: unknown[] = [];
-  const files: StagedFilesPort = {
-    async write(_name, body) {
-      let bytes = 0;
-      for await (const c of body) bytes += c.byteLength;
-      return { bytes, etag: `"e${bytes}"` };
-    },
-    async pin(_name, etag) {
-      return { snapshot: 's1', etag: etag ?? '"e"', bytes: 10 };
-    },
-    size: async () => 10,
-    read: async function* () {},
-    unchangedSince: async () => true,
-    uploadUrl: async () => 'u',
-    delete: async () => undefined,
-  };
-  const deps = {
-    importJobs: async () => jobs,
-    queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }),
-    events: async () => ({ publish: async () => undefined, close: async () => undefined }),
-    stagedFiles: async () => files,
-    clock: { now: () => new Date(now) },
-  };
+  const { jobs, sent, deps } = stagingRig({ now: () => now });
   const request = {
     manufacturerId: 'acme',
     createdBy: 'maker',
@@ -54,12 +31,7 @@ test('a late broken upload does not fail a job a retry already handed to validat
 
   // B: the same key, past ABANDONED_AFTER_MS without a word from A: takes the job over and starts it.
   now += 3 * 60_000;
-  const b = await stageUpload(deps, {
-    ...request,
-    body: (async function* () {
-      yield Buffer.from('x,y\n');
-    })(),
-  });
+  const b = await stageUpload(deps, { ...request, body: bodyOf('x,y\n') });
   expect(b.job.status).toBe('validating');
   expect(sent).toHaveLength(1);
 
@@ -73,30 +45,7 @@ test('a late broken upload does not fail a job a retry already handed to validat
 });
 
 describe("a request's own staging that ends without a file is failed, so a retry stages again at once", () => {
-  const setup = (pin: StagedFilesPort['pin']) => {
-    const jobs = new MemoryImportJobRepository();
-    const sent: unknown[] = [];
-    const files: StagedFilesPort = {
-      async write(_name, body) {
-        let bytes = 0;
-        for await (const c of body) bytes += c.byteLength;
-        return { bytes, etag: `"e${bytes}"` };
-      },
-      pin,
-      size: async () => 4,
-      read: async function* () {},
-      unchangedSince: async () => true,
-      uploadUrl: async () => 'u',
-      delete: async () => undefined,
-    };
-    const deps = {
-      importJobs: async () => jobs,
-      queues: async () => ({ send: async (_q: string, m: unknown) => void sent.push(m) }),
-      events: async () => ({ publish: async () => undefined, close: async () => undefined }),
-      stagedFiles: async () => files,
-    };
-    return { jobs, sent, deps };
-  };
+  const setup = (pin: StagedFilesPort['pin']) => stagingRig({ files: stagedFilesInMemory({ pin }) });
   const request = {
     manufacturerId: 'acme',
     createdBy: 'maker',
@@ -112,26 +61,14 @@ describe("a request's own staging that ends without a file is failed, so a retry
       ValidationError,
     );
     expect(await jobs.get(jobId)).toMatchObject({ status: 'failed', reason: 'the body was empty; send the file' });
-    const retried = await stageUpload(deps, {
-      ...request,
-      body: (async function* () {
-        yield Buffer.from('a,b\n');
-      })(),
-    });
+    const retried = await stageUpload(deps, { ...request, body: bodyOf() });
     expect(retried).toMatchObject({ kind: 'accepted', job: { status: 'validating' } });
     expect(sent).toHaveLength(1);
   });
 
   test('a pin that comes back empty: the job failed, not left staging', async () => {
     const { jobs, sent, deps } = setup(async () => undefined);
-    await expect(
-      stageUpload(deps, {
-        ...request,
-        body: (async function* () {
-          yield Buffer.from('a,b\n');
-        })(),
-      }),
-    ).rejects.toThrow('vanished as it was stored');
+    await expect(stageUpload(deps, { ...request, body: bodyOf() })).rejects.toThrow('vanished as it was stored');
     expect(await jobs.get(jobId)).toMatchObject({ status: 'failed' });
     expect(sent).toHaveLength(0);
   });

@@ -5,6 +5,8 @@
  */
 import type { IncidentRepository } from '../../shared/incidents';
 import { newIncident } from '../../shared/incidents/rules/model';
+import type { Target } from '../../shared/incidents/rules/resolution';
+import type { StepState } from '../../shared/incidents/rules/step-state';
 import { CosmosIncidentRepository } from '../../shared/incidents/store/incident-repository';
 import type { DocumentStore } from '../../shared/ports';
 
@@ -22,4 +24,16 @@ export function receivedIncidents(
     ),
   ).then(() => repo);
   return () => made;
+}
+
+/** An approved incident whose `steps` are under way over the target `pages`, as a share finds it. */
+export async function runningIncident(repo: IncidentRepository, id: string, steps: StepState[], pages: Target[][]) {
+  const base = newIncident(
+    { id, reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
+    'a',
+    'http',
+    '2026-11-25T09:00:00Z',
+  );
+  await repo.create({ ...base, status: 'running', resolution: { ...base.resolution, pages: pages.length }, steps });
+  for (const [page, list] of pages.entries()) await repo.putTargets(id, page, list);
 }

@@ -10,13 +10,14 @@ import { advanceIncident } from '../../../shared/incidents/advance';
 import { type IncidentDeps } from '../../../shared/incidents/deps';
 import { fenced, LEASE_MARGIN_MS, LeaseLostError, takeLease } from '../../../shared/incidents/lease';
 import { walkPages } from '../../../shared/incidents/page-walker';
-import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
+import type { Incident } from '../../../shared/incidents/rules/model';
 import type { Target } from '../../../shared/incidents/rules/resolution';
 import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import type { EnrollmentsPort, EventsPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
 import { MemoryStore } from '../../support/memory-store';
+import { runningIncident } from '../../support/received-incidents';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -33,14 +34,7 @@ async function setUp(step: StepState, targets: Target[]) {
   const store = new MemoryStore(partitionKeys);
   const repo = new CosmosIncidentRepository(store);
   const clock = manualClock(T0);
-  const base = newIncident(
-    { id: 'inc-l', reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
-    'a',
-    'http',
-    '2026-11-25T09:00:00Z',
-  );
-  await repo.create({ ...base, status: 'running', resolution: { ...base.resolution, pages: 1 }, steps: [step] });
-  await repo.putTargets('inc-l', 0, targets);
+  await runningIncident(repo, 'inc-l', [step], [targets]);
   const read = async () => (await repo.get('inc-l')) as Incident;
   return { store, repo, clock, read };
 }

@@ -8,13 +8,14 @@ import { CONTAINERS } from '../../../shared/containers';
 import { advanceIncident } from '../../../shared/incidents/advance';
 import { type IncidentDeps } from '../../../shared/incidents/deps';
 import { redriveIncident } from '../../../shared/incidents/redrive';
-import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
+import type { Incident } from '../../../shared/incidents/rules/model';
 import type { Target } from '../../../shared/incidents/rules/resolution';
 import type { StepState } from '../../../shared/incidents/rules/step-state';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
 import type { EnrollmentsPort, EventsPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
 import { MemoryStore } from '../../support/memory-store';
+import { runningIncident } from '../../support/received-incidents';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -29,12 +30,6 @@ test('a redrive landing after the hub phase of a share is not reported contained
   const store = new MemoryStore(partitionKeys);
   const repo = new CosmosIncidentRepository(store);
   const clock = manualClock(T0);
-  const base = newIncident(
-    { id: 'inc-r', reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
-    'a',
-    'http',
-    '2026-11-25T09:00:00Z',
-  );
   const gaveUp = 'hub-1 unreachable for 30 min: gave up';
   const hubStep: StepState = {
     kind: 'hub',
@@ -58,13 +53,7 @@ test('a redrive landing after the hub phase of a share is not reported contained
     offset: 0,
     errors: [],
   };
-  await repo.create({
-    ...base,
-    status: 'running',
-    resolution: { ...base.resolution, pages: 1 },
-    steps: [hubStep, regStep],
-  });
-  await repo.putTargets('inc-r', 0, [0, 1].map(target));
+  await runningIncident(repo, 'inc-r', [hubStep, regStep], [[0, 1].map(target)]);
 
   let release!: () => void;
   const answer = new Promise<void>((r) => (release = r));

@@ -8,7 +8,7 @@
 import { CONTAINERS } from '../../../shared/containers';
 import { ConflictError, NotFoundError, ThrottledError, TransientError } from '../../../shared/errors';
 import { auditIdOf, type IncidentDeps } from '../../../shared/incidents/deps';
-import { type Incident, newIncident } from '../../../shared/incidents/rules/model';
+import type { Incident } from '../../../shared/incidents/rules/model';
 import { type Target } from '../../../shared/incidents/rules/resolution';
 import { type StepState } from '../../../shared/incidents/rules/step-state';
 import { RUNNERS } from '../../../shared/incidents/steps';
@@ -16,6 +16,7 @@ import { CosmosIncidentRepository } from '../../../shared/incidents/store/incide
 import type { EnrollmentsPort } from '../../../shared/ports';
 import { manualClock } from '../../support/manual-clock';
 import { MemoryStore } from '../../support/memory-store';
+import { runningIncident } from '../../support/received-incidents';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -74,19 +75,12 @@ async function setup(targets: Target[][], dps: EnrollmentsPort) {
   const repo = new CosmosIncidentRepository(store);
   const clock = manualClock(T0);
   const total = targets.flat().length;
-  const base = newIncident(
-    { id: 'inc-r', reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
-    'a',
-    'http',
-    '2026-11-25T09:00:00Z',
+  await runningIncident(
+    repo,
+    'inc-r',
+    [{ kind: 'registrations', state: 'running', done: 0, total, page: 0, offset: 0, errors: [] }],
+    targets,
   );
-  await repo.create({
-    ...base,
-    status: 'running',
-    resolution: { ...base.resolution, pages: targets.length },
-    steps: [{ kind: 'registrations', state: 'running', done: 0, total, page: 0, offset: 0, errors: [] }],
-  });
-  for (const [page, list] of targets.entries()) await repo.putTargets('inc-r', page, list);
   const deps = {
     incidents: async () => repo,
     store: async () => store,

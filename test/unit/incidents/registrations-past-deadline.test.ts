@@ -10,7 +10,6 @@
  */
 import { CONTAINERS } from '../../../shared/containers';
 import { type IncidentDeps } from '../../../shared/incidents/deps';
-import { newIncident } from '../../../shared/incidents/rules/model';
 import type { Target } from '../../../shared/incidents/rules/resolution';
 import { RUNNERS } from '../../../shared/incidents/steps';
 import { CosmosIncidentRepository } from '../../../shared/incidents/store/incident-repository';
@@ -18,6 +17,7 @@ import type { EnrollmentsPort } from '../../../shared/ports';
 import { OutOfTimeError } from '../../../shared/retry';
 import { manualClock } from '../../support/manual-clock';
 import { MemoryStore } from '../../support/memory-store';
+import { runningIncident } from '../../support/received-incidents';
 
 const partitionKeys = Object.fromEntries(Object.values(CONTAINERS).map((c) => [c.name, c.partitionKeyPath]));
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -34,19 +34,12 @@ test('no registration delete is started past the share deadline (beyond the leas
     hub: 'hub-1',
     via: 'group',
   }));
-  const base = newIncident(
-    { id: 'inc-d', reason: 'r', mode: 'contain', scope: { enrollmentGroupId: 'g' } },
-    'a',
-    'http',
-    '2026-11-25T09:00:00Z',
+  await runningIncident(
+    repo,
+    'inc-d',
+    [{ kind: 'registrations', state: 'running', done: 0, total: N, page: 0, offset: 0, errors: [] }],
+    [targets],
   );
-  await repo.create({
-    ...base,
-    status: 'running',
-    resolution: { ...base.resolution, pages: 1 },
-    steps: [{ kind: 'registrations', state: 'running', done: 0, total: N, page: 0, offset: 0, errors: [] }],
-  });
-  await repo.putTargets('inc-d', 0, targets);
   const started: number[] = [];
   const dps = {
     async deleteRegistrationState() {
